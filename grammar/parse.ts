@@ -1,0 +1,174 @@
+/**
+ * `parse(text, uri)`: the front door of the grammar. Lexes, parses with recovery, converts to
+ * the AST, attaches doc comments and turns every problem into a `Diagnostic`.
+ *
+ * This module owns the diagnostic codes of the grammar and the guarantee that parsing never
+ * throws. If the parser fails internally (in practice: a stack overflow on absurdly deep
+ * nesting), the file is parsed again one top-level declaration at a time, so only the
+ * declaration that failed is lost and reported as `SPK000`.
+ *
+ *   SPK000 internal parser error     SPK001 unexpected character
+ *   SPK002 syntax error              SPK003 unterminated string
+ *   SPK004 number literal out of range
+ */
+import { EOF } from "chevrotain";
+import type { IRecognitionException, IToken } from "chevrotain";
+import type { Comment, Decl, ImportDecl, SpkFile } from "./ast.js";
+import type { Diagnostic, Span } from "./source.js";
+import { cstToAst } from "./cst-to-ast.js";
+import { createDocLookup } from "./doc-comments.js";
+import type { DocLookup } from "./doc-comments.js";
+import { SpkParser } from "./parser.js";
+import { Const, DocComment, Import, Layer, Model, Neuron, NumberLit, tokenize, UnterminatedString } from "./tokens.js";
+
+export interface ParseResult {
+  readonly file: SpkFile;
+  readonly diagnostics: Diagnostic[];
+}
+
+let parser: SpkParser | undefined;
+
+function getParser(): SpkParser {
+  parser ??= new SpkParser();
+  return parser;
+}
+
+/** Parses a `.spk` document. Never throws; every span lies inside `text`. */
+export function parse(text: string, uri: string): ParseResult {
+  const src = typeof text === "string" ? text : String(text);
+  try {
+    return new ParseRun(src, uri).run();
+  } catch (error) {
+    parser = undefined; // its state may be corrupt: build a fresh one next time
+    const file: SpkFile = { kind: "File", uri, imports: [], decls: [], comments: [], span: { start: 0, end: src.length } };
+    return { file, diagnostics: [internalError(uri, { start: 0, end: 0 }, error)] };
+  }
+}
+
+const DECL_KEYWORDS: ReadonlySet<unknown> = new Set([Import, Const, Neuron, Layer, Model]);
+
+class ParseRun {
+  private readonly diagnostics: Diagnostic[] = [];
+  private readonly imports: ImportDecl[] = [];
+  private readonly decls: Decl[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly uri: string,
+  ) {}
+
+  run(): ParseResult {
+    const lexed = tokenize(this.text);
+    for (const e of lexed.errors) {
+      const span = this.clamp(e.offset, e.offset + Math.max(1, e.length));
+      const chars = this.text.slice(span.start, span.end).replace(/\r?\n|\r/g, " ");
+      this.diag("SPK001", span.end - span.start === 1 ? `unexpected character \`${chars}\`` : `unexpected characters \`${chars}\``, span);
+    }
+    for (const t of lexed.tokens) {
+      if (t.tokenType === UnterminatedString) {
+        this.diag("SPK003", "unterminated string: add a closing `\"` before the end of the line", this.tokenSpan(t));
+      } else if (t.tokenType === NumberLit && !Number.isFinite(Number(t.image))) {
+        this.diag("SPK004", `number \`${t.image}\` is too large to be represented`, this.tokenSpan(t));
+      }
+    }
+    const comments: Comment[] = (lexed.groups["comments"] ?? [])
+      .map((t): Comment => ({ kind: "Comment", text: t.image, doc: t.tokenType === DocComment, span: this.tokenSpan(t) }))
+      .sort((a, b) => a.span.start - b.span.start);
+    const docFor = createDocLookup(this.text, comments);
+
+    if (!this.parseTokens(lexed.tokens, docFor)) {
+      // The parser failed internally: retry one top-level declaration at a time.
+      for (const chunk of splitAtDeclarations(lexed.tokens)) {
+        if (!this.parseTokens(chunk, docFor)) {
+          const first = chunk[0];
+          const last = chunk[chunk.length - 1];
+          const span = first && last ? this.clamp(first.startOffset, last.startOffset + last.image.length) : this.clamp(0, 0);
+          this.diagnostics.push(internalError(this.uri, span, this.lastError));
+        }
+      }
+    }
+
+    this.diagnostics.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+    const file: SpkFile = {
+      kind: "File",
+      uri: this.uri,
+      imports: this.imports,
+      decls: this.decls,
+      comments,
+      span: { start: 0, end: this.text.length },
+    };
+    return { file, diagnostics: this.diagnostics };
+  }
+
+  private lastError: unknown;
+
+  /** Parses and converts `tokens`; false (and nothing recorded) if the parser threw. */
+  private parseTokens(tokens: IToken[], docFor: DocLookup): boolean {
+    let cst;
+    let errors: IRecognitionException[];
+    try {
+      const p = getParser();
+      p.input = tokens;
+      cst = p.file();
+      errors = p.errors;
+    } catch (error) {
+      parser = undefined;
+      this.lastError = error;
+      return false;
+    }
+    // One SPK002 per offending token: recovery may report the same token twice.
+    const seen = new Set<number>();
+    for (const e of errors) {
+      const span = this.tokenSpan(e.token);
+      if (seen.has(span.start)) continue;
+      seen.add(span.start);
+      this.diag("SPK002", e.message, span);
+    }
+    const converted = cstToAst(cst, this.text, docFor);
+    this.imports.push(...converted.imports);
+    this.decls.push(...converted.decls);
+    for (const e of converted.internalErrors) this.diagnostics.push(internalError(this.uri, this.clamp(e.span.start, e.span.end), e.error));
+    return true;
+  }
+
+  private diag(code: string, message: string, span: Span): void {
+    this.diagnostics.push({ code, severity: "error", message, uri: this.uri, span });
+  }
+
+  private clamp(s: number, e: number): Span {
+    const len = this.text.length;
+    const start = Math.max(0, Math.min(Number.isFinite(s) ? s : len, len));
+    return { start, end: Math.max(start, Math.min(Number.isFinite(e) ? e : start, len)) };
+  }
+
+  /** The token's span; end of input (empty) for EOF and tokens inserted by recovery. */
+  private tokenSpan(t: IToken | undefined): Span {
+    if (t === undefined || t.tokenType === EOF || !Number.isFinite(t.startOffset)) return this.clamp(this.text.length, this.text.length);
+    return this.clamp(t.startOffset, t.startOffset + t.image.length);
+  }
+}
+
+/** Splits a token stream before every declaration keyword (they never occur inside one). */
+function splitAtDeclarations(tokens: readonly IToken[]): IToken[][] {
+  const chunks: IToken[][] = [];
+  let current: IToken[] = [];
+  for (const t of tokens) {
+    if (DECL_KEYWORDS.has(t.tokenType) && current.length > 0) {
+      chunks.push(current);
+      current = [];
+    }
+    current.push(t);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function internalError(uri: string, span: Span, error: unknown): Diagnostic {
+  const what =
+    error instanceof RangeError
+      ? "the code is nested too deeply to parse"
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  return { code: "SPK000", severity: "error", message: `internal parser error: ${what}`, uri, span };
+}

@@ -1,0 +1,52 @@
+/**
+ * Diagnostic codes of the checker and elaborator. Codes are API: tests, the language
+ * server's quick fixes and users' searches key on them. Parser codes (SPK0xx) live in
+ * grammar/; this table documents all of them so `docs/language.md` can list one place.
+ */
+export const CODES = {
+  SPK001: "unexpected character",
+  SPK002: "syntax error",
+  SPK003: "unterminated string",
+  SPK004: "number literal out of range",
+  SPK101: "import not found",
+  SPK102: "import cycle",
+  SPK201: "unknown name",
+  SPK202: "duplicate declaration",
+  SPK203: "duplicate member or parameter",
+  SPK204: "not callable",
+  SPK205: "wrong kind of value",
+  SPK206: "unknown entry",
+  SPK210: "missing argument",
+  SPK211: "unknown named argument",
+  SPK212: "too many arguments",
+  SPK213: "argument given twice",
+  SPK301: "shapes do not broadcast",
+  SPK302: "matmul inner dimensions differ",
+  SPK303: "wrong rank",
+  SPK304: "returned shape differs from the declared one",
+  SPK305: "argument shape differs from the parameter's",
+  SPK306: "element type mismatch",
+  SPK307: "dimension not divisible",
+  SPK308: "time axis misuse",
+  SPK309: "axis out of range",
+  SPK310: "dimension is not a whole number",
+  SPK401: "neuron has no step",
+  SPK402: "step has no emit",
+  SPK403: "statement after emit or return",
+  SPK404: "assignment to something that is not a state or local",
+  SPK405: "amplitude used without a step index",
+  SPK406: "state initial value is not a constant",
+  SPK407: "layer has no forward",
+  SPK408: "forward has no return",
+  SPK409: "timesteps outside a model",
+  SPK410: "amplitude axis is not the time axis",
+  SPK411: "emit or return in the wrong body",
+  SPK412: "weight initialiser not recognised",
+  SPK413: "recursive instantiation",
+  SPK501: "expected a constant",
+  SPK502: "expected a tensor",
+  SPK503: "wrong number of arguments to a builtin",
+  SPK504: "value out of range",
+} as const;
+
+export type Code = keyof typeof CODES;

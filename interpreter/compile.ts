@@ -1,0 +1,157 @@
+/**
+ * From a spec file and an entry name to a runnable IR graph: checks the file, binds the
+ * entry's constructor arguments, settles the number of time steps, matches the inputs
+ * against the entry's signature, and elaborates concretely.
+ *
+ * Every user mistake becomes a `SpecError` (diagnostics with positions) or a `UserError`
+ * (arguments and inputs), never a stack trace.
+ */
+import * as path from "node:path";
+import type { ModuleDecl, NeuronDecl } from "../grammar/ast.js";
+import type { Diagnostic } from "../grammar/source.js";
+import { checkFiles } from "./checker/check.js";
+import { Elaborator } from "./checker/elaborate.js";
+import { Program } from "./checker/program.js";
+import { closest } from "./checker/suggest.js";
+import type { Value } from "./checker/values.js";
+import { type Tensor, shapeString } from "./engine/tensor.js";
+import { UserError } from "./io/errors.js";
+import { type Graph, GraphBuilder } from "./ir/graph.js";
+import { constDim } from "./types/dims.js";
+import { REAL, type TensorType } from "./types/tensor-type.js";
+
+/** A spec with errors: carries the diagnostics so the caller can print them with positions. */
+export class SpecError extends Error {
+  constructor(
+    readonly diagnostics: readonly Diagnostic[],
+    readonly program: Program,
+  ) {
+    super(`${diagnostics.length} error${diagnostics.length === 1 ? "" : "s"} in the spec`);
+    this.name = "SpecError";
+  }
+}
+
+export type ArgValue = number | boolean;
+
+export interface CompileRequest {
+  readonly file: string;
+  readonly entry: string;
+  readonly args?: Readonly<Record<string, ArgValue>>;
+  /** Input tensors by forward parameter name; only their shapes and dtypes are used here. */
+  readonly inputs: ReadonlyMap<string, Pick<Tensor, "shape" | "dtype">>;
+  readonly timesteps?: number;
+  readonly program?: Program;
+}
+
+export interface Compiled {
+  readonly graph: Graph;
+  readonly program: Program;
+  readonly entry: NeuronDecl | ModuleDecl;
+  readonly uri: string;
+}
+
+export interface EntryInfo {
+  readonly decl: NeuronDecl | ModuleDecl;
+  readonly uri: string;
+  readonly program: Program;
+}
+
+/** Loads and checks `file`, and finds `entry` in its scope. */
+export function resolveEntry(file: string, entry: string, program = new Program()): EntryInfo {
+  const loaded = program.load(file);
+  if (!loaded) throw new UserError(`cannot read spec file ${file}`, { file });
+  const check = checkFiles([file], program);
+  const errors = check.diagnostics.filter((d) => d.severity === "error");
+  if (errors.length > 0) throw new SpecError(errors, program);
+  const scope = program.scope(loaded.uri);
+  const found = scope.get(entry);
+  if (!found || found.decl.kind === "Const") {
+    const runnable = [...scope.entries()].filter(([, e]) => e.decl.kind !== "Const" && e.uri === loaded.uri).map(([n]) => n);
+    const guess = closest(entry, [...scope.keys()]);
+    throw new UserError(
+      `${path.basename(file)} has no neuron, layer or model named \`${entry}\`${guess ? `; did you mean \`${guess}\`?` : ""} (declared here: ${runnable.join(", ") || "none"})`,
+      { file },
+    );
+  }
+  return { decl: found.decl, uri: found.uri, program };
+}
+
+function bindEntryArgs(decl: NeuronDecl | ModuleDecl, uri: string, given: Readonly<Record<string, ArgValue>>, elab: Elaborator): Map<string, Value> {
+  const out = new Map<string, Value>();
+  const names = decl.params.map((p) => p.name.name);
+  for (const k of Object.keys(given)) {
+    if (!names.includes(k)) {
+      const guess = closest(k, names);
+      throw new UserError(`\`${decl.name.name}\` has no parameter \`${k}\`${guess ? `; did you mean \`${guess}\`?` : ""} (parameters: ${names.join(", ") || "none"})`);
+    }
+  }
+  for (const p of decl.params) {
+    const g = given[p.name.name];
+    if (g !== undefined) out.set(p.name.name, typeof g === "boolean" ? { kind: "bool", value: g } : { kind: "num", value: g, dim: constDim(g) });
+    else if (p.default) out.set(p.name.name, elab.evalConst(p.default, { uri, vars: out, path: "" }));
+    else throw new UserError(`\`${decl.name.name}\` needs a value for \`${p.name.name}\`: pass --arg ${p.name.name}=<value>`);
+  }
+  return out;
+}
+
+export function compileEntry(req: CompileRequest): Compiled {
+  const { decl, uri, program } = resolveEntry(req.file, req.entry, req.program);
+  const probe = new Elaborator(program, { concrete: true, timeDim: constDim(1) });
+  const args = bindEntryArgs(decl, uri, req.args ?? {}, probe);
+
+  // The time axis: a model declares it; a layer or neuron takes it from --timesteps or its input.
+  const params = probe.forwardParams(decl);
+  const timedParam = (i: number) => {
+    const p = params[i];
+    if (!p) return false;
+    if (decl.kind === "Neuron") return true;
+    const ty = "type" in p ? p.type : undefined;
+    const first = ty?.dims[0];
+    return first !== undefined && first.kind === "Name" && first.name === "T";
+  };
+  let T = req.timesteps;
+  const ts = decl.kind === "Model" ? decl.members.find((m) => m.kind === "Timesteps") : undefined;
+  if (T === undefined && ts && ts.kind === "Timesteps") {
+    const v = probe.evalConst(ts.value, { uri, vars: args, path: "" });
+    if (v.kind !== "num" || v.value === undefined || !Number.isInteger(v.value) || v.value < 1)
+      throw new UserError(`\`${decl.name.name}\` declares timesteps that are not a positive whole number`);
+    T = v.value;
+  }
+  for (let i = 0; T === undefined && i < params.length; i++) {
+    const x = req.inputs.get(params[i]!.name.name);
+    if (x && timedParam(i)) T = x.shape[0];
+  }
+  if (T === undefined) T = 1;
+  if (!Number.isInteger(T) || T < 1) throw new UserError(`the number of time steps must be a positive whole number, got ${T}`);
+
+  const names = params.map((p) => p.name.name);
+  for (const k of req.inputs.keys()) {
+    if (!names.includes(k)) {
+      const guess = closest(k, names);
+      throw new UserError(`\`${decl.name.name}\` has no input \`${k}\`${guess ? `; did you mean \`${guess}\`?` : ""} (inputs: ${names.join(", ") || "none"})`);
+    }
+  }
+  const inputs: { name: string; type: TensorType }[] = params.map((p, i) => {
+    const x = req.inputs.get(p.name.name);
+    if (!x) throw new UserError(`missing input \`${p.name.name}\` for \`${decl.name.name}\` (give it in the --input file)`);
+    const timed = timedParam(i);
+    if (timed && (x.shape.length === 0 || x.shape[0] !== T))
+      throw new UserError(`input \`${p.name.name}\` has shape ${shapeString(x.shape)}, but \`${decl.name.name}\` runs ${T} time steps and needs [${T}, ...]`);
+    const shape = (timed ? x.shape.slice(1) : x.shape).map(constDim);
+    return { name: p.name.name, type: { elem: x.dtype, timed, shape, values: REAL } };
+  });
+
+  const elab = new Elaborator(program, { concrete: true, timeDim: constDim(T) });
+  const b = new GraphBuilder(elab.nextId);
+  const out = elab.elaborateEntry(decl, uri, bindEntryArgs(decl, uri, req.args ?? {}, elab), inputs, b);
+  if (elab.diagnostics.length > 0) throw new SpecError(elab.diagnostics, program);
+  if (out.kind !== "tensor") throw new UserError(`\`${decl.name.name}\` does not produce a tensor`);
+  const graph: Graph = {
+    nodes: b.nodes,
+    inputs: b.nodes.filter((n) => n.op === "input").map((n) => ({ name: n.attrs.name as string, node: n.id })),
+    output: out.node,
+    params: elab.params,
+    timesteps: T,
+  };
+  return { graph, program, entry: decl, uri };
+}

@@ -1,0 +1,173 @@
+/**
+ * Plain-TypeScript spike kernels (always available; the reference-speed fallback).
+ *
+ * Contract (see spike-matmul.ts): every output element is the sequential float32 sum over
+ * ASCENDING k of spike*weight, starting from +0. Spikes are in {-1,0,1} and weights finite,
+ * so each term is exactly ±w (or a ±0 that is skipped: adding ±0 to an accumulator that
+ * started at +0 is the identity, and such an accumulator can never become -0).
+ *
+ * Float32 arithmetic in JS: `f32Array[o] = f32Array[o] + w` computes the sum of two floats
+ * in float64 and rounds once to float32 on store; because float64 carries more than
+ * 2*24+2 significand bits this equals the correctly rounded float32 sum. Negation is exact.
+ *
+ * Event lists: one Int32Array entry per nonzero spike, ascending k, sign in the low bit
+ * (entry = 2k + (s < 0 ? 1 : 0)). Both signs share ONE list on purpose: accumulating all
+ * "+" events and then all "-" events would reorder the float sum and change the bits.
+ */
+
+import { BufferPool, defaultPool } from "./buffer-pool.js";
+
+/**
+ * Build event lists for `rows` spike rows of length K, element (r,k) at S[r*srs + k*scs],
+ * into `lists` (row r occupies lists[r*K .. r*K+counts[r])). Returns the total event count.
+ */
+export function buildEventListsJS(
+  S: Int8Array,
+  rows: number,
+  K: number,
+  srs: number,
+  scs: number,
+  lists: Int32Array,
+  counts: Int32Array,
+): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const src = r * srs;
+    let q = r * K;
+    const q0 = q;
+    for (let k = 0; k < K; k++) {
+      const s = S[src + k * scs]!;
+      if (s !== 0) lists[q++] = (k << 1) | (s < 0 ? 1 : 0);
+    }
+    counts[r] = q - q0;
+    total += q - q0;
+  }
+  return total;
+}
+
+/** Number of nonzero spikes in S[0..n). */
+export function countNonzero(S: Int8Array, n: number): number {
+  let c = 0;
+  for (let i = 0; i < n; i++) if (S[i] !== 0) c++;
+  return c;
+}
+
+/** Event-driven `S @ W`: per row, build the event list once, then add ±W[k,:] rows. */
+export function spikeMatmulEventJS(
+  S: Int8Array,
+  M: number,
+  K: number,
+  W: Float32Array,
+  N: number,
+  out: Float32Array,
+  pool: BufferPool = defaultPool,
+): Float32Array {
+  const list = pool.i32("js.rowlist", Math.max(1, K));
+  for (let i = 0; i < M; i++) {
+    const src = i * K;
+    let n = 0;
+    for (let k = 0; k < K; k++) {
+      const s = S[src + k]!;
+      if (s !== 0) list[n++] = (k << 1) | (s < 0 ? 1 : 0);
+    }
+    const o = i * N;
+    out.fill(0, o, o + N);
+    for (let p = 0; p < n; p++) {
+      const e = list[p]!;
+      const wr = (e >> 1) * N;
+      if (e & 1) for (let j = 0; j < N; j++) out[o + j] = out[o + j]! - W[wr + j]!;
+      else for (let j = 0; j < N; j++) out[o + j] = out[o + j]! + W[wr + j]!;
+    }
+  }
+  return out;
+}
+
+/** Dense-ternary `S @ W`: walk every spike in place (no event list); for high firing rates. */
+export function spikeMatmulDenseJS(
+  S: Int8Array,
+  M: number,
+  K: number,
+  W: Float32Array,
+  N: number,
+  out: Float32Array,
+): Float32Array {
+  for (let i = 0; i < M; i++) {
+    const src = i * K;
+    const o = i * N;
+    out.fill(0, o, o + N);
+    for (let k = 0; k < K; k++) {
+      const s = S[src + k]!;
+      const wr = k * N;
+      if (s > 0) for (let j = 0; j < N; j++) out[o + j] = out[o + j]! + W[wr + j]!;
+      else if (s < 0) for (let j = 0; j < N; j++) out[o + j] = out[o + j]! - W[wr + j]!;
+    }
+  }
+  return out;
+}
+
+/** `Q @ Sᵀ` (Q [M,K] f32, S [N,K] spikes): out[i,j] = Σ_k Q[i,k]*S[j,k], gathering Q per event. */
+export function denseTimesSpikeTJS(
+  Q: Float32Array,
+  M: number,
+  K: number,
+  S: Int8Array,
+  N: number,
+  out: Float32Array,
+  pool: BufferPool = defaultPool,
+): Float32Array {
+  const lists = pool.i32("js.lists", Math.max(1, N * K));
+  const counts = pool.i32("js.counts", Math.max(1, N));
+  buildEventListsJS(S, N, K, K, 1, lists, counts);
+  const acc = new Float32Array(1);
+  for (let i = 0; i < M; i++) {
+    const qr = i * K;
+    const o = i * N;
+    for (let j = 0; j < N; j++) {
+      acc[0] = 0;
+      const p0 = j * K;
+      const p1 = p0 + counts[j]!;
+      for (let p = p0; p < p1; p++) {
+        const e = lists[p]!;
+        const q = Q[qr + (e >> 1)]!;
+        acc[0] = e & 1 ? acc[0]! - q : acc[0]! + q;
+      }
+      out[o + j] = acc[0]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * `A @ S` (A [M,K] f32, S [K,N] spikes): out[i,j] = Σ_k A[i,k]*S[k,j]. Scatter form: for k
+ * ascending, add ±A[i,k] into the output columns listed for spike row k — each output
+ * element still sees its terms in ascending k.
+ */
+export function denseTimesSpikeJS(
+  A: Float32Array,
+  M: number,
+  K: number,
+  S: Int8Array,
+  N: number,
+  out: Float32Array,
+  pool: BufferPool = defaultPool,
+): Float32Array {
+  const lists = pool.i32("js.lists", Math.max(1, K * N));
+  const counts = pool.i32("js.counts", Math.max(1, K));
+  buildEventListsJS(S, K, N, N, 1, lists, counts);
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    out.fill(0, o, o + N);
+    const ar = i * K;
+    for (let k = 0; k < K; k++) {
+      const a = A[ar + k]!;
+      const p0 = k * N;
+      const p1 = p0 + counts[k]!;
+      for (let p = p0; p < p1; p++) {
+        const e = lists[p]!;
+        const j = o + (e >> 1);
+        out[j] = e & 1 ? out[j]! - a : out[j]! + a;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+/**
+ * NumPy broadcasting for the reference engine.
+ *
+ * Owns: `ShapeError` (the error every op throws for incompatible shapes), the broadcast
+ * shape rule and the index mapping from an output element to the input element it reads.
+ *
+ * Rule (NumPy): shapes are aligned on the right; missing leading axes count as 1; two sizes
+ * are compatible if equal or if one of them is 1, and the result takes the other. A size-0
+ * axis broadcasts with 1 (giving 0) and with 0 only.
+ */
+
+import { numel, shapeString, stridesOf } from "../tensor.js";
+
+/** Thrown when shapes do not fit an op. The message always names the shapes involved. */
+export class ShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ShapeError";
+  }
+}
+
+/** The broadcast shape of `shapes`; throws ShapeError naming all of them if incompatible. */
+export function broadcastShapes(...shapes: (readonly number[])[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const o = rank - s.length + i;
+      const d = s[i]!;
+      const cur = out[o]!;
+      if (cur === d || d === 1) continue;
+      if (cur === 1) out[o] = d;
+      else throw new ShapeError(`cannot broadcast shapes ${shapes.map(shapeString).join(" and ")}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * For every element of `outShape` (row-major order), the flat index of the element of a
+ * tensor of shape `inShape` that broadcasting reads. `inShape` must broadcast to `outShape`
+ * (throws ShapeError otherwise). out[i] = sum over axes of (size 1 ? 0 : coord) * stride.
+ */
+export function broadcastOffsets(inShape: readonly number[], outShape: readonly number[]): Int32Array {
+  const rank = outShape.length;
+  const lead = rank - inShape.length;
+  if (lead < 0) throw new ShapeError(`cannot broadcast shape ${shapeString(inShape)} to ${shapeString(outShape)}`);
+  const inStrides = stridesOf(inShape);
+  const strides = new Array<number>(rank).fill(0);
+  for (let i = 0; i < inShape.length; i++) {
+    const d = inShape[i]!;
+    const o = outShape[lead + i]!;
+    if (d !== o && d !== 1) throw new ShapeError(`cannot broadcast shape ${shapeString(inShape)} to ${shapeString(outShape)}`);
+    strides[lead + i] = d === 1 ? 0 : inStrides[i]!;
+  }
+  const n = numel(outShape);
+  const offsets = new Int32Array(n);
+  const coord = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let flat = 0; flat < n; flat++) {
+    offsets[flat] = off;
+    // increment the multi-index (last axis fastest), keeping `off` in step
+    for (let ax = rank - 1; ax >= 0; ax--) {
+      const c = coord[ax]! + 1;
+      if (c < outShape[ax]!) {
+        coord[ax] = c;
+        off += strides[ax]!;
+        break;
+      }
+      coord[ax] = 0;
+      off -= (c - 1) * strides[ax]!;
+    }
+  }
+  return offsets;
+}
+
+/** Multi-index (row-major) of flat position `flat` in `shape`. */
+export function unravelIndex(flat: number, shape: readonly number[]): number[] {
+  const coord = new Array<number>(shape.length);
+  for (let ax = shape.length - 1; ax >= 0; ax--) {
+    const d = shape[ax]!;
+    coord[ax] = flat % d;
+    flat = Math.floor(flat / d);
+  }
+  return coord;
+}
+
+/** Flat row-major position of multi-index `coord` in `shape`. */
+export function ravelIndex(coord: readonly number[], shape: readonly number[]): number {
+  let flat = 0;
+  for (let ax = 0; ax < shape.length; ax++) flat = flat * shape[ax]! + coord[ax]!;
+  return flat;
+}

@@ -1,0 +1,129 @@
+/**
+ * Deterministic seeded random numbers for weight initialisation.
+ *
+ * Owns: `streamFor` (one independent random stream per (seed, parameter path)) and
+ * `initTensor` (fill a float32 tensor from a stream). Because every parameter path has its
+ * own stream, adding, removing or reordering parameters never changes another's values.
+ *
+ * The scheme, precisely (all arithmetic on unsigned 32-bit words, mod 2^32):
+ *
+ * 1. Key: the UTF-8 bytes of the string `${seed}:${path}`, seed a safe integer written in
+ *    decimal by JS `String(seed)` (e.g. "42:encoder.layer.0.query.weight", "-1:w").
+ * 2. Hash: h = FNV-1a 32 of the key (h = 0x811c9dc5; per byte: h ^= byte,
+ *    h = h * 0x01000193), then h = fmix32(h), MurmurHash3's finalizer
+ *    (h ^= h >>> 16; h *= 0x85ebca6b; h ^= h >>> 13; h *= 0xc2b2ae35; h ^= h >>> 16).
+ * 3. State: xoshiro128** state words s[k] = fmix32(h + (k + 1) * 0x9e3779b9) for
+ *    k = 0, 1, 2, 3. (fmix32 is a bijection and the four inputs differ, so the state is never
+ *    all zero.) Streams for different keys are independent up to 32-bit hash collisions
+ *    (probability ~2^-32 per pair of paths).
+ * 4. Generator: xoshiro128** (Blackman & Vigna, 2018). nextU32():
+ *      result = rotl(s[1] * 5, 7) * 9
+ *      t = s[1] << 9
+ *      s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 11)
+ *      return result
+ * 5. uniform() = nextU32() / 2^32, a double in [0, 1) (consumes one word).
+ * 6. normal(): Box–Muller in pairs. On an even call (1st, 3rd, ...): u1 = 1 - uniform()
+ *    (in (0, 1]), u2 = uniform(), r = Math.sqrt(-2 * Math.log(u1)), th = 2 * Math.PI * u2;
+ *    return r * Math.cos(th) and keep r * Math.sin(th), which the next call returns without
+ *    consuming words. Interleaving uniform() with normal() does not drop the kept value.
+ *    (Math.log/cos/sin are V8's fdlibm ports; results are rounded to float32 before use,
+ *    so another libm would almost never change a weight.)
+ * 7. initTensor fills in row-major order: uniform -> fround(bound * (2 * uniform() - 1))
+ *    (values in [-bound, bound]); normal -> fround(std * normal()); zeros/ones use no words.
+ */
+
+import type { F32Tensor } from "./tensor.js";
+import { f32, numel } from "./tensor.js";
+
+export interface RandomStream {
+  /** Next raw 32-bit output of xoshiro128**, as an unsigned integer. */
+  nextU32(): number;
+  /** Uniform double in [0, 1): nextU32() / 2^32. */
+  uniform(): number;
+  /** Standard normal double (Box–Muller, generated in pairs). */
+  normal(): number;
+}
+
+export type Init =
+  | { kind: "uniform"; bound: number }
+  | { kind: "normal"; std: number }
+  | { kind: "zeros" }
+  | { kind: "ones" };
+
+/** FNV-1a 32-bit hash of a byte string, unsigned. */
+export function fnv1a32(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/** MurmurHash3's 32-bit finalizer (a bijection on 32-bit words), unsigned. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** The random stream of parameter `path` under `seed` (see the module header for the scheme). */
+export function streamFor(seed: number, path: string): RandomStream {
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
+  const h = fmix32(fnv1a32(new TextEncoder().encode(`${String(seed)}:${path}`)));
+  const s = new Uint32Array(4);
+  for (let k = 0; k < 4; k++) s[k] = fmix32((h + Math.imul(k + 1, 0x9e3779b9)) >>> 0);
+  let spare: number | undefined;
+
+  const nextU32 = (): number => {
+    const s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    const n2 = s2 ^ s0;
+    const n3 = s3 ^ s1;
+    s[1] = s1 ^ n2;
+    s[0] = s0 ^ n3;
+    s[2] = n2 ^ t;
+    s[3] = rotl(n3, 11);
+    return result;
+  };
+  const uniform = (): number => nextU32() / 4294967296;
+  const normal = (): number => {
+    if (spare !== undefined) {
+      const z = spare;
+      spare = undefined;
+      return z;
+    }
+    const u1 = 1 - uniform();
+    const u2 = uniform();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    const th = 2 * Math.PI * u2;
+    spare = r * Math.sin(th);
+    return r * Math.cos(th);
+  };
+  return { nextU32, uniform, normal };
+}
+
+/** A float32 tensor of `shape` filled in row-major order per `init` from `stream` (module header, step 7). */
+export function initTensor(shape: readonly number[], init: Init, stream: RandomStream): F32Tensor {
+  const n = numel(shape);
+  const out = new Float32Array(n);
+  switch (init.kind) {
+    case "zeros":
+      break;
+    case "ones":
+      out.fill(1);
+      break;
+    case "uniform":
+      for (let i = 0; i < n; i++) out[i] = Math.fround(init.bound * (2 * stream.uniform() - 1));
+      break;
+    case "normal":
+      for (let i = 0; i < n; i++) out[i] = Math.fround(init.std * stream.normal());
+      break;
+  }
+  return f32(shape, out);
+}

@@ -1,0 +1,44 @@
+/** Small file helpers shared by the readers and writers: clear errors, atomic writes. */
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { UserError, describeError } from "./errors.js";
+
+/** Reads a whole file; a missing or unreadable file is a UserError naming it. */
+export function readFileBytes(file: string, what = "file"): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError(`${file}: ${what} not found`, { file, cause: e });
+    throw new UserError(`${file}: cannot read ${what}: ${describeError(e)}`, { file, cause: e });
+  }
+}
+
+/** Reads a whole file as UTF-8 text (see readFileBytes). */
+export function readFileText(file: string, what = "file"): string {
+  return readFileBytes(file, what).toString("utf8");
+}
+
+let tempCounter = 0;
+
+/**
+ * Writes `data` to `file` atomically: the bytes go to a temporary file in the same
+ * directory, which is then renamed over `file`. A failure leaves no partial output
+ * (and no temporary file) behind.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.${tempCounter++}.tmp`);
+  try {
+    fs.writeFileSync(tmp, data, { flag: "wx" });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // best effort
+    }
+    throw new UserError(`${file}: cannot write file: ${describeError(e)}`, { file, cause: e });
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The IR: an immutable graph of tensor ops, produced by the elaborator from checked ASTs
+ * and rewritten by passes (with immer). Node ids are unique; `nodes` is in topological
+ * order (every input precedes its user), which every pass must preserve.
+ *
+ * A neuron call is one `neuron` node whose `body` is a nested step graph (the neuron's
+ * `step`, run once per time step); its levels and scale are read with `spikes` and
+ * `spike_scale` nodes. Keeping the step body nested, rather than unrolled over T, is what
+ * lets the same graph run whole-time-axis (multi-step) or one step at a time (streaming).
+ */
+import type { Span } from "../../grammar/source.js";
+import type { TensorType } from "../types/tensor-type.js";
+
+export type InitSpec =
+  | { readonly kind: "zeros" }
+  | { readonly kind: "ones" }
+  | { readonly kind: "uniform"; readonly bound: number }
+  | { readonly kind: "normal"; readonly std: number }
+  | { readonly kind: "fill"; readonly value: number };
+
+export interface Origin {
+  readonly uri: string;
+  readonly span: Span;
+}
+
+export interface IRNode {
+  readonly id: number;
+  readonly op: string;
+  readonly inputs: readonly number[];
+  /** Op-specific attributes; plain data (numbers, strings, arrays, nested step graphs). */
+  readonly attrs: Readonly<Record<string, unknown>>;
+  readonly type: TensorType;
+  readonly origin?: Origin;
+}
+
+/** A learned tensor: a `weight`, or an `amplitude` (shape [T], calibrated on first use). */
+export interface ParamSpec {
+  readonly path: string;
+  readonly kind: "weight" | "amplitude";
+  readonly shape: readonly number[];
+  readonly init: InitSpec;
+  readonly origin?: Origin;
+}
+
+export interface StateSpec {
+  readonly name: string;
+  /** The state's value before the first step (a scalar broadcast to the input's shape). */
+  readonly init: number;
+  /** The `state_read` node in the body. */
+  readonly read: number;
+  /** The node holding the value at the end of the step (the next step's read). */
+  readonly write: number;
+}
+
+export interface StepGraph {
+  readonly nodes: readonly IRNode[];
+  /** `step_input` nodes, one per step parameter. */
+  readonly inputs: readonly number[];
+  readonly states: readonly StateSpec[];
+  /**
+   * What the step emits. For a spike: the levels node and, when scaled, the per-step scale
+   * node; `value` is the emitted expression itself (levels × scale), used when the spike is
+   * consumed as a float.
+   */
+  readonly emit: { readonly value: number; readonly levels?: number; readonly scale?: number };
+}
+
+export interface NeuronAttrs {
+  readonly path: string;
+  readonly neuron: string;
+  readonly body: StepGraph;
+}
+
+export interface Graph {
+  readonly nodes: readonly IRNode[];
+  readonly inputs: readonly { readonly name: string; readonly node: number }[];
+  readonly output: number;
+  readonly params: readonly ParamSpec[];
+  /** Number of time steps the graph was elaborated for. */
+  readonly timesteps: number;
+}
+
+export function nodeMap(nodes: readonly IRNode[]): Map<number, IRNode> {
+  return new Map(nodes.map((n) => [n.id, n]));
+}
+
+/** Mutable builder used by the elaborator; the result is frozen data. */
+export class GraphBuilder {
+  readonly nodes: IRNode[] = [];
+  constructor(private nextId: { value: number }) {}
+  add(op: string, inputs: readonly number[], type: TensorType, attrs: Record<string, unknown> = {}, origin?: Origin): number {
+    const id = this.nextId.value++;
+    this.nodes.push({ id, op, inputs, attrs, type, origin });
+    return id;
+  }
+  get(id: number): IRNode | undefined {
+    return this.nodes.find((n) => n.id === id);
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * The reference interpreter: the living definition of what an IR graph computes. Small,
+ * obviously correct and never optimized; every fast path is tested against it.
+ *
+ * Two modes that must agree bit for bit:
+ * - multi-step: each op runs once over the whole time axis (a neuron loops over its steps);
+ * - step: the graph streams one time step at a time through every timed op, neurons keep
+ *   their state between steps, and `mean_time` accumulates as the steps go by.
+ *
+ * Step mode handles graphs with several timed stages (`mean_time` then `over_time` again):
+ * a node's stage counts the `mean_time`s on its longest path from the inputs.
+ */
+import * as K from "../engine/ops/index.js";
+import { type F32Tensor, type Tensor, f32, numel, sliceLeading } from "../engine/tensor.js";
+import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
+import { constTensor, opDef } from "../ir/ops.js";
+import type { ParamStore } from "../runtime/params.js";
+import { initialState, runStep } from "./step.js";
+
+export type Mode = "multi" | "step";
+
+export interface RunOptions {
+  readonly mode?: Mode;
+  /** Keep every neuron's spike levels, [T, ...] per neuron instance path. */
+  readonly record?: boolean;
+}
+
+export interface NeuronRecord {
+  readonly levels: F32Tensor;
+  /** The per-step amplitude, when the spike is scaled. */
+  readonly scale?: Float32Array;
+}
+
+export interface RunResult {
+  readonly output: Tensor;
+  readonly record: Map<string, NeuronRecord>;
+}
+
+interface NeuronValue {
+  readonly value: Tensor;
+  readonly levels?: F32Tensor;
+  readonly scale?: F32Tensor;
+}
+
+type Val = Tensor | NeuronValue;
+const isNeuronValue = (v: Val): v is NeuronValue => "value" in v && !("dtype" in v);
+
+/** Stacks per-step tensors into [T, ...]. */
+function stack(steps: readonly Tensor[]): Tensor {
+  const first = steps[0]!;
+  const n = first.data.length;
+  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
+  steps.forEach((s, t) => data.set(s.data, t * n));
+  return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
+}
+
+/** Reshapes operands so the time axis and the per-step axes broadcast separately. */
+function alignForTime(node: IRNode, inputs: readonly Tensor[], timed: readonly boolean[]): Tensor[] {
+  const perStepRank = inputs.map((x, i) => x.shape.length - (timed[i] ? 1 : 0));
+  const R = Math.max(...perStepRank);
+  return inputs.map((x, i) => {
+    const pad = new Array<number>(R - perStepRank[i]!).fill(1);
+    const shape = timed[i] ? [x.shape[0]!, ...pad, ...x.shape.slice(1)] : [1, ...pad, ...x.shape];
+    return K.reshape(x, shape);
+  });
+}
+
+export class ReferenceInterpreter {
+  private readonly byId: Map<number, IRNode>;
+  constructor(
+    readonly graph: Graph,
+    readonly params: ParamStore,
+  ) {
+    this.byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  }
+
+  run(inputs: ReadonlyMap<string, Tensor>, opts: RunOptions = {}): RunResult {
+    return (opts.mode ?? "multi") === "step" ? this.runStepwise(inputs, opts) : this.runMulti(inputs, opts);
+  }
+
+  private source(node: IRNode, inputs: ReadonlyMap<string, Tensor>): Tensor | undefined {
+    switch (node.op) {
+      case "const":
+        return constTensor(node.attrs.value as number, node.type.elem);
+      case "input": {
+        const v = inputs.get(node.attrs.name as string);
+        if (!v) throw new Error(`internal: input "${String(node.attrs.name)}" missing`);
+        return v;
+      }
+      case "param":
+        return this.params.get(node.attrs.path as string).tensor;
+      default:
+        return undefined;
+    }
+  }
+
+  private isTimed(id: number): boolean {
+    return this.byId.get(id)!.type.timed;
+  }
+
+  // ------------------------------------------------------------------ multi-step
+
+  private runMulti(inputs: ReadonlyMap<string, Tensor>, opts: RunOptions): RunResult {
+    const T = this.graph.timesteps;
+    const values = new Map<number, Val>();
+    const record = new Map<string, NeuronRecord>();
+    const get = (id: number) => values.get(id) as Tensor;
+    for (const node of this.graph.nodes) {
+      const src = this.source(node, inputs);
+      if (src) {
+        values.set(node.id, src);
+        continue;
+      }
+      switch (node.op) {
+        case "over_time":
+          values.set(node.id, K.overTime(get(node.inputs[0]!), T));
+          break;
+        case "mean_time":
+          values.set(node.id, K.meanTime(get(node.inputs[0]!)));
+          break;
+        case "neuron": {
+          const attrs = node.attrs as unknown as NeuronAttrs;
+          const xs = node.inputs.map(get);
+          let state = initialState(attrs.body, xs.map((x) => sliceLeading(x, 0)));
+          const vals: Tensor[] = [];
+          const lvs: F32Tensor[] = [];
+          const scs: number[] = [];
+          for (let t = 0; t < T; t++) {
+            const r = runStep(attrs.body, xs.map((x) => sliceLeading(x, t)), state, t, this.params);
+            state = r.state;
+            vals.push(r.value);
+            if (r.levels) lvs.push(r.levels);
+            if (r.scale !== undefined) scs.push(r.scale);
+          }
+          const nv: NeuronValue = {
+            value: stack(vals),
+            levels: lvs.length ? (stack(lvs) as F32Tensor) : undefined,
+            scale: scs.length ? f32([T], scs) : undefined,
+          };
+          values.set(node.id, nv);
+          if (opts.record && nv.levels) addRecord(record, attrs.path, { levels: nv.levels, scale: nv.scale?.data });
+          break;
+        }
+        case "neuron_out":
+          values.set(node.id, pick(values.get(node.inputs[0]!) as NeuronValue, node.attrs.field as string));
+          break;
+        default: {
+          const def = opDef(node.op);
+          const xs = node.inputs.map(get);
+          const timed = node.inputs.map((i) => this.isTimed(i));
+          if (!node.type.timed) values.set(node.id, def.forward!(xs, { attrs: node.attrs }));
+          else if (def.time === "batched") {
+            const aligned = def.elementwise || node.op === "matmul" ? alignForTime(node, xs, timed) : xs;
+            values.set(node.id, def.forward!(aligned, { attrs: node.attrs }));
+          } else {
+            const steps: Tensor[] = [];
+            for (let t = 0; t < T; t++) steps.push(def.forward!(xs.map((x, i) => (timed[i] ? sliceLeading(x, t) : x)), { attrs: node.attrs }));
+            values.set(node.id, stack(steps));
+          }
+        }
+      }
+    }
+    return { output: get(this.graph.output), record };
+  }
+
+  // ------------------------------------------------------------------ step by step
+
+  /** Stage of each node: how many `mean_time`s separate it from the inputs. */
+  private stages(): Map<number, number> {
+    const stage = new Map<number, number>();
+    for (const n of this.graph.nodes) {
+      let s = 0;
+      for (const i of n.inputs) s = Math.max(s, stage.get(i)! + (this.byId.get(i)!.op === "mean_time" ? 0 : 0));
+      if (n.op === "mean_time") s = stage.get(n.inputs[0]!)! + 1;
+      stage.set(n.id, s);
+    }
+    return stage;
+  }
+
+  private runStepwise(inputs: ReadonlyMap<string, Tensor>, opts: RunOptions): RunResult {
+    const T = this.graph.timesteps;
+    const stage = this.stages();
+    const maxStage = Math.max(0, ...stage.values());
+    const statics = new Map<number, Tensor>();
+    const recordSteps = new Map<string, { levels: F32Tensor[]; scale: number[] }>();
+    const outNode = this.byId.get(this.graph.output)!;
+    const outSteps: Tensor[] = [];
+    for (let k = 0; k <= maxStage; k++) {
+      const nodes = this.graph.nodes.filter((n) => stage.get(n.id) === k);
+      // static nodes of this stage (mean_time nodes were finished by the previous loop)
+      for (const node of nodes) {
+        if (node.type.timed || node.op === "mean_time") continue;
+        const src = this.source(node, inputs);
+        statics.set(node.id, src ?? opDef(node.op).forward!(node.inputs.map((i) => statics.get(i)!), { attrs: node.attrs }));
+      }
+      const timedNodes = nodes.filter((n) => n.type.timed);
+      const means = this.graph.nodes.filter((n) => n.op === "mean_time" && stage.get(n.id) === k + 1);
+      if (timedNodes.length === 0) continue;
+      const acc = new Map<number, Float32Array>();
+      const neuronState = new Map<number, Map<string, Tensor>>();
+      for (let t = 0; t < T; t++) {
+        const cur = new Map<number, Val>();
+        const get = (id: number): Tensor => (cur.get(id) as Tensor | undefined) ?? statics.get(id)!;
+        for (const node of timedNodes) {
+          if (node.op === "input") {
+            cur.set(node.id, sliceLeading(inputs.get(node.attrs.name as string)!, t));
+            continue;
+          }
+          switch (node.op) {
+            case "over_time":
+              cur.set(node.id, get(node.inputs[0]!));
+              break;
+            case "neuron": {
+              const attrs = node.attrs as unknown as NeuronAttrs;
+              const xs = node.inputs.map(get);
+              const state = neuronState.get(node.id) ?? initialState(attrs.body, xs);
+              const r = runStep(attrs.body, xs, state, t, this.params);
+              neuronState.set(node.id, r.state);
+              cur.set(node.id, { value: r.value, levels: r.levels, scale: r.scale !== undefined ? f32([], [r.scale]) : undefined });
+              if (opts.record && r.levels) {
+                const rec = recordSteps.get(attrs.path) ?? { levels: [], scale: [] };
+                rec.levels.push(r.levels);
+                if (r.scale !== undefined) rec.scale.push(r.scale);
+                recordSteps.set(attrs.path, rec);
+              }
+              break;
+            }
+            case "neuron_out":
+              cur.set(node.id, pick(cur.get(node.inputs[0]!) as NeuronValue, node.attrs.field as string));
+              break;
+            default:
+              cur.set(node.id, opDef(node.op).forward!(node.inputs.map(get), { attrs: node.attrs }));
+          }
+        }
+        for (const m of means) {
+          const x = get(m.inputs[0]!);
+          const a = acc.get(m.id) ?? new Float32Array(numel(x.shape));
+          for (let i = 0; i < a.length; i++) a[i] = Math.fround(a[i]! + x.data[i]!);
+          acc.set(m.id, a);
+        }
+        if (outNode.type.timed && stage.get(outNode.id) === k) outSteps.push(get(outNode.id));
+      }
+      for (const m of means) {
+        const a = acc.get(m.id)!;
+        const x = this.byId.get(m.inputs[0]!)!;
+        void x;
+        for (let i = 0; i < a.length; i++) a[i] = Math.fround(a[i]! / T);
+        const shapeFrom = statics.get(m.id);
+        void shapeFrom;
+        statics.set(m.id, f32(this.meanShape(m, a.length), a));
+      }
+    }
+    const record = new Map<string, NeuronRecord>();
+    for (const [path, r] of recordSteps) {
+      // A neuron instance called twice in one forward records each call separately.
+      const perCall = r.levels.length / T;
+      for (let c = 0; c < perCall; c++) {
+        const lv = r.levels.filter((_, i) => i % perCall === c);
+        const sc = r.scale.length ? Float32Array.from(r.scale.filter((_, i) => i % perCall === c)) : undefined;
+        addRecord(record, path, { levels: stack(lv) as F32Tensor, scale: sc });
+      }
+    }
+    return { output: outNode.type.timed ? stack(outSteps) : statics.get(outNode.id)!, record };
+  }
+
+  private meanShape(m: IRNode, n: number): number[] {
+    const dims = m.type.shape.map((d) => {
+      const t = d.terms;
+      return t.length === 0 ? 0 : t.length === 1 && t[0]!.factors.length === 0 ? t[0]!.num / t[0]!.den : Number.NaN;
+    });
+    if (dims.some((d) => Number.isNaN(d)) || dims.reduce((a, b) => a * b, 1) !== n) throw new Error("internal: mean_time shape is not concrete");
+    return dims;
+  }
+}
+
+function pick(v: NeuronValue, field: string): Tensor {
+  const out = field === "levels" ? v.levels : field === "scale" ? v.scale : v.value;
+  if (!out) throw new Error(`internal: neuron has no ${field}`);
+  return out;
+}
+
+function addRecord(record: Map<string, NeuronRecord>, path: string, r: NeuronRecord): void {
+  let key = path;
+  for (let i = 2; record.has(key); i++) key = `${path}#${i}`;
+  record.set(key, r);
+}

@@ -1,0 +1,84 @@
+/**
+ * The parameter store of one model instance: every weight and amplitude by path, with the
+ * per-step "calibrated" flags of amplitudes. Built from the IR's parameter list and an
+ * optional weights map; anything not given is initialised from the seed (documented in
+ * engine/random.ts), and amplitudes not given are calibrated on first use.
+ *
+ * Nothing half-loads: every problem with the weights map is collected and reported at once.
+ */
+import { closest } from "../checker/suggest.js";
+import { initTensor, streamFor } from "../engine/random.js";
+import { type F32Tensor, type Tensor, f32, numel, sameShape, shapeString } from "../engine/tensor.js";
+import { UserError } from "../io/errors.js";
+import type { ParamSpec } from "../ir/graph.js";
+
+export interface ParamEntry {
+  readonly spec: ParamSpec;
+  readonly tensor: F32Tensor;
+  /** For amplitudes: whether step t has its value (given, or calibrated on a first call). */
+  readonly calibrated?: boolean[];
+}
+
+export interface ParamStoreOptions {
+  readonly seed?: number;
+  /** Name of the weights source, for messages. */
+  readonly source?: string;
+}
+
+export class ParamStore {
+  private constructor(readonly entries: ReadonlyMap<string, ParamEntry>) {}
+
+  static create(specs: readonly ParamSpec[], weights: ReadonlyMap<string, Tensor> = new Map(), opts: ParamStoreOptions = {}): ParamStore {
+    const seed = opts.seed ?? 0;
+    const source = opts.source ?? "weights";
+    const entries = new Map<string, ParamEntry>();
+    const problems: string[] = [];
+    for (const spec of specs) {
+      if (entries.has(spec.path)) continue;
+      const given = weights.get(spec.path);
+      if (given) {
+        if (given.dtype !== "f32") problems.push(`tensor "${spec.path}" must be f32, found ${given.dtype}`);
+        else if (!sameShape(given.shape, spec.shape)) problems.push(`tensor "${spec.path}" has shape ${shapeString(given.shape)} but the spec declares ${shapeString(spec.shape)}`);
+        else {
+          const tensor = f32(spec.shape, Float32Array.from(given.data));
+          entries.set(spec.path, { spec, tensor, calibrated: spec.kind === "amplitude" ? spec.shape.map(() => true) : undefined });
+          continue;
+        }
+      }
+      if (spec.kind === "amplitude") entries.set(spec.path, { spec, tensor: f32(spec.shape), calibrated: spec.shape.map(() => false) });
+      else if (spec.init.kind === "fill") entries.set(spec.path, { spec, tensor: f32(spec.shape, new Float32Array(numel(spec.shape)).fill(spec.init.value)) });
+      else entries.set(spec.path, { spec, tensor: initTensor(spec.shape, spec.init, streamFor(seed, spec.path)) });
+    }
+    const unknown = [...weights.keys()].filter((k) => !entries.has(k));
+    for (const k of unknown) {
+      const guess = closest(k, entries.keys());
+      problems.push(`tensor "${k}" is not a parameter of this spec${guess ? ` (did you mean "${guess}"?)` : ""}`);
+    }
+    if (problems.length > 0) {
+      const shown = problems.slice(0, 20);
+      const more = problems.length > shown.length ? `\n  ... and ${problems.length - shown.length} more` : "";
+      throw new UserError(`${source}: ${problems.length} problem${problems.length === 1 ? "" : "s"} with the weights:\n  ${shown.join("\n  ")}${more}`, { file: opts.source });
+    }
+    return new ParamStore(entries);
+  }
+
+  get(path: string): ParamEntry {
+    const e = this.entries.get(path);
+    if (!e) throw new Error(`internal: no parameter "${path}"`);
+    return e;
+  }
+
+  /** Every parameter's current value (amplitudes included once calibrated). */
+  snapshot(): Map<string, F32Tensor> {
+    const out = new Map<string, F32Tensor>();
+    for (const [k, e] of this.entries) if (!e.calibrated || e.calibrated.every(Boolean)) out.set(k, e.tensor);
+    return out;
+  }
+
+  /** An independent copy (same values and calibration state). */
+  clone(): ParamStore {
+    const m = new Map<string, ParamEntry>();
+    for (const [k, e] of this.entries) m.set(k, { spec: e.spec, tensor: f32(e.tensor.shape, Float32Array.from(e.tensor.data)), calibrated: e.calibrated ? [...e.calibrated] : undefined });
+    return new ParamStore(m);
+  }
+}

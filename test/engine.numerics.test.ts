@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { F32_LOWEST, erf, gelu, isF32, macF32, roundHalfEven } from "../interpreter/engine/numerics.js";
+
+describe("roundHalfEven", () => {
+  it("rounds ties to even", () => {
+    const cases: [number, number][] = [
+      [0.5, 0], [1.5, 2], [2.5, 2], [3.5, 4], [-1.5, -2], [-2.5, -2], [-3.5, -4],
+      [0.49999997, 0], [0.50000006, 1], [1.4, 1], [1.6, 2], [-1.4, -1], [-1.6, -2], [7, 7],
+    ];
+    for (const [x, want] of cases) expect(roundHalfEven(x)).toBe(want);
+  });
+
+  it("keeps -0 for negative inputs that round to zero, +0 for positive", () => {
+    expect(Object.is(roundHalfEven(-0.5), -0)).toBe(true);
+    expect(Object.is(roundHalfEven(-0.3), -0)).toBe(true);
+    expect(Object.is(roundHalfEven(-0), -0)).toBe(true);
+    expect(Object.is(roundHalfEven(0.5), 0)).toBe(true);
+    expect(Object.is(roundHalfEven(0.3), 0)).toBe(true);
+    expect(Object.is(roundHalfEven(0), 0)).toBe(true);
+  });
+
+  it("handles NaN, infinities and huge values", () => {
+    expect(roundHalfEven(NaN)).toBeNaN();
+    expect(roundHalfEven(Infinity)).toBe(Infinity);
+    expect(roundHalfEven(-Infinity)).toBe(-Infinity);
+    expect(roundHalfEven(3.4028234663852886e38)).toBe(3.4028234663852886e38);
+    expect(roundHalfEven(F32_LOWEST)).toBe(F32_LOWEST);
+    expect(roundHalfEven(8388608.5)).toBe(8388608); // 2^23 + 0.5 (a double; f32 has no fraction here)
+    expect(roundHalfEven(8388609.5)).toBe(8388610);
+    expect(roundHalfEven(4503599627370495.5)).toBe(4503599627370496); // 2^52 - 0.5, odd below
+    expect(roundHalfEven(1.401298464324817e-45)).toBe(0);
+  });
+
+  it("matches a naive definition on all float32 values (property)", () => {
+    const naive = (x: number): number => {
+      const f = Math.floor(x);
+      const d = x - f;
+      const r = d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+      return r === 0 && (x < 0 || Object.is(x, -0)) ? -0 : r;
+    };
+    fc.assert(
+      fc.property(fc.float({ noNaN: true }), (x) => {
+        expect(Object.is(roundHalfEven(x), naive(x))).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: -1_000_000, max: 1_000_000 }), (k) => {
+        const x = k + 0.5;
+        const want = k % 2 === 0 ? k : k + 1;
+        expect(roundHalfEven(x)).toBe(want === 0 && x < 0 ? -0 : want);
+      }),
+    );
+  });
+});
+
+describe("erf", () => {
+  // Reference values from mpmath at 40 digits, rounded to double.
+  const known: [number, number][] = [
+    [1e-20, 1.1283791670955125e-20],
+    [1e-8, 1.1283791670955126e-8],
+    [0.1, 0.1124629160182849],
+    [0.25, 0.27632639016823696],
+    [0.5, 0.5204998778130465],
+    [0.75, 0.7111556336535151],
+    [0.9999, 0.8426592780487595],
+    [1.0, 0.8427007929497149],
+    [1.25, 0.9229001282564583],
+    [1.5, 0.9661051464753108],
+    [2.0, 0.9953222650189527],
+    [2.5, 0.999593047982555],
+    [3.0, 0.9999779095030014],
+    [3.5, 0.9999992569016276],
+    [4.0, 0.9999999845827421],
+    [5.0, 0.9999999999984626],
+    [5.9, 0.9999999999999999],
+    [6.5, 1.0],
+  ];
+
+  it("agrees with high-precision values to 1e-14 (relative for tiny x)", () => {
+    for (const [x, y] of known) {
+      expect(Math.abs(erf(x) - y)).toBeLessThanOrEqual(1e-14 * Math.max(Math.abs(y), 1e-300) + 1e-300);
+      expect(Math.abs(erf(x) - y)).toBeLessThanOrEqual(1e-14);
+      expect(erf(-x)).toBe(-erf(x));
+    }
+  });
+
+  it("handles special values", () => {
+    expect(Object.is(erf(0), 0)).toBe(true);
+    expect(Object.is(erf(-0), -0)).toBe(true);
+    expect(erf(Infinity)).toBe(1);
+    expect(erf(-Infinity)).toBe(-1);
+    expect(erf(NaN)).toBeNaN();
+  });
+
+  it("is odd, bounded and non-decreasing (property)", () => {
+    fc.assert(
+      fc.property(fc.double({ min: -8, max: 8, noNaN: true }), fc.double({ min: 0, max: 1e-3, noNaN: true }), (x, dx) => {
+        const y = erf(x);
+        expect(Math.abs(y)).toBeLessThanOrEqual(1);
+        expect(erf(-x)).toBe(-y);
+        expect(erf(x + dx)).toBeGreaterThanOrEqual(y - 1e-15);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("is continuous across the algorithm boundaries at 1 and 6", () => {
+    for (const b of [1, 6]) {
+      const below = erf(b - 2 ** -40);
+      const at = erf(b);
+      expect(Math.abs(at - below)).toBeLessThan(1e-12);
+    }
+  });
+});
+
+describe("gelu", () => {
+  // [x, fround(exact gelu(x))] from mpmath.
+  const known: [number, number][] = [
+    [-3.0, -0.004049694165587425],
+    [-1.0, -0.15865525603294373],
+    [-0.5, -0.1542687714099884],
+    [0.5, 0.3457312285900116],
+    [1.0, 0.8413447737693787],
+    [2.0, 1.9544997215270996],
+    [3.0, 2.995950222015381],
+  ];
+
+  it("is the float32 rounding of the erf form", () => {
+    for (const [x, y] of known) expect(gelu(x)).toBe(y);
+    expect(gelu(0)).toBe(0);
+    expect(gelu(100)).toBe(100);
+    expect(gelu(NaN)).toBeNaN();
+  });
+
+  it("gives -0 for large negative inputs, like PyTorch's float kernel", () => {
+    expect(Object.is(gelu(-10), -0)).toBe(true);
+  });
+
+  it("always returns a float32 value", () => {
+    fc.assert(fc.property(fc.float({ noNaN: true }), (x) => isF32(gelu(x))), { numRuns: 2000 });
+  });
+});
+
+describe("float32 helpers", () => {
+  it("macF32 rounds the product and the sum separately (no FMA)", () => {
+    const a = Math.fround(1 + 2 ** -23);
+    // a*a = 1 + 2^-22 + 2^-46 exactly; the float32 product drops the 2^-46 (an FMA would keep it).
+    expect(macF32(Math.fround(-1 - 2 ** -22), a, a)).toBe(0);
+    expect(F32_LOWEST).toBe(-Math.fround(3.4028234663852886e38));
+    expect(Math.fround(F32_LOWEST)).toBe(F32_LOWEST);
+  });
+});

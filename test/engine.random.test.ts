@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { fmix32, fnv1a32, initTensor, streamFor } from "../interpreter/engine/random.js";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+describe("hashing", () => {
+  it("FNV-1a matches the published test vectors", () => {
+    expect(fnv1a32(utf8(""))).toBe(0x811c9dc5);
+    expect(fnv1a32(utf8("a"))).toBe(0xe40c292c);
+    expect(fnv1a32(utf8("foobar"))).toBe(0xbf9cf968);
+  });
+  it("fmix32 fixes 0 and is unsigned", () => {
+    expect(fmix32(0)).toBe(0);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (x) => {
+      const y = fmix32(x);
+      return Number.isInteger(y) && y >= 0 && y <= 0xffffffff;
+    }));
+  });
+});
+
+describe("streamFor", () => {
+  // Expected words from an independent Python implementation of the documented scheme.
+  it("reproduces the documented scheme exactly", () => {
+    const s = streamFor(42, "encoder.layer.0.attention.self.query.weight");
+    expect([1, 2, 3, 4, 5, 6].map(() => s.nextU32())).toEqual([
+      4084636326, 3730528040, 2031724027, 374960879, 1584627258, 2159602160,
+    ]);
+    const t = streamFor(-7, "wé"); // negative seed, non-ASCII path (UTF-8)
+    expect([1, 2, 3].map(() => t.nextU32())).toEqual([3579944935, 1104092955, 3800914839]);
+    const n = streamFor(0, "x");
+    expect(n.normal()).toBe(0.48792408557288686);
+    expect(n.normal()).toBe(0.0014200258773556641);
+  });
+
+  it("is deterministic and independent per path", () => {
+    const a1 = streamFor(1, "a");
+    const a2 = streamFor(1, "a");
+    const b = streamFor(1, "b");
+    const c = streamFor(2, "a");
+    const xs = Array.from({ length: 8 }, () => a1.uniform());
+    expect(Array.from({ length: 8 }, () => a2.uniform())).toEqual(xs);
+    expect(Array.from({ length: 8 }, () => b.uniform())).not.toEqual(xs);
+    expect(Array.from({ length: 8 }, () => c.uniform())).not.toEqual(xs);
+  });
+
+  it("rejects non-integer seeds", () => {
+    expect(() => streamFor(1.5, "a")).toThrow(RangeError);
+  });
+
+  it("uniform is in [0, 1) with mean ~1/2; normal has mean ~0, variance ~1", () => {
+    const s = streamFor(7, "stats");
+    const N = 100_000;
+    let su = 0, sn = 0, sn2 = 0, outOfRange = 0;
+    for (let i = 0; i < N; i++) {
+      const u = s.uniform();
+      if (!(u >= 0 && u < 1)) outOfRange++;
+      su += u;
+      const z = s.normal();
+      sn += z;
+      sn2 += z * z;
+    }
+    expect(outOfRange).toBe(0);
+    expect(Math.abs(su / N - 0.5)).toBeLessThan(0.01);
+    expect(Math.abs(sn / N)).toBeLessThan(0.02);
+    expect(Math.abs(sn2 / N - 1)).toBeLessThan(0.03);
+  });
+});
+
+describe("initTensor", () => {
+  it("fills in row-major order, rounded to float32", () => {
+    const t = initTensor([2, 3], { kind: "normal", std: 0.02 }, streamFor(0, "x"));
+    expect(t.dtype).toBe("f32");
+    expect(t.shape).toEqual([2, 3]);
+    expect(t.data[0]).toBe(0.0097584817558527);
+    expect(t.data[1]).toBe(2.8400518203852698e-5);
+    const u = initTensor([1000], { kind: "uniform", bound: 0.5 }, streamFor(3, "u"));
+    const s = streamFor(3, "u");
+    for (const v of u.data) {
+      expect(v).toBe(Math.fround(0.5 * (2 * s.uniform() - 1)));
+      expect(Math.abs(v)).toBeLessThanOrEqual(0.5);
+    }
+  });
+
+  it("zeros and ones consume nothing from the stream", () => {
+    const s = streamFor(5, "p");
+    expect(Array.from(initTensor([2, 2], { kind: "zeros" }, s).data)).toEqual([0, 0, 0, 0]);
+    expect(Array.from(initTensor([3], { kind: "ones" }, s).data)).toEqual([1, 1, 1]);
+    expect(s.nextU32()).toBe(streamFor(5, "p").nextU32());
+  });
+});
