@@ -8,7 +8,7 @@
  */
 import type { IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
 import { EOF } from "chevrotain";
-import { Equals, Ident, LBrace, LBracket, RBrace, RBracket, RParen, StringLit, tokenSpelling } from "./tokens.js";
+import { Colon, Ident, LBrace, LBracket, LParen, RBrace, RBracket, RParen, StringLit, tokenSpelling } from "./tokens.js";
 
 const DECLARATION = "a declaration (`neuron`, `layer`, `model`, `const` or `import`)";
 const NEURON_MEMBER = "a neuron member (`state`, `amplitude` or `step`)";
@@ -68,10 +68,11 @@ function purpose(expected: TokenType, rule: string): string {
       if (rule === "type") return " to start a shape";
       if (rule === "amplitudeDecl") return " and the amplitude's axis";
       return "";
-    case Ident:
-      if (rule === "amplitudeDecl") return "";
+    case LParen:
+      if (rule === "params" || rule === "typedParams") return " to start the parameter list";
       return "";
-    case Equals:
+    case Colon:
+      if (rule === "weightDecl") return " and the weight's shape";
       return "";
   }
   return "";

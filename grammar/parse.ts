@@ -75,6 +75,7 @@ class ParseRun {
       .map((t): Comment => ({ kind: "Comment", text: t.image, doc: t.tokenType === DocComment, span: this.tokenSpan(t) }))
       .sort((a, b) => a.span.start - b.span.start);
     const docFor = createDocLookup(this.text, comments);
+    this.tokenStarts = lexed.tokens.map((t) => t.startOffset);
 
     if (!this.parseTokens(lexed.tokens, docFor)) {
       // The parser failed internally: retry one top-level declaration at a time.
@@ -116,19 +117,38 @@ class ParseRun {
       this.lastError = error;
       return false;
     }
-    // One SPK002 per offending token: recovery may report the same token twice.
-    const seen = new Set<number>();
-    for (const e of errors) {
-      const span = this.tokenSpan(e.token);
-      if (seen.has(span.start)) continue;
-      seen.add(span.start);
-      this.diag("SPK002", e.message, span);
-    }
+    for (const e of this.cascadeFree(errors)) this.diag("SPK002", e.message, this.tokenSpan(e.token));
     const converted = cstToAst(cst, this.text, docFor);
     this.imports.push(...converted.imports);
     this.decls.push(...converted.decls);
     for (const e of converted.internalErrors) this.diagnostics.push(internalError(this.uri, this.clamp(e.span.start, e.span.end), e.error));
     return true;
+  }
+
+  /**
+   * Drops the errors that only echo an earlier one. As yacc does, a syntax error is reported
+   * only once at least three tokens lie between it and the previous reported error: after
+   * recovery, the next error within a token or two is nearly always the same mistake seen
+   * again (a skipped `)` then an odd `=`), and one error per statement is what users want.
+   */
+  private cascadeFree(errors: readonly IRecognitionException[]): IRecognitionException[] {
+    const sorted = [...errors].sort((a, b) => this.tokenSpan(a.token).start - this.tokenSpan(b.token).start);
+    const kept: IRecognitionException[] = [];
+    let previous: number | undefined;
+    for (const e of sorted) {
+      const start = this.tokenSpan(e.token).start;
+      if (previous !== undefined && this.tokensBetween(previous, start) < 3) continue;
+      kept.push(e);
+      previous = start;
+    }
+    return kept;
+  }
+
+  private tokenStarts: number[] = [];
+
+  /** How many tokens start in [from, to). */
+  private tokensBetween(from: number, to: number): number {
+    return lowerBound(this.tokenStarts, to) - lowerBound(this.tokenStarts, from);
   }
 
   private diag(code: string, message: string, span: Span): void {
@@ -161,6 +181,18 @@ function splitAtDeclarations(tokens: readonly IToken[]): IToken[][] {
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
+}
+
+/** The first index whose value is >= x in an ascending array. */
+function lowerBound(values: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (values[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function internalError(uri: string, span: Span, error: unknown): Diagnostic {

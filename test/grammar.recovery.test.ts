@@ -152,10 +152,24 @@ describe("recovery", () => {
     const r = parse(src, "t.spk");
     const d = only(r.diagnostics, "SPK002");
     expect(d.message).toBe("expected an expression, found `return`");
-    const stmts = ((r.file.decls[0] as ModuleDecl).members[0] as { body: { stmts: { kind: string; value: unknown }[] } }).body.stmts;
+    const fwd = (r.file.decls[0] as ModuleDecl).members[0];
+    if (fwd?.kind !== "Forward") throw new Error();
+    const stmts = fwd.body.stmts;
     expect(stmts.map((s) => s.kind)).toEqual(["Let", "Return"]);
-    expect(stmts[0]!.value).toMatchObject({ kind: "Binary", op: "+", right: { kind: "ErrorExpr" } });
+    expect(stmts[0]).toMatchObject({ kind: "Let", value: { kind: "Binary", op: "+", right: { kind: "ErrorExpr" } } });
     expectGoodLayer(r.file);
+  });
+
+  it("one SPK002 per broken statement, not a cascade", () => {
+    const cascade = parse("layer L { forward(x) { let a = f(x y) } }" + GOOD_LAYER, "t.spk");
+    expect(cascade.diagnostics.map((d) => d.message)).toEqual(["expected `)` to close the argument list, found `y`"]);
+    expectGoodLayer(cascade.file);
+    const twice = parse("const a = \nconst b = \n" + GOOD_LAYER, "t.spk");
+    expect(twice.diagnostics.map((d) => d.message)).toEqual([
+      "expected an expression, found `const`",
+      "expected an expression, found `layer`",
+    ]);
+    expect(names(twice.file)).toEqual(["Const a", "Const b", "Layer Good"]);
   });
 
   it("missing name: Ident with an empty name and an empty span after the keyword", () => {

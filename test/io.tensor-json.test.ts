@@ -119,6 +119,36 @@ describe("JSON tensors: round trips", () => {
     expect(Object.is(shortestFloat32(-0), -0)).toBe(true);
   });
 
+  /** Reference: for p = 1, 2, …, try the nearest p-digit decimal and its two neighbours. */
+  function referenceShortest(v: number): number {
+    if (v === 0) return v;
+    for (let p = 1; p <= 9; p++) {
+      const s = v.toExponential(p - 1);
+      const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s)!;
+      const digits = BigInt(`${m[2]}${m[3] ?? ""}`);
+      const exp = Number(m[4]) - (p - 1);
+      const ok = [digits, digits - 1n, digits + 1n]
+        .filter((d) => d > 0n)
+        .map((d) => Number(`${m[1]}${d}e${exp}`))
+        .filter((y) => Math.fround(y) === v)
+        .sort((a, b) => Math.abs(a - v) - Math.abs(b - v));
+      if (ok.length > 0) return ok[0]!;
+    }
+    throw new Error("unreachable");
+  }
+
+  it("shortestFloat32 matches an exhaustive-candidate reference (random values and all powers of two)", () => {
+    for (let e = -149; e <= 127; e++) {
+      for (const v of [2 ** e, -(2 ** e)]) expect(shortestFloat32(v)).toBe(referenceShortest(v));
+    }
+    fc.assert(
+      fc.property(float32NoNaN.filter(Number.isFinite), (v) => {
+        expect(shortestFloat32(v)).toBe(referenceShortest(v));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it("shortestFloat32: round-trips, at most 9 digits, and no shorter rounded decimal round-trips", () => {
     fc.assert(
       fc.property(float32NoNaN.filter(Number.isFinite), (v) => {

@@ -17,7 +17,13 @@ export function readFileBytes(file: string, what = "file"): Buffer {
 
 /** Reads a whole file as UTF-8 text (see readFileBytes). */
 export function readFileText(file: string, what = "file"): string {
-  return readFileBytes(file, what).toString("utf8");
+  const bytes = readFileBytes(file, what);
+  try {
+    return bytes.toString("utf8");
+  } catch (e) {
+    // Node strings top out around 512 MiB.
+    throw new UserError(`${file}: ${what} is too large to read as text (${bytes.length} bytes)`, { file, cause: e });
+  }
 }
 
 let tempCounter = 0;

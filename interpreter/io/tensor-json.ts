@@ -264,19 +264,40 @@ export function readTensorMap(path: string): Map<string, Tensor> {
   return readTensorJsonFile(path).tensors;
 }
 
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
 /**
  * The shortest decimal (as a JS number) that Math.fround maps back to `v`, itself a
- * float32 value. Printing the result with String() gives at most 9 significant digits.
+ * float32 value; among equally short ones, the nearest. Printing the result with
+ * String() gives at most 9 significant digits.
+ *
+ * The check mirrors the reader exactly (decimal → double → Math.fround), so the
+ * round trip holds by construction.
  */
 export function shortestFloat32(v: number): number {
   if (!Number.isFinite(v) || v === 0) return v;
   const target = Math.fround(v);
+  const nearest = (p: number): number => Number(target.toPrecision(p));
+  scratchF32[0] = target;
+  if ((scratchU32[0]! & 0x7fffff) !== 0) {
+    // Away from powers of two the rounding interval is symmetric, so the nearest p-digit
+    // decimal is the best candidate and "p digits suffice" is monotone in p: binary search.
+    let lo = 1;
+    let hi = 9; // 9 significant digits always round-trip a float32
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (Math.fround(nearest(mid)) === target) hi = mid;
+      else lo = mid + 1;
+    }
+    return nearest(lo);
+  }
+  // At a power of two the interval below is half as wide as the one above, so a
+  // neighbouring p-digit decimal can round to `target` even when the nearest does not.
   for (let p = 1; p <= 9; p++) {
-    const s = target.toExponential(p - 1); // correctly rounded to p significant digits
+    const s = target.toExponential(p - 1);
     const x = Number(s);
     if (Math.fround(x) === target) return x;
-    // At a power of two the rounding interval is lopsided, so a neighbouring p-digit
-    // decimal can round to `target` even when the nearest one does not.
     const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
     if (m) {
       const digits = BigInt(`${m[2]}${m[3] ?? ""}`);
@@ -288,7 +309,7 @@ export function shortestFloat32(v: number): number {
       }
     }
   }
-  return target; // unreachable: 9 digits always round-trip
+  return Number(target.toPrecision(9)); // unreachable
 }
 
 /** The JSON form of a tensor: flat data, f32 values written so they read back bit-exactly. */

@@ -27,8 +27,6 @@
 export interface WatOptions {
   /** Columns per tile; multiple of 4. Number of f32x4 accumulators = TN / 4. */
   readonly tn: number;
-  /** Events per inner-loop iteration (1 or 2). */
-  readonly unroll?: number;
 }
 
 export function kernelWat(opts: WatOptions): string {
@@ -54,7 +52,12 @@ export function kernelWat(opts: WatOptions): string {
     .map((a, v) => `(v128.store offset=${v * 16} align=4 (local.get $scr) (local.get ${a}))`)
     .join("\n          ");
 
+  const scaleAccs = accs.map((a) => `(local.set ${a} (f32x4.mul (local.get ${a}) (local.get $sc)))`).join("\n          ");
   const storeBlock = `
+        (if (local.get $scale)
+          (then
+          (local.set $sc (v128.load32_splat (i32.add (local.get $scale) (i32.shl (local.get $r) (i32.const 2)))))
+          ${scaleAccs}))
         (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ors))
                                                                   (i32.mul (local.get $c0) (local.get $ocs))) (i32.const 2))))
         (if (i32.and (i32.eq (local.get $ocs) (i32.const 1)) (i32.ge_u (local.get $ncols) (i32.add (local.get $c0) (i32.const ${TN}))))
@@ -71,17 +74,6 @@ export function kernelWat(opts: WatOptions): string {
                        (f32.load (i32.add (local.get $scr) (i32.shl (local.get $c) (i32.const 2)))))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $sl)))))`;
-
-  const unroll2 = (opts.unroll ?? 1) !== 2 ? "" : `
-                ;; two events per iteration (event order preserved: e then f)
-        (block $ed2 (loop $el2
-          (br_if $ed2 (i32.ge_s (local.get $p) (local.get $end2)))
-          (local.set $e (i32.add (local.get $base) (i32.load (local.get $p))))
-          (local.set $f (i32.add (local.get $base) (i32.load offset=4 (local.get $p))))
-            ${addEvent("$e")}
-            ${addEvent("$f")}
-          (local.set $p (i32.add (local.get $p) (i32.const 8)))
-          (br $el2)))`;
 
   return `(module
   (import "env" "mem" (memory 1 32768 shared))
@@ -184,14 +176,17 @@ export function kernelWat(opts: WatOptions): string {
       (br $tl))))
 
   ;; ---------------------------------------------------------------- event-driven kernel
-  ;; compute: rows [r0, r1) x tiles [t0, t1). Tile-outer so one packed tile (K*2*TN*4
-  ;; bytes) stays in L2 while all rows stream their event lists over it; the TN/4 = ${V}
-  ;; f32x4 accumulators of one (row, tile) live in registers.
+  ;; compute: rows [r0, r1) x tiles [t0, t1); if $scale != 0 each row's result is multiplied
+  ;; by the f32 at scale + 4r (one rounding, after the sum). $scr: TN*4 bytes of scratch.
+  ;; One event per loop iteration on purpose: TurboFan hoists all loads of an iteration
+  ;; above the adds, so unrolling over events (or TN > 28) spills accumulators to the stack.
+  ;; Tile-outer so one packed tile (K*2*TN*4 bytes) stays in L2 while all rows stream their
+  ;; event lists over it; the TN/4 = ${V} f32x4 accumulators of one (row, tile) live in registers.
   (func (export "compute") (param $L i32) (param $C i32) (param $K i32) (param $P i32)
         (param $out i32) (param $ors i32) (param $ocs i32) (param $ncols i32)
-        (param $r0 i32) (param $r1 i32) (param $t0 i32) (param $t1 i32) (param $scr i32)
-    (local $t i32) (local $r i32) (local $p i32) (local $end i32) (local $end2 i32) (local $base i32)
-    (local $e i32) (local $f i32) (local $o i32) (local $c0 i32) (local $c i32) (local $nv i32)
+        (param $r0 i32) (param $r1 i32) (param $t0 i32) (param $t1 i32) (param $scr i32) (param $scale i32)
+    (local $t i32) (local $r i32) (local $p i32) (local $end i32) (local $base i32)
+    (local $e i32) (local $o i32) (local $c0 i32) (local $c i32) (local $nv i32) (local $sc v128)
     ${declAccs}
     (local.set $t (local.get $t0))
     (block $td (loop $tl
@@ -203,9 +198,7 @@ export function kernelWat(opts: WatOptions): string {
         (br_if $rd (i32.ge_s (local.get $r) (local.get $r1)))
         (local.set $p (i32.add (local.get $L) (i32.shl (i32.mul (local.get $r) (local.get $K)) (i32.const 2))))
         (local.set $end (i32.add (local.get $p) (i32.shl (i32.load (i32.add (local.get $C) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2))))
-        (local.set $end2 (i32.sub (local.get $end) (i32.const 4)))
         ${zeroAccs}
-        ${unroll2}
         (block $ed1 (loop $el1
           (br_if $ed1 (i32.ge_s (local.get $p) (local.get $end)))
           (local.set $e (i32.add (local.get $base) (i32.load (local.get $p))))
@@ -224,9 +217,9 @@ export function kernelWat(opts: WatOptions): string {
   ;; identity, so the result equals the event-driven one (for finite weights).
   (func (export "dense") (param $S i32) (param $srs i32) (param $scs i32) (param $K i32) (param $P i32)
         (param $out i32) (param $ors i32) (param $ocs i32) (param $ncols i32)
-        (param $r0 i32) (param $r1 i32) (param $t0 i32) (param $t1 i32) (param $scr i32)
+        (param $r0 i32) (param $r1 i32) (param $t0 i32) (param $t1 i32) (param $scr i32) (param $scale i32)
     (local $t i32) (local $r i32) (local $k i32) (local $base i32) (local $src i32) (local $sv v128)
-    (local $e i32) (local $o i32) (local $c0 i32) (local $c i32) (local $nv i32)
+    (local $e i32) (local $o i32) (local $c0 i32) (local $c i32) (local $nv i32) (local $sc v128)
     ${declAccs}
     (local.set $t (local.get $t0))
     (block $td (loop $tl

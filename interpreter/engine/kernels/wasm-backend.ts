@@ -1,0 +1,543 @@
+/**
+ * WebAssembly SIMD backend for the spike kernels: compiles the WAT of wasm-kernel-wat.ts
+ * with wabt at load time (cached per process), owns one shared linear memory, and runs
+ * operations either on the calling thread or split over a small worker_threads pool that
+ * instantiates the same module on the same shared memory.
+ *
+ * Everything here is synchronous once `startWasm()` has resolved: the caller thread posts
+ * work to the workers through a control SharedArrayBuffer (Atomics.notify), does its own
+ * share, then blocks in Atomics.wait for the workers' completion. Workers are unref'd, so
+ * they never keep the process alive; `shutdownKernelPool()` terminates them explicitly.
+ *
+ * Work split (never along k, so results are bit-identical for any thread count):
+ *   phase A: event lists by rows, weight packing by column tiles;
+ *   phase B: accumulation by column tiles (each thread re-reads the tiles it packed) or,
+ *            when there are few tiles, by rows balanced on event counts.
+ */
+
+import { Worker } from "node:worker_threads";
+import { availableParallelism } from "node:os";
+import { kernelWat } from "./wasm-kernel-wat.js";
+import { type BufferPool } from "./buffer-pool.js";
+
+/** Output columns per tile = 6 f32x4 accumulators (see wasm-kernel-wat.ts for why 6). */
+export const TN = 24;
+const PAGE = 65536;
+const MAX_PAGES = 32768; // 2 GiB
+const SCRATCH_BASE = 64;
+const SCRATCH_SLOT = 256; // >= TN*4
+const MAX_THREADS = 16;
+const ARENA_BASE = PAGE;
+
+interface KernelExports {
+  build_lists(S: number, srs: number, scs: number, K: number, r0: number, r1: number, L: number, C: number, kUnit: number, negAdd: number): number;
+  pack(W: number, wrs: number, wcs: number, K: number, ncols: number, t0: number, t1: number, P: number): void;
+  compute(L: number, C: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
+          r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
+  dense(S: number, srs: number, scs: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
+        r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
+}
+
+const FN_NAMES = ["build_lists", "pack", "compute", "dense"] as const;
+type FnName = (typeof FN_NAMES)[number];
+interface Call {
+  fn: FnName;
+  args: number[];
+}
+
+interface WasmState {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ex: KernelExports;
+  arena: Arena;
+}
+
+let state: WasmState | null = null;
+let starting: Promise<WasmState | null> | null = null;
+let startError: unknown = null;
+
+/** Compile (once) and instantiate the kernel module. Resolves false if WebAssembly SIMD is unavailable. */
+export function startWasm(): Promise<boolean> {
+  if (!starting) {
+    starting = (async () => {
+      try {
+        const wabtFactory = (await import("wabt")).default;
+        const wabt = await wabtFactory();
+        const parsed = wabt.parseWat("spike-kernels.wat", kernelWat({ tn: TN }), { simd: true, threads: true });
+        let bin: Uint8Array;
+        try {
+          parsed.resolveNames();
+          parsed.validate();
+          bin = parsed.toBinary({}).buffer;
+        } finally {
+          parsed.destroy();
+        }
+        const module = new WebAssembly.Module(bin);
+        const memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
+        const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
+        state = { module, memory, ex: inst.exports as unknown as KernelExports, arena: new Arena(memory) };
+        return state;
+      } catch (e) {
+        startError = e;
+        return null;
+      }
+    })();
+  }
+  return starting.then((s) => s !== null);
+}
+
+export function wasmReady(): boolean {
+  return state !== null;
+}
+
+export function wasmStartError(): unknown {
+  return startError;
+}
+
+// ---------------------------------------------------------------------------------------
+// Linear-memory allocator (first fit over a sorted block list; 64-byte aligned)
+
+class Arena {
+  private blocks: { off: number; size: number }[] = [];
+  private views: { u8: Uint8Array; i8: Int8Array; i32: Int32Array; f32: Float32Array } | null = null;
+
+  constructor(readonly memory: WebAssembly.Memory) {}
+
+  /** Allocate `bytes`; grows the memory if needed (growth is reported to `pool`). */
+  alloc(bytes: number, pool?: BufferPool): number {
+    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    let off = ARENA_BASE;
+    let at = 0;
+    for (; at < this.blocks.length; at++) {
+      const b = this.blocks[at]!;
+      if (b.off - off >= size) break;
+      off = b.off + b.size;
+    }
+    const end = off + size;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      if (have / PAGE + pages > MAX_PAGES) throw new RangeError(`spike kernels: wasm memory limit exceeded (${end} bytes)`);
+      this.memory.grow(pages);
+      this.views = null;
+      pool?.noteAllocation(pages * PAGE);
+    }
+    this.blocks.splice(at, 0, { off, size });
+    return off;
+  }
+
+  free(off: number): void {
+    const i = this.blocks.findIndex((b) => b.off === off);
+    if (i >= 0) this.blocks.splice(i, 1);
+  }
+
+  get v(): { u8: Uint8Array; i8: Int8Array; i32: Int32Array; f32: Float32Array } {
+    const buf = this.memory.buffer as unknown as ArrayBuffer;
+    if (!this.views || this.views.u8.buffer !== buf) {
+      this.views = { u8: new Uint8Array(buf), i8: new Int8Array(buf), i32: new Int32Array(buf), f32: new Float32Array(buf) };
+    }
+    return this.views;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Worker pool
+
+const SLOT_INTS = 64; // per worker: [seq, done, status, ncalls, call0(16), call1(16), ...]
+const W_SEQ = 0;
+const W_DONE = 1;
+const W_STATUS = 2;
+const W_NCALLS = 3;
+const W_CALLS = 4;
+const CALL_INTS = 16; // [fn, nargs, args(14)]
+const MAX_CALLS = 3;
+
+// Plain CommonJS source, run with { eval: true }: needs no TypeScript loader, so it works
+// the same under vitest, `node --import tsx`, or compiled output.
+const WORKER_SOURCE = `
+"use strict";
+const { workerData, parentPort } = require("node:worker_threads");
+const { module, memory, ctrl, index, fnNames } = workerData;
+const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
+const fns = fnNames.map((n) => inst.exports[n]);
+const c = new Int32Array(ctrl);
+const base = index * ${SLOT_INTS};
+parentPort.postMessage("ready");
+let seen = 0;
+for (;;) {
+  // brief spin (the next phase usually follows within microseconds), then sleep
+  let spins = 0;
+  while (Atomics.load(c, base + ${W_SEQ}) === seen && spins < 20000) spins++;
+  if (Atomics.load(c, base + ${W_SEQ}) === seen) Atomics.wait(c, base + ${W_SEQ}, seen);
+  const seq = Atomics.load(c, base + ${W_SEQ});
+  if (seq === seen) continue;
+  seen = seq;
+  const n = c[base + ${W_NCALLS}];
+  if (n < 0) break;
+  let status = 0;
+  try {
+    for (let j = 0; j < n; j++) {
+      const o = base + ${W_CALLS} + j * ${CALL_INTS};
+      const f = fns[c[o]];
+      const args = [];
+      for (let q = 0; q < c[o + 1]; q++) args.push(c[o + 2 + q]);
+      f(...args);
+    }
+  } catch (e) {
+    status = 1;
+  }
+  c[base + ${W_STATUS}] = status;
+  Atomics.store(c, base + ${W_DONE}, seq);
+  Atomics.notify(c, base + ${W_DONE});
+}
+`;
+
+interface PoolState {
+  workers: Worker[];
+  ctrl: Int32Array;
+  seq: number;
+  ready: boolean;
+  starting: Promise<void> | null;
+  broken: boolean;
+}
+
+let pool: PoolState | null = null;
+
+/** Default total thread count (caller + workers): min(2, available cores). */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/**
+ * Start (or resize to at least) a pool giving `threads` total threads (threads-1 workers).
+ * Resolves once the workers are ready. Needs startWasm() to have succeeded.
+ */
+export async function startPool(threads: number): Promise<void> {
+  const want = Math.min(MAX_THREADS, Math.max(1, Math.floor(threads))) - 1;
+  if (!(await startWasm()) || !state || want <= 0) return;
+  if (pool && pool.workers.length >= want && !pool.broken) {
+    if (pool.starting) await pool.starting;
+    return;
+  }
+  if (pool) await shutdownKernelPool();
+  const st = state;
+  const ctrl = new Int32Array(new SharedArrayBuffer(MAX_THREADS * SLOT_INTS * 4));
+  const p: PoolState = { workers: [], ctrl, seq: 0, ready: false, starting: null, broken: false };
+  pool = p;
+  p.starting = (async () => {
+    const readies: Promise<void>[] = [];
+    for (let w = 0; w < want; w++) {
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { module: st.module, memory: st.memory, ctrl: ctrl.buffer, index: w, fnNames: [...FN_NAMES] },
+      });
+      // stay ref'd until ready (so an awaiting caller isn't cut short), then unref
+      readies.push(
+        new Promise<void>((resolve, reject) => {
+          worker.once("message", () => resolve());
+          worker.once("error", reject);
+        }),
+      );
+      worker.on("exit", () => {
+        p.broken = true;
+      });
+      p.workers.push(worker);
+    }
+    try {
+      await Promise.all(readies);
+      p.ready = true;
+    } catch {
+      p.broken = true;
+    } finally {
+      for (const w of p.workers) w.unref();
+      p.starting = null;
+    }
+  })();
+  await p.starting;
+}
+
+/** Terminate the worker pool (safe to call any time; kernels fall back to one thread). */
+export async function shutdownKernelPool(): Promise<void> {
+  const p = pool;
+  pool = null;
+  if (!p) return;
+  if (p.starting) await p.starting.catch(() => undefined);
+  p.broken = true;
+  await Promise.all(p.workers.map((w) => w.terminate()));
+}
+
+/** Number of threads (caller included) usable right now without waiting. */
+export function poolThreads(): number {
+  return pool && pool.ready && !pool.broken ? pool.workers.length + 1 : 1;
+}
+
+function callFn(ex: KernelExports, c: Call): void {
+  (ex[c.fn] as (...a: number[]) => unknown)(...c.args);
+}
+
+/**
+ * Run parts[0] on this thread and parts[t] on worker t-1, returning when all are done.
+ * If fewer threads are available, the extra parts run here sequentially (same results).
+ */
+function runParallel(ex: KernelExports, parts: Call[][]): void {
+  const p = pool;
+  const nWorkers = p && p.ready && !p.broken ? Math.min(p.workers.length, parts.length - 1) : 0;
+  if (nWorkers <= 0 || !p) {
+    for (const part of parts) for (const c of part) callFn(ex, c);
+    return;
+  }
+  const c = p.ctrl;
+  const seq = ++p.seq;
+  for (let w = 0; w < nWorkers; w++) {
+    const part = parts[w + 1]!;
+    if (part.length > MAX_CALLS) throw new Error("too many calls in a worker job");
+    const base = w * SLOT_INTS;
+    c[base + W_NCALLS] = part.length;
+    part.forEach((call, j) => {
+      const o = base + W_CALLS + j * CALL_INTS;
+      c[o] = FN_NAMES.indexOf(call.fn);
+      c[o + 1] = call.args.length;
+      call.args.forEach((a, q) => (c[o + 2 + q] = a));
+    });
+    Atomics.store(c, base + W_SEQ, seq);
+    Atomics.notify(c, base + W_SEQ);
+  }
+  for (const call of parts[0]!) callFn(ex, call);
+  for (let t = nWorkers + 1; t < parts.length; t++) for (const call of parts[t]!) callFn(ex, call);
+  let failed = false;
+  for (let w = 0; w < nWorkers; w++) {
+    const base = w * SLOT_INTS;
+    let spins = 0;
+    while (Atomics.load(c, base + W_DONE) !== seq) {
+      if (spins++ < 20000) continue;
+      const r = Atomics.wait(c, base + W_DONE, Atomics.load(c, base + W_DONE), 5000);
+      if (r === "timed-out" && Atomics.load(c, base + W_DONE) !== seq && p.broken) {
+        throw new Error("spike kernel worker died");
+      }
+    }
+    if (c[base + W_STATUS] !== 0) failed = true;
+  }
+  if (failed) throw new Error("spike kernel worker reported an error");
+}
+
+// ---------------------------------------------------------------------------------------
+// Operations
+
+/**
+ * Generic spike contraction, all strides in elements:
+ *   out[r*ors + c*ocs] = Σ_{k ascending} spike[r*srs + k*scs] * weight[k*wrs + c*wcs]
+ * for r < R, c < C (then optionally multiplied by scale[r]).
+ */
+export interface SpikeOp {
+  spike: Int8Array;
+  R: number;
+  K: number;
+  srs: number;
+  scs: number;
+  weight: Float32Array;
+  C: number;
+  wrs: number;
+  wcs: number;
+  out: Float32Array;
+  ors: number;
+  ocs: number;
+  scale?: Float32Array | undefined;
+  variant: "event" | "dense";
+  threads: number;
+  /** Keep the packed weights in wasm memory keyed by this array (caller promises not to mutate it). */
+  cacheWeights: boolean;
+  bufferPool?: BufferPool | undefined;
+}
+
+interface PackedEntry {
+  off: number;
+  bytes: number;
+  K: number;
+  C: number;
+  wrs: number;
+  wcs: number;
+  length: number;
+  lastUse: number;
+}
+
+const packedCache = new WeakMap<Float32Array, PackedEntry>();
+const packedLive = new Set<PackedEntry>();
+let packedBytes = 0;
+let useClock = 0;
+/** Upper bound on wasm memory held by cached packed weights (LRU eviction beyond it). */
+export let packedCacheLimit = 1024 * 1024 * 1024;
+
+export function setPackedCacheLimit(bytes: number): void {
+  packedCacheLimit = bytes;
+}
+
+/** Forget the cached packed form of `W` (call after mutating a weight used with cacheWeights). */
+export function releasePackedWeights(W: Float32Array): void {
+  const e = packedCache.get(W);
+  if (!e || !state) return;
+  packedCache.delete(W);
+  dropPacked(e);
+}
+
+function dropPacked(e: PackedEntry): void {
+  if (!packedLive.has(e)) return;
+  packedLive.delete(e);
+  packedBytes -= e.bytes;
+  state?.arena.free(e.off);
+}
+
+function span(rows: number, cols: number, rs: number, cs: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * rs + (cols - 1) * cs + 1;
+}
+
+function split(n: number, parts: number, t: number): [number, number] {
+  return [Math.floor((n * t) / parts), Math.floor((n * (t + 1)) / parts)];
+}
+
+/** Run a SpikeOp on the wasm backend (startWasm() must have resolved true). */
+export function runSpikeOpWasm(op: SpikeOp): void {
+  const st = state;
+  if (!st) throw new Error("spike kernels: WebAssembly backend not initialised (await initSpikeKernels())");
+  const { R, K, C } = op;
+  const outSpan = span(R, C, op.ors, op.ocs);
+  if (R === 0 || C === 0) return;
+  const arena = st.arena;
+  const bp = op.bufferPool;
+  const nT = Math.ceil(C / TN);
+  const tileBytes = K * 2 * TN * 4;
+  const threads = Math.max(1, Math.min(op.threads, poolThreads(), Math.max(nT, R)));
+
+  const sSpan = span(R, K, op.srs, op.scs);
+  const wSpan = span(K, C, op.wrs, op.wcs);
+  const allocs: number[] = [];
+  const take = (bytes: number) => {
+    const o = arena.alloc(bytes, bp);
+    allocs.push(o);
+    return o;
+  };
+  try {
+    // packed weights: cached or per call
+    let pOff: number;
+    let needPack = true;
+    let cached: PackedEntry | undefined;
+    if (op.cacheWeights) {
+      cached = packedCache.get(op.weight);
+      if (cached && packedLive.has(cached) && cached.K === K && cached.C === C && cached.wrs === op.wrs && cached.wcs === op.wcs && cached.length === op.weight.length) {
+        needPack = false;
+        pOff = cached.off;
+      } else {
+        if (cached) dropPacked(cached);
+        const bytes = nT * tileBytes;
+        evictPacked(bytes);
+        pOff = arena.alloc(bytes, bp);
+        cached = { off: pOff, bytes, K, C, wrs: op.wrs, wcs: op.wcs, length: op.weight.length, lastUse: 0 };
+        packedCache.set(op.weight, cached);
+        packedLive.add(cached);
+        packedBytes += bytes;
+      }
+      cached.lastUse = ++useClock;
+    } else {
+      pOff = take(nT * tileBytes);
+    }
+    const sOff = take(sSpan);
+    const wOff = needPack ? take(wSpan * 4) : 0;
+    const lOff = op.variant === "event" ? take(R * K * 4) : 0;
+    const cOff = op.variant === "event" ? take(R * 4) : 0;
+    const oOff = take(outSpan * 4);
+    const scOff = op.scale ? take(R * 4) : 0;
+
+    let v = arena.v;
+    v.i8.set(op.spike.subarray(0, sSpan), sOff);
+    if (needPack) v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
+    if (op.scale) v.f32.set(op.scale.subarray(0, R), scOff >> 2);
+    if (op.ocs !== 1 || op.ors !== C) v.f32.fill(0, oOff >> 2, (oOff >> 2) + outSpan); // gaps between strided outputs
+
+    // phase A: event lists (rows) + packing (tiles)
+    const partsA: Call[][] = [];
+    for (let t = 0; t < threads; t++) {
+      const calls: Call[] = [];
+      if (op.variant === "event") {
+        const [r0, r1] = split(R, threads, t);
+        calls.push({ fn: "build_lists", args: [sOff, op.srs, op.scs, K, r0, r1, lOff, cOff, 2 * TN * 4, TN * 4] });
+      }
+      if (needPack) {
+        const [t0, t1] = split(nT, threads, t);
+        calls.push({ fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, t0, t1, pOff] });
+      }
+      partsA.push(calls);
+    }
+    runParallel(st.ex, partsA);
+
+    // phase B: accumulate
+    const byTiles = nT >= 4 * threads;
+    let rowCuts: number[] | null = null;
+    if (!byTiles && threads > 1) {
+      rowCuts = [0];
+      if (op.variant === "event") {
+        // balance rows on event counts (+1 per row for the fixed per-row cost)
+        v = arena.v;
+        let total = 0;
+        for (let r = 0; r < R; r++) total += v.i32[(cOff >> 2) + r]! + 1;
+        let acc = 0;
+        let next = 1;
+        for (let r = 0; r < R && next < threads; r++) {
+          acc += v.i32[(cOff >> 2) + r]! + 1;
+          if (acc >= (total * next) / threads) {
+            rowCuts.push(r + 1);
+            next++;
+          }
+        }
+        while (rowCuts.length < threads) rowCuts.push(R);
+      } else {
+        for (let t = 1; t < threads; t++) rowCuts.push(split(R, threads, t)[0]);
+      }
+      rowCuts.push(R);
+    }
+    const partsB: Call[][] = [];
+    for (let t = 0; t < threads; t++) {
+      let r0 = 0;
+      let r1 = R;
+      let t0 = 0;
+      let t1 = nT;
+      if (threads > 1) {
+        if (byTiles) [t0, t1] = split(nT, threads, t);
+        else [r0, r1] = [rowCuts![t]!, rowCuts![t + 1]!];
+      }
+      const scr = SCRATCH_BASE + t * SCRATCH_SLOT;
+      partsB.push([
+        op.variant === "event"
+          ? { fn: "compute", args: [lOff, cOff, K, pOff, oOff, op.ors, op.ocs, C, r0, r1, t0, t1, scr, scOff] }
+          : { fn: "dense", args: [sOff, op.srs, op.scs, K, pOff, oOff, op.ors, op.ocs, C, r0, r1, t0, t1, scr, scOff] },
+      ]);
+    }
+    runParallel(st.ex, partsB);
+
+    v = arena.v;
+    if (op.ocs === 1 && op.ors === C) op.out.set(v.f32.subarray(oOff >> 2, (oOff >> 2) + outSpan));
+    else {
+      // strided output: copy only the addressed elements
+      const f = v.f32;
+      const ob = oOff >> 2;
+      for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) {
+        const idx = r * op.ors + c * op.ocs;
+        op.out[idx] = f[ob + idx]!;
+      }
+    }
+  } finally {
+    for (const o of allocs) arena.free(o);
+  }
+}
+
+function evictPacked(incoming: number): void {
+  if (packedBytes + incoming <= packedCacheLimit) return;
+  const entries = [...packedLive].sort((a, b) => a.lastUse - b.lastUse);
+  for (const e of entries) {
+    if (packedBytes + incoming <= packedCacheLimit) break;
+    dropPacked(e);
+  }
+}
+
+/** Bytes of wasm linear memory currently reserved (for diagnostics / benchmarks). */
+export function wasmMemoryBytes(): number {
+  return state ? state.memory.buffer.byteLength : 0;
+}

@@ -1,0 +1,38 @@
+/**
+ * Running a spec in one call: compile the entry for the given inputs, build its parameter
+ * store from the weights (seeded initialisation for anything not given), and interpret.
+ * The CLI, `npm start` and the tests all go through here.
+ */
+import { type ArgValue, type Compiled, compileEntry } from "./compile.js";
+import type { Program } from "./checker/program.js";
+import type { Tensor } from "./engine/tensor.js";
+import { type Mode, ReferenceInterpreter, type RunResult } from "./reference/interpreter.js";
+import { ParamStore } from "./runtime/params.js";
+
+export interface RunSpecRequest {
+  readonly file: string;
+  readonly entry: string;
+  readonly args?: Readonly<Record<string, ArgValue>>;
+  readonly inputs: ReadonlyMap<string, Tensor>;
+  readonly weights?: ReadonlyMap<string, Tensor>;
+  readonly weightsSource?: string;
+  readonly seed?: number;
+  readonly mode?: Mode;
+  readonly record?: boolean;
+  readonly timesteps?: number;
+  readonly program?: Program;
+  /** Reuse a parameter store (e.g. calibrated amplitudes from an earlier call). */
+  readonly params?: ParamStore;
+}
+
+export interface RunSpecResult extends RunResult {
+  readonly compiled: Compiled;
+  readonly params: ParamStore;
+}
+
+export function runSpec(req: RunSpecRequest): RunSpecResult {
+  const compiled = compileEntry(req);
+  const params = req.params ?? ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
+  const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record: req.record });
+  return { ...result, compiled, params };
+}

@@ -1,0 +1,38 @@
+/** Shared test helpers: where things are, and small tensor utilities. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type F32Tensor, type Tensor, f32 } from "../interpreter/engine/tensor.js";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const SHARED = path.resolve(REPO, "../shared");
+export const EXAMPLES = path.join(SHARED, "examples");
+export const GOLDEN = path.join(SHARED, "golden/spikelm-reference");
+export const FIXTURES = path.join(REPO, "test/fixtures");
+
+export function nested(x: unknown): number[] {
+  return Array.isArray(x) ? x.flatMap(nested) : [x as number];
+}
+
+export function shapeOf(x: unknown): number[] {
+  const s: number[] = [];
+  let cur = x;
+  while (Array.isArray(cur)) {
+    s.push(cur.length);
+    cur = cur[0];
+  }
+  return s;
+}
+
+export function tensorFromNested(x: unknown): F32Tensor {
+  return f32(shapeOf(x), nested(x));
+}
+
+export function sameBits(a: Tensor, b: Tensor): boolean {
+  if (a.shape.join() !== b.shape.join() || a.dtype !== b.dtype) return false;
+  return Buffer.compare(Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength), Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength)) === 0;
+}
+
+export function readJson(file: string): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+}

@@ -1,0 +1,47 @@
+/**
+ * The `spikelm` command line. Each command lives in commands/; this file only declares
+ * the interface (commander) and routes errors through report-errors.
+ */
+import { Command } from "commander";
+import { checkCommand } from "./commands/check.js";
+import { runCommand } from "./commands/run.js";
+import { startCommand } from "./commands/start.js";
+import { guarded } from "./report-errors.js";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name("spikelm").description("A spec language and interpreter for spike-driven language models (SpikeLM)").showHelpAfterError();
+
+  program
+    .command("check")
+    .description("check .spk files; prints file:line:col: error CODE: message, exit 1 on any error")
+    .argument("<files...>", "spec files")
+    .option("-q, --quiet", "print only the diagnostics")
+    .action((files: string[], opts) => guarded(() => checkCommand(files, opts)));
+
+  program
+    .command("run")
+    .description("run a neuron, layer or model from a spec on tensors from files")
+    .argument("<file>", "spec file")
+    .requiredOption("-e, --entry <name>", "the neuron, layer or model to run")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-w, --weights <file>", "weights (.json or .safetensors) by parameter path")
+    .option("-i, --input <file>", "input tensors (.json) by forward argument name")
+    .option("-o, --out <file>", "write {output, record} as JSON")
+    .option("-m, --mode <mode>", "multi (whole time axis per op) or step (streaming)", "multi")
+    .option("-r, --record", "record every neuron's spike levels")
+    .option("-s, --seed <n>", "seed for weights not given", "0")
+    .option("-t, --timesteps <n>", "time steps for a layer or neuron run on its own")
+    .action((file: string, opts) => guarded(() => runCommand(file, opts)));
+
+  program
+    .command("start", { isDefault: false })
+    .description("the default demonstration: TinySpikeLM on a shipped prompt")
+    .action(() => guarded(() => startCommand()));
+
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);
