@@ -8,6 +8,7 @@
  * document nothing stay only in `SpkFile.comments`.
  */
 import type { Comment } from "./ast.js";
+import { isBlank, startsLine } from "./tokens.js";
 
 /** Returns the doc text for a node starting at `start`, or undefined. */
 export type DocLookup = (start: number) => string | undefined;
@@ -60,19 +61,6 @@ function previousLineEnd(text: string, pos: number): number | undefined {
   const d = text.charCodeAt(i);
   if (d === 10 || d === 13) return undefined; // blank line
   return i + 1;
-}
-
-function startsLine(text: string, offset: number): boolean {
-  for (let i = offset - 1; i >= 0; i--) {
-    const c = text.charCodeAt(i);
-    if (c === 10 || c === 13) return true;
-    if (!isBlank(c)) return false;
-  }
-  return true;
-}
-
-function isBlank(c: number): boolean {
-  return c === 32 || c === 9 || c === 12 || c === 11 || c === 0xfeff;
 }
 
 /** `/// text` → `text`: the marker and one following space removed. */

@@ -19,7 +19,7 @@ import { cstToAst } from "./cst-to-ast.js";
 import { createDocLookup } from "./doc-comments.js";
 import type { DocLookup } from "./doc-comments.js";
 import { SpkParser } from "./parser.js";
-import { Const, DocComment, Import, Layer, Model, Neuron, NumberLit, tokenize, UnterminatedString } from "./tokens.js";
+import { Const, DocComment, Import, Layer, Model, Neuron, NumberLit, startsLine, tokenize, UnterminatedString } from "./tokens.js";
 
 export interface ParseResult {
   readonly file: SpkFile;
@@ -76,6 +76,7 @@ class ParseRun {
       .sort((a, b) => a.span.start - b.span.start);
     const docFor = createDocLookup(this.text, comments);
     this.tokenStarts = lexed.tokens.map((t) => t.startOffset);
+    this.lineStarts = new Set(this.tokenStarts.filter((start) => startsLine(this.text, start)));
 
     if (!this.parseTokens(lexed.tokens, docFor)) {
       // The parser failed internally: retry one top-level declaration at a time.
@@ -109,6 +110,7 @@ class ParseRun {
     let errors: IRecognitionException[];
     try {
       const p = getParser();
+      p.lineStarts = this.lineStarts;
       p.input = tokens;
       cst = p.file();
       errors = p.errors;
@@ -145,6 +147,7 @@ class ParseRun {
   }
 
   private tokenStarts: number[] = [];
+  private lineStarts: ReadonlySet<number> = new Set();
 
   /** How many tokens start in [from, to). */
   private tokensBetween(from: number, to: number): number {

@@ -2,13 +2,13 @@
  * The `.spk` grammar as a Chevrotain CstParser with error recovery.
  *
  * This module owns the shape of the concrete syntax tree and nothing else: no semantics, no
- * AST, no messages (those live in `messages.ts`). Labels name every child that `cst-to-ast.ts`
+ * AST, no messages (those live in `messages.ts`), no recovery tuning (`recovery.ts`). Labels name every child that `cst-to-ast.ts`
  * reads; children that must keep their relative order (operands and operators, postfix
  * suffixes, members) share one label so Chevrotain stores them in source order.
  */
-import { CstParser } from "chevrotain";
 import type { TokenType } from "chevrotain";
 import { spkErrorMessages } from "./messages.js";
+import { LineAwareRecoveryParser } from "./recovery.js";
 import {
   allTokens,
   Amplitude,
@@ -52,13 +52,13 @@ import {
   Weight,
 } from "./tokens.js";
 
-export class SpkParser extends CstParser {
+export class SpkParser extends LineAwareRecoveryParser {
   constructor() {
-    super(allTokens as TokenType[], {
-      recoveryEnabled: true,
-      maxLookahead: 3,
-      errorMessageProvider: spkErrorMessages,
-    });
+    super(
+      allTokens as TokenType[],
+      { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: spkErrorMessages },
+      [Ident], // a name resumes recovery only at the start of a line (see recovery.ts)
+    );
     this.performSelfAnalysis();
   }
 

@@ -217,6 +217,20 @@ function isEscaped(s: string, index: number): boolean {
   return backslashes % 2 === 1;
 }
 
+/** Whether only blanks (spaces, tabs) separate `offset` from the start of its line. */
+export function startsLine(text: string, offset: number): boolean {
+  for (let i = offset - 1; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) return true;
+    if (!isBlank(c)) return false;
+  }
+  return true;
+}
+
+export function isBlank(c: number): boolean {
+  return c === 32 || c === 9 || c === 12 || c === 11 || c === 0xfeff;
+}
+
 // ---------------------------------------------------------------------------------------
 // Token classification for editors
 

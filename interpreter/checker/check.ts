@@ -5,13 +5,15 @@
  */
 import type { Diagnostic } from "../../grammar/source.js";
 import { symDim, freshSymbol } from "../types/dims.js";
-import { Elaborator, type TypeRecord } from "./elaborate.js";
+import { Elaborator, type RefRecord, type TypeRecord } from "./elaborate.js";
 import { Program } from "./program.js";
 
 export interface CheckResult {
   readonly program: Program;
   readonly diagnostics: Diagnostic[];
   readonly types: TypeRecord[];
+  /** Every resolved name use with the declaration it refers to. */
+  readonly refs: RefRecord[];
 }
 
 export function checkFiles(files: readonly string[], program = new Program()): CheckResult {
@@ -36,7 +38,7 @@ export function checkFiles(files: readonly string[], program = new Program()): C
   diagnostics.push(...program.loadDiagnostics.filter((d) => checked.has(d.uri)));
   // Errors found while elaborating imported declarations are reported in their own file.
   diagnostics.push(...elab.diagnostics);
-  return { program, diagnostics: dedupe(diagnostics), types: elab.types };
+  return { program, diagnostics: dedupe(diagnostics), types: elab.types, refs: dedupeRefs(elab.refs) };
 }
 
 function dedupe(ds: Diagnostic[]): Diagnostic[] {
@@ -49,4 +51,14 @@ function dedupe(ds: Diagnostic[]): Diagnostic[] {
     out.push(d);
   }
   return out.sort((a, b) => (a.uri === b.uri ? a.span.start - b.span.start : a.uri < b.uri ? -1 : 1));
+}
+
+function dedupeRefs(rs: RefRecord[]): RefRecord[] {
+  const seen = new Set<string>();
+  return rs.filter((r) => {
+    const k = `${r.uri}|${r.span.start}|${r.target.uri}|${r.target.span.start}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -25,7 +25,7 @@ import type {
   TypedParam,
 } from "../../grammar/ast.js";
 import type { Diagnostic, Fix, RelatedInfo, Span } from "../../grammar/source.js";
-import { GraphBuilder, type InitSpec, type ParamSpec, type StateSpec, type StepGraph } from "../ir/graph.js";
+import { GraphBuilder, type InitSpec, type Origin, type ParamSpec, type StateSpec, type StepGraph } from "../ir/graph.js";
 import {
   type Dim,
   type DimSymbol,
@@ -44,7 +44,7 @@ import { REAL, type TensorType, levels, typeToString } from "../types/tensor-typ
 import { BUILTINS, type BuiltinCall, INITIALISERS } from "./builtins.js";
 import type { Code } from "./codes.js";
 import { Lowering } from "./lowering.js";
-import type { Program } from "./program.js";
+import { type Program, STDLIB_DIR, resolveImportPath, stdlibModules } from "./program.js";
 import { concreteShape, resolveShape, shapeStr, unifyDim } from "./shapes.js";
 import { closest } from "./suggest.js";
 import {
@@ -57,6 +57,31 @@ import {
   type Value,
   describeValue,
 } from "./values.js";
+
+/** A name use and the declaration it resolves to (for definition, references, rename). */
+export interface RefRecord {
+  readonly uri: string;
+  readonly span: Span;
+  readonly name: string;
+  readonly target: Origin;
+}
+
+/** Where each name bound in a scope's `vars` was declared (kept beside the map). */
+const definitions = new WeakMap<Map<string, unknown>, Map<string, Origin>>();
+function defsOf(vars: Map<string, unknown>): Map<string, Origin> {
+  let d = definitions.get(vars);
+  if (!d) {
+    d = new Map();
+    definitions.set(vars, d);
+  }
+  return d;
+}
+function define(vars: Map<string, unknown>, name: string, uri: string, span: Span): void {
+  defsOf(vars).set(name, { uri, span });
+}
+function copyDefs(from: Map<string, unknown>, to: Map<string, unknown>): void {
+  for (const [k, v] of defsOf(from)) defsOf(to).set(k, v);
+}
 
 /** A type fact for the language server: what the expression at `span` is. */
 export interface TypeRecord {
@@ -108,11 +133,13 @@ export class Elaborator {
   readonly diagnostics: Diagnostic[] = [];
   readonly params: ParamSpec[] = [];
   readonly types: TypeRecord[] = [];
+  readonly refs: RefRecord[] = [];
   readonly nextId = { value: 1 };
   readonly timeName: string;
   private readonly modules = new Map<string, ModuleEnv>();
   private readonly constCache = new Map<Decl, Value>();
   private readonly instantiating: string[] = [];
+  private readonly calling: Decl[] = [];
   private readonly seen = new Set<string>();
 
   constructor(
@@ -143,16 +170,27 @@ export class Elaborator {
 
   // ------------------------------------------------------------------ names
 
-  private lookup(name: string, sc: Scope): Value | undefined {
+  private lookup(name: string, sc: Scope, use?: Span): Value | undefined {
     for (let s: Scope | undefined = sc; s; s = s.parent) {
       const v = s.vars.get(name);
-      if (v) return v;
+      if (v) {
+        const def = defsOf(s.vars).get(name);
+        if (use && def) this.refer(sc.uri, use, name, def);
+        return v;
+      }
     }
     const entry = this.program.scope(sc.uri).get(name);
-    if (entry) return this.declValue(entry.decl, entry.uri);
+    if (entry) {
+      if (use) this.refer(sc.uri, use, name, { uri: entry.uri, span: entry.decl.name.span });
+      return this.declValue(entry.decl, entry.uri);
+    }
     if (BUILTINS.has(name)) return { kind: "builtin", name };
     if (name in INITIALISERS) return { kind: "init", name, args: [] };
     return undefined;
+  }
+
+  refer(uri: string, span: Span, name: string, target: Origin): void {
+    if (this.options.recordTypes) this.refs.push({ uri, span, name, target });
   }
 
   private candidates(sc: Scope): string[] {
@@ -164,10 +202,28 @@ export class Elaborator {
   }
 
   private unknownName(name: string, span: Span, sc: Scope): void {
+    const module = this.stdlibModuleDeclaring(name);
+    if (module) {
+      const file = this.program.files.get(sc.uri);
+      const at = file?.ast.imports.length ? file.ast.imports[file.ast.imports.length - 1]!.span.end : 0;
+      const text = file?.ast.imports.length ? `\nimport "std/${module}"` : `import "std/${module}"\n`;
+      this.report("SPK201", sc.uri, span, `unknown name \`${name}\`; it is declared in \`std/${module}\`, which this file does not import`, {
+        fix: { title: `Add \`import "std/${module}"\``, edits: [{ uri: sc.uri, span: { start: at, end: at }, newText: text }] },
+      });
+      return;
+    }
     const guess = closest(name, this.candidates(sc));
     this.report("SPK201", sc.uri, span, guess ? `unknown name \`${name}\`; did you mean \`${guess}\`?` : `unknown name \`${name}\``, {
       fix: guess ? { title: `Change to \`${guess}\``, edits: [{ uri: sc.uri, span, newText: guess }] } : undefined,
     });
+  }
+
+  private stdlibModuleDeclaring(name: string): string | undefined {
+    for (const m of stdlibModules()) {
+      const f = this.program.load(resolveImportPath(`std/${m}`, STDLIB_DIR));
+      if (f?.ast.decls.some((d) => d.name.name === name)) return m;
+    }
+    return undefined;
   }
 
   private declValue(decl: Decl, uri: string): Value {
@@ -192,6 +248,7 @@ export class Elaborator {
       const value = this.evalConst(a.value, sc);
       if (a.name) {
         const p = decl.params.find((q) => q.name.name === a.name!.name);
+        if (p) this.refer(sc.uri, a.name.span, p.name.name, { uri: declUri, span: p.name.span });
         if (!p) {
           const guess = closest(a.name.name, decl.params.map((q) => q.name.name));
           this.report("SPK211", sc.uri, a.name.span, `\`${decl.name.name}\` has no parameter \`${a.name.name}\`${guess ? `; did you mean \`${guess}\`?` : ""} (parameters: ${decl.params.map((q) => q.name.name).join(", ") || "none"})`, {
@@ -213,6 +270,7 @@ export class Elaborator {
     }
     const out = new Map<string, Value>();
     for (const p of decl.params) {
+      define(out, p.name.name, declUri, p.name.span);
       const g = given.get(p.name.name);
       if (g) out.set(p.name.name, g.value);
       else if (p.default) out.set(p.name.name, this.evalConst(p.default, { uri: declUri, vars: out, path: "" }));
@@ -228,6 +286,7 @@ export class Elaborator {
   genericArgs(decl: NeuronDecl | ModuleDecl, uri: string): Map<string, Value> {
     const out = new Map<string, Value>();
     for (const p of decl.params) {
+      define(out, p.name.name, uri, p.name.span);
       const dflt = p.default ? this.evalConst(p.default, { uri, vars: out, path: "" }) : undefined;
       if (!dflt || dflt.kind === "num") out.set(p.name.name, symNum(symDim(freshSymbol(p.name.name, false))));
       else out.set(p.name.name, dflt);
@@ -254,6 +313,7 @@ export class Elaborator {
     }
     this.instantiating.push(decl.name.name);
     const vars = new Map<string, Value>(inst.ctor.args);
+    copyDefs(inst.ctor.args as Map<string, Value>, vars);
     const sc: Scope = { uri, vars, path: inst.path };
     const env: { forward?: ForwardDecl } = {};
     const memberNames = new Map<string, Span>();
@@ -271,6 +331,7 @@ export class Elaborator {
         });
       }
       memberNames.set(name, m.name.span);
+      define(vars, name, uri, m.name.span);
       if (m.kind === "Field") vars.set(name, this.fieldValue(m.value, sc, this.join(inst.path, name)));
       else if (m.kind === "Weight") vars.set(name, this.weight(m.name.name, m.type, m.init, sc, this.join(inst.path, name)));
       else if (m.kind === "Timesteps") {
@@ -375,7 +436,7 @@ export class Elaborator {
         return constDim(e.value);
       case "Name": {
         if (e.name === this.timeName) return this.options.timeDim;
-        const v = this.lookup(e.name, sc);
+        const v = this.lookup(e.name, sc, e.span);
         if (v && v.kind === "num") return v.dim;
         if (v && v.kind !== "unknown") {
           this.report("SPK501", sc.uri, e.span, `a dimension must be a number, but \`${e.name}\` is ${describeValue(v)}`);
@@ -386,6 +447,10 @@ export class Elaborator {
         if (!s) {
           s = freshSymbol(e.name, flexible);
           free.set(e.name, s);
+          define(free, e.name, sc.uri, e.span);
+        } else {
+          const def = defsOf(free).get(e.name);
+          if (def) this.refer(sc.uri, e.span, e.name, def);
         }
         return symDim(s);
       }
@@ -433,9 +498,15 @@ export class Elaborator {
       case "ErrorExpr":
         return UNKNOWN;
       case "Name": {
-        const v = this.lookup(e.name, sc);
+        const v = this.lookup(e.name, sc, e.span);
         if (!v) {
           if (e.name === this.timeName) return symNum(this.options.timeDim);
+          if (sc.step?.decl.members.some((m) => m.kind === "Amplitude" && m.name.name === e.name)) {
+            this.report("SPK405", sc.uri, e.span, `amplitude \`${e.name}\` has one value per step: read it as \`${e.name}[t]\``, {
+              fix: { title: `Change to \`${e.name}[t]\``, edits: [{ uri: sc.uri, span: e.span, newText: `${e.name}[t]` }] },
+            });
+            return UNKNOWN;
+          }
           this.unknownName(e.name, e.span, sc);
           return UNKNOWN;
         }
@@ -632,6 +703,7 @@ export class Elaborator {
           this.report("SPK405", sc.uri, e.span, `amplitude \`${amp.name.name}\` has one value per step: read it as \`${amp.name.name}[t]\``);
           return UNKNOWN;
         }
+        this.refer(sc.uri, e.target.span, amp.name.name, { uri: sc.uri, span: amp.name.span });
         return this.amplitude(amp.name.name, amp.init, sc, e.span);
       }
     }
@@ -731,6 +803,7 @@ export class Elaborator {
     const b = new GraphBuilder(this.nextId);
     const lower = new Lowering(b, this.reporterFor(uri), uri, this.timeName);
     const vars = new Map<string, Value>(inst.ctor.args);
+    copyDefs(inst.ctor.args as Map<string, Value>, vars);
     const stepCtx: StepCtx = { instancePath: inst.path, decl, lower, amplitudeNodes: new Map(), stateNames: new Set() };
     const sc: Scope = { uri, vars, lower, step: stepCtx, path: inst.path };
     const stepDecl = decl.members.find((m) => m.kind === "Step")!;
@@ -742,6 +815,7 @@ export class Elaborator {
       const node = b.add("step_input", [], t, { index: i, name: p.name.name }, { uri, span: p.span });
       inputs.push(node);
       vars.set(p.name.name, { kind: "tensor", node, type: t });
+      define(vars, p.name.name, uri, p.name.span);
       stateShape = t.shape.length > stateShape.length ? t.shape : stateShape;
     });
     vars.set("t", { kind: "tensor", node: b.add("step_index", [], { elem: "f32", timed: false, shape: [], values: { kind: "int" } }, {}, { uri, span: stepDecl.span }), type: { elem: "f32", timed: false, shape: [], values: { kind: "int" } } });
@@ -759,6 +833,7 @@ export class Elaborator {
       const type: TensorType = { elem: "f32", timed: false, shape: stateShape, values: REAL };
       const read = b.add("state_read", [], type, { name: m.name.name, init: Math.fround(init.value ?? 0) }, { uri, span: m.span });
       vars.set(m.name.name, { kind: "tensor", node: read, type });
+      define(vars, m.name.name, uri, m.name.span);
       stepCtx.stateNames.add(m.name.name);
       states.push({ name: m.name.name, init: Math.fround(init.value ?? 0), read });
     }
@@ -789,10 +864,14 @@ export class Elaborator {
       }
       switch (s.kind) {
         case "Let":
-          if (s.name.name) sc.vars.set(s.name.name, this.evalExpr(s.value, sc));
+          if (s.name.name) {
+            sc.vars.set(s.name.name, this.evalExpr(s.value, sc));
+            define(sc.vars, s.name.name, sc.uri, s.name.span);
+          }
           break;
         case "Assign": {
           const name = s.target.name;
+          this.lookup(name, sc, s.target.span);
           const isState = sc.step?.stateNames.has(name);
           const isLocal = sc.vars.has(name) && sc.vars.get(name)!.kind === "tensor" && !sc.step?.stateNames.has(name);
           const v = this.evalExpr(s.value, sc);
@@ -874,9 +953,18 @@ export class Elaborator {
   }
 
   callModule(inst: InstanceValue, args: TensorValue[], spans: Span[], span: Span, sc: Scope): Value {
+    if (this.calling.includes(inst.ctor.decl)) return UNKNOWN; // reported as SPK413 where it was instantiated
     const env = this.moduleEnv(inst);
     if (!env || !env.forward) return UNKNOWN;
-    const fwd = env.forward;
+    this.calling.push(inst.ctor.decl);
+    try {
+      return this.callModuleBody(inst, env, env.forward, args, spans, span, sc);
+    } finally {
+      this.calling.pop();
+    }
+  }
+
+  private callModuleBody(inst: InstanceValue, env: ModuleEnv, fwd: ForwardDecl, args: TensorValue[], spans: Span[], span: Span, sc: Scope): Value {
     const name = env.decl.name.name;
     if (args.length !== fwd.params.length) {
       this.report(args.length > fwd.params.length ? "SPK212" : "SPK210", sc.uri, span, `\`${name}\` takes ${fwd.params.length} input${fwd.params.length === 1 ? "" : "s"} (${fwd.params.map((p) => p.name.name).join(", ")}), found ${args.length}`);
@@ -884,6 +972,7 @@ export class Elaborator {
     }
     const bodyVars = new Map<string, Value>();
     const body: Scope = { uri: env.uri, vars: bodyVars, parent: { uri: env.uri, vars: env.vars, path: inst.path }, lower: sc.lower, path: inst.path };
+    // Free shape names are shared by all inputs and the result type of one forward.
     const free = new Map<string, DimSymbol>();
     const subst = new Map<number, Dim>();
     for (let i = 0; i < args.length; i++) {
@@ -899,8 +988,13 @@ export class Elaborator {
         }
       }
       bodyVars.set(p.name.name, args[i]!);
+      define(bodyVars, p.name.name, env.uri, p.name.span);
     }
-    for (const [n, s] of free) bodyVars.set(n, symNum(resolveShape([symDim(s)], subst)[0]!));
+    for (const [n, s] of free) {
+      bodyVars.set(n, symNum(resolveShape([symDim(s)], subst)[0]!));
+      const def = defsOf(free).get(n);
+      if (def) define(bodyVars, n, def.uri, def.span);
+    }
     const result = this.runBlock(fwd.body, body, "forward");
     if (!result) {
       this.report("SPK408", env.uri, fwd.span, `the forward of \`${name}\` must end with \`return <tensor>\``);
@@ -928,7 +1022,8 @@ export class Elaborator {
       return;
     }
     const args = this.genericArgs(decl, uri);
-    const inst = this.instantiate({ kind: "ctor", decl, uri, args }, `<${decl.name.name}>`);
+    this.modules.clear();
+    const inst = this.instantiate({ kind: "ctor", decl, uri, args }, "");
     const b = new GraphBuilder(this.nextId);
     const lower = new Lowering(b, this.reporterFor(uri), uri, this.timeName);
     const sc: Scope = { uri, vars: new Map(), lower, path: "" };

@@ -52,7 +52,12 @@ export function countNonzero(S: Int8Array, n: number): number {
   return c;
 }
 
-/** Event-driven `S @ W`: per row, build the event list once, then add ±W[k,:] rows. */
+/**
+ * Event-driven `S @ W`: per row, build the event list once, then add ±W[k,:] rows into the
+ * output row. Four events are fused per pass over the row (the running value stays in a
+ * register between them, rounded to f32 after each add by Math.fround), which halves the
+ * loads/stores of the output row; the order of additions per element is unchanged.
+ */
 export function spikeMatmulEventJS(
   S: Int8Array,
   M: number,
@@ -62,6 +67,7 @@ export function spikeMatmulEventJS(
   out: Float32Array,
   pool: BufferPool = defaultPool,
 ): Float32Array {
+  const fr = Math.fround;
   const list = pool.i32("js.rowlist", Math.max(1, K));
   for (let i = 0; i < M; i++) {
     const src = i * K;
@@ -72,17 +78,38 @@ export function spikeMatmulEventJS(
     }
     const o = i * N;
     out.fill(0, o, o + N);
-    for (let p = 0; p < n; p++) {
+    let p = 0;
+    for (; p + 4 <= n; p += 4) {
+      const e0 = list[p]!;
+      const e1 = list[p + 1]!;
+      const e2 = list[p + 2]!;
+      const e3 = list[p + 3]!;
+      const a = (e0 >> 1) * N;
+      const b = (e1 >> 1) * N;
+      const c = (e2 >> 1) * N;
+      const d = (e3 >> 1) * N;
+      const sa = 1 - 2 * (e0 & 1);
+      const sb = 1 - 2 * (e1 & 1);
+      const sc = 1 - 2 * (e2 & 1);
+      const sd = 1 - 2 * (e3 & 1);
+      for (let j = 0; j < N; j++) {
+        out[o + j] = fr(fr(fr(out[o + j]! + sa * W[a + j]!) + sb * W[b + j]!) + sc * W[c + j]!) + sd * W[d + j]!;
+      }
+    }
+    for (; p < n; p++) {
       const e = list[p]!;
       const wr = (e >> 1) * N;
-      if (e & 1) for (let j = 0; j < N; j++) out[o + j] = out[o + j]! - W[wr + j]!;
-      else for (let j = 0; j < N; j++) out[o + j] = out[o + j]! + W[wr + j]!;
+      const s = 1 - 2 * (e & 1);
+      for (let j = 0; j < N; j++) out[o + j] = out[o + j]! + s * W[wr + j]!;
     }
   }
   return out;
 }
 
-/** Dense-ternary `S @ W`: walk every spike in place (no event list); for high firing rates. */
+/**
+ * Dense-ternary `S @ W`: no event list; walks k in blocks of four consecutive spikes and adds
+ * s*W[k,:] for all of them (s = 0 adds ±0, the identity), skipping all-zero blocks.
+ */
 export function spikeMatmulDenseJS(
   S: Int8Array,
   M: number,
@@ -91,15 +118,31 @@ export function spikeMatmulDenseJS(
   N: number,
   out: Float32Array,
 ): Float32Array {
+  const fr = Math.fround;
   for (let i = 0; i < M; i++) {
     const src = i * K;
     const o = i * N;
     out.fill(0, o, o + N);
-    for (let k = 0; k < K; k++) {
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const sa = S[src + k]!;
+      const sb = S[src + k + 1]!;
+      const sc = S[src + k + 2]!;
+      const sd = S[src + k + 3]!;
+      if ((sa | sb | sc | sd) === 0) continue;
+      const a = k * N;
+      const b = a + N;
+      const c = b + N;
+      const d = c + N;
+      for (let j = 0; j < N; j++) {
+        out[o + j] = fr(fr(fr(out[o + j]! + sa * W[a + j]!) + sb * W[b + j]!) + sc * W[c + j]!) + sd * W[d + j]!;
+      }
+    }
+    for (; k < K; k++) {
       const s = S[src + k]!;
+      if (s === 0) continue;
       const wr = k * N;
-      if (s > 0) for (let j = 0; j < N; j++) out[o + j] = out[o + j]! + W[wr + j]!;
-      else if (s < 0) for (let j = 0; j < N; j++) out[o + j] = out[o + j]! - W[wr + j]!;
+      for (let j = 0; j < N; j++) out[o + j] = out[o + j]! + s * W[wr + j]!;
     }
   }
   return out;
@@ -118,20 +161,20 @@ export function denseTimesSpikeTJS(
   const lists = pool.i32("js.lists", Math.max(1, N * K));
   const counts = pool.i32("js.counts", Math.max(1, N));
   buildEventListsJS(S, N, K, K, 1, lists, counts);
-  const acc = new Float32Array(1);
+  const fr = Math.fround;
   for (let i = 0; i < M; i++) {
     const qr = i * K;
     const o = i * N;
     for (let j = 0; j < N; j++) {
-      acc[0] = 0;
+      let acc = 0;
       const p0 = j * K;
       const p1 = p0 + counts[j]!;
       for (let p = p0; p < p1; p++) {
         const e = lists[p]!;
         const q = Q[qr + (e >> 1)]!;
-        acc[0] = e & 1 ? acc[0]! - q : acc[0]! + q;
+        acc = fr(e & 1 ? acc - q : acc + q);
       }
-      out[o + j] = acc[0]!;
+      out[o + j] = acc;
     }
   }
   return out;

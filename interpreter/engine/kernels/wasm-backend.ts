@@ -17,6 +17,7 @@
 
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { kernelWat } from "./wasm-kernel-wat.js";
 import { type BufferPool } from "./buffer-pool.js";
 
@@ -28,6 +29,22 @@ const SCRATCH_BASE = 64;
 const SCRATCH_SLOT = 256; // >= TN*4
 const MAX_THREADS = 16;
 const ARENA_BASE = PAGE;
+
+// Minimal local typing of the WebAssembly JS API (the project's lib/types have no
+// WebAssembly declarations; declaring them globally could clash with other folders).
+interface WasmModule {
+  readonly __wasmModule?: never;
+}
+interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (m: WasmModule, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface KernelExports {
   build_lists(S: number, srs: number, scs: number, K: number, r0: number, r1: number, L: number, C: number, kUnit: number, negAdd: number): number;
@@ -46,8 +63,8 @@ interface Call {
 }
 
 interface WasmState {
-  module: WebAssembly.Module;
-  memory: WebAssembly.Memory;
+  module: WasmModule;
+  memory: WasmMemory;
   ex: KernelExports;
   arena: Arena;
 }
@@ -55,6 +72,27 @@ interface WasmState {
 let state: WasmState | null = null;
 let starting: Promise<WasmState | null> | null = null;
 let startError: unknown = null;
+
+/**
+ * Compile straight to optimized code. V8 normally starts wasm functions in its baseline
+ * compiler (Liftoff) and tiers up only after they run hot, which made the first one or two
+ * large calls 3-5x slower; the module is tiny, so compiling it with TurboFan up front costs
+ * a few milliseconds. The flag is flipped only around this synchronous compile.
+ */
+function compileOptimized(bin: Uint8Array): WasmModule {
+  let flipped = false;
+  try {
+    setFlagsFromString("--no-liftoff");
+    flipped = true;
+  } catch {
+    // flags unavailable: fall back to normal tiering
+  }
+  try {
+    return new WA.Module(bin);
+  } finally {
+    if (flipped) setFlagsFromString("--liftoff");
+  }
+}
 
 /** Compile (once) and instantiate the kernel module. Resolves false if WebAssembly SIMD is unavailable. */
 export function startWasm(): Promise<boolean> {
@@ -66,15 +104,14 @@ export function startWasm(): Promise<boolean> {
         const parsed = wabt.parseWat("spike-kernels.wat", kernelWat({ tn: TN }), { simd: true, threads: true });
         let bin: Uint8Array;
         try {
-          parsed.resolveNames();
-          parsed.validate();
+          parsed.resolveNames(); // (validation happens in WebAssembly.Module; wabt's validate() ignores the features)
           bin = parsed.toBinary({}).buffer;
         } finally {
           parsed.destroy();
         }
-        const module = new WebAssembly.Module(bin);
-        const memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
-        const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
+        const module = compileOptimized(bin);
+        const memory = new WA.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
+        const inst = new WA.Instance(module, { env: { mem: memory } });
         state = { module, memory, ex: inst.exports as unknown as KernelExports, arena: new Arena(memory) };
         return state;
       } catch (e) {
@@ -101,7 +138,7 @@ class Arena {
   private blocks: { off: number; size: number }[] = [];
   private views: { u8: Uint8Array; i8: Int8Array; i32: Int32Array; f32: Float32Array } | null = null;
 
-  constructor(readonly memory: WebAssembly.Memory) {}
+  constructor(readonly memory: WasmMemory) {}
 
   /** Allocate `bytes`; grows the memory if needed (growth is reported to `pool`). */
   alloc(bytes: number, pool?: BufferPool): number {
@@ -202,6 +239,12 @@ interface PoolState {
 }
 
 let pool: PoolState | null = null;
+let poolError: unknown = null;
+
+/** Why the worker pool failed to start, if it did. */
+export function kernelPoolError(): unknown {
+  return poolError;
+}
 
 /** Default total thread count (caller + workers): min(2, available cores). */
 export function defaultThreads(): number {
@@ -246,8 +289,9 @@ export async function startPool(threads: number): Promise<void> {
     try {
       await Promise.all(readies);
       p.ready = true;
-    } catch {
+    } catch (e) {
       p.broken = true;
+      poolError = e;
     } finally {
       for (const w of p.workers) w.unref();
       p.starting = null;
@@ -308,11 +352,16 @@ function runParallel(ex: KernelExports, parts: Call[][]): void {
   for (let w = 0; w < nWorkers; w++) {
     const base = w * SLOT_INTS;
     let spins = 0;
-    while (Atomics.load(c, base + W_DONE) !== seq) {
+    let timeouts = 0;
+    for (;;) {
+      const cur = Atomics.load(c, base + W_DONE);
+      if (cur === seq) break;
       if (spins++ < 20000) continue;
-      const r = Atomics.wait(c, base + W_DONE, Atomics.load(c, base + W_DONE), 5000);
-      if (r === "timed-out" && Atomics.load(c, base + W_DONE) !== seq && p.broken) {
-        throw new Error("spike kernel worker died");
+      // blocks only while DONE still holds `cur` (no lost wake-up)
+      const r = Atomics.wait(c, base + W_DONE, cur, 1000);
+      if (r === "timed-out" && ++timeouts >= 120) {
+        p.broken = true; // stop using the pool; a worker is gone or wedged
+        throw new Error("spike kernel worker did not finish within 120 s");
       }
     }
     if (c[base + W_STATUS] !== 0) failed = true;
@@ -386,6 +435,9 @@ function dropPacked(e: PackedEntry): void {
   state?.arena.free(e.off);
 }
 
+/** Optional per-phase timing (ms, accumulated) for benchmarking: set `phaseTimes.enabled = true`. */
+export const phaseTimes = { enabled: false, copyIn: 0, phaseA: 0, phaseB: 0, copyOut: 0, calls: 0 };
+
 function span(rows: number, cols: number, rs: number, cs: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * rs + (cols - 1) * cs + 1;
 }
@@ -446,12 +498,23 @@ export function runSpikeOpWasm(op: SpikeOp): void {
     const oOff = take(outSpan * 4);
     const scOff = op.scale ? take(R * 4) : 0;
 
+    const pt = phaseTimes.enabled;
+    let tm = pt ? performance.now() : 0;
+    const lap = (key: "copyIn" | "phaseA" | "phaseB" | "copyOut") => {
+      if (!pt) return;
+      const now = performance.now();
+      phaseTimes[key] += now - tm;
+      tm = now;
+    };
     let v = arena.v;
     v.i8.set(op.spike.subarray(0, sSpan), sOff);
     if (needPack) v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
     if (op.scale) v.f32.set(op.scale.subarray(0, R), scOff >> 2);
-    if (op.ocs !== 1 || op.ors !== C) v.f32.fill(0, oOff >> 2, (oOff >> 2) + outSpan); // gaps between strided outputs
+    // the output region is fully covered (one contiguous copy) for the row-major and the
+    // transposed layouts; any other stride pattern is copied element by element
+    const denseOut = (op.ocs === 1 && op.ors === C) || (op.ors === 1 && op.ocs === R);
 
+    lap("copyIn");
     // phase A: event lists (rows) + packing (tiles)
     const partsA: Call[][] = [];
     for (let t = 0; t < threads; t++) {
@@ -467,6 +530,7 @@ export function runSpikeOpWasm(op: SpikeOp): void {
       partsA.push(calls);
     }
     runParallel(st.ex, partsA);
+    lap("phaseA");
 
     // phase B: accumulate
     const byTiles = nT >= 4 * threads;
@@ -511,9 +575,10 @@ export function runSpikeOpWasm(op: SpikeOp): void {
       ]);
     }
     runParallel(st.ex, partsB);
+    lap("phaseB");
 
     v = arena.v;
-    if (op.ocs === 1 && op.ors === C) op.out.set(v.f32.subarray(oOff >> 2, (oOff >> 2) + outSpan));
+    if (denseOut) op.out.set(v.f32.subarray(oOff >> 2, (oOff >> 2) + outSpan));
     else {
       // strided output: copy only the addressed elements
       const f = v.f32;
@@ -523,6 +588,8 @@ export function runSpikeOpWasm(op: SpikeOp): void {
         op.out[idx] = f[ob + idx]!;
       }
     }
+    lap("copyOut");
+    if (pt) phaseTimes.calls++;
   } finally {
     for (const o of allocs) arena.free(o);
   }

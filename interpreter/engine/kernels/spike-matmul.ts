@@ -1,0 +1,344 @@
+/**
+ * Spike matmul kernels — public API.
+ *
+ * A ternary spike matrix S has levels in {-1, 0, +1} (Int8Array, row-major). The meaning of
+ * `S @ W` (S [M,K], W [K,N] float32 row-major) is, bit for bit, the sequential float32 loop
+ *
+ *     acc = +0;  for k = 0..K-1 ascending:  acc = f32(acc + f32(S[i,k] * W[k,j]));  out[i,j] = acc
+ *
+ * For finite W every term is exactly ±W[k,j] or ±0, and adding ±0 to an accumulator that
+ * started at +0 is the identity (such an accumulator can never be -0), so all variants here —
+ * event lists, SIMD lanes over j, column tiles, rows split over threads — reproduce those
+ * bits exactly. k is never split (no partial sums). Non-finite weights are outside the
+ * contract (the reference computes 0*Inf = NaN for a zero spike; the kernels skip it).
+ *
+ * Variants:
+ *  - JS event-driven (spike-js.ts): per-row ascending event list, sign in the entry.
+ *  - JS dense-ternary (spike-js.ts): walks the int8 row directly, no list.
+ *  - WASM SIMD event-driven (wasm-kernel-wat.ts): f32x4 over output columns, 24-column
+ *    tiles packed as [+W | -W] so the inner loop is load+add only, tile-outer loop order.
+ *  - WASM SIMD dense-ternary: same tiles, acc += W*f32(s) for every k.
+ *  - Threads: the WASM variants split rows / column tiles over the caller + worker_threads
+ *    sharing the wasm memory (wasm-backend.ts).
+ *
+ * Choice (`backend`/`variant` "auto"), from measurements (tools/bench/calibrate.ts, recorded
+ * in the constants below):
+ *  - variant: event-driven at every firing rate. Measured on the reference machine
+ *    (M,K,N = 128,768,768 JS; 512,768,3072 WASM) the dense-ternary form never won: JS
+ *    event/dense time ratio 0.48 at rate 0.4 … 0.82 at rate 1.0; WASM 0.42 at rate 0.4,
+ *    0.68 at rate 0.8 and 0.8 at rate 1.0 (dense does a mul+add per k and lane vs one add per
+ *    event). So DENSE_MIN_RATE is +Infinity for both backends; `variant: "dense"` forces it.
+ *  - backend: a cost model in nanoseconds, using the firing rate (nonzeros counted once, on a
+ *    row sample for large S) — JS ≈ nnz*N*JS_NS_PER_ADD; WASM ≈ fixed call overhead + copying
+ *    and packing W (skipped on a weight-cache hit) + nnz*N*WASM_NS_PER_ADD/threads. Tiny
+ *    problems and single rows with uncached weights stay in JS; everything else goes WASM.
+ *  - threads: only when the estimated accumulation work exceeds THREAD_MIN_NS.
+ * If WebAssembly is not ready yet, "auto" uses JS (and starts loading WASM in the background).
+ */
+
+import { BufferPool, defaultPool } from "./buffer-pool.js";
+import {
+  denseTimesSpikeJS,
+  denseTimesSpikeTJS,
+  spikeMatmulDenseJS,
+  spikeMatmulEventJS,
+} from "./spike-js.js";
+import {
+  defaultThreads,
+  poolThreads,
+  releasePackedWeights,
+  runSpikeOpWasm,
+  shutdownKernelPool,
+  startPool,
+  startWasm,
+  wasmReady,
+  wasmStartError,
+  type SpikeOp,
+} from "./wasm-backend.js";
+
+export { BufferPool, defaultPool } from "./buffer-pool.js";
+export { shutdownKernelPool, releasePackedWeights, setPackedCacheLimit, wasmMemoryBytes } from "./wasm-backend.js";
+
+export type SpikeBackend = "js" | "wasm" | "auto";
+export type SpikeVariant = "event" | "dense" | "auto";
+
+export interface SpikeKernelOptions {
+  /** "auto" (default): WASM when ready and worthwhile, else JS. "wasm" throws if not initialised. */
+  backend?: SpikeBackend;
+  /** "auto" (default) = event-driven (see header). */
+  variant?: SpikeVariant;
+  /** Total threads including the caller (WASM only). Default min(2, cores); 1 = no workers. */
+  threads?: number;
+  /** Scratch-buffer pool (default: the process-wide pool). */
+  pool?: BufferPool;
+  /** Known number of nonzero spikes (skips counting). */
+  nnz?: number;
+  /**
+   * spikeMatmul only: keep W packed in wasm memory, keyed by the W array object, for reuse by
+   * later calls. The caller promises not to mutate W (or calls releasePackedWeights(W)).
+   */
+  cacheWeights?: boolean;
+  /**
+   * spikeMatmul only: out[i, :] = f32(scale[floor(i / scaleBlock)] * (S @ W)[i, :]) — one
+   * rounding after the exact-order sum, i.e. the same as scaling afterwards.
+   */
+  scale?: Float32Array;
+  /** Rows per scale entry (default 1 = per-row scale; M = one scalar). */
+  scaleBlock?: number;
+}
+
+export interface SpikePlan {
+  backend: "js" | "wasm";
+  variant: "event" | "dense";
+  threads: number;
+  rate: number;
+}
+
+// ---- measured constants (reference machine: 2-core AMD EPYC, Node 20; see calibrate.ts) ----
+/** JS event-driven cost per float add (fused 4-event form). */
+export const JS_NS_PER_ADD = 0.9;
+/** WASM SIMD event-driven cost per float add, one thread. */
+export const WASM_NS_PER_ADD = 0.085;
+/** WASM per-element cost of copying + packing W (per weight element). */
+export const WASM_NS_PER_PACKED = 1.2;
+/** WASM per-element cost of copying S in / out back, building lists (per S or out element). */
+export const WASM_NS_PER_IO = 0.3;
+/** WASM fixed per-call overhead. */
+export const WASM_CALL_NS = 20_000;
+/** Below this estimated single-thread accumulation time, don't wake workers. */
+export const THREAD_MIN_NS = 300_000;
+/** Firing rate at or above which the dense-ternary variant is used by "auto" (never, see header). */
+export const DENSE_MIN_RATE = { js: Infinity, wasm: Infinity } as const;
+
+/** Rows sampled to estimate the firing rate when S is large. */
+const RATE_SAMPLE_ELEMS = 1 << 16;
+
+/**
+ * Start loading the WebAssembly backend and (if threads > 1) the worker pool; resolves when
+ * ready. Safe to call repeatedly. Kernels work without it (JS until WASM is ready).
+ */
+export async function initSpikeKernels(opts: { threads?: number } = {}): Promise<{ wasm: boolean; threads: number }> {
+  const ok = await startWasm();
+  if (ok) await startPool(opts.threads ?? defaultThreads());
+  return { wasm: ok, threads: poolThreads() };
+}
+
+/** Whether the WebAssembly backend is compiled and usable now. */
+export function spikeWasmReady(): boolean {
+  return wasmReady();
+}
+
+let backgroundStarted = false;
+function kickBackground(threads: number): void {
+  if (backgroundStarted) return;
+  backgroundStarted = true;
+  void startWasm()
+    .then((ok) => (ok && threads > 1 ? startPool(threads) : undefined))
+    .catch(() => undefined);
+}
+
+/** Nonzero count of S (exact for small S; for large S estimated from an even row sample). */
+function estimateNnz(S: Int8Array, rows: number, K: number, srs: number, scs: number): number {
+  const total = rows * K;
+  if (total === 0) return 0;
+  const sampleRows = total <= RATE_SAMPLE_ELEMS ? rows : Math.max(1, Math.min(rows, Math.ceil(RATE_SAMPLE_ELEMS / K)));
+  let nz = 0;
+  for (let q = 0; q < sampleRows; q++) {
+    const r = sampleRows === rows ? q : Math.floor((q * rows) / sampleRows);
+    const b = r * srs;
+    if (scs === 1) for (let k = 0; k < K; k++) nz += S[b + k] !== 0 ? 1 : 0;
+    else for (let k = 0; k < K; k++) nz += S[b + k * scs] !== 0 ? 1 : 0;
+  }
+  return sampleRows === rows ? nz : Math.round((nz * rows) / sampleRows);
+}
+
+/**
+ * The plan "auto" would use for a contraction with `rows` spike rows, reduction K, `cols`
+ * output columns and `nnz` nonzero spikes.
+ */
+export function chooseSpikePlan(
+  rows: number,
+  K: number,
+  cols: number,
+  nnz: number,
+  opts: SpikeKernelOptions & { weightsCached?: boolean } = {},
+): SpikePlan {
+  const rate = rows * K > 0 ? nnz / (rows * K) : 0;
+  const threadsWanted = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const adds = nnz * cols;
+  let backend: "js" | "wasm";
+  if (opts.backend === "js") backend = "js";
+  else if (opts.backend === "wasm") backend = "wasm";
+  else if (!wasmReady()) backend = "js";
+  else {
+    const jsNs = adds * JS_NS_PER_ADD + rows * K * 1;
+    const t = Math.min(threadsWanted, Math.max(1, poolThreads()));
+    const packNs = opts.weightsCached ? 0 : (K * cols * WASM_NS_PER_PACKED) / t;
+    const wasmNs = WASM_CALL_NS + packNs + (rows * K + rows * cols) * WASM_NS_PER_IO + (adds * WASM_NS_PER_ADD) / t;
+    backend = wasmNs < jsNs ? "wasm" : "js";
+  }
+  let variant: "event" | "dense";
+  if (opts.variant === "event" || opts.variant === "dense") variant = opts.variant;
+  else variant = rate >= DENSE_MIN_RATE[backend] ? "dense" : "event";
+  let threads = 1;
+  if (backend === "wasm" && threadsWanted > 1) {
+    const estNs = adds * WASM_NS_PER_ADD + (opts.weightsCached ? 0 : K * cols * WASM_NS_PER_PACKED);
+    // an explicit thread count is honoured; the default only uses workers for big enough work
+    threads = opts.threads !== undefined || estNs >= THREAD_MIN_NS ? threadsWanted : 1;
+  }
+  return { backend, variant, threads, rate };
+}
+
+function resolve(
+  rows: number,
+  K: number,
+  cols: number,
+  S: Int8Array,
+  srs: number,
+  scs: number,
+  opts: SpikeKernelOptions,
+  weightsCached: boolean,
+): SpikePlan {
+  const threads = opts.threads ?? defaultThreads();
+  if ((opts.backend ?? "auto") === "auto") kickBackground(threads);
+  if (opts.backend === "wasm" && !wasmReady()) {
+    throw new Error(`spike kernels: backend "wasm" requested before initSpikeKernels() resolved${wasmStartError() ? `: ${String(wasmStartError())}` : ""}`);
+  }
+  const nnz = opts.nnz ?? estimateNnz(S, rows, K, srs, scs);
+  const plan = chooseSpikePlan(rows, K, cols, nnz, { ...opts, weightsCached });
+  if (plan.backend === "wasm" && plan.threads > poolThreads()) {
+    // pool not (fully) started yet: start it for next time, run with what we have now
+    void startPool(plan.threads).catch(() => undefined);
+  }
+  lastPlan = plan;
+  return plan;
+}
+
+let lastPlan: SpikePlan | null = null;
+/** The plan used by the most recent kernel call (diagnostics / tests). */
+export function lastSpikePlan(): SpikePlan | null {
+  return lastPlan;
+}
+
+function checkSizes(name: string, pairs: [ArrayLike<number>, number, string][]): void {
+  for (const [a, n, what] of pairs) {
+    if (a.length < n) throw new RangeError(`${name}: ${what} has ${a.length} elements, needs ${n}`);
+  }
+}
+
+function expandScale(scale: Float32Array, block: number, M: number, pool: BufferPool): Float32Array {
+  if (block === 1 && scale.length >= M) return scale;
+  const s = pool.f32("scale", M);
+  for (let i = 0; i < M; i++) {
+    const v = scale[Math.floor(i / block)];
+    if (v === undefined) throw new RangeError("spikeMatmul: scale too short for M / scaleBlock");
+    s[i] = v;
+  }
+  return s;
+}
+
+/**
+ * `S @ W`: S [M,K] ternary int8, W [K,N] float32 → out [M,N] float32 (see header for the
+ * exact-bits contract). Returns `out` (allocated if not given).
+ */
+export function spikeMatmul(
+  S: Int8Array,
+  M: number,
+  K: number,
+  W: Float32Array,
+  N: number,
+  out?: Float32Array,
+  opts: SpikeKernelOptions = {},
+): Float32Array {
+  const pool = opts.pool ?? defaultPool;
+  const o = out ?? new Float32Array(M * N);
+  checkSizes("spikeMatmul", [[S, M * K, "S"], [W, K * N, "W"], [o, M * N, "out"]]);
+  const scale = opts.scale ? expandScale(opts.scale, Math.max(1, Math.floor(opts.scaleBlock ?? 1)), M, pool) : undefined;
+  const plan = resolve(M, K, N, S, K, 1, opts, !!opts.cacheWeights);
+  if (plan.rate === 0 && opts.nnz === undefined && M * K <= RATE_SAMPLE_ELEMS) {
+    o.fill(0, 0, M * N); // exact count: all spikes silent
+    return o;
+  }
+  if (plan.backend === "wasm") {
+    const op: SpikeOp = {
+      spike: S, R: M, K, srs: K, scs: 1,
+      weight: W, C: N, wrs: N, wcs: 1,
+      out: o, ors: N, ocs: 1,
+      scale, variant: plan.variant, threads: plan.threads,
+      cacheWeights: !!opts.cacheWeights, bufferPool: pool,
+    };
+    runSpikeOpWasm(op);
+    return o;
+  }
+  if (plan.variant === "dense") spikeMatmulDenseJS(S, M, K, W, N, o);
+  else spikeMatmulEventJS(S, M, K, W, N, o, pool);
+  if (scale) {
+    for (let i = 0; i < M; i++) {
+      const a = scale[i]!;
+      for (let j = i * N, e = j + N; j < e; j++) o[j] = a * o[j]!;
+    }
+  }
+  return o;
+}
+
+/**
+ * `Q @ Sᵀ`: Q [M,K] float32, S [N,K] ternary int8 → out [M,N] with
+ * out[i,j] = Σ_{k ascending} Q[i,k]*S[j,k] (sequential float32, same contract).
+ * (Attention scores against spiking keys.) Options `cacheWeights`/`scale` are ignored.
+ */
+export function denseTimesSpikeT(
+  Q: Float32Array,
+  M: number,
+  K: number,
+  S: Int8Array,
+  N: number,
+  out?: Float32Array,
+  opts: SpikeKernelOptions = {},
+): Float32Array {
+  const pool = opts.pool ?? defaultPool;
+  const o = out ?? new Float32Array(M * N);
+  checkSizes("denseTimesSpikeT", [[Q, M * K, "Q"], [S, N * K, "S"], [o, M * N, "out"]]);
+  // kernel view: spike rows r = j (S row j), weight (k, c=i) = Q[i*K + k], out (r=j, c=i) at i*N + j
+  const plan = resolve(N, K, M, S, K, 1, opts, false);
+  if (plan.backend === "wasm") {
+    runSpikeOpWasm({
+      spike: S, R: N, K, srs: K, scs: 1,
+      weight: Q, C: M, wrs: 1, wcs: K,
+      out: o, ors: 1, ocs: N,
+      variant: plan.variant, threads: plan.threads, cacheWeights: false, bufferPool: pool,
+    });
+    return o;
+  }
+  return denseTimesSpikeTJS(Q, M, K, S, N, o, pool);
+}
+
+/**
+ * `A @ S`: A [M,K] float32, S [K,N] ternary int8 → out [M,N] with
+ * out[i,j] = Σ_{k ascending} A[i,k]*S[k,j] (sequential float32, same contract).
+ * (Attention probabilities times spiking values.) Options `cacheWeights`/`scale` are ignored.
+ */
+export function denseTimesSpike(
+  A: Float32Array,
+  M: number,
+  K: number,
+  S: Int8Array,
+  N: number,
+  out?: Float32Array,
+  opts: SpikeKernelOptions = {},
+): Float32Array {
+  const pool = opts.pool ?? defaultPool;
+  const o = out ?? new Float32Array(M * N);
+  checkSizes("denseTimesSpike", [[A, M * K, "A"], [S, K * N, "S"], [o, M * N, "out"]]);
+  // kernel view: spike rows r = j (column j of S), weight (k, c=i) = A[i*K + k], out (r=j, c=i) at i*N + j
+  const plan = resolve(N, K, M, S, 1, N, opts, false);
+  if (plan.backend === "wasm") {
+    runSpikeOpWasm({
+      spike: S, R: N, K, srs: 1, scs: N,
+      weight: A, C: M, wrs: 1, wcs: K,
+      out: o, ors: 1, ocs: N,
+      variant: plan.variant, threads: plan.threads, cacheWeights: false, bufferPool: pool,
+    });
+    return o;
+  }
+  return denseTimesSpikeJS(A, M, K, S, N, o, pool);
+}
