@@ -1,0 +1,108 @@
+/**
+ * The CLI as a user runs it: a child process, its exit code, stdout and stderr. User
+ * mistakes give a clear message with a position or a tensor name, exit 1, no stack trace
+ * and no partial output file.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { EXAMPLES, FIXTURES, GOLDEN, REPO, nested } from "./helpers.js";
+
+function spikelm(...args: string[]) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "tools/cli/main.ts"), ...args], { cwd: REPO, encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-cli-"));
+const write = (name: string, obj: unknown) => {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, JSON.stringify(obj));
+  return f;
+};
+
+describe("spikelm check", () => {
+  it("accepts the examples unchanged", () => {
+    const r = spikelm("check", path.join(EXAMPLES, "neurons.spk"), path.join(EXAMPLES, "tiny_spikelm.spk"));
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("");
+  });
+
+  it("prints file:line:col: error CODE: message and exits 1", () => {
+    const r = spikelm("check", path.join(FIXTURES, "invalid/unknown_name.spk"));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/unknown_name\.spk:4:13: error SPK201: unknown name `xx`; did you mean `x`\?/);
+    expect(r.err).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it("a missing file is a clear error", () => {
+    const r = spikelm("check", "no/such.spk");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot read no\/such\.spk/);
+  });
+});
+
+describe("spikelm run", () => {
+  const g = JSON.parse(fs.readFileSync(path.join(GOLDEN, "caseA_T4_B2_L5_Din16_Dout8_iid_eval.json"), "utf8"));
+  const tensor = (x: unknown) => ({ shape: shapeOf(x), data: nested(x) });
+  const weights = write("w.json", { W: tensor(g.weight), b: tensor(g.bias), "fire.alpha": { shape: [4], data: g.alpha_init } });
+  const input = write("x.json", { x: tensor(g.input) });
+
+  it("runs the golden layer and writes output and recorded spikes", () => {
+    const out = path.join(tmp, "out.json");
+    const r = spikelm("run", path.join(EXAMPLES, "tiny_spikelm.spk"), "--entry", "SpikeLinear", "--arg", "inp=16", "--arg", "out=8", "--weights", weights, "--input", input, "--out", out, "--record", "--mode", "step");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const res = JSON.parse(fs.readFileSync(out, "utf8"));
+    expect(res.output.shape).toEqual([4, 2, 5, 8]);
+    expect(res.record.fire.spikes.shape).toEqual([4, 2, 5, 16]);
+    expect(res.record.fire.spikes.data).toEqual(nested(g.spikes_s).map((v: number) => v + 0));
+    const want = nested(g.output);
+    want.forEach((v: number, i: number) => expect(Math.abs(v - res.output.data[i])).toBeLessThan(1e-5));
+  });
+
+  it("a weight of the wrong shape names the path and both shapes; no output file", () => {
+    const bad = write("bad.json", { W: { shape: [16, 8], data: new Array(128).fill(0) } });
+    const out = path.join(tmp, "never.json");
+    const r = spikelm("run", path.join(EXAMPLES, "tiny_spikelm.spk"), "--entry", "SpikeLinear", "--arg", "inp=16", "--arg", "out=8", "--weights", bad, "--input", input, "--out", out);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/"W" has shape \[16, 8\] but the spec declares \[8, 16\]/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it("unknown weights, entries, arguments and inputs are clear errors", () => {
+    const extra = write("extra.json", { Wx: { shape: [1], data: [0] } });
+    const base = [path.join(EXAMPLES, "tiny_spikelm.spk"), "--arg", "inp=16", "--arg", "out=8", "--input", input];
+    let r = spikelm("run", ...base, "--entry", "SpikeLinear", "--weights", extra);
+    expect(r.err).toMatch(/"Wx" is not a parameter of this spec \(did you mean "W"\?\)/);
+    r = spikelm("run", ...base, "--entry", "SpikeLinearr");
+    expect(r.err).toMatch(/no neuron, layer or model named `SpikeLinearr`; did you mean `SpikeLinear`\?/);
+    r = spikelm("run", ...base, "--entry", "SpikeLinear", "--arg", "inpt=3");
+    expect(r.err).toMatch(/no parameter `inpt`; did you mean `inp`\?/);
+    r = spikelm("run", path.join(EXAMPLES, "tiny_spikelm.spk"), "--entry", "SpikeLinear", "--arg", "inp=32", "--arg", "out=8", "--input", input);
+    expect(r.err).toMatch(/input `x` of `SpikeLinear` expects \[T, 2, 5, 32\], found f32\[T, 2, 5, 16\]/);
+    expect(r.code).toBe(1);
+  });
+
+  it("a spec with errors prints its diagnostics with positions", () => {
+    const r = spikelm("run", path.join(FIXTURES, "invalid/matmul_inner.spk"), "--entry", "L1", "--arg", "inp=2", "--arg", "out=3");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/matmul_inner\.spk:4:12: error SPK302/);
+  });
+});
+
+describe("npm start", () => {
+  it("runs the default model and reports identical modes", () => {
+    const r = spikelm("start");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/output bytes identical, spikes identical/);
+  });
+});
+
+function shapeOf(x: unknown): number[] {
+  const s: number[] = [];
+  for (let c = x; Array.isArray(c); c = c[0]) s.push(c.length);
+  return s;
+}
