@@ -23,6 +23,11 @@ export interface RunOptions {
   readonly mode?: Mode;
   /** Keep every neuron's spike levels, [T, ...] per neuron instance path. */
   readonly record?: boolean;
+  /**
+   * Called after each op of the forward graph with its input and output values (multi-step
+   * mode: whole-time-axis values). Operation counts and reports are built on this.
+   */
+  readonly observe?: (node: IRNode, inputs: readonly Tensor[], output: Tensor) => void;
 }
 
 export interface NeuronRecord {
@@ -157,6 +162,7 @@ export class ReferenceInterpreter {
             for (let t = 0; t < T; t++) steps.push(def.forward!(xs.map((x, i) => (timed[i] ? sliceLeading(x, t) : x)), { attrs: node.attrs }));
             values.set(node.id, stack(steps));
           }
+          opts.observe?.(node, xs, get(node.id));
         }
       }
     }
@@ -178,6 +184,7 @@ export class ReferenceInterpreter {
   }
 
   private runStepwise(inputs: ReadonlyMap<string, Tensor>, opts: RunOptions): RunResult {
+    if (opts.observe) throw new Error("internal: observe is supported in multi-step mode only");
     const T = this.graph.timesteps;
     const stage = this.stages();
     const maxStage = Math.max(0, ...stage.values());

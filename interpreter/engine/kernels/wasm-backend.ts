@@ -49,13 +49,14 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 interface KernelExports {
   build_lists(S: number, srs: number, scs: number, K: number, r0: number, r1: number, L: number, C: number, kUnit: number, negAdd: number): number;
   pack(W: number, wrs: number, wcs: number, K: number, ncols: number, t0: number, t1: number, P: number): void;
+  pack_fast(W: number, wrs: number, K: number, t0: number, t1: number, P: number): void;
   compute(L: number, C: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
           r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
   dense(S: number, srs: number, scs: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
 }
 
-const FN_NAMES = ["build_lists", "pack", "compute", "dense"] as const;
+const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense"] as const;
 type FnName = (typeof FN_NAMES)[number];
 interface Call {
   fn: FnName;
@@ -525,7 +526,11 @@ export function runSpikeOpWasm(op: SpikeOp): void {
       }
       if (needPack) {
         const [t0, t1] = split(nT, threads, t);
-        calls.push({ fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, t0, t1, pOff] });
+        // full tiles of a unit-stride operand: fast k-outer packing; the rest: generic
+        const fullEnd = op.wcs === 1 ? Math.min(t1, Math.floor(C / TN)) : t0;
+        if (fullEnd > t0) calls.push({ fn: "pack_fast", args: [wOff, op.wrs, K, t0, fullEnd, pOff] });
+        const g0 = Math.max(t0, fullEnd);
+        if (t1 > g0) calls.push({ fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, g0, t1, pOff] });
       }
       partsA.push(calls);
     }

@@ -27,18 +27,31 @@
 export interface WatOptions {
   /** Columns per tile; multiple of 4. Number of f32x4 accumulators = TN / 4. */
   readonly tn: number;
+  /**
+   * "pm": tiles hold +W and -W (entries point at the right half; inner loop = load+add).
+   * "xor": tiles hold +W only; the entry's bit 31 is the sign, applied with a v128.xor.
+   */
+  readonly sign?: "pm" | "xor";
 }
 
 export function kernelWat(opts: WatOptions): string {
   const TN = opts.tn;
   if (TN % 4 !== 0 || TN < 4) throw new RangeError("tn must be a positive multiple of 4");
   const V = TN / 4;
+  const XOR = opts.sign === "xor";
+  const KS = (XOR ? 1 : 2) * TN * 4; // bytes per k inside a packed tile
   const accs = Array.from({ length: V }, (_, v) => `$a${v}`);
   const declAccs = accs.map((a) => `(local ${a} v128)`).join(" ");
   const zeroAccs = accs.map((a) => `(local.set ${a} (v128.const i32x4 0 0 0 0))`).join("\n        ");
   // accumulate one event whose absolute W address is in local $e
   const addEvent = (e: string) =>
-    accs.map((a, v) => `(local.set ${a} (f32x4.add (local.get ${a}) (v128.load offset=${v * 16} align=4 (local.get ${e}))))`).join("\n            ");
+    accs
+      .map((a, v) =>
+        XOR
+          ? `(local.set ${a} (f32x4.add (local.get ${a}) (v128.xor (local.get $m) (v128.load offset=${v * 16} align=4 (local.get ${e})))))`
+          : `(local.set ${a} (f32x4.add (local.get ${a}) (v128.load offset=${v * 16} align=4 (local.get ${e}))))`,
+      )
+      .join("\n            ");
   // dense-ternary step: acc += W * s  (s in {-1,0,1} splatted as f32)
   const mulAdd = accs
     .map((a, v) => `(local.set ${a} (f32x4.add (local.get ${a}) (f32x4.mul (local.get $sv) (v128.load offset=${v * 16} align=4 (local.get $e)))))`)
@@ -140,7 +153,7 @@ export function kernelWat(opts: WatOptions): string {
     (block $td (loop $tl
       (br_if $td (i32.ge_s (local.get $t) (local.get $t1)))
       (local.set $c0 (i32.mul (local.get $t) (i32.const ${TN})))
-      (local.set $dst (i32.add (local.get $P) (i32.mul (local.get $t) (i32.mul (local.get $K) (i32.const ${2 * TN * 4})))))
+      (local.set $dst (i32.add (local.get $P) (i32.mul (local.get $t) (i32.mul (local.get $K) (i32.const ${KS})))))
       (local.set $full (i32.and (i32.eq (local.get $wcs) (i32.const 1))
                                 (i32.ge_s (local.get $ncols) (i32.add (local.get $c0) (i32.const ${TN})))))
       (local.set $k (i32.const 0))
@@ -155,7 +168,7 @@ export function kernelWat(opts: WatOptions): string {
               (br_if $vd (i32.ge_s (local.get $c) (i32.const ${TN * 4})))
               (local.set $v (v128.load align=4 (i32.add (local.get $src) (local.get $c))))
               (v128.store align=4 (i32.add (local.get $dst) (local.get $c)) (local.get $v))
-              (v128.store offset=${TN * 4} align=4 (i32.add (local.get $dst) (local.get $c)) (f32x4.neg (local.get $v)))
+              ${XOR ? "" : `(v128.store offset=${TN * 4} align=4 (i32.add (local.get $dst) (local.get $c)) (f32x4.neg (local.get $v)))`}
               (local.set $c (i32.add (local.get $c) (i32.const 16)))
               (br $vl))))
           (else
@@ -166,14 +179,37 @@ export function kernelWat(opts: WatOptions): string {
               (if (i32.lt_s (i32.add (local.get $c0) (local.get $c)) (local.get $ncols))
                 (then (local.set $x (f32.load (i32.add (local.get $src) (i32.shl (i32.mul (local.get $c) (local.get $wcs)) (i32.const 2)))))))
               (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (local.get $x))
-              (f32.store offset=${TN * 4} (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (f32.neg (local.get $x)))
+              ${XOR ? "" : `(f32.store offset=${TN * 4} (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (f32.neg (local.get $x)))`}
               (local.set $c (i32.add (local.get $c) (i32.const 1)))
               (br $sl)))))
-        (local.set $dst (i32.add (local.get $dst) (i32.const ${2 * TN * 4})))
+        (local.set $dst (i32.add (local.get $dst) (i32.const ${KS})))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $kl)))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $tl))))
+
+  ;; pack_fast: like pack for FULL tiles [t0, t1) of a weight operand with unit column
+  ;; stride; k-outer so each weight row segment is read sequentially (prefetch friendly).
+  (func (export "pack_fast") (param $W i32) (param $wrs i32) (param $K i32) (param $t0 i32) (param $t1 i32) (param $P i32)
+    (local $k i32) (local $t i32) (local $src i32) (local $dst i32) (local $tb i32) (local $v v128)
+    (local.set $tb (i32.mul (local.get $K) (i32.const ${KS})))
+    (block $kd (loop $kl
+      (br_if $kd (i32.ge_s (local.get $k) (local.get $K)))
+      (local.set $src (i32.add (local.get $W) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $wrs))
+                                                                (i32.mul (local.get $t0) (i32.const ${TN}))) (i32.const 2))))
+      (local.set $dst (i32.add (i32.add (local.get $P) (i32.mul (local.get $t0) (local.get $tb))) (i32.mul (local.get $k) (i32.const ${KS}))))
+      (local.set $t (local.get $t0))
+      (block $td (loop $tl
+        (br_if $td (i32.ge_s (local.get $t) (local.get $t1)))
+        ${Array.from({ length: V }, (_, v) => `(local.set $v (v128.load offset=${v * 16} align=4 (local.get $src)))
+        (v128.store offset=${v * 16} align=4 (local.get $dst) (local.get $v))${XOR ? "" : `
+        (v128.store offset=${TN * 4 + v * 16} align=4 (local.get $dst) (f32x4.neg (local.get $v)))`}`).join("\n        ")}
+        (local.set $src (i32.add (local.get $src) (i32.const ${TN * 4})))
+        (local.set $dst (i32.add (local.get $dst) (local.get $tb)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tl)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $kl))))
 
   ;; ---------------------------------------------------------------- event-driven kernel
   ;; compute: rows [r0, r1) x tiles [t0, t1); if $scale != 0 each row's result is multiplied
@@ -186,13 +222,13 @@ export function kernelWat(opts: WatOptions): string {
         (param $out i32) (param $ors i32) (param $ocs i32) (param $ncols i32)
         (param $r0 i32) (param $r1 i32) (param $t0 i32) (param $t1 i32) (param $scr i32) (param $scale i32)
     (local $t i32) (local $r i32) (local $p i32) (local $end i32) (local $base i32)
-    (local $e i32) (local $o i32) (local $c0 i32) (local $c i32) (local $nv i32) (local $sc v128)
+    (local $e i32) (local $o i32) (local $c0 i32) (local $c i32) (local $nv i32) (local $sc v128) (local $m v128)
     ${declAccs}
     (local.set $t (local.get $t0))
     (block $td (loop $tl
       (br_if $td (i32.ge_s (local.get $t) (local.get $t1)))
       (local.set $c0 (i32.mul (local.get $t) (i32.const ${TN})))
-      (local.set $base (i32.add (local.get $P) (i32.mul (local.get $t) (i32.mul (local.get $K) (i32.const ${2 * TN * 4})))))
+      (local.set $base (i32.add (local.get $P) (i32.mul (local.get $t) (i32.mul (local.get $K) (i32.const ${KS})))))
       (local.set $r (local.get $r0))
       (block $rd (loop $rl
         (br_if $rd (i32.ge_s (local.get $r) (local.get $r1)))
@@ -201,7 +237,9 @@ export function kernelWat(opts: WatOptions): string {
         ${zeroAccs}
         (block $ed1 (loop $el1
           (br_if $ed1 (i32.ge_s (local.get $p) (local.get $end)))
-          (local.set $e (i32.add (local.get $base) (i32.load (local.get $p))))
+          ${XOR ? `(local.set $e (i32.load (local.get $p)))
+          (local.set $m (v128.and (i32x4.splat (local.get $e)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+          (local.set $e (i32.add (local.get $base) (i32.and (local.get $e) (i32.const 0x7fffffff))))` : `(local.set $e (i32.add (local.get $base) (i32.load (local.get $p))))`}
             ${addEvent("$e")}
           (local.set $p (i32.add (local.get $p) (i32.const 4)))
           (br $el1)))
@@ -225,7 +263,7 @@ export function kernelWat(opts: WatOptions): string {
     (block $td (loop $tl
       (br_if $td (i32.ge_s (local.get $t) (local.get $t1)))
       (local.set $c0 (i32.mul (local.get $t) (i32.const ${TN})))
-      (local.set $base (i32.add (local.get $P) (i32.mul (local.get $t) (i32.mul (local.get $K) (i32.const ${2 * TN * 4})))))
+      (local.set $base (i32.add (local.get $P) (i32.mul (local.get $t) (i32.mul (local.get $K) (i32.const ${KS})))))
       (local.set $r (local.get $r0))
       (block $rd (loop $rl
         (br_if $rd (i32.ge_s (local.get $r) (local.get $r1)))
@@ -237,7 +275,7 @@ export function kernelWat(opts: WatOptions): string {
           (br_if $kd (i32.ge_s (local.get $k) (local.get $K)))
           (local.set $sv (f32x4.splat (f32.convert_i32_s (i32.load8_s (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $scs)))))))
           ${mulAdd}
-          (local.set $e (i32.add (local.get $e) (i32.const ${2 * TN * 4})))
+          (local.set $e (i32.add (local.get $e) (i32.const ${KS})))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
           (br $kl)))
         ${storeBlock}
