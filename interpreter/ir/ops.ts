@@ -46,9 +46,14 @@ const defs: OpDef[] = [
   ...(["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const).map(unary),
   ...(["add", "sub", "mul", "div", "max", "min"] as const).map(binary),
   { name: "clamp", time: "batched", elementwise: true, forward: ([x, lo, hi]) => K.clamp(x!, lo!, hi!) },
+  // a fused elementwise program (elementwise-fusion pass): the same ops in the same order
+  { name: "fused", time: "batched", elementwise: true, forward: (xs, c) => runFusedProgram(xs, c.attrs.program as FusedProgram) },
   { name: "to_f32", time: "batched", elementwise: true, forward: ([x]) => K.toF32(x!) },
   // contractions and last-axis ops: the time axis is one more batch axis
   { name: "matmul", time: "batched", forward: ([a, b]) => K.matmul(a!, b!) },
+  // a matmul with a spike-levels operand (spike-accumulate pass); form "nt" takes the right
+  // operand untransposed. The reference meaning is the plain matmul on the levels.
+  { name: "spike_matmul", time: "batched", forward: ([a, b], c) => K.matmul(a!, c.attrs.form === "nt" ? K.transpose(b!) : b!) },
   { name: "softmax", time: "batched", forward: ([x]) => K.softmax(x!) },
   { name: "layernorm", time: "batched", forward: ([x, g, b], c) => K.layernorm(x!, g!, b!, c.attrs.eps as number) },
   { name: "split_heads", time: "batched", forward: ([x], c) => K.splitHeads(x!, c.attrs.heads as number) },
@@ -81,6 +86,17 @@ const defs: OpDef[] = [
     },
   },
 ];
+
+type FusedProgram = readonly { readonly op: string; readonly args: readonly ({ readonly in: number } | { readonly tmp: number })[] }[];
+
+function runFusedProgram(xs: readonly Tensor[], program: FusedProgram): Tensor {
+  const tmps: Tensor[] = [];
+  for (const step of program) {
+    const args = step.args.map((r) => ("in" in r ? xs[r.in]! : tmps[r.tmp]!));
+    tmps.push(opDef(step.op).forward!(args, { attrs: {} }));
+  }
+  return tmps[tmps.length - 1]!;
+}
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(defs.map((d) => [d.name, d]));
 

@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { checkCommand } from "./commands/check.js";
+import { explainCommand } from "./commands/explain.js";
 import { runCommand } from "./commands/run.js";
 import { startCommand } from "./commands/start.js";
 import { guarded } from "./report-errors.js";
@@ -35,6 +36,17 @@ export function buildProgram(): Command {
     .option("-s, --seed <n>", "seed for weights not given", "0")
     .option("-t, --timesteps <n>", "time steps for a layer or neuron run on its own")
     .action((file: string, opts) => guarded(() => runCommand(file, opts)));
+
+  program
+    .command("explain")
+    .description("print the IR after elaboration and after each optimization pass")
+    .argument("<file>", "spec file")
+    .requiredOption("-e, --entry <name>", "the neuron, layer or model")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-i, --input <file>", "input tensors (.json), for their shapes")
+    .option("-t, --timesteps <n>", "time steps for a layer or neuron on its own")
+    .option("--summary", "only the pass names and what they changed")
+    .action((file: string, opts) => guarded(() => explainCommand(file, opts)));
 
   program
     .command("start", { isDefault: false })

@@ -29,6 +29,8 @@ const SCRATCH_BASE = 64;
 const SCRATCH_SLOT = 256; // >= TN*4
 const MAX_THREADS = 16;
 const ARENA_BASE = PAGE;
+/** Target bytes of event lists per row block in `compute` (L2 is 1 MiB per core on the reference machine). */
+const LIST_BLOCK_BYTES = 256 * 1024;
 
 // Minimal local typing of the WebAssembly JS API (the project's lib/types have no
 // WebAssembly declarations; declaring them globally could clash with other folders).
@@ -49,9 +51,9 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 interface KernelExports {
   build_lists(S: number, srs: number, scs: number, K: number, r0: number, r1: number, L: number, C: number, kUnit: number, negAdd: number): number;
   pack(W: number, wrs: number, wcs: number, K: number, ncols: number, t0: number, t1: number, P: number): void;
-  pack_fast(W: number, wrs: number, K: number, t0: number, t1: number, P: number): void;
+  pack_fast(W: number, wrs: number, K: number, k0: number, k1: number, t0: number, t1: number, P: number): void;
   compute(L: number, C: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
-          r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
+          r0: number, r1: number, t0: number, t1: number, scr: number, scale: number, rb: number): void;
   dense(S: number, srs: number, scs: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
 }
@@ -320,17 +322,20 @@ function callFn(ex: KernelExports, c: Call): void {
   (ex[c.fn] as (...a: number[]) => unknown)(...c.args);
 }
 
+interface Posted {
+  p: PoolState;
+  seq: number;
+  nWorkers: number;
+}
+
 /**
- * Run parts[0] on this thread and parts[t] on worker t-1, returning when all are done.
- * If fewer threads are available, the extra parts run here sequentially (same results).
+ * Post parts[1..] to the workers (as many as are available) and return immediately.
+ * Parts that found no worker are returned in `local` to be run by the caller.
  */
-function runParallel(ex: KernelExports, parts: Call[][]): void {
+function postParts(parts: Call[][]): { posted: Posted | null; local: Call[][] } {
   const p = pool;
   const nWorkers = p && p.ready && !p.broken ? Math.min(p.workers.length, parts.length - 1) : 0;
-  if (nWorkers <= 0 || !p) {
-    for (const part of parts) for (const c of part) callFn(ex, c);
-    return;
-  }
+  if (nWorkers <= 0 || !p) return { posted: null, local: parts.slice(1) };
   const c = p.ctrl;
   const seq = ++p.seq;
   for (let w = 0; w < nWorkers; w++) {
@@ -347,8 +352,14 @@ function runParallel(ex: KernelExports, parts: Call[][]): void {
     Atomics.store(c, base + W_SEQ, seq);
     Atomics.notify(c, base + W_SEQ);
   }
-  for (const call of parts[0]!) callFn(ex, call);
-  for (let t = nWorkers + 1; t < parts.length; t++) for (const call of parts[t]!) callFn(ex, call);
+  return { posted: { p, seq, nWorkers }, local: parts.slice(nWorkers + 1) };
+}
+
+/** Block until the posted worker jobs are done. */
+function waitPosted(h: Posted | null): void {
+  if (!h) return;
+  const { p, seq, nWorkers } = h;
+  const c = p.ctrl;
   let failed = false;
   for (let w = 0; w < nWorkers; w++) {
     const base = w * SLOT_INTS;
@@ -368,6 +379,17 @@ function runParallel(ex: KernelExports, parts: Call[][]): void {
     if (c[base + W_STATUS] !== 0) failed = true;
   }
   if (failed) throw new Error("spike kernel worker reported an error");
+}
+
+/**
+ * Run parts[0] on this thread and parts[t] on worker t-1, returning when all are done.
+ * If fewer threads are available, the extra parts run here sequentially (same results).
+ */
+function runParallel(ex: KernelExports, parts: Call[][]): void {
+  const { posted, local } = postParts(parts);
+  for (const call of parts[0]!) callFn(ex, call);
+  for (const part of local) for (const call of part) callFn(ex, call);
+  waitPosted(posted);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -509,36 +531,69 @@ export function runSpikeOpWasm(op: SpikeOp): void {
     };
     let v = arena.v;
     v.i8.set(op.spike.subarray(0, sSpan), sOff);
-    if (needPack) v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
     if (op.scale) v.f32.set(op.scale.subarray(0, R), scOff >> 2);
     // the output region is fully covered (one contiguous copy) for the row-major and the
     // transposed layouts; any other stride pattern is copied element by element
     const denseOut = (op.ocs === 1 && op.ors === C) || (op.ors === 1 && op.ocs === R);
-
+    const listCall = (t: number): Call[] => {
+      if (op.variant !== "event") return [];
+      const [r0, r1] = split(R, threads, t);
+      return [{ fn: "build_lists", args: [sOff, op.srs, op.scs, K, r0, r1, lOff, cOff, 2 * TN * 4, TN * 4] }];
+    };
+    const fullTiles = op.wcs === 1 ? Math.floor(C / TN) : 0;
     lap("copyIn");
-    // phase A: event lists (rows) + packing (tiles)
-    const partsA: Call[][] = [];
-    for (let t = 0; t < threads; t++) {
-      const calls: Call[] = [];
-      if (op.variant === "event") {
-        const [r0, r1] = split(R, threads, t);
-        calls.push({ fn: "build_lists", args: [sOff, op.srs, op.scs, K, r0, r1, lOff, cOff, 2 * TN * 4, TN * 4] });
+
+    // phase A: event lists (split by rows) + packing
+    if (needPack && fullTiles > 0) {
+      // unit-stride weights: pack the full tiles k-split, pipelined with the copy-in — the
+      // rows for the workers are copied first and posted, then the caller copies its own
+      // rows while they pack. The partial last tile (if any) is packed by the caller.
+      const kCut = (t: number) => split(K, threads, t)[0];
+      const wRow = (k: number) => k * op.wrs; // element offset of weight row k
+      const copyRows = (k0: number, k1: number) => {
+        if (k1 <= k0) return;
+        const e0 = wRow(k0);
+        const e1 = Math.min(wSpan, k1 >= K ? wSpan : wRow(k1));
+        arena.v.f32.set(op.weight.subarray(e0, e1), (wOff >> 2) + e0);
+      };
+      copyRows(kCut(1), K);
+      const parts: Call[][] = [];
+      for (let t = 0; t < threads; t++) {
+        const [k0, k1] = split(K, threads, t);
+        parts.push([...listCall(t), { fn: "pack_fast", args: [wOff, op.wrs, K, k0, k1, 0, fullTiles, pOff] }]);
       }
-      if (needPack) {
-        const [t0, t1] = split(nT, threads, t);
-        // full tiles of a unit-stride operand: fast k-outer packing; the rest: generic
-        const fullEnd = op.wcs === 1 ? Math.min(t1, Math.floor(C / TN)) : t0;
-        if (fullEnd > t0) calls.push({ fn: "pack_fast", args: [wOff, op.wrs, K, t0, fullEnd, pOff] });
-        const g0 = Math.max(t0, fullEnd);
-        if (t1 > g0) calls.push({ fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, g0, t1, pOff] });
+      const { posted, local } = postParts(parts);
+      copyRows(0, kCut(1));
+      for (const call of parts[0]!) callFn(st.ex, call);
+      for (const part of local) for (const call of part) callFn(st.ex, call);
+      if (fullTiles < nT) callFn(st.ex, { fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, fullTiles, nT, pOff] });
+      waitPosted(posted);
+    } else {
+      if (needPack) v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
+      const partsA: Call[][] = [];
+      for (let t = 0; t < threads; t++) {
+        const calls = listCall(t);
+        if (needPack) {
+          const [t0, t1] = split(nT, threads, t);
+          if (t1 > t0) calls.push({ fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, t0, t1, pOff] });
+        }
+        partsA.push(calls);
       }
-      partsA.push(calls);
+      runParallel(st.ex, partsA);
     }
-    runParallel(st.ex, partsA);
     lap("phaseA");
 
     // phase B: accumulate
     const byTiles = nT >= 4 * threads;
+    // rows per block so one block's event lists (~LIST_BLOCK_BYTES) stay in L2 next to the tile
+    let rowBlock = R;
+    if (op.variant === "event") {
+      v = arena.v;
+      let events = 0;
+      for (let r = 0; r < R; r++) events += v.i32[(cOff >> 2) + r]!;
+      const perRow = Math.max(1, (events / R) * 4);
+      rowBlock = Math.max(8, Math.min(R, Math.floor(LIST_BLOCK_BYTES / perRow)));
+    }
     let rowCuts: number[] | null = null;
     if (!byTiles && threads > 1) {
       rowCuts = [0];
@@ -575,7 +630,7 @@ export function runSpikeOpWasm(op: SpikeOp): void {
       const scr = SCRATCH_BASE + t * SCRATCH_SLOT;
       partsB.push([
         op.variant === "event"
-          ? { fn: "compute", args: [lOff, cOff, K, pOff, oOff, op.ors, op.ocs, C, r0, r1, t0, t1, scr, scOff] }
+          ? { fn: "compute", args: [lOff, cOff, K, pOff, oOff, op.ors, op.ocs, C, r0, r1, t0, t1, scr, scOff, rowBlock] }
           : { fn: "dense", args: [sOff, op.srs, op.scs, K, pOff, oOff, op.ors, op.ocs, C, r0, r1, t0, t1, scr, scOff] },
       ]);
     }

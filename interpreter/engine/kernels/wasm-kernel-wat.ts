@@ -188,13 +188,16 @@ export function kernelWat(opts: WatOptions): string {
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $tl))))
 
-  ;; pack_fast: like pack for FULL tiles [t0, t1) of a weight operand with unit column
-  ;; stride; k-outer so each weight row segment is read sequentially (prefetch friendly).
-  (func (export "pack_fast") (param $W i32) (param $wrs i32) (param $K i32) (param $t0 i32) (param $t1 i32) (param $P i32)
+  ;; pack_fast: like pack, for weight rows k in [k0, k1) of FULL tiles [t0, t1) of an
+  ;; operand with unit column stride; k-outer so each weight row segment is read
+  ;; sequentially (and so packing can start on the first rows while later ones are copied in).
+  (func (export "pack_fast") (param $W i32) (param $wrs i32) (param $K i32) (param $k0 i32) (param $k1 i32)
+        (param $t0 i32) (param $t1 i32) (param $P i32)
     (local $k i32) (local $t i32) (local $src i32) (local $dst i32) (local $tb i32) (local $v v128)
     (local.set $tb (i32.mul (local.get $K) (i32.const ${KS})))
+    (local.set $k (local.get $k0))
     (block $kd (loop $kl
-      (br_if $kd (i32.ge_s (local.get $k) (local.get $K)))
+      (br_if $kd (i32.ge_s (local.get $k) (local.get $k1)))
       (local.set $src (i32.add (local.get $W) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $wrs))
                                                                 (i32.mul (local.get $t0) (i32.const ${TN}))) (i32.const 2))))
       (local.set $dst (i32.add (i32.add (local.get $P) (i32.mul (local.get $t0) (local.get $tb))) (i32.mul (local.get $k) (i32.const ${KS}))))
@@ -221,17 +224,27 @@ export function kernelWat(opts: WatOptions): string {
   (func (export "compute") (param $L i32) (param $C i32) (param $K i32) (param $P i32)
         (param $out i32) (param $ors i32) (param $ocs i32) (param $ncols i32)
         (param $r0 i32) (param $r1 i32) (param $t0 i32) (param $t1 i32) (param $scr i32) (param $scale i32)
+        (param $rb i32)
     (local $t i32) (local $r i32) (local $p i32) (local $end i32) (local $base i32)
     (local $e i32) (local $o i32) (local $c0 i32) (local $c i32) (local $nv i32) (local $sc v128) (local $m v128)
+    (local $b0 i32) (local $b1 i32)
     ${declAccs}
+    ;; row blocks of $rb rows: the event lists of one block stay in L2 across all tiles
+    (local.set $b0 (local.get $r0))
+    (block $bd (loop $bl
+    (br_if $bd (i32.ge_s (local.get $b0) (local.get $r1)))
+    (local.set $b1 (i32.add (local.get $b0) (local.get $rb)))
+    (if (i32.gt_s (local.get $b1) (local.get $r1)) (then (local.set $b1 (local.get $r1))))
     (local.set $t (local.get $t0))
+    ;; $base is advanced per tile (a loop-carried value) rather than recomputed from $t:
+    ;; TurboFan otherwise re-derives the pure expression P + t*K*KS inside the event loop.
+    (local.set $base (i32.add (local.get $P) (i32.mul (local.get $t0) (i32.mul (local.get $K) (i32.const ${KS})))))
     (block $td (loop $tl
       (br_if $td (i32.ge_s (local.get $t) (local.get $t1)))
       (local.set $c0 (i32.mul (local.get $t) (i32.const ${TN})))
-      (local.set $base (i32.add (local.get $P) (i32.mul (local.get $t) (i32.mul (local.get $K) (i32.const ${KS})))))
-      (local.set $r (local.get $r0))
+      (local.set $r (local.get $b0))
       (block $rd (loop $rl
-        (br_if $rd (i32.ge_s (local.get $r) (local.get $r1)))
+        (br_if $rd (i32.ge_s (local.get $r) (local.get $b1)))
         (local.set $p (i32.add (local.get $L) (i32.shl (i32.mul (local.get $r) (local.get $K)) (i32.const 2))))
         (local.set $end (i32.add (local.get $p) (i32.shl (i32.load (i32.add (local.get $C) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2))))
         ${zeroAccs}
@@ -246,8 +259,11 @@ export function kernelWat(opts: WatOptions): string {
         ${storeBlock}
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rl)))
+      (local.set $base (i32.add (local.get $base) (i32.mul (local.get $K) (i32.const ${KS}))))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tl))))
+      (br $tl)))
+    (local.set $b0 (local.get $b1))
+    (br $bl))))
 
   ;; ---------------------------------------------------------------- dense-ternary kernel
   ;; dense: same contract without event lists: every k, acc += (+W[k, tile]) * f32(s).
