@@ -29,8 +29,6 @@ const SCRATCH_BASE = 64;
 const SCRATCH_SLOT = 256; // >= TN*4
 const MAX_THREADS = 16;
 const ARENA_BASE = PAGE;
-/** Target bytes of event lists per row block in `compute` (L2 is 1 MiB per core on the reference machine). */
-const LIST_BLOCK_BYTES = 256 * 1024;
 
 // Minimal local typing of the WebAssembly JS API (the project's lib/types have no
 // WebAssembly declarations; declaring them globally could clash with other folders).
@@ -49,16 +47,17 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface KernelExports {
-  build_lists(S: number, srs: number, scs: number, K: number, r0: number, r1: number, L: number, C: number, kUnit: number, negAdd: number): number;
+  build_lists(S: number, srs: number, scs: number, K: number, r0: number, r1: number, L: number, C: number): number;
   pack(W: number, wrs: number, wcs: number, K: number, ncols: number, t0: number, t1: number, P: number): void;
   pack_fast(W: number, wrs: number, K: number, k0: number, k1: number, t0: number, t1: number, P: number): void;
   compute(L: number, C: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
-          r0: number, r1: number, t0: number, t1: number, scr: number, scale: number, rb: number): void;
+          r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
   dense(S: number, srs: number, scs: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
+  run(job: number, tile: number, scr: number): void;
 }
 
-const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense"] as const;
+const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run"] as const;
 type FnName = (typeof FN_NAMES)[number];
 interface Call {
   fn: FnName;
@@ -469,21 +468,33 @@ function split(n: number, parts: number, t: number): [number, number] {
   return [Math.floor((n * t) / parts), Math.floor((n * (t + 1)) / parts)];
 }
 
+// job block field offsets (bytes), see `run` in wasm-kernel-wat.ts
+const J = {
+  listCtr: 0, listDone: 4, wReady: 8, itemCtr: 12, S: 16, srs: 20, scs: 24, K: 28, R: 32, L: 36, C: 40,
+  W: 44, wrs: 48, wcs: 52, ncols: 56, P: 60, out: 64, ors: 68, ocs: 72, scale: 76, listChunk: 80,
+  nRC: 84, rowsPerChunk: 88, variant: 92, nT: 96,
+} as const;
+const JOB_BYTES = 128;
+
 /** Run a SpikeOp on the wasm backend (startWasm() must have resolved true). */
 export function runSpikeOpWasm(op: SpikeOp): void {
   const st = state;
   if (!st) throw new Error("spike kernels: WebAssembly backend not initialised (await initSpikeKernels())");
   const { R, K, C } = op;
-  const outSpan = span(R, C, op.ors, op.ocs);
   if (R === 0 || C === 0) return;
+  const outSpan = span(R, C, op.ors, op.ocs);
   const arena = st.arena;
   const bp = op.bufferPool;
   const nT = Math.ceil(C / TN);
   const tileBytes = K * 2 * TN * 4;
-  const threads = Math.max(1, Math.min(op.threads, poolThreads(), Math.max(nT, R)));
-
   const sSpan = span(R, K, op.srs, op.scs);
   const wSpan = span(K, C, op.wrs, op.wcs);
+  // work items: (tile, row chunk); split rows too when there are few tiles
+  const threadsWanted = Math.max(1, Math.min(op.threads, MAX_THREADS));
+  const nRC = nT >= 4 * threadsWanted ? 1 : Math.min(R, Math.ceil((4 * threadsWanted) / nT));
+  const rowsPerChunk = Math.ceil(R / nRC);
+  const threads = Math.max(1, Math.min(threadsWanted, poolThreads(), nT * nRC));
+
   const allocs: number[] = [];
   const take = (bytes: number) => {
     const o = arena.alloc(bytes, bp);
@@ -491,35 +502,37 @@ export function runSpikeOpWasm(op: SpikeOp): void {
     return o;
   };
   try {
-    // packed weights: cached or per call
-    let pOff: number;
-    let needPack = true;
-    let cached: PackedEntry | undefined;
+    // packed weights: cached (packed once, kept) or packed per tile into per-thread scratch
+    let pOff = 0;
+    let cachedReady = false;
     if (op.cacheWeights) {
-      cached = packedCache.get(op.weight);
+      let cached = packedCache.get(op.weight);
       if (cached && packedLive.has(cached) && cached.K === K && cached.C === C && cached.wrs === op.wrs && cached.wcs === op.wcs && cached.length === op.weight.length) {
-        needPack = false;
-        pOff = cached.off;
+        cachedReady = true;
       } else {
         if (cached) dropPacked(cached);
         const bytes = nT * tileBytes;
         evictPacked(bytes);
-        pOff = arena.alloc(bytes, bp);
-        cached = { off: pOff, bytes, K, C, wrs: op.wrs, wcs: op.wcs, length: op.weight.length, lastUse: 0 };
+        const off = arena.alloc(bytes, bp);
+        cached = { off, bytes, K, C, wrs: op.wrs, wcs: op.wcs, length: op.weight.length, lastUse: 0 };
+        packWhole(st, op, off, nT, wSpan, take);
         packedCache.set(op.weight, cached);
         packedLive.add(cached);
         packedBytes += bytes;
+        cachedReady = true;
       }
       cached.lastUse = ++useClock;
-    } else {
-      pOff = take(nT * tileBytes);
+      pOff = cached.off;
     }
+    const job = take(JOB_BYTES);
     const sOff = take(sSpan);
-    const wOff = needPack ? take(wSpan * 4) : 0;
+    const wOff = cachedReady ? 0 : take(wSpan * 4);
     const lOff = op.variant === "event" ? take(R * K * 4) : 0;
     const cOff = op.variant === "event" ? take(R * 4) : 0;
     const oOff = take(outSpan * 4);
     const scOff = op.scale ? take(R * 4) : 0;
+    const tiles: number[] = [];
+    if (!cachedReady) for (let t = 0; t < threads; t++) tiles.push(take(tileBytes));
 
     const pt = phaseTimes.enabled;
     let tm = pt ? performance.now() : 0;
@@ -529,118 +542,45 @@ export function runSpikeOpWasm(op: SpikeOp): void {
       phaseTimes[key] += now - tm;
       tm = now;
     };
+
     let v = arena.v;
+    const ji = job >> 2;
+    const set = (f: number, x: number) => (v.i32[ji + (f >> 2)] = x);
+    set(J.listCtr, 0); set(J.listDone, 0); set(J.wReady, 0); set(J.itemCtr, 0);
+    set(J.S, sOff); set(J.srs, op.srs); set(J.scs, op.scs); set(J.K, K); set(J.R, R);
+    set(J.L, lOff); set(J.C, cOff); set(J.W, wOff); set(J.wrs, op.wrs); set(J.wcs, op.wcs);
+    set(J.ncols, C); set(J.P, cachedReady ? pOff : 0); set(J.out, oOff); set(J.ors, op.ors);
+    set(J.ocs, op.ocs); set(J.scale, scOff);
+    set(J.listChunk, Math.max(1, Math.min(32, Math.ceil(R / (8 * threads)))));
+    set(J.nRC, nRC); set(J.rowsPerChunk, rowsPerChunk); set(J.variant, op.variant === "event" ? 0 : 1); set(J.nT, nT);
     v.i8.set(op.spike.subarray(0, sSpan), sOff);
     if (op.scale) v.f32.set(op.scale.subarray(0, R), scOff >> 2);
+
+    // workers start on the event lists while this thread copies the weights in
+    const parts: Call[][] = [];
+    for (let t = 0; t < threads; t++) {
+      parts.push([{ fn: "run", args: [job, tiles[t] ?? 0, SCRATCH_BASE + t * SCRATCH_SLOT] }]);
+    }
+    const { posted, local } = postParts(parts);
+    if (!cachedReady) {
+      v = arena.v;
+      v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
+    }
+    Atomics.store(v.i32, ji + (J.wReady >> 2), 1);
+    Atomics.notify(v.i32, ji + (J.wReady >> 2));
+    lap("copyIn");
+    for (const call of parts[0]!) callFn(st.ex, call);
+    for (const part of local) for (const call of part) callFn(st.ex, call);
+    lap("phaseA"); // (this thread's share of the run)
+    waitPosted(posted);
+    lap("phaseB"); // (waiting for the workers)
+
+    v = arena.v;
     // the output region is fully covered (one contiguous copy) for the row-major and the
     // transposed layouts; any other stride pattern is copied element by element
     const denseOut = (op.ocs === 1 && op.ors === C) || (op.ors === 1 && op.ocs === R);
-    const listCall = (t: number): Call[] => {
-      if (op.variant !== "event") return [];
-      const [r0, r1] = split(R, threads, t);
-      return [{ fn: "build_lists", args: [sOff, op.srs, op.scs, K, r0, r1, lOff, cOff, 2 * TN * 4, TN * 4] }];
-    };
-    const fullTiles = op.wcs === 1 ? Math.floor(C / TN) : 0;
-    lap("copyIn");
-
-    // phase A: event lists (split by rows) + packing
-    if (needPack && fullTiles > 0) {
-      // unit-stride weights: pack the full tiles k-split, pipelined with the copy-in — the
-      // rows for the workers are copied first and posted, then the caller copies its own
-      // rows while they pack. The partial last tile (if any) is packed by the caller.
-      const kCut = (t: number) => split(K, threads, t)[0];
-      const wRow = (k: number) => k * op.wrs; // element offset of weight row k
-      const copyRows = (k0: number, k1: number) => {
-        if (k1 <= k0) return;
-        const e0 = wRow(k0);
-        const e1 = Math.min(wSpan, k1 >= K ? wSpan : wRow(k1));
-        arena.v.f32.set(op.weight.subarray(e0, e1), (wOff >> 2) + e0);
-      };
-      copyRows(kCut(1), K);
-      const parts: Call[][] = [];
-      for (let t = 0; t < threads; t++) {
-        const [k0, k1] = split(K, threads, t);
-        parts.push([...listCall(t), { fn: "pack_fast", args: [wOff, op.wrs, K, k0, k1, 0, fullTiles, pOff] }]);
-      }
-      const { posted, local } = postParts(parts);
-      copyRows(0, kCut(1));
-      for (const call of parts[0]!) callFn(st.ex, call);
-      for (const part of local) for (const call of part) callFn(st.ex, call);
-      if (fullTiles < nT) callFn(st.ex, { fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, fullTiles, nT, pOff] });
-      waitPosted(posted);
-    } else {
-      if (needPack) v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
-      const partsA: Call[][] = [];
-      for (let t = 0; t < threads; t++) {
-        const calls = listCall(t);
-        if (needPack) {
-          const [t0, t1] = split(nT, threads, t);
-          if (t1 > t0) calls.push({ fn: "pack", args: [wOff, op.wrs, op.wcs, K, C, t0, t1, pOff] });
-        }
-        partsA.push(calls);
-      }
-      runParallel(st.ex, partsA);
-    }
-    lap("phaseA");
-
-    // phase B: accumulate
-    const byTiles = nT >= 4 * threads;
-    // rows per block so one block's event lists (~LIST_BLOCK_BYTES) stay in L2 next to the tile
-    let rowBlock = R;
-    if (op.variant === "event") {
-      v = arena.v;
-      let events = 0;
-      for (let r = 0; r < R; r++) events += v.i32[(cOff >> 2) + r]!;
-      const perRow = Math.max(1, (events / R) * 4);
-      rowBlock = Math.max(8, Math.min(R, Math.floor(LIST_BLOCK_BYTES / perRow)));
-    }
-    let rowCuts: number[] | null = null;
-    if (!byTiles && threads > 1) {
-      rowCuts = [0];
-      if (op.variant === "event") {
-        // balance rows on event counts (+1 per row for the fixed per-row cost)
-        v = arena.v;
-        let total = 0;
-        for (let r = 0; r < R; r++) total += v.i32[(cOff >> 2) + r]! + 1;
-        let acc = 0;
-        let next = 1;
-        for (let r = 0; r < R && next < threads; r++) {
-          acc += v.i32[(cOff >> 2) + r]! + 1;
-          if (acc >= (total * next) / threads) {
-            rowCuts.push(r + 1);
-            next++;
-          }
-        }
-        while (rowCuts.length < threads) rowCuts.push(R);
-      } else {
-        for (let t = 1; t < threads; t++) rowCuts.push(split(R, threads, t)[0]);
-      }
-      rowCuts.push(R);
-    }
-    const partsB: Call[][] = [];
-    for (let t = 0; t < threads; t++) {
-      let r0 = 0;
-      let r1 = R;
-      let t0 = 0;
-      let t1 = nT;
-      if (threads > 1) {
-        if (byTiles) [t0, t1] = split(nT, threads, t);
-        else [r0, r1] = [rowCuts![t]!, rowCuts![t + 1]!];
-      }
-      const scr = SCRATCH_BASE + t * SCRATCH_SLOT;
-      partsB.push([
-        op.variant === "event"
-          ? { fn: "compute", args: [lOff, cOff, K, pOff, oOff, op.ors, op.ocs, C, r0, r1, t0, t1, scr, scOff, rowBlock] }
-          : { fn: "dense", args: [sOff, op.srs, op.scs, K, pOff, oOff, op.ors, op.ocs, C, r0, r1, t0, t1, scr, scOff] },
-      ]);
-    }
-    runParallel(st.ex, partsB);
-    lap("phaseB");
-
-    v = arena.v;
     if (denseOut) op.out.set(v.f32.subarray(oOff >> 2, (oOff >> 2) + outSpan));
     else {
-      // strided output: copy only the addressed elements
       const f = v.f32;
       const ob = oOff >> 2;
       for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) {
@@ -653,6 +593,24 @@ export function runSpikeOpWasm(op: SpikeOp): void {
   } finally {
     for (const o of allocs) arena.free(o);
   }
+}
+
+/** Pack all tiles of op.weight into `dst` (for the weight cache), split over the pool. */
+function packWhole(st: WasmState, op: SpikeOp, dst: number, nT: number, wSpan: number, take: (b: number) => number): void {
+  const wOff = take(wSpan * 4);
+  st.arena.v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
+  const threads = Math.max(1, Math.min(op.threads, poolThreads(), nT));
+  const fullTiles = op.wcs === 1 ? Math.floor(op.C / TN) : 0;
+  const parts: Call[][] = [];
+  for (let t = 0; t < threads; t++) {
+    const calls: Call[] = [];
+    const [k0, k1] = split(op.K, threads, t);
+    if (fullTiles > 0 && k1 > k0) calls.push({ fn: "pack_fast", args: [wOff, op.wrs, op.K, k0, k1, 0, fullTiles, dst] });
+    const [g0, g1] = split(nT - fullTiles, threads, t);
+    if (g1 > g0) calls.push({ fn: "pack", args: [wOff, op.wrs, op.wcs, op.K, op.C, fullTiles + g0, fullTiles + g1, dst] });
+    parts.push(calls);
+  }
+  runParallel(st.ex, parts);
 }
 
 function evictPacked(incoming: number): void {

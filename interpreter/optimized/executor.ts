@@ -1,0 +1,500 @@
+/**
+ * The optimized executor: runs an optimized IR graph (interpreter/passes) with planned
+ * buffers, compiled neuron-step and elementwise kernels, and spike-accumulate kernels.
+ * It computes exactly what the reference interpreter computes, bit for bit, in both modes;
+ * the property tests hold it to that.
+ *
+ * Anything without a fast kernel runs the op table's reference forward and copies the
+ * result into the planned buffer, so every graph runs, fast paths or not.
+ */
+import { broadcastOffsets } from "../engine/ops/broadcast.js";
+import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.js";
+import { gatherInto, layernormInto, meanTimeInto, overTimeInto, softmaxInto } from "../engine/fast/rows.js";
+import { matmulInto } from "../engine/fast/matmul.js";
+import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
+import { denseTimesSpike, denseTimesSpikeT, spikeMatmul } from "../engine/kernels/spike-matmul.js";
+import { UserError } from "../io/errors.js";
+import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
+import { opDef } from "../ir/ops.js";
+import type { FusedStep } from "../passes/fuse-elementwise.js";
+import type { Mode, NeuronRecord, RunResult } from "../reference/interpreter.js";
+import { canonicalLevels, runStep } from "../reference/step.js";
+import type { ParamStore } from "../runtime/params.js";
+import { compileFused, type InputIndex } from "./fused-codegen.js";
+import { compileNeuron, type NeuronKernel } from "./neuron-codegen.js";
+import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
+
+interface View {
+  readonly data: Storage;
+  readonly shape: readonly number[];
+}
+
+interface NeuronSlots {
+  readonly n: number;
+  readonly inputs: number[];
+  readonly states: Float32Array[];
+  readonly levels?: Int8Array | Float32Array;
+  readonly value?: Float32Array;
+  readonly scale?: Float32Array;
+  kernel?: NeuronKernel | null;
+}
+
+export interface ExecutorOptions {
+  /** Threads for the spike-accumulate kernels (including the caller). */
+  readonly threads?: number;
+}
+
+export class OptimizedExecutor {
+  readonly plan: Plan;
+  private readonly slots = new Map<number, Storage>();
+  private readonly neurons = new Map<number, NeuronSlots>();
+  private readonly fusedTables = new Map<string, { index: InputIndex[]; tables: (Int32Array | undefined)[] }>();
+  private staticsReady = false;
+  private readonly T: number;
+  private readonly scratch: Float64Array;
+
+  constructor(
+    readonly graph: Graph,
+    readonly params: ParamStore,
+    readonly options: ExecutorOptions = {},
+  ) {
+    this.T = graph.timesteps;
+    this.plan = planBuffers(graph);
+    for (const [id, b] of this.plan.buffers) this.slots.set(id, b);
+    let widest = 1;
+    for (const p of this.plan.nodes) widest = Math.max(widest, p.shape[p.shape.length - 1] ?? 1);
+    this.scratch = new Float64Array(widest);
+    for (const p of this.plan.nodes) {
+      if (p.node.op === "const") (this.slots.get(p.node.id) as Float32Array | Int32Array)[0] = p.node.attrs.value as number;
+      if (p.node.op === "param") this.slots.set(p.node.id, params.get(p.node.attrs.path as string).tensor.data);
+      if (p.node.op === "neuron") this.neurons.set(p.node.id, this.neuronSlots(p));
+    }
+  }
+
+  /** Bytes of tensor memory the executor holds (arena, neuron buffers). */
+  get bytesHeld(): number {
+    let n = this.plan.arenaBytes;
+    for (const s of this.neurons.values()) n += s.states.reduce((a, b) => a + b.byteLength, 0) + (s.levels?.byteLength ?? 0) + (s.value?.byteLength ?? 0) + (s.scale?.byteLength ?? 0);
+    return n;
+  }
+
+  private neuronSlots(p: PlannedNode): NeuronSlots {
+    const attrs = p.node.attrs as unknown as NeuronAttrs;
+    const users = this.graph.nodes.filter((u) => u.op === "neuron_out" && u.inputs[0] === p.node.id);
+    const field = (f: string) => users.some((u) => u.attrs.field === f);
+    const total = numel(p.shape);
+    const n = total / this.T;
+    const wantLevels = field("levels") && attrs.body.emit.levels !== undefined;
+    return {
+      n,
+      inputs: [...p.node.inputs],
+      states: attrs.body.states.map(() => new Float32Array(n)),
+      // Levels go to int8 when the spike-accumulate pass asked for it; recording reads them too.
+      levels: wantLevels || attrs.body.emit.levels !== undefined ? (p.node.attrs.levelsInt8 ? new Int8Array(total) : new Float32Array(total)) : undefined,
+      value: field("value") ? new Float32Array(total) : undefined,
+      scale: attrs.body.emit.scale !== undefined ? new Float32Array(this.T) : undefined,
+    };
+  }
+
+  run(inputs: ReadonlyMap<string, Tensor>, opts: { mode?: Mode; record?: boolean } = {}): RunResult {
+    for (const { name, node } of this.graph.inputs) {
+      const x = inputs.get(name);
+      const p = this.plan.byId.get(node)!;
+      if (!x) throw new UserError(`missing input \`${name}\``);
+      if (x.shape.join() !== p.shape.join() || (x.dtype === "i32") !== (p.kind === "i32"))
+        throw new UserError(`input \`${name}\` has shape [${x.shape.join(", ")}] (${x.dtype}) but this executor was planned for [${p.shape.join(", ")}] (${p.kind})`);
+      this.slots.set(node, x.data);
+    }
+    if (!this.staticsReady) {
+      for (const p of this.plan.nodes) if (p.isStatic && p.node.op !== "param" && p.node.op !== "const") this.exec(p, -1);
+      this.staticsReady = true;
+    }
+    if ((opts.mode ?? "multi") === "step") this.runStepwise();
+    else for (const p of this.plan.nodes) if (!p.isStatic && p.node.op !== "input") this.exec(p, -1);
+    const record = new Map<string, NeuronRecord>();
+    if (opts.record) {
+      for (const p of this.plan.nodes) {
+        if (p.node.op !== "neuron") continue;
+        const s = this.neurons.get(p.node.id)!;
+        if (!s.levels) continue;
+        const levels = f32(p.shape, Float32Array.from(s.levels));
+        let key = (p.node.attrs as unknown as NeuronAttrs).path;
+        for (let i = 2; record.has(key); i++) key = `${(p.node.attrs as unknown as NeuronAttrs).path}#${i}`;
+        record.set(key, { levels: canonicalLevels(levels), scale: s.scale ? Float32Array.from(s.scale) : undefined });
+      }
+    }
+    const out = this.plan.byId.get(this.graph.output)!;
+    const data = this.outputData(out);
+    const output = (out.kind === "i32" ? i32(out.shape, data as Int32Array) : f32(out.shape, data as Float32Array)) as Tensor;
+    return { output, record };
+  }
+
+  private outputData(p: PlannedNode): Storage {
+    if (p.node.op === "neuron_out") return this.projection(p.node);
+    return this.slots.get(p.node.id)!;
+  }
+
+  // ------------------------------------------------------------------ step mode
+
+  private stages(): Map<number, number> {
+    const stage = new Map<number, number>();
+    for (const n of this.graph.nodes) {
+      let s = 0;
+      for (const i of n.inputs) s = Math.max(s, stage.get(i)!);
+      if (n.op === "mean_time") s = stage.get(n.inputs[0]!)! + 1;
+      stage.set(n.id, s);
+    }
+    return stage;
+  }
+
+  private runStepwise(): void {
+    const stage = this.stages();
+    const maxStage = Math.max(0, ...stage.values());
+    for (let k = 0; k <= maxStage; k++) {
+      const nodes = this.plan.nodes.filter((p) => stage.get(p.node.id) === k && !p.isStatic && p.node.op !== "input");
+      for (const p of nodes) if (!p.node.type.timed && p.node.op !== "mean_time") this.exec(p, -1);
+      const timed = nodes.filter((p) => p.node.type.timed);
+      const means = this.plan.nodes.filter((p) => p.node.op === "mean_time" && stage.get(p.node.id) === k + 1);
+      if (timed.length === 0) continue;
+      for (const m of means) (this.slots.get(m.node.id) as Float32Array).fill(0);
+      for (let t = 0; t < this.T; t++) {
+        for (const p of timed) this.exec(p, t);
+        for (const m of means) {
+          const x = this.view(m.node.inputs[0]!, t).data as Float32Array;
+          const acc = this.slots.get(m.node.id) as Float32Array;
+          for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! + x[i]!);
+        }
+      }
+      for (const m of means) {
+        const acc = this.slots.get(m.node.id) as Float32Array;
+        for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / this.T);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ values
+
+  private projection(node: IRNode): Storage {
+    const s = this.neurons.get(node.inputs[0]!)!;
+    const f = node.attrs.field as string;
+    const d = f === "levels" ? s.levels : f === "scale" ? s.scale : s.value;
+    if (!d) throw new Error(`internal: neuron %${node.inputs[0]} has no ${f} buffer`);
+    return d;
+  }
+
+  /** A node's value: whole (t = -1) or, for a timed node, the slice of step t. */
+  private view(id: number, t: number): View {
+    const p = this.plan.byId.get(id)!;
+    const data = p.node.op === "neuron_out" ? this.projection(p.node) : this.slots.get(id)!;
+    if (t < 0 || !p.node.type.timed) return { data, shape: p.shape };
+    const n = data.length / this.T;
+    return { data: data.subarray(t * n, (t + 1) * n), shape: p.shape.slice(1) };
+  }
+
+  private out(p: PlannedNode, t: number): View {
+    return this.view(p.node.id, t);
+  }
+
+  // ------------------------------------------------------------------ ops
+
+  private exec(p: PlannedNode, t: number): void {
+    const node = p.node;
+    switch (node.op) {
+      case "const":
+      case "param":
+      case "input":
+      case "neuron_out":
+        return;
+      case "neuron":
+        return this.execNeuron(p, t);
+      case "fused":
+        return this.execFused(p, node.attrs.program as FusedStep[], t);
+      case "over_time": {
+        const x = this.view(node.inputs[0]!, -1).data as Float32Array;
+        const o = this.out(p, t).data as Float32Array;
+        if (t < 0) overTimeInto(x, this.T, o);
+        else o.set(x);
+        return;
+      }
+      case "mean_time":
+        return meanTimeInto(this.view(node.inputs[0]!, -1).data as Float32Array, this.T, this.out(p, -1).data as Float32Array);
+      case "layernorm": {
+        const x = this.view(node.inputs[0]!, t);
+        const o = this.out(p, t);
+        const d = x.shape[x.shape.length - 1]!;
+        return layernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.scratch);
+      }
+      case "softmax": {
+        const x = this.view(node.inputs[0]!, t);
+        return softmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array);
+      }
+      case "gather": {
+        const table = this.view(node.inputs[0]!, -1);
+        const ids = this.view(node.inputs[1]!, t);
+        const [N, D] = table.shape as [number, number];
+        const bad = gatherInto(table.data as Float32Array, N, D, ids.data as Int32Array, this.out(p, t).data as Float32Array);
+        if (bad >= 0) throw new UserError(`token id ${bad} is out of range for an embedding table of ${N} rows`);
+        return;
+      }
+      case "positions": {
+        const o = this.out(p, t).data as Int32Array;
+        for (let i = 0; i < o.length; i++) o[i] = i;
+        return;
+      }
+      case "transpose":
+      case "split_heads":
+      case "merge_heads":
+      case "reshape":
+      case "index":
+        return this.execLayout(p, t);
+      case "matmul":
+        return this.execMatmul(p, t);
+      case "spike_matmul":
+        return this.execSpikeMatmul(p, t);
+      case "to_f32": {
+        const x = this.view(node.inputs[0]!, t).data;
+        const o = this.out(p, t).data;
+        for (let i = 0; i < o.length; i++) o[i] = x[i]!;
+        return;
+      }
+      default:
+        if (opDef(node.op).elementwise) return this.execFused(p, [{ op: node.op, args: node.inputs.map((_, k) => ({ in: k })) }], t);
+        return this.execFallback(p, t);
+    }
+  }
+
+  /** Reference forward, copied into the planned buffer (ops without a fast kernel). */
+  private execFallback(p: PlannedNode, t: number): void {
+    const node = p.node;
+    const def = opDef(node.op);
+    const tensors = node.inputs.map((i) => this.tensorOf(i, t));
+    const timedIn = node.inputs.map((i) => this.plan.byId.get(i)!.node.type.timed);
+    const o = this.out(p, t);
+    if (t < 0 && node.type.timed) {
+      // per step, as the reference interpreter does for axis-addressed ops
+      const n = o.data.length / this.T;
+      for (let s = 0; s < this.T; s++) {
+        const r = def.forward!(tensors.map((x, k) => (timedIn[k] ? this.sliceTensor(x, s) : x)), { attrs: node.attrs });
+        o.data.set(r.data as never, s * n);
+      }
+      return;
+    }
+    o.data.set(def.forward!(tensors, { attrs: node.attrs }).data as never);
+  }
+
+  private tensorOf(id: number, t: number): Tensor {
+    const v = this.view(id, t);
+    const p = this.plan.byId.get(id)!;
+    const data = v.data instanceof Int8Array ? Float32Array.from(v.data) : v.data;
+    return (p.kind === "i32" ? i32(v.shape, data as Int32Array) : f32(v.shape, data as Float32Array)) as Tensor;
+  }
+
+  private sliceTensor(x: Tensor, s: number): Tensor {
+    const n = x.data.length / x.shape[0]!;
+    return { ...x, shape: x.shape.slice(1), data: x.data.subarray(s * n, (s + 1) * n) } as Tensor;
+  }
+
+  /** Time-aware broadcast shapes: in multi mode a static operand lines up under the time axis. */
+  private aligned(ids: readonly number[], t: number): number[][] {
+    const views = ids.map((i) => this.view(i, t));
+    if (t >= 0) return views.map((v) => [...v.shape]);
+    const timed = ids.map((i) => this.plan.byId.get(i)!.node.type.timed);
+    const per = views.map((v, k) => (timed[k] ? v.shape.slice(1) : [...v.shape]));
+    const R = Math.max(...per.map((s) => s.length));
+    return per.map((s, k) => [timed[k] ? this.T : 1, ...new Array<number>(R - s.length).fill(1), ...s]);
+  }
+
+  private execFused(p: PlannedNode, program: readonly FusedStep[], t: number): void {
+    const node = p.node;
+    const o = this.out(p, t);
+    const key = `${node.id}|${t < 0 ? "multi" : "step"}`;
+    let plan = this.fusedTables.get(key);
+    if (!plan) {
+      const shapes = this.aligned(node.inputs, t);
+      const outShape = t < 0 && node.type.timed ? [...o.shape] : [...o.shape];
+      const full = shapes.map((s) => (t < 0 && node.type.timed ? s : s));
+      const R = Math.max(outShape.length, ...full.map((s) => s.length));
+      const outAligned = [...new Array<number>(R - outShape.length).fill(1), ...outShape];
+      const index: InputIndex[] = [];
+      const tables: (Int32Array | undefined)[] = [];
+      for (const s of full) {
+        const n = numel(s);
+        if (n === 1) {
+          index.push("scalar");
+          tables.push(undefined);
+        } else if (n === numel(outAligned) && s.length <= R && s.join() === outAligned.slice(R - s.length).join()) {
+          index.push("same");
+          tables.push(undefined);
+        } else {
+          index.push("table");
+          tables.push(broadcastOffsets(s, outAligned));
+        }
+      }
+      plan = { index, tables };
+      this.fusedTables.set(key, plan);
+    }
+    const kernel = compileFused(program, plan.index);
+    kernel(node.inputs.map((i) => this.view(i, t).data as Float32Array), plan.tables, o.data as Float32Array);
+  }
+
+  private execLayout(p: PlannedNode, t: number): void {
+    const node = p.node;
+    const x = this.view(node.inputs[0]!, t);
+    const o = this.out(p, t);
+    const lead = t < 0 && node.type.timed ? 1 : 0;
+    const shape = x.shape;
+    const r = shape.length;
+    switch (node.op) {
+      case "reshape":
+        o.data.set(x.data as never);
+        return;
+      case "transpose": {
+        const perm = [...Array(lead).keys(), ...(node.attrs.perm as number[]).map((a) => a + lead)];
+        return permuteInto(x.data, shape, perm, o.data);
+      }
+      case "split_heads": {
+        const h = node.attrs.heads as number;
+        const L = shape[r - 2]!;
+        const e = shape[r - 1]! / h;
+        const s = [...shape.slice(0, r - 2), L, h, e];
+        const perm = [...Array(r - 2).keys(), r - 1, r - 2, r];
+        return permuteInto(x.data, s, perm, o.data);
+      }
+      case "merge_heads": {
+        const perm = [...Array(r - 3).keys(), r - 2, r - 3, r - 1];
+        return permuteInto(x.data, shape, perm, o.data);
+      }
+      case "index": {
+        const items = node.attrs.items as ({ index: number } | { start: number | null; end: number | null })[];
+        const strides: number[] = [];
+        let acc = 1;
+        for (let i = r - 1; i >= 0; i--) {
+          strides[i] = acc;
+          acc *= shape[i]!;
+        }
+        let offset = 0;
+        const oShape: number[] = [];
+        const oStrides: number[] = [];
+        for (let ax = 0; ax < r; ax++) {
+          const it = ax < lead ? undefined : items[ax - lead];
+          const n = shape[ax]!;
+          if (it && "index" in it) offset += (it.index < 0 ? it.index + n : it.index) * strides[ax]!;
+          else if (it) {
+            const norm = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
+            const a = norm(it.start ?? 0);
+            const b = norm(it.end ?? n);
+            offset += a * strides[ax]!;
+            oShape.push(Math.max(0, b - a));
+            oStrides.push(strides[ax]!);
+          } else {
+            oShape.push(n);
+            oStrides.push(strides[ax]!);
+          }
+        }
+        return stridedCopy(x.data, offset, oShape, oStrides, o.data);
+      }
+    }
+  }
+
+  private execMatmul(p: PlannedNode, t: number): void {
+    const node = p.node;
+    const [sa, sb] = this.aligned(node.inputs, t) as [number[], number[]];
+    const a = this.view(node.inputs[0]!, t).data as Float32Array;
+    const b = this.view(node.inputs[1]!, t).data as Float32Array;
+    const o = this.out(p, t).data as Float32Array;
+    const [M, K] = sa.slice(-2) as [number, number];
+    const N = sb[sb.length - 1]!;
+    const batchA = numel(sa.slice(0, -2));
+    const batchB = numel(sb.slice(0, -2));
+    if (batchB === 1) return matmulInto(a, 0, b, 0, M * batchA, K, N, o, 0);
+    if (batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join()) {
+      for (let i = 0; i < batchA; i++) matmulInto(a, i * M * K, b, i * K * N, M, K, N, o, i * M * N);
+      return;
+    }
+    this.execFallback(p, t);
+  }
+
+  private execSpikeMatmul(p: PlannedNode, t: number): void {
+    const node = p.node;
+    const [sa, sb] = this.aligned(node.inputs, t) as [number[], number[]];
+    const a = this.view(node.inputs[0]!, t).data;
+    const b = this.view(node.inputs[1]!, t).data;
+    const o = this.out(p, t).data as Float32Array;
+    const side = node.attrs.side as string;
+    const form = node.attrs.form as string;
+    const threads = this.options.threads;
+    const int8 = (x: Storage) => x instanceof Int8Array;
+    const batchA = numel(sa.slice(0, -2));
+    const batchB = numel(sb.slice(0, -2));
+    if (side === "left" && int8(a) && !int8(b) && batchB === 1) {
+      const K = sa[sa.length - 1]!;
+      const N = sb[sb.length - 1]!;
+      spikeMatmul(a as Int8Array, (a.length / K) | 0, K, b as Float32Array, N, o, { cacheWeights: true, threads });
+      return;
+    }
+    const sameBatch = batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join();
+    if (side === "right" && int8(b) && !int8(a) && sameBatch) {
+      const [M, K] = sa.slice(-2) as [number, number];
+      if (form === "nt") {
+        const N = sb[sb.length - 2]!;
+        for (let i = 0; i < batchA; i++)
+          denseTimesSpikeT((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * N * K, (i + 1) * N * K), N, o.subarray(i * M * N, (i + 1) * M * N), { threads });
+      } else {
+        const N = sb[sb.length - 1]!;
+        for (let i = 0; i < batchA; i++)
+          denseTimesSpike((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * K * N, (i + 1) * K * N), N, o.subarray(i * M * N, (i + 1) * M * N), { threads });
+      }
+      return;
+    }
+    this.execFallback(p, t);
+  }
+
+  // ------------------------------------------------------------------ neurons
+
+  private execNeuron(p: PlannedNode, t: number): void {
+    const node = p.node;
+    const attrs = node.attrs as unknown as NeuronAttrs;
+    const s = this.neurons.get(node.id)!;
+    const t0 = t < 0 ? 0 : t;
+    const t1 = t < 0 ? this.T : t + 1;
+    if (t0 === 0) attrs.body.states.forEach((st, k) => s.states[k]!.fill(st.init));
+    const inputs = s.inputs.map((i) => this.view(i, -1).data as Float32Array);
+    if (s.kernel === undefined) s.kernel = compileNeuron(attrs.body, s.n, { levels: s.levels !== undefined, value: s.value !== undefined, scale: s.scale !== undefined }) ?? null;
+    const k = s.kernel;
+    const calibrated = (path: string) => {
+      const c = this.params.get(path).calibrated!;
+      for (let u = t0; u < t1; u++) if (!c[u]) return false;
+      return true;
+    };
+    if (k && k.amplitudes.every(calibrated)) {
+      k.run(
+        {
+          inputs,
+          states: s.states,
+          amplitudes: k.amplitudes.map((a) => this.params.get(a).tensor.data),
+          params: k.params.map((q) => this.params.get(q).tensor.data),
+          levels: s.levels,
+          value: s.value,
+          scale: s.scale,
+        },
+        s.n,
+        t0,
+        t1,
+      );
+      return;
+    }
+    // Reference step: the first call (amplitude calibration) or a body the compiler declined.
+    const stateShape = p.shape.slice(1);
+    for (let u = t0; u < t1; u++) {
+      const xs = inputs.map((x) => f32(stateShape, x.subarray(u * s.n, (u + 1) * s.n)));
+      const state = new Map<string, Tensor>(attrs.body.states.map((st, j) => [st.name, f32(stateShape, s.states[j]!)]));
+      const r = runStep(attrs.body, xs, state, u, this.params);
+      attrs.body.states.forEach((st, j) => s.states[j]!.set(r.state.get(st.name)!.data as Float32Array));
+      if (s.levels && r.levels) s.levels.set(r.levels.data as Float32Array, u * s.n);
+      if (s.value) s.value.set(r.value.data as Float32Array, u * s.n);
+      if (s.scale && r.scale !== undefined) s.scale[u] = r.scale;
+    }
+  }
+}
+
+export type { F32Tensor };

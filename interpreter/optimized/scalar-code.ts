@@ -1,0 +1,49 @@
+/**
+ * JavaScript source for one elementwise op on scalars, with exactly the rounding of the
+ * reference kernels (engine/ops/elementwise.ts): the double-precision scalar function, then
+ * one Math.fround. Generated kernels call this so the optimized paths give the same bits.
+ */
+import { binaryScalar, unaryScalar, type BinaryOp, type UnaryOp } from "../engine/ops/index.js";
+
+export interface ScalarEnv {
+  /** Functions the generated code refers to by name (`U_gelu`, ...). */
+  readonly functions: Map<string, (...xs: number[]) => number>;
+}
+
+const INLINE_BINARY: Record<string, string> = { add: "+", sub: "-", mul: "*", div: "/" };
+
+export function scalarExpr(op: string, args: readonly string[], env: ScalarEnv): string | undefined {
+  const [a, b, c] = args;
+  if (op in INLINE_BINARY) return `F(${a} ${INLINE_BINARY[op]} ${b})`;
+  if (op === "max" || op === "min") return `F(Math.${op}(${a}, ${b}))`;
+  if (op === "clamp") return `F(Math.min(Math.max(${a}, ${b}), ${c}))`;
+  if (op === "neg") return `F(-${a})`;
+  if (op === "abs") return `F(Math.abs(${a}))`;
+  const unary = ["round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"];
+  if (unary.includes(op)) {
+    env.functions.set(`U_${op}`, unaryScalar(op as UnaryOp));
+    return `F(U_${op}(${a}))`;
+  }
+  if (op === "pow") {
+    env.functions.set("B_pow", binaryScalar("pow" as BinaryOp));
+    return `F(B_pow(${a}, ${b}))`;
+  }
+  return undefined;
+}
+
+/** Builds a function from generated source with the env's helper functions in scope. */
+export function compile<T>(source: string, env: ScalarEnv): T {
+  const names = ["F", ...env.functions.keys()];
+  const values = [Math.fround, ...env.functions.values()];
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(...names, source)(...values) as T;
+}
+
+/** A number literal that evaluates to exactly `v`. */
+export function literal(v: number): string {
+  if (Object.is(v, -0)) return "-0";
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "Infinity";
+  if (v === -Infinity) return "-Infinity";
+  return String(v);
+}
