@@ -57,7 +57,12 @@ export class SpkParser extends LineAwareRecoveryParser {
     super(
       allTokens as TokenType[],
       { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: spkErrorMessages },
-      [Ident], // a name resumes recovery only at the start of a line (see recovery.ts)
+      {
+        weak: [Ident], // a name resumes recovery only at the start of a line (see recovery.ts)
+        hard: [Import, Const, Neuron, Layer, Model],
+        openers: [LParen, LBracket, LBrace],
+        closers: [RParen, RBracket, RBrace],
+      },
     );
     this.performSelfAnalysis();
   }

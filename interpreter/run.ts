@@ -8,6 +8,9 @@ import type { Program } from "./checker/program.js";
 import type { Tensor } from "./engine/tensor.js";
 import { type Mode, ReferenceInterpreter, type RunResult } from "./reference/interpreter.js";
 import { ParamStore } from "./runtime/params.js";
+import { optimize } from "./passes/pass.js";
+import { OptimizedExecutor } from "./optimized/executor.js";
+import { f32, i32 } from "./engine/tensor.js";
 
 export interface RunSpecRequest {
   readonly file: string;
@@ -23,6 +26,8 @@ export interface RunSpecRequest {
   readonly program?: Program;
   /** Reuse a parameter store (e.g. calibrated amplitudes from an earlier call). */
   readonly params?: ParamStore;
+  /** Run the optimized graph on the optimized executor (default) or the reference interpreter. */
+  readonly optimize?: boolean;
 }
 
 export interface RunSpecResult extends RunResult {
@@ -33,6 +38,14 @@ export interface RunSpecResult extends RunResult {
 export function runSpec(req: RunSpecRequest): RunSpecResult {
   const compiled = compileEntry(req);
   const params = req.params ?? ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
-  const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record: req.record });
-  return { ...result, compiled, params };
+  if (req.optimize === false) {
+    const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record: req.record });
+    return { ...result, compiled, params };
+  }
+  const { graph } = optimize(compiled.graph);
+  const r = new OptimizedExecutor(graph, params).run(req.inputs, { mode: req.mode, record: req.record });
+  // The executor's output lives in its arena; hand the caller its own copy.
+  const o = r.output;
+  const output = o.dtype === "i32" ? i32(o.shape, Int32Array.from(o.data)) : f32(o.shape, Float32Array.from(o.data));
+  return { output, record: r.record, compiled, params };
 }

@@ -26,6 +26,15 @@ function allSpans(r: ParseResult): { start: number; end: number }[] {
   return out;
 }
 
+/** A deep copy without any `span`/`pathSpan`, to compare trees whose offsets shifted. */
+function withoutSpans(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutSpans);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).filter(([k]) => k !== "span" && k !== "pathSpan").map(([k, c]) => [k, withoutSpans(c)]));
+  }
+  return v;
+}
+
 /** The properties every parse must have, whatever the input (plain checks: `expect` per span is slow). */
 function checkParse(text: string): void {
   let r: ParseResult;
@@ -119,6 +128,32 @@ describe("parse never throws and keeps every span inside the document", () => {
 
   it("over mutations of the example programs", () => {
     fc.assert(fc.property(mutatedExample, checkParse), { numRuns: 300 });
+  });
+
+  it("a broken first declaration never changes the declarations after it", () => {
+    const tiny = examples[1]!;
+    const firstEnd = tiny.indexOf("}\n\n/// Self-attention"); // SpikeLinear's closing brace
+    const reference = withoutSpans(parse(tiny, "t.spk").file.decls.slice(1));
+    const localMutation = fc.array(
+      fc.tuple(fc.integer({ min: 0, max: firstEnd }), fc.nat(30), fc.oneof(fc.constantFrom(...PIECES, ""), fc.string({ maxLength: 4 }))),
+      { minLength: 1, maxLength: 4 },
+    );
+    fc.assert(
+      fc.property(localMutation, (ms) => {
+        let text = tiny;
+        let limit = firstEnd;
+        for (const [at, len, ins] of ms) {
+          const start = Math.min(at, limit);
+          const del = Math.min(len, limit - start);
+          text = text.slice(0, start) + ins + text.slice(start + del);
+          limit += ins.length - del;
+        }
+        const decls = parse(text, "t.spk").file.decls;
+        const later = decls.slice(decls.length - reference.length);
+        expect(withoutSpans(later)).toEqual(reference);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("is deterministic: the shared parser instance carries no state between calls", () => {

@@ -71,14 +71,17 @@ export function planBuffers(g: Graph): Plan {
   planned.forEach((p, i) => {
     for (const id of releaseAt.get(i - 1) ?? []) {
       const b = buffers.get(id)!;
-      const key = `${b.constructor.name}:${b.length}`;
+      const key = `${byId.get(id)!.type.timed ? "timed" : "static"}:${b.constructor.name}:${b.length}`;
       free.set(key, [...(free.get(key) ?? []), b]);
     }
     if (EXTERNAL.has(p.node.op)) return;
     const n = numel(p.shape);
-    const key = `${p.kind === "f32" ? "Float32Array" : p.kind === "i32" ? "Int32Array" : "Int8Array"}:${n}`;
+    // Timed and static values live in separate pools: in step mode the static ones of a stage
+    // run before its time loop, so sharing across the two would overwrite live values. A
+    // mean_time accumulates during the loop, so it never takes a recycled buffer.
+    const key = `${p.node.type.timed ? "timed" : "static"}:${p.kind === "f32" ? "Float32Array" : p.kind === "i32" ? "Int32Array" : "Int8Array"}:${n}`;
     naiveBytes += n * (p.kind === "i8" ? 1 : 4);
-    const reuse = p.isStatic ? undefined : free.get(key)?.pop();
+    const reuse = p.isStatic || p.node.op === "mean_time" ? undefined : free.get(key)?.pop();
     const buf = reuse ?? alloc(p.kind, n);
     if (!reuse) arenaBytes += buf.byteLength;
     buffers.set(p.node.id, buf);

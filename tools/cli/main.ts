@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .option("-r, --record", "record every neuron's spike levels")
     .option("-s, --seed <n>", "seed for weights not given", "0")
     .option("-t, --timesteps <n>", "time steps for a layer or neuron run on its own")
+    .option("--no-opt", "run the reference interpreter instead of the optimized executor")
     .action((file: string, opts) => guarded(() => runCommand(file, opts)));
 
   program

@@ -7,6 +7,7 @@ import { type Diagnostic, formatDiagnostic } from "../../grammar/source.js";
 import type { Program } from "../../interpreter/checker/program.js";
 import { SpecError } from "../../interpreter/compile.js";
 import { isUserError } from "../../interpreter/io/errors.js";
+import { shutdownKernelPool } from "../../interpreter/engine/kernels/spike-matmul.js";
 
 export function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
@@ -38,5 +39,8 @@ export async function guarded(body: () => Promise<number | void> | number | void
     process.exitCode = code ?? 0;
   } catch (e) {
     process.exitCode = reportError(e);
+  } finally {
+    // Kernel worker threads must not keep the process alive.
+    await shutdownKernelPool();
   }
 }

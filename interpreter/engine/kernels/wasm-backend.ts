@@ -54,7 +54,7 @@ interface KernelExports {
           r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
   dense(S: number, srs: number, scs: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
-  run(job: number, tile: number, scr: number): void;
+  run(job: number, tile: number, scr: number): number;
 }
 
 const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run"] as const;
@@ -182,21 +182,24 @@ class Arena {
 // ---------------------------------------------------------------------------------------
 // Worker pool
 
-const SLOT_INTS = 64; // per worker: [seq, done, status, ncalls, call0(16), call1(16), ...]
-const W_SEQ = 0;
-const W_DONE = 1;
-const W_STATUS = 2;
+const SLOT_INTS = 64; // per worker: [seq, done, status, ncalls, claim, -, -, -, calls...]
+const W_SEQ = 0; // last posted job
+const W_DONE = 1; // last finished job
+const W_STATUS = 2; // 0 ok, 1 the job threw
 const W_NCALLS = 3;
-const W_CALLS = 4;
+const W_CLAIM = 4; // +seq: the worker took job seq; -seq: the caller cancelled it first
+const W_CALLS = 8;
 const CALL_INTS = 16; // [fn, nargs, args(14)]
 const MAX_CALLS = 3;
+/** How long an idle worker spins before sleeping (waking a sleeping vCPU costs ~0.5-1 ms here). */
+export const WORKER_SPIN_MS = 1;
 
 // Plain CommonJS source, run with { eval: true }: needs no TypeScript loader, so it works
-// the same under vitest, `node --import tsx`, or compiled output.
+// the same under vitest, \`node --import tsx\`, or compiled output.
 const WORKER_SOURCE = `
 "use strict";
 const { workerData, parentPort } = require("node:worker_threads");
-const { module, memory, ctrl, index, fnNames } = workerData;
+const { module, memory, ctrl, index, fnNames, spinMs } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = fnNames.map((n) => inst.exports[n]);
 const c = new Int32Array(ctrl);
@@ -204,15 +207,24 @@ const base = index * ${SLOT_INTS};
 parentPort.postMessage("ready");
 let seen = 0;
 for (;;) {
-  // brief spin (the next phase usually follows within microseconds), then sleep
-  let spins = 0;
-  while (Atomics.load(c, base + ${W_SEQ}) === seen && spins < 20000) spins++;
-  if (Atomics.load(c, base + ${W_SEQ}) === seen) Atomics.wait(c, base + ${W_SEQ}, seen);
+  // spin for up to spinMs (kernel calls tend to come in bursts), then sleep
+  if (Atomics.load(c, base + ${W_SEQ}) === seen) {
+    const until = performance.now() + spinMs;
+    let i = 0;
+    while (Atomics.load(c, base + ${W_SEQ}) === seen) {
+      if ((++i & 1023) === 0 && performance.now() > until) {
+        Atomics.wait(c, base + ${W_SEQ}, seen);
+        break;
+      }
+    }
+  }
   const seq = Atomics.load(c, base + ${W_SEQ});
   if (seq === seen) continue;
   seen = seq;
+  // take the job unless the caller already cancelled it (it then runs the calls itself)
+  const cur = Atomics.load(c, base + ${W_CLAIM});
+  if (cur === -seq || Atomics.compareExchange(c, base + ${W_CLAIM}, cur, seq) !== cur) continue;
   const n = c[base + ${W_NCALLS}];
-  if (n < 0) break;
   let status = 0;
   try {
     for (let j = 0; j < n; j++) {
@@ -274,7 +286,7 @@ export async function startPool(threads: number): Promise<void> {
     for (let w = 0; w < want; w++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: st.module, memory: st.memory, ctrl: ctrl.buffer, index: w, fnNames: [...FN_NAMES] },
+        workerData: { module: st.module, memory: st.memory, ctrl: ctrl.buffer, index: w, fnNames: [...FN_NAMES], spinMs: WORKER_SPIN_MS },
       });
       // stay ref'd until ready (so an awaiting caller isn't cut short), then unref
       readies.push(
@@ -324,7 +336,8 @@ function callFn(ex: KernelExports, c: Call): void {
 interface Posted {
   p: PoolState;
   seq: number;
-  nWorkers: number;
+  parts: Call[][]; // parts[w] went to worker w
+  claimBefore: number[];
 }
 
 /**
@@ -337,6 +350,7 @@ function postParts(parts: Call[][]): { posted: Posted | null; local: Call[][] } 
   if (nWorkers <= 0 || !p) return { posted: null, local: parts.slice(1) };
   const c = p.ctrl;
   const seq = ++p.seq;
+  const claimBefore: number[] = [];
   for (let w = 0; w < nWorkers; w++) {
     const part = parts[w + 1]!;
     if (part.length > MAX_CALLS) throw new Error("too many calls in a worker job");
@@ -348,20 +362,29 @@ function postParts(parts: Call[][]): { posted: Posted | null; local: Call[][] } 
       c[o + 1] = call.args.length;
       call.args.forEach((a, q) => (c[o + 2 + q] = a));
     });
+    claimBefore.push(Atomics.load(c, base + W_CLAIM));
     Atomics.store(c, base + W_SEQ, seq);
     Atomics.notify(c, base + W_SEQ);
   }
-  return { posted: { p, seq, nWorkers }, local: parts.slice(nWorkers + 1) };
+  return { posted: { p, seq, parts: parts.slice(1, nWorkers + 1), claimBefore }, local: parts.slice(nWorkers + 1) };
 }
 
-/** Block until the posted worker jobs are done. */
-function waitPosted(h: Posted | null): void {
+/**
+ * Finish the posted jobs: a job its worker has not picked up yet (e.g. still waking up) is
+ * cancelled and run here instead; otherwise block until the worker reports it done. So a
+ * slow-to-wake worker never delays the caller by more than the work it actually took.
+ */
+function waitPosted(ex: KernelExports, h: Posted | null): void {
   if (!h) return;
-  const { p, seq, nWorkers } = h;
+  const { p, seq } = h;
   const c = p.ctrl;
   let failed = false;
-  for (let w = 0; w < nWorkers; w++) {
+  for (let w = 0; w < h.parts.length; w++) {
     const base = w * SLOT_INTS;
+    if (Atomics.compareExchange(c, base + W_CLAIM, h.claimBefore[w]!, -seq) === h.claimBefore[w]) {
+      for (const call of h.parts[w]!) callFn(ex, call);
+      continue;
+    }
     let spins = 0;
     let timeouts = 0;
     for (;;) {
@@ -388,7 +411,7 @@ function runParallel(ex: KernelExports, parts: Call[][]): void {
   const { posted, local } = postParts(parts);
   for (const call of parts[0]!) callFn(ex, call);
   for (const part of local) for (const call of part) callFn(ex, call);
-  waitPosted(posted);
+  waitPosted(ex, posted);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -458,7 +481,7 @@ function dropPacked(e: PackedEntry): void {
 }
 
 /** Optional per-phase timing (ms, accumulated) for benchmarking: set `phaseTimes.enabled = true`. */
-export const phaseTimes = { enabled: false, copyIn: 0, phaseA: 0, phaseB: 0, copyOut: 0, calls: 0 };
+export const phaseTimes = { enabled: false, copyIn: 0, phaseA: 0, phaseB: 0, copyOut: 0, calls: 0, callerItems: 0, items: 0 };
 
 function span(rows: number, cols: number, rs: number, cs: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * rs + (cols - 1) * cs + 1;
@@ -562,6 +585,7 @@ export function runSpikeOpWasm(op: SpikeOp): void {
       parts.push([{ fn: "run", args: [job, tiles[t] ?? 0, SCRATCH_BASE + t * SCRATCH_SLOT] }]);
     }
     const { posted, local } = postParts(parts);
+    lap("copyOut"); // DEBUG
     if (!cachedReady) {
       v = arena.v;
       v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);
@@ -569,10 +593,14 @@ export function runSpikeOpWasm(op: SpikeOp): void {
     Atomics.store(v.i32, ji + (J.wReady >> 2), 1);
     Atomics.notify(v.i32, ji + (J.wReady >> 2));
     lap("copyIn");
-    for (const call of parts[0]!) callFn(st.ex, call);
+    const mine = st.ex.run(job, tiles[0] ?? 0, SCRATCH_BASE);
     for (const part of local) for (const call of part) callFn(st.ex, call);
     lap("phaseA"); // (this thread's share of the run)
-    waitPosted(posted);
+    if (pt) {
+      phaseTimes.callerItems += mine;
+      phaseTimes.items += nT * nRC;
+    }
+    waitPosted(st.ex, posted);
     lap("phaseB"); // (waiting for the workers)
 
     v = arena.v;

@@ -303,10 +303,10 @@ ${listFns(4, "")}
   ;; Fields: 0 listCtr  4 listDone  8 wReady  12 itemCtr  16 S  20 srs  24 scs  28 K  32 R
   ;;   36 L  40 C  44 W  48 wrs  52 wcs  56 ncols  60 P  64 out  68 ors  72 ocs  76 scale
   ;;   80 listChunk  84 nRC  88 rowsPerChunk  92 variant (0 event, 1 dense)  96 nT
-  (func (export "run") (param $job i32) (param $tile i32) (param $scr i32)
+  (func (export "run") (param $job i32) (param $tile i32) (param $scr i32) (result i32)
     (local $K i32) (local $R i32) (local $r0 i32) (local $r1 i32) (local $w i32) (local $nItems i32)
     (local $t i32) (local $lastT i32) (local $tb i32) (local $pbase i32) (local $nRC i32) (local $rpc i32)
-    (local $chunk i32) (local $variant i32) (local $full i32)
+    (local $chunk i32) (local $variant i32) (local $full i32) (local $done i32)
     (local.set $K (i32.load offset=28 (local.get $job)))
     (local.set $R (i32.load offset=32 (local.get $job)))
     (local.set $variant (i32.load offset=92 (local.get $job)))
@@ -332,10 +332,14 @@ ${listFns(4, "")}
         (block $wd (loop $wl
           (br_if $wd (i32.ge_s (i32.atomic.load offset=4 (local.get $job)) (local.get $R)))
           (br $wl)))))
-    ;; weights published by the caller (it notifies after setting wReady)
+    ;; weights published by the caller: spin (the copy-in takes ~1 ms; waking a sleeping
+    ;; thread costs about as much), then sleep until notified
+    (local.set $w (i32.const 0))
     (block $rd (loop $rl
       (br_if $rd (i32.ne (i32.atomic.load offset=8 (local.get $job)) (i32.const 0)))
-      (drop (memory.atomic.wait32 offset=8 (local.get $job) (i32.const 0) (i64.const 1000000)))
+      (local.set $w (i32.add (local.get $w) (i32.const 1)))
+      (if (i32.gt_u (local.get $w) (i32.const 0))
+        (then (drop (memory.atomic.wait32 offset=8 (local.get $job) (i32.const 0) (i64.const 1000000)))))
       (br $rl)))
     (local.set $lastT (i32.const -1))
     (block $id (loop $il
@@ -373,7 +377,10 @@ ${listFns(4, "")}
                 (i32.load offset=72 (local.get $job)) (i32.load offset=56 (local.get $job))
                 (local.get $r0) (local.get $r1) (local.get $t) (i32.add (local.get $t) (i32.const 1))
                 (local.get $scr) (i32.load offset=76 (local.get $job)))))
-      (br $il))))
+      (local.set $done (i32.add (local.get $done) (i32.const 1)))
+      (br $il)))
+    ;; number of work items this thread did (diagnostics)
+    (local.get $done))
 )
 `;
 }

@@ -9,6 +9,7 @@ import { readTensorMap, tensorToJson, writeJson } from "../../../interpreter/io/
 import { findNonFinite, loadWeightsFile } from "../../../interpreter/io/weights.js";
 import type { ArgValue } from "../../../interpreter/compile.js";
 import { runSpec } from "../../../interpreter/run.js";
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { renderTable } from "../table.js";
 import type { NeuronRecord } from "../../../interpreter/reference/interpreter.js";
 
@@ -22,6 +23,7 @@ export interface RunOptions {
   record?: boolean;
   seed?: string;
   timesteps?: string;
+  /** commander's negatable `--no-opt`: false runs the reference interpreter. */
   opt?: boolean;
 }
 
@@ -71,7 +73,8 @@ export function rateRows(record: ReadonlyMap<string, NeuronRecord>): (string | n
   });
 }
 
-export function runCommand(file: string, opts: RunOptions): number {
+export async function runCommand(file: string, opts: RunOptions): Promise<number> {
+  if (opts.opt !== false) await initSpikeKernels();
   const mode = opts.mode ?? "multi";
   if (mode !== "multi" && mode !== "step") throw new UserError(`--mode is multi or step, found \`${mode}\``);
   const inputs = opts.input ? readTensorMap(opts.input) : new Map<string, Tensor>();
@@ -87,6 +90,7 @@ export function runCommand(file: string, opts: RunOptions): number {
     timesteps: parseIntOption("--timesteps", opts.timesteps, 1),
     mode,
     record: opts.record,
+    optimize: opts.opt !== false,
   });
   if (opts.out) {
     const out: Record<string, unknown> = { output: tensorToJson(r.output) };
