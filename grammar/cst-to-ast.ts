@@ -129,7 +129,7 @@ class Converter {
     let end = -Infinity;
     for (const p of parts) {
       if (p === undefined) continue;
-      const s = "kind" in p || "start" in p ? (p as Span) : this.tokSpan(p as IToken);
+      const s = "start" in p ? p : this.tokSpan(p);
       if (s.start < start) start = s.start;
       if (s.end > end) end = s.end;
     }

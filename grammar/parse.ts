@@ -51,6 +51,7 @@ class ParseRun {
   private readonly diagnostics: Diagnostic[] = [];
   private readonly imports: ImportDecl[] = [];
   private readonly decls: Decl[] = [];
+  private lastError: unknown;
 
   constructor(
     private readonly text: string,
@@ -101,8 +102,6 @@ class ParseRun {
     };
     return { file, diagnostics: this.diagnostics };
   }
-
-  private lastError: unknown;
 
   /** Parses and converts `tokens`; false (and nothing recorded) if the parser threw. */
   private parseTokens(tokens: IToken[], docFor: DocLookup): boolean {

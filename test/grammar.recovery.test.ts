@@ -172,6 +172,40 @@ describe("recovery", () => {
     expect(names(twice.file)).toEqual(["Const a", "Const b", "Layer Good"]);
   });
 
+  it("an error in a forward's result shape does not spill into its body (line-aware resync)", () => {
+    const src = `layer L(d) {
+  forward(x: [T, d]) -> [T, B, amplitude, d] {
+    let y = f(x)
+    return y
+  }
+}` + GOOD_LAYER;
+    const r = parse(src, "t.spk");
+    const d = only(r.diagnostics, "SPK002");
+    expect(d.message).toBe("expected `]` to close the shape, found `amplitude`");
+    const fwd = (r.file.decls[0] as ModuleDecl).members[0];
+    if (fwd?.kind !== "Forward") throw new Error();
+    expect(fwd.body.stmts.map((s) => s.kind)).toEqual(["Let", "Return"]);
+    expectGoodLayer(r.file);
+  });
+
+  it("a misspelled `forward` skips its block whole: the layer's own `}` still closes it", () => {
+    const src = `layer L(d) {
+  q = Linear(d, d)
+  forwrd(x: [T, d]) -> [T, d] {
+    let y = q(x)
+    return y
+  }
+  k = Linear(d, d)
+}` + GOOD_LAYER;
+    const r = parse(src, "t.spk");
+    expect(r.diagnostics.map((d) => d.code)).toEqual(["SPK002", "SPK002"]);
+    expect(r.diagnostics[0]!.span).toEqual({ start: src.indexOf("(x"), end: src.indexOf("(x") + 1 });
+    const l = r.file.decls[0] as ModuleDecl;
+    expect(l.members.map((m) => (m.kind === "Field" ? m.name.name : m.kind))).toEqual(["q", "forwrd", "k"]);
+    expect(src.slice(l.span.start, l.span.end).endsWith("k = Linear(d, d)\n}")).toBe(true);
+    expectGoodLayer(r.file);
+  });
+
   it("missing name: Ident with an empty name and an empty span after the keyword", () => {
     const src = "neuron { state u = 0 }" + GOOD_LAYER;
     const r = parse(src, "t.spk");

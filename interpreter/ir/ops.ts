@@ -42,6 +42,8 @@ const defs: OpDef[] = [
   { name: "step_index", time: "special" },
   { name: "state_read", time: "special" },
   { name: "amplitude", time: "special" },
+  // incremental decoding (passes/incremental.ts): appends to a per-call cache
+  { name: "cache_concat", time: "special" },
   // elementwise
   ...(["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const).map(unary),
   ...(["add", "sub", "mul", "div", "max", "min"] as const).map(binary),

@@ -13,7 +13,7 @@
 import * as K from "../engine/ops/index.js";
 import { type F32Tensor, type Tensor, f32, numel, sliceLeading } from "../engine/tensor.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
-import { constTensor, opDef } from "../ir/ops.js";
+import { F32_LOWEST, constTensor, opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
 import { initialState, runStep } from "./step.js";
 
@@ -28,6 +28,16 @@ export interface RunOptions {
    * mode: whole-time-axis values). Operation counts and reports are built on this.
    */
   readonly observe?: (node: IRNode, inputs: readonly Tensor[], output: Tensor) => void;
+  /**
+   * Incremental decoding (graphs from passes/incremental.ts): `offset` positions are already
+   * cached; `caches` holds, per cache_concat node, everything seen so far and is updated.
+   */
+  readonly sequence?: SequenceState;
+}
+
+export interface SequenceState {
+  offset: number;
+  readonly caches: Map<number, Tensor>;
 }
 
 export interface NeuronRecord {
@@ -120,6 +130,17 @@ export class ReferenceInterpreter {
         case "over_time":
           values.set(node.id, K.overTime(get(node.inputs[0]!), T));
           break;
+        case "cache_concat":
+          values.set(node.id, this.cacheConcat(node, get(node.inputs[0]!), opts.sequence));
+          break;
+        case "causal_mask":
+        case "positions":
+          if (node.attrs.offset) {
+            values.set(node.id, this.offsetSequenceOp(node, node.op === "positions" ? get(node.inputs[0]!) : undefined, opts.sequence));
+            break;
+          }
+          values.set(node.id, opDef(node.op).forward!(node.inputs.map(get), { attrs: node.attrs }));
+          break;
         case "mean_time":
           values.set(node.id, K.meanTime(get(node.inputs[0]!)));
           break;
@@ -167,6 +188,30 @@ export class ReferenceInterpreter {
       }
     }
     return { output: get(this.graph.output), record };
+  }
+
+  // ------------------------------------------------------------------ incremental decoding
+
+  private cacheConcat(node: IRNode, x: Tensor, seq: SequenceState | undefined): Tensor {
+    if (!seq) throw new Error("internal: a cache_concat graph needs RunOptions.sequence");
+    const axis = x.shape.length + (node.attrs.axis as number);
+    const prev = seq.caches.get(node.id);
+    const all = prev ? K.concat([prev, x], axis) : x;
+    seq.caches.set(node.id, all);
+    return all;
+  }
+
+  private offsetSequenceOp(node: IRNode, ids: Tensor | undefined, seq: SequenceState | undefined): Tensor {
+    const P = seq?.offset ?? 0;
+    if (node.op === "positions") {
+      const L = ids!.shape[ids!.shape.length - 1]!;
+      return { dtype: "i32", shape: [L], data: Int32Array.from({ length: L }, (_, i) => P + i) } as Tensor;
+    }
+    const n = node.attrs.size as number;
+    const full = P + n;
+    const data = new Float32Array(n * full);
+    for (let i = 0; i < n; i++) for (let j = P + i + 1; j < full; j++) data[i * full + j] = F32_LOWEST;
+    return f32([n, full], data);
   }
 
   // ------------------------------------------------------------------ step by step

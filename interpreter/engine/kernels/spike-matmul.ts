@@ -16,23 +16,21 @@
  *  - JS event-driven (spike-js.ts): per-row ascending event list, sign in the entry.
  *  - JS dense-ternary (spike-js.ts): walks the int8 row directly, no list.
  *  - WASM SIMD event-driven (wasm-kernel-wat.ts): f32x4 over output columns, 24-column
- *    tiles packed as [+W | -W] so the inner loop is load+add only, tile-outer loop order.
+ *    tiles packed as [+W | -W] into an L2-resident per-thread scratch right before use, so
+ *    the inner loop is load+add only.
  *  - WASM SIMD dense-ternary: same tiles, acc += W*f32(s) for every k.
- *  - Threads: the WASM variants split rows / column tiles over the caller + worker_threads
- *    sharing the wasm memory (wasm-backend.ts).
+ *  - Threads: the WASM variants share (column tile x row chunk) work items between the caller
+ *    and worker_threads on the same shared wasm memory (wasm-backend.ts); k is never split.
  *
  * Choice (`backend`/`variant` "auto"), from measurements (tools/bench/calibrate.ts, recorded
  * in the constants below):
- *  - variant: event-driven at every firing rate. Measured on the reference machine
- *    (M,K,N = 128,768,768 JS; 512,768,3072 WASM) the dense-ternary form never won: JS
- *    event/dense time ratio 0.48 at rate 0.4 … 0.82 at rate 1.0; WASM 0.42 at rate 0.4,
- *    0.68 at rate 0.8 and 0.8 at rate 1.0 (dense does a mul+add per k and lane vs one add per
- *    event). So DENSE_MIN_RATE is +Infinity for both backends; `variant: "dense"` forces it.
+ *  - variant: event-driven at every firing rate — the dense-ternary form never won (see
+ *    DENSE_MIN_RATE), so the threshold is +Infinity; `variant: "dense"` forces it.
  *  - backend: a cost model in nanoseconds, using the firing rate (nonzeros counted once, on a
  *    row sample for large S) — JS ≈ nnz*N*JS_NS_PER_ADD; WASM ≈ fixed call overhead + copying
  *    and packing W (skipped on a weight-cache hit) + nnz*N*WASM_NS_PER_ADD/threads. Tiny
  *    problems and single rows with uncached weights stay in JS; everything else goes WASM.
- *  - threads: only when the estimated accumulation work exceeds THREAD_MIN_NS.
+ *  - threads: the default (min(2, cores)) only when the estimated work exceeds THREAD_MIN_NS.
  * If WebAssembly is not ready yet, "auto" uses JS (and starts loading WASM in the background).
  */
 
@@ -94,20 +92,31 @@ export interface SpikePlan {
   rate: number;
 }
 
-// ---- measured constants (reference machine: 2-core AMD EPYC, Node 20; see calibrate.ts) ----
-/** JS event-driven cost per float add (fused 4-event form). */
-export const JS_NS_PER_ADD = 0.9;
-/** WASM SIMD event-driven cost per float add, one thread. */
-export const WASM_NS_PER_ADD = 0.085;
-/** WASM per-element cost of copying + packing W (per weight element). */
-export const WASM_NS_PER_PACKED = 1.2;
-/** WASM per-element cost of copying S in / out back, building lists (per S or out element). */
+// ---- measured constants (reference machine: 2-core AMD EPYC VM, Node 20; from
+// `node --import tsx tools/bench/calibrate.ts`, section (2)) ----
+/** JS event-driven cost per accumulated float (fused 4-event form): measured 1.1 ns. */
+export const JS_NS_PER_ADD = 1.1;
+/** WASM SIMD event-driven cost per accumulated float, one thread: measured 0.070 ns. */
+export const WASM_NS_PER_ADD = 0.07;
+/** WASM cost per weight element of copying W in and packing it tile by tile: measured 0.48 ns. */
+export const WASM_NS_PER_PACKED = 0.5;
+/** WASM per-element cost of copying spikes in / results out and listing events. */
 export const WASM_NS_PER_IO = 0.3;
-/** WASM fixed per-call overhead. */
-export const WASM_CALL_NS = 20_000;
-/** Below this estimated single-thread accumulation time, don't wake workers. */
-export const THREAD_MIN_NS = 300_000;
-/** Firing rate at or above which the dense-ternary variant is used by "auto" (never, see header). */
+/** WASM fixed per-call overhead: measured 11 µs. */
+export const WASM_CALL_NS = 11_000;
+/**
+ * Below this estimated single-thread time the default thread count is 1. Using the pool is
+ * cheap when a worker is awake (a job it has not picked up is cancelled and done by the
+ * caller), but idle workers spin for WORKER_SPIN_MS after each job, burning a core.
+ */
+export const THREAD_MIN_NS = 150_000;
+/**
+ * Firing rate at or above which "auto" picks the dense-ternary variant: never. Section (1) of
+ * calibrate.ts, event/dense time ratio by rate 0.05/0.2/0.4/0.6/0.8/1.0 —
+ * JS (128x768x768): 0.31 0.35 0.48 0.63 0.80 1.01; WASM (512x768x3072): 0.07 0.18 0.37 0.58
+ * 0.77 0.89. Dense-ternary does a multiply and an add per k and lane where the event form does
+ * one add per nonzero, and listing the events is cheap, so even at rate 1 it only ties.
+ */
 export const DENSE_MIN_RATE = { js: Infinity, wasm: Infinity } as const;
 
 /** Rows sampled to estimate the firing rate when S is large. */
@@ -255,8 +264,8 @@ export function spikeMatmul(
   checkSizes("spikeMatmul", [[S, M * K, "S"], [W, K * N, "W"], [o, M * N, "out"]]);
   const scale = opts.scale ? expandScale(opts.scale, Math.max(1, Math.floor(opts.scaleBlock ?? 1)), M, pool) : undefined;
   const plan = resolve(M, K, N, S, K, 1, opts, !!opts.cacheWeights);
-  if (plan.rate === 0 && opts.nnz === undefined && M * K <= RATE_SAMPLE_ELEMS) {
-    o.fill(0, 0, M * N); // exact count: all spikes silent
+  if (plan.rate === 0 && opts.nnz === undefined && M * K <= RATE_SAMPLE_ELEMS && !scale) {
+    o.fill(0, 0, M * N); // exact count: all spikes silent, every sum is +0
     return o;
   }
   if (plan.backend === "wasm") {

@@ -1,18 +1,20 @@
 /**
  * WebAssembly SIMD backend for the spike kernels: compiles the WAT of wasm-kernel-wat.ts
- * with wabt at load time (cached per process), owns one shared linear memory, and runs
- * operations either on the calling thread or split over a small worker_threads pool that
- * instantiates the same module on the same shared memory.
+ * with wabt at load time (once per process, straight to optimized code), owns one shared
+ * linear memory, and runs operations on the calling thread plus a small worker_threads pool
+ * that instantiates the same module on the same memory.
  *
- * Everything here is synchronous once `startWasm()` has resolved: the caller thread posts
- * work to the workers through a control SharedArrayBuffer (Atomics.notify), does its own
- * share, then blocks in Atomics.wait for the workers' completion. Workers are unref'd, so
- * they never keep the process alive; `shutdownKernelPool()` terminates them explicitly.
- *
- * Work split (never along k, so results are bit-identical for any thread count):
- *   phase A: event lists by rows, weight packing by column tiles;
- *   phase B: accumulation by column tiles (each thread re-reads the tiles it packed) or,
- *            when there are few tiles, by rows balanced on event counts.
+ * Everything is synchronous once `startWasm()` has resolved. Per call:
+ *   1. the caller copies the spikes in, posts the job to the workers (control words in a
+ *      SharedArrayBuffer + Atomics.notify), then copies the weights in while the workers
+ *      already build the event lists;
+ *   2. every thread runs `run`: claims list chunks, then (tile, row-chunk) work items through
+ *      atomic counters in the job block, packing each tile into its own L2-sized scratch just
+ *      before accumulating it — so late or slow threads just take fewer items;
+ *   3. the caller finishes its share, cancels any job a worker has not picked up yet (running
+ *      it itself: it finds no items left), waits for the rest, and copies the result out.
+ * k is never split across threads, so results are bit-identical for any thread count.
+ * Workers are unref'd (they never keep the process alive); `shutdownKernelPool()` ends them.
  */
 
 import { Worker } from "node:worker_threads";
@@ -194,11 +196,13 @@ const MAX_CALLS = 3;
 /** How long an idle worker spins before sleeping (waking a sleeping vCPU costs ~0.5-1 ms here). */
 export const WORKER_SPIN_MS = 1;
 
-// Plain CommonJS source, run with { eval: true }: needs no TypeScript loader, so it works
-// the same under vitest, \`node --import tsx\`, or compiled output.
+// Plain JavaScript run with { eval: true } and an empty execArgv: needs no TypeScript loader
+// and uses only dynamic import(), so it works whether the eval is treated as CommonJS or as a
+// module (e.g. a parent started with --input-type=module), under vitest or `node --import tsx`.
 const WORKER_SOURCE = `
+(async () => {
 "use strict";
-const { workerData, parentPort } = require("node:worker_threads");
+const { workerData, parentPort } = await import("node:worker_threads");
 const { module, memory, ctrl, index, fnNames, spinMs } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = fnNames.map((n) => inst.exports[n]);
@@ -241,6 +245,7 @@ for (;;) {
   Atomics.store(c, base + ${W_DONE}, seq);
   Atomics.notify(c, base + ${W_DONE});
 }
+})();
 `;
 
 interface PoolState {
@@ -286,6 +291,7 @@ export async function startPool(threads: number): Promise<void> {
     for (let w = 0; w < want; w++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
+        execArgv: [],
         workerData: { module: st.module, memory: st.memory, ctrl: ctrl.buffer, index: w, fnNames: [...FN_NAMES], spinMs: WORKER_SPIN_MS },
       });
       // stay ref'd until ready (so an awaiting caller isn't cut short), then unref
@@ -585,7 +591,6 @@ export function runSpikeOpWasm(op: SpikeOp): void {
       parts.push([{ fn: "run", args: [job, tiles[t] ?? 0, SCRATCH_BASE + t * SCRATCH_SLOT] }]);
     }
     const { posted, local } = postParts(parts);
-    lap("copyOut"); // DEBUG
     if (!cachedReady) {
       v = arena.v;
       v.f32.set(op.weight.subarray(0, wSpan), wOff >> 2);

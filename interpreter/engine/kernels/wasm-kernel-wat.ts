@@ -338,7 +338,7 @@ ${listFns(4, "")}
     (block $rd (loop $rl
       (br_if $rd (i32.ne (i32.atomic.load offset=8 (local.get $job)) (i32.const 0)))
       (local.set $w (i32.add (local.get $w) (i32.const 1)))
-      (if (i32.gt_u (local.get $w) (i32.const 0))
+      (if (i32.gt_u (local.get $w) (i32.const 4000000))
         (then (drop (memory.atomic.wait32 offset=8 (local.get $job) (i32.const 0) (i64.const 1000000)))))
       (br $rl)))
     (local.set $lastT (i32.const -1))

@@ -1,0 +1,147 @@
+/**
+ * Autoregressive generation from a causal model spec. With the cache, the prompt runs once
+ * through the incrementalized graph (passes/incremental.ts), filling a cache of key and
+ * value spike levels, and every new token runs through the graph for one position. Without
+ * it, every step recomputes the whole prefix. Both give the same logits bit for bit (the
+ * property test holds them to it): per-position work is identical, and masked attention
+ * terms contribute exact zeros.
+ */
+import { type Compiled, compileEntry, type ArgValue } from "../compile.js";
+import { type Tensor, i32 } from "../engine/tensor.js";
+import { UserError } from "../io/errors.js";
+import { incrementalize, NotIncremental, type IncrementalGraph } from "../passes/incremental.js";
+import { ReferenceInterpreter, type SequenceState } from "../reference/interpreter.js";
+import { ParamStore } from "../runtime/params.js";
+import { dimValue } from "../types/dims.js";
+
+export interface GeneratorOptions {
+  readonly file: string;
+  readonly entry: string;
+  readonly args?: Readonly<Record<string, ArgValue>>;
+  readonly weights?: ReadonlyMap<string, Tensor>;
+  readonly weightsSource?: string;
+  readonly seed?: number;
+  readonly cache?: boolean;
+  /** Longest sequence the model takes (its position table); checked before running. */
+  readonly maxContext?: number;
+}
+
+export interface CacheStats {
+  /** Bytes the cache holds per token: int8 levels (spikes) or float32 where not spikes. */
+  readonly bytesPerToken: number;
+  /** The same cache kept as float32. */
+  readonly float32BytesPerToken: number;
+  readonly sites: readonly { readonly description: string; readonly bytesPerToken: number }[];
+}
+
+export class Generator {
+  private params: ParamStore | undefined;
+  private readonly graphs = new Map<number, { compiled: Compiled; inc?: IncrementalGraph }>();
+  private sequence: SequenceState = { offset: 0, caches: new Map() };
+  private tokens: number[] = [];
+  readonly cached: boolean;
+  private idsName = "ids";
+
+  constructor(readonly options: GeneratorOptions) {
+    this.cached = options.cache ?? true;
+  }
+
+  get length(): number {
+    return this.tokens.length;
+  }
+
+  private graphFor(n: number): { compiled: Compiled; inc?: IncrementalGraph } {
+    const hit = this.graphs.get(n);
+    if (hit) return hit;
+    const ids = i32([1, n]);
+    const compiled = compileEntry({ file: this.options.file, entry: this.options.entry, args: this.options.args, inputs: new Map([[this.idsName, ids]]) });
+    const out = compiled.graph.nodes.find((x) => x.id === compiled.graph.output)!;
+    if (out.type.timed || out.type.shape.length !== 3 || dimValue(out.type.shape[1]!) !== n)
+      throw new UserError(`\`${this.options.entry}\` must map ids [B, L] to logits [B, L, vocab] to generate; it returns ${out.type.shape.length} axes`);
+    let inc: IncrementalGraph | undefined;
+    if (this.cached) {
+      try {
+        inc = incrementalize(compiled.graph, this.idsName);
+      } catch (e) {
+        if (e instanceof NotIncremental) throw new UserError(`\`${this.options.entry}\` cannot be decoded incrementally: ${e.message}; use --no-cache`);
+        throw e;
+      }
+    }
+    this.params ??= ParamStore.create(compiled.graph.params, this.options.weights, { seed: this.options.seed ?? 0, source: this.options.weightsSource });
+    const r = { compiled, inc };
+    this.graphs.set(n, r);
+    return r;
+  }
+
+  /** Feeds tokens (the prompt, or one sampled token) and returns the logits after the last one. */
+  feed(tokens: readonly number[]): Float32Array {
+    if (tokens.length === 0) throw new UserError("the prompt is empty: give at least one token");
+    const max = this.options.maxContext;
+    if (max !== undefined && this.tokens.length + tokens.length > max)
+      throw new UserError(`the sequence would be ${this.tokens.length + tokens.length} tokens, longer than the model's context of ${max}`);
+    const all = [...this.tokens, ...tokens];
+    let logits: Tensor;
+    if (this.cached) {
+      const { inc } = this.graphFor(tokens.length);
+      const ids = i32([1, tokens.length], tokens);
+      logits = new ReferenceInterpreter(inc!.graph, this.params!).run(new Map([[this.idsName, ids]]), { sequence: this.sequence }).output;
+      this.sequence.offset += tokens.length;
+    } else {
+      const { compiled } = this.graphFor(all.length);
+      logits = new ReferenceInterpreter(compiled.graph, this.params!).run(new Map([[this.idsName, i32([1, all.length], all)]])).output;
+    }
+    this.tokens = all;
+    const V = logits.shape[2]!;
+    const rows = logits.shape[1]!;
+    return Float32Array.from(logits.data.subarray((rows - 1) * V, rows * V));
+  }
+
+  /** Restarts the sequence (the calibrated amplitudes are kept). */
+  reset(): void {
+    this.tokens = [];
+    this.sequence = { offset: 0, caches: new Map() };
+  }
+
+  cacheStats(): CacheStats {
+    const { inc, compiled } = this.graphFor(1);
+    const T = compiled.graph.timesteps;
+    if (!inc) return { bytesPerToken: 0, float32BytesPerToken: 0, sites: [] };
+    const byId = new Map(inc.graph.nodes.map((n) => [n.id, n]));
+    let spike = 0;
+    let float = 0;
+    const sites = inc.caches.map((c) => {
+      const node = byId.get(c.node)!;
+      const dims = node.type.shape.map((d) => dimValue(d) ?? 1);
+      const perToken = (dims.reduce((a, b) => a * b, 1) / dims[dims.length + c.axis]!) * (node.type.timed ? T : 1);
+      const bytes = perToken * (c.levels ? 1 : 4);
+      spike += bytes;
+      float += perToken * 4;
+      return { description: `${c.description} at ${node.origin ? `offset ${node.origin.span.start}` : `%${node.id}`}`, bytesPerToken: bytes };
+    });
+    return { bytesPerToken: spike, float32BytesPerToken: float, sites };
+  }
+}
+
+export interface SamplingOptions {
+  /** 0 = greedy. */
+  readonly temperature: number;
+  /** Keep the k most likely tokens (0 = all). */
+  readonly topK: number;
+  readonly uniform: () => number;
+}
+
+/** Picks the next token: argmax at temperature 0 (lowest id on ties), else top-k sampling. */
+export function sampleToken(logits: Float32Array, opts: SamplingOptions): number {
+  const ids = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
+  if (opts.temperature <= 0) return ids[0]!;
+  const keep = opts.topK > 0 ? ids.slice(0, opts.topK) : ids;
+  const max = logits[keep[0]!]!;
+  const w = keep.map((i) => Math.exp((logits[i]! - max) / opts.temperature));
+  const total = w.reduce((a, b) => a + b, 0);
+  let r = opts.uniform() * total;
+  for (let j = 0; j < keep.length; j++) {
+    r -= w[j]!;
+    if (r < 0) return keep[j]!;
+  }
+  return keep[keep.length - 1]!;
+}

@@ -1,0 +1,152 @@
+/**
+ * Incremental decoding, derived from the graph: for a causal model, the key/value cache is
+ * not written by hand but found by following the sequence axis of the token ids through the
+ * IR. Every tensor gets, per axis, a label: Q (the new positions of this call) or K (all
+ * positions so far). A matmul that contracts a K axis of one operand against a Q axis of the
+ * other (`A @ V`), or whose right operand carries Q on its output axis (`Q @ Kᵀ`), needs the
+ * earlier positions of that operand: a `cache_concat` node is inserted there, which appends
+ * this call's values to a cache and returns everything so far. Causal masks and position ids
+ * become offset by the number of cached positions.
+ *
+ * The cached operands are the spike levels of keys and values (their amplitudes are
+ * per-step parameters, not per token), so the cache holds int8 levels.
+ *
+ * Anything that would mix positions in a non-causal way (reducing or reshaping over the
+ * sequence axis, normalising across it, an unmasked attention) makes the model not
+ * incremental: `incrementalize` throws `NotIncremental` naming the op.
+ */
+import type { Graph, IRNode } from "../ir/graph.js";
+import { opDef } from "../ir/ops.js";
+
+export class NotIncremental extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotIncremental";
+  }
+}
+
+/** Right-aligned axis positions (-1 = last) of the sequence axes of a node's per-step shape. */
+interface Labels {
+  readonly q?: number;
+  readonly k?: number;
+}
+
+export interface CacheSite {
+  /** The cache_concat node. */
+  readonly node: number;
+  /** Right-aligned axis the cache grows along. */
+  readonly axis: number;
+  /** Whether the cached values are spike levels (stored as int8). */
+  readonly levels: boolean;
+  readonly description: string;
+}
+
+export interface IncrementalGraph {
+  readonly graph: Graph;
+  readonly caches: readonly CacheSite[];
+}
+
+export function incrementalize(g: Graph, idsInput: string): IncrementalGraph {
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const labels = new Map<number, Labels>();
+  const rank = (n: IRNode) => n.type.shape.length;
+  const where = (n: IRNode) => `\`${n.op}\` (node %${n.id}${n.origin ? ` at offset ${n.origin.span.start}` : ""})`;
+  const nextId = { value: Math.max(...g.nodes.map((n) => n.id)) + 1 };
+  const out: IRNode[] = [];
+  const caches: CacheSite[] = [];
+  const replaced = new Map<number, number>();
+  const inputOf = (id: number) => replaced.get(id) ?? id;
+
+  const extend = (operand: number, axis: number, why: string): number => {
+    const src = byId.get(operand)!;
+    const id = nextId.value++;
+    const levels = src.type.values.kind === "levels";
+    out.push({ id, op: "cache_concat", inputs: [operand], attrs: { axis, levels }, type: src.type, origin: src.origin });
+    caches.push({ node: id, axis, levels, description: why });
+    labels.set(id, { k: axis });
+    return id;
+  };
+
+  for (const n0 of g.nodes) {
+    const n: IRNode = { ...n0, inputs: n0.inputs.map(inputOf) };
+    const ins = n.inputs.map((i) => labels.get(i) ?? {});
+    const any = ins.some((l) => l.q !== undefined || l.k !== undefined);
+    let lab: Labels = {};
+    switch (n.op) {
+      case "input":
+        if (n.attrs.name === idsInput) lab = { q: -1 };
+        break;
+      case "positions":
+        out.push({ ...n, attrs: { ...n.attrs, offset: true } });
+        labels.set(n.id, { q: -1 });
+        continue;
+      case "causal_mask":
+        if (!n.attrs.enabled) throw new NotIncremental(`attention without a causal mask at ${where(n)}: every position sees the future`);
+        out.push({ ...n, attrs: { ...n.attrs, offset: true } });
+        labels.set(n.id, { q: -2, k: -1 });
+        continue;
+      case "gather":
+        lab = ins[1]!.q !== undefined ? { q: ins[1]!.q - 1 } : {};
+        break;
+      case "over_time":
+      case "mean_time":
+      case "neuron":
+      case "neuron_out":
+      case "to_f32":
+        lab = ins[0] ?? {};
+        if (n.op === "neuron_out" && n.attrs.field === "scale") lab = {};
+        break;
+      case "split_heads":
+      case "merge_heads": {
+        const l = ins[0]!;
+        if (l.q === -1 || l.k === -1) throw new NotIncremental(`${n.op} over the sequence axis at ${where(n)}`);
+        lab = l;
+        break;
+      }
+      case "transpose": {
+        const perm = n.attrs.perm as number[];
+        const r = rank(n);
+        const map = (ax: number | undefined) => (ax === undefined ? undefined : perm.indexOf(r + ax) - r);
+        lab = { q: map(ins[0]!.q), k: map(ins[0]!.k) };
+        break;
+      }
+      case "layernorm":
+      case "softmax":
+        if (ins[0]!.q === -1) throw new NotIncremental(`${n.op} across the sequence axis at ${where(n)}`);
+        lab = ins[0]!;
+        break;
+      case "matmul": {
+        const [a, b] = ins as [Labels, Labels];
+        if (a.q === -1) throw new NotIncremental(`a matmul contracting over the query positions at ${where(n)}`);
+        let bId = n.inputs[1]!;
+        let bl = b;
+        if (b.q === -1) {
+          bId = extend(bId, -1, "keys (the right operand of Q @ Kᵀ)");
+          bl = { k: -1 };
+        } else if (b.q === -2 && a.k === -1) {
+          bId = extend(bId, -2, "values (the right operand of A @ V)");
+          bl = { k: -2 };
+        }
+        if ((a.q !== undefined && a.q < -2) || (bl.q !== undefined && bl.q !== -2) || (bl.k !== undefined && bl.k < -2)) throw new NotIncremental(`a batched matmul over the sequence axis at ${where(n)}`);
+        lab = { q: a.q === -2 ? -2 : undefined, k: bl.k === -1 ? -1 : undefined };
+        out.push({ ...n, inputs: [n.inputs[0]!, bId] });
+        labels.set(n.id, lab);
+        continue;
+      }
+      default: {
+        const def = opDef(n.op);
+        if (def.elementwise) {
+          const qs = new Set(ins.map((l) => l.q).filter((x) => x !== undefined));
+          const ks = new Set(ins.map((l) => l.k).filter((x) => x !== undefined));
+          if (qs.size > 1 || ks.size > 1) throw new NotIncremental(`operands of ${where(n)} disagree on the sequence axis`);
+          lab = { q: [...qs][0], k: [...ks][0] };
+        } else if (any) {
+          throw new NotIncremental(`${where(n)} works across the sequence axis`);
+        }
+      }
+    }
+    out.push(n);
+    labels.set(n.id, lab);
+  }
+  return { graph: { ...g, nodes: out }, caches };
+}

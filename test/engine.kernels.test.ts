@@ -1,0 +1,350 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import {
+  BufferPool,
+  chooseSpikePlan,
+  denseTimesSpike,
+  denseTimesSpikeT,
+  initSpikeKernels,
+  lastSpikePlan,
+  releasePackedWeights,
+  shutdownKernelPool,
+  spikeMatmul,
+  spikeWasmReady,
+  type SpikeKernelOptions,
+} from "../interpreter/engine/kernels/spike-matmul.js";
+import { denseMatmulRef } from "../interpreter/engine/kernels/dense-ref.js";
+import { phaseTimes, poolThreads } from "../interpreter/engine/kernels/wasm-backend.js";
+
+// ---------------------------------------------------------------- references (the contract)
+
+const fr = Math.fround;
+
+/** out[i,j] = sequential f32 sum over ascending k of S[i,k]*W[k,j], from +0. */
+function naiveSW(S: Int8Array, M: number, K: number, W: Float32Array, N: number): Float32Array {
+  const o = new Float32Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = fr(acc + fr(S[i * K + k]! * W[k * N + j]!));
+      o[i * N + j] = acc;
+    }
+  return o;
+}
+
+/** Q [M,K] @ S[N,K]ᵀ */
+function naiveQST(Q: Float32Array, M: number, K: number, S: Int8Array, N: number): Float32Array {
+  const o = new Float32Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = fr(acc + fr(Q[i * K + k]! * S[j * K + k]!));
+      o[i * N + j] = acc;
+    }
+  return o;
+}
+
+/** A [M,K] @ S [K,N] */
+function naiveAS(A: Float32Array, M: number, K: number, S: Int8Array, N: number): Float32Array {
+  const o = new Float32Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = fr(acc + fr(A[i * K + k]! * S[k * N + j]!));
+      o[i * N + j] = acc;
+    }
+  return o;
+}
+
+/** First index where the two arrays differ bitwise (NaN == NaN, +0 != -0), or -1. */
+function firstDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return 0;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
+// ---------------------------------------------------------------- generators
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function spikes(n: number, rate: number, rand: () => number): Int8Array {
+  const s = new Int8Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rand();
+    s[i] = u < rate / 2 ? 1 : u < rate ? -1 : 0;
+  }
+  return s;
+}
+
+/** Finite float32 weights over a wide range of magnitudes, with ±0 and subnormals mixed in. */
+function weights(n: number, rand: () => number, kind: "float" | "int"): Float32Array {
+  const w = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (kind === "int") {
+      w[i] = Math.floor(rand() * 17) - 8;
+      continue;
+    }
+    const u = rand();
+    if (u < 0.03) w[i] = 0;
+    else if (u < 0.06) w[i] = -0;
+    else if (u < 0.08) w[i] = (rand() < 0.5 ? -1 : 1) * 1e-40; // subnormal
+    else w[i] = (rand() < 0.5 ? -1 : 1) * rand() * 2 ** Math.floor(rand() * 60 - 30);
+  }
+  return w;
+}
+
+const dim = (max: number) => fc.oneof(fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 23, 24, 25), fc.integer({ min: 1, max }));
+const caseArb = fc.record({
+  M: dim(12),
+  K: fc.oneof(dim(40), fc.integer({ min: 41, max: 300 })),
+  N: fc.oneof(dim(30), fc.integer({ min: 31, max: 70 })),
+  rate: fc.oneof(fc.constantFrom(0, 0.05, 0.2, 1), fc.double({ min: 0, max: 1, noNaN: true })),
+  seed: fc.integer(),
+  kind: fc.constantFrom<"float" | "int">("float", "float", "int"),
+});
+
+type Config = { label: string; opts: SpikeKernelOptions };
+const CONFIGS: Config[] = [
+  { label: "js/event", opts: { backend: "js", variant: "event" } },
+  { label: "js/dense", opts: { backend: "js", variant: "dense" } },
+  { label: "wasm/event/1t", opts: { backend: "wasm", variant: "event", threads: 1 } },
+  { label: "wasm/dense/1t", opts: { backend: "wasm", variant: "dense", threads: 1 } },
+  { label: "wasm/event/2t", opts: { backend: "wasm", variant: "event", threads: 2 } },
+  { label: "wasm/dense/2t", opts: { backend: "wasm", variant: "dense", threads: 2 } },
+  { label: "auto", opts: {} },
+  { label: "auto/2t", opts: { threads: 2 } },
+];
+
+const RUNS = 120;
+
+beforeAll(async () => {
+  const r = await initSpikeKernels({ threads: 2 });
+  expect(r.wasm).toBe(true);
+});
+
+afterAll(async () => {
+  await shutdownKernelPool();
+});
+
+describe("spike kernels: setup", () => {
+  it("compiles the WASM module and starts a 2-thread pool (worker runs under vitest)", () => {
+    expect(spikeWasmReady()).toBe(true);
+    expect(poolThreads()).toBe(2);
+  });
+});
+
+describe("spikeMatmul (S @ W) is bit-identical to the sequential float32 loop", () => {
+  for (const cfg of CONFIGS) {
+    it(cfg.label, () => {
+      fc.assert(
+        fc.property(caseArb, ({ M, K, N, rate, seed, kind }) => {
+          const rand = prng(seed);
+          const S = spikes(M * K, rate, rand);
+          const W = weights(K * N, rand, kind);
+          const ref = naiveSW(S, M, K, W, N);
+          const out = spikeMatmul(S, M, K, W, N, undefined, cfg.opts);
+          const d = firstDiff(out, ref);
+          if (d >= 0) throw new Error(`${cfg.label} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
+          if (kind === "int") {
+            // small integers: every partial sum is exact, so this is the exact integer product
+            for (let i = 0; i < M; i++)
+              for (let j = 0; j < N; j++) {
+                let e = 0;
+                for (let k = 0; k < K; k++) e += S[i * K + k]! * W[k * N + j]!;
+                if (out[i * N + j] !== e) throw new Error(`integer product mismatch at ${i},${j}`);
+              }
+          }
+        }),
+        { numRuns: RUNS },
+      );
+    });
+  }
+});
+
+describe("denseTimesSpikeT (Q @ Sᵀ) is bit-identical to the sequential float32 loop", () => {
+  for (const cfg of CONFIGS) {
+    it(cfg.label, () => {
+      fc.assert(
+        fc.property(caseArb, ({ M, K, N, rate, seed, kind }) => {
+          const rand = prng(seed);
+          const Q = weights(M * K, rand, kind);
+          const S = spikes(N * K, rate, rand);
+          const ref = naiveQST(Q, M, K, S, N);
+          const out = denseTimesSpikeT(Q, M, K, S, N, undefined, cfg.opts);
+          const d = firstDiff(out, ref);
+          if (d >= 0) throw new Error(`${cfg.label} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
+        }),
+        { numRuns: RUNS / 2 },
+      );
+    });
+  }
+});
+
+describe("denseTimesSpike (A @ S) is bit-identical to the sequential float32 loop", () => {
+  for (const cfg of CONFIGS) {
+    it(cfg.label, () => {
+      fc.assert(
+        fc.property(caseArb, ({ M, K, N, rate, seed, kind }) => {
+          const rand = prng(seed);
+          const A = weights(M * K, rand, kind);
+          const S = spikes(K * N, rate, rand);
+          const ref = naiveAS(A, M, K, S, N);
+          const out = denseTimesSpike(A, M, K, S, N, undefined, cfg.opts);
+          const d = firstDiff(out, ref);
+          if (d >= 0) throw new Error(`${cfg.label} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
+        }),
+        { numRuns: RUNS / 2 },
+      );
+    });
+  }
+});
+
+describe("options and plumbing", () => {
+  it("threads on/off, js/wasm and auto agree on larger shapes (multi-tile, multi-chunk)", () => {
+    const rand = prng(42);
+    for (const [M, K, N] of [
+      [64, 384, 200],
+      [3, 768, 1000],
+      [257, 96, 50],
+    ] as const) {
+      const S = spikes(M * K, 0.2, rand);
+      const W = weights(K * N, rand, "float");
+      const ref = spikeMatmul(S, M, K, W, N, undefined, { backend: "js" });
+      for (const opts of [{ backend: "wasm", threads: 1 }, { backend: "wasm", threads: 2 }, { threads: 2 }] as SpikeKernelOptions[]) {
+        expect(firstDiff(spikeMatmul(S, M, K, W, N, undefined, opts), ref)).toBe(-1);
+      }
+      expect(firstDiff(ref, naiveSW(S, M, K, W, N))).toBe(-1);
+    }
+  });
+
+  it("the worker really takes work items (and the results still match)", () => {
+    const rand = prng(5);
+    const [M, K, N] = [128, 512, 960];
+    const S = spikes(M * K, 0.3, rand);
+    const W = weights(K * N, rand, "float");
+    const ref = spikeMatmul(S, M, K, W, N, undefined, { backend: "js" });
+    Object.assign(phaseTimes, { enabled: true, callerItems: 0, items: 0 });
+    try {
+      for (let i = 0; i < 20 && phaseTimes.callerItems === phaseTimes.items; i++) {
+        expect(firstDiff(spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", threads: 2 }), ref)).toBe(-1);
+      }
+      expect(phaseTimes.callerItems).toBeLessThan(phaseTimes.items);
+    } finally {
+      phaseTimes.enabled = false;
+    }
+  });
+
+  it("per-row-block scale equals scaling the exact-order sum once", () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer({ min: 1, max: 5 }), ({ M, K, N, rate, seed }, block) => {
+        const rand = prng(seed);
+        const S = spikes(M * K, rate, rand);
+        const W = weights(K * N, rand, "float");
+        const scale = Float32Array.from({ length: Math.ceil(M / block) }, () => rand() * 4 - 2);
+        const base = naiveSW(S, M, K, W, N);
+        const ref = base.map((x, idx) => fr(scale[Math.floor(Math.floor(idx / N) / block)]! * x));
+        for (const opts of [{ backend: "js" }, { backend: "wasm", threads: 2 }] as SpikeKernelOptions[]) {
+          const out = spikeMatmul(S, M, K, W, N, undefined, { ...opts, scale, scaleBlock: block });
+          if (firstDiff(out, ref) >= 0) throw new Error(`scale mismatch (${opts.backend})`);
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("cacheWeights reuses packed weights and releasePackedWeights forgets them", () => {
+    const rand = prng(7);
+    const [M, K, N] = [9, 130, 77];
+    const W = weights(K * N, rand, "float");
+    for (let rep = 0; rep < 3; rep++) {
+      const S = spikes(M * K, 0.3, rand);
+      const out = spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", cacheWeights: true, threads: 2 });
+      expect(firstDiff(out, naiveSW(S, M, K, W, N))).toBe(-1);
+    }
+    W[5] = 123.5; // mutate: caller must release
+    releasePackedWeights(W);
+    const S = spikes(M * K, 0.5, rand);
+    const out = spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", cacheWeights: true });
+    expect(firstDiff(out, naiveSW(S, M, K, W, N))).toBe(-1);
+  });
+
+  it("handles empty and degenerate shapes", () => {
+    expect(Array.from(spikeMatmul(new Int8Array(0), 3, 0, new Float32Array(0), 2))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(spikeMatmul(new Int8Array(0), 0, 4, new Float32Array(8), 2).length).toBe(0);
+    const W = Float32Array.from([1.5, -2]);
+    for (const backend of ["js", "wasm"] as const) {
+      expect(Array.from(spikeMatmul(Int8Array.from([-1]), 1, 1, W, 2, undefined, { backend }))).toEqual([-1.5, 2]);
+    }
+    expect(() => spikeMatmul(new Int8Array(3), 2, 2, new Float32Array(4), 2)).toThrow(RangeError);
+  });
+
+  it("dense-ref with ternary activations gives the same bits (its order is ascending k)", () => {
+    const rand = prng(3);
+    const [M, K, N] = [5, 200, 31];
+    const S = spikes(M * K, 0.4, rand);
+    const W = weights(K * N, rand, "float");
+    expect(firstDiff(denseMatmulRef(Float32Array.from(S), M, K, W, N), naiveSW(S, M, K, W, N))).toBe(-1);
+  });
+
+  it("repeated calls allocate nothing from the pool once warm", () => {
+    const pool = new BufferPool();
+    const rand = prng(11);
+    const [M, K, N] = [16, 256, 96];
+    const W = weights(K * N, rand, "float");
+    const out = new Float32Array(M * N);
+    const run = () => {
+      for (const backend of ["js", "wasm"] as const) {
+        spikeMatmul(spikes(M * K, 0.2, rand), M, K, W, N, out, { backend, pool, threads: 2 });
+        denseTimesSpikeT(weights(M * K, rand, "float"), M, K, spikes(N * K, 0.2, rand), N, out, { backend, pool });
+      }
+    };
+    run();
+    const before = pool.stats.bytesAllocated;
+    for (let i = 0; i < 5; i++) run();
+    expect(pool.stats.bytesAllocated).toBe(before);
+  });
+
+  it("auto chooser: JS for tiny work, WASM (with workers) for big work, event-driven throughout", () => {
+    expect(chooseSpikePlan(1, 64, 64, 10, {}).backend).toBe("js");
+    const big = chooseSpikePlan(512, 768, 3072, 0.2 * 512 * 768, { threads: 2 });
+    expect(big).toMatchObject({ backend: "wasm", variant: "event", threads: 2 });
+    expect(chooseSpikePlan(512, 768, 3072, 512 * 768, {}).variant).toBe("event");
+    spikeMatmul(spikes(512 * 64, 0.2, prng(1)), 512, 64, weights(64 * 512, prng(2), "float"), 512);
+    expect(lastSpikePlan()?.backend).toBe("wasm");
+  });
+});
+
+describe("worker pool lifecycle", () => {
+  it("workers do not keep a `node --import tsx` process alive", () => {
+    const kernels = fileURLToPath(new URL("../interpreter/engine/kernels/spike-matmul.ts", import.meta.url));
+    const src = `
+      import { initSpikeKernels, spikeMatmul } from ${JSON.stringify(kernels)};
+      const r = await initSpikeKernels({ threads: 2 });
+      const M = 64, K = 256, N = 256;
+      const S = new Int8Array(M * K).map((_, i) => (i % 7 === 0 ? 1 : i % 11 === 0 ? -1 : 0));
+      const W = new Float32Array(K * N).map((_, i) => (i % 13) - 6);
+      const a = spikeMatmul(S, M, K, W, N, undefined, { threads: 2, backend: "wasm" });
+      const b = spikeMatmul(S, M, K, W, N, undefined, { backend: "js" });
+      console.log(JSON.stringify({ wasm: r.wasm, threads: r.threads, same: a.every((x, i) => Object.is(x, b[i])) }));
+      // no shutdownKernelPool(): the process must still exit on its own
+    `;
+    const res = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", src], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(res.error).toBeUndefined();
+    expect(res.status).toBe(0);
+    expect(JSON.parse(res.stdout.trim())).toEqual({ wasm: true, threads: 2, same: true });
+  });
+});
