@@ -10,6 +10,7 @@
 import * as K from "../engine/ops/index.js";
 import { F32_LOWEST } from "../engine/numerics.js";
 import { type Tensor, f32, i32 } from "../engine/tensor.js";
+import { UserError } from "../io/errors.js";
 
 export interface OpContext {
   readonly attrs: Readonly<Record<string, unknown>>;
@@ -60,7 +61,16 @@ const defs: OpDef[] = [
   { name: "layernorm", time: "batched", forward: ([x, g, b], c) => K.layernorm(x!, g!, b!, c.attrs.eps as number) },
   { name: "split_heads", time: "batched", forward: ([x], c) => K.splitHeads(x!, c.attrs.heads as number) },
   { name: "merge_heads", time: "batched", forward: ([x]) => K.mergeHeads(x!) },
-  { name: "gather", time: "batched", forward: ([t, ids]) => K.gather(t!, ids!) },
+  {
+    name: "gather",
+    time: "batched",
+    forward: ([t, ids]) => {
+      // An id outside the table is the user's input, not a bug.
+      const N = t!.shape[0]!;
+      for (const id of ids!.data) if (id < 0 || id >= N) throw new UserError(`token id ${id} is out of range for an embedding table of ${N} rows`);
+      return K.gather(t!, ids!);
+    },
+  },
   // axis-addressed ops: axes count per step, so they run per step
   { name: "transpose", time: "per-step", forward: ([x], c) => K.transpose(x!, c.attrs.perm as number[]) },
   { name: "reshape", time: "per-step", forward: ([x], c) => K.reshape(x!, c.attrs.shape as number[]) },

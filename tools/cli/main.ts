@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { checkCommand } from "./commands/check.js";
 import { explainCommand } from "./commands/explain.js";
+import { generateCommand } from "./commands/generate.js";
 import { runCommand } from "./commands/run.js";
 import { startCommand } from "./commands/start.js";
 import { guarded } from "./report-errors.js";
@@ -48,6 +49,22 @@ export function buildProgram(): Command {
     .option("-t, --timesteps <n>", "time steps for a layer or neuron on its own")
     .option("--summary", "only the pass names and what they changed")
     .action((file: string, opts) => guarded(() => explainCommand(file, opts)));
+
+  program
+    .command("generate")
+    .description("generate text from a causal model, streaming tokens, with a spike key/value cache")
+    .option("--model <name|spec>", "a shipped model name or a .spk file (default: the small shipped decoder)")
+    .option("-e, --entry <name>", "the model in the spec file")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-w, --weights <file>", "weights (.json or .safetensors)")
+    .option("-p, --prompt <text>", "the prompt")
+    .option("-n, --max-tokens <n>", "tokens to generate", "64")
+    .option("--temperature <t>", "sampling temperature (0 = greedy)", "0.8")
+    .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "40")
+    .option("-s, --seed <n>", "sampling seed", "0")
+    .option("--context <n>", "the model's context length, if not known")
+    .option("--no-cache", "recompute the whole prefix for every token")
+    .action((opts) => guarded(() => generateCommand(opts)));
 
   program
     .command("start", { isDefault: false })
