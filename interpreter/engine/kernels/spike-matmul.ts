@@ -43,6 +43,7 @@ import {
 } from "./spike-js.js";
 import {
   defaultThreads,
+  kernelPoolError,
   poolThreads,
   releasePackedWeights,
   runSpikeOpWasm,
@@ -142,7 +143,7 @@ function kickBackground(threads: number): void {
   if (backgroundStarted) return;
   backgroundStarted = true;
   void startWasm()
-    .then((ok) => (ok && threads > 1 ? startPool(threads) : undefined))
+    .then((ok) => (ok && threads > 1 && kernelPoolError() === null ? startPool(threads) : undefined))
     .catch(() => undefined);
 }
 
@@ -215,8 +216,9 @@ function resolve(
   }
   const nnz = opts.nnz ?? estimateNnz(S, rows, K, srs, scs);
   const plan = chooseSpikePlan(rows, K, cols, nnz, { ...opts, weightsCached });
-  if (plan.backend === "wasm" && plan.threads > poolThreads()) {
+  if (plan.backend === "wasm" && plan.threads > poolThreads() && kernelPoolError() === null) {
     // pool not (fully) started yet: start it for next time, run with what we have now
+    // (a pool that failed to start is only retried by an explicit initSpikeKernels())
     void startPool(plan.threads).catch(() => undefined);
   }
   lastPlan = plan;

@@ -86,8 +86,10 @@ let startError: unknown = null;
 function compileOptimized(bin: Uint8Array): WasmModule {
   let flipped = false;
   try {
-    setFlagsFromString("--no-liftoff");
-    flipped = true;
+    if (!process.execArgv.some((a) => /^--(no-)?liftoff$/.test(a))) {
+      setFlagsFromString("--no-liftoff");
+      flipped = true;
+    }
   } catch {
     // flags unavailable: fall back to normal tiering
   }
@@ -286,6 +288,7 @@ export async function startPool(threads: number): Promise<void> {
   const ctrl = new Int32Array(new SharedArrayBuffer(MAX_THREADS * SLOT_INTS * 4));
   const p: PoolState = { workers: [], ctrl, seq: 0, ready: false, starting: null, broken: false };
   pool = p;
+  poolError = null;
   p.starting = (async () => {
     const readies: Promise<void>[] = [];
     for (let w = 0; w < want; w++) {
@@ -486,7 +489,11 @@ function dropPacked(e: PackedEntry): void {
   state?.arena.free(e.off);
 }
 
-/** Optional per-phase timing (ms, accumulated) for benchmarking: set `phaseTimes.enabled = true`. */
+/**
+ * Optional diagnostics, accumulated while `enabled`: ms spent copying in (copyIn), in the
+ * caller's own share of the work (phaseA), waiting for workers (phaseB), copying out
+ * (copyOut); work items done by the caller (callerItems) out of all items (items).
+ */
 export const phaseTimes = { enabled: false, copyIn: 0, phaseA: 0, phaseB: 0, copyOut: 0, calls: 0, callerItems: 0, items: 0 };
 
 function span(rows: number, cols: number, rs: number, cs: number): number {
