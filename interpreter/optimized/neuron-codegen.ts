@@ -61,7 +61,8 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
     const x = byId.get(id)!;
     if (x.op !== "amplitude") stack.push(...x.inputs);
   }
-  const env: ScalarEnv = { functions: new Map() };
+  const constants = new Map<string, number>();
+  const env: ScalarEnv = { functions: new Map(), constants };
   const amplitudes: string[] = [];
   const params: string[] = [];
   const stateIndex = new Map(body.states.map((s, k) => [s.read, k]));
@@ -83,6 +84,7 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
         break;
       case "const":
         expr = literal(x.attrs.value as number);
+        constants.set(`v${x.id}`, x.attrs.value as number);
         break;
       case "step_index":
         expr = "t";
@@ -108,7 +110,8 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
   }
   // Scalars must not depend on per-element values.
   for (const x of body.nodes) if (needed.has(x.id) && kind.get(x.id) === "scalar" && x.inputs.some((i) => kind.get(i) === "elem")) return undefined;
-  const stateNames = body.states.map((_, k) => `s${k}`);
+  // Time outer, elements inner: every array is walked sequentially (state lives in its
+  // Float32Array between steps; values are already float32, so storing changes nothing).
   const src = [
     "return function neuronStep(io, n, t0, t1) {",
     ...body.inputs.map((_, k) => `  const in${k} = io.inputs[${k}];`),
@@ -116,17 +119,17 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
     ...amplitudes.map((_, k) => `  const amp${k} = io.amplitudes[${k}];`),
     ...params.map((_, k) => `  const par${k} = io.params[${k}];`),
     "  const lv = io.levels, val = io.value, sc = io.scale;",
-    want.scale && body.emit.scale !== undefined ? `  for (let t = t0; t < t1; t++) { ${scalarLines.join(" ")} sc[t] = ${name(body.emit.scale)}; }` : "",
-    "  for (let i = 0; i < n; i++) {",
-    ...body.states.map((_, k) => `    let s${k} = st${k}[i];`),
-    "    for (let t = t0; t < t1; t++) {",
-    ...scalarLines.map((l) => `      ${l}`),
-    ...elemLines.map((l) => `      ${l}`),
-    want.levels && body.emit.levels !== undefined ? `      lv[t * n + i] = ${name(body.emit.levels)} + 0;` : "",
-    want.value ? `      val[t * n + i] = ${name(body.emit.value)};` : "",
-    ...body.states.map((s, k) => `      s${k} = ${name(s.write)};`),
+    "  for (let t = t0; t < t1; t++) {",
+    ...scalarLines.map((l) => `    ${l}`),
+    want.scale && body.emit.scale !== undefined ? `    sc[t] = ${name(body.emit.scale)};` : "",
+    "    const base = t * n;",
+    "    for (let i = 0; i < n; i++) {",
+    ...body.states.map((_, k) => `      const s${k} = st${k}[i];`),
+    ...elemLines.map((l) => `      ${l.replace("[t * n + i]", "[base + i]")}`),
+    want.levels && body.emit.levels !== undefined ? `      lv[base + i] = ${name(body.emit.levels)} + 0;` : "",
+    want.value ? `      val[base + i] = ${name(body.emit.value)};` : "",
+    ...body.states.map((st, k) => `      st${k}[i] = ${name(st.write)};`),
     "    }",
-    ...stateNames.map((s, k) => `    st${k}[i] = ${s};`),
     "  }",
     "};",
   ].join("\n");

@@ -8,6 +8,8 @@ import { binaryScalar, unaryScalar, type BinaryOp, type UnaryOp } from "../engin
 export interface ScalarEnv {
   /** Functions the generated code refers to by name (`U_gelu`, ...). */
   readonly functions: Map<string, (...xs: number[]) => number>;
+  /** Variables known to hold a constant, for cheaper exact forms (e.g. of clamp). */
+  readonly constants?: ReadonlyMap<string, number>;
 }
 
 const INLINE_BINARY: Record<string, string> = { add: "+", sub: "-", mul: "*", div: "/" };
@@ -16,7 +18,14 @@ export function scalarExpr(op: string, args: readonly string[], env: ScalarEnv):
   const [a, b, c] = args;
   if (op in INLINE_BINARY) return `F(${a} ${INLINE_BINARY[op]} ${b})`;
   if (op === "max" || op === "min") return `F(Math.${op}(${a}, ${b}))`;
-  if (op === "clamp") return `F(Math.min(Math.max(${a}, ${b}), ${c}))`;
+  if (op === "clamp") {
+    const lo = env.constants?.get(b!);
+    const hi = env.constants?.get(c!);
+    // With non-zero constant bounds, comparisons give exactly min(max(x, lo), hi) (NaN and
+    // -0 included) and are much cheaper than Math.min/Math.max.
+    if (lo !== undefined && hi !== undefined && lo !== 0 && hi !== 0 && lo <= hi) return `F(${a} < ${b} ? ${b} : ${a} > ${c} ? ${c} : ${a})`;
+    return `F(Math.min(Math.max(${a}, ${b}), ${c}))`;
+  }
   if (op === "neg") return `F(-${a})`;
   if (op === "abs") return `F(Math.abs(${a}))`;
   const unary = ["round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"];
