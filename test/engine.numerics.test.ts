@@ -2,6 +2,66 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { F32_LOWEST, erf, gelu, isF32, macF32, roundHalfEven } from "../interpreter/engine/numerics.js";
 
+/** Deterministic uniform [0, 1) generator (32-bit LCG, upper bits), so sweeps are reproducible. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+/*
+ * The previous (slow, accurate) erf, kept here only as a reference: Maclaurin series for
+ * |x| < 1, the erfc continued fraction (200 / 60 terms) for 1 <= |x| < 6, 1 beyond; absolute
+ * error <= 5.8e-16 vs mpmath. The fdlibm erf in numerics.ts must agree with it to 1e-15 and
+ * give the identical float32 gelu.
+ */
+const REF_TWO_OVER_SQRT_PI = 1.1283791670955126;
+const REF_ONE_OVER_SQRT_PI = 0.5641895835477563;
+const REF_SPLITTER = 134217729;
+const REF_SERIES_EPS = 8.673617379884035e-19;
+
+function referenceExpNegSquare(a: number): number {
+  const hi = a * a;
+  const c = REF_SPLITTER * a;
+  const ah = c - (c - a);
+  const al = a - ah;
+  const lo = ah * ah - hi + 2 * ah * al + al * al;
+  const e = Math.exp(-hi);
+  return e - e * lo;
+}
+
+function referenceErf(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const a = Math.abs(x);
+  let r: number;
+  if (a < 1) {
+    if (a === 0) return x;
+    const a2 = a * a;
+    let p = a;
+    let sum = a;
+    for (let n = 1; ; n++) {
+      p = (-p * a2) / n;
+      const t = p / (2 * n + 1);
+      if (Math.abs(t) <= sum * REF_SERIES_EPS) break;
+      sum += t;
+    }
+    r = REF_TWO_OVER_SQRT_PI * sum;
+  } else if (a < 6) {
+    let f = a;
+    for (let k = a < 2 ? 200 : 60; k >= 1; k--) f = a + k / 2 / f;
+    r = 1 - (REF_ONE_OVER_SQRT_PI * referenceExpNegSquare(a)) / f;
+  } else {
+    r = 1;
+  }
+  return x < 0 ? -r : r;
+}
+
+function referenceGelu(x: number): number {
+  return Math.fround(0.5 * x * (1 + referenceErf(x / Math.SQRT2)));
+}
+
 describe("roundHalfEven", () => {
   it("rounds ties to even", () => {
     const cases: [number, number][] = [
@@ -106,12 +166,47 @@ describe("erf", () => {
     );
   });
 
-  it("is continuous across the algorithm boundaries at 1 and 6", () => {
-    for (const b of [1, 6]) {
-      const below = erf(b - 2 ** -40);
-      const at = erf(b);
-      expect(Math.abs(at - below)).toBeLessThan(1e-12);
+  it("is within 1 ulp of the high-precision values", () => {
+    for (const [x, y] of known) {
+      const ulp = y === 0 ? 0 : 2 ** (Math.floor(Math.log2(Math.abs(y))) - 52);
+      expect(Math.abs(erf(x) - y)).toBeLessThanOrEqual(ulp);
     }
+  });
+
+  it("is continuous and monotone across the algorithm boundaries", () => {
+    // fdlibm's interval ends (2^-28, 0.84375, 1.25, 0x4006DB6E_00000000, 6) and the old ones.
+    for (const b of [2 ** -28, 0.84375, 1, 1.25, 2.8571434020996094, 6]) {
+      let prev = erf(b - 64 * b * 2 ** -52);
+      for (let k = -63; k <= 64; k++) {
+        const x = b + k * b * 2 ** -52;
+        const y = erf(x);
+        expect(y).toBeGreaterThanOrEqual(prev);
+        expect(Math.abs(y - prev)).toBeLessThan(1e-15);
+        expect(Math.abs(y - referenceErf(x))).toBeLessThanOrEqual(1e-15);
+        prev = y;
+      }
+    }
+  });
+
+  it("agrees with the series / continued-fraction reference to 1e-15 (deterministic sweep)", () => {
+    const rnd = lcg(0x5eed);
+    let maxDiff = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const x = i < 10_000 ? (i / 10_000) * 7 : (rnd() * 2 - 1) * 8;
+      const d = Math.abs(erf(x) - referenceErf(x));
+      if (d > maxDiff) maxDiff = d;
+      expect(erf(-x)).toBe(-erf(x));
+    }
+    expect(maxDiff).toBeLessThanOrEqual(1e-15);
+  });
+
+  it("keeps tiny and subnormal inputs finite, signed and close to (2/sqrt(pi)) x", () => {
+    for (const x of [5e-324, 1e-310, 2 ** -1015, 1e-300, 2 ** -29, 3e-9]) {
+      expect(erf(x)).toBeGreaterThan(0);
+      expect(erf(-x)).toBe(-erf(x));
+      expect(Math.abs(erf(x) - 1.1283791670955126 * x)).toBeLessThanOrEqual(Math.max(4e-16 * x, 5e-324));
+    }
+    expect(erf(-1e-300)).toBeLessThan(0);
   });
 });
 
@@ -136,6 +231,31 @@ describe("gelu", () => {
 
   it("gives -0 for large negative inputs, like PyTorch's float kernel", () => {
     expect(Object.is(gelu(-10), -0)).toBe(true);
+  });
+
+  it("matches the slow reference bit for bit on >= 200k float32 inputs", () => {
+    const f32 = new Float32Array(1);
+    const u32 = new Uint32Array(f32.buffer);
+    const rnd = lcg(0xc0ffee);
+    const xs: number[] = [];
+    for (let i = 0; i <= 200_000; i++) xs.push(Math.fround(-10 + i / 10_000)); // dense on [-10, 10]
+    for (let i = 0; i < 30_000; i++) xs.push(Math.fround(-9 + rnd() * 4.5)); // 1 + erf cancels here
+    for (let i = 0; i < 30_000; i++) xs.push(Math.fround((rnd() * 2 - 1) * 1e4));
+    for (let i = 0; i < 30_000; i++) {
+      u32[0] = Math.floor(rnd() * 2 ** 32); // any float32 bit pattern (NaN, Inf, subnormals)
+      xs.push(f32[0]!);
+    }
+    let mismatches = 0;
+    const first: number[] = [];
+    for (const x of xs) {
+      if (!Object.is(gelu(x), referenceGelu(x))) {
+        mismatches++;
+        if (first.length < 10) first.push(x);
+      }
+    }
+    expect(xs.length).toBeGreaterThanOrEqual(290_000);
+    expect(first).toEqual([]);
+    expect(mismatches).toBe(0);
   });
 
   it("always returns a float32 value", () => {
