@@ -272,3 +272,20 @@ describe("float32 helpers", () => {
     expect(Math.fround(F32_LOWEST)).toBe(F32_LOWEST);
   });
 });
+
+describe("roundHalfEven fast path", () => {
+  // The obvious definition: Math.round (ties up) corrected on exact ties with an odd result.
+  const slow = (x: number) => {
+    if (!Number.isFinite(x) || Math.abs(x) >= 4503599627370496) return x;
+    const r = Math.round(x);
+    return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  };
+  it("equals the obvious definition on doubles, float32 values, ties and huge values", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.double(), fc.float().map(Math.fround), fc.integer({ min: -1e6, max: 1e6 }).map((k) => k / 2), fc.double({ min: 2 ** 50, max: 2 ** 53 }), fc.double({ min: -(2 ** 53), max: -(2 ** 50) })), (x) => {
+        expect(Object.is(roundHalfEven(x), slow(x))).toBe(true);
+      }),
+      { numRuns: 20000 },
+    );
+  });
+});
