@@ -32,6 +32,8 @@ describe.each(files)("golden %s", (name) => {
   it.each(["multi", "step"] as const)("alpha from the file: identical spikes, output within 1e-5 (%s)", (mode) => {
     const { g, prefix, run } = setup(name, false);
     const r = run(mode);
+    // Amplitudes given in the weights are never recalibrated, at any step.
+    expect(Array.from(r.params.get(`${prefix}fire.alpha`).tensor.data)).toEqual(Array.from(Float32Array.from(g.alpha_init as number[])));
     const levels = r.record.get(`${prefix}fire`)!.levels;
     const want = nested(g.spikes_s);
     expect(levels.shape).toEqual([4, 2, 5, 16]);

@@ -971,7 +971,8 @@ export class Elaborator {
       return UNKNOWN;
     }
     const bodyVars = new Map<string, Value>();
-    const body: Scope = { uri: env.uri, vars: bodyVars, parent: { uri: env.uri, vars: env.vars, path: inst.path }, lower: sc.lower, path: inst.path };
+    const lower = sc.lower?.forFile(env.uri, this.reporterFor(env.uri));
+    const body: Scope = { uri: env.uri, vars: bodyVars, parent: { uri: env.uri, vars: env.vars, path: inst.path }, lower, path: inst.path };
     // Free shape names are shared by all inputs and the result type of one forward.
     const free = new Map<string, DimSymbol>();
     const subst = new Map<number, Dim>();

@@ -29,6 +29,11 @@ export class Lowering {
     readonly timeName: string,
   ) {}
 
+  /** The same graph, lowering code from another file (origins and errors name that file). */
+  forFile(uri: string, report: Reporter): Lowering {
+    return uri === this.uri ? this : new Lowering(this.b, report, uri, this.timeName);
+  }
+
   private add(op: string, inputs: number[], type: TensorType, span: Span, attrs: Record<string, unknown> = {}): number {
     return this.b.add(op, inputs, type, attrs, { uri: this.uri, span });
   }

@@ -41,11 +41,11 @@ export class ParamStore {
         else if (!sameShape(given.shape, spec.shape)) problems.push(`tensor "${spec.path}" has shape ${shapeString(given.shape)} but the spec declares ${shapeString(spec.shape)}`);
         else {
           const tensor = f32(spec.shape, Float32Array.from(given.data));
-          entries.set(spec.path, { spec, tensor, calibrated: spec.kind === "amplitude" ? spec.shape.map(() => true) : undefined });
+          entries.set(spec.path, { spec, tensor, calibrated: spec.kind === "amplitude" ? new Array<boolean>(numel(spec.shape)).fill(true) : undefined });
           continue;
         }
       }
-      if (spec.kind === "amplitude") entries.set(spec.path, { spec, tensor: f32(spec.shape), calibrated: spec.shape.map(() => false) });
+      if (spec.kind === "amplitude") entries.set(spec.path, { spec, tensor: f32(spec.shape), calibrated: new Array<boolean>(numel(spec.shape)).fill(false) });
       else if (spec.init.kind === "fill") entries.set(spec.path, { spec, tensor: f32(spec.shape, new Float32Array(numel(spec.shape)).fill(spec.init.value)) });
       else entries.set(spec.path, { spec, tensor: initTensor(spec.shape, spec.init, streamFor(seed, spec.path)) });
     }

@@ -4,6 +4,10 @@
  */
 import { Command } from "commander";
 import { checkCommand } from "./commands/check.js";
+import { classifyCommand } from "./commands/classify.js";
+import { fillMaskCommand } from "./commands/fill-mask.js";
+import { modelsCommand } from "./commands/models.js";
+import { reportCommand, runAndReport } from "./commands/report.js";
 import { explainCommand } from "./commands/explain.js";
 import { generateCommand } from "./commands/generate.js";
 import { runCommand } from "./commands/run.js";
@@ -37,7 +41,8 @@ export function buildProgram(): Command {
     .option("-s, --seed <n>", "seed for weights not given", "0")
     .option("-t, --timesteps <n>", "time steps for a layer or neuron run on its own")
     .option("--no-opt", "run the reference interpreter instead of the optimized executor")
-    .action((file: string, opts) => guarded(() => runCommand(file, opts)));
+    .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
+    .action((file: string, opts) => guarded(() => (opts.report ? runAndReport(file, opts) : runCommand(file, opts))));
 
   program
     .command("explain")
@@ -65,6 +70,40 @@ export function buildProgram(): Command {
     .option("--context <n>", "the model's context length, if not known")
     .option("--no-cache", "recompute the whole prefix for every token")
     .action((opts) => guarded(() => generateCommand(opts)));
+
+  const modelCommand = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option("--model <name|spec>", "a shipped model (see `spikelm models`) or a .spk file")
+      .option("-e, --entry <name>", "the model in a .spk file")
+      .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+      .option("-w, --weights <file>", "weights (.safetensors or .json; the reference code's naming for shipped models)")
+      .option("--vocab <file>", "WordPiece vocab.txt (for models that do not ship one)")
+      .option("-s, --seed <n>", "seed for weights not given", "0");
+
+  modelCommand("classify", "classify texts with a SpikeLM encoder: label and class probabilities")
+    .argument("<texts...>", "texts to classify")
+    .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
+    .action((texts: string[], opts) => guarded(() => classifyCommand(texts, opts)));
+
+  modelCommand("fill-mask", "predict the [MASK] tokens of a text with a SpikeLM masked-LM")
+    .argument("<text...>", "text with [MASK] tokens")
+    .option("-k, --top-k <k>", "predictions per mask", "5")
+    .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
+    .action((texts: string[], opts) => guarded(() => fillMaskCommand(texts, opts)));
+
+  modelCommand("report", "firing rates, ACs, MACs and energy per layer, the dense-ANN comparison, and the spike-driven proof")
+    .option("--text <text>", "input text (repeatable; default: the shipped sample)", collect)
+    .option("-i, --input <file>", "input tensors (.json) by forward argument name, instead of text")
+    .option("--json <file>", "write the report as JSON")
+    .option("--html <file>", "write the report as a self-contained HTML page")
+    .action((opts) => guarded(() => reportCommand(opts)));
+
+  program
+    .command("models")
+    .description("list the shipped models")
+    .action(() => guarded(() => modelsCommand()));
 
   program
     .command("start", { isDefault: false })

@@ -1,0 +1,227 @@
+/**
+ * The shipped models, by name: which spec and entry, with which constructor arguments,
+ * which tokenizer (and vocab file), which weights file (if shipped), how the reference
+ * code names its weights, and the context length. `spikelm models` lists them; `classify`,
+ * `fill-mask`, `report` (and `generate`) take `--model NAME` or a `.spk` file.
+ *
+ * Shipped weight files are in the reference code's naming (see spikelm/mapping.ts) and are
+ * written by `models/spikelm/make-weights.ts` (seeded, reproducible; untrained).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ArgValue } from "../interpreter/compile.js";
+import { compileEntry } from "../interpreter/compile.js";
+import { closest } from "../interpreter/checker/suggest.js";
+import { type F32Tensor, type Tensor, i32 } from "../interpreter/engine/tensor.js";
+import { UserError } from "../interpreter/io/errors.js";
+import { loadWeightsFile } from "../interpreter/io/weights.js";
+import type { ParamSpec } from "../interpreter/ir/graph.js";
+import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
+import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
+import { type WeightMapping, importWeights } from "./weights-mapping.js";
+
+export const MODELS_DIR = path.dirname(fileURLToPath(import.meta.url));
+const here = (...p: string[]) => path.join(MODELS_DIR, ...p);
+
+export type Task = "encode" | "fill-mask" | "classify" | "generate";
+
+export type TokenizerInfo =
+  | { readonly kind: "byte" }
+  /** `vocab` is the shipped vocab.txt, if any (otherwise the user passes --vocab). */
+  | { readonly kind: "wordpiece"; readonly vocab?: string; readonly size: number };
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly task: Task;
+  /** Absolute path of the spec file. */
+  readonly spec: string;
+  readonly entry: string;
+  readonly args: Readonly<Record<string, ArgValue>>;
+  readonly tokenizer: TokenizerInfo;
+  /** Shipped weights (reference naming), absolute path. */
+  readonly weights?: string;
+  readonly mapping: WeightMapping;
+  /** Longest input, in tokens (the position table's size). */
+  readonly context: number;
+  /** Class names of a classifier. */
+  readonly labels?: readonly string[];
+}
+
+const ENCODER_SPEC = here("spikelm/spikelm_encoder.spk");
+const DECODER_SPEC = here("spikelm/spikelm_decoder.spk");
+export const SMALL_VOCAB = here("spikelm/vocab-small.txt");
+export const SMALL_ENCODER_WEIGHTS = here("spikelm/spikelm-small.safetensors");
+export const SMALL_DECODER_WEIGHTS = here("spikelm/decoder-small.safetensors");
+/** The shipped input `spikelm report` runs on. */
+export const SAMPLE_TEXT = here("spikelm/sample.txt");
+
+/** Small encoder: a 625-token WordPiece vocabulary, d 64, 4 heads, 2 layers, FFN 256, T 4. */
+export const SMALL_ENCODER_ARGS = { vocab: 625, d: 64, heads: 4, depth: 2, ffn: 256, ctx: 128 } as const;
+/** BERT-base: 12 layers, d 768, 12 heads, FFN 3072, vocab 30522, context 512 (the spec's defaults). */
+export const BASE_ENCODER_ARGS = { vocab: 30522, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 512 } as const;
+export const SMALL_DECODER_ARGS = { vocab: 256, d: 64, heads: 4, depth: 2, ffn: 256, ctx: 128 } as const;
+/** GPT-2-small-sized: 12 layers, d 768, 12 heads, FFN 3072, context 1024, byte vocabulary. */
+export const BASE_DECODER_ARGS = { vocab: 256, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 1024 } as const;
+
+const smallWordPiece: TokenizerInfo = { kind: "wordpiece", vocab: SMALL_VOCAB, size: SMALL_ENCODER_ARGS.vocab };
+const baseWordPiece: TokenizerInfo = { kind: "wordpiece", size: BASE_ENCODER_ARGS.vocab };
+
+export const MODELS: readonly ModelInfo[] = [
+  {
+    name: "decoder-small",
+    description: "causal SpikeLM, bytes, 2 layers, d 64 (seeded, untrained)",
+    task: "generate",
+    spec: DECODER_SPEC,
+    entry: "SpikeLMDecoder",
+    args: SMALL_DECODER_ARGS,
+    tokenizer: { kind: "byte" },
+    weights: SMALL_DECODER_WEIGHTS,
+    mapping: DECODER_MAPPING,
+    context: SMALL_DECODER_ARGS.ctx,
+  },
+  {
+    name: "decoder-base",
+    description: "causal SpikeLM, bytes, GPT-2-small size: 12 layers, d 768 (seeded init unless --weights)",
+    task: "generate",
+    spec: DECODER_SPEC,
+    entry: "SpikeLMDecoder",
+    args: BASE_DECODER_ARGS,
+    tokenizer: { kind: "byte" },
+    mapping: DECODER_MAPPING,
+    context: BASE_DECODER_ARGS.ctx,
+  },
+  {
+    name: "mlm-small",
+    description: "SpikeLM encoder + masked-LM head, 2 layers, d 64 (seeded, untrained)",
+    task: "fill-mask",
+    spec: ENCODER_SPEC,
+    entry: "SpikeLMForMaskedLM",
+    args: SMALL_ENCODER_ARGS,
+    tokenizer: smallWordPiece,
+    weights: SMALL_ENCODER_WEIGHTS,
+    mapping: MLM_MAPPING,
+    context: SMALL_ENCODER_ARGS.ctx,
+  },
+  {
+    name: "classifier-small",
+    description: "SpikeLM encoder + pooler + 2-way classifier, 2 layers, d 64 (seeded, untrained)",
+    task: "classify",
+    spec: ENCODER_SPEC,
+    entry: "SpikeLMForSequenceClassification",
+    args: { ...SMALL_ENCODER_ARGS, classes: 2 },
+    tokenizer: smallWordPiece,
+    weights: SMALL_ENCODER_WEIGHTS,
+    mapping: CLASSIFIER_MAPPING,
+    context: SMALL_ENCODER_ARGS.ctx,
+    labels: ["negative", "positive"],
+  },
+  {
+    name: "encoder-small",
+    description: "SpikeLM encoder (hidden states), 2 layers, d 64 (seeded, untrained)",
+    task: "encode",
+    spec: ENCODER_SPEC,
+    entry: "SpikeLMEncoder",
+    args: SMALL_ENCODER_ARGS,
+    tokenizer: smallWordPiece,
+    weights: SMALL_ENCODER_WEIGHTS,
+    mapping: ENCODER_MAPPING,
+    context: SMALL_ENCODER_ARGS.ctx,
+  },
+  {
+    name: "mlm-base",
+    description: "BERT-base-sized SpikeLM + masked-LM head (needs --vocab; --weights from the reference code)",
+    task: "fill-mask",
+    spec: ENCODER_SPEC,
+    entry: "SpikeLMForMaskedLM",
+    args: BASE_ENCODER_ARGS,
+    tokenizer: baseWordPiece,
+    mapping: MLM_MAPPING,
+    context: BASE_ENCODER_ARGS.ctx,
+  },
+  {
+    name: "classifier-base",
+    description: "BERT-base-sized SpikeLM + 2-way classifier (needs --vocab; --weights from the reference code)",
+    task: "classify",
+    spec: ENCODER_SPEC,
+    entry: "SpikeLMForSequenceClassification",
+    args: { ...BASE_ENCODER_ARGS, classes: 2 },
+    tokenizer: baseWordPiece,
+    mapping: CLASSIFIER_MAPPING,
+    context: BASE_ENCODER_ARGS.ctx,
+  },
+  {
+    name: "encoder-base",
+    description: "BERT-base-sized SpikeLM encoder, 12 layers, d 768, T 4",
+    task: "encode",
+    spec: ENCODER_SPEC,
+    entry: "SpikeLMEncoder",
+    args: BASE_ENCODER_ARGS,
+    tokenizer: baseWordPiece,
+    mapping: ENCODER_MAPPING,
+    context: BASE_ENCODER_ARGS.ctx,
+  },
+];
+
+/** The default model of each task; the default decoder is the small one. */
+export const DEFAULT_MODELS: Readonly<Record<Task, string>> = {
+  generate: "decoder-small",
+  "fill-mask": "mlm-small",
+  classify: "classifier-small",
+  encode: "encoder-small",
+};
+/** What `spikelm report` runs without arguments. */
+export const DEFAULT_MODEL = DEFAULT_MODELS.generate;
+
+/** A shipped model by name; an unknown name is a UserError listing the names. */
+export function findModel(name: string): ModelInfo {
+  const m = MODELS.find((x) => x.name === name);
+  if (m) return m;
+  const guess = closest(name, MODELS.map((x) => x.name));
+  throw new UserError(
+    `unknown model \`${name}\`${guess ? `; did you mean \`${guess}\`?` : ""} (shipped models: ${MODELS.map((x) => x.name).join(", ")}; or give a .spk file)`,
+  );
+}
+
+/** The parameters of a model's entry (compiled for a 1-token input; shapes do not depend on it). */
+export function entryParams(spec: string, entry: string, args: Readonly<Record<string, ArgValue>>, inputs: readonly string[] = ["ids"], timesteps?: number): readonly ParamSpec[] {
+  const one = i32([1, 1], [0]);
+  const compiled = compileEntry({ file: spec, entry, args, inputs: new Map(inputs.map((n) => [n, one])), timesteps });
+  return compiled.graph.params;
+}
+
+/** The forward's input names of the registry's entries. */
+export function inputNames(info: Pick<ModelInfo, "task">): string[] {
+  return info.task === "generate" ? ["ids"] : ["ids", "types", "mask"];
+}
+
+/**
+ * A model's weights by spec path: `file` (reference naming, through the model's mapping)
+ * or else the shipped file; undefined when there is neither (seeded initialisation).
+ */
+export function loadModelWeights(info: ModelInfo, file?: string, opts: { allowMissingAmplitudes?: boolean } = {}): Map<string, F32Tensor> | undefined {
+  const f = file ?? info.weights;
+  if (!f) return undefined;
+  if (!file && !fs.existsSync(f)) throw new UserError(`the shipped weights of \`${info.name}\` are missing (${f}); regenerate them with: node --import tsx models/spikelm/make-weights.ts`);
+  const { tensors } = loadWeightsFile(f);
+  return importReferenceWeights(info, tensors, f, opts);
+}
+
+export function importReferenceWeights(info: ModelInfo, tensors: ReadonlyMap<string, Tensor>, source: string, opts: { allowMissingAmplitudes?: boolean } = {}): Map<string, F32Tensor> {
+  const params = entryParams(info.spec, info.entry, info.args, inputNames(info));
+  return importWeights(tensors, info.mapping, params, { source, allowMissingAmplitudes: opts.allowMissingAmplitudes });
+}
+
+/** The model's tokenizer: bytes, or WordPiece from `vocab` (or the shipped vocab). */
+export function modelTokenizer(info: Pick<ModelInfo, "name" | "tokenizer">, vocab?: string): Tokenizer {
+  if (info.tokenizer.kind === "byte") return new ByteTokenizer();
+  const file = vocab ?? info.tokenizer.vocab;
+  if (!file)
+    throw new UserError(`\`${info.name}\` needs a WordPiece vocabulary of ${info.tokenizer.size} tokens (BERT's vocab.txt): pass --vocab FILE`);
+  if (!fs.existsSync(file)) throw new UserError(`cannot read the vocab file ${file}: no such file`);
+  const tok = WordPieceTokenizer.fromFile(file);
+  if (tok.vocabSize !== info.tokenizer.size)
+    throw new UserError(`${file} has ${tok.vocabSize} tokens, but \`${info.name}\` has a vocabulary of ${info.tokenizer.size}`);
+  return tok;
+}

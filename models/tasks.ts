@@ -1,0 +1,249 @@
+/**
+ * Using the models: resolve `--model NAME|SPEC` (a shipped model, or a .spk file), turn texts
+ * into a padded batch (ids, token types, attention mask), run, and read classification
+ * probabilities or masked-token predictions. The CLI commands are thin layers over this.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ArgValue } from "../interpreter/compile.js";
+import { type F32Tensor, type I32Tensor, type Tensor, i32 } from "../interpreter/engine/tensor.js";
+import { UserError } from "../interpreter/io/errors.js";
+import { findNonFinite, loadWeightsFile } from "../interpreter/io/weights.js";
+import type { SpikeReport } from "../interpreter/report/counts.js";
+import { ParamStore } from "../interpreter/runtime/params.js";
+import { runWithReport } from "../interpreter/report/run.js";
+import { compileEntry, resolveEntry } from "../interpreter/compile.js";
+import { runSpec } from "../interpreter/run.js";
+import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, importReferenceWeights, inputNames, modelTokenizer } from "./registry.js";
+import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
+import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
+import type { WeightMapping } from "./weights-mapping.js";
+
+export interface ModelOptions {
+  /** A shipped model's name or a .spk file (default: the task's default model). */
+  readonly model?: string;
+  /** The entry in a .spk file (default: the task's usual entry name). */
+  readonly entry?: string;
+  readonly args?: Readonly<Record<string, ArgValue>>;
+  /** Weights: reference naming for shipped models (and for spec files when the names are). */
+  readonly weights?: string;
+  /** A WordPiece vocab.txt (required for models that do not ship one). */
+  readonly vocab?: string;
+  readonly seed?: number;
+  /** Skip the tokenizer (a run from an input file needs none); `tokenizer` is then bytes. */
+  readonly noTokenizer?: boolean;
+}
+
+export interface LoadedModel {
+  readonly info: ModelInfo;
+  /** Weights by spec path (undefined: seeded initialisation, untrained). */
+  readonly weights?: Map<string, F32Tensor>;
+  readonly weightsSource?: string;
+  readonly tokenizer: Tokenizer;
+  readonly seed: number;
+}
+
+const ENTRY_FOR_TASK: Readonly<Record<Task, string>> = {
+  classify: "SpikeLMForSequenceClassification",
+  "fill-mask": "SpikeLMForMaskedLM",
+  encode: "SpikeLMEncoder",
+  generate: "SpikeLMDecoder",
+};
+
+const MAPPING_FOR_ENTRY: ReadonlyMap<string, WeightMapping> = new Map([
+  ["SpikeLMEncoder", ENCODER_MAPPING],
+  ["SpikeLMForMaskedLM", MLM_MAPPING],
+  ["SpikeLMForSequenceClassification", CLASSIFIER_MAPPING],
+  ["SpikeLMDecoder", DECODER_MAPPING],
+]);
+
+const REFERENCE_PREFIXES = ["bert.", "cls.", "classifier.", "lm_head."];
+
+/** Loads a weights file and rejects non-finite values (name and index). */
+function readWeights(file: string): Map<string, Tensor> {
+  const { tensors } = loadWeightsFile(file);
+  return tensors;
+}
+
+function nonFiniteCheck(file: string, tensors: ReadonlyMap<string, Tensor>): void {
+  const bad = findNonFinite(tensors);
+  if (bad.length > 0) throw new UserError(`${file}: weights contain non-finite values: ${bad.map((b) => `"${b.name}"[${b.index}] = ${b.value}`).join(", ")}`, { file });
+}
+
+/** The names of an entry's forward inputs. */
+function forwardInputs(file: string, entry: string): string[] {
+  if (!fs.existsSync(file)) throw new UserError(`cannot read spec file ${file}: no such file`);
+  const { decl } = resolveEntry(file, entry);
+  const f = decl.members.find((m) => m.kind === "Forward" || m.kind === "Step");
+  return f && (f.kind === "Forward" || f.kind === "Step") ? f.params.map((p) => p.name.name) : [];
+}
+
+/** A spec file as a model: entry, arguments, tokenizer and context from what is given. */
+function specModel(task: Task, opts: ModelOptions): ModelInfo {
+  const file = opts.model!;
+  if (!fs.existsSync(file)) throw new UserError(`cannot read spec file ${file}: no such file`);
+  const entry = opts.entry ?? ENTRY_FOR_TASK[task];
+  const args = opts.args ?? {};
+  const inputs = task === "generate" ? ["ids"] : ["ids", "types", "mask"];
+  const one = i32([1, 1], [0]);
+  const graph = compileEntry({ file, entry, args, inputs: new Map(inputs.map((n) => [n, one])) }).graph;
+  const posTable = graph.params.find((p) => /(^|\.)(position|pos)\.table$/.test(p.path));
+  const wordTable = graph.params.find((p) => /(^|\.)(word|embed)\.table$/.test(p.path));
+  const context = typeof args.ctx === "number" ? args.ctx : (posTable?.shape[0] ?? Number.MAX_SAFE_INTEGER);
+  return {
+    name: path.basename(file),
+    description: `${entry} from ${file}`,
+    task,
+    spec: path.resolve(file),
+    entry,
+    args,
+    tokenizer: opts.vocab ? { kind: "wordpiece", vocab: opts.vocab, size: wordTable?.shape[0] ?? 0 } : { kind: "byte" },
+    mapping: MAPPING_FOR_ENTRY.get(entry) ?? { name: "none", rows: [], ignored: [] },
+    context,
+  };
+}
+
+/**
+ * Resolves `--model` for a task ("any": whatever the model does, as `report` wants) and
+ * loads its weights and tokenizer; every problem is a UserError.
+ */
+export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedModel {
+  const seed = opts.seed ?? 0;
+  const isSpec = opts.model !== undefined && opts.model.endsWith(".spk");
+  let info: ModelInfo;
+  let tokenizer: Tokenizer;
+  if (isSpec) {
+    const t: Task = task !== "any" ? task : forwardInputs(opts.model!, opts.entry ?? ENTRY_FOR_TASK.generate).length === 1 ? "generate" : "encode";
+    if (!opts.vocab && t !== "generate" && !opts.noTokenizer) throw new UserError(`a ${t} model needs a WordPiece vocabulary: pass --vocab vocab.txt`);
+    tokenizer = opts.vocab ? WordPieceTokenizer.fromFile(opts.vocab) : new ByteTokenizer();
+    info = specModel(t, opts);
+  } else {
+    const base = findModel(opts.model ?? (task === "any" ? DEFAULT_MODELS.generate : DEFAULT_MODELS[task]));
+    if (task !== "any" && base.task !== task)
+      throw new UserError(`model \`${base.name}\` is a ${base.task} model and cannot ${task}; e.g. \`${DEFAULT_MODELS[task]}\` can (see \`spikelm models\`)`);
+    if (opts.entry) throw new UserError(`--entry is for .spk files; \`${base.name}\` is a shipped model (entry ${base.entry})`);
+    info = { ...base, args: { ...base.args, ...(opts.args ?? {}) } };
+    tokenizer = opts.noTokenizer ? new ByteTokenizer() : modelTokenizer(info, opts.vocab);
+  }
+
+  const file = opts.weights ?? info.weights;
+  let weights: Map<string, F32Tensor> | undefined;
+  if (file) {
+    if (!fs.existsSync(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx models/spikelm/make-weights.ts`);
+    const tensors = readWeights(file);
+    const reference = [...tensors.keys()].some((k) => REFERENCE_PREFIXES.some((p) => k.startsWith(p)));
+    if (reference && info.mapping.rows.length > 0) weights = importReferenceWeights(info, tensors, file);
+    else {
+      nonFiniteCheck(file, tensors);
+      weights = new Map([...tensors].map(([k, v]) => [k, v as F32Tensor]));
+    }
+  }
+  return { info, weights, weightsSource: file, tokenizer, seed };
+}
+
+export interface Batch {
+  readonly ids: I32Tensor;
+  readonly types: I32Tensor;
+  readonly mask: I32Tensor;
+  /** Token ids per text, unpadded. */
+  readonly tokens: readonly (readonly number[])[];
+}
+
+/** Texts → a padded batch: WordPiece texts are wrapped in [CLS] … [SEP]; padding has mask 0. */
+export function encodeTexts(m: Pick<LoadedModel, "tokenizer" | "info">, texts: readonly string[]): Batch {
+  if (texts.length === 0) throw new UserError("no text given");
+  const tok = m.tokenizer;
+  const seqs = texts.map((text, i) => {
+    const what = texts.length > 1 ? `text ${i + 1}` : "the text";
+    if (text.trim().length === 0) throw new UserError(`${what} is empty`);
+    const ids = tok instanceof WordPieceTokenizer ? tok.encode(text, { addSpecial: true }) : tok.encode(text);
+    if (ids.length === 0 || (tok instanceof WordPieceTokenizer && ids.length <= 2)) throw new UserError(`${what} has no tokens after tokenization`);
+    if (ids.length > m.info.context)
+      throw new UserError(`${what} is ${ids.length} tokens${tok instanceof WordPieceTokenizer ? " (with [CLS] and [SEP])" : ""}, longer than the context of \`${m.info.name}\` (${m.info.context}): shorten it`);
+    return ids;
+  });
+  const L = Math.max(...seqs.map((s) => s.length));
+  const pad = tok.specialIds?.pad ?? 0;
+  const B = seqs.length;
+  const ids = i32([B, L], seqs.flatMap((s) => [...s, ...new Array<number>(L - s.length).fill(pad)]));
+  const mask = i32([B, L], seqs.flatMap((s) => [...s.map(() => 1), ...new Array<number>(L - s.length).fill(0)]));
+  return { ids, types: i32([B, L]), mask, tokens: seqs };
+}
+
+export interface ModelRun {
+  readonly output: Tensor;
+  readonly report?: SpikeReport;
+}
+
+/**
+ * Runs the model on a batch: the optimized executor, or (with `report`) the reference
+ * interpreter observed op by op (the same spikes, bit for bit).
+ */
+export function runModel(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "mask">, opts: { report?: boolean } = {}): ModelRun {
+  const names = inputNames(m.info);
+  const all: Record<string, Tensor> = { ids: batch.ids, types: batch.types, mask: batch.mask };
+  const inputs = new Map(names.map((n) => [n, all[n]!]));
+  const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed: m.seed };
+  if (opts.report) {
+    const tokens = batch.mask.data.length;
+    const r = runWithReport({ ...req, model: m.info.name, tokens });
+    return { output: r.output, report: r.report };
+  }
+  const compiled = compileEntry(req);
+  const params = ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource });
+  return { output: runSpec({ ...req, params }).output };
+}
+
+function softmaxRow(x: ArrayLike<number>, from: number, n: number): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, x[from + i]!);
+  const e = Array.from({ length: n }, (_, i) => Math.exp(x[from + i]! - max));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+export interface Classification {
+  readonly text: string;
+  readonly label: string;
+  readonly probabilities: readonly { readonly label: string; readonly p: number }[];
+}
+
+export function classify(m: LoadedModel, texts: readonly string[], opts: { report?: boolean } = {}): { results: Classification[]; report?: SpikeReport } {
+  const batch = encodeTexts(m, texts);
+  const r = runModel(m, batch, opts);
+  const [B, C] = r.output.shape as [number, number];
+  if (r.output.shape.length !== 2) throw new UserError(`\`${m.info.entry}\` returns ${JSON.stringify(r.output.shape)}, but a classifier returns [B, classes]`);
+  const labels = m.info.labels ?? Array.from({ length: C }, (_, i) => `LABEL_${i}`);
+  const results = Array.from({ length: B }, (_, b) => {
+    const p = softmaxRow(r.output.data, b * C, C);
+    const best = p.indexOf(Math.max(...p));
+    return { text: texts[b]!, label: labels[best] ?? `LABEL_${best}`, probabilities: p.map((v, i) => ({ label: labels[i] ?? `LABEL_${i}`, p: v })) };
+  });
+  return { results, report: r.report };
+}
+
+export interface MaskPrediction {
+  /** Position of the [MASK] token in the tokenized input (with [CLS] at 0). */
+  readonly position: number;
+  readonly top: readonly { readonly token: string; readonly id: number; readonly p: number }[];
+}
+
+export function fillMask(m: LoadedModel, text: string, opts: { topK?: number; report?: boolean } = {}): { masks: MaskPrediction[]; report?: SpikeReport } {
+  const tok = m.tokenizer;
+  if (!(tok instanceof WordPieceTokenizer)) throw new UserError(`fill-mask needs a WordPiece model with a [MASK] token; \`${m.info.name}\` uses bytes`);
+  const maskId = tok.specialIds.mask;
+  if (maskId === undefined) throw new UserError(`the vocabulary of \`${m.info.name}\` has no [MASK] token`);
+  const batch = encodeTexts(m, [text]);
+  const positions = batch.tokens[0]!.flatMap((id, i) => (id === maskId ? [i] : []));
+  if (positions.length === 0) throw new UserError(`the text has no [MASK] token to fill: write it where the missing word goes, e.g. "the [MASK] sat on the mat"`);
+  const r = runModel(m, batch, opts);
+  const V = r.output.shape[2] ?? 0;
+  if (r.output.shape.length !== 3 || V !== tok.vocabSize) throw new UserError(`\`${m.info.entry}\` returns ${JSON.stringify(r.output.shape)}, but a masked-LM returns [B, L, ${tok.vocabSize}]`);
+  const k = Math.max(1, Math.min(opts.topK ?? 5, V));
+  const masks = positions.map((pos) => {
+    const p = softmaxRow(r.output.data, pos * V, V);
+    const order = [...p.keys()].sort((a, b) => p[b]! - p[a]! || a - b).slice(0, k);
+    return { position: pos, top: order.map((id) => ({ token: tok.idToToken(id), id, p: p[id]! })) };
+  });
+  return { masks, report: r.report };
+}

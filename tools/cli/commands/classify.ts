@@ -1,0 +1,37 @@
+/**
+ * `spikelm classify [--model NAME|SPEC] TEXT...`: sequence classification with a SpikeLM
+ * encoder: each text's label and class probabilities. `--report [FILE]` adds the spike and
+ * energy report of the run.
+ */
+import { UserError } from "../../../interpreter/io/errors.js";
+import { classify, loadModel } from "../../../models/tasks.js";
+import { renderTable } from "../table.js";
+import { checkReportTarget, emitReport } from "./report.js";
+import { parseArgs, parseIntOption } from "./run.js";
+
+export interface ModelCommandOptions {
+  model?: string;
+  entry?: string;
+  arg?: string[];
+  weights?: string;
+  vocab?: string;
+  seed?: string;
+  report?: string | boolean;
+}
+
+export function modelOptions(opts: ModelCommandOptions) {
+  return { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, vocab: opts.vocab, seed: parseIntOption("--seed", opts.seed, 0) ?? 0 };
+}
+
+export function classifyCommand(texts: string[], opts: ModelCommandOptions): number {
+  checkReportTarget(opts.report);
+  if (texts.length === 0) throw new UserError("no text to classify: spikelm classify \"some text\" [\"more text\" ...]");
+  const m = loadModel("classify", modelOptions(opts));
+  const { results, report } = classify(m, texts, { report: opts.report !== undefined && opts.report !== false });
+  const labels = results[0]?.probabilities.map((p) => p.label) ?? [];
+  const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
+  process.stdout.write(`${renderTable(["text", "label", ...labels.map((l) => `p(${l})`)], results.map((r) => [clip(r.text), r.label, ...r.probabilities.map((p) => p.p)]))}\n`);
+  if (!m.weights) process.stderr.write(`note: \`${m.info.name}\` has no weights: seeded random initialisation (pass --weights)\n`);
+  if (report) emitReport(report, [typeof opts.report === "string" ? opts.report : undefined]);
+  return 0;
+}

@@ -1,0 +1,37 @@
+/**
+ * `spikelm fill-mask [--model NAME|SPEC] "the [MASK] sat"`: the most likely tokens for each
+ * [MASK], with probabilities, from a SpikeLM encoder with BERT's masked-LM head.
+ */
+import { UserError } from "../../../interpreter/io/errors.js";
+import { fillMask, loadModel } from "../../../models/tasks.js";
+import { renderTable } from "../table.js";
+import { type ModelCommandOptions, modelOptions } from "./classify.js";
+import { checkReportTarget, emitReport } from "./report.js";
+import { parseIntOption } from "./run.js";
+
+export function fillMaskCommand(texts: string[], opts: ModelCommandOptions & { topK?: string }): number {
+  checkReportTarget(opts.report);
+  const topK = parseIntOption("--top-k", opts.topK, 1) ?? 5;
+  if (texts.length === 0) throw new UserError('no text given: spikelm fill-mask "the [MASK] sat on the mat"');
+  const text = texts.join(" ");
+  const m = loadModel("fill-mask", modelOptions(opts));
+  const { masks, report } = fillMask(m, text, { topK, report: opts.report !== undefined && opts.report !== false });
+  for (const [i, mk] of masks.entries()) {
+    if (masks.length > 1) process.stdout.write(`[MASK] #${i + 1} (token ${mk.position}):\n`);
+    process.stdout.write(`${renderTable(["rank", "token", "probability", "filled in"], mk.top.map((t, r) => [r + 1, t.token, t.p, fillIn(text, i, t.token)]))}\n`);
+  }
+  if (!m.weights) process.stderr.write(`note: \`${m.info.name}\` has no weights: seeded random initialisation (pass --weights)\n`);
+  if (report) emitReport(report, [typeof opts.report === "string" ? opts.report : undefined]);
+  return 0;
+}
+
+/** The text with its `which`-th [MASK] replaced by `token` (WordPiece "##" joined to the word). */
+function fillIn(text: string, which: number, token: string): string {
+  let n = -1;
+  const s = text.replace(/ ?\[MASK\]/g, (m) => {
+    n++;
+    if (n !== which) return m;
+    return token.startsWith("##") ? token.slice(2) : `${m.startsWith(" ") ? " " : ""}${token}`;
+  });
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
