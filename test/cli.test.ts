@@ -94,10 +94,35 @@ describe("spikelm run", () => {
 });
 
 describe("npm start", () => {
-  it("runs the default model and reports identical modes", () => {
+  it("generates with the spike cache, checks every path agrees, and reports energy", () => {
     const r = spikelm("start");
+    expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/output bytes identical, spikes identical/);
+    expect(r.out).toMatch(/tokens identical/);
+    expect(r.out).toMatch(/multi-step and step-by-step: outputs and spikes identical/);
+    expect(r.out).toMatch(/total: .* ACs \+ .* MACs = .*J; as a dense ANN/);
+  });
+});
+
+describe("spikelm generate", () => {
+  it("streams a deterministic continuation of the prompt for a seed, with cache statistics", () => {
+    const a = spikelm("generate", "--prompt", "Hello", "-n", "12", "--seed", "4");
+    const b = spikelm("generate", "--prompt", "Hello", "-n", "12", "--seed", "4", "--no-cache");
+    expect(a.code).toBe(0);
+    expect(a.out.startsWith("Hello")).toBe(true);
+    expect(a.out).toBe(b.out);
+    expect(a.err).toMatch(/decoder-small: 12 tokens .* key\/value cache 1024 bytes\/token as spikes \(int8 levels\) vs 4096 as float32/);
+  });
+
+  it("rejects an unknown model, an empty prompt and a prompt longer than the context", () => {
+    let r = spikelm("generate", "--model", "gpt-7", "--prompt", "x");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/gpt-7/);
+    r = spikelm("generate", "--prompt", "");
+    expect(r.err).toMatch(/the prompt is empty/);
+    r = spikelm("generate", "--prompt", "y".repeat(300));
+    expect(r.err).toMatch(/context of 128/);
+    expect(r.err).not.toMatch(/\n\s+at /);
   });
 });
 

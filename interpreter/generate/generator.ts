@@ -50,6 +50,12 @@ export class Generator {
     return this.tokens.length;
   }
 
+  /** The parameters (with the amplitudes calibrated on the first prompt). */
+  get parameters(): ParamStore {
+    if (!this.params) throw new Error("internal: no parameters before the first feed");
+    return this.params;
+  }
+
   private graphFor(n: number): { compiled: Compiled; inc?: IncrementalGraph } {
     const hit = this.graphs.get(n);
     if (hit) return hit;

@@ -67,8 +67,8 @@ export function buildProgram(): Command {
     .option("--temperature <t>", "sampling temperature (0 = greedy)", "0.8")
     .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "40")
     .option("-s, --seed <n>", "sampling seed", "0")
-    .option("--context <n>", "the model's context length, if not known")
     .option("--no-cache", "recompute the whole prefix for every token")
+    .option("--report [file]", "print the energy and spike report of the generated text (and write .json / .html)")
     .action((opts) => guarded(() => generateCommand(opts)));
 
   const modelCommand = (name: string, description: string) =>

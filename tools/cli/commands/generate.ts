@@ -3,15 +3,15 @@
  * spike key/value cache (or, with --no-cache, recomputing the prefix every step). Prints the
  * cache's bytes per token next to what float32 keys and values would take.
  */
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { streamFor } from "../../../interpreter/engine/random.js";
 import { Generator, sampleToken } from "../../../interpreter/generate/generator.js";
 import { UserError } from "../../../interpreter/io/errors.js";
-import { ByteStreamDecoder, ByteTokenizer } from "../../../models/tokenizers/index.js";
-import { parseArgs, parseIntOption, loadWeights } from "./run.js";
-
-const MODELS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../models");
+import { i32 } from "../../../interpreter/engine/tensor.js";
+import { runWithReport } from "../../../interpreter/report/run.js";
+import { loadModel } from "../../../models/tasks.js";
+import { ByteStreamDecoder } from "../../../models/tokenizers/index.js";
+import { checkReportTarget, emitReport } from "./report.js";
+import { parseArgs, parseIntOption } from "./run.js";
 
 export interface GenerateOptions {
   model?: string;
@@ -24,25 +24,7 @@ export interface GenerateOptions {
   topK?: string;
   seed?: string;
   cache?: boolean;
-  context?: string;
-}
-
-export interface ResolvedModel {
-  readonly file: string;
-  readonly entry: string;
-  readonly args: Record<string, number | boolean>;
-  readonly weights?: string;
-  readonly maxContext?: number;
-}
-
-/** A spec file given on the command line; `--entry` names the model (default: the file's last model). */
-export function resolveSpecModel(opts: GenerateOptions): ResolvedModel {
-  const file = opts.model ?? path.join(MODELS, "tiny/tiny_spikelm.spk");
-  if (!file.endsWith(".spk")) throw new UserError(`unknown model \`${file}\`: give a .spk file (and --entry), or a shipped model name (see \`spikelm models\`)`);
-  const args = parseArgs(opts.arg);
-  const entry = opts.entry ?? "TinySpikeLM";
-  const ctx = typeof args.ctx === "number" ? args.ctx : opts.model ? undefined : 128;
-  return { file, entry, args, weights: opts.weights, maxContext: parseIntOption("--context", opts.context, 1) ?? ctx };
+  report?: string | boolean;
 }
 
 export function parseFloatOption(name: string, raw: string | undefined, dflt: number, min: number): number {
@@ -52,38 +34,47 @@ export function parseFloatOption(name: string, raw: string | undefined, dflt: nu
   return v;
 }
 
-export async function generateCommand(opts: GenerateOptions, resolve: (o: GenerateOptions) => ResolvedModel = resolveSpecModel): Promise<number> {
+export async function generateCommand(opts: GenerateOptions): Promise<number> {
   if (opts.prompt === undefined || opts.prompt.length === 0) throw new UserError("the prompt is empty: pass --prompt TEXT");
-  const model = resolve(opts);
+  checkReportTarget(opts.report);
   const maxTokens = parseIntOption("--max-tokens", opts.maxTokens, 1) ?? 64;
   const temperature = parseFloatOption("--temperature", opts.temperature, 0.8, 0);
   const topK = parseIntOption("--top-k", opts.topK, 0) ?? 40;
   const seed = parseIntOption("--seed", opts.seed, 0) ?? 0;
-  const tokenizer = new ByteTokenizer();
+  const model = loadModel("generate", { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights });
+  const { info, tokenizer } = model;
   const prompt = tokenizer.encode(opts.prompt);
-  if (model.maxContext !== undefined && prompt.length >= model.maxContext)
-    throw new UserError(`the prompt is ${prompt.length} tokens, but the model's context is ${model.maxContext}: shorten it`);
-  const generator = new Generator({ file: model.file, entry: model.entry, args: model.args, weights: loadWeights(model.weights), weightsSource: model.weights, seed: 0, cache: opts.cache !== false, maxContext: model.maxContext });
+  if (prompt.length === 0) throw new UserError("the prompt is empty after tokenization");
+  if (prompt.length >= info.context) throw new UserError(`the prompt is ${prompt.length} tokens, but \`${info.name}\` has a context of ${info.context}: shorten it`);
+  const generator = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, weightsSource: model.weightsSource, seed: model.seed, cache: opts.cache !== false, maxContext: info.context });
   const rng = streamFor(seed, "spikelm-generate");
   const decoder = new ByteStreamDecoder();
   process.stdout.write(opts.prompt);
   const t0 = performance.now();
   let logits = generator.feed(prompt);
   const tPrompt = performance.now();
-  let produced = 0;
-  for (; produced < maxTokens; produced++) {
-    if (model.maxContext !== undefined && generator.length >= model.maxContext) break;
+  const produced: number[] = [];
+  while (produced.length < maxTokens && generator.length < info.context) {
     const next = sampleToken(logits, { temperature, topK, uniform: () => rng.uniform() });
+    produced.push(next);
     process.stdout.write(decoder.push(next));
-    if (produced + 1 < maxTokens && (model.maxContext === undefined || generator.length + 1 <= model.maxContext)) logits = generator.feed([next]);
+    if (produced.length < maxTokens && generator.length < info.context) logits = generator.feed([next]);
   }
   process.stdout.write(`${decoder.flush()}\n`);
   const tEnd = performance.now();
+  const perTok = produced.length > 0 ? (tEnd - tPrompt) / produced.length : 0;
   const stats = generator.cacheStats();
-  const perTok = produced > 0 ? (tEnd - tPrompt) / produced : 0;
   process.stderr.write(
-    `${produced} tokens in ${((tEnd - t0) / 1000).toFixed(2)} s (prompt ${prompt.length} tokens: ${(tPrompt - t0).toFixed(0)} ms; ${perTok.toFixed(1)} ms/token)` +
-      (opts.cache !== false ? `; key/value cache: ${stats.bytesPerToken} bytes/token as spikes (int8 levels) vs ${stats.float32BytesPerToken} as float32 (${(stats.float32BytesPerToken / Math.max(1, stats.bytesPerToken)).toFixed(1)}x)\n` : "; no cache (prefix recomputed each token)\n"),
+    `${info.name}: ${produced.length} tokens in ${((tEnd - t0) / 1000).toFixed(2)} s (prompt of ${prompt.length}: ${(tPrompt - t0).toFixed(0)} ms; then ${perTok.toFixed(1)} ms/token)` +
+      (opts.cache !== false
+        ? `; key/value cache ${stats.bytesPerToken} bytes/token as spikes (int8 levels) vs ${stats.float32BytesPerToken} as float32 (${(stats.float32BytesPerToken / Math.max(1, stats.bytesPerToken)).toFixed(1)}x smaller)\n`
+        : "; no cache: the prefix was recomputed for every token\n"),
   );
+  if (opts.report) {
+    // The report observes one forward over the whole text with the calibrated amplitudes.
+    const ids = [...prompt, ...produced].slice(0, info.context);
+    const r = runWithReport({ file: info.spec, entry: info.entry, args: info.args, inputs: new Map([["ids", i32([1, ids.length], ids)]]), params: generator.parameters, model: info.name });
+    emitReport(r.report, [typeof opts.report === "string" ? opts.report : undefined]);
+  }
   return 0;
 }

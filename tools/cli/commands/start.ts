@@ -1,37 +1,66 @@
 /**
- * `npm start` / `spikelm start`: the default demonstration. Runs the shipped TinySpikeLM
- * (seeded weights) on a shipped prompt in both execution modes, shows the next-byte
- * prediction, the firing rate of every neuron, and whether the two modes agree bit for bit.
+ * `npm start` / `spikelm start`: the default demonstration on the shipped small decoder
+ * (seeded weights from models/spikelm/make-weights.ts, until trained ones ship):
+ * 1. generates text from a prompt with the spike key/value cache, and checks the tokens
+ *    against recomputing the prefix;
+ * 2. runs one forward over the result on the optimized executor and the reference
+ *    interpreter, in both execution modes, and checks they agree bit for bit;
+ * 3. prints the energy and spike report of that forward.
  */
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { streamFor } from "../../../interpreter/engine/random.js";
 import { i32 } from "../../../interpreter/engine/tensor.js";
-import { readTensorMap } from "../../../interpreter/io/tensor-json.js";
+import { Generator, sampleToken } from "../../../interpreter/generate/generator.js";
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { runWithReport } from "../../../interpreter/report/run.js";
 import { runSpec } from "../../../interpreter/run.js";
+import { loadModel } from "../../../models/tasks.js";
+import { renderReportText } from "../../report/render.js";
 import { displayPath } from "../report-errors.js";
-import { renderTable } from "../table.js";
-import { rateRows } from "./run.js";
 
-const MODELS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../models");
+const PROMPT = "The spiking model reads";
+const TOKENS = 40;
 
-export function startCommand(): number {
-  const spec = path.join(MODELS, "tiny/tiny_spikelm.spk");
-  const inputFile = path.join(MODELS, "tiny/prompt.json");
-  const inputs = readTensorMap(inputFile);
-  const ids = inputs.get("ids")!;
-  const text = Buffer.from(Array.from(ids.data)).toString("utf8");
-  process.stdout.write(`spikelm: running TinySpikeLM (${displayPath(spec)}) on ${JSON.stringify(text)}\n`);
-  const multi = runSpec({ file: spec, entry: "TinySpikeLM", inputs, seed: 0, mode: "multi", record: true });
-  const step = runSpec({ file: spec, entry: "TinySpikeLM", inputs, seed: 0, mode: "step", record: true });
-  const [, L, V] = multi.output.shape as [number, number, number];
-  const last = multi.output.data.subarray((L - 1) * V, L * V);
-  const top = [...last.keys()].sort((a, b) => last[b]! - last[a]!).slice(0, 5);
-  process.stdout.write(`\nnext-byte logits after the prompt (seeded, untrained weights):\n`);
-  process.stdout.write(`${renderTable(["byte", "char", "logit"], top.map((b) => [b, JSON.stringify(String.fromCharCode(b)), last[b]!]))}\n`);
-  process.stdout.write(`\nfiring rates over T = ${multi.compiled.graph.timesteps} steps:\n${renderTable(["neuron", "rate", "rate +1", "rate -1"], rateRows(multi.record))}\n`);
-  const same = Buffer.compare(Buffer.from(multi.output.data.buffer), Buffer.from(step.output.data.buffer)) === 0;
-  const spikesSame = [...multi.record].every(([k, r]) => Buffer.compare(Buffer.from(r.levels.data.buffer), Buffer.from(step.record.get(k)!.levels.data.buffer)) === 0);
-  process.stdout.write(`\nmulti-step vs step-by-step: output bytes ${same ? "identical" : "DIFFER"}, spikes ${spikesSame ? "identical" : "DIFFER"}\n`);
-  void i32;
-  return same && spikesSame ? 0 : 1;
+export async function startCommand(): Promise<number> {
+  await initSpikeKernels();
+  const w = (s: string) => process.stdout.write(`${s}\n`);
+  const model = loadModel("generate", {});
+  const { info, tokenizer } = model;
+  w(`spikelm: ${info.name} (${info.description})`);
+  w(`spec ${displayPath(info.spec)}, entry ${info.entry}, weights ${model.weightsSource ? displayPath(model.weightsSource) : "seeded"}\n`);
+
+  const run = (cache: boolean) => {
+    const g = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, seed: model.seed, cache, maxContext: info.context });
+    const rng = streamFor(0, "spikelm-start");
+    const ids = tokenizer.encode(PROMPT);
+    const t0 = performance.now();
+    let logits = g.feed(ids);
+    const out: number[] = [];
+    for (let i = 0; i < TOKENS; i++) {
+      const t = sampleToken(logits, { temperature: 0.8, topK: 40, uniform: () => rng.uniform() });
+      out.push(t);
+      if (i + 1 < TOKENS) logits = g.feed([t]);
+    }
+    return { g, out, ms: performance.now() - t0, prompt: ids };
+  };
+  const cached = run(true);
+  const uncached = run(false);
+  const stats = cached.g.cacheStats();
+  w(`generated (${TOKENS} tokens, temperature 0.8, top-k 40, seed 0; untrained weights, so bytes look random):`);
+  w(`  ${JSON.stringify(tokenizer.decode([...cached.prompt, ...cached.out]))}`);
+  const same = cached.out.every((t, i) => t === uncached.out[i]);
+  w(`  spike key/value cache: ${stats.bytesPerToken} bytes/token (int8 levels) vs ${stats.float32BytesPerToken} as float32; ` + `${(cached.ms / TOKENS).toFixed(1)} ms/token cached vs ${(uncached.ms / TOKENS).toFixed(1)} recomputing the prefix; tokens ${same ? "identical" : "DIFFER"}\n`);
+
+  // One forward over the whole text: optimized and reference, both modes, same parameters.
+  const ids = [...cached.prompt, ...cached.out];
+  const inputs = new Map([["ids", i32([1, ids.length], ids)]]);
+  const params = cached.g.parameters;
+  const results = (["multi", "step"] as const).flatMap((mode) => [true, false].map((optimize) => runSpec({ file: info.spec, entry: info.entry, args: info.args, inputs, params, mode, optimize, record: true })));
+  const first = results[0]!;
+  const agree = results.every((r) => Buffer.from(r.output.data.buffer).equals(Buffer.from(first.output.data.buffer)) && [...r.record].every(([k, v]) => Buffer.from(v.levels.data.buffer).equals(Buffer.from(first.record.get(k)!.levels.data.buffer))));
+  w(`forward over ${ids.length} tokens: optimized and reference interpreters, multi-step and step-by-step: outputs and spikes ${agree ? "identical" : "DIFFER"}\n`);
+
+  const report = runWithReport({ file: info.spec, entry: info.entry, args: info.args, inputs, params, model: info.name }).report;
+  w(renderReportText(report));
+  w(`\nmore: spikelm generate --prompt "..." | spikelm report --html report.html | spikelm models | spikelm explain FILE --entry NAME --summary`);
+  return same && agree ? 0 : 1;
 }
