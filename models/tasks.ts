@@ -179,14 +179,19 @@ export interface ModelRun {
  * Runs the model on a batch: the optimized executor, or (with `report`) the reference
  * interpreter observed op by op (the same spikes, bit for bit).
  */
-export function runModel(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "mask">, opts: { report?: boolean } = {}): ModelRun {
+export interface RunModelOptions {
+  readonly report?: boolean;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export function runModel(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "mask">, opts: RunModelOptions = {}): ModelRun {
   const names = inputNames(m.info);
   const all: Record<string, Tensor> = { ids: batch.ids, types: batch.types, mask: batch.mask };
   const inputs = new Map(names.map((n) => [n, all[n]!]));
   const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed: m.seed };
   if (opts.report) {
     const tokens = batch.mask.data.length;
-    const r = runWithReport({ ...req, model: m.info.name, tokens });
+    const r = runWithReport({ ...req, model: m.info.name, tokens, onProgress: opts.onProgress });
     return { output: r.output, report: r.report };
   }
   const compiled = compileEntry(req);
@@ -208,7 +213,7 @@ export interface Classification {
   readonly probabilities: readonly { readonly label: string; readonly p: number }[];
 }
 
-export function classify(m: LoadedModel, texts: readonly string[], opts: { report?: boolean } = {}): { results: Classification[]; report?: SpikeReport } {
+export function classify(m: LoadedModel, texts: readonly string[], opts: RunModelOptions = {}): { results: Classification[]; report?: SpikeReport } {
   const batch = encodeTexts(m, texts);
   const r = runModel(m, batch, opts);
   const [B, C] = r.output.shape as [number, number];
@@ -228,7 +233,7 @@ export interface MaskPrediction {
   readonly top: readonly { readonly token: string; readonly id: number; readonly p: number }[];
 }
 
-export function fillMask(m: LoadedModel, text: string, opts: { topK?: number; report?: boolean } = {}): { masks: MaskPrediction[]; report?: SpikeReport } {
+export function fillMask(m: LoadedModel, text: string, opts: RunModelOptions & { topK?: number } = {}): { masks: MaskPrediction[]; report?: SpikeReport } {
   const tok = m.tokenizer;
   if (!(tok instanceof WordPieceTokenizer)) throw new UserError(`fill-mask needs a WordPiece model with a [MASK] token; \`${m.info.name}\` uses bytes`);
   const maskId = tok.specialIds.mask;

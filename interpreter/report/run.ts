@@ -18,6 +18,8 @@ export interface ReportRunRequest extends Omit<RunSpecRequest, "mode" | "optimiz
   readonly model?: string;
   /** Tokens the input holds (default: from the first input, see `tokensOf`). */
   readonly tokens?: number;
+  /** Called after each op of the observed run (ops done, ops in all), for progress bars. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface ReportRunResult extends RunSpecResult {
@@ -41,7 +43,13 @@ export function runWithReport(req: ReportRunRequest): ReportRunResult {
   const { graph, program } = compiled;
   const params = req.params ?? ParamStore.create(graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
   const counter = new OpCounter(graph, (node) => locate(program, node));
-  const r = new ReferenceInterpreter(graph, params).run(req.inputs, { mode: "multi", record: true, observe: counter.observe });
+  const total = graph.nodes.length;
+  let done = 0;
+  const observe: typeof counter.observe = (node, inputs, output) => {
+    counter.observe(node, inputs, output);
+    req.onProgress?.(++done, total);
+  };
+  const r = new ReferenceInterpreter(graph, params).run(req.inputs, { mode: "multi", record: true, observe });
   const firstInput = graph.nodes.find((n) => n.op === "input");
   const tokens = req.tokens ?? tokensOf(req.inputs, graph.timesteps, firstInput?.type.timed ?? false);
   const report = counter.finish(r.record, { model: req.model ?? req.entry, tokens });

@@ -3,6 +3,7 @@
  * encoder: each text's label and class probabilities. `--report [FILE]` adds the spike and
  * energy report of the run.
  */
+import { progressBar } from "../progress.js";
 import { UserError } from "../../../interpreter/io/errors.js";
 import { classify, loadModel } from "../../../models/tasks.js";
 import { renderTable } from "../table.js";
@@ -27,7 +28,7 @@ export function classifyCommand(texts: string[], opts: ModelCommandOptions): num
   checkReportTarget(opts.report);
   if (texts.length === 0) throw new UserError("no text to classify: spikelm classify \"some text\" [\"more text\" ...]");
   const m = loadModel("classify", modelOptions(opts));
-  const { results, report } = classify(m, texts, { report: opts.report !== undefined && opts.report !== false });
+  const { results, report } = classify(m, texts, { report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("classify") });
   const labels = results[0]?.probabilities.map((p) => p.label) ?? [];
   const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
   process.stdout.write(`${renderTable(["text", "label", ...labels.map((l) => `p(${l})`)], results.map((r) => [clip(r.text), r.label, ...r.probabilities.map((p) => p.p)]))}\n`);

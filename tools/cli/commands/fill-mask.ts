@@ -2,6 +2,7 @@
  * `spikelm fill-mask [--model NAME|SPEC] "the [MASK] sat"`: the most likely tokens for each
  * [MASK], with probabilities, from a SpikeLM encoder with BERT's masked-LM head.
  */
+import { progressBar } from "../progress.js";
 import { UserError } from "../../../interpreter/io/errors.js";
 import { fillMask, loadModel } from "../../../models/tasks.js";
 import { renderTable } from "../table.js";
@@ -15,7 +16,7 @@ export function fillMaskCommand(texts: string[], opts: ModelCommandOptions & { t
   if (texts.length === 0) throw new UserError('no text given: spikelm fill-mask "the [MASK] sat on the mat"');
   const text = texts.join(" ");
   const m = loadModel("fill-mask", modelOptions(opts));
-  const { masks, report } = fillMask(m, text, { topK, report: opts.report !== undefined && opts.report !== false });
+  const { masks, report } = fillMask(m, text, { topK, report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("fill-mask") });
   for (const [i, mk] of masks.entries()) {
     if (masks.length > 1) process.stdout.write(`[MASK] #${i + 1} (token ${mk.position}):\n`);
     process.stdout.write(`${renderTable(["rank", "token", "probability", "filled in"], mk.top.map((t, r) => [r + 1, t.token, t.p, fillIn(text, i, t.token)]))}\n`);

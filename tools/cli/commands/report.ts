@@ -4,6 +4,7 @@
  * matmul without a spike operand with its share of operations). Without options: the default
  * model on the shipped sample text. Also the `--report [FILE]` option of `run` and `classify`.
  */
+import { progressBar } from "../progress.js";
 import type { Tensor } from "../../../interpreter/engine/tensor.js";
 import { i32 } from "../../../interpreter/engine/tensor.js";
 import { UserError } from "../../../interpreter/io/errors.js";
@@ -45,7 +46,7 @@ export function reportCommand(opts: ReportOptions): number {
   let report: SpikeReport;
   if (opts.input) {
     const inputs: Map<string, Tensor> = readTensorMap(opts.input);
-    report = runWithReport({ file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed, model: m.info.name }).report;
+    report = runWithReport({ file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed, model: m.info.name, onProgress: progressBar("report") }).report;
   } else {
     let texts = opts.text && opts.text.length > 0 ? opts.text : readFileText(SAMPLE_TEXT, "sample text").split("\n").filter((l) => l.trim().length > 0);
     if (m.info.task === "generate") {
@@ -53,10 +54,10 @@ export function reportCommand(opts: ReportOptions): number {
       const joined = texts.join(" ");
       const ids = m.tokenizer.encode(joined).slice(0, m.info.context);
       if (ids.length === 0) throw new UserError("the text is empty");
-      report = runModel(m, { ids: i32([1, ids.length], ids), types: i32([1, ids.length]), mask: i32([1, ids.length]) }, { report: true }).report!;
+      report = runModel(m, { ids: i32([1, ids.length], ids), types: i32([1, ids.length]), mask: i32([1, ids.length]) }, { report: true, onProgress: progressBar("report") }).report!;
       texts = [joined];
     } else {
-      report = runModel(m, encodeTexts(m, texts), { report: true }).report!;
+      report = runModel(m, encodeTexts(m, texts), { report: true, onProgress: progressBar("report") }).report!;
     }
   }
   emitReport(report, [opts.json, opts.html]);
