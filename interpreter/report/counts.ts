@@ -76,6 +76,17 @@ export const MACS_PER_ELEMENT: Readonly<Record<string, { readonly category: OpCa
 const LAYOUT = new Set(["transpose", "reshape", "split_heads", "merge_heads", "index"]);
 /** The layer of the entry's own ops (weights declared at the top, ops on the inputs only). */
 export const TOP_SCOPE = "(top)";
+
+/** Spikes of each sign in a levels tensor. */
+export function countSigns(levels: ArrayLike<number>): { pos: number; neg: number } {
+  let pos = 0;
+  let neg = 0;
+  for (let i = 0; i < levels.length; i++) {
+    if (levels[i]! > 0) pos++;
+    else if (levels[i]! < 0) neg++;
+  }
+  return { pos, neg };
+}
 const INPUTS_SCOPE = TOP_SCOPE;
 
 export interface NeuronStats {
@@ -328,12 +339,7 @@ export class OpCounter {
       const base = path.replace(/#\d+$/, "");
       const info = this.neuronLayer.get(base);
       const d = r.levels.data;
-      let pos = 0;
-      let neg = 0;
-      for (let i = 0; i < d.length; i++) {
-        if (d[i]! > 0) pos++;
-        else if (d[i]! < 0) neg++;
-      }
+      const { pos, neg } = countSigns(d);
       const n = Math.max(1, d.length);
       neurons.push({
         path,

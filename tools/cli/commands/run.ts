@@ -11,6 +11,7 @@ import type { ArgValue } from "../../../interpreter/compile.js";
 import { runSpec } from "../../../interpreter/run.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { renderTable } from "../table.js";
+import { countSigns } from "../../../interpreter/report/counts.js";
 import type { NeuronRecord } from "../../../interpreter/reference/interpreter.js";
 
 export interface RunOptions {
@@ -63,12 +64,7 @@ export function loadWeights(file: string | undefined): Map<string, Tensor> | und
 export function rateRows(record: ReadonlyMap<string, NeuronRecord>): (string | number)[][] {
   return [...record].map(([path, r]) => {
     const d = r.levels.data;
-    let pos = 0;
-    let neg = 0;
-    for (let i = 0; i < d.length; i++) {
-      if (d[i]! > 0) pos++;
-      else if (d[i]! < 0) neg++;
-    }
+    const { pos, neg } = countSigns(d);
     return [path, (pos + neg) / d.length, pos / d.length, neg / d.length];
   });
 }
