@@ -6,6 +6,8 @@ import { Command } from "commander";
 import { checkCommand } from "./commands/check.js";
 import { classifyCommand } from "./commands/classify.js";
 import { fillMaskCommand } from "./commands/fill-mask.js";
+import { fmtCommand } from "./commands/fmt.js";
+import { lspCommand } from "./commands/lsp.js";
 import { modelsCommand } from "./commands/models.js";
 import { reportCommand, runAndReport } from "./commands/report.js";
 import { explainCommand } from "./commands/explain.js";
@@ -26,6 +28,14 @@ export function buildProgram(): Command {
     .argument("<files...>", "spec files")
     .option("-q, --quiet", "print only the diagnostics")
     .action((files: string[], opts) => guarded(() => checkCommand(files, opts)));
+
+  program
+    .command("fmt")
+    .description("format .spk files in place; --check lists the files that would change and exits 1 if any")
+    .argument("<files...>", "spec files")
+    .option("--check", "write nothing; exit 1 if a file is not formatted")
+    .option("-q, --quiet", "print only the diagnostics and the files that would change")
+    .action((files: string[], opts) => guarded(() => fmtCommand(files, opts)));
 
   program
     .command("run")
@@ -109,6 +119,14 @@ export function buildProgram(): Command {
     .command("start", { isDefault: false })
     .description("the default demonstration: TinySpikeLM on a shipped prompt")
     .action(() => guarded(() => startCommand()));
+
+  // Not `guarded`: the server runs until the client disconnects, and owns its error handling.
+  program
+    .command("lsp")
+    .description("run the language server (JSON-RPC over stdin/stdout)")
+    .option("--stdio", "talk over stdin/stdout (the default and only transport)")
+    .allowUnknownOption()
+    .action(() => lspCommand());
 
   return program;
 }

@@ -1,0 +1,84 @@
+/**
+ * Hover: for a name, its declaration (signature from the source, doc comment, a neuron's
+ * parameters/states/amplitudes, a layer's fields/weights/forward); for a builtin its table
+ * row; for any expression the checker's inferred type and value set (the smallest typed
+ * expression around the cursor).
+ */
+import type { Hover } from "vscode-languageserver";
+import { MarkupKind } from "vscode-languageserver";
+import type { Span } from "../../grammar/source.js";
+import { builtinDoc, codeBlock, declMembers, declSignature, defSignature, moduleLabel, slice, valueSetNote } from "./describe.js";
+import { toRange } from "./locations.js";
+import { defOf, hitAt, pick } from "./navigation.js";
+import type { Def } from "./syntax.js";
+import { tokensOf } from "./syntax.js";
+import type { Analysis } from "./workspace.js";
+
+const MAX_INSTANCE_TYPES = 4;
+
+/** The inferred types recorded for exactly `span` (or, without one, the smallest around `offset`). */
+function typesAt(a: Analysis, offset: number, exact?: Span): { span: Span; texts: string[] } | undefined {
+  const own = a.result.types.filter((t) => t.uri === a.file);
+  const best = exact
+    ? own.find((t) => t.span.start === exact.start && t.span.end === exact.end)
+    : pick(own, offset);
+  if (!best) return undefined;
+  const texts: string[] = [];
+  for (const t of own) if (t.span.start === best.span.start && t.span.end === best.span.end && !texts.includes(t.text)) texts.push(t.text);
+  return { span: best.span, texts };
+}
+
+function typeSection(texts: string[]): string {
+  const [first, ...rest] = texts;
+  if (first === undefined) return "";
+  const parts = [`**type:** \`${first}\``];
+  const note = valueSetNote(first);
+  if (note) parts.push(note);
+  if (rest.length) {
+    const shown = rest.slice(0, MAX_INSTANCE_TYPES).map((t) => `\`${t}\``);
+    parts.push(`in instances: ${shown.join(", ")}${rest.length > MAX_INSTANCE_TYPES ? ", …" : ""}`);
+  }
+  return parts.join("  \n");
+}
+
+function defSection(a: Analysis, def: Def, file: string): string {
+  const text = a.program.files.get(file)?.text ?? "";
+  const parts = [codeBlock(defSignature(def, text))];
+  const isDecl = def.kind === "neuron" || def.kind === "layer" || def.kind === "model" || def.kind === "const";
+  const doc = isDecl ? def.decl.doc : def.node && "doc" in def.node ? def.node.doc : undefined;
+  if (doc) parts.push(doc);
+  if (isDecl) {
+    const members = declMembers(def.decl, text);
+    if (members) parts.push(members);
+  } else {
+    parts.push(`in \`${declSignature(def.decl, text)}\``);
+  }
+  if (file !== a.file) parts.push(`*${moduleLabel(file)}*`);
+  return parts.join("\n\n");
+}
+
+export function hover(a: Analysis, offset: number): Hover | null {
+  const hit = hitAt(a, offset);
+  if (hit) {
+    const def = defOf(a.program, hit.target);
+    if (def) {
+      const sections = [defSection(a, def, hit.target.file)];
+      const types = typesAt(a, offset, hit.at);
+      if (types) sections.push(typeSection(types.texts));
+      return { contents: { kind: MarkupKind.Markdown, value: sections.join("\n\n---\n\n") }, range: toRange(a.lines, hit.at) };
+    }
+  }
+  const token = tokensOf(a.text).find((t) => t.kind === "ident" && t.span.start <= offset && offset <= t.span.end);
+  const builtin = token && builtinDoc(a.text.slice(token.span.start, token.span.end));
+  const types = typesAt(a, offset);
+  if (builtin && token) {
+    const sections = [`${codeBlock(builtin.signature)}\n\n${builtin.doc}`];
+    if (types) sections.push(`\`${slice(a.text, types.span)}\`  \n${typeSection(types.texts)}`);
+    return { contents: { kind: MarkupKind.Markdown, value: sections.join("\n\n---\n\n") }, range: toRange(a.lines, token.span) };
+  }
+  if (types) {
+    const value = `${codeBlock(slice(a.text, types.span))}\n\n${typeSection(types.texts)}`;
+    return { contents: { kind: MarkupKind.Markdown, value }, range: toRange(a.lines, types.span) };
+  }
+  return null;
+}

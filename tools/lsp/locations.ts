@@ -1,0 +1,54 @@
+/**
+ * Where things are, in both vocabularies: the core speaks absolute paths and UTF-16 offset
+ * spans; LSP speaks URIs and {line, character} ranges. Every conversion goes through here.
+ *
+ * Files the editor has open keep the exact URI the client sent (clients differ in how they
+ * percent-encode), and documents that are not files (`untitled:`) get a stable stand-in path
+ * so the core can still treat them as files.
+ */
+import * as path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Location, Position, Range } from "vscode-languageserver";
+import type { LineIndex, Span } from "../../grammar/source.js";
+
+const UNTITLED_DIR = path.resolve("/__spikelm_untitled__");
+
+export class Uris {
+  private readonly clientUris = new Map<string, string>();
+
+  /** The absolute path the core uses for a client URI. */
+  toPath(uri: string): string {
+    let p: string;
+    if (uri.startsWith("file:")) {
+      try {
+        p = path.resolve(fileURLToPath(uri));
+      } catch {
+        p = path.join(UNTITLED_DIR, encodeURIComponent(uri));
+      }
+    } else {
+      p = path.join(UNTITLED_DIR, `${encodeURIComponent(uri)}.spk`);
+    }
+    if (!this.clientUris.has(p)) this.clientUris.set(p, uri);
+    return p;
+  }
+
+  /** The URI to send the client for a core path: the one it used, or a file URL. */
+  toUri(file: string): string {
+    return this.clientUris.get(file) ?? pathToFileURL(file).href;
+  }
+}
+
+export function toRange(lines: LineIndex, span: Span): Range {
+  return { start: lines.position(span.start), end: lines.position(span.end) };
+}
+
+export function toOffset(lines: LineIndex, pos: Position): number {
+  return lines.offset(pos);
+}
+
+export function toLocation(uris: Uris, file: string, lines: LineIndex, span: Span): Location {
+  return { uri: uris.toUri(file), range: toRange(lines, span) };
+}
+
+export const contains = (span: Span, offset: number): boolean => span.start <= offset && offset <= span.end;
+export const spanKey = (file: string, span: Span): string => `${file}#${span.start}:${span.end}`;
