@@ -127,6 +127,21 @@ describe("style rules", () => {
     expect(field?.kind === "Layer" && field.members[0]?.kind === "Field" ? field.members[0].doc : undefined).toBe("the field");
   });
 
+  it("leaves an item under `// prettier-ignore` as written", async () => {
+    const before = lines(
+      "// prettier-ignore",
+      "/// kept on one line",
+      "model M(a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8, i = 9, j = 10, k = 11, l = 12, m = 13) {",
+      "  x   =   f(a,   // inner",
+      "     b)",
+      "}",
+      "const  z=1",
+    );
+    expect(await fmt(before)).toBe(before.replace("const  z=1", "\nconst z = 1"));
+    const member = lines("layer L {", "    // prettier-ignore", "    w  =  f( 1 )", "    v  =  g( 2 )", "}");
+    expect(await fmt(member)).toBe(lines("layer L {", "  // prettier-ignore", "  w  =  f( 1 )", "  v = g(2)", "}"));
+  });
+
   it("refuses a file with syntax errors with a prettier-style SyntaxError", async () => {
     const err = await formatSpk("neuron N {\n  step(x) {\n    emit heaviside(x\n  }\n}\n").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SyntaxError);

@@ -69,17 +69,15 @@ function scopesAt(toks: readonly Tok[], offset: number): string[] {
   return t ? [...t.scopes] : [];
 }
 
-/** The scopes of the `nth` occurrence of `word` in `text` (as a whole token). */
-function scopesOf(text: string, word: string, nth = 0): string[] {
-  const toks = tokenize(text);
-  let from = 0;
-  let at = -1;
-  for (let i = 0; i <= nth; i++) {
-    at = text.indexOf(word, from);
-    if (at < 0) throw new Error(`no ${word} in ${text}`);
-    from = at + 1;
+/** The scopes at the first occurrence of `word` in `text` that is not part of a longer name or number. */
+function scopesOf(text: string, word: string): string[] {
+  const isWord = (c: string | undefined) => c !== undefined && /\w/.test(c);
+  for (let at = text.indexOf(word); at >= 0; at = text.indexOf(word, at + 1)) {
+    const before = isWord(word[0]) && isWord(text[at - 1]);
+    const after = isWord(word[word.length - 1]) && isWord(text[at + word.length]);
+    if (!before && !after) return scopesAt(tokenize(text), at);
   }
-  return scopesAt(toks, at);
+  throw new Error(`no ${word} in ${text}`);
 }
 
 const has = (scopes: readonly string[], prefix: string) => scopes.some((s) => s === prefix || s.startsWith(prefix + "."));
@@ -148,7 +146,6 @@ describe("TextMate grammar", () => {
   });
 
   it("scopes types and shapes", () => {
-    console.log(tokenize("  forward(ids: int[B, L], x: f32[..., d / 2]) -> [B, L, vocab] {\n").map((t) => `${t.text}|${t.scopes.join(" ")}`).join("\n"));
     const line = "  forward(ids: int[B, L], x: f32[..., d / 2]) -> [B, L, vocab] {\n";
     expect(scopesOf(line, "int")).toEqual(expect.arrayContaining(["meta.type.shape.spk", "storage.type.primitive.spk"]));
     expect(scopesOf(line, "B")).toEqual(expect.arrayContaining(["meta.type.shape.spk", "entity.name.type.dimension.spk"]));

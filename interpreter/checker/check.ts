@@ -33,7 +33,14 @@ export function checkFiles(files: readonly string[], program = new Program()): C
       if (imported && imported.parseDiagnostics.length > 0 && !roots.includes(imported.uri))
         diagnostics.push(...imported.parseDiagnostics);
     }
-    for (const decl of file.ast.decls) elab.checkDecl(decl, uri);
+    for (const decl of file.ast.decls) {
+      try {
+        elab.checkDecl(decl, uri);
+      } catch (e) {
+        // A checker bug must not take the whole file (or the language server) down.
+        diagnostics.push({ code: "SPK000", severity: "error", message: `internal checker error in \`${decl.name.name}\` (please report): ${e instanceof Error ? e.message : String(e)}`, uri, span: decl.name.span });
+      }
+    }
   }
   diagnostics.push(...program.loadDiagnostics.filter((d) => checked.has(d.uri)));
   // Errors found while elaborating imported declarations are reported in their own file.

@@ -123,7 +123,8 @@ export interface ElaboratorOptions {
   readonly recordTypes?: boolean;
 }
 
-const num = (value: number): NumValue => ({ kind: "num", value, dim: constDim(value) });
+const num = (value: number): NumValue =>
+  Number.isFinite(value) ? { kind: "num", value, dim: constDim(value) } : { kind: "num", value, dim: symDim(freshSymbol(String(value), false)) };
 const symNum = (dim: Dim): NumValue => {
   const v = dimValue(dim);
   return v === undefined ? { kind: "num", dim } : { kind: "num", value: v, dim };
@@ -742,6 +743,11 @@ export class Elaborator {
     const existing = step.amplitudeNodes.get(name);
     const type: TensorType = { elem: "f32", timed: false, shape: [], values: REAL };
     if (existing !== undefined) return { kind: "tensor", node: existing, type };
+    if (step.amplitudeNodes.has(`calibrating:${name}`)) {
+      this.report("SPK405", sc.uri, span, `amplitude \`${name}\` is read inside its own initialiser`);
+      return UNKNOWN;
+    }
+    step.amplitudeNodes.set(`calibrating:${name}`, -1);
     const initValue = this.asTensor(this.evalExpr(init, sc), init.span, sc);
     if (!initValue) return UNKNOWN;
     if (initValue.type.shape.length !== 0) {

@@ -36,7 +36,7 @@ import type {
 import type { Span } from "../../grammar/source.js";
 import { lexTokens, startsLine } from "../../grammar/tokens.js";
 
-const { group, indent, line, softline, hardline, join, ifBreak, lineSuffix } = prettierDoc.builders;
+const { group, indent, line, softline, hardline, literalline, join, ifBreak, lineSuffix } = prettierDoc.builders;
 
 /** The root node the `spk` parser hands to prettier (it must not carry `comments`: prettier would try to attach them). */
 export interface SpkRoot {
@@ -194,15 +194,32 @@ class SpkPrinter {
     // Print the items; comments they had no place for go before them (and their doc block).
     const docs = new Map<ItemEl, Doc>();
     const els: El[] = [];
-    for (const el of ordered) {
+    ordered.forEach((el, index) => {
       if (el.kind === "item") {
-        const p = this.item(el.item, el.inside);
+        const p = this.ignored(ordered, index) ? this.verbatim(el) : this.item(el.item, el.inside);
         docs.set(el, p.doc);
         if (p.interior.length > 0) this.insertBefore(els, el, p.interior);
       }
       els.push(el);
-    }
+    });
     return opener ? { els, docs, opener } : { els, docs };
+  }
+
+  /** Whether the comments right above item `index` (no blank line between) include `// prettier-ignore`. */
+  private ignored(ordered: readonly El[], index: number): boolean {
+    for (let j = index - 1; j >= 0; j--) {
+      const el = ordered[j]!;
+      if (ordered[j + 1]!.blankBefore || el.kind !== "comment") return false;
+      if (el.comment.text.trim() === "// prettier-ignore") return true;
+    }
+    return false;
+  }
+
+  /** An item exactly as written (its first line re-indented), with the comments inside it. */
+  private verbatim(el: ItemEl): Printed {
+    for (const c of el.inside) this.printed.add(c);
+    const lines = this.source(el.item.span).split(/\r\n?|\n/);
+    return { doc: join(literalline, lines), interior: [] };
   }
 
   /** Inserts `moved` before `el` and before the `///` block directly above it. */
@@ -398,7 +415,7 @@ class SpkPrinter {
   /** `(a, b)`; when too long, one element per line with a trailing comma. */
   private list(open: string, elements: readonly Doc[], close: string): Doc {
     if (elements.length === 0) return open + close;
-    return group([open, indent([softline, join([",", line], elements)]), ifBreak(","), softline, close]);
+    return group([open, indent([softline, join([",", line], [...elements])]), ifBreak(","), softline, close]);
   }
 
   private param(p: Param): Doc {
