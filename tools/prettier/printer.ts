@@ -120,6 +120,8 @@ class SpkPrinter {
   private readonly printed = new Set<Comment>();
   /** Offsets of every `{` token, ascending. */
   private readonly lbraces: number[];
+  /** Offsets of every `(` and `)` token, ascending, with +1 for `(` and -1 for `)`. */
+  private readonly parens: [number, number][];
 
   constructor(
     private readonly file: SpkFile,
@@ -128,6 +130,9 @@ class SpkPrinter {
     this.lbraces = lexTokens(text)
       .filter((t) => t.kind === "punct" && text.charCodeAt(t.span.start) === 123)
       .map((t) => t.span.start);
+    this.parens = lexTokens(text)
+      .filter((t) => t.kind === "punct" && (text[t.span.start] === "(" || text[t.span.start] === ")"))
+      .map((t): [number, number] => [t.span.start, text[t.span.start] === "(" ? 1 : -1]);
   }
 
   printFile(): Doc {
@@ -218,7 +223,7 @@ class SpkPrinter {
   /** An item exactly as written (its first line re-indented), with the comments inside it. */
   private verbatim(el: ItemEl): Printed {
     for (const c of el.inside) this.printed.add(c);
-    const lines = this.source(el.item.span).split(/\r\n?|\n/);
+    const lines = this.source({ start: el.item.span.start, end: this.closedEnd(el.item.span) }).split(/\r\n?|\n/);
     return { doc: join(literalline, lines), interior: [] };
   }
 
@@ -390,6 +395,24 @@ class SpkPrinter {
     const within = inside.filter((c) => c.span.start > open && c.span.start < close);
     const seq = this.sequence(items, within, open + 1, true);
     return { body: this.braces(seq), interior };
+  }
+
+  /**
+   * The end of `span` with the `)` that close parentheses opened inside it: a node's span
+   * ends at its last node, so `let x = (a + b)` ends before the `)`.
+   */
+  private closedEnd(span: Span): number {
+    let depth = 0;
+    let end = span.end;
+    for (const [at, d] of this.parens) {
+      if (at < span.start) continue;
+      if (at < span.end) depth += d;
+      else if (depth > 0 && d < 0) {
+        depth--;
+        end = at + 1;
+      } else break;
+    }
+    return end;
   }
 
   /** The first `{` at or after `from` (and before `limit`). */
