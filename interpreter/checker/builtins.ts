@@ -4,7 +4,7 @@
  * adding a row; the elaborator knows none of them by name.
  */
 import type { Span } from "../../grammar/source.js";
-import { type Dim, dimValue } from "../types/dims.js";
+import type { Dim } from "../types/dims.js";
 import type { Code } from "./codes.js";
 import type { Lowering, UnaryOp } from "./lowering.js";
 import type { TensorValue, Value } from "./values.js";
@@ -247,8 +247,3 @@ export const INITIALISERS: Record<string, { signature: string; doc: string; args
 
 export const BUILTINS: ReadonlyMap<string, BuiltinSpec> = new Map(rows.map((r) => [r.name, r]));
 
-export function isConstantFoldable(name: string): boolean {
-  return BUILTINS.get(name)?.fold !== undefined;
-}
-
-export { dimValue };

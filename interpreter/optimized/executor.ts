@@ -16,6 +16,7 @@ import { denseTimesSpike, denseTimesSpikeT, spikeMatmul } from "../engine/kernel
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import { opDef } from "../ir/ops.js";
+import { timeStages } from "../ir/stages.js";
 import type { FusedStep } from "../passes/fuse-elementwise.js";
 import type { Mode, NeuronRecord, RunResult } from "../reference/interpreter.js";
 import { canonicalLevels, runStep } from "../reference/step.js";
@@ -136,19 +137,8 @@ export class OptimizedExecutor {
 
   // ------------------------------------------------------------------ step mode
 
-  private stages(): Map<number, number> {
-    const stage = new Map<number, number>();
-    for (const n of this.graph.nodes) {
-      let s = 0;
-      for (const i of n.inputs) s = Math.max(s, stage.get(i)!);
-      if (n.op === "mean_time") s = stage.get(n.inputs[0]!)! + 1;
-      stage.set(n.id, s);
-    }
-    return stage;
-  }
-
   private runStepwise(): void {
-    const stage = this.stages();
+    const stage = timeStages(this.graph);
     const maxStage = Math.max(0, ...stage.values());
     for (let k = 0; k <= maxStage; k++) {
       const nodes = this.plan.nodes.filter((p) => stage.get(p.node.id) === k && !p.isStatic && p.node.op !== "input");
@@ -311,13 +301,12 @@ export class OptimizedExecutor {
     let plan = this.fusedTables.get(key);
     if (!plan) {
       const shapes = this.aligned(node.inputs, t);
-      const outShape = t < 0 && node.type.timed ? [...o.shape] : [...o.shape];
-      const full = shapes.map((s) => (t < 0 && node.type.timed ? s : s));
-      const R = Math.max(outShape.length, ...full.map((s) => s.length));
+      const outShape = [...o.shape];
+      const R = Math.max(outShape.length, ...shapes.map((s) => s.length));
       const outAligned = [...new Array<number>(R - outShape.length).fill(1), ...outShape];
       const index: InputIndex[] = [];
       const tables: (Int32Array | undefined)[] = [];
-      for (const s of full) {
+      for (const s of shapes) {
         const n = numel(s);
         if (n === 1) {
           index.push("scalar");

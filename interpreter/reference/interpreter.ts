@@ -16,6 +16,8 @@ import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import { F32_LOWEST, constTensor, opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
 import { initialState, runStep } from "./step.js";
+import { timeStages } from "../ir/stages.js";
+import { dimValue } from "../types/dims.js";
 
 export type Mode = "multi" | "step";
 
@@ -216,22 +218,10 @@ export class ReferenceInterpreter {
 
   // ------------------------------------------------------------------ step by step
 
-  /** Stage of each node: how many `mean_time`s separate it from the inputs. */
-  private stages(): Map<number, number> {
-    const stage = new Map<number, number>();
-    for (const n of this.graph.nodes) {
-      let s = 0;
-      for (const i of n.inputs) s = Math.max(s, stage.get(i)! + (this.byId.get(i)!.op === "mean_time" ? 0 : 0));
-      if (n.op === "mean_time") s = stage.get(n.inputs[0]!)! + 1;
-      stage.set(n.id, s);
-    }
-    return stage;
-  }
-
   private runStepwise(inputs: ReadonlyMap<string, Tensor>, opts: RunOptions): RunResult {
     if (opts.observe) throw new Error("internal: observe is supported in multi-step mode only");
     const T = this.graph.timesteps;
-    const stage = this.stages();
+    const stage = timeStages(this.graph);
     const maxStage = Math.max(0, ...stage.values());
     const statics = new Map<number, Tensor>();
     const recordSteps = new Map<string, { levels: F32Tensor[]; scale: number[] }>();
@@ -294,11 +284,7 @@ export class ReferenceInterpreter {
       }
       for (const m of means) {
         const a = acc.get(m.id)!;
-        const x = this.byId.get(m.inputs[0]!)!;
-        void x;
         for (let i = 0; i < a.length; i++) a[i] = Math.fround(a[i]! / T);
-        const shapeFrom = statics.get(m.id);
-        void shapeFrom;
         statics.set(m.id, f32(this.meanShape(m, a.length), a));
       }
     }
@@ -316,13 +302,11 @@ export class ReferenceInterpreter {
   }
 
   private meanShape(m: IRNode, n: number): number[] {
-    const dims = m.type.shape.map((d) => {
-      const t = d.terms;
-      return t.length === 0 ? 0 : t.length === 1 && t[0]!.factors.length === 0 ? t[0]!.num / t[0]!.den : Number.NaN;
-    });
-    if (dims.some((d) => Number.isNaN(d)) || dims.reduce((a, b) => a * b, 1) !== n) throw new Error("internal: mean_time shape is not concrete");
-    return dims;
+    const dims = m.type.shape.map((d) => dimValue(d));
+    if (dims.some((d) => d === undefined) || dims.reduce((p, q) => p! * q!, 1) !== n) throw new Error("internal: mean_time shape is not concrete");
+    return dims as number[];
   }
+
 }
 
 function pick(v: NeuronValue, field: string): Tensor {
