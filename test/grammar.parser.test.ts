@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { KEYWORDS, lexTokens, parse } from "../grammar/index.js";
 import type { Decl, Expr, ModuleDecl, NeuronDecl, SpkFile, Stmt } from "../grammar/index.js";
 
-const EXAMPLES = "/work/shared/examples";
+import { EXAMPLES } from "./helpers.js";
 const neuronsText = readFileSync(`${EXAMPLES}/neurons.spk`, "utf8");
 const tinyText = readFileSync(`${EXAMPLES}/tiny_spikelm.spk`, "utf8");
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { KEYWORDS, lexTokens, parse } from "../grammar/index.js";
 import type { Expr, ParseResult } from "../grammar/index.js";
 
-const EXAMPLES = "/work/shared/examples";
+import { EXAMPLES } from "./helpers.js";
 const examples = [readFileSync(`${EXAMPLES}/neurons.spk`, "utf8"), readFileSync(`${EXAMPLES}/tiny_spikelm.spk`, "utf8")];
 const CODES = new Set(["SPK000", "SPK001", "SPK002", "SPK003", "SPK004"]);
 

@@ -5,9 +5,10 @@ import { fileURLToPath } from "node:url";
 import { type F32Tensor, type Tensor, f32 } from "../interpreter/engine/tensor.js";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const SHARED = path.resolve(REPO, "../shared");
-export const EXAMPLES = path.join(SHARED, "examples");
-export const GOLDEN = path.join(SHARED, "golden/spikelm-reference");
+/** The example specs from the starting design (copied into the repo: examples/README.md). */
+export const EXAMPLES = path.join(REPO, "examples");
+/** Golden vectors from the authors' reference code (test/golden/spikelm-reference/README.md). */
+export const GOLDEN = path.join(REPO, "test/golden/spikelm-reference");
 export const FIXTURES = path.join(REPO, "test/fixtures");
 
 export function nested(x: unknown): number[] {

@@ -1,6 +1,6 @@
 /**
  * How the reference code's checkpoints (`spikeLM-BERT`, a Hugging Face BERT `state_dict` with
- * SpikeLM's quantised linears; see shared/design/SPIKELM.md, "Checkpoint layout") name the
+ * SpikeLM's quantised linears; see SpikeLM's design notes (docs and models/README.md), "Checkpoint layout") name the
  * parameters of the specs in this folder. Pure data: `[reference name pattern, spec path]`.
  *
  * `{i}` is the layer index; `{t}` the time step: the reference keeps one 0-d scalar per step
