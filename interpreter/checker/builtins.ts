@@ -9,6 +9,7 @@ import type { Code } from "./codes.js";
 import type { Lowering, UnaryOp } from "./lowering.js";
 import type { TensorValue, Value } from "./values.js";
 import { UNKNOWN } from "./values.js";
+import { binaryScalar, unaryScalar } from "../engine/ops/elementwise.js";
 
 /** What a builtin's lowering can ask of its call site. */
 export interface BuiltinCall {
@@ -65,21 +66,19 @@ const reduceRow = (name: "sum" | "mean" | "max", doc: string): BuiltinSpec => ({
   },
 });
 
-const roundHalfEven = (x: number) => {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-};
+/** Compile-time folds use the kernels' scalar functions: a folded constant has the runtime bits. */
+const U = (op: UnaryOp) => unaryScalar(op);
 
 const rows: BuiltinSpec[] = [
-  unaryRow("abs", "Absolute value, elementwise.", Math.abs),
-  unaryRow("round", "Round to the nearest integer, ties to even (as PyTorch's `torch.round`): round(0.5) = 0, round(1.5) = 2.", roundHalfEven),
-  unaryRow("sign", "-1, 0 or 1 by the sign of each element. Its value set is {-1,0,1}.", Math.sign),
-  unaryRow("heaviside", "1 where x >= 0, else 0. Its value set is the binary spike {0,1}.", (x) => (x >= 0 ? 1 : 0)),
-  unaryRow("exp", "e^x, elementwise.", Math.exp),
-  unaryRow("log", "Natural logarithm, elementwise.", Math.log),
-  unaryRow("sqrt", "Square root, elementwise.", Math.sqrt),
-  unaryRow("tanh", "Hyperbolic tangent, elementwise.", Math.tanh),
-  unaryRow("relu", "max(x, 0), elementwise.", (x) => Math.max(0, x)),
+  unaryRow("abs", "Absolute value, elementwise.", U("abs")),
+  unaryRow("round", "Round to the nearest integer, ties to even (as PyTorch's `torch.round`): round(0.5) = 0, round(1.5) = 2.", U("round")),
+  unaryRow("sign", "-1, 0 or 1 by the sign of each element (sign(±0) = +0, sign(NaN) = 0, like torch.sign). Its value set is {-1,0,1}.", U("sign")),
+  unaryRow("heaviside", "1 where x >= 0, else 0 (heaviside(NaN) = 0). Its value set is the binary spike {0,1}.", U("heaviside")),
+  unaryRow("exp", "e^x, elementwise.", U("exp")),
+  unaryRow("log", "Natural logarithm, elementwise.", U("log")),
+  unaryRow("sqrt", "Square root, elementwise.", U("sqrt")),
+  unaryRow("tanh", "Hyperbolic tangent, elementwise.", U("tanh")),
+  unaryRow("relu", "max(x, 0), elementwise (relu(NaN) = NaN).", U("relu")),
   unaryRow("gelu", "GELU, the exact erf form 0.5·x·(1 + erf(x/√2)) used by BERT."),
   {
     name: "clamp",
@@ -87,10 +86,22 @@ const rows: BuiltinSpec[] = [
     doc: "min(max(x, lo), hi). With integer-valued x and constant integer bounds the result is a spike level set, e.g. clamp(round(u / alpha[t]), -1, 1) is {-1,0,1}.",
     minArgs: 3,
     maxArgs: 3,
-    fold: (x, lo, hi) => Math.min(Math.max(x, lo), hi),
+    fold: (x, lo, hi) => Math.min(Math.max(x, lo), hi), // the kernel's clamp (NaN propagates)
     lower: (c) => {
       const [x, lo, hi] = [c.tensor(0), c.tensor(1), c.tensor(2)];
       return x && lo && hi && c.lower ? (c.lower.clamp(x, lo, hi, c.span) ?? UNKNOWN) : UNKNOWN;
+    },
+  },
+  {
+    name: "at_least",
+    signature: "at_least(x, lo)",
+    doc: "x where x > lo, else lo: the reference's `where(alpha > eps, alpha, eps)`. Unlike a maximum, NaN gives lo (a comparison with NaN is false). `at_least(alpha[t], 1e-5)` is how the stdlib neurons fire with an amplitude of at least 1e-5.",
+    minArgs: 2,
+    maxArgs: 2,
+    fold: binaryScalar("at_least"),
+    lower: (c) => {
+      const [x, lo] = [c.tensor(0), c.tensor(1)];
+      return x && lo && c.lower ? (c.lower.binary("at_least", x, lo, c.span) ?? UNKNOWN) : UNKNOWN;
     },
   },
   reduceRow("sum", "Sum over one axis (per-step axes, counted from 0 or from the end with negatives) or, with no axis, over everything."),

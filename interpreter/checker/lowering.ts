@@ -19,7 +19,7 @@ export type Reporter = (code: Code, span: Span, message: string) => void;
 
 export const UNARY_OPS = ["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min";
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min" | "at_least";
 
 export class Lowering {
   constructor(
@@ -96,7 +96,9 @@ export class Lowering {
     if (scale.type.shape.length !== 0 || scale.type.values.kind === "scaled") return undefined;
     if (s.type.values.kind !== "levels" || !isSpike(s.type.values)) return undefined;
     if (scale.type.values.kind === "levels" && scale.type.values.levels.length === 1 && scale.type.values.levels[0] === 1) return undefined;
-    const scaleNode = this.b.get(scale.node);
+    // The name shown in the type: an amplitude's, also through `at_least(alpha[t], eps)`.
+    let scaleNode = this.b.get(scale.node);
+    if (scaleNode?.op === "at_least") scaleNode = this.b.get(scaleNode.inputs[0]!);
     const scaleName =
       scaleNode?.op === "amplitude" ? String(scaleNode.attrs.name) : scaleNode?.op === "const" ? String(scaleNode.attrs.value) : "scale";
     return { values: { kind: "scaled", levels: s.type.values.levels, scaleName }, levels: s.node, scale: scale.node };

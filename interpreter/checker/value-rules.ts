@@ -42,6 +42,7 @@ export const binaryValueRules: Record<string, (a: ValueSet, b: ValueSet) => Valu
   mul: (a, b) => pairwise(a, b, (x, y) => x * y),
   max: (a, b) => pairwise(a, b, Math.max),
   min: (a, b) => pairwise(a, b, Math.min),
+  at_least: (a, b) => pairwise(a, b, (x, y) => (x > y ? x : y)),
 };
 
 export function clampValues(x: ValueSet, lo: number | undefined, hi: number | undefined): ValueSet {

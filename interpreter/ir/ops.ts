@@ -47,7 +47,7 @@ const defs: OpDef[] = [
   { name: "cache_concat", time: "special" },
   // elementwise
   ...(["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const).map(unary),
-  ...(["add", "sub", "mul", "div", "max", "min"] as const).map(binary),
+  ...(["add", "sub", "mul", "div", "max", "min", "at_least"] as const).map(binary),
   { name: "clamp", time: "batched", elementwise: true, forward: ([x, lo, hi]) => K.clamp(x!, lo!, hi!) },
   // a fused elementwise program (elementwise-fusion pass): the same ops in the same order
   { name: "fused", time: "batched", elementwise: true, forward: (xs, c) => runFusedProgram(xs, c.attrs.program as FusedProgram) },

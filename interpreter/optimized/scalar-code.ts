@@ -18,6 +18,8 @@ export function scalarExpr(op: string, args: readonly string[], env: ScalarEnv):
   const [a, b, c] = args;
   if (op in INLINE_BINARY) return `F(${a} ${INLINE_BINARY[op]} ${b})`;
   if (op === "max" || op === "min") return `F(Math.${op}(${a}, ${b}))`;
+  // where(a > b, a, b): a comparison, so NaN selects b (binaryScalar's at_least).
+  if (op === "at_least") return `F(${a} > ${b} ? ${a} : ${b})`;
   if (op === "clamp") {
     const lo = env.constants?.get(b!);
     const hi = env.constants?.get(c!);

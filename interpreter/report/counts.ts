@@ -61,6 +61,7 @@ export const MACS_PER_ELEMENT: Readonly<Record<string, { readonly category: OpCa
   div: { category: "elementwise", macs: 1 },
   max: { category: "elementwise", macs: 1 },
   min: { category: "elementwise", macs: 1 },
+  at_least: { category: "elementwise", macs: 1 },
   neg: { category: "elementwise", macs: 1 },
   abs: { category: "elementwise", macs: 1 },
   relu: { category: "elementwise", macs: 1 },

@@ -12,7 +12,7 @@ import { erf, gelu, roundHalfEven } from "../numerics.js";
 import { broadcastOffsets, broadcastShapes } from "./broadcast.js";
 import { expectF32 } from "./checks.js";
 
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min" | "pow";
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min" | "pow" | "at_least";
 
 export type UnaryOp =
   | "neg" | "abs" | "round" | "sign" | "heaviside" | "exp" | "log" | "sqrt" | "tanh" | "relu" | "gelu" | "erf";
@@ -32,7 +32,9 @@ function powC(a: number, b: number): number {
  * add a+b, sub a-b, mul a*b, div a/b (IEEE: x/0 = ±Infinity, 0/0 = NaN),
  * max Math.max(a, b), min Math.min(a, b) (both propagate NaN; max(-0, +0) = +0,
  * min(-0, +0) = -0, like torch.maximum/minimum), pow = C pow (a ** b, except pow(1, y) = 1
- * and pow(-1, ±Infinity) = 1).
+ * and pow(-1, ±Infinity) = 1),
+ * at_least a > b ? a : b (the reference's `where(alpha > eps, alpha, eps)`: a NaN `a` gives
+ * `b`, unlike max; at_least(-0, +0) = +0 and at_least(+0, -0) = -0, as `where` selects).
  */
 export function binaryScalar(op: BinaryOp): (a: number, b: number) => number {
   switch (op) {
@@ -43,6 +45,7 @@ export function binaryScalar(op: BinaryOp): (a: number, b: number) => number {
     case "max": return Math.max;
     case "min": return Math.min;
     case "pow": return powC;
+    case "at_least": return (a, b) => (a > b ? a : b);
   }
 }
 
