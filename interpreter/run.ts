@@ -22,6 +22,8 @@ export interface RunSpecRequest {
   readonly seed?: number;
   readonly mode?: Mode;
   readonly record?: boolean;
+  /** With `record`: also record each neuron's state per step (reference interpreter only). */
+  readonly recordStates?: boolean;
   readonly timesteps?: number;
   readonly program?: Program;
   /** Reuse a parameter store (e.g. calibrated amplitudes from an earlier call). */
@@ -39,9 +41,10 @@ export function runSpec(req: RunSpecRequest): RunSpecResult {
   const compiled = compileEntry(req);
   const params = req.params ?? ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
   if (req.optimize === false) {
-    const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record: req.record });
+    const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record: req.record, recordStates: req.recordStates });
     return { ...result, compiled, params };
   }
+  if (req.recordStates) throw new Error("internal: neuron states are recorded by the reference interpreter only (optimize: false)");
   const { graph } = optimize(compiled.graph);
   const r = new OptimizedExecutor(graph, params).run(req.inputs, { mode: req.mode, record: req.record });
   // The executor's output lives in its arena; hand the caller its own copy.

@@ -26,6 +26,11 @@ export interface RunOptions {
   /** Keep every neuron's spike levels, [T, ...] per neuron instance path. */
   readonly record?: boolean;
   /**
+   * With `record`: also keep each neuron's state after every step (`u_t` for the membrane
+   * `u`), [T, ...] per state name. The golden files hold the reference code's membrane.
+   */
+  readonly recordStates?: boolean;
+  /**
    * Called after each op of the forward graph with its input and output values (multi-step
    * mode: whole-time-axis values). Operation counts and reports are built on this.
    */
@@ -46,6 +51,8 @@ export interface NeuronRecord {
   readonly levels: F32Tensor;
   /** The per-step amplitude, when the spike is scaled. */
   readonly scale?: Float32Array;
+  /** With `recordStates`: each state after every step, [T, ...] by state name. */
+  readonly states?: ReadonlyMap<string, F32Tensor>;
 }
 
 export interface RunResult {
@@ -153,12 +160,14 @@ export class ReferenceInterpreter {
           const vals: Tensor[] = [];
           const lvs: F32Tensor[] = [];
           const scs: number[] = [];
+          const sts: Map<string, Tensor>[] = [];
           for (let t = 0; t < T; t++) {
             const r = runStep(attrs.body, xs.map((x) => sliceLeading(x, t)), state, t, this.params);
             state = r.state;
             vals.push(r.value);
             if (r.levels) lvs.push(r.levels);
             if (r.scale !== undefined) scs.push(r.scale);
+            if (opts.recordStates) sts.push(r.state);
           }
           const nv: NeuronValue = {
             value: stack(vals),
@@ -166,7 +175,7 @@ export class ReferenceInterpreter {
             scale: scs.length ? f32([T], scs) : undefined,
           };
           values.set(node.id, nv);
-          if (opts.record && nv.levels) addRecord(record, attrs.path, { levels: nv.levels, scale: nv.scale?.data });
+          if (opts.record && nv.levels) addRecord(record, attrs.path, { levels: nv.levels, scale: nv.scale?.data, states: opts.recordStates ? stackStates(sts) : undefined });
           break;
         }
         case "neuron_out":
@@ -224,7 +233,7 @@ export class ReferenceInterpreter {
     const stage = timeStages(this.graph);
     const maxStage = Math.max(0, ...stage.values());
     const statics = new Map<number, Tensor>();
-    const recordSteps = new Map<string, { levels: F32Tensor[]; scale: number[] }>();
+    const recordSteps = new Map<string, { levels: F32Tensor[]; scale: number[]; states: Map<string, Tensor>[] }>();
     const outNode = this.byId.get(this.graph.output)!;
     const outSteps: Tensor[] = [];
     for (let k = 0; k <= maxStage; k++) {
@@ -260,9 +269,10 @@ export class ReferenceInterpreter {
               neuronState.set(node.id, r.state);
               cur.set(node.id, { value: r.value, levels: r.levels, scale: r.scale !== undefined ? f32([], [r.scale]) : undefined });
               if (opts.record && r.levels) {
-                const rec = recordSteps.get(attrs.path) ?? { levels: [], scale: [] };
+                const rec = recordSteps.get(attrs.path) ?? { levels: [], scale: [], states: [] };
                 rec.levels.push(r.levels);
                 if (r.scale !== undefined) rec.scale.push(r.scale);
+                if (opts.recordStates) rec.states.push(r.state);
                 recordSteps.set(attrs.path, rec);
               }
               break;
@@ -295,7 +305,8 @@ export class ReferenceInterpreter {
       for (let c = 0; c < perCall; c++) {
         const lv = r.levels.filter((_, i) => i % perCall === c);
         const sc = r.scale.length ? Float32Array.from(r.scale.filter((_, i) => i % perCall === c)) : undefined;
-        addRecord(record, path, { levels: stack(lv) as F32Tensor, scale: sc });
+        const st = opts.recordStates ? stackStates(r.states.filter((_, i) => i % perCall === c)) : undefined;
+        addRecord(record, path, { levels: stack(lv) as F32Tensor, scale: sc, states: st });
       }
     }
     return { output: outNode.type.timed ? stack(outSteps) : statics.get(outNode.id)!, record };
@@ -312,6 +323,13 @@ export class ReferenceInterpreter {
 function pick(v: NeuronValue, field: string): Tensor {
   const out = field === "levels" ? v.levels : field === "scale" ? v.scale : v.value;
   if (!out) throw new Error(`internal: neuron has no ${field}`);
+  return out;
+}
+
+/** Per-step state maps → one [T, ...] tensor per state name. */
+function stackStates(steps: readonly ReadonlyMap<string, Tensor>[]): Map<string, F32Tensor> {
+  const out = new Map<string, F32Tensor>();
+  for (const name of steps[0]?.keys() ?? []) out.set(name, stack(steps.map((s) => s.get(name)!)) as F32Tensor);
   return out;
 }
 
