@@ -131,3 +131,27 @@ function shapeOf(x: unknown): number[] {
   for (let c = x; Array.isArray(c); c = c[0]) s.push(c.length);
   return s;
 }
+
+describe("output paths", () => {
+  it("are checked before any work starts, for every command and output option", () => {
+    const missing = path.join(tmp, "no-such-dir");
+    const cases: string[][] = [
+      ["generate", "--prompt", "Hello", "-n", "2000", "--report", path.join(missing, "r.html")],
+      ["report", "--json", path.join(missing, "r.json")],
+      ["report", "--html", tmp], // a folder, not a file
+      ["run", path.join(EXAMPLES, "tiny_spikelm.spk"), "--entry", "SpikeLinear", "--arg", "inp=16", "--arg", "out=8", "--out", path.join(missing, "o.json")],
+      ["classify", "good movie", "--report", path.join(missing, "r.json")],
+    ];
+    for (const args of cases) {
+      const t0 = performance.now();
+      const r = spikelm(...args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.err).toMatch(/^error: --(report|json|html|out) .*: cannot write there: /);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      expect(r.out).toBe("");
+      // `-n 2000` would take far longer than this if the run started.
+      expect(performance.now() - t0).toBeLessThan(15_000);
+    }
+    expect(fs.existsSync(missing)).toBe(false);
+  });
+});
