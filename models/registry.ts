@@ -13,13 +13,12 @@ import { fileURLToPath } from "node:url";
 import type { ArgValue } from "../interpreter/compile.js";
 import { compileEntry } from "../interpreter/compile.js";
 import { closest } from "../interpreter/checker/suggest.js";
-import { type F32Tensor, type Tensor, i32 } from "../interpreter/engine/tensor.js";
+import { i32 } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
-import { loadWeightsFile } from "../interpreter/io/weights.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
 import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
-import { type WeightMapping, importWeights } from "./weights-mapping.js";
+import type { WeightMapping } from "./weights-mapping.js";
 
 export const MODELS_DIR = path.dirname(fileURLToPath(import.meta.url));
 const here = (...p: string[]) => path.join(MODELS_DIR, ...p);
@@ -196,21 +195,9 @@ export function inputNames(info: Pick<ModelInfo, "task">): string[] {
   return info.task === "generate" ? ["ids"] : ["ids", "types", "mask"];
 }
 
-/**
- * A model's weights by spec path: `file` (reference naming, through the model's mapping)
- * or else the shipped file; undefined when there is neither (seeded initialisation).
- */
-export function loadModelWeights(info: ModelInfo, file?: string, opts: { allowMissingAmplitudes?: boolean } = {}): Map<string, F32Tensor> | undefined {
-  const f = file ?? info.weights;
-  if (!f) return undefined;
-  if (!file && !fs.existsSync(f)) throw new UserError(`the shipped weights of \`${info.name}\` are missing (${f}); regenerate them with: node --import tsx models/spikelm/make-weights.ts`);
-  const { tensors } = loadWeightsFile(f);
-  return importReferenceWeights(info, tensors, f, opts);
-}
-
-export function importReferenceWeights(info: ModelInfo, tensors: ReadonlyMap<string, Tensor>, source: string, opts: { allowMissingAmplitudes?: boolean } = {}): Map<string, F32Tensor> {
-  const params = entryParams(info.spec, info.entry, info.args, inputNames(info));
-  return importWeights(tensors, info.mapping, params, { source, allowMissingAmplitudes: opts.allowMissingAmplitudes });
+/** The parameters of a registry model's entry (what `loadWeightsFor` checks a file against). */
+export function modelParams(info: Pick<ModelInfo, "spec" | "entry" | "args" | "task">): readonly ParamSpec[] {
+  return entryParams(info.spec, info.entry, info.args, inputNames(info));
 }
 
 /** The model's tokenizer: bytes, or WordPiece from `vocab` (or the shipped vocab). */

@@ -8,13 +8,13 @@ import * as path from "node:path";
 import type { ArgValue } from "../interpreter/compile.js";
 import { type F32Tensor, type I32Tensor, type Tensor, i32 } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
-import { findNonFinite, loadWeightsFile } from "../interpreter/io/weights.js";
 import type { SpikeReport } from "../interpreter/report/counts.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { runWithReport } from "../interpreter/report/run.js";
 import { compileEntry, resolveEntry } from "../interpreter/compile.js";
 import { runSpec } from "../interpreter/run.js";
-import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, importReferenceWeights, inputNames, modelTokenizer } from "./registry.js";
+import { type LoadedWeights, loadWeightsFor } from "./load-weights.js";
+import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
 import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
 import type { WeightMapping } from "./weights-mapping.js";
@@ -30,6 +30,8 @@ export interface ModelOptions {
   /** A WordPiece vocab.txt (required for models that do not ship one). */
   readonly vocab?: string;
   readonly seed?: number;
+  /** Keep amplitudes exactly 1.0 in a reference-named file (default: calibrated, as the reference does). */
+  readonly keepAmplitudes?: boolean;
   /** Skip the tokenizer (a run from an input file needs none); `tokenizer` is then bytes. */
   readonly noTokenizer?: boolean;
 }
@@ -39,6 +41,8 @@ export interface LoadedModel {
   /** Weights by spec path (undefined: seeded initialisation, untrained). */
   readonly weights?: Map<string, F32Tensor>;
   readonly weightsSource?: string;
+  /** How the weights were loaded (mapping applied, amplitudes left to calibrate); `.summary` is for stderr. */
+  readonly loadedWeights?: LoadedWeights;
   readonly tokenizer: Tokenizer;
   readonly seed: number;
 }
@@ -56,19 +60,6 @@ const MAPPING_FOR_ENTRY: ReadonlyMap<string, WeightMapping> = new Map([
   ["SpikeLMForSequenceClassification", CLASSIFIER_MAPPING],
   ["SpikeLMDecoder", DECODER_MAPPING],
 ]);
-
-const REFERENCE_PREFIXES = ["bert.", "cls.", "classifier.", "lm_head."];
-
-/** Loads a weights file and rejects non-finite values (name and index). */
-function readWeights(file: string): Map<string, Tensor> {
-  const { tensors } = loadWeightsFile(file);
-  return tensors;
-}
-
-function nonFiniteCheck(file: string, tensors: ReadonlyMap<string, Tensor>): void {
-  const bad = findNonFinite(tensors);
-  if (bad.length > 0) throw new UserError(`${file}: weights contain non-finite values: ${bad.map((b) => `"${b.name}"[${b.index}] = ${b.value}`).join(", ")}`, { file });
-}
 
 /** The names of an entry's forward inputs. */
 function forwardInputs(file: string, entry: string): string[] {
@@ -127,18 +118,16 @@ export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedMo
   }
 
   const file = opts.weights ?? info.weights;
-  let weights: Map<string, F32Tensor> | undefined;
+  let loaded: LoadedWeights | undefined;
   if (file) {
     if (!fs.existsSync(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx models/spikelm/make-weights.ts`);
-    const tensors = readWeights(file);
-    const reference = [...tensors.keys()].some((k) => REFERENCE_PREFIXES.some((p) => k.startsWith(p)));
-    if (reference && info.mapping.rows.length > 0) weights = importReferenceWeights(info, tensors, file);
-    else {
-      nonFiniteCheck(file, tensors);
-      weights = new Map([...tensors].map(([k, v]) => [k, v as F32Tensor]));
-    }
+    // The one loading path: the file's naming (spec paths or a declared mapping) is read off its names.
+    loaded = loadWeightsFor({ params: modelParams(info), entry: info.entry }, file, {
+      preferred: info.mapping.rows.length > 0 ? info.mapping : undefined,
+      keepAmplitudes: opts.keepAmplitudes,
+    });
   }
-  return { info, weights, weightsSource: file, tokenizer, seed };
+  return { info, weights: loaded?.weights, weightsSource: file, loadedWeights: loaded, tokenizer, seed };
 }
 
 export interface Batch {

@@ -85,8 +85,13 @@ export interface ImportOptions {
   readonly allowMissingAmplitudes?: boolean;
 }
 
+/** Longest list printed per kind of problem: a wrong file should not print 114 lines. */
+export const MAX_LISTED = 12;
+
 function problemList(title: string, items: readonly string[]): string {
-  return `${title} (${items.length}):\n    ${items.join("\n    ")}`;
+  const shown = items.slice(0, MAX_LISTED);
+  const more = items.length > shown.length ? `\n    ... and ${items.length - shown.length} more` : "";
+  return `${title} (${items.length}):\n    ${shown.join("\n    ")}${more}`;
 }
 
 /**
@@ -100,7 +105,7 @@ export function importWeights(
   opts: ImportOptions = {},
 ): Map<string, F32Tensor> {
   const rows = compileRows(mapping);
-  const ignored = mapping.ignored.map(([p]) => patternRegex(p));
+  const ignored = ignoredRegexes(mapping);
   const bySpec = new Map(params.map((p) => [p.path, p]));
   const missing: string[] = [];
   const extra: string[] = [];
@@ -186,6 +191,44 @@ export function importWeights(
       { file: opts.source },
     );
   }
+  return out;
+}
+
+/**
+ * Whether `name` is a reference name the mapping knows: it matches a row (whatever the
+ * model's size) or a declared-ignored pattern. Used to pick the mapping a file is written in.
+ */
+export function recognizes(mapping: WeightMapping, name: string): boolean {
+  return compileRows(mapping).some((r) => r.ref.test(name)) || ignoredRegexes(mapping).some((re) => re.test(name));
+}
+
+const ignoredCache = new WeakMap<WeightMapping, RegExp[]>();
+function ignoredRegexes(m: WeightMapping): RegExp[] {
+  let hit = ignoredCache.get(m);
+  if (!hit) ignoredCache.set(m, (hit = m.ignored.map(([p]) => patternRegex(p))));
+  return hit;
+}
+
+const strippedCache = new WeakMap<WeightMapping, Map<string, WeightMapping>>();
+
+/**
+ * The same mapping for files whose names lack `prefix` (a bare Hugging Face `BertModel`
+ * state_dict has `embeddings.…` / `encoder.layer.…` where a pretraining checkpoint has
+ * `bert.embeddings.…`). Rows without the prefix (the heads: `cls.…`, `classifier.…`) stay.
+ */
+export function withoutPrefix(mapping: WeightMapping, prefix: string): WeightMapping {
+  // Memoized: the compiled-row caches are keyed by the mapping object.
+  const byPrefix = strippedCache.get(mapping) ?? new Map<string, WeightMapping>();
+  strippedCache.set(mapping, byPrefix);
+  const hit = byPrefix.get(prefix);
+  if (hit) return hit;
+  const strip = (s: string) => (s.startsWith(prefix) ? s.slice(prefix.length) : s);
+  const out: WeightMapping = {
+    name: `${mapping.name} without the "${prefix}" prefix`,
+    rows: mapping.rows.map(([r, p]) => [strip(r), p] as const),
+    ignored: mapping.ignored.map(([r, why]) => [strip(r), why] as const),
+  };
+  byPrefix.set(prefix, out);
   return out;
 }
 

@@ -10,7 +10,8 @@ import { describe, expect, it } from "vitest";
 import { type Tensor, f32, i32 } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
 import { readSafetensors } from "../interpreter/io/safetensors.js";
-import { MODELS, SMALL_DECODER_WEIGHTS, SMALL_ENCODER_ARGS, SMALL_DECODER_ARGS, SMALL_ENCODER_WEIGHTS, SMALL_VOCAB, entryParams, findModel, importReferenceWeights, inputNames } from "../models/registry.js";
+import { MODELS, SMALL_DECODER_WEIGHTS, SMALL_ENCODER_ARGS, SMALL_DECODER_ARGS, SMALL_ENCODER_WEIGHTS, SMALL_VOCAB, entryParams, findModel, inputNames, modelParams } from "../models/registry.js";
+import { loadWeightsFor } from "../models/load-weights.js";
 import { DECODER_ARGS, ENCODER_ARGS, smallDecoderBytes, smallEncoderBytes } from "../models/spikelm/make-weights.js";
 import { CLASSIFIER_MAPPING, MLM_MAPPING } from "../models/spikelm/mapping.js";
 import { exportWeights, importWeights, referenceNames } from "../models/weights-mapping.js";
@@ -38,9 +39,10 @@ const edit = (f: (m: Map<string, Tensor>) => void) => {
 describe("reference naming → spec paths", () => {
   it("the shipped files load for every model that uses them", () => {
     for (const m of MODELS.filter((x) => x.weights)) {
-      const w = importReferenceWeights(m, readSafetensors(m.weights!).tensors, m.weights!);
-      const params = entryParams(m.spec, m.entry, m.args, inputNames(m));
-      expect(new Set(w.keys())).toEqual(new Set(params.map((p) => p.path)));
+      const params = modelParams(m);
+      const r = loadWeightsFor({ params, entry: m.entry }, m.weights!, { preferred: m.mapping });
+      expect(r.mappingApplied).toBe(m.mapping.name);
+      expect(new Set(r.weights.keys())).toEqual(new Set(params.map((p) => p.path)));
     }
   });
 

@@ -1,0 +1,189 @@
+/**
+ * The one way weights get into a model. Every command that takes `--weights` (run, report,
+ * classify, fill-mask, generate, encode, grad, train, eval) calls `loadWeightsFor` with the
+ * compiled entry (or its parameter list) and the file, and passes `.weights` on (to `runSpec`,
+ * `ParamStore.create`, ...); commands print `.summary` on stderr.
+ *
+ * Which naming a file uses is read off its tensor names, not guessed from the command: the
+ * spec's own parameter paths (`blocks.0.attn.q.W`), or a declared mapping (models/spikelm/
+ * mapping.ts: the reference code's `state_dict`), each also without the `bert.` prefix (a bare
+ * Hugging Face `BertModel` state_dict). The candidate that recognises the most names wins;
+ * among equals, spec paths first, then the mapping the caller prefers (a shipped model's own),
+ * then the mapping whose rows cover the most spec parameters. When no candidate recognises
+ * every name, the error names the closest one and the first few names it does not know.
+ *
+ * Amplitudes: absent ones are calibrated on the first call (by `ParamStore`). In a
+ * reference-named file, an amplitude whose T per-step scalars are all exactly 1.0 is the
+ * reference's initial value, i.e. a layer that never ran (a checkpoint saved before its first
+ * forward): it is dropped, so it is calibrated on the first call as the reference would.
+ * `keepAmplitudes` keeps such values as given.
+ */
+import { closest } from "../interpreter/checker/suggest.js";
+import type { Compiled } from "../interpreter/compile.js";
+import { type F32Tensor, type Tensor, f32, sameShape, shapeString } from "../interpreter/engine/tensor.js";
+import { UserError } from "../interpreter/io/errors.js";
+import { findNonFinite, loadWeightsFile } from "../interpreter/io/weights.js";
+import type { ParamSpec } from "../interpreter/ir/graph.js";
+import { MAPPINGS } from "./spikelm/mapping.js";
+import { MAX_LISTED, type WeightMapping, importWeights, recognizes, referenceNames, withoutPrefix } from "./weights-mapping.js";
+
+/** What the weights are for: a compiled entry, or a parameter list (with the entry's name, for messages). */
+export type WeightsTarget = Pick<Compiled, "graph" | "entry"> | { readonly params: readonly ParamSpec[]; readonly entry?: string };
+
+export interface LoadWeightsOptions {
+  /** Keep amplitudes that are exactly 1.0 in a reference-named file (default: calibrate them, as the reference does). */
+  readonly keepAmplitudes?: boolean;
+  /** The mapping to prefer among equally good candidates (a shipped model's own). */
+  readonly preferred?: WeightMapping;
+  /** The declared mappings to consider (default: all of models/spikelm/mapping.ts). */
+  readonly mappings?: readonly WeightMapping[];
+}
+
+export interface LoadedWeights {
+  /** Tensors by spec path, checked against the spec (dtype, shape, finite). */
+  readonly weights: Map<string, F32Tensor>;
+  readonly file: string;
+  /** `spec paths`, or the mapping applied (e.g. `spikelm-encoder without the "bert." prefix`). */
+  readonly mappingApplied: string;
+  /** The mapping applied; undefined for spec paths. */
+  readonly mapping?: WeightMapping;
+  /** Amplitudes the first call calibrates: absent from the file, or all 1.0 in a reference-named one. */
+  readonly calibrateOnFirstCall: readonly string[];
+  /** Of those, the ones that were in the file as exactly 1.0 (dropped; `keepAmplitudes` keeps them). */
+  readonly uncalibratedOnes: readonly string[];
+  /** Weights (not amplitudes) the file does not give: initialised from the seed (spec paths only). */
+  readonly seeded: readonly string[];
+  /** One line saying what was applied, for stderr. */
+  readonly summary: string;
+}
+
+export const SPEC_PATHS = "spec paths";
+const PREFIX = "bert.";
+
+interface Candidate {
+  readonly label: string;
+  readonly mapping?: WeightMapping;
+}
+
+function paramsOf(target: WeightsTarget): { params: readonly ParamSpec[]; entry: string } {
+  if ("graph" in target) return { params: target.graph.params, entry: target.entry.name.name };
+  return { params: target.params, entry: target.entry ?? "the model" };
+}
+
+function uniqueParams(params: readonly ParamSpec[]): ParamSpec[] {
+  const seen = new Set<string>();
+  return params.filter((p) => !seen.has(p.path) && (seen.add(p.path), true));
+}
+
+/** Reads `file` (.json or .safetensors) and loads it for `target`; see the module comment. */
+export function loadWeightsFor(target: WeightsTarget, file: string, opts: LoadWeightsOptions = {}): LoadedWeights {
+  const { tensors } = loadWeightsFile(file);
+  return weightsFromTensors(target, tensors, file, opts);
+}
+
+/** `loadWeightsFor` on tensors already in memory (`source` names them in messages). */
+export function weightsFromTensors(target: WeightsTarget, tensors: ReadonlyMap<string, Tensor>, source: string, opts: LoadWeightsOptions = {}): LoadedWeights {
+  const { params: all, entry } = paramsOf(target);
+  const params = uniqueParams(all);
+  const declared = opts.mappings ?? [...MAPPINGS.values()];
+  const ordered = opts.preferred ? [opts.preferred, ...declared.filter((m) => m !== opts.preferred)] : declared;
+  const candidates: Candidate[] = [{ label: SPEC_PATHS }, ...ordered.flatMap((m) => [m, withoutPrefix(m, PREFIX)]).map((m) => ({ label: m.name, mapping: m }))];
+  const names = [...tensors.keys()];
+  const pathSet = new Set(params.map((p) => p.path));
+  const scored = candidates.map((c, order) => {
+    const known = names.filter((n) => (c.mapping ? recognizes(c.mapping, n) : pathSet.has(n)));
+    // How many spec parameters the mapping has a row for (spec paths cover them all).
+    const covers = c.mapping ? params.filter((p) => referenceNames(c.mapping!, [p]).length > 0).length : params.length;
+    return { c, known: known.length, covers, order };
+  });
+  scored.sort((a, b) => b.known - a.known || (a.c.mapping ? 1 : 0) - (b.c.mapping ? 1 : 0) || b.covers - a.covers || a.order - b.order);
+  const best = scored[0]!;
+  if (best.known < names.length) throw noMappingError(source, entry, names, params, best, scored);
+  return best.c.mapping ? fromReference(best.c.mapping, tensors, params, source, opts) : fromSpecPaths(tensors, params, source);
+}
+
+function quoteList(items: readonly string[], max = 5): string {
+  const shown = items.slice(0, max).join(", ");
+  return items.length > max ? `${shown}, ... (${items.length - max} more)` : shown;
+}
+
+function noMappingError(
+  source: string,
+  entry: string,
+  names: readonly string[],
+  params: readonly ParamSpec[],
+  best: { c: Candidate; known: number },
+  scored: readonly { c: Candidate; known: number }[],
+): UserError {
+  const m = best.c.mapping;
+  const expected = m ? referenceNames(m, params) : params.map((p) => p.path);
+  const unknown = names.filter((n) => (m ? !recognizes(m, n) : !params.some((p) => p.path === n)));
+  const shown = unknown.slice(0, 5).map((n) => {
+    const guess = closest(n, expected);
+    return `"${n}"${guess ? ` (did you mean "${guess}"?)` : ""}`;
+  });
+  const more = unknown.length > shown.length ? `, ... (${unknown.length - shown.length} more)` : "";
+  // Spec paths and the best-scoring declared mappings, so the user sees what was tried.
+  const tried = scored.filter((s) => s.c !== best.c).slice(0, 3).map((s) => `${s.c.label} ${s.known}`);
+  return new UserError(
+    `${source}: the tensor names fit no weight naming of \`${entry}\` (${names.length} tensors); closest: ${best.c.label} (${best.known} of ${names.length} names known).\n` +
+      `  unknown to it (${unknown.length}): ${shown.join(", ")}${more}\n` +
+      `  ${best.c.label} expects names like ${quoteList(expected.map((e) => `"${e}"`), 3)}; other namings tried (names known): ${tried.join(", ")}`,
+    { file: source },
+  );
+}
+
+function fromSpecPaths(tensors: ReadonlyMap<string, Tensor>, params: readonly ParamSpec[], source: string): LoadedWeights {
+  const problems: string[] = [];
+  const weights = new Map<string, F32Tensor>();
+  const byPath = new Map(params.map((p) => [p.path, p]));
+  for (const [name, t] of tensors) {
+    const spec = byPath.get(name)!;
+    if (t.dtype !== "f32") problems.push(`"${name}" is an integer tensor (${t.dtype}) where float32 is expected`);
+    else if (!sameShape(t.shape, spec.shape)) problems.push(`"${name}" has shape ${shapeString(t.shape)} but the spec declares ${shapeString(spec.shape)}`);
+    else weights.set(name, f32(spec.shape, Float32Array.from(t.data)));
+  }
+  for (const bad of findNonFinite(tensors)) problems.push(`"${bad.name}"[${bad.index}] = ${bad.value} (non-finite)`);
+  if (problems.length > 0) {
+    const shown = problems.slice(0, MAX_LISTED);
+    const more = problems.length > shown.length ? `\n  ... and ${problems.length - shown.length} more` : "";
+    throw new UserError(`${source}: ${problems.length} problem${problems.length === 1 ? "" : "s"} with the weights (spec paths); nothing was loaded:\n  ${shown.join("\n  ")}${more}`, { file: source });
+  }
+  const absent = params.filter((p) => !weights.has(p.path));
+  const calibrate = absent.filter((p) => p.kind === "amplitude").map((p) => p.path);
+  const seeded = absent.filter((p) => p.kind === "weight").map((p) => p.path);
+  const notes = [`${weights.size} of ${params.length} parameters`];
+  if (seeded.length) notes.push(`${seeded.length} weights not given: seeded`);
+  if (calibrate.length) notes.push(`${calibrate.length} amplitudes calibrated on the first call`);
+  return { weights, file: source, mappingApplied: SPEC_PATHS, calibrateOnFirstCall: calibrate, uncalibratedOnes: [], seeded, summary: `weights: ${source} by spec path (${notes.join("; ")})` };
+}
+
+function fromReference(mapping: WeightMapping, tensors: ReadonlyMap<string, Tensor>, params: readonly ParamSpec[], source: string, opts: LoadWeightsOptions): LoadedWeights {
+  const weights = importWeights(tensors, mapping, params, { source, allowMissingAmplitudes: true });
+  const ones: string[] = [];
+  if (!opts.keepAmplitudes) {
+    for (const p of params) {
+      const w = weights.get(p.path);
+      if (p.kind === "amplitude" && w && w.data.every((v) => v === 1)) {
+        weights.delete(p.path);
+        ones.push(p.path);
+      }
+    }
+  }
+  const calibrate = params.filter((p) => p.kind === "amplitude" && !weights.has(p.path)).map((p) => p.path);
+  const amps = params.filter((p) => p.kind === "amplitude").length;
+  const notes: string[] = [];
+  if (ones.length) notes.push(`${ones.length} of ${amps} amplitudes were exactly 1.0 (the reference's "not yet calibrated"): calibrated on the first call (--keep-amplitudes keeps them)`);
+  const absent = calibrate.length - ones.length;
+  if (absent) notes.push(`${absent} of ${amps} amplitudes absent: calibrated on the first call`);
+  return {
+    weights,
+    file: source,
+    mappingApplied: mapping.name,
+    mapping,
+    calibrateOnFirstCall: calibrate,
+    uncalibratedOnes: ones,
+    seeded: [],
+    summary: `weights: ${source} through the mapping "${mapping.name}"${notes.length ? `; ${notes.join("; ")}` : ""}`,
+  };
+}
