@@ -136,6 +136,12 @@ export class Elaborator {
   readonly types: TypeRecord[] = [];
   readonly refs: RefRecord[] = [];
   readonly nextId = { value: 1 };
+  /**
+   * The output node of every layer call (and of every `repeat` stack: its last layer's
+   * output), by instance path, in call order (concrete elaboration only): what
+   * `--record PATH` can tap. A layer called twice appears twice.
+   */
+  readonly layerOutputs: { readonly path: string; readonly node: number }[] = [];
   readonly timeName: string;
   private readonly modules = new Map<string, ModuleEnv>();
   private readonly constCache = new Map<Decl, Value>();
@@ -625,6 +631,7 @@ export class Elaborator {
             if (cur.kind !== "tensor") return UNKNOWN;
             cur = this.callInstance(item, [cur, ...args.slice(1)], spans, e.span, sc);
           }
+          if (cur.kind === "tensor" && this.options.concrete) this.layerOutputs.push({ path: callee.path, node: cur.node });
           return cur;
         }
         return this.callInstance(callee, args, spans, e.span, sc);
@@ -1007,6 +1014,7 @@ export class Elaborator {
       this.report("SPK408", env.uri, fwd.span, `the forward of \`${name}\` must end with \`return <tensor>\``);
       return UNKNOWN;
     }
+    if (result.kind === "tensor" && this.options.concrete && inst.path !== "") this.layerOutputs.push({ path: inst.path, node: result.node });
     if (fwd.result && result.kind === "tensor") {
       const pattern = this.typePattern(fwd.result, body, free, true);
       const problem = pattern && this.matchType(pattern, result.type, subst);

@@ -71,10 +71,21 @@ export interface NeuronAttrs {
   readonly body: StepGraph;
 }
 
+/** A recorded layer output (`--record PATH`): the node holding the output of the layer instance at `path`. */
+export interface GraphTap {
+  readonly path: string;
+  readonly node: number;
+}
+
 export interface Graph {
   readonly nodes: readonly IRNode[];
   readonly inputs: readonly { readonly name: string; readonly node: number }[];
   readonly output: number;
+  /**
+   * Layer outputs the run must hand back besides `output`. Like `output`, passes keep these
+   * nodes alive and materialised (never fused away) and remap them when they merge nodes.
+   */
+  readonly taps?: readonly GraphTap[];
   readonly params: readonly ParamSpec[];
   /** Number of time steps the graph was elaborated for. */
   readonly timesteps: number;

@@ -53,6 +53,8 @@ export function planBuffers(g: Graph): Plan {
     for (const inp of n.inputs) lastUse.set(owner(inp), Math.max(lastUse.get(owner(inp)) ?? -1, i));
   });
   lastUse.set(owner(g.output), Infinity);
+  // Recorded taps are read after the run, like the output.
+  for (const t of g.taps ?? []) lastUse.set(owner(t.node), Infinity);
   // In step mode a timed reader reads a static value at every step, after later nodes (in
   // this order) already ran for earlier steps: such values are never recycled.
   for (const n of order) if (n.type.timed) for (const inp of n.inputs) if (!byId.get(inp)!.type.timed) lastUse.set(owner(inp), Infinity);

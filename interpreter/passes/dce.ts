@@ -25,7 +25,7 @@ export function dceStep(body: StepGraph): StepGraph {
 }
 
 export function dce(g: Graph): PassResult {
-  const keep = live(g.nodes, [g.output, ...g.inputs.map((i) => i.node)]);
+  const keep = live(g.nodes, [g.output, ...(g.taps ?? []).map((t) => t.node), ...g.inputs.map((i) => i.node)]);
   const removed = g.nodes.filter((n) => !keep.has(n.id));
   let out = produce(g, (d) => {
     d.nodes = g.nodes.filter((n) => keep.has(n.id)) as typeof d.nodes;

@@ -26,6 +26,8 @@ export function fuseElementwise(g: Graph): PassResult {
   const assigned = new Set<number>();
   const replacement = new Map<number, IRNode>();
   const sizes: number[] = [];
+  // Values read from outside the graph (the output, recorded taps) must stay materialised.
+  const readOutside = new Set([g.output, ...(g.taps ?? []).map((t) => t.node)]);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const root = g.nodes[i]!;
     if (!fusible(root) || assigned.has(root.id)) continue;
@@ -35,7 +37,7 @@ export function fuseElementwise(g: Graph): PassResult {
       const m = byId.get(work.pop()!)!;
       for (const inp of m.inputs) {
         const p = byId.get(inp)!;
-        if (members.has(p.id) || assigned.has(p.id) || !fusible(p) || !sameOut(p, root) || p.id === g.output) continue;
+        if (members.has(p.id) || assigned.has(p.id) || !fusible(p) || !sameOut(p, root) || readOutside.has(p.id)) continue;
         if (!(users.get(p.id) ?? []).every((u) => members.has(u))) continue;
         members.add(p.id);
         work.push(p.id);

@@ -27,6 +27,7 @@ export function replaceUses(g: Graph, map: ReadonlyMap<number, number>): Graph {
   return produce(g, (d) => {
     d.nodes = replaceUsesInNodes(g.nodes, map) as typeof d.nodes;
     d.output = resolveAlias(map, g.output);
+    if (g.taps) d.taps = g.taps.map((t) => ({ ...t, node: resolveAlias(map, t.node) }));
     d.inputs = g.inputs.map((i) => ({ ...i, node: resolveAlias(map, i.node) })) as typeof d.inputs;
   });
 }

@@ -1,0 +1,160 @@
+/**
+ * The `spikelm` command line. Each command lives in commands/; this file only declares
+ * the interface (commander) and routes errors through report-errors.
+ */
+import { Command } from "commander";
+import { checkCommand } from "./commands/check.js";
+import { classifyCommand } from "./commands/classify.js";
+import { fillMaskCommand } from "./commands/fill-mask.js";
+import { fmtCommand } from "./commands/fmt.js";
+import { lspCommand } from "./commands/lsp.js";
+import { modelsCommand } from "./commands/models.js";
+import { reportCommand, runAndReport } from "./commands/report.js";
+import { explainCommand } from "./commands/explain.js";
+import { exportCommand } from "./commands/export.js";
+import { generateCommand } from "./commands/generate.js";
+import { runCommand } from "./commands/run.js";
+import { startCommand } from "./commands/start.js";
+import { checkOutputPaths } from "./output-paths.js";
+import { guarded, reportError } from "./report-errors.js";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name("spikelm").description("A spec language and interpreter for spike-driven language models (SpikeLM)").showHelpAfterError();
+  // Before any command starts its work: an unwritable --out/--report/--html/--json fails now,
+  // not after the run it would have recorded.
+  program.hook("preAction", (_program, action) => checkOutputPaths(action.opts()));
+
+  program
+    .command("check")
+    .description("check .spk files; prints file:line:col: error CODE: message, exit 1 on any error")
+    .argument("<files...>", "spec files")
+    .option("-q, --quiet", "print only the diagnostics")
+    .action((files: string[], opts) => guarded(() => checkCommand(files, opts)));
+
+  program
+    .command("fmt")
+    .description("format .spk files in place; --check lists the files that would change and exits 1 if any")
+    .argument("<files...>", "spec files")
+    .option("--check", "write nothing; exit 1 if a file is not formatted")
+    .option("-q, --quiet", "print only the diagnostics and the files that would change")
+    .action((files: string[], opts) => guarded(() => fmtCommand(files, opts)));
+
+  program
+    .command("run")
+    .description("run a neuron, layer or model from a spec on tensors from files")
+    .argument("<file>", "spec file")
+    .requiredOption("-e, --entry <name>", "the neuron, layer or model to run")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-w, --weights <file>", "weights (.json or .safetensors) by parameter path")
+    .option("-i, --input <file>", "input tensors (.json) by forward argument name")
+    .option("-o, --out <file>", "write {output, record} as JSON")
+    .option("-m, --mode <mode>", "multi (whole time axis per op) or step (streaming)", "multi")
+    .option("-r, --record", "record every neuron's spike levels")
+    .option("-s, --seed <n>", "seed for weights not given", "0")
+    .option("-t, --timesteps <n>", "time steps for a layer or neuron run on its own")
+    .option("--no-opt", "run the reference interpreter instead of the optimized executor")
+    .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
+    .action((file: string, opts) => guarded(() => (opts.report ? runAndReport(file, opts) : runCommand(file, opts))));
+
+  program
+    .command("explain")
+    .description("print the IR after elaboration and after each optimization pass")
+    .argument("<file>", "spec file")
+    .requiredOption("-e, --entry <name>", "the neuron, layer or model")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-i, --input <file>", "input tensors (.json), for their shapes")
+    .option("-t, --timesteps <n>", "time steps for a layer or neuron on its own")
+    .option("--summary", "only the pass names and what they changed")
+    .action((file: string, opts) => guarded(() => explainCommand(file, opts)));
+
+  program
+    .command("generate")
+    .description("generate text from a causal model, streaming tokens, with a spike key/value cache")
+    .option("--model <name|spec>", "a shipped model name or a .spk file (default: the small shipped decoder)")
+    .option("-e, --entry <name>", "the model in the spec file")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-w, --weights <file>", "weights (.json or .safetensors)")
+    .option("-p, --prompt <text>", "the prompt")
+    .option("-n, --max-tokens <n>", "tokens to generate", "64")
+    .option("--temperature <t>", "sampling temperature (0 = greedy)", "0.8")
+    .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "40")
+    .option("-s, --seed <n>", "sampling seed", "0")
+    .option("--no-cache", "recompute the whole prefix for every token")
+    .option("--report [file]", "print the energy and spike report of the generated text (and write .json / .html)")
+    .action((opts) => guarded(() => generateCommand(opts)));
+
+  const modelCommand = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option("--model <name|spec>", "a shipped model (see `spikelm models`) or a .spk file")
+      .option("-e, --entry <name>", "the model in a .spk file")
+      .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+      .option("-w, --weights <file>", "weights (.safetensors or .json; the reference code's naming for shipped models)")
+      .option("--vocab <file>", "WordPiece vocab.txt (for models that do not ship one)")
+      .option("-s, --seed <n>", "seed for weights not given", "0");
+
+  modelCommand("classify", "classify texts with a SpikeLM encoder: label and class probabilities")
+    .argument("<texts...>", "texts to classify")
+    .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
+    .action((texts: string[], opts) => guarded(() => classifyCommand(texts, opts)));
+
+  modelCommand("fill-mask", "predict the [MASK] tokens of a text with a SpikeLM masked-LM")
+    .argument("<text...>", "text with [MASK] tokens")
+    .option("-k, --top-k <k>", "predictions per mask", "5")
+    .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
+    .action((texts: string[], opts) => guarded(() => fillMaskCommand(texts, opts)));
+
+  modelCommand("report", "firing rates, ACs, MACs and energy per layer, the dense-ANN comparison, and the spike-driven proof")
+    .option("--text <text>", "input text (repeatable; default: the shipped sample)", collect)
+    .option("-i, --input <file>", "input tensors (.json) by forward argument name, instead of text")
+    .option("--json <file>", "write the report as JSON")
+    .option("--html <file>", "write the report as a self-contained HTML page")
+    .action((opts) => guarded(() => reportCommand(opts)));
+
+  program
+    .command("export")
+    .description("export a spec to ONNX (inference, T unrolled) or PyTorch (nn.Modules + a DDP training script)")
+    .argument("<file>", "spec file")
+    .requiredOption("-e, --entry <name>", "the neuron, layer or model to export")
+    .requiredOption("--to <target>", "onnx or pytorch")
+    .requiredOption("-o, --out <file>", "output file (model.onnx or model.py)")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-w, --weights <file>", "weights (.json or .safetensors) by parameter path")
+    .option("-i, --input <file>", "calibration input (.json); fixes the ONNX input shapes")
+    .option("-s, --seed <n>", "seed for weights not given", "0")
+    .option("-t, --timesteps <n>", "time steps for a layer or neuron exported on its own")
+    .option("--spikes", "ONNX: also output every neuron's spike levels (spikes/<path>)")
+    .option("--names <naming>", "PyTorch: spec (spikelm's weight paths) or reference (the authors' state_dict names)", "spec")
+    .action((file: string, opts) => guarded(() => exportCommand(file, opts)));
+
+  program
+    .command("models")
+    .description("list the shipped models")
+    .action(() => guarded(() => modelsCommand()));
+
+  program
+    .command("start", { isDefault: false })
+    .description("the default demonstration: TinySpikeLM on a shipped prompt")
+    .action(() => guarded(() => startCommand()));
+
+  // Not `guarded`: the server runs until the client disconnects, and owns its error handling.
+  program
+    .command("lsp")
+    .description("run the language server (JSON-RPC over stdin/stdout)")
+    .option("--stdio", "talk over stdin/stdout (the default and only transport)")
+    .allowUnknownOption()
+    .action(() => lspCommand());
+
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (e) {
+  // Only the preAction hook throws here: each action reports its own errors through `guarded`.
+  process.exitCode = reportError(e);
+}
