@@ -18,7 +18,7 @@ import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import { opDef } from "../ir/ops.js";
 import { timeStages } from "../ir/stages.js";
 import type { FusedStep } from "../passes/fuse-elementwise.js";
-import type { Mode, NeuronRecord, RunResult } from "../reference/interpreter.js";
+import { type Mode, type NeuronRecord, type RunResult, collectTaps } from "../reference/interpreter.js";
 import { canonicalLevels, runStep } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
@@ -127,7 +127,12 @@ export class OptimizedExecutor {
     const out = this.plan.byId.get(this.graph.output)!;
     const data = this.outputData(out);
     const output = (out.kind === "i32" ? i32(out.shape, data as Int32Array) : f32(out.shape, data as Float32Array)) as Tensor;
-    return { output, record };
+    // Taps are copied out of the arena (the plan kept their buffers; the next run overwrites them).
+    const taps = collectTaps(this.graph, (id) => {
+      const v = this.tensorOf(id, -1);
+      return (v.dtype === "i32" ? i32(v.shape, Int32Array.from(v.data)) : f32(v.shape, Float32Array.from(v.data))) as Tensor;
+    });
+    return { output, record, taps };
   }
 
   private outputData(p: PlannedNode): Storage {

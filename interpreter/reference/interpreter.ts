@@ -58,6 +58,23 @@ export interface NeuronRecord {
 export interface RunResult {
   readonly output: Tensor;
   readonly record: Map<string, NeuronRecord>;
+  /** The graph's taps (recorded layer outputs, whole time axis) by instance path; see `collectTaps`. */
+  readonly taps?: Map<string, Tensor>;
+}
+
+/**
+ * The values of a graph's taps by instance path; a layer called more than once gets
+ * `path#2`, `path#3`, ... for its later calls (as neuron records do). Both interpreters
+ * build their result through this, so the keys agree.
+ */
+export function collectTaps(graph: Graph, read: (node: number) => Tensor): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const t of graph.taps ?? []) {
+    let key = t.path;
+    for (let i = 2; out.has(key); i++) key = `${t.path}#${i}`;
+    out.set(key, read(t.node));
+  }
+  return out;
 }
 
 interface NeuronValue {
@@ -198,7 +215,7 @@ export class ReferenceInterpreter {
         }
       }
     }
-    return { output: get(this.graph.output), record };
+    return { output: get(this.graph.output), record, taps: collectTaps(this.graph, get) };
   }
 
   // ------------------------------------------------------------------ incremental decoding
@@ -236,6 +253,9 @@ export class ReferenceInterpreter {
     const recordSteps = new Map<string, { levels: F32Tensor[]; scale: number[]; states: Map<string, Tensor>[] }>();
     const outNode = this.byId.get(this.graph.output)!;
     const outSteps: Tensor[] = [];
+    // Timed taps are seen one step at a time: kept per step and stacked at the end.
+    const tapSteps = new Map<number, Tensor[]>();
+    for (const tp of this.graph.taps ?? []) if (this.byId.get(tp.node)!.type.timed) tapSteps.set(tp.node, []);
     for (let k = 0; k <= maxStage; k++) {
       const nodes = this.graph.nodes.filter((n) => stage.get(n.id) === k);
       // static nodes of this stage (mean_time nodes were finished by the previous loop)
@@ -291,6 +311,7 @@ export class ReferenceInterpreter {
           acc.set(m.id, a);
         }
         if (outNode.type.timed && stage.get(outNode.id) === k) outSteps.push(get(outNode.id));
+        for (const [id, steps] of tapSteps) if (stage.get(id) === k) steps.push(get(id));
       }
       for (const m of means) {
         const a = acc.get(m.id)!;
@@ -309,7 +330,8 @@ export class ReferenceInterpreter {
         addRecord(record, path, { levels: stack(lv) as F32Tensor, scale: sc, states: st });
       }
     }
-    return { output: outNode.type.timed ? stack(outSteps) : statics.get(outNode.id)!, record };
+    const taps = collectTaps(this.graph, (id) => (tapSteps.has(id) ? stack(tapSteps.get(id)!) : statics.get(id)!));
+    return { output: outNode.type.timed ? stack(outSteps) : statics.get(outNode.id)!, record, taps };
   }
 
   private meanShape(m: IRNode, n: number): number[] {
