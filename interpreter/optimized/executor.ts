@@ -12,7 +12,8 @@ import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.j
 import { gatherInto, layernormInto, meanTimeInto, overTimeInto, softmaxInto } from "../engine/fast/rows.js";
 import { matmulInto } from "../engine/fast/matmul.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
-import { denseTimesSpike, denseTimesSpikeT, spikeMatmul } from "../engine/kernels/spike-matmul.js";
+import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul } from "../engine/kernels/spike-matmul.js";
+import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import { opDef } from "../ir/ops.js";
@@ -43,6 +44,12 @@ interface NeuronSlots {
 export interface ExecutorOptions {
   /** Threads for the spike-accumulate kernels (including the caller). */
   readonly threads?: number;
+  /**
+   * Spike-accumulate backend and variant (default "auto": the kernels' cost model). Every
+   * choice computes the same bits; tests force each one ("wasm" needs initSpikeKernels()).
+   */
+  readonly backend?: SpikeBackend;
+  readonly variant?: SpikeVariant;
 }
 
 export class OptimizedExecutor {
@@ -118,7 +125,7 @@ export class OptimizedExecutor {
         if (p.node.op !== "neuron") continue;
         const s = this.neurons.get(p.node.id)!;
         if (!s.levels) continue;
-        const levels = f32(p.shape, Float32Array.from(s.levels));
+        const levels = f32(p.shape, s.levels instanceof Int8Array ? levelsToF32(s.levels) : Float32Array.from(s.levels));
         let key = (p.node.attrs as unknown as NeuronAttrs).path;
         for (let i = 2; record.has(key); i++) key = `${(p.node.attrs as unknown as NeuronAttrs).path}#${i}`;
         record.set(key, { levels: canonicalLevels(levels), scale: s.scale ? Float32Array.from(s.scale) : undefined });
@@ -280,7 +287,7 @@ export class OptimizedExecutor {
   private tensorOf(id: number, t: number): Tensor {
     const v = this.view(id, t);
     const p = this.plan.byId.get(id)!;
-    const data = v.data instanceof Int8Array ? Float32Array.from(v.data) : v.data;
+    const data = v.data instanceof Int8Array ? levelsToF32(v.data) : v.data;
     return (p.kind === "i32" ? i32(v.shape, data as Int32Array) : f32(v.shape, data as Float32Array)) as Tensor;
   }
 
@@ -416,14 +423,14 @@ export class OptimizedExecutor {
     const o = this.out(p, t).data as Float32Array;
     const side = node.attrs.side as string;
     const form = node.attrs.form as string;
-    const threads = this.options.threads;
+    const { threads, backend, variant } = this.options;
     const int8 = (x: Storage) => x instanceof Int8Array;
     const batchA = numel(sa.slice(0, -2));
     const batchB = numel(sb.slice(0, -2));
     if (side === "left" && int8(a) && !int8(b) && batchB === 1) {
       const K = sa[sa.length - 1]!;
       const N = sb[sb.length - 1]!;
-      spikeMatmul(a as Int8Array, (a.length / K) | 0, K, b as Float32Array, N, o, { cacheWeights: true, threads });
+      spikeMatmul(a as Int8Array, (a.length / K) | 0, K, b as Float32Array, N, o, { cacheWeights: true, threads, backend, variant });
       return;
     }
     const sameBatch = batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join();
@@ -432,11 +439,11 @@ export class OptimizedExecutor {
       if (form === "nt") {
         const N = sb[sb.length - 2]!;
         for (let i = 0; i < batchA; i++)
-          denseTimesSpikeT((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * N * K, (i + 1) * N * K), N, o.subarray(i * M * N, (i + 1) * M * N), { threads });
+          denseTimesSpikeT((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * N * K, (i + 1) * N * K), N, o.subarray(i * M * N, (i + 1) * M * N), { threads, backend, variant });
       } else {
         const N = sb[sb.length - 1]!;
         for (let i = 0; i < batchA; i++)
-          denseTimesSpike((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * K * N, (i + 1) * K * N), N, o.subarray(i * M * N, (i + 1) * M * N), { threads });
+          denseTimesSpike((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * K * N, (i + 1) * K * N), N, o.subarray(i * M * N, (i + 1) * M * N), { threads, backend, variant });
       }
       return;
     }
@@ -453,7 +460,8 @@ export class OptimizedExecutor {
     const t1 = t < 0 ? this.T : t + 1;
     if (t0 === 0) attrs.body.states.forEach((st, k) => s.states[k]!.fill(st.init));
     const inputs = s.inputs.map((i) => this.view(i, -1).data as Float32Array);
-    if (s.kernel === undefined) s.kernel = compileNeuron(attrs.body, s.n, { levels: s.levels !== undefined, value: s.value !== undefined, scale: s.scale !== undefined }) ?? null;
+    if (s.kernel === undefined)
+      s.kernel = compileNeuron(attrs.body, s.n, { levels: s.levels !== undefined, levelsInt8: s.levels instanceof Int8Array, value: s.value !== undefined, scale: s.scale !== undefined }) ?? null;
     const k = s.kernel;
     const calibrated = (path: string) => {
       const c = this.params.get(path).calibrated!;
@@ -484,7 +492,8 @@ export class OptimizedExecutor {
       const state = new Map<string, Tensor>(attrs.body.states.map((st, j) => [st.name, f32(stateShape, s.states[j]!)]));
       const r = runStep(attrs.body, xs, state, u, this.params);
       attrs.body.states.forEach((st, j) => s.states[j]!.set(r.state.get(st.name)!.data as Float32Array));
-      if (s.levels && r.levels) s.levels.set(r.levels.data as Float32Array, u * s.n);
+      if (s.levels instanceof Int8Array && r.levels) storeLevels(r.levels.data, s.levels, u * s.n);
+      else if (s.levels && r.levels) s.levels.set(r.levels.data as Float32Array, u * s.n);
       if (s.value) s.value.set(r.value.data as Float32Array, u * s.n);
       if (s.scale && r.scale !== undefined) s.scale[u] = r.scale;
     }

@@ -11,6 +11,7 @@
  * not compiled either (`compileNeuron` returns undefined) and run on the reference path.
  */
 import type { IRNode, StepGraph } from "../ir/graph.js";
+import { NAN_LEVEL } from "../engine/levels.js";
 import { compile, literal, type ScalarEnv, scalarExpr } from "./scalar-code.js";
 
 export interface NeuronKernelIO {
@@ -37,7 +38,7 @@ export interface NeuronKernel {
 
 type Kind = "elem" | "scalar";
 
-export function compileNeuron(body: StepGraph, n: number, want: { levels: boolean; value: boolean; scale: boolean }): NeuronKernel | undefined {
+export function compileNeuron(body: StepGraph, n: number, want: { levels: boolean; levelsInt8?: boolean; value: boolean; scale: boolean }): NeuronKernel | undefined {
   const byId = new Map(body.nodes.map((x) => [x.id, x]));
   const kind = new Map<number, Kind>();
   const numel = (x: IRNode) => (x.attrs.outShape as number[] | undefined)?.reduce((a, b) => a * b, 1);
@@ -126,7 +127,13 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
     "    for (let i = 0; i < n; i++) {",
     ...body.states.map((_, k) => `      const s${k} = st${k}[i];`),
     ...elemLines.map((l) => `      ${l.replace("[t * n + i]", "[base + i]")}`),
-    want.levels && body.emit.levels !== undefined ? `      lv[base + i] = ${name(body.emit.levels)} + 0;` : "",
+    // Levels are canonical (-0 stored as 0); an int8 buffer holds a NaN level as NAN_LEVEL
+    // (an Int8Array store would turn NaN into 0, a spike the reference does not have).
+    want.levels && body.emit.levels !== undefined
+      ? want.levelsInt8
+        ? `      { const l = ${name(body.emit.levels)}; lv[base + i] = l === l ? l : ${NAN_LEVEL}; }`
+        : `      lv[base + i] = ${name(body.emit.levels)} + 0;`
+      : "",
     want.value ? `      val[base + i] = ${name(body.emit.value)};` : "",
     ...body.states.map((st, k) => `      st${k}[i] = ${name(st.write)};`),
     "    }",

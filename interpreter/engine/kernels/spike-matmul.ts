@@ -9,8 +9,15 @@
  * For finite W every term is exactly ±W[k,j] or ±0, and adding ±0 to an accumulator that
  * started at +0 is the identity (such an accumulator can never be -0), so all variants here —
  * event lists, SIMD lanes over j, column tiles, rows split over threads — reproduce those
- * bits exactly. k is never split (no partial sums). Non-finite weights are outside the
- * contract (the reference computes 0*Inf = NaN for a zero spike; the kernels skip it).
+ * bits exactly. k is never split (no partial sums).
+ *
+ * Non-finite operands keep the same meaning, the reference loop on float levels, which is
+ * what PyTorch's `levels @ W` gives: a zero spike times an infinite or NaN weight is NaN, and
+ * a NaN level (stored as NAN_LEVEL, see ../levels.ts) makes every output it meets NaN. The
+ * fast variants skip zero spikes and know no NaN level, so each entry point first checks its
+ * operands (a byte search for NAN_LEVEL in S; a finiteness scan of the float operand, cached
+ * per array for cached weights) and, if either check fails, computes the contraction with the
+ * plain reference loop (`exactSpikeOp`), on every backend and thread count alike.
  *
  * Variants:
  *  - JS event-driven (spike-js.ts): per-row ascending event list, sign in the entry.
@@ -35,6 +42,7 @@
  */
 
 import { BufferPool, defaultPool } from "./buffer-pool.js";
+import { NAN_LEVEL, int8ToLevel } from "../levels.js";
 import {
   denseTimesSpikeJS,
   denseTimesSpikeTJS,
@@ -45,7 +53,7 @@ import {
   defaultThreads,
   kernelPoolError,
   poolThreads,
-  releasePackedWeights,
+  releasePackedWeights as releasePackedWeightsWasm,
   runSpikeOpWasm,
   shutdownKernelPool,
   startPool,
@@ -56,7 +64,7 @@ import {
 } from "./wasm-backend.js";
 
 export { BufferPool, defaultPool } from "./buffer-pool.js";
-export { shutdownKernelPool, releasePackedWeights, setPackedCacheLimit, wasmMemoryBytes } from "./wasm-backend.js";
+export { shutdownKernelPool, setPackedCacheLimit, wasmMemoryBytes } from "./wasm-backend.js";
 
 export type SpikeBackend = "js" | "wasm" | "auto";
 export type SpikeVariant = "event" | "dense" | "auto";
@@ -248,6 +256,57 @@ function expandScale(scale: Float32Array, block: number, M: number, pool: Buffer
   return s;
 }
 
+/** Whether S[0..n) holds a NaN level. */
+function hasNanLevel(S: Int8Array, n: number): boolean {
+  return (n === S.length ? S : S.subarray(0, n)).indexOf(NAN_LEVEL) >= 0;
+}
+
+/** Whether X[0..n) holds NaN or ±Infinity (x - x is NaN exactly for those). */
+function hasNonFinite(X: Float32Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (X[i]! - X[i]! !== 0) return true;
+  return false;
+}
+
+/** Finiteness of cached weights, per array object (cached weights are never mutated). */
+const finiteWeights = new WeakMap<Float32Array, boolean>();
+
+/** Forget what was cached about W (packed copy, finiteness): W may change after this. */
+export function releasePackedWeights(W: Float32Array): void {
+  finiteWeights.delete(W);
+  releasePackedWeightsWasm(W);
+}
+
+function weightsNonFinite(W: Float32Array, n: number, cached: boolean): boolean {
+  if (!cached) return hasNonFinite(W, n);
+  let bad = finiteWeights.get(W);
+  if (bad === undefined) {
+    bad = hasNonFinite(W, W.length);
+    finiteWeights.set(W, bad);
+  }
+  return bad;
+}
+
+/**
+ * The contract itself, for operands the fast variants do not cover (NaN levels, non-finite
+ * floats): spike row r (element k at S[r*srs + k*scs]) against float column c (element k at
+ * X[k*xrs + c*xcs]), acc = +0; acc = f32(acc + f32(level * x)) over ascending k, stored at
+ * out[r*ors + c*ocs] (times scale[r], rounded once, when given). Exactly ../ops/matmul.ts.
+ */
+export function exactSpikeOp(
+  S: Int8Array, R: number, K: number, srs: number, scs: number,
+  X: Float32Array, C: number, xrs: number, xcs: number,
+  out: Float32Array, ors: number, ocs: number, scale?: Float32Array,
+): void {
+  const fround = Math.fround;
+  for (let r = 0; r < R; r++) {
+    for (let c = 0; c < C; c++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = fround(acc + fround(int8ToLevel(S[r * srs + k * scs]!) * X[k * xrs + c * xcs]!));
+      out[r * ors + c * ocs] = scale ? fround(scale[r]! * acc) : acc;
+    }
+  }
+}
+
 /**
  * `S @ W`: S [M,K] ternary int8, W [K,N] float32 → out [M,N] float32 (see header for the
  * exact-bits contract). Returns `out` (allocated if not given).
@@ -265,6 +324,10 @@ export function spikeMatmul(
   const o = out ?? new Float32Array(M * N);
   checkSizes("spikeMatmul", [[S, M * K, "S"], [W, K * N, "W"], [o, M * N, "out"]]);
   const scale = opts.scale ? expandScale(opts.scale, Math.max(1, Math.floor(opts.scaleBlock ?? 1)), M, pool) : undefined;
+  if (hasNanLevel(S, M * K) || weightsNonFinite(W, K * N, !!opts.cacheWeights)) {
+    exactSpikeOp(S, M, K, K, 1, W, N, N, 1, o, N, 1, scale);
+    return o;
+  }
   const plan = resolve(M, K, N, S, K, 1, opts, !!opts.cacheWeights);
   if (plan.rate === 0 && opts.nnz === undefined && M * K <= RATE_SAMPLE_ELEMS && !scale) {
     o.fill(0, 0, M * N); // exact count: all spikes silent, every sum is +0
@@ -310,6 +373,10 @@ export function denseTimesSpikeT(
   const o = out ?? new Float32Array(M * N);
   checkSizes("denseTimesSpikeT", [[Q, M * K, "Q"], [S, N * K, "S"], [o, M * N, "out"]]);
   // kernel view: spike rows r = j (S row j), weight (k, c=i) = Q[i*K + k], out (r=j, c=i) at i*N + j
+  if (hasNanLevel(S, N * K) || hasNonFinite(Q, M * K)) {
+    exactSpikeOp(S, N, K, K, 1, Q, M, 1, K, o, 1, N);
+    return o;
+  }
   const plan = resolve(N, K, M, S, K, 1, opts, false);
   if (plan.backend === "wasm") {
     runSpikeOpWasm({
@@ -341,6 +408,10 @@ export function denseTimesSpike(
   const o = out ?? new Float32Array(M * N);
   checkSizes("denseTimesSpike", [[A, M * K, "A"], [S, K * N, "S"], [o, M * N, "out"]]);
   // kernel view: spike rows r = j (column j of S), weight (k, c=i) = A[i*K + k], out (r=j, c=i) at i*N + j
+  if (hasNanLevel(S, K * N) || hasNonFinite(A, M * K)) {
+    exactSpikeOp(S, N, K, 1, N, A, M, 1, K, o, 1, N);
+    return o;
+  }
   const plan = resolve(N, K, M, S, 1, N, opts, false);
   if (plan.backend === "wasm") {
     runSpikeOpWasm({
