@@ -16,7 +16,8 @@ import { closest } from "./checker/suggest.js";
 import type { Value } from "./checker/values.js";
 import { type Tensor, shapeString } from "./engine/tensor.js";
 import { UserError } from "./io/errors.js";
-import { type Graph, GraphBuilder } from "./ir/graph.js";
+import { type Graph, GraphBuilder, type GraphTap } from "./ir/graph.js";
+import { selectTaps } from "./taps.js";
 import { constDim } from "./types/dims.js";
 import { REAL, type TensorType } from "./types/tensor-type.js";
 
@@ -41,10 +42,18 @@ export interface CompileRequest {
   readonly inputs: ReadonlyMap<string, Pick<Tensor, "shape" | "dtype">>;
   readonly timesteps?: number;
   readonly program?: Program;
+  /** `--record PATH` patterns (interpreter/taps.ts): the layer outputs they match become `graph.taps`. */
+  readonly taps?: readonly string[];
 }
 
 export interface Compiled {
   readonly graph: Graph;
+  /** Every layer call's output by instance path, in call order: what `--record PATH` can tap. */
+  readonly layerOutputs: readonly GraphTap[];
+  /** Every neuron instance path, in call order. */
+  readonly neuronPaths: readonly string[];
+  /** The neurons whose spikes `taps` selected (empty without taps). */
+  readonly tappedNeurons: ReadonlySet<string>;
   readonly program: Program;
   readonly entry: NeuronDecl | ModuleDecl;
   readonly uri: string;
@@ -146,12 +155,15 @@ export function compileEntry(req: CompileRequest): Compiled {
   const out = elab.elaborateEntry(decl, uri, bindEntryArgs(decl, uri, req.args ?? {}, elab), inputs, b);
   if (elab.diagnostics.length > 0) throw new SpecError(elab.diagnostics, program);
   if (out.kind !== "tensor") throw new UserError(`\`${decl.name.name}\` does not produce a tensor`);
+  const neuronPaths = [...new Set(b.nodes.filter((n) => n.op === "neuron").map((n) => n.attrs.path as string))];
+  const selected = req.taps && req.taps.length > 0 ? selectTaps(req.taps, elab.layerOutputs, neuronPaths) : undefined;
   const graph: Graph = {
     nodes: b.nodes,
     inputs: b.nodes.filter((n) => n.op === "input").map((n) => ({ name: n.attrs.name as string, node: n.id })),
     output: out.node,
     params: elab.params,
     timesteps: T,
+    ...(selected && selected.layers.length > 0 ? { taps: selected.layers } : {}),
   };
-  return { graph, program, entry: decl, uri };
+  return { graph, program, entry: decl, uri, layerOutputs: elab.layerOutputs, neuronPaths, tappedNeurons: selected?.neurons ?? new Set() };
 }
