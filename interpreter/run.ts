@@ -11,6 +11,7 @@ import { ParamStore } from "./runtime/params.js";
 import { optimize } from "./passes/pass.js";
 import { OptimizedExecutor } from "./optimized/executor.js";
 import { f32, i32 } from "./engine/tensor.js";
+import { basePath } from "./taps.js";
 
 export interface RunSpecRequest {
   readonly file: string;
@@ -30,25 +31,37 @@ export interface RunSpecRequest {
   readonly params?: ParamStore;
   /** Run the optimized graph on the optimized executor (default) or the reference interpreter. */
   readonly optimize?: boolean;
+  /**
+   * `--record PATH` patterns (interpreter/taps.ts): matching layer outputs come back in `taps`,
+   * matching neurons' spikes in `record` (all neurons' spikes with `record: true`).
+   */
+  readonly taps?: readonly string[];
+  /** The entry already compiled (e.g. to load weights against it), with the same `taps`. */
+  readonly compiled?: Compiled;
 }
 
 export interface RunSpecResult extends RunResult {
   readonly compiled: Compiled;
   readonly params: ParamStore;
+  /** Recorded layer outputs by instance path (`path#2` for a layer's second call). */
+  readonly taps: Map<string, Tensor>;
 }
 
 export function runSpec(req: RunSpecRequest): RunSpecResult {
-  const compiled = compileEntry(req);
+  const compiled = req.compiled ?? compileEntry(req);
   const params = req.params ?? ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
+  // Neurons selected by --record patterns are recorded like all of them, then filtered.
+  const record = req.record === true || compiled.tappedNeurons.size > 0;
+  const keep = (r: RunResult) => (req.record === true ? r.record : new Map([...r.record].filter(([k]) => compiled.tappedNeurons.has(basePath(k)))));
   if (req.optimize === false) {
-    const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record: req.record, recordStates: req.recordStates });
-    return { ...result, compiled, params };
+    const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record, recordStates: req.recordStates });
+    return { ...result, record: keep(result), taps: result.taps ?? new Map(), compiled, params };
   }
   if (req.recordStates) throw new Error("internal: neuron states are recorded by the reference interpreter only (optimize: false)");
   const { graph } = optimize(compiled.graph);
-  const r = new OptimizedExecutor(graph, params).run(req.inputs, { mode: req.mode, record: req.record });
+  const r = new OptimizedExecutor(graph, params).run(req.inputs, { mode: req.mode, record });
   // The executor's output lives in its arena; hand the caller its own copy.
   const o = r.output;
   const output = o.dtype === "i32" ? i32(o.shape, Int32Array.from(o.data)) : f32(o.shape, Float32Array.from(o.data));
-  return { output, record: r.record, compiled, params };
+  return { output, record: keep(r), taps: r.taps ?? new Map(), compiled, params };
 }
