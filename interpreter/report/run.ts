@@ -39,7 +39,7 @@ export function tokensOf(inputs: ReadonlyMap<string, Tensor>, timesteps: number,
 }
 
 export function runWithReport(req: ReportRunRequest): ReportRunResult {
-  const compiled = compileEntry(req);
+  const compiled = req.compiled ?? compileEntry(req);
   const { graph, program } = compiled;
   const params = req.params ?? ParamStore.create(graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
   const counter = new OpCounter(graph, (node) => locate(program, node));
@@ -53,7 +53,7 @@ export function runWithReport(req: ReportRunRequest): ReportRunResult {
   const firstInput = graph.nodes.find((n) => n.op === "input");
   const tokens = req.tokens ?? tokensOf(req.inputs, graph.timesteps, firstInput?.type.timed ?? false);
   const report = counter.finish(r.record, { model: req.model ?? req.entry, tokens });
-  return { ...r, compiled, params, report };
+  return { ...r, taps: r.taps ?? new Map(), compiled, params, report };
 }
 
 /** `file:line:col` of an op's source, for tables. */
