@@ -1,7 +1,7 @@
 /**
  * Generation: the spike key/value cache gives exactly the logits (hence tokens) of
  * recomputing the whole prefix; a seed fixes the output; the cache is derived from the IR
- * and holds int8 spike levels; bad requests are clear errors.
+ * and holds int8 spike levels (checked on the arrays it keeps); bad requests are clear errors.
  */
 import * as path from "node:path";
 import fc from "fast-check";
@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { streamFor } from "../interpreter/engine/random.js";
 import { Generator, sampleToken } from "../interpreter/generate/generator.js";
 import { UserError } from "../interpreter/io/errors.js";
+import { loadModel } from "../models/tasks.js";
 import { EXAMPLES, FIXTURES, REPO } from "./helpers.js";
 
 const small = { file: path.join(EXAMPLES, "tiny_spikelm.spk"), entry: "TinySpikeLM", args: { vocab: 256, d: 16, heads: 2, depth: 2, ffn: 32, ctx: 40 }, maxContext: 40 };
@@ -47,12 +48,38 @@ describe("generation", () => {
     expect(generate(true, [84, 104, 101], 12, 2, 1.0).out).not.toEqual(a);
   });
 
-  it("the cache holds int8 spike levels of keys and values: a quarter of float32", () => {
-    const stats = new Generator({ ...small }).cacheStats();
-    // 2 layers x (keys + values) x T = 4 steps x d = 16 levels, one byte each
-    expect(stats.sites.length).toBe(4);
+  it("the cache holds int8 spike levels of keys and values, measured on its storage", () => {
+    const { g } = generate(true, [84, 104, 101], 5, 1, 0); // the prompt, then 5 tokens fed one at a time
+    const stats = g.cacheStats();
+    expect(stats.tokens).toBe(8);
+    // 2 layers x (keys + values), each T = 4 steps x B = 1 x d = 16 levels per token, one byte each
+    expect(g.caches.size).toBe(4);
+    let held = 0;
+    for (const c of g.caches.values()) {
+      const arrays = c.arrays();
+      expect(arrays.map((a) => a.constructor.name)).toEqual(["Int8Array"]);
+      expect(arrays[0]!.length).toBe(4 * 16 * 8);
+      expect(new Set(arrays[0]).size).toBeGreaterThan(1);
+      for (const v of new Set(arrays[0])) expect([-1, 0, 1]).toContain(v);
+      held += arrays[0]!.byteLength;
+    }
+    expect(stats.bytesPerToken).toBe(held / 8);
     expect(stats.bytesPerToken).toBe(2 * 2 * 4 * 16);
     expect(stats.float32BytesPerToken).toBe(4 * stats.bytesPerToken);
+    expect(stats.sites.map((s) => s.storage)).toEqual(new Array(4).fill("int8 levels"));
+  });
+
+  it("the shipped decoder-small holds 1024 bytes/token (int8) against 4096 as float32, as the README says", () => {
+    const m = loadModel("generate");
+    expect(m.info.name).toBe("decoder-small");
+    const g = new Generator({ file: m.info.spec, entry: m.info.entry, args: m.info.args, weights: m.weights });
+    g.feed([83, 112, 105]);
+    g.feed([107]);
+    const stats = g.cacheStats();
+    expect(stats.tokens).toBe(4);
+    expect([...g.caches.values()].reduce((s, c) => s + c.arrays().reduce((t, a) => t + a.byteLength, 0), 0)).toBe(1024 * 4);
+    expect(stats.bytesPerToken).toBe(1024);
+    expect(stats.float32BytesPerToken).toBe(4096);
   });
 
   it("bad inputs are clear errors", () => {

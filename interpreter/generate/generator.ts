@@ -12,6 +12,7 @@ import { UserError } from "../io/errors.js";
 import { incrementalize, NotIncremental, type IncrementalGraph } from "../passes/incremental.js";
 import { ReferenceInterpreter, type SequenceState } from "../reference/interpreter.js";
 import { ParamStore } from "../runtime/params.js";
+import type { SpikeCache } from "../runtime/spike-cache.js";
 import { dimValue } from "../types/dims.js";
 
 export interface GeneratorOptions {
@@ -26,12 +27,18 @@ export interface GeneratorOptions {
   readonly maxContext?: number;
 }
 
+/**
+ * What the key/value cache holds now, measured on its storage: bytes are the byte lengths of
+ * the typed arrays kept between calls (runtime/spike-cache.ts), divided by the tokens fed.
+ */
 export interface CacheStats {
-  /** Bytes the cache holds per token: int8 levels (spikes) or float32 where not spikes. */
+  /** Positions held (the tokens fed so far). */
+  readonly tokens: number;
+  /** Bytes held per token: int8 codes for spikes (plus their amplitudes, if scaled), float32 otherwise. */
   readonly bytesPerToken: number;
-  /** The same cache kept as float32. */
+  /** The same contents kept as float32. */
   readonly float32BytesPerToken: number;
-  readonly sites: readonly { readonly description: string; readonly bytesPerToken: number }[];
+  readonly sites: readonly { readonly description: string; readonly storage: string; readonly bytesPerToken: number }[];
 }
 
 export class Generator {
@@ -108,23 +115,27 @@ export class Generator {
     this.sequence = { offset: 0, caches: new Map() };
   }
 
+  /** The caches held now, by cache_concat node (empty before the first feed, or without the cache). */
+  get caches(): ReadonlyMap<number, SpikeCache> {
+    return this.sequence.caches;
+  }
+
   cacheStats(): CacheStats {
-    const { inc, compiled } = this.graphFor(1);
-    const T = compiled.graph.timesteps;
-    if (!inc) return { bytesPerToken: 0, float32BytesPerToken: 0, sites: [] };
+    const tokens = this.sequence.offset;
+    const inc = this.cached && tokens > 0 ? this.graphFor(1).inc : undefined;
+    if (!inc) return { tokens, bytesPerToken: 0, float32BytesPerToken: 0, sites: [] };
     const byId = new Map(inc.graph.nodes.map((n) => [n.id, n]));
-    let spike = 0;
+    let bytes = 0;
     let float = 0;
     const sites = inc.caches.map((c) => {
       const node = byId.get(c.node)!;
-      const dims = node.type.shape.map((d) => dimValue(d) ?? 1);
-      const perToken = (dims.reduce((a, b) => a * b, 1) / dims[dims.length + c.axis]!) * (node.type.timed ? T : 1);
-      const bytes = perToken * (c.levels ? 1 : 4);
-      spike += bytes;
-      float += perToken * 4;
-      return { description: `${c.description} at ${node.origin ? `offset ${node.origin.span.start}` : `%${node.id}`}`, bytesPerToken: bytes };
+      const cache = this.sequence.caches.get(c.node);
+      if (!cache || cache.length !== tokens) throw new Error(`internal: cache %${c.node} holds ${cache?.length ?? 0} positions, not ${tokens}`);
+      bytes += cache.bytes;
+      float += cache.float32Bytes;
+      return { description: `${c.description} at ${node.origin ? `offset ${node.origin.span.start}` : `%${node.id}`}`, storage: cache.storage, bytesPerToken: cache.bytes / tokens };
     });
-    return { bytesPerToken: spike, float32BytesPerToken: float, sites };
+    return { tokens, bytesPerToken: bytes / tokens, float32BytesPerToken: float / tokens, sites };
   }
 }
 

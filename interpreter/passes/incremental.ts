@@ -8,8 +8,10 @@
  * this call's values to a cache and returns everything so far. Causal masks and position ids
  * become offset by the number of cached positions.
  *
- * The cached operands are the spike levels of keys and values (their amplitudes are
- * per-step parameters, not per token), so the cache holds int8 levels.
+ * Each cache site records what its operand holds (`values`, from the operand's value set).
+ * With the stdlib's attention the cached operands are the spike levels of keys and values
+ * (the lowering factors their per-step amplitudes out of the matmul), which
+ * runtime/spike-cache.ts stores as int8; anything that is not a spike it stores as float32.
  *
  * Anything that would mix positions in a non-causal way (reducing or reshaping over the
  * sequence axis, normalising across it, an unmasked attention) makes the model not
@@ -17,6 +19,7 @@
  */
 import type { Graph, IRNode } from "../ir/graph.js";
 import { opDef } from "../ir/ops.js";
+import type { CacheValues } from "../runtime/spike-cache.js";
 
 export class NotIncremental extends Error {
   constructor(message: string) {
@@ -36,8 +39,8 @@ export interface CacheSite {
   readonly node: number;
   /** Right-aligned axis the cache grows along. */
   readonly axis: number;
-  /** Whether the cached values are spike levels (stored as int8). */
-  readonly levels: boolean;
+  /** What the cached operand holds: spike levels, levels × a per-step amplitude, or reals. */
+  readonly values: CacheValues;
   readonly description: string;
 }
 
@@ -60,9 +63,10 @@ export function incrementalize(g: Graph, idsInput: string): IncrementalGraph {
   const extend = (operand: number, axis: number, why: string): number => {
     const src = byId.get(operand)!;
     const id = nextId.value++;
-    const levels = src.type.values.kind === "levels";
-    out.push({ id, op: "cache_concat", inputs: [operand], attrs: { axis, levels }, type: src.type, origin: src.origin });
-    caches.push({ node: id, axis, levels, description: why });
+    const kind = src.type.values.kind;
+    const values: CacheValues = kind === "levels" || kind === "scaled" ? kind : "real";
+    out.push({ id, op: "cache_concat", inputs: [operand], attrs: { axis, values }, type: src.type, origin: src.origin });
+    caches.push({ node: id, axis, values, description: why });
     labels.set(id, { k: axis });
     return id;
   };

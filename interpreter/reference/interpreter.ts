@@ -15,6 +15,7 @@ import { type F32Tensor, type Tensor, f32, numel, sliceLeading } from "../engine
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import { F32_LOWEST, constTensor, opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
+import { type CacheValues, SpikeCache } from "../runtime/spike-cache.js";
 import { initialState, runStep } from "./step.js";
 import { timeStages } from "../ir/stages.js";
 import { dimValue } from "../types/dims.js";
@@ -44,7 +45,8 @@ export interface RunOptions {
 
 export interface SequenceState {
   offset: number;
-  readonly caches: Map<number, Tensor>;
+  /** Per cache_concat node: its key/value cache (runtime/spike-cache.ts). */
+  readonly caches: Map<number, SpikeCache>;
 }
 
 export interface NeuronRecord {
@@ -222,11 +224,12 @@ export class ReferenceInterpreter {
 
   private cacheConcat(node: IRNode, x: Tensor, seq: SequenceState | undefined): Tensor {
     if (!seq) throw new Error("internal: a cache_concat graph needs RunOptions.sequence");
-    const axis = x.shape.length + (node.attrs.axis as number);
-    const prev = seq.caches.get(node.id);
-    const all = prev ? K.concat([prev, x], axis) : x;
-    seq.caches.set(node.id, all);
-    return all;
+    let cache = seq.caches.get(node.id);
+    if (!cache) {
+      cache = new SpikeCache(node.attrs.values as CacheValues, node.attrs.axis as number, node.type.timed);
+      seq.caches.set(node.id, cache);
+    }
+    return cache.append(x);
   }
 
   private offsetSequenceOp(node: IRNode, ids: Tensor | undefined, seq: SequenceState | undefined): Tensor {
