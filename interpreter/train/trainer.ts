@@ -66,6 +66,8 @@ export interface EvalResult {
   readonly count: number;
   readonly accuracy?: number;
   readonly bitsPerByte?: number;
+  /** Firing rate per neuron path, when the model reports it. */
+  readonly rates?: Readonly<Record<string, number>>;
 }
 
 export interface TrainModel<B> {
@@ -100,6 +102,8 @@ export interface EvalRecord {
   readonly tokens: number;
   readonly accuracy?: number;
   readonly bits_per_byte?: number;
+  readonly perplexity: number;
+  readonly rates?: Readonly<Record<string, number>>;
   readonly elapsed_s: number;
 }
 
@@ -151,7 +155,7 @@ export function train<B>(model: TrainModel<B>, config: TrainConfig, hooks: Train
   const evaluate = (step: number) => {
     if (!model.evaluate) return;
     const e = model.evaluate();
-    const r: EvalRecord = { kind: "eval", step, loss: e.loss, tokens: e.count, accuracy: e.accuracy, bits_per_byte: e.bitsPerByte, elapsed_s: elapsed() };
+    const r: EvalRecord = { kind: "eval", step, loss: e.loss, tokens: e.count, accuracy: e.accuracy, bits_per_byte: e.bitsPerByte, perplexity: Math.exp(e.loss), rates: e.rates, elapsed_s: elapsed() };
     evals.push(r);
     hooks.onEval?.(r);
   };

@@ -15,6 +15,8 @@ import { exportCommand } from "./commands/export.js";
 import { generateCommand } from "./commands/generate.js";
 import { runCommand } from "./commands/run.js";
 import { startCommand } from "./commands/start.js";
+import { trainCommand } from "./commands/train.js";
+import { evalCommand } from "./commands/eval.js";
 import { checkOutputPaths } from "./output-paths.js";
 import { guarded, reportError } from "./report-errors.js";
 
@@ -130,6 +132,59 @@ export function buildProgram(): Command {
     .option("--spikes", "ONNX: also output every neuron's spike levels (spikes/<path>)")
     .option("--names <naming>", "PyTorch: spec (spikelm's weight paths) or reference (the authors' state_dict names)", "spec")
     .action((file: string, opts) => guarded(() => exportCommand(file, opts)));
+
+  program
+    .command("train")
+    .description("train a spec on a task (lm, mlm, classify): AdamW, schedule, clipping; writes a resumable safetensors checkpoint")
+    .argument("[file]", "spec file (with --entry), or use --model")
+    .option("--model <name|spec>", "a shipped model (see `spikelm models`) or a .spk file")
+    .option("-e, --entry <name>", "the model in the spec file")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("--task <task>", "lm (causal LM), mlm (masked LM, BERT's 15% with 80/10/10) or classify (TSV: text<TAB>label)")
+    .option("--data <file>", "training data: text (lm, mlm) or TSV (classify)")
+    .option("--eval-data <file>", "held-out data (default: the last 5% of --data, every 10th row of a TSV)")
+    .option("-w, --weights <file>", "initial weights (default: the spec's seeded initialisation)")
+    .option("--vocab <file>", "WordPiece vocab.txt (for models that do not ship one)")
+    .option("--steps <n>", "optimizer steps")
+    .option("--batch <n>", "sequences per micro-batch (default 8)")
+    .option("--seq <n>", "sequence length in tokens (default 128; classify 64)")
+    .option("--lr <x>", "peak learning rate (default 1e-3)")
+    .option("-s, --seed <n>", "seed: initialisation, batches, masks (default 0)")
+    .option("-o, --out <file>", "checkpoint (.safetensors): weights by spec path + optimizer state")
+    .option("--resume <file>", "continue a checkpoint exactly where it stopped")
+    .option("--train-amplitudes", "also train the spike amplitudes (LSQ gradient)")
+    .option("--html <file>", "write training and evaluation curves and firing rates per layer (HTML, inline SVG)")
+    .option("--log <file>", "JSONL run log: one record per step and per evaluation")
+    .option("--warmup <n>", "linear warmup steps (default: min(100, steps/10))")
+    .option("--schedule <kind>", "cosine, linear or constant decay after warmup (default cosine)")
+    .option("--min-lr-ratio <x>", "final learning rate as a fraction of --lr (default 0.1)")
+    .option("--clip <x>", "clip gradients to this global L2 norm (0: off; default 1)")
+    .option("--accum <n>", "micro-batches accumulated per step (default 1)")
+    .option("--weight-decay <x>", "AdamW decoupled weight decay on matrices (default 0.01)")
+    .option("--eval-every <n>", "evaluate every n steps (default steps/10)")
+    .option("--eval-batches <n>", "batches per evaluation during training (0: all)")
+    .option("--save-every <n>", "also write the checkpoint every n steps")
+    .option("-q, --quiet", "no progress bar or messages on stderr")
+    .action((file: string | undefined, opts) => guarded(() => trainCommand(file, opts)));
+
+  program
+    .command("eval")
+    .description("evaluate a model on a data file: loss, bits per byte (lm), perplexity, accuracy (classify)")
+    .argument("[file]", "spec file (with --entry), or use --model")
+    .option("--model <name|spec>", "a shipped model (see `spikelm models`) or a .spk file")
+    .option("-e, --entry <name>", "the model in the spec file")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("--task <task>", "lm, mlm or classify")
+    .option("--data <file>", "evaluation data: text (lm, mlm) or TSV (classify)")
+    .option("-w, --weights <file>", "weights or a training checkpoint (default: the shipped weights)")
+    .option("--vocab <file>", "WordPiece vocab.txt (for models that do not ship one)")
+    .option("--batch <n>", "sequences per batch (default 8)")
+    .option("--seq <n>", "sequence length (default 128; classify 64)")
+    .option("-s, --seed <n>", "seed for weights not given (default 0)")
+    .option("--max-batches <n>", "evaluate only the first n batches (0: all)")
+    .option("--unigram <file>", "also report the unigram baseline fitted on this training text (lm)")
+    .option("--json <file>", "write the metrics as JSON")
+    .action((file: string | undefined, opts) => guarded(() => evalCommand(file, opts)));
 
   program
     .command("models")

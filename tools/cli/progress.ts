@@ -16,3 +16,19 @@ export function progressBar(label: string): (done: number, total: number) => voi
     if (done >= total) bar.stop();
   };
 }
+
+/**
+ * The training bar: step, loss, tokens/s and ETA, on stderr (terminal only). `update` is
+ * called once per optimizer step; `stop` ends it.
+ */
+export function trainingBar(total: number, start = 0): { update(step: number, loss: number, tokensPerS: number): void; stop(): void } {
+  const bar = new cliProgress.SingleBar(
+    { format: "train [{bar}] step {value}/{total} | loss {loss} | {tps} tok/s | ETA {eta_formatted}", stream: process.stderr, hideCursor: true, etaBuffer: 20 },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, start, { loss: "-", tps: "-" });
+  return {
+    update: (step, loss, tps) => bar.update(step, { loss: loss.toFixed(4), tps: Math.round(tps) }),
+    stop: () => bar.stop(),
+  };
+}
