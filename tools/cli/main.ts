@@ -13,6 +13,8 @@ import { reportCommand, runAndReport } from "./commands/report.js";
 import { explainCommand } from "./commands/explain.js";
 import { exportCommand } from "./commands/export.js";
 import { generateCommand } from "./commands/generate.js";
+import { encodeCommand } from "./commands/encode.js";
+import { collectRecord } from "./commands/record.js";
 import { runCommand } from "./commands/run.js";
 import { startCommand } from "./commands/start.js";
 import { trainCommand } from "./commands/train.js";
@@ -52,9 +54,10 @@ export function buildProgram(): Command {
     .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
     .option("-w, --weights <file>", "weights (.json or .safetensors) by parameter path")
     .option("-i, --input <file>", "input tensors (.json) by forward argument name")
-    .option("-o, --out <file>", "write {output, record} as JSON")
+    .option("-o, --out <file>", "write {output, record} as JSON (or flat tensors to a .safetensors file)")
     .option("-m, --mode <mode>", "multi (whole time axis per op) or step (streaming)", "multi")
-    .option("-r, --record", "record every neuron's spike levels")
+    .option("-r, --record [path]", "bare: record every neuron's spike levels; PATH (repeatable; `blocks.*`, `blocks.0.attn`, `**`): the output of those layers and the spikes of those neurons, as record.<path> in --out", collectRecord)
+    .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file (default: calibrate them, as the reference does)")
     .option("-s, --seed <n>", "seed for weights not given", "0")
     .option("-t, --timesteps <n>", "time steps for a layer or neuron run on its own")
     .option("--no-opt", "run the reference interpreter instead of the optimized executor")
@@ -85,6 +88,7 @@ export function buildProgram(): Command {
     .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "40")
     .option("-s, --seed <n>", "sampling seed", "0")
     .option("--no-cache", "recompute the whole prefix for every token")
+    .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file")
     .option("--report [file]", "print the energy and spike report of the generated text (and write .json / .html)")
     .action((opts) => guarded(() => generateCommand(opts)));
 
@@ -97,7 +101,8 @@ export function buildProgram(): Command {
       .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
       .option("-w, --weights <file>", "weights (.safetensors or .json; the reference code's naming for shipped models)")
       .option("--vocab <file>", "WordPiece vocab.txt (for models that do not ship one)")
-      .option("-s, --seed <n>", "seed for weights not given", "0");
+      .option("-s, --seed <n>", "seed for weights not given", "0")
+      .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file (default: calibrate them, as the reference does)");
 
   modelCommand("classify", "classify texts with a SpikeLM encoder: label and class probabilities")
     .argument("<texts...>", "texts to classify")
@@ -109,6 +114,15 @@ export function buildProgram(): Command {
     .option("-k, --top-k <k>", "predictions per mask", "5")
     .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
     .action((texts: string[], opts) => guarded(() => fillMaskCommand(texts, opts)));
+
+  modelCommand("encode", "hidden states of a SpikeLM encoder for texts (or token ids), and any layer's output with --record")
+    .argument("[texts...]", "texts to encode (or --input)")
+    .option("-i, --input <file>", "token ids instead of text: JSON with ids [B, L] (and optionally types, mask)")
+    .option("-o, --out <file>", "write output (hidden states), ids, mask and record.<path> as .json or .safetensors")
+    .option("-r, --record [path]", "PATH (repeatable; `blocks.*` for every layer's hidden state): record those layers' outputs and those neurons' spikes; bare: every neuron's spikes", collectRecord)
+    .option("-m, --mode <mode>", "multi (whole time axis per op) or step (streaming)", "multi")
+    .option("--no-opt", "run the reference interpreter instead of the optimized executor")
+    .action((texts: string[], opts) => guarded(() => encodeCommand(texts, opts)));
 
   modelCommand("report", "firing rates, ACs, MACs and energy per layer, the dense-ANN comparison, and the spike-driven proof")
     .option("--text <text>", "input text (repeatable; default: the shipped sample)", collect)
