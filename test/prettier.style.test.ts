@@ -127,6 +127,43 @@ describe("style rules", () => {
     expect(field?.kind === "Layer" && field.members[0]?.kind === "Field" ? field.members[0].doc : undefined).toBe("the field");
   });
 
+  it("keeps comments inside a parameter list in place, below the doc comment", async () => {
+    const before = lines(
+      "/// doc",
+      "neuron N(tau = 0.5, // time constant",
+      "  // threshold next",
+      "  vth = 1.0) {",
+      "  state u = 0",
+      "  step(x: [T], // input",
+      "    y) {",
+      "    emit x",
+      "  }",
+      "}",
+    );
+    const after = await fmt(before);
+    expect(after).toBe(
+      lines(
+        "/// doc",
+        "neuron N(",
+        "  tau = 0.5, // time constant",
+        "  // threshold next",
+        "  vth = 1.0,",
+        ") {",
+        "  state u = 0",
+        "  step(",
+        "    x: [T], // input",
+        "    y,",
+        "  ) {",
+        "    emit x",
+        "  }",
+        "}",
+      ),
+    );
+    expect(await fmt(after)).toBe(after);
+    const n = parseSpk(after).file.decls[0];
+    expect(n?.kind === "Neuron" ? n.doc : undefined).toBe("doc");
+  });
+
   it("leaves an item under `// prettier-ignore` as written", async () => {
     const before = lines(
       "// prettier-ignore",
@@ -234,6 +271,20 @@ describe("spikelm fmt", () => {
     expect(r.stdout).toMatch(/^broken\.spk:4:3: error SPK002: expected `\)`/m);
     expect(fs.readFileSync(path.join(tmp, "broken.spk"), "utf8")).toBe(broken);
     expect(fs.readFileSync(path.join(tmp, "ugly.spk"), "utf8")).toBe(PRETTY); // the others are still formatted
+  });
+
+  it("formats a symbolic link's target and keeps the link", () => {
+    const target = write("target.spk", UGLY);
+    fs.mkdirSync(path.join(tmp, "links"), { recursive: true });
+    const link = path.join(tmp, "links", "link.spk");
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(path.relative(path.dirname(link), target), link);
+    const r = spikelm("fmt", "links/link.spk");
+    expect(r.code).toBe(0);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(target, "utf8")).toBe(PRETTY);
+    expect(fs.readdirSync(tmp).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(fs.readdirSync(path.join(tmp, "links"))).toEqual(["link.spk"]);
   });
 
   it("exits 1 on a missing file", () => {

@@ -6,9 +6,11 @@
  * comments that lie between them:
  *   - a comment alone on its line stays alone on its line, where it was;
  *   - a comment after code on the same line stays at the end of that line (`lineSuffix`);
- *   - a comment inside an item that has no place of its own (inside an expression, a
- *     parameter list, a type) moves to its own line before the item, and before the item's
- *     `///` doc block so that the doc still documents the item.
+ *   - a comment between parameters stays there (the list is broken one per line); one
+ *     inside a parameter's default or type moves above that parameter;
+ *   - a comment inside an item that has no place of its own (inside an expression or a
+ *     type) moves to its own line before the item, and before the item's `///` doc block so
+ *     that the doc still documents the item.
  * Blank lines are kept (at most one) between members and statements; top-level declarations
  * are separated by exactly one. `///` attachment (see grammar/doc-comments.ts) is preserved:
  * a comment is never moved into, out of, or onto the end of a doc block.
@@ -354,10 +356,10 @@ class SpkPrinter {
         const afterHeader = Math.max(n.name.span.end, ...n.params.map((p) => p.span.end));
         const open = this.lbraceFrom(afterHeader, n.span.end);
         const close = n.span.end - 1;
-        const params = n.params.length > 0 ? this.list("(", n.params.map((p) => this.param(p)), ")") : "";
         const members: readonly Item[] = n.members;
         const { body, interior } = this.body(members, inside, open, close);
-        return { doc: [kw, " ", n.name.name, params, " ", body], interior };
+        const { list, rest } = this.paramList(n.params.map((p) => ({ span: p.span, doc: this.param(p) })), n.name.span.end, open, interior);
+        return { doc: [kw, " ", n.name.name, n.params.length > 0 || list !== "()" ? list : "", " ", body], interior: rest };
       }
       case "State":
         return { doc: ["state ", n.name.name, " = ", this.expr(n.init)], interior: inside };
@@ -365,12 +367,14 @@ class SpkPrinter {
         return { doc: ["amplitude ", n.name.name, "[", n.axis.name, "] = ", this.expr(n.init)], interior: inside };
       case "Step": {
         const { body, interior } = this.body(n.body.stmts, inside, n.body.span.start, n.body.span.end - 1);
-        return { doc: ["step", this.typedParams(n.params), " ", body], interior };
+        const { list, rest } = this.typedParams(n.params, n.span.start, n.body.span.start, interior);
+        return { doc: ["step", list, " ", body], interior: rest };
       }
       case "Forward": {
         const result: Doc = n.result ? [" -> ", this.type(n.result)] : "";
         const { body, interior } = this.body(n.body.stmts, inside, n.body.span.start, n.body.span.end - 1);
-        return { doc: ["forward", this.typedParams(n.params), result, " ", body], interior };
+        const { list, rest } = this.typedParams(n.params, n.span.start, n.result?.span.start ?? n.body.span.start, interior);
+        return { doc: ["forward", list, result, " ", body], interior: rest };
       }
       case "Field":
         return { doc: [n.name.name, " = ", this.expr(n.value)], interior: inside };
@@ -445,12 +449,63 @@ class SpkPrinter {
     return p.default ? [p.name.name, " = ", this.expr(p.default)] : p.name.name;
   }
 
-  private typedParams(ps: readonly TypedParam[]): Doc {
-    return this.list(
-      "(",
-      ps.map((p) => (p.type ? [p.name.name, ": ", this.type(p.type)] : p.name.name)),
-      ")",
-    );
+  private typedParams(ps: readonly TypedParam[], from: number, limit: number, comments: readonly Comment[]): { list: Doc; rest: Comment[] } {
+    const elements = ps.map((p) => ({ span: p.span, doc: (p.type ? [p.name.name, ": ", this.type(p.type)] : p.name.name) as Doc }));
+    return this.paramList(elements, from, limit, comments);
+  }
+
+  /**
+   * A parameter list `( ... )` whose `(` is the first at or after `from` and whose `)` lies
+   * before `limit`, keeping the comments written inside it in place: the list is then broken
+   * one parameter per line, a comment after a parameter stays at the end of that parameter's
+   * line, a comment on its own line stays on its own line between the same parameters.
+   * (Moving them above the declaration, as for comments inside expressions, would put them
+   * above its `///` doc and away from the parameter they describe.) Returns the comments
+   * that are not inside the list.
+   */
+  private paramList(elements: readonly { span: Span; doc: Doc }[], from: number, limit: number, comments: readonly Comment[]): { list: Doc; rest: Comment[] } {
+    const open = this.parens.find(([at, d]) => d > 0 && at >= from && at < limit)?.[0];
+    let close: number | undefined;
+    if (open !== undefined) {
+      let depth = 0;
+      for (const [at, d] of this.parens) {
+        if (at < open) continue;
+        depth += d;
+        if (depth === 0) {
+          close = at;
+          break;
+        }
+      }
+    }
+    const within = open !== undefined && close !== undefined && close < limit ? comments.filter((c) => c.span.start > open && c.span.start < close) : [];
+    const rest = comments.filter((c) => !within.includes(c));
+    if (within.length === 0) return { list: this.list("(", elements.map((e) => e.doc), ")"), rest };
+
+    // A comment after a parameter on the same line stays at the end of that parameter's
+    // line; one on its own line stays before the next parameter (before `)` after the last);
+    // one inside a parameter (its default or type) moves above that parameter, as comments
+    // inside expressions do (the parameter prints on one line).
+    const trailing = new Map<number, Comment>();
+    const ownBefore = new Map<number, Comment[]>();
+    for (const c of [...within].sort((a, b) => a.span.start - b.span.start)) {
+      let prev = -1;
+      elements.forEach((e, i) => {
+        if (e.span.start <= c.span.start) prev = i;
+      });
+      const host = elements[prev];
+      if (host && c.span.start < this.closedEnd(host.span)) push(ownBefore, prev, c);
+      else if (host && !startsLine(this.text, c.span.start) && !trailing.has(prev)) trailing.set(prev, c);
+      else push(ownBefore, prev + 1, c);
+    }
+    const parts: Doc[] = [];
+    elements.forEach((e, i) => {
+      for (const c of ownBefore.get(i) ?? []) parts.push(hardline, this.comment(c));
+      parts.push(hardline, e.doc, ",");
+      const t = trailing.get(i);
+      if (t) parts.push(lineSuffix(" " + this.comment(t)));
+    });
+    for (const c of ownBefore.get(elements.length) ?? []) parts.push(hardline, this.comment(c));
+    return { list: ["(", indent(parts), hardline, ")"], rest };
   }
 
   private type(t: TypeExpr): Doc {
@@ -542,6 +597,12 @@ function precedence(e: Expr): number {
     default:
       return PREC_PRIMARY;
   }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 function startOf(el: El): number {

@@ -1,7 +1,8 @@
 /**
  * `spikelm fmt FILE...`: formats .spk files in place with the project's prettier plugin.
  *
- *   - rewrites each file that changes atomically (a temporary file beside it, then rename);
+ *   - rewrites each file that changes atomically (a temporary file beside it, then rename),
+ *     through symbolic links (the link stays, its target is formatted);
  *   - `--check` writes nothing, prints the files that would change, exits 1 if any would;
  *   - a file with syntax errors prints its diagnostics (`file:line:col: error CODE: message`)
  *     and is left alone; the exit code is then 1.
@@ -77,14 +78,25 @@ async function configFor(file: string): Promise<FormatSpkOptions> {
   }
 }
 
-/** Writes `text` to a temporary file in the same directory (same mode), then renames it over `file`. */
+/**
+ * Writes `text` to a temporary file in the same directory (same mode), then renames it over
+ * `file`. A symbolic link is written through: the rename replaces the file it points to (a
+ * rename over the link itself would turn the link into a plain copy and leave its target
+ * unformatted).
+ */
 function writeAtomically(file: string, text: string): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  let target: string;
   try {
-    const mode = fs.statSync(file).mode & 0o7777;
+    target = fs.realpathSync(file);
+  } catch (e) {
+    throw new UserError(`cannot write ${file}: ${describeError(e)}`, { file });
+  }
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  try {
+    const mode = fs.statSync(target).mode & 0o7777;
     fs.writeFileSync(tmp, text, { encoding: "utf8", mode });
-    fs.renameSync(tmp, file);
+    fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw new UserError(`cannot write ${file}: ${describeError(e)}`, { file });
