@@ -119,6 +119,13 @@ describe("hover", () => {
     expect(await hoverText(main, "sigi")).toContain("**type:** `f32[T, B, L, d]`");
   });
 
+  it("shows a let's type at its declaration as at its uses", async () => {
+    const decl = await hoverText(main, "letdecl");
+    expect(decl).toContain("(local) s = heaviside(u - vth)");
+    expect(decl).toContain("**type:** `f32[...] spike{0,1}`");
+    expect(decl.slice(decl.indexOf("**type:**"))).toBe((await hoverText(main, "emit")).slice((await hoverText(main, "emit")).indexOf("**type:**")));
+  });
+
   it("shows a declaration's doc comment and signature, across files and from the stdlib", async () => {
     const proj = await hoverText(main, "proj");
     expect(proj).toContain("layer Proj(inp, out, act = LIF())");

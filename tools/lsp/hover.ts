@@ -63,7 +63,9 @@ export function hover(a: Analysis, offset: number): Hover | null {
     const def = defOf(a.program, hit.target);
     if (def) {
       const sections = [defSection(a, def, hit.target.file)];
-      const types = typesAt(a, offset, hit.at);
+      // The checker records types on expressions, not on the name a `let` declares: at the
+      // declaration, the let's type is its value's.
+      const types = typesAt(a, offset, hit.at) ?? (def.kind === "let" && hit.isDeclaration && def.node?.kind === "Let" ? typesAt(a, offset, def.node.value.span) : undefined);
       if (types) sections.push(typeSection(types.texts));
       return { contents: { kind: MarkupKind.Markdown, value: sections.join("\n\n---\n\n") }, range: toRange(a.lines, hit.at) };
     }
