@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ArgValue } from "../interpreter/compile.js";
-import { type F32Tensor, type I32Tensor, type Tensor, i32 } from "../interpreter/engine/tensor.js";
+import { type F32Tensor, type I32Tensor, type Tensor, i32, numel, sameShape, shapeString } from "../interpreter/engine/tensor.js";
+import type { Mode, NeuronRecord } from "../interpreter/reference/interpreter.js";
 import { UserError } from "../interpreter/io/errors.js";
 import type { SpikeReport } from "../interpreter/report/counts.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
@@ -240,4 +241,68 @@ export function fillMask(m: LoadedModel, text: string, opts: RunModelOptions & {
     return { position: pos, top: order.map((id) => ({ token: tok.idToToken(id), id, p: p[id]! })) };
   });
   return { masks, report: r.report };
+}
+
+export interface EncodeOptions {
+  /** `--record PATH` patterns: layer outputs (and neuron spikes) to hand back (interpreter/taps.ts). */
+  readonly taps?: readonly string[];
+  /** Every neuron's spikes (bare `--record`). */
+  readonly recordAll?: boolean;
+  readonly mode?: Mode;
+  /** false: the reference interpreter (default: the optimized executor). */
+  readonly optimize?: boolean;
+}
+
+export interface Encoded {
+  /** The model's output: hidden states [B, L, d] for an encoder. */
+  readonly output: Tensor;
+  readonly taps: Map<string, Tensor>;
+  readonly record: Map<string, NeuronRecord>;
+  readonly timesteps: number;
+}
+
+/** Runs an encode model on a batch with taps: hidden states and recorded layer outputs. */
+export function encodeBatch(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "mask">, opts: EncodeOptions = {}): Encoded {
+  const all: Record<string, Tensor> = { ids: batch.ids, types: batch.types, mask: batch.mask };
+  const inputs = new Map(inputNames(m.info).map((n) => [n, all[n]!]));
+  const r = runSpec({
+    file: m.info.spec,
+    entry: m.info.entry,
+    args: m.info.args,
+    inputs,
+    weights: m.weights,
+    weightsSource: m.weightsSource,
+    seed: m.seed,
+    taps: opts.taps,
+    record: opts.recordAll,
+    mode: opts.mode,
+    optimize: opts.optimize,
+  });
+  return { output: r.output, taps: r.taps, record: r.record, timesteps: r.compiled.graph.timesteps };
+}
+
+/**
+ * A batch from an input file (`--input ids.json`): `ids` [B, L] (required), `types` (default
+ * zeros) and `mask` (default ones), whole numbers; checked against the model's context.
+ */
+export function batchFromTensors(m: Pick<LoadedModel, "info">, tensors: ReadonlyMap<string, Tensor>, file: string): Batch {
+  const known = ["ids", "types", "mask"];
+  for (const k of tensors.keys()) if (!known.includes(k)) throw new UserError(`${file}: unknown input \`${k}\` (an encode input file holds ids, and optionally types and mask)`, { file });
+  const ids = tensors.get("ids");
+  if (!ids) throw new UserError(`${file}: no \`ids\` tensor (token ids [B, L])`, { file });
+  if (ids.shape.length !== 2) throw new UserError(`${file}: \`ids\` has shape ${shapeString(ids.shape)}, expected [B, L]`, { file });
+  const whole = (name: string, t: Tensor): I32Tensor => {
+    if (!sameShape(t.shape, ids.shape)) throw new UserError(`${file}: \`${name}\` has shape ${shapeString(t.shape)} but \`ids\` is ${shapeString(ids.shape)}`, { file });
+    const bad = Array.from(t.data).findIndex((v) => !Number.isInteger(v));
+    if (bad >= 0) throw new UserError(`${file}: \`${name}\`[${bad}] = ${t.data[bad]} is not a whole number`, { file });
+    return i32(t.shape, Int32Array.from(t.data));
+  };
+  const L = ids.shape[1]!;
+  if (L > m.info.context) throw new UserError(`${file}: \`ids\` holds ${L} tokens per sequence, longer than the context of \`${m.info.name}\` (${m.info.context})`, { file });
+  const idsT = whole("ids", ids);
+  const mask = tensors.get("mask") ? whole("mask", tensors.get("mask")!) : i32(ids.shape, new Int32Array(numel(ids.shape)).fill(1));
+  const types = tensors.get("types") ? whole("types", tensors.get("types")!) : i32(ids.shape);
+  const B = ids.shape[0]!;
+  const tokens = Array.from({ length: B }, (_, b) => Array.from(idsT.data.subarray(b * L, (b + 1) * L)).filter((_, i) => mask.data[b * L + i] !== 0));
+  return { ids: idsT, types, mask, tokens };
 }

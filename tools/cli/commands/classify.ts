@@ -8,7 +8,7 @@ import { UserError } from "../../../interpreter/io/errors.js";
 import { classify, loadModel } from "../../../models/tasks.js";
 import { renderTable } from "../table.js";
 import { checkReportTarget, emitReport } from "./report.js";
-import { parseArgs, parseIntOption } from "./run.js";
+import { noteWeights, parseArgs, parseIntOption } from "./run.js";
 
 export interface ModelCommandOptions {
   model?: string;
@@ -18,16 +18,18 @@ export interface ModelCommandOptions {
   vocab?: string;
   seed?: string;
   report?: string | boolean;
+  keepAmplitudes?: boolean;
 }
 
 export function modelOptions(opts: ModelCommandOptions) {
-  return { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, vocab: opts.vocab, seed: parseIntOption("--seed", opts.seed, 0) ?? 0 };
+  return { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, vocab: opts.vocab, seed: parseIntOption("--seed", opts.seed, 0) ?? 0, keepAmplitudes: opts.keepAmplitudes };
 }
 
 export function classifyCommand(texts: string[], opts: ModelCommandOptions): number {
   checkReportTarget(opts.report);
   if (texts.length === 0) throw new UserError("no text to classify: spikelm classify \"some text\" [\"more text\" ...]");
   const m = loadModel("classify", modelOptions(opts));
+  if (opts.weights) noteWeights(m.loadedWeights);
   const { results, report } = classify(m, texts, { report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("classify") });
   const labels = results[0]?.probabilities.map((p) => p.label) ?? [];
   const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);

@@ -8,7 +8,7 @@ import { fillMask, loadModel } from "../../../models/tasks.js";
 import { renderTable } from "../table.js";
 import { type ModelCommandOptions, modelOptions } from "./classify.js";
 import { checkReportTarget, emitReport } from "./report.js";
-import { parseIntOption } from "./run.js";
+import { noteWeights, parseIntOption } from "./run.js";
 
 export function fillMaskCommand(texts: string[], opts: ModelCommandOptions & { topK?: string }): number {
   checkReportTarget(opts.report);
@@ -16,6 +16,7 @@ export function fillMaskCommand(texts: string[], opts: ModelCommandOptions & { t
   if (texts.length === 0) throw new UserError('no text given: spikelm fill-mask "the [MASK] sat on the mat"');
   const text = texts.join(" ");
   const m = loadModel("fill-mask", modelOptions(opts));
+  if (opts.weights) noteWeights(m.loadedWeights);
   const { masks, report } = fillMask(m, text, { topK, report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("fill-mask") });
   for (const [i, mk] of masks.entries()) {
     if (masks.length > 1) process.stdout.write(`[MASK] #${i + 1} (token ${mk.position}):\n`);

@@ -11,7 +11,7 @@ import { runWithReport } from "../../../interpreter/report/run.js";
 import { loadModel } from "../../../models/tasks.js";
 import { ByteStreamDecoder } from "../../../models/tokenizers/index.js";
 import { checkReportTarget, emitReport } from "./report.js";
-import { parseArgs, parseIntOption } from "./run.js";
+import { noteWeights, parseArgs, parseIntOption } from "./run.js";
 
 export interface GenerateOptions {
   model?: string;
@@ -25,6 +25,7 @@ export interface GenerateOptions {
   seed?: string;
   cache?: boolean;
   report?: string | boolean;
+  keepAmplitudes?: boolean;
 }
 
 export function parseFloatOption(name: string, raw: string | undefined, dflt: number, min: number): number {
@@ -41,7 +42,8 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   const temperature = parseFloatOption("--temperature", opts.temperature, 0.8, 0);
   const topK = parseIntOption("--top-k", opts.topK, 0) ?? 40;
   const seed = parseIntOption("--seed", opts.seed, 0) ?? 0;
-  const model = loadModel("generate", { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights });
+  const model = loadModel("generate", { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, keepAmplitudes: opts.keepAmplitudes });
+  if (opts.weights) noteWeights(model.loadedWeights);
   const { info, tokenizer } = model;
   const prompt = tokenizer.encode(opts.prompt);
   if (prompt.length === 0) throw new UserError("the prompt is empty after tokenization");

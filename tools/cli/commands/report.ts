@@ -15,7 +15,7 @@ import { runWithReport } from "../../../interpreter/report/run.js";
 import { SAMPLE_TEXT } from "../../../models/registry.js";
 import { encodeTexts, loadModel, runModel } from "../../../models/tasks.js";
 import { renderReportText, writeReport } from "../../report/render.js";
-import { type RunOptions, loadWeights, parseArgs, parseIntOption, runCommand } from "./run.js";
+import { type RunOptions, noteWeights, parseArgs, parseIntOption, prepareRun, runCommand } from "./run.js";
 
 export interface ReportOptions {
   model?: string;
@@ -28,6 +28,7 @@ export interface ReportOptions {
   json?: string;
   html?: string;
   seed?: string;
+  keepAmplitudes?: boolean;
 }
 
 /** Prints the report and writes the files asked for. `target`: true (print only) or a .json/.html file. */
@@ -42,7 +43,8 @@ export function reportCommand(opts: ReportOptions): number {
   // Validate output names before the (possibly long) run.
   if (opts.json !== undefined && !opts.json.toLowerCase().endsWith(".json")) throw new UserError(`--json expects a .json file, found ${opts.json}`);
   if (opts.html !== undefined && !/\.html?$/i.test(opts.html)) throw new UserError(`--html expects a .html file, found ${opts.html}`);
-  const m = loadModel("any", { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, vocab: opts.vocab, seed, noTokenizer: opts.input !== undefined });
+  const m = loadModel("any", { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, vocab: opts.vocab, seed, noTokenizer: opts.input !== undefined, keepAmplitudes: opts.keepAmplitudes });
+  if (opts.weights) noteWeights(m.loadedWeights);
   let report: SpikeReport;
   if (opts.input) {
     const inputs: Map<string, Tensor> = readTensorMap(opts.input);
@@ -70,18 +72,20 @@ export function reportCommand(opts: ReportOptions): number {
  */
 export async function runAndReport(file: string, opts: RunOptions & { report?: string | boolean }): Promise<number> {
   checkReportTarget(opts.report);
-  const code = await runCommand(file, opts);
+  // One compile and one weights load for both the run and the report.
+  const prepared = prepareRun(file, opts);
+  const code = await runCommand(file, opts, prepared);
   if (code !== 0) return code;
-  const inputs = opts.input ? readTensorMap(opts.input) : new Map<string, Tensor>();
   const r = runWithReport({
     file,
     entry: opts.entry,
-    args: parseArgs(opts.arg),
-    inputs,
-    weights: loadWeights(opts.weights),
+    args: prepared.args,
+    inputs: prepared.inputs,
+    compiled: prepared.compiled,
+    weights: prepared.loaded?.weights,
     weightsSource: opts.weights,
-    seed: parseIntOption("--seed", opts.seed, 0) ?? 0,
-    timesteps: parseIntOption("--timesteps", opts.timesteps, 1),
+    seed: prepared.seed,
+    timesteps: prepared.timesteps,
   });
   emitReport(r.report, [typeof opts.report === "string" ? opts.report : undefined]);
   return 0;

@@ -1,13 +1,18 @@
 /**
  * `spikelm run FILE --entry NAME ...`: run a neuron, layer or model on tensors from files.
- * Prints a summary (and firing rates with --record); `--out` writes the output (and the
- * recorded spike levels) as JSON, atomically, only after the whole run succeeded.
+ * Prints a summary (and firing rates with --record); `--out` writes the output, the recorded
+ * spike levels and layer outputs (`--record PATH`, see record.ts) as JSON or safetensors,
+ * atomically, only after the whole run succeeded. Weights go through models/load-weights.ts
+ * (spec paths or a declared mapping such as the reference checkpoint naming).
  */
 import type { Tensor } from "../../../interpreter/engine/tensor.js";
 import { UserError } from "../../../interpreter/io/errors.js";
-import { readTensorMap, tensorToJson, writeJson } from "../../../interpreter/io/tensor-json.js";
+import { readTensorMap } from "../../../interpreter/io/tensor-json.js";
 import { findNonFinite, loadWeightsFile } from "../../../interpreter/io/weights.js";
-import type { ArgValue } from "../../../interpreter/compile.js";
+import { type ArgValue, type Compiled, compileEntry } from "../../../interpreter/compile.js";
+import type { Mode } from "../../../interpreter/reference/interpreter.js";
+import { type LoadedWeights, loadWeightsFor } from "../../../models/load-weights.js";
+import { type RecordOption, type RecordRequest, parseRecord, tapLines, writeRunFile } from "./record.js";
 import { runSpec } from "../../../interpreter/run.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { renderTable } from "../table.js";
@@ -21,11 +26,14 @@ export interface RunOptions {
   input?: string;
   out?: string;
   mode?: string;
-  record?: boolean;
+  /** Bare `--record` (true): every neuron's spikes; paths: taps (see record.ts). */
+  record?: RecordOption;
   seed?: string;
   timesteps?: string;
   /** commander's negatable `--no-opt`: false runs the reference interpreter. */
   opt?: boolean;
+  /** Keep amplitudes exactly 1.0 in a reference-named weights file. */
+  keepAmplitudes?: boolean;
 }
 
 export function parseArgs(pairs: readonly string[] = []): Record<string, ArgValue> {
@@ -52,6 +60,22 @@ export function parseIntOption(name: string, raw: string | undefined, min: numbe
   return v;
 }
 
+/**
+ * Loads `--weights` for a compiled entry through the one loading path (models/load-weights.ts)
+ * and says on stderr which mapping it applied (silent for a file in the spec's own paths).
+ */
+export function loadWeightsNoted(compiled: Compiled, file: string | undefined, opts: { keepAmplitudes?: boolean } = {}): LoadedWeights | undefined {
+  if (!file) return undefined;
+  const loaded = loadWeightsFor(compiled, file, { keepAmplitudes: opts.keepAmplitudes });
+  noteWeights(loaded);
+  return loaded;
+}
+
+/**
+ * Deprecated: the raw tensors of a weights file, names unchecked (spec paths only, no
+ * mapping). Kept for `export` until it moves to `loadWeightsFor(compiled, file)`, which
+ * every other command uses.
+ */
 export function loadWeights(file: string | undefined): Map<string, Tensor> | undefined {
   if (!file) return undefined;
   const { tensors } = loadWeightsFile(file);
@@ -59,6 +83,11 @@ export function loadWeights(file: string | undefined): Map<string, Tensor> | und
   if (bad.length > 0)
     throw new UserError(`${file}: weights contain non-finite values: ${bad.slice(0, 5).map((b) => `"${b.name}"[${b.index}] = ${b.value}`).join(", ")}${bad.length > 5 ? ", ..." : ""}`, { file });
   return tensors;
+}
+
+/** The one stderr line about a weights file, when a mapping was applied. */
+export function noteWeights(loaded: LoadedWeights | undefined): void {
+  if (loaded?.mapping) process.stderr.write(`${loaded.summary}\n`);
 }
 
 export function rateRows(record: ReadonlyMap<string, NeuronRecord>): (string | number)[][] {
@@ -69,34 +98,55 @@ export function rateRows(record: ReadonlyMap<string, NeuronRecord>): (string | n
   });
 }
 
-export async function runCommand(file: string, opts: RunOptions): Promise<number> {
-  if (opts.opt !== false) await initSpikeKernels();
+export interface PreparedRun {
+  readonly compiled: Compiled;
+  readonly inputs: Map<string, Tensor>;
+  readonly args: Record<string, ArgValue>;
+  readonly loaded?: LoadedWeights;
+  readonly seed: number;
+  readonly timesteps?: number;
+  readonly record: RecordRequest;
+}
+
+/** Everything `run` (and `run --report`) checks before running: options, inputs, spec, taps, weights. */
+export function prepareRun(file: string, opts: RunOptions): PreparedRun {
   const mode = opts.mode ?? "multi";
   if (mode !== "multi" && mode !== "step") throw new UserError(`--mode is multi or step, found \`${mode}\``);
+  const record = parseRecord(opts.record);
   const inputs = opts.input ? readTensorMap(opts.input) : new Map<string, Tensor>();
-  const weights = loadWeights(opts.weights);
+  const args = parseArgs(opts.arg);
+  const timesteps = parseIntOption("--timesteps", opts.timesteps, 1);
+  const seed = parseIntOption("--seed", opts.seed, 0) ?? 0;
+  const compiled = compileEntry({ file, entry: opts.entry, args, inputs, timesteps, taps: record.taps });
+  const loaded = loadWeightsNoted(compiled, opts.weights, opts);
+  return { compiled, inputs, args, loaded, seed, timesteps, record };
+}
+
+export async function runCommand(file: string, opts: RunOptions, prepared?: PreparedRun): Promise<number> {
+  if (opts.opt !== false) await initSpikeKernels();
+  const mode = opts.mode ?? "multi";
+  const p = prepared ?? prepareRun(file, opts);
   const r = runSpec({
     file,
     entry: opts.entry,
-    args: parseArgs(opts.arg),
-    inputs,
-    weights,
+    args: p.args,
+    inputs: p.inputs,
+    compiled: p.compiled,
+    weights: p.loaded?.weights,
     weightsSource: opts.weights,
-    seed: parseIntOption("--seed", opts.seed, 0) ?? 0,
-    timesteps: parseIntOption("--timesteps", opts.timesteps, 1),
-    mode,
-    record: opts.record,
+    seed: p.seed,
+    timesteps: p.timesteps,
+    mode: mode as Mode,
+    record: p.record.all,
+    taps: p.record.taps,
     optimize: opts.opt !== false,
   });
-  if (opts.out) {
-    const out: Record<string, unknown> = { output: tensorToJson(r.output) };
-    if (opts.record) out.record = Object.fromEntries([...r.record].map(([k, v]) => [k, { spikes: tensorToJson(v.levels) }]));
-    writeJson(opts.out, out);
-  }
+  if (opts.out) writeRunFile(opts.out, new Map([["output", r.output]]), r.record, r.taps);
   const o = r.output;
   const preview = Array.from(o.data.slice(0, 6), (v) => Number(v.toPrecision(6))).join(", ");
   process.stdout.write(`${opts.entry}: output ${o.dtype}[${o.shape.join(", ")}] = [${preview}${o.data.length > 6 ? ", ..." : ""}] (T = ${r.compiled.graph.timesteps}, ${mode}-step)\n`);
-  if (opts.record && r.record.size > 0) process.stdout.write(`${renderTable(["neuron", "rate", "rate +1", "rate -1"], rateRows(r.record))}\n`);
+  if (r.record.size > 0) process.stdout.write(`${renderTable(["neuron", "rate", "rate +1", "rate -1"], rateRows(r.record))}\n`);
+  if (r.taps.size > 0) process.stdout.write(`recorded layer outputs:\n${tapLines(r.taps)}\n`);
   if (opts.out) process.stdout.write(`wrote ${opts.out}\n`);
   return 0;
 }
