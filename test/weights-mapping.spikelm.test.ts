@@ -60,12 +60,36 @@ describe("reference naming → spec paths", () => {
     expect(Array.from(w.get("blocks.0.attn.q.fire.alpha")!.data)).toEqual(Array.from(w.get("blocks.0.attn.v.fire.alpha")!.data));
   });
 
-  it("weight_clip_val, position_ids and the other heads' tensors are declared ignored", () => {
+  it("weight_clip_val, position_ids and the other heads' tensors are declared ignored; everything else loads and round-trips by name and value", () => {
     expect(shipped.has("bert.encoder.layer.0.attention.self.query.weight_clip_val")).toBe(true);
     expect(shipped.get("bert.embeddings.position_ids")!.dtype).toBe("i32");
-    expect(() => importWeights(shipped, MLM_MAPPING, mlmParams)).not.toThrow();
     const clsParams = entryParams(findModel("classifier-small").spec, "SpikeLMForSequenceClassification", { ...SMALL_ENCODER_ARGS, classes: 2 }, ["ids", "types", "mask"]);
-    expect(() => importWeights(shipped, CLASSIFIER_MAPPING, clsParams)).not.toThrow();
+    // What each model leaves unused in the shipped file, written here independently of the
+    // mapping tables: the unused clip values, the position-id buffer, and the other task's head.
+    const cases = [
+      { name: "mlm", mapping: MLM_MAPPING, params: mlmParams, unused: /weight_clip_val$|^bert\.embeddings\.position_ids$|^bert\.pooler\.|^classifier\./ },
+      { name: "classifier", mapping: CLASSIFIER_MAPPING, params: clsParams, unused: /weight_clip_val$|^bert\.embeddings\.position_ids$|^cls\./ },
+    ];
+    const bytes = (t: Tensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    for (const { name, mapping, params, unused } of cases) {
+      const w = importWeights(shipped, mapping, params);
+      // every parameter of the model, each with its declared shape, and nothing else
+      expect(new Set(w.keys()), name).toEqual(new Set(params.map((p) => p.path)));
+      for (const p of params) expect(w.get(p.path)!.shape, `${name} ${p.path}`).toEqual([...p.shape]);
+      // back to reference naming: exactly the shipped tensors the model uses, with their bits
+      const back = exportWeights(w, mapping, params);
+      const used = [...shipped.keys()].filter((k) => !unused.test(k));
+      expect([...back.keys()].sort(), name).toEqual(used.sort());
+      for (const k of used) expect(bytes(back.get(k)!).equals(bytes(shipped.get(k)!)), `${name} ${k}`).toBe(true);
+      // and the imported values are the shipped ones, element for element (no tensor duplicated or dropped)
+      const total = (m: Iterable<Tensor>) => [...m].reduce((s, t) => s + t.data.length, 0);
+      expect(total(w.values()), name).toBe(total(used.map((k) => shipped.get(k)!)));
+    }
+    // spot checks by hand: the classifier head, and a per-step amplitude stacked from four 0-d tensors
+    const wc = importWeights(shipped, CLASSIFIER_MAPPING, clsParams);
+    expect(bytes(wc.get("classifier.W")!).equals(bytes(shipped.get("classifier.weight")!))).toBe(true);
+    expect(bytes(wc.get("pooler.b")!).equals(bytes(shipped.get("bert.pooler.dense.bias")!))).toBe(true);
+    expect(Array.from(wc.get("blocks.1.down.fire.alpha")!.data)).toEqual([0, 1, 2, 3].map((t) => shipped.get(`bert.encoder.layer.1.output.dense.act_clip_val.${t}`)!.data[0]));
   });
 
   it("missing tensors: every name is listed, with the spec path it feeds", () => {
