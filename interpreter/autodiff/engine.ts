@@ -1,10 +1,21 @@
 /**
- * The gradient engine (API documented in ./index.ts). Implementation in progress.
+ * The gradient engine (API documented in ./index.ts): a forward on the chosen execution
+ * path, the forward values on the tape (./tape.ts), then the reverse pass (./backward.ts).
+ *
+ * The tape is the reference's multi-step forward; the chosen path's output must equal its
+ * output bit for bit (it always does: every path computes the reference's bits), which ties
+ * the gradients to the forward the caller ran. Checking it is cheap and catches a
+ * divergence as an internal error instead of a silently wrong gradient.
  */
-import type { Tensor } from "../engine/tensor.js";
+import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.js";
 import type { Graph } from "../ir/graph.js";
-import type { Mode } from "../reference/interpreter.js";
+import { OptimizedExecutor } from "../optimized/executor.js";
+import { optimize as runPasses } from "../passes/pass.js";
+import { type Mode, ReferenceInterpreter } from "../reference/interpreter.js";
 import type { ParamStore } from "../runtime/params.js";
+import { UserError } from "../io/errors.js";
+import { backward } from "./backward.js";
+import { recordForward } from "./tape.js";
 
 export interface GradientOptions {
   /** Also compute the LSQ amplitude gradients (the reference freezes amplitudes). Default false. */
@@ -31,17 +42,60 @@ export interface GradientResult {
 }
 
 export class GradientEngine {
+  private executor?: OptimizedExecutor;
+
   constructor(
     readonly graph: Graph,
     readonly params: ParamStore,
     readonly options: GradientOptions = {},
-  ) {}
+  ) {
+    if (options.optimize ?? true) this.executor = new OptimizedExecutor(runPasses(graph).graph, params);
+  }
 
-  run(_inputs: ReadonlyMap<string, Tensor>, _seed: GradSeed): GradientResult {
-    throw new Error("internal: GradientEngine.run is not implemented yet");
+  run(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed): GradientResult {
+    const mode = this.options.mode ?? "multi";
+    let ran: Tensor | undefined;
+    if (this.executor) ran = this.executor.run(inputs, { mode }).output;
+    else if (mode === "step") ran = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
+    const tape = recordForward(this.graph, this.params, inputs);
+    const taped = tape.values.get(this.graph.output)!;
+    if (ran && !sameBits(ran, taped)) throw new Error(`internal: the ${this.executor ? "optimized" : "step-mode"} forward differs from the reference forward the gradients are taken on`);
+    const output = copy(taped);
+    let loss: number | undefined;
+    let gradOutput: Tensor;
+    if (typeof seed === "function") ({ loss, gradOutput } = seed(output));
+    else gradOutput = seed;
+    if (gradOutput.shape.join() !== output.shape.join())
+      throw new UserError(`the output gradient has shape [${gradOutput.shape.join(", ")}] but the output is [${output.shape.join(", ")}]`);
+    if (output.dtype !== "f32") throw new UserError("the output is an integer tensor: it has no gradient");
+    const g = f32(gradOutput.shape, Float32Array.from(gradOutput.data));
+    const r = backward(this.graph, tape, this.params, g);
+    const grads = new Map<string, Float32Array>();
+    for (const [path, e] of this.params.entries) {
+      if (e.spec.kind === "amplitude" && !this.options.trainAmplitudes) continue;
+      grads.set(path, r.params.get(path) ?? new Float32Array(numel(e.spec.shape)));
+    }
+    const inputGrads = new Map<string, Float32Array>();
+    for (const { name } of this.graph.inputs) {
+      const x = inputs.get(name);
+      if (x && x.dtype === "f32") inputGrads.set(name, r.inputs.get(name) ?? new Float32Array(x.data.length));
+    }
+    return { output, loss, grads, inputGrads };
   }
 }
 
 export function gradients(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>, seed: GradSeed, options: GradientOptions = {}): GradientResult {
   return new GradientEngine(graph, params, options).run(inputs, seed);
+}
+
+function sameBits(a: Tensor, b: Tensor): boolean {
+  if (a.shape.join() !== b.shape.join() || a.data.length !== b.data.length) return false;
+  const x = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length);
+  const y = new Uint32Array(b.data.buffer, b.data.byteOffset, b.data.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i] && !(Number.isNaN(a.data[i]) && Number.isNaN(b.data[i]))) return false;
+  return true;
+}
+
+function copy(t: Tensor): Tensor {
+  return t.dtype === "i32" ? i32(t.shape, Int32Array.from(t.data)) : (f32(t.shape, Float32Array.from(t.data)) as F32Tensor);
 }

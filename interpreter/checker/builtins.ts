@@ -4,7 +4,7 @@
  * adding a row; the elaborator knows none of them by name.
  */
 import type { Span } from "../../grammar/source.js";
-import type { Dim } from "../types/dims.js";
+import { type Dim, constDim, dimValue, mulDim } from "../types/dims.js";
 import type { Code } from "./codes.js";
 import type { Lowering, UnaryOp } from "./lowering.js";
 import type { TensorValue, Value } from "./values.js";
@@ -102,6 +102,55 @@ const rows: BuiltinSpec[] = [
     lower: (c) => {
       const [x, lo] = [c.tensor(0), c.tensor(1)];
       return x && lo && c.lower ? (c.lower.binary("at_least", x, lo, c.span) ?? UNKNOWN) : UNKNOWN;
+    },
+  },
+  {
+    name: "detach",
+    signature: "detach(x)",
+    doc: "x itself, but no gradient flows back through it (a stop-gradient, PyTorch's `.detach()`). The reference neuron's reset factor is detached: `carry = detach(0.25 * alpha[t] * (1 - s))`.",
+    minArgs: 1,
+    maxArgs: 1,
+    lower: (c) => {
+      const x = c.tensor(0);
+      return x && c.lower ? (c.lower.gradMarker("detach", [x], c.span) ?? UNKNOWN) : UNKNOWN;
+    },
+  },
+  {
+    name: "surrogate",
+    signature: "surrogate(value, proxy)",
+    doc: "value's value (and spike type) with proxy's gradient: the backward pass treats the expression as if it were proxy. `surrogate(clamp(round(q), -1, 1), clamp(q, -1, 1))` fires ternary levels and passes the gradient where -1 <= q <= 1 (the reference's straight-through window).",
+    minArgs: 2,
+    maxArgs: 2,
+    lower: (c) => {
+      const [v, p] = [c.tensor(0), c.tensor(1)];
+      return v && p && c.lower ? (c.lower.gradMarker("surrogate", [v, p], c.span) ?? UNKNOWN) : UNKNOWN;
+    },
+  },
+  {
+    name: "grad_scale",
+    signature: "grad_scale(x, k)",
+    doc: "x itself; the gradient flowing back to x is multiplied by the constant k. LSQ scales an amplitude's gradient by 1/sqrt(numel): `grad_scale(alpha[t], 1 / sqrt(numel(u)))`.",
+    minArgs: 2,
+    maxArgs: 2,
+    lower: (c) => {
+      const x = c.tensor(0);
+      const k = c.num(1);
+      return x && c.lower ? (c.lower.gradMarker("grad_scale", [x], c.span, { scale: k === undefined ? Number.NaN : Math.fround(k) }) ?? UNKNOWN) : UNKNOWN;
+    },
+  },
+  {
+    name: "numel",
+    signature: "numel(x)",
+    doc: "The number of elements of x in one time step (a compile-time number): for the membrane u [B, L, d] inside a step, B·L·d.",
+    minArgs: 1,
+    maxArgs: 1,
+    lower: (c) => {
+      const x = c.tensor(0);
+      if (!x) return UNKNOWN;
+      const d = x.type.shape.reduce<Dim | undefined>((acc, s) => (acc ? mulDim(acc, s) : undefined), constDim(1));
+      if (!d) return UNKNOWN;
+      const v = dimValue(d);
+      return v === undefined ? { kind: "num", dim: d } : { kind: "num", value: v, dim: d };
     },
   },
   reduceRow("sum", "Sum over one axis (per-step axes, counted from 0 or from the end with negatives) or, with no axis, over everything."),
@@ -213,13 +262,15 @@ const rows: BuiltinSpec[] = [
   },
   {
     name: "gather",
-    signature: "gather(table, ids)",
-    doc: "Rows of table [N, D] picked by integer ids [...]: the result is [..., D] (an embedding lookup).",
+    signature: "gather(table, ids, pad = -1)",
+    doc: "Rows of table [N, D] picked by integer ids [...]: the result is [..., D] (an embedding lookup). The row of the id `pad` (BERT's padding_idx) gets no gradient; -1: none.",
     minArgs: 2,
-    maxArgs: 2,
+    maxArgs: 3,
     lower: (c) => {
       const [t, ids] = [c.tensor(0), c.tensor(1)];
-      return t && ids && c.lower ? (c.lower.gather(t, ids, c.span) ?? UNKNOWN) : UNKNOWN;
+      const pad = c.args.length > 2 ? c.num(2) : -1;
+      if (pad === undefined) return UNKNOWN;
+      return t && ids && c.lower ? (c.lower.gather(t, ids, c.span, pad) ?? UNKNOWN) : UNKNOWN;
     },
   },
   {

@@ -98,10 +98,32 @@ export class Lowering {
     if (scale.type.values.kind === "levels" && scale.type.values.levels.length === 1 && scale.type.values.levels[0] === 1) return undefined;
     // The name shown in the type: an amplitude's, also through `at_least(alpha[t], eps)`.
     let scaleNode = this.b.get(scale.node);
-    if (scaleNode?.op === "at_least") scaleNode = this.b.get(scaleNode.inputs[0]!);
+    while (scaleNode?.op === "at_least" || scaleNode?.op === "grad_scale" || scaleNode?.op === "detach") scaleNode = this.b.get(scaleNode.inputs[0]!);
     const scaleName =
       scaleNode?.op === "amplitude" ? String(scaleNode.attrs.name) : scaleNode?.op === "const" ? String(scaleNode.attrs.value) : "scale";
     return { values: { kind: "scaled", levels: s.type.values.levels, scaleName }, levels: s.node, scale: scale.node };
+  }
+
+  /**
+   * Gradient markers (`detach`, `surrogate`, `grad_scale`): the first operand's value and
+   * type, unchanged forward; they only tell the backward pass what to do. A surrogate's
+   * proxy must broadcast to the value's shape (its gradient is summed back to its own).
+   */
+  gradMarker(op: "detach" | "surrogate" | "grad_scale", args: readonly TensorValue[], span: Span, attrs: Record<string, unknown> = {}): TensorValue | undefined {
+    const x = this.toF32(args[0]!, span);
+    const inputs = [x.node];
+    if (op === "surrogate") {
+      const p = this.toF32(args[1]!, span);
+      const shape = broadcastShapes(x.type.shape, p.type.shape);
+      if (!shape.ok || shape.shape.length !== x.type.shape.length || !shape.shape.every((d, i) => dimEquals(d, x.type.shape[i]!)) || (p.type.timed && !x.type.timed)) {
+        this.report("SPK305", span, `surrogate's proxy ${this.shapeOf(p.type)} must have the value's shape ${this.shapeOf(x.type)} (or broadcast to it)`);
+        return undefined;
+      }
+      inputs.push(p.node);
+    }
+    // A marker on a scaled spike is a plain tensor of the same values: the scale is not tracked through it.
+    const type: TensorType = { ...x.type, values: x.type.values.kind === "scaled" ? REAL : x.type.values };
+    return this.tv(this.add(op, inputs, type, span, attrs), type);
   }
 
   clamp(x: TensorValue, lo: TensorValue, hi: TensorValue, span: Span): TensorValue | undefined {
@@ -279,7 +301,7 @@ export class Lowering {
     return this.tv(this.add("layernorm", [x.node, gamma.node, beta.node], type, span, { eps: Math.fround(eps) }), type);
   }
 
-  gather(table: TensorValue, ids: TensorValue, span: Span): TensorValue | undefined {
+  gather(table: TensorValue, ids: TensorValue, span: Span, pad = -1): TensorValue | undefined {
     if (table.type.shape.length !== 2) {
       this.report("SPK303", span, `gather needs a table [N, D], found ${this.shapeOf(table.type)}`);
       return undefined;
@@ -289,7 +311,7 @@ export class Lowering {
       return undefined;
     }
     const type: TensorType = { elem: "f32", timed: ids.type.timed, shape: [...ids.type.shape, table.type.shape[1]!], values: REAL };
-    return this.tv(this.add("gather", [table.node, ids.node], type, span), type);
+    return this.tv(this.add("gather", [table.node, ids.node], type, span, pad >= 0 ? { pad } : {}), type);
   }
 
   positions(ids: TensorValue, span: Span): TensorValue | undefined {

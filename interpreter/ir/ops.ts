@@ -9,15 +9,20 @@
  */
 import * as K from "../engine/ops/index.js";
 import { F32_LOWEST } from "../engine/numerics.js";
-import { type Tensor, f32, i32 } from "../engine/tensor.js";
+import { type F32Tensor, type Tensor, f32, i32 } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
+import * as G from "../engine/grad/index.js";
 
 export interface OpContext {
   readonly attrs: Readonly<Record<string, unknown>>;
 }
 
-/** A vector-Jacobian product: input gradients from the output gradient. Filled in by training. */
-export type GradRule = (inputs: readonly Tensor[], output: Tensor, gradOut: Tensor, ctx: OpContext) => (Tensor | undefined)[];
+/**
+ * A vector-Jacobian product: the gradient of each input (undefined: none flows there) from
+ * the inputs, the output and dL/doutput, on one step's tensors (or a whole time axis for
+ * `batched` ops, operands aligned as the forward saw them). interpreter/autodiff runs them.
+ */
+export type GradRule = (inputs: readonly Tensor[], output: Tensor, gradOut: F32Tensor, ctx: OpContext) => (Tensor | undefined)[];
 
 export interface OpDef {
   readonly name: string;
@@ -27,8 +32,26 @@ export interface OpDef {
   grad?: GradRule;
 }
 
-const unary = (name: K.UnaryOp): OpDef => ({ name, time: "batched", elementwise: true, forward: ([x]) => K.unary(name, x!) });
-const binary = (name: K.BinaryOp): OpDef => ({ name, time: "batched", elementwise: true, forward: ([a, b]) => K.binary(name, a!, b!) });
+const unary = (name: K.UnaryOp): OpDef => ({
+  name,
+  time: "batched",
+  elementwise: true,
+  forward: ([x]) => K.unary(name, x!),
+  grad: ([x], y, g) => [G.unaryGrad(name, x!, y, g)],
+});
+const binary = (name: K.BinaryOp): OpDef => ({
+  name,
+  time: "batched",
+  elementwise: true,
+  forward: ([a, b]) => K.binary(name, a!, b!),
+  grad: ([a, b], _, g) => G.binaryGrad(name, a!, b!, g),
+});
+const copy = (x: Tensor): Tensor => (x.dtype === "f32" ? f32(x.shape, Float32Array.from(x.data)) : i32(x.shape, Int32Array.from(x.data)));
+const axisOf = (c: OpContext) => (c.attrs.axis as number | null) ?? undefined;
+const indexItems = (c: OpContext): K.IndexItem[] =>
+  (c.attrs.items as ({ index: number } | { start: number | null; end: number | null })[]).map((it) =>
+    "index" in it ? it.index : { start: it.start ?? undefined, end: it.end ?? undefined },
+  );
 
 const defs: OpDef[] = [
   // sources and time structure: evaluated by the interpreter
@@ -48,19 +71,31 @@ const defs: OpDef[] = [
   // elementwise
   ...(["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const).map(unary),
   ...(["add", "sub", "mul", "div", "max", "min", "at_least"] as const).map(binary),
-  { name: "clamp", time: "batched", elementwise: true, forward: ([x, lo, hi]) => K.clamp(x!, lo!, hi!) },
+  { name: "clamp", time: "batched", elementwise: true, forward: ([x, lo, hi]) => K.clamp(x!, lo!, hi!), grad: ([x, lo, hi], _, g) => G.clampGrad(x!, lo!, hi!, g) },
+  // gradient markers (docs/language.md, "Gradients"): the identity forward, a rule backward.
+  // detach(x): no gradient flows to x. surrogate(v, p): v's value, p's gradient.
+  // grad_scale(x, k): the gradient to x is multiplied by the constant k (LSQ's step-size scale).
+  { name: "detach", time: "batched", elementwise: true, forward: ([x]) => copy(x!), grad: () => [undefined] },
+  { name: "surrogate", time: "batched", elementwise: true, forward: ([v]) => copy(v!), grad: ([, p], _, g) => [undefined, G.unbroadcast(g, p!.shape)] },
+  { name: "grad_scale", time: "batched", elementwise: true, forward: ([x]) => copy(x!), grad: (_, __, g, c) => [G.scaleGrad(g, c.attrs.scale as number)] },
   // a fused elementwise program (elementwise-fusion pass): the same ops in the same order
   { name: "fused", time: "batched", elementwise: true, forward: (xs, c) => runFusedProgram(xs, c.attrs.program as FusedProgram) },
-  { name: "to_f32", time: "batched", elementwise: true, forward: ([x]) => K.toF32(x!) },
+  // integer → float: ids carry no gradient
+  { name: "to_f32", time: "batched", elementwise: true, forward: ([x]) => K.toF32(x!), grad: () => [undefined] },
   // contractions and last-axis ops: the time axis is one more batch axis
-  { name: "matmul", time: "batched", forward: ([a, b]) => K.matmul(a!, b!) },
+  { name: "matmul", time: "batched", forward: ([a, b]) => K.matmul(a!, b!), grad: ([a, b], _, g) => G.matmulGrad(a!, b!, g) },
   // a matmul with a spike-levels operand (spike-accumulate pass); form "nt" takes the right
   // operand untransposed. The reference meaning is the plain matmul on the levels.
   { name: "spike_matmul", time: "batched", forward: ([a, b], c) => K.matmul(a!, c.attrs.form === "nt" ? K.transpose(b!) : b!) },
-  { name: "softmax", time: "batched", forward: ([x]) => K.softmax(x!) },
-  { name: "layernorm", time: "batched", forward: ([x, g, b], c) => K.layernorm(x!, g!, b!, c.attrs.eps as number) },
-  { name: "split_heads", time: "batched", forward: ([x], c) => K.splitHeads(x!, c.attrs.heads as number) },
-  { name: "merge_heads", time: "batched", forward: ([x]) => K.mergeHeads(x!) },
+  { name: "softmax", time: "batched", forward: ([x]) => K.softmax(x!), grad: (_, y, g) => [G.softmaxGrad(y, g)] },
+  {
+    name: "layernorm",
+    time: "batched",
+    forward: ([x, g, b], c) => K.layernorm(x!, g!, b!, c.attrs.eps as number),
+    grad: ([x, gamma], _, g, c) => G.layernormGrad(x!, gamma!, g, c.attrs.eps as number),
+  },
+  { name: "split_heads", time: "batched", forward: ([x], c) => K.splitHeads(x!, c.attrs.heads as number), grad: (_, __, g) => [K.mergeHeads(g)] },
+  { name: "merge_heads", time: "batched", forward: ([x]) => K.mergeHeads(x!), grad: ([x], _, g) => [K.splitHeads(g, x!.shape[x!.shape.length - 3]!)] },
   {
     name: "gather",
     time: "batched",
@@ -70,25 +105,23 @@ const defs: OpDef[] = [
       for (const id of ids!.data) if (id < 0 || id >= N) throw new UserError(`token id ${id} is out of range for an embedding table of ${N} rows`);
       return K.gather(t!, ids!);
     },
+    // rows of the padding id (attrs.pad, an embedding's padding_idx) get no gradient
+    grad: ([t, ids], _, g, c) => [G.gatherGrad(t!.shape, ids!, g, (c.attrs.pad as number | null | undefined) ?? undefined), undefined],
   },
   // axis-addressed ops: axes count per step, so they run per step
-  { name: "transpose", time: "per-step", forward: ([x], c) => K.transpose(x!, c.attrs.perm as number[]) },
-  { name: "reshape", time: "per-step", forward: ([x], c) => K.reshape(x!, c.attrs.shape as number[]) },
+  { name: "transpose", time: "per-step", forward: ([x], c) => K.transpose(x!, c.attrs.perm as number[]), grad: ([x], _, g, c) => [G.transposeGrad(x!.shape, c.attrs.perm as number[], g)] },
+  { name: "reshape", time: "per-step", forward: ([x], c) => K.reshape(x!, c.attrs.shape as number[]), grad: ([x], _, g) => [K.reshape(g, x!.shape)] },
   {
     name: "index",
     time: "per-step",
-    forward: ([x], c) =>
-      K.index(
-        x!,
-        (c.attrs.items as ({ index: number } | { start: number | null; end: number | null })[]).map((it) =>
-          "index" in it ? it.index : { start: it.start ?? undefined, end: it.end ?? undefined },
-        ),
-      ),
+    forward: ([x], c) => K.index(x!, indexItems(c)),
+    grad: ([x], _, g, c) => [G.indexGrad(x!.shape, indexItems(c), g)],
   },
-  { name: "sum", time: "per-step", forward: ([x], c) => K.sum(x!, (c.attrs.axis as number | null) ?? undefined) },
-  { name: "mean", time: "per-step", forward: ([x], c) => K.mean(x!, (c.attrs.axis as number | null) ?? undefined) },
-  { name: "max", time: "per-step", forward: ([x], c) => K.max(x!, (c.attrs.axis as number | null) ?? undefined) },
-  { name: "positions", time: "per-step", forward: ([ids]) => K.positions(ids!) },
+  { name: "sum", time: "per-step", forward: ([x], c) => K.sum(x!, axisOf(c)), grad: ([x], y, g, c) => [G.reduceGrad("sum", x!, y, g, axisOf(c))] },
+  { name: "mean", time: "per-step", forward: ([x], c) => K.mean(x!, axisOf(c)), grad: ([x], y, g, c) => [G.reduceGrad("mean", x!, y, g, axisOf(c))] },
+  { name: "max", time: "per-step", forward: ([x], c) => K.max(x!, axisOf(c)), grad: ([x], y, g, c) => [G.reduceGrad("max", x!, y, g, axisOf(c))] },
+  // integer-valued or constant: no gradient
+  { name: "positions", time: "per-step", forward: ([ids]) => K.positions(ids!), grad: () => [undefined] },
   {
     name: "causal_mask",
     time: "per-step",

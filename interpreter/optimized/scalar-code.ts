@@ -29,6 +29,8 @@ export function scalarExpr(op: string, args: readonly string[], env: ScalarEnv):
     return `F(Math.min(Math.max(${a}, ${b}), ${c}))`;
   }
   if (op === "neg") return `F(-${a})`;
+  // gradient markers are the identity forward (their first operand, already float32)
+  if (op === "detach" || op === "grad_scale" || op === "surrogate") return `${a}`;
   if (op === "abs") return `F(Math.abs(${a}))`;
   const unary = ["round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"];
   if (unary.includes(op)) {

@@ -1,0 +1,153 @@
+/**
+ * Backpropagation through time for one neuron call: the step graph is re-run forward over
+ * the T steps (its per-step values are not kept by the forward pass; recomputing them is
+ * cheap elementwise work and gives the same bits), then walked backward from the last step
+ * to the first. At each step the seeds are the gradients of what the step emitted (value,
+ * levels, scale) and of the states it wrote (coming back from the next step's reads).
+ *
+ * What flows where follows the op table's rules; the neuron's own structure adds:
+ * - `state_read` at step t passes its gradient to the state's write at step t - 1
+ *   (the initial state is a constant: nothing flows out of step 0's reads);
+ * - `amplitude` collects its gradient per step (alpha[t]); its initialiser (the
+ *   calibration `2 * mean(abs(u))`) sets the value once and carries no gradient;
+ * - `step_input` collects the gradient of the neuron's input at step t.
+ */
+import { type F32Tensor, type Tensor, f32, sliceLeading } from "../engine/tensor.js";
+import type { IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
+import { constTensor, opDef } from "../ir/ops.js";
+import { initialState } from "../reference/step.js";
+import type { ParamStore } from "../runtime/params.js";
+import { GradAccumulator } from "./accumulate.js";
+
+export interface NeuronGradSeeds {
+  readonly value?: F32Tensor;
+  readonly levels?: F32Tensor;
+  readonly scale?: F32Tensor;
+}
+
+export interface ParamSink {
+  /** Adds a gradient to a weight (whole tensor) used inside the step. */
+  weight(path: string, g: F32Tensor): void;
+  /** Adds a gradient to amplitude `path` at step t. */
+  amplitude(path: string, t: number, g: number): void;
+}
+
+/** Every node value of one step, evaluated on demand like the reference's runStep (without calibrating). */
+function evaluateStep(body: StepGraph, byId: ReadonlyMap<number, IRNode>, inputs: readonly Tensor[], state: ReadonlyMap<string, Tensor>, t: number, params: ParamStore): Map<number, Tensor> {
+  const memo = new Map<number, Tensor>();
+  const evaluate = (id: number): Tensor => {
+    const hit = memo.get(id);
+    if (hit) return hit;
+    const node = byId.get(id)!;
+    let v: Tensor;
+    switch (node.op) {
+      case "step_input":
+        v = inputs[node.attrs.index as number]!;
+        break;
+      case "step_index":
+        v = f32([], [t]);
+        break;
+      case "state_read":
+        v = state.get(node.attrs.name as string)!;
+        break;
+      case "const":
+        v = constTensor(node.attrs.value as number, node.type.elem);
+        break;
+      case "param":
+        v = params.get(node.attrs.path as string).tensor;
+        break;
+      case "amplitude": {
+        // The forward already calibrated it; the value is the stored one.
+        const entry = params.get(node.attrs.path as string);
+        if (!entry.calibrated![t]) throw new Error(`internal: amplitude ${String(node.attrs.path)} step ${t} is not calibrated`);
+        v = f32([], [entry.tensor.data[t]!]);
+        break;
+      }
+      default:
+        v = opDef(node.op).forward!(node.inputs.map(evaluate), { attrs: node.attrs });
+    }
+    memo.set(id, v);
+    return v;
+  };
+  evaluate(body.emit.value);
+  if (body.emit.levels !== undefined) evaluate(body.emit.levels);
+  if (body.emit.scale !== undefined) evaluate(body.emit.scale);
+  for (const s of body.states) evaluate(s.write);
+  return memo;
+}
+
+/**
+ * dL/dx for each of the neuron's inputs ([T, ...] like them, undefined where nothing flows),
+ * adding weight and amplitude gradients to `sink`.
+ */
+export function neuronBackward(node: IRNode, xs: readonly Tensor[], seeds: NeuronGradSeeds, T: number, params: ParamStore, sink: ParamSink): (F32Tensor | undefined)[] {
+  const body = (node.attrs as unknown as NeuronAttrs).body;
+  const byId = new Map(body.nodes.map((n) => [n.id, n]));
+  // forward again, keeping each step's values
+  const steps: Map<number, Tensor>[] = [];
+  let state: ReadonlyMap<string, Tensor> = initialState(body, xs.map((x) => sliceLeading(x, 0)));
+  for (let t = 0; t < T; t++) {
+    const memo = evaluateStep(body, byId, xs.map((x) => sliceLeading(x, t)), state, t, params);
+    steps.push(memo);
+    const next = new Map<string, Tensor>();
+    for (const s of body.states) next.set(s.name, memo.get(s.write)!);
+    state = next;
+  }
+  const inputGrads: (Float32Array | undefined)[] = xs.map(() => undefined);
+  let carried = new Map<string, F32Tensor>();
+  for (let t = T - 1; t >= 0; t--) {
+    const memo = steps[t]!;
+    const acc = new GradAccumulator();
+    if (seeds.value) acc.add(body.emit.value, sliceLeading(seeds.value, t));
+    if (seeds.levels && body.emit.levels !== undefined) acc.add(body.emit.levels, sliceLeading(seeds.levels, t));
+    if (seeds.scale && body.emit.scale !== undefined) acc.add(body.emit.scale, sliceLeading(seeds.scale, t));
+    for (const s of body.states) {
+      const g = carried.get(s.name);
+      if (g) acc.add(s.write, g);
+    }
+    const nextCarried = new Map<string, F32Tensor>();
+    for (let i = body.nodes.length - 1; i >= 0; i--) {
+      const n = body.nodes[i]!;
+      const g = acc.take(n.id);
+      if (!g || !memo.has(n.id)) continue;
+      switch (n.op) {
+        case "step_input": {
+          const k = n.attrs.index as number;
+          const x = xs[k]!;
+          const per = g.data.length;
+          if (x.dtype !== "f32") break;
+          const buf = (inputGrads[k] ??= new Float32Array(x.data.length));
+          if (per !== x.data.length / T) throw new Error("internal: step input gradient has the wrong size");
+          buf.set(g.data, t * per);
+          break;
+        }
+        case "state_read":
+          if (t > 0) nextCarried.set(n.attrs.name as string, g);
+          break;
+        case "amplitude": {
+          let s = 0;
+          for (let j = 0; j < g.data.length; j++) s += g.data[j]!;
+          sink.amplitude(n.attrs.path as string, t, s);
+          break;
+        }
+        case "param":
+          sink.weight(n.attrs.path as string, g);
+          break;
+        case "const":
+        case "step_index":
+          break;
+        default: {
+          const rule = opDef(n.op).grad;
+          if (!rule) throw new Error(`internal: op "${n.op}" has no gradient rule`);
+          const ins = n.inputs.map((id) => memo.get(id)!);
+          const gs = rule(ins, memo.get(n.id)!, g, { attrs: n.attrs });
+          gs.forEach((gi, k) => {
+            if (gi && ins[k]!.dtype === "f32") acc.add(n.inputs[k]!, gi as F32Tensor);
+          });
+        }
+      }
+    }
+    carried = nextCarried;
+  }
+  return inputGrads.map((d, k) => (d ? f32(xs[k]!.shape, d) : undefined));
+}

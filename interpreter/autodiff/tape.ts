@@ -1,0 +1,119 @@
+/**
+ * The forward values the backward pass reads: every top-level node's value as a whole
+ * time axis ([T, ...] for timed nodes), computed with the op table's forward exactly as the
+ * reference interpreter's multi-step mode does (same kernels, same alignment, same order),
+ * so the values are the reference's, bit for bit.
+ *
+ * Neuron bodies are not kept here: their per-step values are recomputed during the
+ * backward pass (./neuron.ts) from the neuron's inputs, which keeps the tape small.
+ */
+import * as K from "../engine/ops/index.js";
+import { type F32Tensor, type Tensor, f32, sliceLeading } from "../engine/tensor.js";
+import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
+import { constTensor, opDef } from "../ir/ops.js";
+import { initialState, runStep } from "../reference/step.js";
+import type { ParamStore } from "../runtime/params.js";
+
+export interface NeuronValues {
+  readonly value: Tensor;
+  readonly levels?: F32Tensor;
+  readonly scale?: F32Tensor;
+}
+
+/** Node values by id; a neuron node's entry is its projections. */
+export interface Tape {
+  readonly values: Map<number, Tensor>;
+  readonly neurons: Map<number, NeuronValues>;
+}
+
+/** Stacks per-step tensors into [T, ...]. */
+export function stack(steps: readonly Tensor[]): Tensor {
+  const first = steps[0]!;
+  const n = first.data.length;
+  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
+  steps.forEach((s, t) => data.set(s.data, t * n));
+  return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
+}
+
+/** Reshapes operands so the time axis and the per-step axes broadcast separately (as the reference interpreter does). */
+export function alignForTime(inputs: readonly Tensor[], timed: readonly boolean[]): Tensor[] {
+  const perStepRank = inputs.map((x, i) => x.shape.length - (timed[i] ? 1 : 0));
+  const R = Math.max(...perStepRank);
+  return inputs.map((x, i) => {
+    const pad = new Array<number>(R - perStepRank[i]!).fill(1);
+    const shape = timed[i] ? [x.shape[0]!, ...pad, ...x.shape.slice(1)] : [1, ...pad, ...x.shape];
+    return shape.length === x.shape.length && shape.every((d, k) => d === x.shape[k]) ? x : K.reshape(x, shape);
+  });
+}
+
+/** Whether a batched op's operands are aligned over time before its forward (and backward). */
+export const alignsOverTime = (node: IRNode): boolean => opDef(node.op).elementwise === true || node.op === "matmul";
+
+export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>): Tape {
+  const T = graph.timesteps;
+  const values = new Map<number, Tensor>();
+  const neurons = new Map<number, NeuronValues>();
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const get = (id: number) => values.get(id)!;
+  for (const node of graph.nodes) {
+    let v: Tensor | undefined;
+    switch (node.op) {
+      case "const":
+        v = constTensor(node.attrs.value as number, node.type.elem);
+        break;
+      case "input":
+        v = inputs.get(node.attrs.name as string);
+        if (!v) throw new Error(`internal: input "${String(node.attrs.name)}" missing`);
+        break;
+      case "param":
+        v = params.get(node.attrs.path as string).tensor;
+        break;
+      case "over_time":
+        v = K.overTime(get(node.inputs[0]!), T);
+        break;
+      case "mean_time":
+        v = K.meanTime(get(node.inputs[0]!));
+        break;
+      case "cache_concat":
+        throw new Error("internal: gradients of incremental-decoding graphs are not supported");
+      case "neuron": {
+        const attrs = node.attrs as unknown as NeuronAttrs;
+        const xs = node.inputs.map(get);
+        let state = initialState(attrs.body, xs.map((x) => sliceLeading(x, 0)));
+        const vals: Tensor[] = [];
+        const lvs: Tensor[] = [];
+        const scs: number[] = [];
+        for (let t = 0; t < T; t++) {
+          const r = runStep(attrs.body, xs.map((x) => sliceLeading(x, t)), state, t, params);
+          state = r.state;
+          vals.push(r.value);
+          if (r.levels) lvs.push(r.levels);
+          if (r.scale !== undefined) scs.push(r.scale);
+        }
+        neurons.set(node.id, { value: stack(vals), levels: lvs.length ? (stack(lvs) as F32Tensor) : undefined, scale: scs.length ? f32([T], scs) : undefined });
+        continue;
+      }
+      case "neuron_out": {
+        const nv = neurons.get(node.inputs[0]!)!;
+        const f = node.attrs.field as string;
+        v = f === "levels" ? nv.levels : f === "scale" ? nv.scale : nv.value;
+        if (!v) throw new Error(`internal: neuron has no ${f}`);
+        break;
+      }
+      default: {
+        const def = opDef(node.op);
+        const xs = node.inputs.map(get);
+        const timed = node.inputs.map((i) => byId.get(i)!.type.timed);
+        if (!node.type.timed) v = def.forward!(xs, { attrs: node.attrs });
+        else if (def.time === "batched") v = def.forward!(alignsOverTime(node) ? alignForTime(xs, timed) : xs, { attrs: node.attrs });
+        else {
+          const steps: Tensor[] = [];
+          for (let t = 0; t < T; t++) steps.push(def.forward!(xs.map((x, i) => (timed[i] ? sliceLeading(x, t) : x)), { attrs: node.attrs }));
+          v = stack(steps);
+        }
+      }
+    }
+    values.set(node.id, v);
+  }
+  return { values, neurons };
+}

@@ -1,0 +1,177 @@
+/**
+ * Backward kernels of the elementwise ops (vector-Jacobian products).
+ *
+ * Numerics: each gradient element is computed in double from float32 operands and rounded
+ * to float32 once, like the forward ops. Where an input was broadcast, its gradient is the
+ * sum over the broadcast positions, accumulated in double in ascending flat order and
+ * rounded once (`unbroadcast`): summing in double keeps weight gradients accurate when they
+ * collect thousands of terms, and a fixed order keeps them deterministic.
+ *
+ * The gradients of the non-differentiable builtins are rules of the language
+ * (docs/language.md, "Gradients"): round and sign pass the gradient straight through,
+ * clamp passes it where lo <= x <= hi (ends included), heaviside uses a rectangular
+ * surrogate of width 1 centred on 0.
+ */
+import { erf } from "../numerics.js";
+import { broadcastOffsets } from "../ops/broadcast.js";
+import { type F32Tensor, type Tensor, f32, numel, sameShape } from "../tensor.js";
+
+/** Half-width of heaviside's rectangular surrogate: d/dx heaviside(x) := 1 where |x| <= 1/2. */
+export const HEAVISIDE_HALF_WIDTH = 0.5;
+
+/** The gradient of a value broadcast from `shape` to g's shape: sum over the broadcast positions. */
+export function unbroadcast(g: F32Tensor, shape: readonly number[]): F32Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const off = broadcastOffsets(shape, g.shape);
+  const acc = new Float64Array(numel(shape));
+  for (let i = 0; i < g.data.length; i++) acc[off[i]!] = acc[off[i]!]! + g.data[i]!;
+  return f32(shape, Float32Array.from(acc));
+}
+
+/** dL/dx of a unary op from x, its output y and dL/dy (same shapes). */
+export function unaryGrad(op: string, x: Tensor, y: Tensor, g: F32Tensor): F32Tensor {
+  const n = g.data.length;
+  const out = new Float32Array(n);
+  const xd = x.data;
+  const yd = y.data;
+  const gd = g.data;
+  switch (op) {
+    case "neg":
+      for (let i = 0; i < n; i++) out[i] = -gd[i]!;
+      break;
+    case "abs":
+      // d|x|/dx = sign(x), 0 at 0 (PyTorch's sgn)
+      for (let i = 0; i < n; i++) out[i] = xd[i]! > 0 ? gd[i]! : xd[i]! < 0 ? -gd[i]! : 0;
+      break;
+    case "round":
+    case "sign":
+      // straight-through: the language's rule for round and sign
+      out.set(gd);
+      break;
+    case "heaviside":
+      for (let i = 0; i < n; i++) out[i] = Math.abs(xd[i]!) <= HEAVISIDE_HALF_WIDTH ? gd[i]! : 0;
+      break;
+    case "exp":
+      for (let i = 0; i < n; i++) out[i] = gd[i]! * yd[i]!;
+      break;
+    case "log":
+      for (let i = 0; i < n; i++) out[i] = gd[i]! / xd[i]!;
+      break;
+    case "sqrt":
+      for (let i = 0; i < n; i++) out[i] = gd[i]! / (2 * yd[i]!);
+      break;
+    case "tanh":
+      for (let i = 0; i < n; i++) out[i] = gd[i]! * (1 - yd[i]! * yd[i]!);
+      break;
+    case "relu":
+      // PyTorch's threshold_backward: zero where the output is <= 0
+      for (let i = 0; i < n; i++) out[i] = yd[i]! > 0 ? gd[i]! : 0;
+      break;
+    case "gelu":
+      for (let i = 0; i < n; i++) {
+        const v = xd[i]!;
+        const cdf = 0.5 * (1 + erf(v * Math.SQRT1_2));
+        const pdf = Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+        out[i] = gd[i]! * (cdf + v * pdf);
+      }
+      break;
+    case "erf":
+      for (let i = 0; i < n; i++) out[i] = (gd[i]! * 2 * Math.exp(-xd[i]! * xd[i]!)) / Math.sqrt(Math.PI);
+      break;
+    default:
+      throw new Error(`internal: no gradient rule for unary op "${op}"`);
+  }
+  return f32(g.shape, out);
+}
+
+/**
+ * dL/da and dL/db of a broadcasting binary op. max/min/at_least send the gradient to the
+ * operand they selected; max and min split a tie evenly, as PyTorch's maximum/minimum do;
+ * at_least (`where(a > b, a, b)`) gives it to b on a tie, as `where` does.
+ */
+export function binaryGrad(op: string, a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32Tensor] {
+  const shape = g.shape;
+  const ia = broadcastOffsets(a.shape, shape);
+  const ib = broadcastOffsets(b.shape, shape);
+  const n = g.data.length;
+  const ga = new Float32Array(n);
+  const gb = new Float32Array(n);
+  const ad = a.data;
+  const bd = b.data;
+  const gd = g.data;
+  for (let i = 0; i < n; i++) {
+    const x = ad[ia[i]!]!;
+    const y = bd[ib[i]!]!;
+    const d = gd[i]!;
+    switch (op) {
+      case "add":
+        ga[i] = d;
+        gb[i] = d;
+        break;
+      case "sub":
+        ga[i] = d;
+        gb[i] = -d;
+        break;
+      case "mul":
+        ga[i] = d * y;
+        gb[i] = d * x;
+        break;
+      case "div":
+        ga[i] = d / y;
+        gb[i] = (-d * x) / (y * y);
+        break;
+      case "max":
+      case "min": {
+        const aWins = op === "max" ? x > y : x < y;
+        const tie = x === y;
+        ga[i] = tie ? d * 0.5 : aWins ? d : 0;
+        gb[i] = tie ? d * 0.5 : aWins ? 0 : d;
+        break;
+      }
+      case "at_least":
+        ga[i] = x > y ? d : 0;
+        gb[i] = x > y ? 0 : d;
+        break;
+      default:
+        throw new Error(`internal: no gradient rule for binary op "${op}"`);
+    }
+  }
+  return [unbroadcast(f32(shape, ga), a.shape), unbroadcast(f32(shape, gb), b.shape)];
+}
+
+/** clamp(x, lo, hi): x gets the gradient where lo <= x <= hi (ends included); lo where x < lo; hi where x > hi. */
+export function clampGrad(x: Tensor, lo: Tensor, hi: Tensor, g: F32Tensor): [F32Tensor, F32Tensor, F32Tensor] {
+  const shape = g.shape;
+  const ix = broadcastOffsets(x.shape, shape);
+  const il = broadcastOffsets(lo.shape, shape);
+  const ih = broadcastOffsets(hi.shape, shape);
+  const n = g.data.length;
+  const gx = new Float32Array(n);
+  const gl = new Float32Array(n);
+  const gh = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = x.data[ix[i]!]!;
+    const l = lo.data[il[i]!]!;
+    const h = hi.data[ih[i]!]!;
+    const d = g.data[i]!;
+    if (v < l) gl[i] = d;
+    else if (v > h) gh[i] = d;
+    else if (v >= l && v <= h) gx[i] = d;
+  }
+  return [unbroadcast(f32(shape, gx), x.shape), unbroadcast(f32(shape, gl), lo.shape), unbroadcast(f32(shape, gh), hi.shape)];
+}
+
+/** Elementwise sum of two gradients of one shape, rounded once (accumulating a node's users). */
+export function addGrad(a: F32Tensor, b: F32Tensor): F32Tensor {
+  const out = new Float32Array(a.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = a.data[i]! + b.data[i]!;
+  return f32(a.shape, out);
+}
+
+/** Multiplies a gradient by a constant (grad_scale), rounded once per element. */
+export function scaleGrad(g: F32Tensor, k: number): F32Tensor {
+  const out = new Float32Array(g.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = g.data[i]! * k;
+  return f32(g.shape, out);
+}
+
