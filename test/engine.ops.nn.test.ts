@@ -37,13 +37,21 @@ describe("softmax", () => {
     expect(vals(softmax(f32([2], [F32_LOWEST, F32_LOWEST])))).toEqual([0.5, 0.5]);
   });
 
-  it("rows sum to ~1 and are shift invariant for exact shifts (property)", () => {
+  it("rows sum to ~1, match a float64 softmax, and are shift invariant for exact shifts (property)", () => {
+    // Multiples of 2^-10 in [-30, 30] plus an integer shift stay exact in float32, so the
+    // shifted row minus its max is the same float32 as the row minus its max.
+    const row = fc.array(fc.integer({ min: -30 * 1024, max: 30 * 1024 }).map((k) => k / 1024), { minLength: 1, maxLength: 12 });
     fc.assert(
-      fc.property(fc.array(fc.float({ noNaN: true, min: -30, max: 30 }), { minLength: 1, maxLength: 12 }), (row) => {
-        const p = softmax(f32([row.length], row));
+      fc.property(row, fc.integer({ min: -50, max: 50 }), (xs, shift) => {
+        const p = softmax(f32([xs.length], xs));
         const total = vals(p).reduce((a, b) => a + b, 0);
         expect(Math.abs(total - 1)).toBeLessThan(1e-5);
         for (const v of p.data) expect(v >= 0 && v <= 1).toBe(true);
+        const m = Math.max(...xs);
+        const e = xs.map((x) => Math.exp(x - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        e.forEach((v, i) => expect(Math.abs(p.data[i]! - v / z)).toBeLessThan(1e-6));
+        expect(vals(softmax(f32([xs.length], xs.map((x) => x + shift))))).toEqual(vals(p));
       }),
     );
   });
