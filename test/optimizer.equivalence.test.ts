@@ -1,25 +1,31 @@
 /**
  * The optimizer's contract, as properties over randomly generated specs: the optimized
  * executor computes exactly what the reference interpreter computes (outputs and every
- * neuron's spikes, bit for bit, including -0 and NaN), in both execution modes, on the first
- * call (amplitude calibration) and on later calls (compiled neuron kernels); step-by-step
- * equals multi-step; every pass keeps the IR valid and keeps each node's type.
+ * neuron's spikes and amplitudes, bit for bit, including -0 and NaN), in both execution
+ * modes, on the first call (amplitude calibration) and on later calls (compiled neuron
+ * kernels), on every spike-accumulate backend the executor can use (JS event-driven and
+ * dense-ternary, WebAssembly SIMD both variants, with one thread and with a worker, and the
+ * automatic choice); step-by-step equals multi-step; every pass keeps the IR valid and keeps
+ * each node's type. Specs come from several templates (test/generators/spec-gen.ts), inputs
+ * from interpreter/verify/arbitraries.ts: finite edge values in one run, NaN and ±Infinity
+ * in another.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
+import { type SpikeBackend, type SpikeVariant, initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
 import type { Tensor } from "../interpreter/engine/tensor.js";
 import type { Graph } from "../interpreter/ir/graph.js";
 import { validateGraph } from "../interpreter/ir/validate.js";
-import { OptimizedExecutor } from "../interpreter/optimized/executor.js";
+import { type ExecutorOptions, OptimizedExecutor } from "../interpreter/optimized/executor.js";
 import { optimize } from "../interpreter/passes/pass.js";
 import { ReferenceInterpreter, type RunResult } from "../interpreter/reference/interpreter.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { typeToString } from "../interpreter/types/tensor-type.js";
-import { type GeneratedSpec, specArb } from "./generators/spec-gen.js";
+import { type GeneratedSpec, specArb, specArbWith } from "./generators/spec-gen.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-gen-"));
 let counter = 0;
@@ -34,7 +40,11 @@ function expectSame(a: RunResult, b: RunResult, what: string): void {
   expect(a.output.shape, what).toEqual(b.output.shape);
   expect(sameValues(a.output.data, b.output.data), `${what}: output`).toBe(true);
   expect([...a.record.keys()], what).toEqual([...b.record.keys()]);
-  for (const [k, r] of a.record) expect(sameValues(r.levels.data, b.record.get(k)!.levels.data), `${what}: spikes of ${k}`).toBe(true);
+  for (const [k, r] of a.record) {
+    const o = b.record.get(k)!;
+    expect(sameValues(r.levels.data, o.levels.data), `${what}: spikes of ${k}`).toBe(true);
+    expect(sameValues(r.scale ?? [], o.scale ?? []), `${what}: amplitudes of ${k}`).toBe(true);
+  }
 }
 
 function compileGenerated(g: GeneratedSpec): Graph {
@@ -43,15 +53,36 @@ function compileGenerated(g: GeneratedSpec): Graph {
   return compileEntry({ file, entry: g.entry, inputs: g.inputs }).graph;
 }
 
-function runAll(graph: Graph, optimized: Graph, inputs: ReadonlyMap<string, Tensor>, seed: number) {
-  const out: Record<string, RunResult[]> = {};
+/** Every spike-accumulate backend, variant and thread count the executor can run. */
+const KERNELS: readonly (ExecutorOptions & { name: string })[] = [
+  { name: "js event", backend: "js" as SpikeBackend, variant: "event" as SpikeVariant, threads: 1 },
+  { name: "js dense", backend: "js", variant: "dense", threads: 1 },
+  { name: "wasm event", backend: "wasm", variant: "event", threads: 1 },
+  { name: "wasm dense", backend: "wasm", variant: "dense", threads: 1 },
+  { name: "wasm event, 2 threads", backend: "wasm", variant: "event", threads: 2 },
+  { name: "wasm dense, 2 threads", backend: "wasm", variant: "dense", threads: 2 },
+  { name: "auto" },
+];
+
+const params = (g: Graph, spec: GeneratedSpec, seed: number) => ParamStore.create(g.params, spec.weights, { seed });
+
+/** Reference in both modes, two calls each (the first calibrates amplitudes). */
+function runReference(graph: Graph, spec: GeneratedSpec, seed: number): Record<"multi" | "step", RunResult[]> {
+  const out = {} as Record<"multi" | "step", RunResult[]>;
   for (const mode of ["multi", "step"] as const) {
-    const ref = new ReferenceInterpreter(graph, ParamStore.create(graph.params, new Map(), { seed }));
-    const opt = new OptimizedExecutor(optimized, ParamStore.create(optimized.params, new Map(), { seed }));
-    // Two calls each: the first calibrates amplitudes, the second runs the compiled kernels.
-    out[`ref-${mode}`] = [ref.run(inputs, { mode, record: true }), ref.run(inputs, { mode, record: true })];
-    out[`opt-${mode}`] = [opt.run(inputs, { mode, record: true }), copy(opt.run(inputs, { mode, record: true }))];
-    out[`opt-${mode}`]![0] = copy(out[`opt-${mode}`]![0]!);
+    const ref = new ReferenceInterpreter(graph, params(graph, spec, seed));
+    out[mode] = [ref.run(spec.inputs, { mode, record: true }), ref.run(spec.inputs, { mode, record: true })];
+  }
+  return out;
+}
+
+/** The optimized executor with one kernel choice, both modes, two calls each. */
+function runOptimized(optimized: Graph, spec: GeneratedSpec, seed: number, kernels: ExecutorOptions): Record<"multi" | "step", RunResult[]> {
+  const out = {} as Record<"multi" | "step", RunResult[]>;
+  for (const mode of ["multi", "step"] as const) {
+    const opt = new OptimizedExecutor(optimized, params(optimized, spec, seed), kernels);
+    const first = copy(opt.run(spec.inputs, { mode, record: true }));
+    out[mode] = [first, copy(opt.run(spec.inputs, { mode, record: true }))];
   }
   return out;
 }
@@ -61,21 +92,38 @@ function copy(r: RunResult): RunResult {
   return { ...r, output: { ...r.output, data: r.output.data.slice() } as Tensor };
 }
 
+function checkEquivalence(g: GeneratedSpec, seed: number): void {
+  const graph = compileGenerated(g);
+  const { graph: optimized } = optimize(graph);
+  const ref = runReference(graph, g, seed);
+  for (const call of [0, 1]) expectSame(ref.multi[call]!, ref.step[call]!, `${g.description}: reference step vs multi, call ${call}`);
+  for (const k of KERNELS) {
+    const opt = runOptimized(optimized, g, seed, k);
+    for (const call of [0, 1])
+      for (const mode of ["multi", "step"] as const) expectSame(ref.multi[call]!, opt[mode][call]!, `${g.description}: optimized ${mode} (${k.name}), call ${call}`);
+  }
+}
+
+beforeAll(async () => {
+  const { wasm, threads } = await initSpikeKernels({ threads: 2 });
+  // Without WebAssembly or a worker the backends above would not all be exercised.
+  expect(wasm).toBe(true);
+  expect(threads).toBe(2);
+});
+afterAll(() => shutdownKernelPool());
+
 describe("optimized executor equals the reference interpreter", () => {
-  it("on generated specs, in both modes, first and later calls", () => {
+  it("on generated specs with finite edge values, every kernel backend, both modes, first and later calls", () => {
     fc.assert(
-      fc.property(specArb, fc.integer({ min: 0, max: 1000 }), (g, seed) => {
-        const graph = compileGenerated(g);
-        const { graph: optimized } = optimize(graph);
-        const r = runAll(graph, optimized, g.inputs, seed);
-        for (const call of [0, 1]) {
-          const base = r["ref-multi"]![call]!;
-          expectSame(base, r["ref-step"]![call]!, `${g.description}: reference step vs multi, call ${call}`);
-          expectSame(base, r["opt-multi"]![call]!, `${g.description}: optimized multi, call ${call}`);
-          expectSame(base, r["opt-step"]![call]!, `${g.description}: optimized step, call ${call}`);
-        }
-      }),
-      { numRuns: 60, seed: 20261128 },
+      fc.property(specArb, fc.integer({ min: 0, max: 1000 }), (g, seed) => checkEquivalence(g, seed)),
+      { numRuns: 70, seed: 20261128 },
+    );
+  });
+
+  it("on generated specs with NaN and ±Infinity in inputs and weights", () => {
+    fc.assert(
+      fc.property(specArbWith({ nonfinite: true }), fc.integer({ min: 0, max: 1000 }), (g, seed) => checkEquivalence(g, seed)),
+      { numRuns: 40, seed: 8 },
     );
   });
 
@@ -85,13 +133,13 @@ describe("optimized executor equals the reference interpreter", () => {
         const graph = compileGenerated(g);
         expect(validateGraph(graph)).toEqual([]);
         const { log } = optimize(graph);
-        const base = new ReferenceInterpreter(graph, ParamStore.create(graph.params, new Map(), { seed: 1 })).run(g.inputs, { record: true });
+        const base = new ReferenceInterpreter(graph, params(graph, g, 1)).run(g.inputs, { record: true });
         let prev = graph;
         for (const step of log) {
           expect(validateGraph(step.graph), `after ${step.pass}`).toEqual([]);
           const before = new Map(prev.nodes.map((n) => [n.id, typeToString(n.type)]));
           for (const n of step.graph.nodes) if (before.has(n.id)) expect(typeToString(n.type), `after ${step.pass}: %${n.id}`).toBe(before.get(n.id));
-          const r = new ReferenceInterpreter(step.graph, ParamStore.create(step.graph.params, new Map(), { seed: 1 })).run(g.inputs, { record: true });
+          const r = new ReferenceInterpreter(step.graph, params(step.graph, g, 1)).run(g.inputs, { record: true });
           expectSame(base, r, `${g.description}: reference run after ${step.pass}`);
           prev = step.graph;
         }

@@ -1,45 +1,71 @@
 /**
- * Random well-typed specs for property tests: a neuron with random dynamics (binary,
- * ternary, elastic-amplitude or sign spikes; subtractive or multiplicative reset) and a
- * layer of random shape built from spiking linears, optional nonlinearity or LayerNorm and
- * optional spiking attention, sometimes wrapped in a model that adds and averages time.
- * Every generated spec is well-typed by construction; inputs are random finite floats.
+ * Random well-typed specs for property tests, from several templates:
+ * - layer: spiking linears around an optional nonlinearity or LayerNorm and optional
+ *   spiking attention (softmax, causal mask), with a generated neuron;
+ * - model: the same layer inside a model that repeats its input over time and averages;
+ * - stages: two time stages (mean_time, then over_time again);
+ * - layout: reshape, split/merge heads, transpose, slicing and indexing of scaled spikes
+ *   before the spike-accumulate;
+ * - embed: embeddings + positions (gather), a `repeat depth { ... }` stack of generated
+ *   blocks, a float head;
+ * - stdlib: the stdlib's SpikeBlock / SpikeLinear with every stdlib neuron as `act`.
+ * The generated neuron covers binary, ternary, elastic-amplitude (with and without the
+ * reference's 1e-5 amplitude clamp, and with none at all, as the design's example), the
+ * multiplicative reset and sign spikes. Input values (and the embedding tables and, in the
+ * non-finite run, some weights) come from interpreter/verify/arbitraries.ts: -0, subnormals,
+ * ties, overflow, all-zero and constant inputs, and NaN/±Infinity when `nonfinite` is set.
+ * Every generated spec is well-typed by construction.
  */
 import fc from "fast-check";
-import { type Tensor, f32 } from "../../interpreter/engine/tensor.js";
+import { type Tensor, f32, i32 } from "../../interpreter/engine/tensor.js";
+import { type ValueProfile, fillValues, valueProfileArb } from "../../interpreter/verify/arbitraries.js";
 
 export interface GeneratedSpec {
   readonly text: string;
   readonly entry: string;
   readonly inputs: Map<string, Tensor>;
+  /** Weights given explicitly (by path); everything else is seeded. */
+  readonly weights: Map<string, Tensor>;
   readonly description: string;
 }
 
+export interface SpecGenOptions {
+  /** Allow NaN and ±Infinity in inputs and weights. */
+  readonly nonfinite?: boolean;
+}
+
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
+const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
+
+// ------------------------------------------------------------------ the generated neuron
+
+const NEURON_KINDS = ["binary", "ternary", "elastic", "elastic-eps", "elastic-raw", "elastic-mult", "mult-eps", "sign"] as const;
 
 const neuronArb = fc.record({
   tau: pick(["0.25", "0.5", "0.75", "1.0"]),
   vth: pick(["0.5", "1.0", "1.5"]),
   k: pick(["0.5", "1.0", "2.0"]),
-  drive: pick(["x", "tanh(x)", "x * 1.5", "abs(x) - 0.5", "relu(x) + x * 0.25"]),
-  kind: pick(["binary", "ternary", "elastic", "elastic-mult", "sign"] as const),
+  drive: pick(["x", "tanh(x)", "x * 1.5", "abs(x) - 0.5", "relu(x) + x * 0.25", "round(x)", "sign(x) * 0.75"]),
+  kind: pick(NEURON_KINDS),
   second: fc.boolean(),
 });
-
 type NeuronChoice = typeof neuronArb extends fc.Arbitrary<infer U> ? U : never;
-type LayerChoice = typeof layerArb extends fc.Arbitrary<infer U> ? U : never;
 
 function neuronText(n: NeuronChoice): string {
   const lines: string[] = [];
-  const amp = n.kind === "elastic" || n.kind === "elastic-mult";
+  const amp = n.kind.startsWith("elastic") || n.kind === "mult-eps";
+  const mult = n.kind === "elastic-mult" || n.kind === "mult-eps";
   lines.push(`neuron Gen(tau = ${n.tau}, vth = ${n.vth}, k = ${n.k}) {`);
-  if (amp) lines.push("  amplitude alpha[T] = k * 2 * mean(abs(u)) + 0.01");
+  // "+ 0.01" keeps the amplitude positive; the eps and raw kinds calibrate 0 on a zero input.
+  const offset = n.kind === "elastic" || n.kind === "elastic-mult" ? " + 0.01" : "";
+  if (amp) lines.push(`  amplitude alpha[T] = k * 2 * mean(abs(u))${offset}`);
   lines.push("  state u = 0");
   if (n.second) lines.push("  state v = 0");
-  if (n.kind === "elastic-mult") lines.push("  state carry = 0");
+  if (mult) lines.push("  state carry = 0");
   lines.push("  step(x) {");
-  lines.push(n.kind === "elastic-mult" ? `    u = carry * u + ${n.drive}` : `    u = tau * u + ${n.drive}`);
+  lines.push(mult ? `    u = carry * u + ${n.drive}` : `    u = tau * u + ${n.drive}`);
   if (n.second) lines.push("    v = 0.5 * v + relu(u)", "    u = u - 0.125 * v");
+  const fireWith = (a: string) => [`    let s = clamp(round(u / ${a}), -1, 1)`];
   switch (n.kind) {
     case "binary":
       lines.push("    let s = heaviside(u - vth)", "    u = u - s * vth", "    emit s");
@@ -48,10 +74,17 @@ function neuronText(n: NeuronChoice): string {
       lines.push("    let s = clamp(round(u / vth), -1, 1)", "    u = u - s * vth", "    emit s");
       break;
     case "elastic":
-      lines.push("    let s = clamp(round(u / alpha[t]), -1, 1)", "    u = u - s * alpha[t]", "    emit alpha[t] * s");
+    case "elastic-raw":
+      lines.push(...fireWith("alpha[t]"), "    u = u - s * alpha[t]", "    emit alpha[t] * s");
+      break;
+    case "elastic-eps":
+      lines.push("    let a = at_least(alpha[t], 1e-5)", ...fireWith("a"), "    u = u - s * a", "    emit a * s");
       break;
     case "elastic-mult":
-      lines.push("    let s = clamp(round(u / alpha[t]), -1, 1)", "    carry = 0.25 * alpha[t] * (1 - s)", "    emit alpha[t] * s");
+      lines.push(...fireWith("alpha[t]"), "    carry = 0.25 * alpha[t] * (1 - s)", "    emit alpha[t] * s");
+      break;
+    case "mult-eps":
+      lines.push("    let a = at_least(alpha[t], 1e-5)", ...fireWith("a"), "    carry = 0.25 * alpha[t] * (1 - s)", "    emit a * s");
       break;
     case "sign":
       lines.push("    let s = sign(u)", "    u = u * tau", `    emit ${n.vth} * s`);
@@ -61,23 +94,63 @@ function neuronText(n: NeuronChoice): string {
   return lines.join("\n");
 }
 
-const layerArb = fc.record({
-  inp: fc.integer({ min: 1, max: 10 }),
-  hidHeads: fc.integer({ min: 1, max: 3 }),
-  hidPer: fc.integer({ min: 1, max: 5 }),
-  out: fc.integer({ min: 1, max: 10 }),
-  middle: pick(["none", "gelu", "relu", "tanh", "layernorm"] as const),
-  attention: fc.boolean(),
-  causal: fc.boolean(),
-  wrap: fc.boolean(),
-  T: fc.integer({ min: 1, max: 4 }),
-  B: fc.integer({ min: 1, max: 2 }),
-  L: fc.integer({ min: 1, max: 5 }),
-});
+// ------------------------------------------------------------------ shared pieces
 
-function layerText(l: LayerChoice): string {
-  const hid = l.hidHeads * l.hidPer;
-  const lines = [`layer GenLayer(inp = ${l.inp}, hid = ${hid}, out = ${l.out}, heads = ${l.hidHeads}) {`, "  f1 = Gen()", "  f2 = Gen()", "  weight W1: [hid, inp]", "  weight b1: [hid] = zeros", "  weight W2: [out, hid]", "  weight b2: [out] = zeros"];
+/** Sizes: usually small, sometimes beyond 400 input elements. */
+const sizesArb = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ heads: fc.integer({ min: 1, max: 3 }), per: fc.integer({ min: 1, max: 5 }), T: fc.integer({ min: 1, max: 4 }), B: fc.integer({ min: 1, max: 2 }), L: fc.integer({ min: 1, max: 5 }) }) },
+  { weight: 1, arbitrary: fc.record({ heads: fc.integer({ min: 1, max: 4 }), per: fc.integer({ min: 4, max: 12 }), T: fc.integer({ min: 1, max: 4 }), B: fc.integer({ min: 1, max: 2 }), L: fc.integer({ min: 6, max: 16 }) }) },
+);
+type Sizes = typeof sizesArb extends fc.Arbitrary<infer U> ? U : never;
+
+const valuesArb = (opts: SpecGenOptions) => fc.record({ profile: valueProfileArb(opts), seed: seedArb });
+
+function floatInput(shape: number[], v: { profile: ValueProfile; seed: number }): Tensor {
+  return f32(shape, fillValues(shape.reduce((a, b) => a * b, 1), v.profile, v.seed));
+}
+
+function idsInput(shape: number[], vocab: number, seed: number): Tensor {
+  let s = seed >>> 0;
+  const n = shape.reduce((a, b) => a * b, 1);
+  return i32(shape, Int32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s % vocab)));
+}
+
+/** In the non-finite run, sometimes one weight gets edge values too (NaN·0 in a matmul). */
+const weightEdgeArb = (opts: SpecGenOptions) =>
+  opts.nonfinite ? fc.option(fc.record({ profile: pick<ValueProfile>(["mixed", "nonfinite", "huge"]), seed: seedArb }), { freq: 3 }) : fc.constant(null);
+
+function weightsFor(paths: [string, number[]][], edge: { profile: ValueProfile; seed: number } | null, which: number): Map<string, Tensor> {
+  const m = new Map<string, Tensor>();
+  if (edge && paths.length) {
+    const [p, shape] = paths[which % paths.length]!;
+    m.set(p, floatInput(shape, edge));
+  }
+  return m;
+}
+
+const shape = (xs: number[]) => JSON.stringify(xs);
+
+// ------------------------------------------------------------------ template: layer / model
+
+const layerArb = (opts: SpecGenOptions) =>
+  fc.record({
+    neuron: neuronArb,
+    sizes: sizesArb,
+    inp: fc.integer({ min: 1, max: 10 }),
+    out: fc.integer({ min: 1, max: 10 }),
+    middle: pick(["none", "gelu", "relu", "tanh", "layernorm"] as const),
+    attention: fc.boolean(),
+    causal: fc.boolean(),
+    wrap: fc.boolean(),
+    values: valuesArb(opts),
+    weightEdge: weightEdgeArb(opts),
+    which: fc.nat(),
+  });
+
+function layerText(l: { inp: number; out: number; sizes: Sizes; middle: string; attention: boolean; causal: boolean }, name = "GenLayer"): string {
+  const { heads } = l.sizes;
+  const hid = heads * l.sizes.per;
+  const lines = [`layer ${name}(inp = ${l.inp}, hid = ${hid}, out = ${l.out}, heads = ${heads}) {`, "  f1 = Gen()", "  f2 = Gen()", "  weight W1: [hid, inp]", "  weight b1: [hid] = zeros", "  weight W2: [out, hid]", "  weight b2: [out] = zeros"];
   if (l.middle === "layernorm") lines.push("  norm = LayerNorm(hid)");
   if (l.attention) lines.push("  kf = Gen()", "  vf = Gen()");
   lines.push("  forward(x: [T, B, L, inp]) -> [T, B, L, out] {", "    let h = f1(x) @ transpose(W1) + b1");
@@ -93,37 +166,242 @@ function layerText(l: LayerChoice): string {
     );
   }
   lines.push("    return f2(h) @ transpose(W2) + b2", "  }", "}");
-  if (l.wrap) {
-    lines.push(
-      `model GenModel() {`,
-      `  timesteps T = ${l.T}`,
-      "  body = GenLayer()",
-      "  forward(x: [B, L, inp]) -> [B, L, out] {",
-      "    return mean_time(body(over_time(x, T)))",
-      "  }",
-      "}",
-    );
-    // `inp` and `out` inside the model's signature refer to numbers: inline them.
-    return lines.join("\n").replace("forward(x: [B, L, inp]) -> [B, L, out]", `forward(x: [B, L, ${l.inp}]) -> [B, L, ${l.out}]`);
-  }
   return lines.join("\n");
 }
 
-export const specArb: fc.Arbitrary<GeneratedSpec> = fc
-  .record({ neuron: neuronArb, layer: layerArb, seed: fc.integer({ min: 0, max: 1 << 30 }), scale: pick([0.5, 1, 3]) })
-  .map(({ neuron, layer, seed, scale }) => {
-    const text = `${neuronText(neuron)}\n\n${layerText(layer)}\n`;
-    const shape = layer.wrap ? [layer.B, layer.L, layer.inp] : [layer.T, layer.B, layer.L, layer.inp];
-    const n = shape.reduce((a, b) => a * b, 1);
-    let s = seed >>> 0;
-    const data = Array.from({ length: n }, () => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return ((s / 2 ** 32) * 2 - 1) * scale;
-    });
+const layerSpec = (opts: SpecGenOptions) =>
+  layerArb(opts).map((l): GeneratedSpec => {
+    const { T, B, L, heads, per } = l.sizes;
+    const hid = heads * per;
+    let text = `${neuronText(l.neuron)}\n\n${layerText(l)}\n`;
+    if (l.wrap) {
+      text += [
+        `model GenModel() {`,
+        `  timesteps T = ${T}`,
+        "  body = GenLayer()",
+        `  forward(x: [B, L, ${l.inp}]) -> [B, L, ${l.out}] {`,
+        "    return mean_time(body(over_time(x, T)))",
+        "  }",
+        "}",
+      ].join("\n");
+    }
+    const xShape = l.wrap ? [B, L, l.inp] : [T, B, L, l.inp];
+    const pre = l.wrap ? "body." : "";
     return {
       text,
-      entry: layer.wrap ? "GenModel" : "GenLayer",
-      inputs: new Map<string, Tensor>([["x", f32(shape, data)]]),
-      description: `${neuron.kind} neuron, ${layer.middle}${layer.attention ? " + attention" : ""}${layer.wrap ? " in a model" : ""}, x ${JSON.stringify(shape)}`,
+      entry: l.wrap ? "GenModel" : "GenLayer",
+      inputs: new Map([["x", floatInput(xShape, l.values)]]),
+      weights: weightsFor([[`${pre}W1`, [hid, l.inp]], [`${pre}W2`, [l.out, hid]]], l.weightEdge, l.which),
+      description: `layer: ${l.neuron.kind} neuron, ${l.middle}${l.attention ? " + attention" : ""}${l.wrap ? " in a model" : ""}, x ${shape(xShape)} ${l.values.profile}`,
     };
   });
+
+// ------------------------------------------------------------------ template: stages
+
+const stagesSpec = (opts: SpecGenOptions) =>
+  fc.record({ neuron: neuronArb, sizes: sizesArb, stages: fc.integer({ min: 2, max: 3 }), values: valuesArb(opts), weightEdge: weightEdgeArb(opts), which: fc.nat() }).map((s): GeneratedSpec => {
+    const { T, B, L, heads, per } = s.sizes;
+    const d = heads * per;
+    const lines = [
+      neuronText(s.neuron),
+      "",
+      "layer Stage(d) {",
+      "  f = Gen()",
+      "  weight W: [d, d]",
+      "  forward(x: [T, B, L, d]) -> [T, B, L, d] {",
+      "    return f(x) @ transpose(W)",
+      "  }",
+      "}",
+      "",
+      "model GenModel() {",
+      `  timesteps T = ${T}`,
+      ...Array.from({ length: s.stages }, (_, i) => `  s${i} = Stage(${d})`),
+      `  forward(x: [B, L, ${d}]) -> [B, L, ${d}] {`,
+      "    let z0 = x",
+      ...Array.from({ length: s.stages }, (_, i) => `    let z${i + 1} = mean_time(s${i}(over_time(${i === 0 ? "z0" : `gelu(z${i}) + z${i}`}, T)))`),
+      `    return z${s.stages}`,
+      "  }",
+      "}",
+    ];
+    const xShape = [B, L, d];
+    return {
+      text: lines.join("\n") + "\n",
+      entry: "GenModel",
+      inputs: new Map([["x", floatInput(xShape, s.values)]]),
+      weights: weightsFor(Array.from({ length: s.stages }, (_, i): [string, number[]] => [`s${i}.W`, [d, d]]), s.weightEdge, s.which),
+      description: `stages: ${s.stages} time stages, ${s.neuron.kind} neuron, x ${shape(xShape)} ${s.values.profile}`,
+    };
+  });
+
+// ------------------------------------------------------------------ template: layout
+
+const layoutSpec = (opts: SpecGenOptions) =>
+  fc
+    .record({ neuron: neuronArb, sizes: sizesArb, out: fc.integer({ min: 1, max: 6 }), variant: pick(["reshape", "heads", "index", "transpose"] as const), values: valuesArb(opts), weightEdge: weightEdgeArb(opts), which: fc.nat() })
+    .map((s): GeneratedSpec => {
+      const { T, B, L, heads, per } = s.sizes;
+      const d = heads * per;
+      const o = s.out;
+      const body: string[] = [];
+      let ret: string;
+      let weights: [string, number[]][];
+      let decl: [string, string];
+      switch (s.variant) {
+        case "reshape":
+          // [T,B,L,heads,per] scaled spike @ [per, out], then back to [T,B,L,heads*out]
+          body.push("    let y = reshape(f1(x), B, L, heads, per) @ W1", "    return f2(reshape(y, B, L, heads * out)) @ W2");
+          ret = "[T, B, L, out]";
+          decl = ["per, out", "heads * out, out"];
+          weights = [["W1", [per, o]], ["W2", [heads * o, o]]];
+          break;
+        case "heads":
+          // split/merge heads of a spike, and a spike as the right operand (A @ S, Q @ S^T)
+          body.push(
+            "    let S = split_heads(f1(x), heads)",
+            "    let Q = split_heads(x, heads)",
+            "    let A = softmax(Q @ transpose(S))",
+            "    let y = merge_heads(A @ split_heads(f2(x), heads))",
+            "    return y @ W1",
+          );
+          ret = "[T, B, L, out]";
+          decl = ["heads * per, out", "1, 1"];
+          weights = [["W1", [d, o]], ["W2", [1, 1]]];
+          break;
+        case "index":
+          // index the batch axis, slice the feature axis of a scaled spike
+          body.push("    let s = f1(x)[0]", "    let y = s[:, 0:1] @ W1", "    return f2(y) @ W2");
+          ret = "[T, L, out]";
+          decl = ["1, out", "out, out"];
+          weights = [["W1", [1, o]], ["W2", [o, o]]];
+          break;
+        case "transpose":
+          // a spike transposed on per-step axes before a matmul from the left
+          body.push("    let s = transpose(f1(x), 0, 2, 1)", "    let y = W1 @ s", "    return transpose(f2(y), 0, 2, 1) @ W2");
+          ret = "[T, B, L, out]";
+          decl = ["out, heads * per", "out, out"];
+          weights = [["W1", [o, d]], ["W2", [o, o]]];
+          break;
+      }
+      const lines = [
+        neuronText(s.neuron),
+        "",
+        `layer GenLayer(heads = ${heads}, per = ${per}, out = ${o}) {`,
+        "  f1 = Gen()",
+        "  f2 = Gen()",
+        `  weight W1: [${decl[0]}]`,
+        `  weight W2: [${decl[1]}]`,
+        `  forward(x: [T, B, L, heads * per]) -> ${ret} {`,
+        ...body,
+        "  }",
+        "}",
+      ];
+      const xShape = [T, B, L, d];
+      return {
+        text: lines.join("\n") + "\n",
+        entry: "GenLayer",
+        inputs: new Map([["x", floatInput(xShape, s.values)]]),
+        weights: weightsFor(weights, s.weightEdge, s.which),
+        description: `layout (${s.variant}): ${s.neuron.kind} neuron, x ${shape(xShape)} ${s.values.profile}`,
+      };
+    });
+
+// ------------------------------------------------------------------ template: embed + repeat
+
+const embedSpec = (opts: SpecGenOptions) =>
+  fc
+    .record({ neuron: neuronArb, sizes: sizesArb, vocab: fc.integer({ min: 2, max: 12 }), depth: fc.integer({ min: 1, max: 3 }), attention: fc.boolean(), causal: fc.boolean(), table: valuesArb(opts), ids: seedArb, weightEdge: weightEdgeArb(opts), which: fc.nat() })
+    .map((s): GeneratedSpec => {
+      const { T, B, L, heads, per } = s.sizes;
+      const d = heads * per;
+      const lines = [
+        neuronText(s.neuron),
+        "",
+        "layer GenBlock(d, heads, causal = false) {",
+        "  f1 = Gen()",
+        "  kf = Gen()",
+        "  weight W1: [d, d]",
+        "  weight b1: [d] = zeros",
+        "  norm = LayerNorm(d)",
+        "  forward(x: [T, B, L, d]) -> [T, B, L, d] {",
+        "    let h = gelu(f1(x) @ transpose(W1) + b1)",
+        ...(s.attention
+          ? ["    let Q = split_heads(h, heads)", "    let K = split_heads(kf(h), heads)", "    h = h + merge_heads(softmax(Q @ transpose(K) + causal_mask(L, causal)) @ K)"]
+          : []),
+        "    return norm(x + h)",
+        "  }",
+        "}",
+        "",
+        `model GenModel(vocab = ${s.vocab}, d = ${d}, heads = ${heads}, depth = ${s.depth}, ctx = ${L}) {`,
+        `  timesteps T = ${T}`,
+        "  embed = Embedding(vocab, d)",
+        "  pos = Embedding(ctx, d)",
+        `  blocks = repeat depth { GenBlock(d, heads, causal = ${s.causal}) }`,
+        "  head = Linear(d, vocab)",
+        "  forward(ids: int[B, L]) -> [B, L, vocab] {",
+        "    let h = embed(ids) + pos(positions(ids))",
+        "    return head(mean_time(blocks(over_time(h, T))))",
+        "  }",
+        "}",
+      ];
+      // The embedding table carries the value profile: it is what reaches the neurons.
+      const weights = new Map<string, Tensor>([["embed.table", floatInput([s.vocab, d], s.table)]]);
+      for (const [k, v] of weightsFor(Array.from({ length: s.depth }, (_, i): [string, number[]] => [`blocks.${i}.W1`, [d, d]]), s.weightEdge, s.which)) weights.set(k, v);
+      return {
+        text: lines.join("\n") + "\n",
+        entry: "GenModel",
+        inputs: new Map([["ids", idsInput([B, L], s.vocab, s.ids)]]),
+        weights,
+        description: `embed: depth ${s.depth}${s.attention ? " + attention" : ""}, ${s.neuron.kind} neuron, ids [${B}, ${L}], table ${s.table.profile}`,
+      };
+    });
+
+// ------------------------------------------------------------------ template: stdlib
+
+const STDLIB_NEURONS = ["LIF()", "BiLIF()", "ElasticBiSpike()", "ElasticBiSpike(k = 2.0)", "SpikeLMReference()", "SpikeLMReference(k = 0.5)", "SpikeLMReference1Bit()", "BiSpikeQuant()"] as const;
+
+const stdlibSpec = (opts: SpecGenOptions) =>
+  fc
+    .record({ act: pick(STDLIB_NEURONS), sizes: sizesArb, block: fc.boolean(), ids: fc.boolean(), vocab: fc.integer({ min: 2, max: 10 }), causal: fc.boolean(), values: valuesArb(opts), idSeed: seedArb, weightEdge: weightEdgeArb(opts), which: fc.nat() })
+    .map((s): GeneratedSpec => {
+      const { T, B, L, heads, per } = s.sizes;
+      const d = heads * per;
+      const stack = s.block ? `SpikeBlock(d, heads, ${2 * d}, causal = ${s.causal}, act = ${s.act})` : `SpikeLinear(d, d, act = ${s.act})`;
+      const lines = [
+        'import "std/neurons"',
+        'import "std/layers"',
+        "",
+        `model GenModel(vocab = ${s.vocab}, d = ${d}, heads = ${heads}) {`,
+        `  timesteps T = ${T}`,
+        "  embed = Embedding(vocab, d)",
+        `  blocks = repeat 2 { ${stack} }`,
+        s.ids ? "  forward(ids: int[B, L]) -> [B, L, d] {" : "  forward(x: [B, L, d]) -> [B, L, d] {",
+        `    return mean_time(blocks(over_time(${s.ids ? "embed(ids)" : "x"}, T)))`,
+        "  }",
+        "}",
+      ];
+      const weights = s.ids ? new Map<string, Tensor>([["embed.table", floatInput([s.vocab, d], s.values)]]) : new Map<string, Tensor>();
+      const wPath = s.block ? "up.W" : "W";
+      for (const [k, v] of weightsFor([[`blocks.0.${wPath}`, s.block ? [2 * d, d] : [d, d]]], s.weightEdge, s.which)) weights.set(k, v);
+      return {
+        text: lines.join("\n") + "\n",
+        entry: "GenModel",
+        inputs: new Map([s.ids ? ["ids", idsInput([B, L], s.vocab, s.idSeed)] : ["x", floatInput([B, L, d], s.values)]]),
+        weights,
+        description: `stdlib: ${s.block ? "SpikeBlock" : "SpikeLinear"} x2 with ${s.act}, ${s.ids ? `ids [${B}, ${L}]` : `x ${shape([B, L, d])}`} ${s.values.profile}`,
+      };
+    });
+
+// ------------------------------------------------------------------ all templates
+
+export function specArbWith(opts: SpecGenOptions = {}): fc.Arbitrary<GeneratedSpec> {
+  return fc.oneof(
+    { weight: 3, arbitrary: layerSpec(opts) },
+    { weight: 1, arbitrary: stagesSpec(opts) },
+    { weight: 2, arbitrary: layoutSpec(opts) },
+    { weight: 2, arbitrary: embedSpec(opts) },
+    { weight: 2, arbitrary: stdlibSpec(opts) },
+  );
+}
+
+/** Finite inputs (with -0, subnormals, overflow to Infinity inside the network). */
+export const specArb: fc.Arbitrary<GeneratedSpec> = specArbWith();
