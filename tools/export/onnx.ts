@@ -153,10 +153,8 @@ function liveSet(nodes: readonly IRNode[], roots: Iterable<number>): Set<number>
     live.add(id);
     const n = byId.get(id);
     if (!n || n.op === "amplitude") continue;
-    stack.push(...n.inputs);
-    if (n.op === "neuron") {
-      // the neuron's own inputs are its node inputs; its body is handled per step
-    }
+    // a surrogate's proxy only shapes gradients: inference needs its value alone
+    stack.push(...(n.op === "surrogate" ? n.inputs.slice(0, 1) : n.inputs));
   }
   return live;
 }
@@ -362,6 +360,11 @@ function emitOp(e: Emitter, node: IRNode, xs: readonly string[], ins: readonly I
   if (UNARY[op]) return e.node(UNARY[op]!, xs, {}, node);
   if (BINARY[op]) return e.node(BINARY[op]!, xs, {}, node);
   switch (op) {
+    case "detach":
+    case "surrogate":
+    case "grad_scale":
+      // gradient markers: the value of their first operand (inference has no gradients)
+      return xs[0]!;
     case "heaviside":
       // x >= 0 ? 1 : 0 (NaN gives 0)
       return e.node("Cast", [e.node("GreaterOrEqual", [xs[0]!, e.scalar(0)], {}, node)], { to: { int: DT.FLOAT } }, node);
