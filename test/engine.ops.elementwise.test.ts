@@ -83,10 +83,13 @@ function ulp32(v: number): number {
   return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
 }
 
-/** float32 values with the edge cases mixed in often: ±0, ±Inf, NaN, subnormals, ties. */
+/** Edge cases: ±0, ±1, ±Inf, NaN, subnormals, the smallest normal, ties, the largest float32. */
+const SPECIALS = [0, -0, 1, -1, Infinity, -Infinity, NaN, 2 ** -149, -(2 ** -140), 1.1754942106924411e-38, 0.5, -2.5, 3.4028234663852886e38];
+
+/** float32 values with the edge cases mixed in often. */
 const float32Arb = fc.oneof(
   { weight: 3, arbitrary: fc.float() },
-  { weight: 1, arbitrary: fc.constantFrom(0, -0, Infinity, -Infinity, NaN, 2 ** -149, -(2 ** -140), 1.1754942106924411e-38, 0.5, -2.5, 3.4028234663852886e38) },
+  { weight: 1, arbitrary: fc.constantFrom(...SPECIALS) },
   { weight: 2, arbitrary: fc.float({ noNaN: true, min: -100, max: 100 }) },
 );
 
@@ -169,6 +172,15 @@ describe("binary", () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it("matches the independent definition on every pair of special values", () => {
+    const xs = SPECIALS.flatMap((a) => SPECIALS.map(() => a));
+    const ys = SPECIALS.flatMap(() => SPECIALS);
+    for (const op of BINARY_OPS) {
+      const c = binary(op, f32([xs.length], xs), f32([ys.length], ys));
+      xs.forEach((x, i) => expect(bits([c.data[i]!]), `${op}(${x}, ${ys[i]})`).toEqual(bits([BINARY_ORACLE[op](x, ys[i]!)])));
+    }
   });
 
   it("the property's operands are independent and reach the special values", () => {
