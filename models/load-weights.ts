@@ -97,10 +97,21 @@ export function weightsFromTensors(target: WeightsTarget, tensors: ReadonlyMap<s
     return { c, known: known.length, covers, order };
   });
   scored.sort((a, b) => b.known - a.known || (a.c.mapping ? 1 : 0) - (b.c.mapping ? 1 : 0) || b.covers - a.covers || a.order - b.order);
+  if (scored[0]!.known < names.length) {
+    // Nothing fits. Rank by names known, then by names whose last two segments the naming
+    // uses (`roberta.….query.weight` is closer to the reference naming than to spec paths).
+    const tails = (c: Candidate) => {
+      const ends = new Set((c.mapping ? referenceNames(c.mapping, params) : params.map((p) => p.path)).map(tail));
+      return names.filter((n) => ends.has(tail(n))).length;
+    };
+    const ranked = scored.map((s) => ({ ...s, tails: tails(s.c) })).sort((a, b) => b.known - a.known || b.tails - a.tails || a.order - b.order);
+    throw noMappingError(source, entry, names, params, ranked[0]!, ranked);
+  }
   const best = scored[0]!;
-  if (best.known < names.length) throw noMappingError(source, entry, names, params, best, scored);
   return best.c.mapping ? fromReference(best.c.mapping, tensors, params, source, opts) : fromSpecPaths(tensors, params, source);
 }
+
+const tail = (name: string) => name.split(".").slice(-2).join(".");
 
 function quoteList(items: readonly string[], max = 5): string {
   const shown = items.slice(0, max).join(", ");
@@ -123,12 +134,12 @@ function noMappingError(
     return `"${n}"${guess ? ` (did you mean "${guess}"?)` : ""}`;
   });
   const more = unknown.length > shown.length ? `, ... (${unknown.length - shown.length} more)` : "";
-  // Spec paths and the best-scoring declared mappings, so the user sees what was tried.
-  const tried = scored.filter((s) => s.c !== best.c).slice(0, 3).map((s) => `${s.c.label} ${s.known}`);
+  // Other namings that know some of the names, so the user sees what else was tried.
+  const tried = scored.filter((s) => s.c !== best.c && s.known > 0).slice(0, 3).map((s) => `${s.c.label} (${s.known})`);
   return new UserError(
-    `${source}: the tensor names fit no weight naming of \`${entry}\` (${names.length} tensors); closest: ${best.c.label} (${best.known} of ${names.length} names known).\n` +
-      `  unknown to it (${unknown.length}): ${shown.join(", ")}${more}\n` +
-      `  ${best.c.label} expects names like ${quoteList(expected.map((e) => `"${e}"`), 3)}; other namings tried (names known): ${tried.join(", ")}`,
+    `${source}: the tensor names fit no weight naming of \`${entry}\`; closest: ${best.c.label} (${best.known} of ${names.length} names known)\n` +
+      `  unknown to ${best.c.label} (${unknown.length}): ${shown.join(", ")}${more}\n` +
+      `  ${best.c.label} names look like ${quoteList(expected.map((e) => `"${e}"`), 3)}${tried.length ? `; other namings (names known): ${tried.join(", ")}` : ""}`,
     { file: source },
   );
 }
