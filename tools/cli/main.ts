@@ -11,6 +11,7 @@ import { lspCommand } from "./commands/lsp.js";
 import { modelsCommand } from "./commands/models.js";
 import { reportCommand, runAndReport } from "./commands/report.js";
 import { explainCommand } from "./commands/explain.js";
+import { gradCommand } from "./commands/grad.js";
 import { exportCommand } from "./commands/export.js";
 import { generateCommand } from "./commands/generate.js";
 import { encodeCommand } from "./commands/encode.js";
@@ -63,6 +64,24 @@ export function buildProgram(): Command {
     .option("--no-opt", "run the reference interpreter instead of the optimized executor")
     .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
     .action((file: string, opts) => guarded(() => (opts.report ? runAndReport(file, opts) : runCommand(file, opts))));
+
+  program
+    .command("grad")
+    .description("gradient of sum(output * probe) w.r.t. every trainable parameter (and float input), under the weights file's names")
+    .argument("<file>", "spec file")
+    .requiredOption("-e, --entry <name>", "the neuron, layer or model")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("-w, --weights <file>", "weights (.json or .safetensors): spec paths or a declared mapping (the reference checkpoint naming)")
+    .option("-i, --input <file>", "input tensors (.json) by forward argument name")
+    .requiredOption("-p, --probe <file>", "a tensor shaped like the output (.json or .safetensors); all ones gives output.sum().backward()")
+    .requiredOption("-o, --out <file>", "write the gradients (.safetensors or .json)")
+    .option("--train-amplitudes", "also the amplitudes' LSQ gradients (the reference freezes them)")
+    .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file")
+    .option("-m, --mode <mode>", "multi or step forward (identical gradients)", "multi")
+    .option("-s, --seed <n>", "seed for weights not given", "0")
+    .option("-t, --timesteps <n>", "time steps for a layer or neuron run on its own")
+    .option("--no-opt", "forward on the reference interpreter instead of the optimized executor")
+    .action((file: string, opts) => guarded(() => gradCommand(file, opts)));
 
   program
     .command("explain")
