@@ -1,5 +1,57 @@
+/**
+ * `spikelm export ... --to pytorch -o model.py`: the module (tools/export/pytorch.ts) and,
+ * next to it, `train_ddp.py` (tools/export/train-ddp.ts) that trains it under torchrun.
+ */
+import * as path from "node:path";
+import { resolveEntry } from "../../../interpreter/compile.js";
+import type { Tensor } from "../../../interpreter/engine/tensor.js";
 import { UserError } from "../../../interpreter/io/errors.js";
+import { readTensorMap } from "../../../interpreter/io/tensor-json.js";
+import { exportPytorch } from "../../export/pytorch.js";
+import { synthesizeInputs } from "../../export/shapes.js";
+import { trainDdpScript } from "../../export/train-ddp.js";
+import { MAPPINGS } from "../../../models/spikelm/mapping.js";
 import type { ExportOptions } from "./export.js";
-export function exportPytorchCommand(_file: string, _opts: ExportOptions, _out: string, _names: string): number {
-  throw new UserError("PyTorch export is not implemented yet");
+import { writeFilesAtomically } from "./export.js";
+import { parseArgs, parseIntOption } from "./run.js";
+
+/** Which reference mapping fits an entry (the spikelm models follow the authors' code). */
+const REFERENCE_MAPPING: Readonly<Record<string, string>> = {
+  SpikeLMEncoder: "spikelm-encoder",
+  SpikeLMForMaskedLM: "spikelm-mlm",
+  SpikeLMForSequenceClassification: "spikelm-classifier",
+  SpikeLMDecoder: "spikelm-decoder",
+};
+
+export function exportPytorchCommand(file: string, opts: ExportOptions, out: string, names: string): number {
+  const args = parseArgs(opts.arg);
+  const timesteps = parseIntOption("--timesteps", opts.timesteps, 1);
+  let inputs: Map<string, Pick<Tensor, "shape" | "dtype">>;
+  if (opts.input) inputs = readTensorMap(opts.input);
+  else {
+    const { decl } = resolveEntry(file, opts.entry);
+    inputs = synthesizeInputs(decl, args, timesteps);
+  }
+  let referenceNames: { rows: [string, string][]; name: string } | undefined;
+  if (names === "reference") {
+    const m = MAPPINGS.get(REFERENCE_MAPPING[opts.entry] ?? "");
+    if (!m)
+      throw new UserError(
+        `--names reference: \`${opts.entry}\` does not follow the reference code (the authors' naming exists for ${Object.keys(REFERENCE_MAPPING).join(", ")})`,
+      );
+    referenceNames = { rows: m.rows.map(([r, s]) => [r, s]), name: m.name };
+  }
+  const ex = exportPytorch({ file, entry: opts.entry, args, inputs, timesteps, referenceNames });
+  const moduleName = path.basename(out).replace(/\.py$/, "");
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(moduleName)) throw new UserError(`-o ${out}: the file name must be a Python module name (letters, digits, _) ending in .py`);
+  const trainer = path.join(path.dirname(out), "train_ddp.py");
+  writeFilesAtomically([
+    { path: out, data: ex.code },
+    { path: trainer, data: trainDdpScript({ module: moduleName, inputs: ex.inputs, referenceNames: !!referenceNames }) },
+  ]);
+  process.stdout.write(
+    `${opts.entry} → ${out}: class ${ex.className}, ${ex.code.split("\n").length} lines, T = ${ex.timesteps}${referenceNames ? `, state_dict in the authors' naming (${referenceNames.name})` : ""}\n` +
+      `  training script: ${trainer} (torchrun --nproc_per_node=N ${path.basename(trainer)} --help)\n`,
+  );
+  return 0;
 }
