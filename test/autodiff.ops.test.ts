@@ -294,7 +294,7 @@ function checkTranspose(op: string, x: F32Tensor, attrs: Record<string, unknown>
   const idx = i32(x.shape, Int32Array.from({ length: x.data.length }, (_, i) => i));
   const src = def.forward!([idx, ...extra], ctx).data;
   const want = new Float64Array(x.data.length);
-  for (let i = 0; i < src.length; i++) want[src[i]!] += g.data[i]!;
+  for (let i = 0; i < src.length; i++) want[src[i]!] = want[src[i]!]! + g.data[i]!;
   for (let i = 0; i < want.length; i++) expect(gx.data[i]).toBe(Math.fround(want[i]!));
 }
 
