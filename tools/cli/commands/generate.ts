@@ -4,7 +4,7 @@
  * cache's bytes per token next to what float32 keys and values would take.
  */
 import { streamFor } from "../../../interpreter/engine/random.js";
-import { Generator, sampleToken } from "../../../interpreter/generate/generator.js";
+import { type CacheStats, Generator, sampleToken } from "../../../interpreter/generate/generator.js";
 import { UserError } from "../../../interpreter/io/errors.js";
 import { i32 } from "../../../interpreter/engine/tensor.js";
 import { runWithReport } from "../../../interpreter/report/run.js";
@@ -69,7 +69,7 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   process.stderr.write(
     `${info.name}: ${produced.length} tokens in ${((tEnd - t0) / 1000).toFixed(2)} s (prompt of ${prompt.length}: ${(tPrompt - t0).toFixed(0)} ms; then ${perTok.toFixed(1)} ms/token)` +
       (opts.cache !== false
-        ? `; key/value cache ${stats.bytesPerToken} bytes/token as spikes (int8 levels) vs ${stats.float32BytesPerToken} as float32 (${(stats.float32BytesPerToken / Math.max(1, stats.bytesPerToken)).toFixed(1)}x smaller)\n`
+        ? `; key/value cache ${bytes(stats.bytesPerToken)} bytes/token as ${held(stats)} vs ${bytes(stats.float32BytesPerToken)} as float32 (${(stats.float32BytesPerToken / Math.max(1, stats.bytesPerToken)).toFixed(1)}x smaller)\n`
         : "; no cache: the prefix was recomputed for every token\n"),
   );
   if (opts.report) {
@@ -80,3 +80,11 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   }
   return 0;
 }
+
+/** What the cache holds, from its measured storage ("spikes (int8 levels)" when every site is int8). */
+export function held(stats: CacheStats): string {
+  const kinds = [...new Set(stats.sites.map((s) => s.storage))];
+  return kinds.length === 1 && kinds[0] === "int8 levels" ? "spikes (int8 levels)" : kinds.join(" + ");
+}
+
+const bytes = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));

@@ -16,6 +16,7 @@ import { runSpec } from "../../../interpreter/run.js";
 import { loadModel } from "../../../models/tasks.js";
 import { renderReportText } from "../../report/render.js";
 import { displayPath } from "../report-errors.js";
+import { held } from "./generate.js";
 
 const PROMPT = "The spiking model reads";
 const TOKENS = 40;
@@ -48,7 +49,7 @@ export async function startCommand(): Promise<number> {
   w(`generated (${TOKENS} tokens, temperature 0.8, top-k 40, seed 0; untrained weights, so bytes look random):`);
   w(`  ${JSON.stringify(tokenizer.decode([...cached.prompt, ...cached.out]))}`);
   const same = cached.out.every((t, i) => t === uncached.out[i]);
-  w(`  spike key/value cache: ${stats.bytesPerToken} bytes/token (int8 levels) vs ${stats.float32BytesPerToken} as float32; ` + `${(cached.ms / TOKENS).toFixed(1)} ms/token cached vs ${(uncached.ms / TOKENS).toFixed(1)} recomputing the prefix; tokens ${same ? "identical" : "DIFFER"}\n`);
+  w(`  spike key/value cache: ${stats.bytesPerToken} bytes/token held as ${held(stats)} vs ${stats.float32BytesPerToken} as float32; ` + `${(cached.ms / TOKENS).toFixed(1)} ms/token cached vs ${(uncached.ms / TOKENS).toFixed(1)} recomputing the prefix; tokens ${same ? "identical" : "DIFFER"}\n`);
 
   // One forward over the whole text: optimized and reference, both modes, same parameters.
   const ids = [...cached.prompt, ...cached.out];
