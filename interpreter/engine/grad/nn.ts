@@ -34,10 +34,16 @@ export function matmulGrad(a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32T
         for (let n = 0; n < N; n++) acc += gd[baseG + m * N + n]! * bd[baseB + k * N + n]!;
         ga[baseA + m * Kd + k] = ga[baseA + m * Kd + k]! + acc;
       }
-      for (let n = 0; n < N; n++) {
-        const gv = gd[baseG + m * N + n]!;
-        if (gv === 0) continue;
-        for (let k = 0; k < Kd; k++) gb[baseB + k * N + n] = gb[baseB + k * N + n]! + ad[baseA + m * Kd + k]! * gv;
+      // k outside n: rows of gb and g are read contiguously; each gb element still receives
+      // its terms in ascending m (zero gradients skipped, as before), so the sums are unchanged.
+      for (let k = 0; k < Kd; k++) {
+        const av = ad[baseA + m * Kd + k]!;
+        const row = baseB + k * N;
+        const grow = baseG + m * N;
+        for (let n = 0; n < N; n++) {
+          const gv = gd[grow + n]!;
+          if (gv !== 0) gb[row + n] = gb[row + n]! + av * gv;
+        }
       }
     }
   }

@@ -42,6 +42,22 @@ export function broadcastShapes(...shapes: (readonly number[])[]): number[] {
  * (throws ShapeError otherwise). out[i] = sum over axes of (size 1 ? 0 : coord) * stride.
  */
 export function broadcastOffsets(inShape: readonly number[], outShape: readonly number[]): Int32Array {
+  // The same shapes come back every step of a training run: the tables are memoized (callers
+  // only read them), up to a bounded number of entries and elements.
+  const key = `${inShape.join(",")}|${outShape.join(",")}`;
+  const hit = offsetCache.get(key);
+  if (hit) return hit;
+  const table = computeOffsets(inShape, outShape);
+  if (table.length <= 1 << 22) {
+    if (offsetCache.size >= 512) offsetCache.clear();
+    offsetCache.set(key, table);
+  }
+  return table;
+}
+
+const offsetCache = new Map<string, Int32Array>();
+
+function computeOffsets(inShape: readonly number[], outShape: readonly number[]): Int32Array {
   const rank = outShape.length;
   const lead = rank - inShape.length;
   if (lead < 0) throw new ShapeError(`cannot broadcast shape ${shapeString(inShape)} to ${shapeString(outShape)}`);

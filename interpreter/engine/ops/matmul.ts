@@ -43,17 +43,21 @@ export function matmul(a: Tensor, b: Tensor): F32Tensor {
   const offB = broadcastOffsets(batchB, batch);
   const nb = numel(batch);
   const out = new Float32Array(nb * M * N);
+  // i-k-j order: each output still accumulates its terms in ascending k, rounded to float32
+  // at every step (the Float32Array store rounds), so the bits are the i-j-k loop's; rows of
+  // b are read contiguously. +0 start: `out` is zero-filled.
+  const xd = x.data;
+  const yd = y.data;
   for (let bi = 0; bi < nb; bi++) {
     const baseA = offA[bi]! * M * K;
     const baseB = offB[bi]! * K * N;
     const baseO = bi * M * N;
     for (let m = 0; m < M; m++) {
-      for (let n = 0; n < N; n++) {
-        let acc = 0;
-        for (let k = 0; k < K; k++) {
-          acc = Math.fround(acc + Math.fround(x.data[baseA + m * K + k]! * y.data[baseB + k * N + n]!));
-        }
-        out[baseO + m * N + n] = acc;
+      const o = baseO + m * N;
+      for (let k = 0; k < K; k++) {
+        const a = xd[baseA + m * K + k]!;
+        const bk = baseB + k * N;
+        for (let n = 0; n < N; n++) out[o + n] = out[o + n]! + Math.fround(a * yd[bk + n]!);
       }
     }
   }
