@@ -18,13 +18,14 @@ import { readFileText } from "../interpreter/io/files.js";
 import type { Graph } from "../interpreter/ir/graph.js";
 import { dimValue } from "../interpreter/types/dims.js";
 import { OptimizedExecutor } from "../interpreter/optimized/executor.js";
+import { releasePackedWeights } from "../interpreter/engine/kernels/spike-matmul.js";
 import { optimize } from "../interpreter/passes/pass.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import type { OptimParam } from "../interpreter/train/adamw.js";
 import { crossEntropy } from "../interpreter/train/loss.js";
 import { TrainRng } from "../interpreter/train/rng.js";
 import type { EvalResult, MicroResult, TrainModel } from "../interpreter/train/trainer.js";
-import { type ModelInfo, type Task, MODELS, findModel } from "./registry.js";
+import { type ModelInfo, type Task, MODELS, findModel, modelTokenizer } from "./registry.js";
 import { loadModel } from "./tasks.js";
 import { type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
 
@@ -64,6 +65,13 @@ export function resolveModel(task: TrainTask, opts: ResolveOptions): ResolvedMod
       if (!twin) throw new UserError(`model \`${base.name}\` is a ${base.task} model; --task ${task} needs a ${want} model (see \`spikelm models\`)`);
       model = twin.name;
     }
+  }
+  if (!opts.weights && !opts.shippedWeights && model !== undefined && !model.endsWith(".spk")) {
+    // A shipped model trained from its seeded initialisation: do not read its weights file.
+    if (opts.entry) throw new UserError(`--entry is for .spk files; \`${model}\` is a shipped model`);
+    const base = findModel(model);
+    const info = { ...base, args: { ...base.args, ...(opts.args ?? {}) }, weights: undefined };
+    return { info, tokenizer: modelTokenizer(info, opts.vocab) };
   }
   const m = loadModel(want, { model, entry: opts.entry, args: opts.args, weights: opts.weights, vocab: opts.vocab, seed: opts.seed });
   if (!opts.weights && !opts.shippedWeights) return { info: m.info, tokenizer: m.tokenizer };
@@ -375,6 +383,9 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
 
   lossAndGrad(b: BatchBuffers): MicroResult {
     this.engine ??= new GradientEngine(this.graph, this.store, { trainAmplitudes: this.opts.trainAmplitudes ?? false, optimize: true });
+    // The optimized executor computes weight-only nodes (transposed weights, ...) once and
+    // keeps them; the weights change every step, so they must be recomputed.
+    invalidateStatics(this.engine);
     const r = this.engine.run(b.inputs, (output) => {
       const ce = crossEntropy(output.data, b.targets, this.outDim, this.gradOut.data);
       this.last = ce;
@@ -403,12 +414,33 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
       g = optimize(this.compile(B, L)).graph;
       this.evalGraphs.set(key, g);
     }
-    return new OptimizedExecutor(g, this.store);
+    const ex = new OptimizedExecutor(g, this.store);
+    invalidateStatics(ex);
+    return ex;
   }
 
   /** @internal for evaluateData */
   get internals(): { special?: Special; outDim: number } {
     return { special: this.special, outDim: this.outDim };
+  }
+}
+
+/**
+ * Makes the engine's optimized executor recompute its static (weight-only) nodes on the next
+ * run. Until the executor has a public way to say "the parameters changed", this resets its
+ * flag; it is a no-op if the engine has no executor or the field is gone.
+ */
+export function invalidateStatics(engine: GradientEngine | OptimizedExecutor): void {
+  const ex = (engine instanceof OptimizedExecutor ? engine : (engine as unknown as { executor?: OptimizedExecutor }).executor) as
+    | (OptimizedExecutor & { staticsReady?: boolean; slots?: Map<number, unknown> })
+    | undefined;
+  if (!ex || typeof ex.staticsReady !== "boolean") return;
+  ex.staticsReady = false;
+  // The spike-accumulate kernels keep a packed copy of each weight operand (keyed by the array).
+  for (const p of ex.plan.nodes) {
+    if (!p.isStatic) continue;
+    const b = ex.slots?.get(p.node.id);
+    if (b instanceof Float32Array) releasePackedWeights(b);
   }
 }
 

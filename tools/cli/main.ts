@@ -197,6 +197,7 @@ export function buildProgram(): Command {
     .option("--eval-every <n>", "evaluate every n steps (default steps/10)")
     .option("--eval-batches <n>", "batches per evaluation during training (0: all)")
     .option("--save-every <n>", "also write the checkpoint every n steps")
+    .option("--stop-after <n>", "stop after n steps of this invocation (checkpoint written; continue with --resume)")
     .option("-q, --quiet", "no progress bar or messages on stderr")
     .action((file: string | undefined, opts) => guarded(() => trainCommand(file, opts)));
 

@@ -46,6 +46,7 @@ export interface TrainOptions {
   evalBatches?: string;
   saveEvery?: string;
   log?: string;
+  stopAfter?: string;
   quiet?: boolean;
 }
 
@@ -128,6 +129,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
   const seq = int("--seq", opts.seq, 2) ?? prevShape.seq ?? seqDefault;
   if (task === "mlm" && seq < 4) throw new UserError("--seq must be at least 4 for mlm ([CLS] + tokens + [SEP])");
   const evalBatches = int("--eval-batches", opts.evalBatches, 0) ?? 0;
+  const stopAfter = int("--stop-after", opts.stopAfter, 1);
   if (resume && resume.state!.step >= config.steps) throw new UserError(`${opts.resume} is already at step ${resume.state!.step}; give --steps larger than that to continue`);
 
   // 2. Model and data.
@@ -189,6 +191,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
   const result = train(model, config, {
     out: opts.out,
     resume,
+    stopAfter,
     info: { task, model: m.info.name, entry: m.info.entry, shape: { batch, seq }, data: opts.data },
     onStep: (r) => {
       steps_.push(r);
