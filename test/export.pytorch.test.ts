@@ -15,12 +15,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import * as net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { gradients } from "../interpreter/autodiff/index.js";
 import type { ArgValue } from "../interpreter/compile.js";
 import { type Tensor, f32, i32 } from "../interpreter/engine/tensor.js";
 import { readSafetensors, serializeSafetensors } from "../interpreter/io/safetensors.js";
+import { trainDdpScript } from "../tools/export/train-ddp.js";
 import { encodeTexts, loadModel } from "../models/tasks.js";
 import { prepareSpec } from "../tools/export/common.js";
 import { exportPytorch } from "../tools/export/pytorch.js";
@@ -208,4 +210,98 @@ describe("PyTorch export: gradients equal spikelm's GradientEngine", () => {
       expect(compared).toBeGreaterThan(0);
     });
   }
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the ranks with the environment torchrun gives them (RANK, WORLD_SIZE, MASTER_*). */
+function runRanks(script: string, args: string[], world: number, port: number, timeoutMs: number): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    let out = "";
+    let left = world;
+    let code = 0;
+    const procs = Array.from({ length: world }, (_, rank) => {
+      const env = { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(world), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port), OMP_NUM_THREADS: "1", GLOO_SOCKET_IFNAME: "lo" };
+      const p = spawn(PY!, [script, ...args], { env });
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (out += d));
+      p.on("exit", (c) => {
+        code = code || (c ?? 1);
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve({ code, out });
+        }
+      });
+      return p;
+    });
+    const timer = setTimeout(() => {
+      for (const p of procs) p.kill("SIGKILL");
+      out += `\n(killed after ${timeoutMs} ms)`;
+    }, timeoutMs);
+  });
+}
+
+describe("PyTorch export: DDP training", () => {
+  it.skipIf(!PY)(`two ranks on CPU (gloo, loopback) train TinySpikeLM a few steps; the checkpoint loads into spikelm with identical spikes and outputs${SKIP}`, async () => {
+    const dir = path.join(tmp, "ddp");
+    fs.mkdirSync(dir);
+    const file = path.join(root, "models/tiny/tiny_spikelm.spk");
+    const args = { d: 32, ffn: 64, depth: 1 };
+    const probe = new Map([["ids", ids(1, 16, 256, 3)]]);
+    const ex = exportPytorch({ file, entry: "TinySpikeLM", args, inputs: probe });
+    fs.writeFileSync(path.join(dir, "tiny_model.py"), ex.code);
+    fs.writeFileSync(path.join(dir, "train_ddp.py"), trainDdpScript({ module: "tiny_model", inputs: ex.inputs, referenceNames: false }));
+    // start from spikelm's seeded weights (amplitudes left to the trainer's calibration)
+    const init = prepareSpec({ file, entry: "TinySpikeLM", args, inputs: probe });
+    const initWeights = new Map([...init.params.entries].filter(([, e]) => e.spec.kind === "weight").map(([k, e]) => [k, e.tensor as Tensor]));
+    fs.writeFileSync(path.join(dir, "init.safetensors"), serializeSafetensors(initWeights));
+    fs.writeFileSync(path.join(dir, "corpus.txt"), fs.readFileSync(path.join(root, "models/data/kjv-train.txt")).subarray(0, 20_000));
+    const ckpt = path.join(dir, "ckpt.safetensors");
+    const steps = 4;
+    const r = await runRanks(
+      path.join(dir, "train_ddp.py"),
+      ["--task", "lm", "--data", path.join(dir, "corpus.txt"), "--seq-len", "32", "--batch-size", "4", "--steps", String(steps), "--log-every", "2", "--init", path.join(dir, "init.safetensors"), "--out", ckpt],
+      2,
+      await freePort(),
+      150_000,
+    );
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(new RegExp(`step ${steps}/${steps}  loss \\d+\\.\\d+ .*\\(2 ranks, gloo\\)`));
+    expect(r.out).toMatch(/replicas in sync/);
+
+    const trained = readSafetensors(ckpt).tensors;
+    // every parameter, amplitudes included, under spikelm's paths; training changed the weights
+    expect([...trained.keys()].sort()).toEqual([...init.params.entries.keys()].sort());
+    expect(maxDiff(trained.get("head.W")!.data, initWeights.get("head.W")!.data)).toBeGreaterThan(0);
+
+    // spikelm runs the checkpoint as given (nothing calibrated); the exported module agrees
+    const input = new Map([["ids", ids(2, 20, 256, 17)]]);
+    const back = prepareSpec({ file, entry: "TinySpikeLM", args, inputs: input, weights: trained });
+    expect(back.calibrated).toEqual([]);
+    const dir2 = path.join(dir, "check");
+    fs.mkdirSync(dir2);
+    fs.writeFileSync(path.join(dir2, "in.safetensors"), serializeSafetensors(input));
+    const jobs = path.join(dir2, "jobs.json");
+    fs.writeFileSync(jobs, JSON.stringify([{ module: path.join(dir, "tiny_model.py"), weights: ckpt, inputs: path.join(dir2, "in.safetensors"), out: path.join(dir2, "out.safetensors") }]));
+    const c = spawnSync(PY!, [path.join(root, "tools/export/check_module.py"), jobs], { encoding: "utf8", timeout: 60_000 });
+    expect(c.status, c.stderr).toBe(0);
+    const got = readSafetensors(path.join(dir2, "out.safetensors")).tensors;
+    const ref = back.reference.output;
+    expect(maxDiff(got.get("output")!.data, ref.data)).toBeLessThanOrEqual(1e-5 * Math.max(1, maxAbs(ref.data)));
+    for (const [k, rec] of back.reference.record) {
+      const a = got.get(`spikes/${k}`)!.data;
+      let differ = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== rec.levels.data[i]) differ++; // -0 == 0: levels are integers
+      expect(differ, `${differ} spikes of ${k} differ`).toBe(0);
+    }
+  });
 });

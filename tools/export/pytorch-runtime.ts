@@ -178,7 +178,7 @@ class SpikingNeuron(nn.Module):
 
     def add_amplitude(self, name):
         self.register_parameter(name, nn.Parameter(torch.zeros(TIMESTEPS, dtype=torch.float32), requires_grad=TRAIN_AMPLITUDES))
-        self.register_buffer("_calibrated_" + name, torch.zeros(TIMESTEPS, dtype=torch.bool), persistent=False)
+        self.register_buffer("_calibrated_" + name, torch.zeros(TIMESTEPS, dtype=torch.uint8), persistent=False)  # uint8: gloo broadcasts no bool
 
     def amplitude(self, name, t, init=None):
         p = getattr(self, name)
@@ -188,14 +188,14 @@ class SpikingNeuron(nn.Module):
                 raise RuntimeError(f"amplitude {name}[{t}] read before it was calibrated")
             with torch.no_grad():
                 p[t] = init()
-                done[t] = True
+                done[t] = 1
         return p[t]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         for name, _ in self.named_parameters(recurse=False):
             if prefix + name in state_dict:
-                getattr(self, "_calibrated_" + name).fill_(True)
+                getattr(self, "_calibrated_" + name).fill_(1)
 
     def keep(self, levels):
         if self.record_spikes:

@@ -156,7 +156,14 @@ export class PytorchExporter {
       "",
       "def build():",
       `    """The exported entry with the arguments it was exported with."""`,
-      "    return ENTRY(**ENTRY_ARGS)",
+      "    model = ENTRY(**ENTRY_ARGS)",
+      "    if STATE_DICT_NAMING == \"reference\":",
+      "        _use_reference_names(model)",
+      "    return model",
+      "",
+      "",
+      `# state_dict() keys: "spec" (spikelm's weight paths) or "reference" (the authors' names)`,
+      `STATE_DICT_NAMING = ${JSON.stringify(this.opts.referenceNames ? "reference" : "spec")}`,
       this.referenceNamesCode(),
     ].join("\n");
     const code = [header, PY_RUNTIME.trim(), config, consts, ...bodies, footer].filter((s) => s.length > 0).join("\n\n\n") + "\n";
