@@ -76,7 +76,7 @@ describe("spikelm run", () => {
     const extra = write("extra.json", { Wx: { shape: [1], data: [0] } });
     const base = [path.join(EXAMPLES, "tiny_spikelm.spk"), "--arg", "inp=16", "--arg", "out=8", "--input", input];
     let r = spikelm("run", ...base, "--entry", "SpikeLinear", "--weights", extra);
-    expect(r.err).toMatch(/"Wx" is not a parameter of this spec \(did you mean "W"\?\)/);
+    expect(r.err).toMatch(/extra\.json: the tensor names fit no weight naming of `SpikeLinear`; closest: spec paths \(0 of 1 names known\)\n  unknown to spec paths \(1\): "Wx" \(did you mean "W"\?\)/);
     r = spikelm("run", ...base, "--entry", "SpikeLinearr");
     expect(r.err).toMatch(/no neuron, layer or model named `SpikeLinearr`; did you mean `SpikeLinear`\?/);
     r = spikelm("run", ...base, "--entry", "SpikeLinear", "--arg", "inpt=3");
@@ -84,6 +84,22 @@ describe("spikelm run", () => {
     r = spikelm("run", path.join(EXAMPLES, "tiny_spikelm.spk"), "--entry", "SpikeLinear", "--arg", "inp=32", "--arg", "out=8", "--input", input);
     expect(r.err).toMatch(/input `x` of `SpikeLinear` expects \[T, 2, 5, 32\], found f32\[T, 2, 5, 16\]/);
     expect(r.code).toBe(1);
+  });
+
+  it("a reference-named checkpoint on the encoder spec: the mapping is named on stderr; --record PATH writes layer outputs", () => {
+    const out = path.join(tmp, "enc.json");
+    const ids = write("ids.json", { ids: { shape: [1, 4], dtype: "i32", data: [2, 110, 607, 3] }, types: { shape: [1, 4], dtype: "i32", data: [0, 0, 0, 0] }, mask: { shape: [1, 4], dtype: "i32", data: [1, 1, 1, 1] } });
+    const args = ["vocab=625", "d=64", "heads=4", "depth=2", "ffn=256", "ctx=128"].flatMap((a) => ["--arg", a]);
+    const r = spikelm("run", path.join(REPO, "models/spikelm/spikelm_encoder.spk"), "--entry", "SpikeLMEncoder", ...args, "--weights", path.join(REPO, "models/spikelm/spikelm-small.safetensors"), "--input", ids, "--record", "blocks.*", "--record", "embeddings", "--out", out);
+    expect(r.err).toBe(`weights: ${path.join(REPO, "models/spikelm/spikelm-small.safetensors")} through the mapping "spikelm-encoder"\n`);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\nrecorded layer outputs:\n  record\.embeddings\.output f32\[1, 4, 64\]\n  record\.blocks\.0\.output f32\[4, 1, 4, 64\]\n/);
+    const j = JSON.parse(fs.readFileSync(out, "utf8"));
+    expect(Object.keys(j.record)).toEqual(["embeddings", "blocks.0", "blocks.1"]);
+    const bad = spikelm("encode", "--record", "blocks.7", "the cat", "--out", path.join(tmp, "never.json"));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^error: --record blocks\.7: no layer or neuron has this path; did you mean `blocks\.0`\?/);
+    expect(fs.existsSync(path.join(tmp, "never.json"))).toBe(false);
   });
 
   it("a spec with errors prints its diagnostics with positions", () => {

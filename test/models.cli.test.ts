@@ -102,7 +102,7 @@ describe("spikelm classify / fill-mask", () => {
     const spec = path.join(REPO, "models/spikelm/spikelm_encoder.spk");
     const args = ["--arg", "vocab=625", "--arg", "d=64", "--arg", "heads=4", "--arg", "depth=2", "--arg", "ffn=256", "--arg", "ctx=128"];
     const r = spikelm("classify", "--model", spec, ...args, "--vocab", path.join(REPO, "models/spikelm/vocab-small.txt"), "--weights", path.join(REPO, "models/spikelm/spikelm-small.safetensors"), "i loved this movie");
-    expect(r.err).toBe("");
+    expect(r.err).toMatch(/^weights: .*spikelm-small\.safetensors through the mapping "spikelm-classifier"\n$/);
     const shipped = spikelm("classify", "i loved this movie");
     // Same spec, weights and input: the same probabilities (labels differ: LABEL_i for a spec).
     expect(r.out.split("\n")[2]!.trim().split(/\s+/).slice(-2)).toEqual(shipped.out.split("\n")[2]!.trim().split(/\s+/).slice(-2));
