@@ -42,5 +42,6 @@ export function validateGraph(g: Graph): string[] {
   };
   check(g.nodes, "");
   if (!g.nodes.some((n) => n.id === g.output)) problems.push(`output %${g.output} is not a node`);
+  for (const t of g.taps ?? []) if (!g.nodes.some((n) => n.id === t.node)) problems.push(`tap ${t.path} %${t.node} is not a node`);
   return problems;
 }
