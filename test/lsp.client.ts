@@ -183,10 +183,12 @@ export function inProcessClient(): LspClient {
   const toClient = new PassThrough();
   let exited: () => void = () => undefined;
   const exit = new Promise<void>((r) => (exited = r));
-  createServer(new StreamMessageReader(toServer), new StreamMessageWriter(toClient), { onExit: () => exited() });
+  // The real framing and supervisor (worker thread included), on in-memory streams.
+  const server = createServer(toServer, toClient, { onExit: () => exited() });
   const conn = createMessageConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
   return new LspClient(conn, async () => {
     await Promise.race([exit, new Promise((r) => setTimeout(r, 1000))]);
+    server.dispose();
     conn.dispose();
     toServer.end();
     toClient.end();

@@ -18,16 +18,7 @@ export class Uris {
 
   /** The absolute path the core uses for a client URI. */
   toPath(uri: string): string {
-    let p: string;
-    if (uri.startsWith("file:")) {
-      try {
-        p = path.resolve(fileURLToPath(uri));
-      } catch {
-        p = path.join(UNTITLED_DIR, encodeURIComponent(uri));
-      }
-    } else {
-      p = path.join(UNTITLED_DIR, `${encodeURIComponent(uri)}.spk`);
-    }
+    const p = pathOfUri(uri);
     if (!this.clientUris.has(p)) this.clientUris.set(p, uri);
     return p;
   }
@@ -36,6 +27,18 @@ export class Uris {
   toUri(file: string): string {
     return this.clientUris.get(file) ?? pathToFileURL(file).href;
   }
+}
+
+/** The absolute path the core uses for a client URI (a stand-in path for non-file URIs). */
+export function pathOfUri(uri: string): string {
+  if (uri.startsWith("file:")) {
+    try {
+      return path.resolve(fileURLToPath(uri));
+    } catch {
+      return path.join(UNTITLED_DIR, encodeURIComponent(uri));
+    }
+  }
+  return path.join(UNTITLED_DIR, `${encodeURIComponent(uri)}.spk`);
 }
 
 export function toRange(lines: LineIndex, span: Span): Range {

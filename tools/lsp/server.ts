@@ -3,37 +3,55 @@
  * its own module and is a function of an Analysis (the core's check of one document); this
  * file only routes requests to them.
  *
- * Architecture invariant: the server never crashes on a request. Every handler runs inside
- * `guard`: an internal error is logged to the client (`connection.console.error`) and the
- * request gets an empty result. The only error responses are RequestFailed refusals from
- * rename/prepareRename, which tell the user why a name cannot be renamed.
+ * Two threads (see supervisor.ts): `createServer`/`runStdioServer` start the supervisor on
+ * the main thread (framing, routing, the watchdog); `startServer` runs in the worker thread
+ * (service-worker.ts) and answers everything.
+ *
+ * Architecture invariant: the server never crashes on a request. Parameters are checked
+ * first (params.ts): a request with malformed parameters gets InvalidParams, a notification
+ * with malformed parameters is ignored. Every handler runs inside `guard`: an internal error
+ * is logged to the client (`connection.console.error`) and the request gets an empty result.
+ * The only other error responses are RequestFailed refusals from rename/prepareRename, which
+ * tell the user why a name cannot be renamed.
  */
+import type { Readable, Writable } from "node:stream";
 import {
   type Connection,
-  createConnection as createCommonConnection,
-  type InitializeParams,
   type InitializeResult,
-  type MessageReader,
-  type MessageWriter,
   CodeActionKind,
   DidChangeWatchedFilesNotification,
   ResponseError,
   TextDocumentSyncKind,
 } from "vscode-languageserver";
-import { createProtocolConnection } from "vscode-languageserver/node";
 import { codeActions } from "./code-actions.js";
 import { completion } from "./completion.js";
 import { definition } from "./definition.js";
 import { documentDiagnostics } from "./diagnostics.js";
 import { foldingRanges } from "./folding.js";
 import { formatting } from "./formatting.js";
+import { FrameWriter } from "./framing.js";
 import { hover } from "./hover.js";
+import {
+  type Check,
+  type DocId,
+  type DocPosition,
+  isCodeAction,
+  isDidChange,
+  isDidOpen,
+  isDocId,
+  isDocPosition,
+  isReferences,
+  isRename,
+  isWatchedFiles,
+  requireParams,
+} from "./params.js";
 import { references } from "./references.js";
 import { prepareRename, rename } from "./rename.js";
 import { LEGEND, semanticTokens } from "./semantic-tokens.js";
 import { signatureHelp } from "./signature-help.js";
+import { Supervisor, type SupervisorOptions } from "./supervisor.js";
 import { documentSymbols } from "./symbols.js";
-import { type Analysis, Workspace } from "./workspace.js";
+import { type Analysis, type CheckGuard, Workspace } from "./workspace.js";
 
 export const SERVER_NAME = "spikelm";
 export const DEFAULT_DEBOUNCE_MS = 10;
@@ -41,6 +59,8 @@ export const DEFAULT_DEBOUNCE_MS = 10;
 export interface ServerOptions {
   /** Delay between an edit and the re-check that publishes diagnostics (ms). */
   readonly debounceMs?: number;
+  /** The supervisor's watchdog, when running in its worker thread. */
+  readonly guard?: CheckGuard;
 }
 
 export interface RunningServer {
@@ -65,6 +85,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       void connection.sendDiagnostics({ uri: a.uri, version: a.version, diagnostics: documentDiagnostics(workspace, a) });
     },
     log: (m) => connection.console.error(m),
+    ...(options.guard ? { guard: options.guard } : {}),
   });
   let watchFiles = false;
 
@@ -81,27 +102,50 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       }
     };
 
+  /** A request handler that first checks its parameters (InvalidParams if malformed). */
+  const request =
+    <P, R>(name: string, check: Check<P>, empty: R, fn: (params: P) => R | Promise<R>) =>
+    (params: unknown): Promise<R> =>
+      guard(name, empty, (p: unknown) => fn(requireParams(name, p, check)))(params);
+  /** A notification handler that ignores malformed parameters (there is no one to answer). */
+  const notification =
+    <P>(name: string, check: Check<P>, fn: (params: P) => void) =>
+    (params: unknown): Promise<void> =>
+      guard(name, undefined, (p: unknown) => {
+        if (check(p)) fn(p);
+        else log(`spikelm: ignored ${name} with malformed parameters`);
+      })(params);
+
   /** Runs `fn` on the analysis of a document at a position's offset. */
   const at =
     <R>(fn: (a: Analysis, offset: number) => R, empty: R) =>
-    (params: { textDocument: { uri: string }; position: { line: number; character: number } }): R => {
+    (params: DocPosition): R => {
       const a = workspace.analysis(params.textDocument.uri);
       return a ? fn(a, a.lines.offset(params.position)) : empty;
     };
   const whole =
     <R>(fn: (a: Analysis) => R, empty: R) =>
-    (params: { textDocument: { uri: string } }): R => {
+    (params: DocId): R => {
       const a = workspace.analysis(params.textDocument.uri);
       return a ? fn(a) : empty;
     };
 
   connection.onInitialize(
-    guard("initialize", { capabilities: {} } as InitializeResult, (params: InitializeParams): InitializeResult => {
-      const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
-      for (const f of folders) if (f.startsWith("file:")) workspace.roots.push(workspace.uris.toPath(f));
-      const init = params.initializationOptions as { debounceMs?: unknown } | undefined;
-      if (typeof init?.debounceMs === "number" && init.debounceMs >= 0) debounceMs = init.debounceMs;
-      watchFiles = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+    guard("initialize", { capabilities: {} } as InitializeResult, (raw: unknown): InitializeResult => {
+      // Every field is optional here: a client that sends less still gets a server.
+      const params = (typeof raw === "object" && raw !== null ? raw : {}) as {
+        workspaceFolders?: unknown;
+        rootUri?: unknown;
+        initializationOptions?: unknown;
+        capabilities?: { workspace?: { didChangeWatchedFiles?: { dynamicRegistration?: unknown } } };
+      };
+      const folders = Array.isArray(params.workspaceFolders)
+        ? params.workspaceFolders.map((f: unknown) => (typeof f === "object" && f !== null ? (f as { uri?: unknown }).uri : undefined))
+        : [params.rootUri];
+      for (const f of folders) if (typeof f === "string" && f.startsWith("file:")) workspace.roots.push(workspace.uris.toPath(f));
+      const init = params.initializationOptions as { debounceMs?: unknown } | null | undefined;
+      if (typeof init?.debounceMs === "number" && init.debounceMs >= 0 && init.debounceMs < 60_000) debounceMs = init.debounceMs;
+      watchFiles = params.capabilities?.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
       return {
         capabilities: {
           textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
@@ -129,36 +173,34 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }),
   );
 
-  connection.onDidOpenTextDocument(guard("didOpen", undefined, (p) => workspace.open(p.textDocument.uri, p.textDocument.version, p.textDocument.text)));
-  connection.onDidChangeTextDocument(guard("didChange", undefined, (p) => workspace.change(p.textDocument.uri, p.textDocument.version, p.contentChanges)));
+  connection.onDidOpenTextDocument(notification("didOpen", isDidOpen, (p) => workspace.open(p.textDocument.uri, p.textDocument.version, p.textDocument.text)));
+  connection.onDidChangeTextDocument(notification("didChange", isDidChange, (p) => workspace.change(p.textDocument.uri, p.textDocument.version, p.contentChanges)));
   connection.onDidCloseTextDocument(
-    guard("didClose", undefined, (p) => {
+    notification("didClose", isDocId, (p) => {
       workspace.close(p.textDocument.uri);
       void connection.sendDiagnostics({ uri: p.textDocument.uri, diagnostics: [] });
     }),
   );
-  connection.onDidChangeWatchedFiles(guard("didChangeWatchedFiles", undefined, (p) => workspace.diskChanged(p.changes.map((c) => workspace.uris.toPath(c.uri)))));
+  connection.onDidChangeWatchedFiles(notification("didChangeWatchedFiles", isWatchedFiles, (p) => workspace.diskChanged(p.changes.map((c) => workspace.uris.toPath(c.uri)))));
 
-  connection.onHover(guard("hover", null, at(hover, null)));
-  connection.onCompletion(guard("completion", [], at(completion, [])));
-  connection.onSignatureHelp(guard("signatureHelp", null, at(signatureHelp, null)));
-  connection.onDefinition(guard("definition", [], at((a, o) => definition(workspace, a, o), [])));
-  connection.onReferences(
-    guard("references", [], (p) => at((a, o) => references(workspace, a, o, p.context.includeDeclaration), [])(p)),
-  );
-  connection.onPrepareRename(guard("prepareRename", null, at(prepareRename, null)));
-  connection.onRenameRequest(guard("rename", null, (p) => at((a, o) => rename(workspace, a, o, p.newName), null)(p)));
-  connection.onDocumentSymbol(guard("documentSymbol", [], whole(documentSymbols, [])));
-  connection.onFoldingRanges(guard("foldingRange", [], whole(foldingRanges, [])));
-  connection.languages.semanticTokens.on(guard("semanticTokens", { data: [] }, whole(semanticTokens, { data: [] })));
+  connection.onHover(request("hover", isDocPosition, null, at(hover, null)));
+  connection.onCompletion(request("completion", isDocPosition, [], at(completion, [])));
+  connection.onSignatureHelp(request("signatureHelp", isDocPosition, null, at(signatureHelp, null)));
+  connection.onDefinition(request("definition", isDocPosition, [], at((a, o) => definition(workspace, a, o), [])));
+  connection.onReferences(request("references", isReferences, [], (p) => at((a, o) => references(workspace, a, o, p.context.includeDeclaration), [])(p)));
+  connection.onPrepareRename(request("prepareRename", isDocPosition, null, at(prepareRename, null)));
+  connection.onRenameRequest(request("rename", isRename, null, (p) => at((a, o) => rename(workspace, a, o, p.newName), null)(p)));
+  connection.onDocumentSymbol(request("documentSymbol", isDocId, [], whole(documentSymbols, [])));
+  connection.onFoldingRanges(request("foldingRange", isDocId, [], whole(foldingRanges, [])));
+  connection.languages.semanticTokens.on(request("semanticTokens", isDocId, { data: [] }, whole(semanticTokens, { data: [] })));
   connection.onDocumentFormatting(
-    guard("formatting", [], async (p) => {
+    request("formatting", isDocId, [], async (p) => {
       const a = workspace.analysis(p.textDocument.uri);
       return a ? formatting(a, log) : [];
     }),
   );
   connection.onCodeAction(
-    guard("codeAction", [], (p) => {
+    request("codeAction", isCodeAction, [], (p) => {
       const a = workspace.analysis(p.textDocument.uri);
       return a ? codeActions(workspace, a, p) : [];
     }),
@@ -169,21 +211,35 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 }
 
 /**
- * A server on a message reader/writer pair that never exits the process (tests and
- * benchmarks run it in-process); `onExit` is called on the `exit` notification.
+ * A server on a byte-stream pair (the LSP base protocol) that never exits the process: tests
+ * and benchmarks run it in-process. `onExit` is called on the `exit` notification or when
+ * `input` ends.
  */
-export function createServer(reader: MessageReader, writer: MessageWriter, options: ServerOptions & { onExit?: (code: number) => void } = {}): RunningServer {
-  let running: RunningServer | undefined;
-  const connection = createCommonConnection((logger) => createProtocolConnection(reader, writer, logger), {
-    shutdownReceived: false,
-    initialize: () => undefined,
-    exit: (code) => {
-      running?.dispose();
-      connection.dispose();
-      options.onExit?.(code);
-    },
-  });
-  running = startServer(connection, options);
-  connection.listen();
-  return running;
+export function createServer(input: Readable, output: Writable, options: ServerOptions & SupervisorOptions = {}): { dispose(): void } {
+  return new Supervisor(input, output, options);
+}
+
+/**
+ * `spikelm lsp --stdio`: the server on stdin/stdout until the client sends `exit` or closes
+ * stdin. stdout carries the protocol only: console output goes to the client's log.
+ */
+export function runStdioServer(): void {
+  const out = new FrameWriter(process.stdout);
+  const logTo =
+    (type: number) =>
+    (...args: unknown[]) =>
+      out.write({
+        jsonrpc: "2.0",
+        method: "window/logMessage",
+        params: { type, message: args.map((a) => (typeof a === "string" ? a : a instanceof Error ? (a.stack ?? a.message) : JSON.stringify(a))).join(" ") },
+      });
+  console.log = logTo(4);
+  console.info = logTo(3);
+  console.warn = logTo(2);
+  console.error = logTo(1);
+  console.debug = logTo(4);
+  // A bug in a timer or stream callback must not take the editor's server down with it.
+  process.on("uncaughtException", (e) => console.error(`spikelm: internal error: ${e.stack ?? e.message}`));
+  process.on("unhandledRejection", (e) => console.error(`spikelm: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+  createServer(process.stdin, process.stdout, { onExit: (code) => process.exit(code) });
 }

@@ -7,8 +7,14 @@
  * what the overlay host would read now, so an edit to an imported file (open or on disk)
  * invalidates its importers without any dependency bookkeeping of our own.
  *
- * Re-checks after edits are debounced (a few ms) and batched: the changed document first,
- * then every open document whose last analysis read it.
+ * Re-checks after edits are debounced (a few ms, never more than `maxWaitMs` after the first
+ * pending edit, so a storm of edits still gets diagnostics) and batched: the changed document
+ * first, then every open document whose last analysis read it.
+ *
+ * Every check reports its start and end to a `CheckGuard` (the supervisor's watchdog, when
+ * the workspace runs in a worker thread), and asks it first whether this exact text is known
+ * to take too long; such a document gets its syntax only (or nothing) and a diagnostic
+ * saying why. See supervisor.ts.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -39,9 +45,44 @@ export interface Analysis {
   readonly program: Program;
 }
 
+/** What a check is doing, for the watchdog. */
+export interface CheckInfo {
+  /** The root (the first root of a many-root check). */
+  readonly file: string;
+  /** Hash of the root's text (empty for a many-root check). */
+  readonly hash: string;
+  /** "check": the checker; "parse": the syntax-only fallback. */
+  readonly kind: "check" | "parse";
+  readonly roots: number;
+}
+
+/** How far a check of a root with a given text may go (see supervisor.ts). */
+export const CheckLevel = {
+  Full: 0,
+  /** This text's check took too long: parse only. */
+  ParseOnly: 1,
+  /** Even parsing it took too long: no analysis. */
+  Nothing: 2,
+} as const;
+export type CheckLevel = (typeof CheckLevel)[keyof typeof CheckLevel];
+
+export interface CheckGuard {
+  level(file: string, hash: string): CheckLevel;
+  started(info: CheckInfo): void;
+  ended(): void;
+  /** Check workspace files one by one (a check of all of them together took too long). */
+  readonly oneByOne: boolean;
+}
+
+/** The code of the diagnostic on a document whose check was stopped. */
+export const CHECK_STOPPED = "LSP001";
+
 export interface WorkspaceOptions {
   /** Delay between the last edit and the re-check that publishes diagnostics. */
   readonly debounceMs: number;
+  /** Longest delay between the first pending edit and its re-check (default 4 × debounce, at least 40 ms). */
+  readonly maxWaitMs?: number;
+  readonly guard?: CheckGuard;
   /** Called with each fresh analysis of an open document that needs publishing. */
   readonly publish: (a: Analysis) => void;
   readonly log: (message: string) => void;
@@ -62,6 +103,8 @@ export class Workspace {
   private readonly parsed = new Map<string, ParsedFile>();
   private readonly pending = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the oldest edit not yet re-checked arrived. */
+  private firstPendingAt: number | undefined;
   private workspaceCache: readonly RefRecord[] | undefined;
   private generation = 0;
   private workspaceGeneration = -1;
@@ -139,12 +182,18 @@ export class Workspace {
 
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.flush(), this.options.debounceMs);
+    const now = performance.now();
+    this.firstPendingAt ??= now;
+    const debounce = this.options.debounceMs;
+    const maxWait = this.options.maxWaitMs ?? Math.max(40, 4 * debounce);
+    const delay = Math.max(0, Math.min(debounce, this.firstPendingAt + maxWait - now));
+    this.timer = setTimeout(() => this.flush(), delay);
   }
 
   /** Re-checks and publishes every pending open document (the most recently edited first). */
   flush(): void {
     this.timer = undefined;
+    this.firstPendingAt = undefined;
     const order = [...this.pending].reverse();
     this.pending.clear();
     for (const file of order) {
@@ -196,7 +245,19 @@ export class Workspace {
    * kept, and an SPK000 diagnostic at the top of each root says the check did not run.
    */
   private check(roots: readonly string[]): { program: Program; result: CheckResult } {
+    const guard = this.options.guard;
+    const root = roots[0] ?? "";
+    const text = roots.length === 1 && guard ? this.host.read(root) : undefined;
+    const hash = text === undefined ? "" : hashText(text);
+    const level: CheckLevel = roots.length === 1 && guard ? guard.level(root, hash) : CheckLevel.Full;
+    if (level === CheckLevel.Nothing) {
+      const empty = new Program(this.host);
+      return { program: empty, result: { program: empty, diagnostics: [], types: [], refs: [] } };
+    }
+    if (level === CheckLevel.ParseOnly)
+      return this.parseOnly(roots, { code: CHECK_STOPPED, severity: "warning", message: "checking this document was stopped: it took too long (other documents stay checked). Only syntax errors are shown; edit it to check again." }, hash);
     const program = this.seeded(roots);
+    guard?.started({ file: root, hash, kind: "check", roots: roots.length });
     try {
       const result = checkFiles(roots, program);
       for (const [file, parsed] of program.files) if (isStdlib(file)) this.parsed.set(file, parsed);
@@ -204,21 +265,30 @@ export class Workspace {
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       this.options.log(`${CHECKER_CRASH} ${roots.length === 1 ? roots[0] : `${roots.length} files`}: ${e instanceof Error ? (e.stack ?? reason) : reason}`);
-      const fallback = new Program(this.host);
-      const diagnostics: Diagnostic[] = [];
+      return this.parseOnly(roots, { code: "SPK000", severity: "error", message: `internal error in the checker (a bug in spikelm, please report it): ${reason}` }, hash);
+    } finally {
+      guard?.ended();
+    }
+  }
+
+  /**
+   * The files parsed on their own, with their parse diagnostics and `why` at the top of each
+   * root: what the editor keeps when a check cannot run (the checker crashed or was stopped).
+   */
+  private parseOnly(roots: readonly string[], why: Pick<Diagnostic, "code" | "severity" | "message">, hash: string): { program: Program; result: CheckResult } {
+    const fallback = new Program(this.host);
+    const diagnostics: Diagnostic[] = [];
+    this.options.guard?.started({ file: roots[0] ?? "", hash, kind: "parse", roots: roots.length });
+    try {
       for (const root of roots) {
         const parsed = fallback.load(root);
         if (!parsed) continue;
-        diagnostics.push(...parsed.parseDiagnostics, {
-          code: "SPK000",
-          severity: "error",
-          message: `internal error in the checker (a bug in spikelm, please report it): ${reason}`,
-          uri: parsed.uri,
-          span: { start: 0, end: 0 },
-        });
+        diagnostics.push(...parsed.parseDiagnostics, { ...why, uri: parsed.uri, span: { start: 0, end: 0 } });
       }
-      return { program: fallback, result: { program: fallback, diagnostics, types: [], refs: [] } };
+    } finally {
+      this.options.guard?.ended();
     }
+    return { program: fallback, result: { program: fallback, diagnostics, types: [], refs: [] } };
   }
 
   /**
@@ -274,16 +344,34 @@ export class Workspace {
     const files = new Set<string>(this.docs.keys());
     for (const root of this.roots) for (const f of listSpecs(root)) files.add(f);
     const all = [...files];
-    let refs: RefRecord[];
-    try {
-      refs = checkFiles(all, this.seeded(all)).refs;
-    } catch {
-      refs = all.flatMap((f) => this.check([f]).result.refs);
+    let refs: RefRecord[] | undefined;
+    // One by one when checking them together once took too long: each file is then guarded
+    // (and, if it is the slow one, stopped) on its own.
+    if (!this.options.guard?.oneByOne) {
+      this.options.guard?.started({ file: all[0] ?? "", hash: "", kind: "check", roots: all.length });
+      try {
+        refs = checkFiles(all, this.seeded(all)).refs;
+      } catch {
+        refs = undefined;
+      } finally {
+        this.options.guard?.ended();
+      }
     }
+    refs ??= all.flatMap((f) => this.check([f]).result.refs);
     this.workspaceCache = refs;
     this.workspaceGeneration = this.generation;
     return refs;
   }
+}
+
+/** FNV-1a of a text (as a hex string): the key under which a too-slow text is remembered. */
+export function hashText(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return `${(h >>> 0).toString(16)}:${text.length}`;
 }
 
 /** `.spk` files under `root`, skipping dependency and hidden folders. */

@@ -1,0 +1,373 @@
+/**
+ * The language server's main thread: the client's byte stream, and a watchdog over the
+ * worker thread that does all the work (service-worker.ts).
+ *
+ * Why a worker: checking is synchronous. A document whose check takes seconds (or never ends:
+ * `repeat 1000000000 { ... }` before the checker bounded it) would otherwise block every
+ * request for every document. Here the main thread only frames, routes and watches; it is
+ * never busy, so it can always act.
+ *
+ * The watchdog. The worker reports each check's start and end (root, a hash of its text).
+ * A check is stopped by terminating the worker
+ *   - after `stuckMs` when anything else is waiting: a newer version of any document (the
+ *     check is stale), or a request about another document;
+ *   - after `timeoutMs` in any case.
+ * A warm standby worker (loaded, idle) takes over at once: the supervisor replays what the
+ * service needs (initialize, the open documents at their current text, the requests not
+ * answered yet), and adds the stopped text to a quarantine: that exact text of that file is
+ * then only parsed (and, if parsing was what took too long, not even that), with a
+ * diagnostic that says so. Editing the document changes its text and so checks it again.
+ * A check of many roots (workspace references) that is stopped makes them checked one by one.
+ *
+ * Also here, because only the main thread sees every message in order:
+ *   - malformed frames and bodies are answered with JSON-RPC errors and skipped (framing.ts);
+ *   - diagnostics for a version older than the document's latest are dropped: the worker
+ *     has the newer text queued and will publish for it, so the latest text is answered
+ *     first and the client never sees diagnostics go backwards.
+ */
+import type { Readable, Writable } from "node:stream";
+import { Worker } from "node:worker_threads";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import { FrameReader, FrameWriter, type RpcMessage } from "./framing.js";
+import { pathOfUri } from "./locations.js";
+import { isDidChange, isDidOpen, isDocId } from "./params.js";
+import type { FromWorker, GuardState, ToWorker } from "./service-worker.js";
+import { CHECK_STOPPED, type CheckInfo, CheckLevel } from "./workspace.js";
+
+export interface SupervisorOptions {
+  /** Debounce of re-checks after an edit (the client's initializationOptions may override it). */
+  readonly debounceMs?: number;
+  /** A check this old is stopped when something else waits (ms). */
+  readonly stuckMs?: number;
+  /** A check this old is stopped in any case (ms). */
+  readonly timeoutMs?: number;
+  /** Called on `exit` or when the input ends, with the exit code LSP prescribes. */
+  readonly onExit?: (code: number) => void;
+}
+
+export const DEFAULT_STUCK_MS = 400;
+export const DEFAULT_TIMEOUT_MS = 4000;
+const WATCH_INTERVAL_MS = 25;
+/** A replacement standby is started this long after a takeover (not to slow the new worker's first checks). */
+const STANDBY_DELAY_MS = 500;
+/** The worker's heap limit: a check that allocates without bound ends the worker, not the process. */
+const WORKER_HEAP_MB = 1536;
+const LOG_ERROR = 1;
+const LOG_INFO = 3;
+
+type Id = number | string;
+
+interface Service {
+  readonly worker: Worker;
+  alive: boolean;
+}
+
+interface Busy extends CheckInfo {
+  readonly since: number;
+  readonly service: Service;
+}
+
+export class Supervisor {
+  private readonly writer: FrameWriter;
+  private active: Service;
+  private standby: Service | undefined;
+  private standbyTimer: NodeJS.Timeout | undefined;
+  private readonly watch: NodeJS.Timeout;
+  /** Open documents at their latest text, by URI (for replay and for dropping stale diagnostics). */
+  private readonly docs = new Map<string, TextDocument>();
+  /** Client requests the service has not answered, in arrival order. */
+  private readonly pending = new Map<Id, RpcMessage>();
+  /** Server → client requests in flight: our id → the service that sent it and its id. */
+  private readonly outgoing = new Map<string, { service: Service; id: Id }>();
+  private nextOutgoing = 0;
+  /** Ids of requests the supervisor itself sent (replayed initialize): their answers are dropped. */
+  private readonly internal = new Set<Id>();
+  private initializeParams: unknown;
+  private initializeAnswered = false;
+  private initialized = false;
+  private shutdownReceived = false;
+  private busy: Busy | undefined;
+  /** When the client last did something a stuck check keeps waiting. */
+  private lastActivity = 0;
+  private readonly guardState: { quarantine: GuardState["quarantine"][number][]; oneByOne: boolean } = { quarantine: [], oneByOne: false };
+  private disposed = false;
+  private readonly stuckMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    input: Readable,
+    output: Writable,
+    private readonly options: SupervisorOptions = {},
+  ) {
+    this.stuckMs = options.stuckMs ?? DEFAULT_STUCK_MS;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.writer = new FrameWriter(output);
+    // The standby is started once the first service has answered initialize (not to compete
+    // with it for the CPU while it loads).
+    this.active = this.spawn();
+    new FrameReader(
+      input,
+      (m) => this.fromClient(m),
+      (e) => this.writer.write({ jsonrpc: "2.0", id: e.id, error: { code: e.code, message: e.message } }),
+    );
+    input.on("end", () => this.exit(this.shutdownReceived ? 0 : 1));
+    input.on("error", () => this.exit(1));
+    this.watch = setInterval(() => this.checkWatchdog(), WATCH_INTERVAL_MS);
+    this.watch.unref();
+  }
+
+  // ------------------------------------------------------------------ workers
+
+  private spawn(): Service {
+    const worker = new Worker(new URL("./service-worker.mjs", import.meta.url), {
+      workerData: this.options.debounceMs !== undefined ? { debounceMs: this.options.debounceMs } : {},
+      execArgv: [],
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    });
+    const service: Service = { worker, alive: true };
+    // Whatever the thread prints goes to the client's log: stdout is the protocol stream.
+    const toLog = (type: number) => (chunk: Buffer) => this.log(type, chunk.toString("utf8").trimEnd());
+    worker.stdout.on("data", toLog(LOG_INFO));
+    worker.stderr.on("data", toLog(LOG_ERROR));
+    worker.on("message", (m: FromWorker) => this.fromWorker(service, m));
+    worker.on("error", (e) => {
+      if (service.alive) this.log(LOG_ERROR, `spikelm: the language service stopped: ${e.stack ?? e.message}`);
+    });
+    worker.on("exit", () => {
+      if (!service.alive || this.disposed) return;
+      // Ended on its own (out of memory, a crash): what it was checking is to blame, if anything.
+      this.takeOver("the language service ended");
+    });
+    return service;
+  }
+
+  private ensureStandby(): void {
+    this.standbyTimer = undefined;
+    if (!this.standby && !this.disposed) this.standby = this.spawn();
+  }
+
+  private send(service: Service, m: ToWorker): void {
+    if (service.alive) service.worker.postMessage(m);
+  }
+
+  /** Ends the active worker and hands everything to the standby (or a new worker). */
+  private takeOver(reason: string): void {
+    const old = this.active;
+    old.alive = false;
+    void old.worker.terminate();
+    const stopped = this.busy?.service === old ? this.busy : undefined;
+    this.busy = undefined;
+    if (stopped) this.quarantine(stopped, reason);
+    else this.log(LOG_ERROR, `spikelm: ${reason}; restarting it`);
+    this.active = this.standby ?? this.spawn();
+    this.standby = undefined;
+    if (this.standbyTimer) clearTimeout(this.standbyTimer);
+    this.standbyTimer = setTimeout(() => this.ensureStandby(), STANDBY_DELAY_MS);
+    for (const [key, o] of this.outgoing) if (o.service === old) this.outgoing.delete(key);
+    this.replay(this.active);
+  }
+
+  private quarantine(b: Busy, reason: string): void {
+    const ms = Math.round(performance.now() - b.since);
+    if (b.roots > 1) {
+      this.guardState.oneByOne = true;
+      this.log(LOG_INFO, `spikelm: checking ${b.roots} files together was stopped after ${ms} ms (${reason}); they are now checked one by one`);
+      return;
+    }
+    const level = b.kind === "parse" ? CheckLevel.Nothing : CheckLevel.ParseOnly;
+    this.guardState.quarantine = this.guardState.quarantine.filter((q) => q.file !== b.file || q.hash !== b.hash);
+    this.guardState.quarantine.push({ file: b.file, hash: b.hash, level });
+    // Keep the list short: old texts of a document being edited will not come back.
+    if (this.guardState.quarantine.length > 64) this.guardState.quarantine.shift();
+    this.log(LOG_INFO, `spikelm: ${b.kind === "parse" ? "parsing" : "checking"} ${b.file} was stopped after ${ms} ms (${reason})`);
+    if (level === CheckLevel.Nothing) {
+      // The service will have nothing to publish for it: say why here.
+      for (const doc of this.docs.values())
+        if (sameFile(doc.uri, b.file))
+          this.writer.write({
+            jsonrpc: "2.0",
+            method: "textDocument/publishDiagnostics",
+            params: {
+              uri: doc.uri,
+              version: doc.version,
+              diagnostics: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: 2, code: CHECK_STOPPED, source: "spikelm", message: "this document took too long even to read; edit it to try again" }],
+            },
+          });
+    }
+  }
+
+  /** Brings a fresh service to the state the client believes the server is in. */
+  private replay(service: Service): void {
+    this.send(service, { guard: this.guardState });
+    const initPending = [...this.pending.values()].some((m) => m.method === "initialize");
+    if (this.initializeParams !== undefined && !initPending) {
+      const id = `spikelm-replay-${this.nextOutgoing++}`;
+      this.internal.add(id);
+      this.send(service, { rpc: { jsonrpc: "2.0", id, method: "initialize", params: withoutWatcherRegistration(this.initializeParams) } as RpcMessage });
+    }
+    if (this.initialized) this.send(service, { rpc: { jsonrpc: "2.0", method: "initialized", params: {} } as RpcMessage });
+    for (const doc of this.docs.values())
+      this.send(service, { rpc: { jsonrpc: "2.0", method: "textDocument/didOpen", params: { textDocument: { uri: doc.uri, languageId: "spk", version: doc.version, text: doc.getText() } } } as RpcMessage });
+    for (const m of this.pending.values()) this.send(service, { rpc: m });
+  }
+
+  private checkWatchdog(): void {
+    const b = this.busy;
+    if (!b || b.service !== this.active) return;
+    const age = performance.now() - b.since;
+    const someoneWaits = this.lastActivity > b.since || [...this.pending.values()].some((m) => uriOf(m) !== undefined && !sameFile(uriOf(m)!, b.file));
+    // A check of many roots (references across the workspace) is legitimately slow: only the hard limit.
+    if (age > this.timeoutMs) this.takeOver(`longer than ${this.timeoutMs} ms`);
+    else if (b.roots === 1 && someoneWaits && age > this.stuckMs) this.takeOver(`longer than ${this.stuckMs} ms while other work waited`);
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  private fromClient(m: RpcMessage): void {
+    if (this.disposed) return;
+    if (m.method === undefined) {
+      // A response to one of our requests to the client.
+      const key = String(m.id);
+      const o = this.outgoing.get(key);
+      this.outgoing.delete(key);
+      if (o && o.service.alive) this.send(o.service, { rpc: { ...m, id: o.id } as RpcMessage });
+      return;
+    }
+    const isRequest = m.id !== undefined && m.id !== null;
+    // JSON-RPC params are an object or an array when present. The protocol library reads
+    // fields of them before our handlers run (and throws on `null`), so the rest is refused here.
+    if (m.params !== undefined && (typeof m.params !== "object" || m.params === null) && m.method !== "shutdown" && m.method !== "exit") {
+      if (isRequest) this.writer.write({ jsonrpc: "2.0", id: m.id, error: { code: -32602, message: `${m.method}: params must be an object` } });
+      return;
+    }
+    if (isRequest) {
+      if (this.pending.has(m.id!)) {
+        this.writer.write({ jsonrpc: "2.0", id: m.id, error: { code: -32600, message: `request id ${String(m.id)} is already in use` } });
+        return;
+      }
+      if (m.method === "initialize") this.initializeParams = m.params;
+      if (m.method === "shutdown") this.shutdownReceived = true;
+      this.pending.set(m.id!, m);
+      const uri = uriOf(m);
+      if (uri !== undefined && (!this.busy || !sameFile(uri, this.busy.file))) this.lastActivity = performance.now();
+    } else {
+      switch (m.method) {
+        case "exit":
+          this.exit(this.shutdownReceived ? 0 : 1);
+          return;
+        case "initialized":
+          this.initialized = true;
+          break;
+        case "textDocument/didOpen":
+          if (!isDidOpen(m.params)) return; // the service would ignore it too
+          this.docs.set(m.params.textDocument.uri, TextDocument.create(m.params.textDocument.uri, "spk", m.params.textDocument.version, m.params.textDocument.text));
+          this.lastActivity = performance.now();
+          break;
+        case "textDocument/didChange": {
+          if (!isDidChange(m.params)) return;
+          const doc = this.docs.get(m.params.textDocument.uri);
+          if (doc) TextDocument.update(doc, m.params.contentChanges, m.params.textDocument.version);
+          this.lastActivity = performance.now();
+          break;
+        }
+        case "textDocument/didClose":
+          if (!isDocId(m.params)) return;
+          this.docs.delete(m.params.textDocument.uri);
+          this.lastActivity = performance.now();
+          break;
+      }
+    }
+    this.send(this.active, { rpc: m });
+  }
+
+  private fromWorker(service: Service, m: FromWorker): void {
+    if (service !== this.active || !service.alive || this.disposed) return;
+    if ("check" in m) {
+      this.busy = { ...m.check, since: performance.now(), service };
+      return;
+    }
+    if ("checkEnd" in m) {
+      this.busy = undefined;
+      return;
+    }
+    const rpc = m.rpc as RpcMessage;
+    if (rpc.method === undefined) {
+      // A response: the request is answered.
+      if (this.internal.delete(rpc.id!)) return;
+      const request = this.pending.get(rpc.id!);
+      this.pending.delete(rpc.id!);
+      if (request?.method === "initialize" && !this.initializeAnswered) {
+        this.initializeAnswered = true;
+        this.standbyTimer ??= setTimeout(() => this.ensureStandby(), STANDBY_DELAY_MS);
+      }
+      this.writer.write(rpc);
+      return;
+    }
+    if (rpc.id !== undefined && rpc.id !== null) {
+      // A request to the client: our own id, so that ids of a replaced service never collide.
+      const key = `spikelm-${this.nextOutgoing++}`;
+      this.outgoing.set(key, { service, id: rpc.id });
+      this.writer.write({ ...rpc, id: key });
+      return;
+    }
+    if (rpc.method === "textDocument/publishDiagnostics" && isStale(rpc.params, this.docs)) return;
+    this.writer.write(rpc);
+  }
+
+  private log(type: number, message: string): void {
+    if (message) this.writer.write({ jsonrpc: "2.0", method: "window/logMessage", params: { type, message } });
+  }
+
+  // ------------------------------------------------------------------ end
+
+  private exit(code: number): void {
+    if (this.disposed) return;
+    this.dispose();
+    this.options.onExit?.(code);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearInterval(this.watch);
+    if (this.standbyTimer) clearTimeout(this.standbyTimer);
+    for (const s of [this.active, this.standby]) {
+      if (!s) continue;
+      s.alive = false;
+      void s.worker.terminate();
+    }
+  }
+
+  /** For tests: whether the initialize request was answered. */
+  get ready(): boolean {
+    return this.initializeAnswered;
+  }
+}
+
+function uriOf(m: RpcMessage): string | undefined {
+  const p = m.params as { textDocument?: { uri?: unknown } } | null | undefined;
+  const uri = typeof p === "object" && p !== null && typeof p.textDocument === "object" && p.textDocument !== null ? p.textDocument.uri : undefined;
+  return typeof uri === "string" ? uri : undefined;
+}
+
+/** Whether a client URI names `file` (an absolute path, as the service names files). */
+function sameFile(uri: string, file: string): boolean {
+  return pathOfUri(uri) === file;
+}
+
+function isStale(params: unknown, docs: ReadonlyMap<string, TextDocument>): boolean {
+  const p = params as { uri?: unknown; version?: unknown } | null;
+  if (!p || typeof p.uri !== "string" || typeof p.version !== "number") return false;
+  const doc = docs.get(p.uri);
+  return doc !== undefined && p.version < doc.version;
+}
+
+/** The initialize params for a replacement service: the client already has the file watcher registered. */
+function withoutWatcherRegistration(params: unknown): unknown {
+  if (typeof params !== "object" || params === null) return params;
+  const p = params as { capabilities?: { workspace?: Record<string, unknown> } };
+  const workspace = { ...(p.capabilities?.workspace ?? {}), didChangeWatchedFiles: { dynamicRegistration: false } };
+  return { ...p, capabilities: { ...(p.capabilities ?? {}), workspace } };
+}
