@@ -23,6 +23,8 @@ import type { ArgValue } from "../interpreter/compile.js";
 import { type Tensor, f32, i32 } from "../interpreter/engine/tensor.js";
 import { readSafetensors, serializeSafetensors } from "../interpreter/io/safetensors.js";
 import { trainDdpScript } from "../tools/export/train-ddp.js";
+import { DECODER_MAPPING } from "../models/spikelm/mapping.js";
+import { SMALL_DECODER_WEIGHTS } from "../models/registry.js";
 import { encodeTexts, loadModel } from "../models/tasks.js";
 import { prepareSpec } from "../tools/export/common.js";
 import { exportPytorch } from "../tools/export/pytorch.js";
@@ -301,6 +303,42 @@ describe("PyTorch export: DDP training", () => {
       const a = got.get(`spikes/${k}`)!.data;
       let differ = 0;
       for (let i = 0; i < a.length; i++) if (a[i] !== rec.levels.data[i]) differ++; // -0 == 0: levels are integers
+      expect(differ, `${differ} spikes of ${k} differ`).toBe(0);
+    }
+  });
+});
+
+describe("PyTorch export: --names reference", () => {
+  it.skipIf(!PY)(`decoder-small in the authors' naming: state_dict keys are theirs, the shipped file (their names) loads unchanged, forward equals spikelm's${SKIP}`, () => {
+    const c = cases.find((x) => x.name === "decoder-small")!;
+    const dir = path.join(tmp, "refnames");
+    fs.mkdirSync(dir);
+    const ex = exportPytorch({
+      file: c.file,
+      entry: c.entry,
+      args: c.args,
+      inputs: c.inputs,
+      referenceNames: { rows: DECODER_MAPPING.rows, ignored: DECODER_MAPPING.ignored, name: DECODER_MAPPING.name },
+    });
+    fs.writeFileSync(path.join(dir, "model.py"), ex.code);
+    fs.writeFileSync(path.join(dir, "in.safetensors"), serializeSafetensors(c.inputs));
+    const jobs = path.join(dir, "jobs.json");
+    const keysOut = path.join(dir, "keys.json");
+    fs.writeFileSync(jobs, JSON.stringify([{ module: path.join(dir, "model.py"), weights: SMALL_DECODER_WEIGHTS, inputs: path.join(dir, "in.safetensors"), out: path.join(dir, "out.safetensors"), keys_out: keysOut }]));
+    const r = spawnSync(PY!, [path.join(root, "tools/export/check_module.py"), jobs], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const keys = JSON.parse(fs.readFileSync(keysOut, "utf8")) as string[];
+    expect(keys).toContain("bert.encoder.layer.1.attention.self.query.weight");
+    expect(keys).toContain("bert.encoder.layer.0.attention.self.clip_key.3");
+    expect(keys).toContain("lm_head.bias");
+    expect(keys.filter((k) => !k.startsWith("bert.") && !k.startsWith("lm_head."))).toEqual([]);
+    const got = readSafetensors(path.join(dir, "out.safetensors")).tensors;
+    const ref = runAll().get("decoder-small")!.prepared.reference;
+    expect(maxDiff(got.get("output")!.data, ref.reference.output.data)).toBeLessThanOrEqual(1e-5 * Math.max(1, maxAbs(ref.reference.output.data)));
+    for (const [k, rec] of ref.reference.record) {
+      const a = got.get(`spikes/${k}`)!.data;
+      let differ = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== rec.levels.data[i]) differ++;
       expect(differ, `${differ} spikes of ${k} differ`).toBe(0);
     }
   });

@@ -26,6 +26,9 @@ def run(job, n):
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected:
         raise SystemExit(f"unexpected weights: {unexpected}")
+    if job.get("keys_out"):
+        with open(job["keys_out"], "w") as f:
+            json.dump(list(model.state_dict().keys()), f)
     inputs = m.load_safetensors(job["inputs"])
     m.set_record_spikes(model)
     args = [inputs[name] for name in m.INPUTS]

@@ -42,7 +42,7 @@ export interface PytorchExportOptions {
   readonly inputs: ReadonlyMap<string, Pick<Tensor, "shape" | "dtype">>;
   readonly timesteps?: number;
   /** `reference`: state_dict keys in the authors' naming (a mapping table), where one applies. */
-  readonly referenceNames?: { readonly rows: readonly (readonly [string, string])[]; readonly name: string };
+  readonly referenceNames?: { readonly rows: readonly (readonly [string, string])[]; readonly ignored?: readonly (readonly [string, string])[]; readonly name: string };
 }
 
 export interface PytorchExport {
@@ -182,10 +182,15 @@ REFERENCE_NAMES = [
 ${rows}
 ]
 
+# Their tensors that this model does not use (dropped when loading), with the reason.
+REFERENCE_IGNORED = [
+${(ref.ignored ?? []).map(([r, why]) => `    (${JSON.stringify(r)}, ${JSON.stringify(why)}),`).join("\n")}
+]
+
 
 def _pattern(p):
     import re
-    return re.compile("^" + re.escape(p).replace(r"\\{i\\}", r"(?P<i>\\d+)").replace(r"\\{t\\}", r"(?P<t>\\d+)") + "$")
+    return re.compile("^" + re.escape(p).replace(r"\\{i\\}", r"(?P<i>\\d+)").replace(r"\\{t\\}", r"(?P<t>\\d+)").replace(r"\\{\\*\\}", r".*") + "$")
 
 
 def reference_names(state):
@@ -212,6 +217,8 @@ def spec_names(state):
     """The authors' names -> spikelm paths (per-step scalars gathered into one [T] tensor)."""
     out, steps = {}, {}
     for k, v in state.items():
+        if any(_pattern(p).match(k) for p, _ in REFERENCE_IGNORED):
+            continue
         for ref, spec in REFERENCE_NAMES:
             m = _pattern(ref).match(k)
             if m:

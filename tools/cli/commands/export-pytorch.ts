@@ -32,14 +32,14 @@ export function exportPytorchCommand(file: string, opts: ExportOptions, out: str
     const { decl } = resolveEntry(file, opts.entry);
     inputs = synthesizeInputs(decl, args, timesteps);
   }
-  let referenceNames: { rows: [string, string][]; name: string } | undefined;
+  let referenceNames: { rows: [string, string][]; ignored: [string, string][]; name: string } | undefined;
   if (names === "reference") {
     const m = MAPPINGS.get(REFERENCE_MAPPING[opts.entry] ?? "");
     if (!m)
       throw new UserError(
         `--names reference: \`${opts.entry}\` does not follow the reference code (the authors' naming exists for ${Object.keys(REFERENCE_MAPPING).join(", ")})`,
       );
-    referenceNames = { rows: m.rows.map(([r, s]) => [r, s]), name: m.name };
+    referenceNames = { rows: m.rows.map(([r, s]) => [r, s]), ignored: m.ignored.map(([r, why]) => [r, why]), name: m.name };
   }
   const ex = exportPytorch({ file, entry: opts.entry, args, inputs, timesteps, referenceNames });
   const moduleName = path.basename(out).replace(/\.py$/, "");
