@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
 import { type Tensor, f32, i32 } from "../interpreter/engine/tensor.js";
@@ -23,6 +24,11 @@ import { loadWeightsFor } from "../models/load-weights.js";
 import { SMALL_ENCODER_ARGS, SMALL_ENCODER_WEIGHTS } from "../models/registry.js";
 import { encodeCommand } from "../tools/cli/commands/encode.js";
 import { runCommand } from "../tools/cli/commands/run.js";
+import { OptimizedExecutor } from "../interpreter/optimized/executor.js";
+import { ReferenceInterpreter } from "../interpreter/reference/interpreter.js";
+import { ParamStore } from "../interpreter/runtime/params.js";
+import { validateGraph } from "../interpreter/ir/validate.js";
+import { specArb } from "./generators/spec-gen.js";
 import { REPO, readJson, sameBits } from "./helpers.js";
 
 await initSpikeKernels();
@@ -180,6 +186,39 @@ model Chain(d = 8) {
     expect(fusedWithout.nodes.some((n) => n.id === aNode)).toBe(false);
   });
 });
+
+describe("generated specs: every layer tapped (`**`)", () => {
+  it("the optimized executor's taps equal the reference's in both modes; the passes keep the IR valid", () => {
+    let n = 0;
+    fc.assert(
+      fc.property(specArb, fc.integer({ min: 0, max: 1000 }), (g, seed) => {
+        const spec = file(`gen${n++}.spk`);
+        fs.writeFileSync(spec, g.text);
+        const c = compileEntry({ file: spec, entry: g.entry, inputs: g.inputs, taps: c0Taps(spec, g) });
+        const optimized = optimize(c.graph).graph;
+        expect(validateGraph(optimized)).toEqual([]);
+        for (const mode of ["multi", "step"] as const) {
+          const ref = new ReferenceInterpreter(c.graph, ParamStore.create(c.graph.params, g.weights, { seed })).run(g.inputs, { mode });
+          const opt = new OptimizedExecutor(optimized, ParamStore.create(c.graph.params, g.weights, { seed })).run(g.inputs, { mode });
+          expect([...opt.taps!.keys()]).toEqual([...ref.taps!.keys()]);
+          // As the optimizer's own property: Object.is per value (NaN payloads may differ).
+          for (const [k, t] of ref.taps!) expect(sameValues(opt.taps!.get(k)!, t), `${k} (${mode})`).toBe(true);
+          expect(sameValues(opt.output, ref.output)).toBe(true);
+        }
+      }),
+      { numRuns: 25, seed: 10 },
+    );
+  });
+});
+
+function sameValues(a: Tensor, b: Tensor): boolean {
+  return a.shape.join() === b.shape.join() && a.data.length === b.data.length && Array.from(a.data).every((v, i) => Object.is(v, b.data[i]));
+}
+
+/** `**` when the spec has layers to tap (a bare neuron entry has none). */
+function c0Taps(spec: string, g: { entry: string; inputs: ReadonlyMap<string, Tensor> }): string[] {
+  return compileEntry({ file: spec, entry: g.entry, inputs: g.inputs }).layerOutputs.length > 0 ? ["**"] : [];
+}
 
 describe("spikelm run --record PATH and spikelm encode", () => {
   it("run writes record.<path>.output next to the neuron spikes; safetensors holds the same tensors flat", async () => {
