@@ -343,3 +343,37 @@ describe("PyTorch export: --names reference", () => {
     }
   });
 });
+
+describe("PyTorch export: command line", () => {
+  const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(root, "tools/cli/main.ts"), ...args], { cwd: root, encoding: "utf8" });
+
+  it("writes model.py and train_ddp.py; the module names every spec class and weight path", () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "cli-"));
+    const r = cli(["export", "models/spikelm/spikelm_encoder.spk", "--entry", "SpikeLMForSequenceClassification", "--arg", "vocab=625", "--arg", "d=64", "--arg", "heads=4", "--arg", "depth=2", "--arg", "ffn=256", "--arg", "ctx=128", "--to", "pytorch", "-o", path.join(dir, "classifier.py")]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(dir).sort()).toEqual(["classifier.py", "train_ddp.py"]);
+    const code = fs.readFileSync(path.join(dir, "classifier.py"), "utf8");
+    for (const cls of ["SpikeLMForSequenceClassification", "SpikeBertEmbeddings", "MaskedSpikeBlock", "MaskedSpikeSelfAttention", "SpikeLinear", "SpikeLMReference", "BiSpikeQuant", "LayerNorm", "Embedding", "Linear"])
+      expect(code).toMatch(new RegExp(`^class ${cls}\\((nn\\.Module|SpikingNeuron)\\):`, "m"));
+    expect(code).toMatch(/class ElasticBiSpike|class Surrogate\(torch\.autograd\.Function\)/);
+    expect(fs.readFileSync(path.join(dir, "train_ddp.py"), "utf8")).toMatch(/import classifier as exported/);
+  });
+
+  it("an unsupported construct: exit 1, file:line:col and the construct, nothing written", () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "cli-"));
+    const spec = path.join(dir, "mix.spk");
+    fs.writeFileSync(spec, "layer Mix(d) {\n  forward(x: [T, 2, d], y: [3, 2, d]) -> [T, 3, 2, d] {\n    return x + y\n  }\n}\n");
+    const r = cli(["export", spec, "--entry", "Mix", "--arg", "d=4", "-t", "4", "--to", "pytorch", "-o", path.join(dir, "mix.py")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/mix\.spk:3:12: cannot export `\+` between a tensor with a time axis and one with more per-step axes .* to PyTorch/);
+    expect(fs.readdirSync(dir)).toEqual(["mix.spk"]);
+    const bad = cli(["export", "models/tiny/tiny_spikelm.spk", "--entry", "TinySpikeLM", "--to", "pytorch", "-o", path.join(dir, "my-model.py")]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/must be a Python module name/);
+    const ref = cli(["export", "models/tiny/tiny_spikelm.spk", "--entry", "TinySpikeLM", "--to", "pytorch", "--names", "reference", "-o", path.join(dir, "m.py")]);
+    expect(ref.status).toBe(1);
+    expect(ref.stderr).toMatch(/does not follow the reference code/);
+    expect(fs.readdirSync(dir)).toEqual(["mix.spk"]);
+  });
+});

@@ -560,7 +560,7 @@ def _rename_in_place(state, fn):
     for (const x of a)
       for (const y of b) {
         const ok = x.timed === y.timed ? !x.timed || x.rank === y.rank || Math.min(x.rank, y.rank) === 0 : x.timed ? y.rank <= x.rank : x.rank <= y.rank;
-        if (!ok) this.fail(`\`${e.op}\` between a tensor with a time axis and one whose per-step axes do not line up from the right`, ctx.uri, e.span);
+        if (!ok) this.fail(`\`${e.op}\` between a tensor with a time axis and one with more per-step axes (broadcasting after the time axis)`, ctx.uri, e.span);
       }
   }
 
