@@ -292,3 +292,30 @@ describe("the energy report names layers by tap paths", () => {
     for (const n of r.report.neurons) expect(paths, n.path).toContain(n.path);
   });
 });
+
+describe("the language server's hover shows the same paths", () => {
+  it("a model's field: its --record path (each copy of a repeat); a layer's field: its path relative to the instance", async () => {
+    const { inProcessClient } = await import("./lsp.client.js");
+    const { pathToFileURL } = await import("node:url");
+    const text = fs.readFileSync(SPEC, "utf8");
+    const client = inProcessClient();
+    try {
+      await client.initialize(path.dirname(SPEC));
+      const uri = pathToFileURL(SPEC).href;
+      await client.open(uri, text);
+      const hoverAt = async (needle: string, from = 0) => {
+        const offset = text.indexOf(needle, from);
+        const before = text.slice(0, offset);
+        const position = { line: before.split("\n").length - 1, character: offset - before.lastIndexOf("\n") - 1 };
+        const h = await client.request<{ contents: { value: string } } | null>("textDocument/hover", { textDocument: { uri }, position });
+        return h?.contents.value ?? "";
+      };
+      const model = text.indexOf("model SpikeLMEncoder");
+      expect(await hoverAt("blocks = repeat", model)).toContain("**path:** `blocks.{i}`: `--record blocks.*` records each copy's output, `--record blocks` the last copy's");
+      expect(await hoverAt("embeddings = ", model)).toContain("**path:** `embeddings`: `--record embeddings` records its output");
+      expect(await hoverAt("kfire = ")).toContain("**path:** `<instance>.kfire` (relative to an instance of `MaskedSpikeSelfAttention`)");
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -57,12 +57,31 @@ function defSection(a: Analysis, def: Def, file: string): string {
   return parts.join("\n\n");
 }
 
+/**
+ * The instance path of a field, weight or amplitude: the name `--record PATH` takes, the
+ * weights file key, and how the energy report names the layer (interpreter/taps.ts). Concrete
+ * in a model (the entry); relative to the instance in a layer or neuron.
+ */
+function pathSection(def: Def): string | undefined {
+  if (def.kind !== "field" && def.kind !== "weight" && def.kind !== "amplitude") return undefined;
+  const inModel = def.decl.kind === "Model";
+  const at = inModel ? "" : "<instance>.";
+  const where = inModel ? "" : ` (relative to an instance of \`${def.decl.kind === "Const" ? "" : def.decl.name.name}\`)`;
+  if (def.kind !== "field") return `**path:** \`${at}${def.name}\`${where}: its key in a weights file`;
+  const repeat = def.node?.kind === "Field" && def.node.value.kind === "Repeat";
+  const path = repeat ? `${def.name}.{i}` : def.name;
+  const record = repeat ? `\`--record ${at}${def.name}.*\` records each copy's output, \`--record ${at}${def.name}\` the last copy's` : `\`--record ${at}${def.name}\` records its output (a neuron's: its spikes)`;
+  return `**path:** \`${at}${path}\`${where}: ${record}; the energy report groups by the same paths`;
+}
+
 export function hover(a: Analysis, offset: number): Hover | null {
   const hit = hitAt(a, offset);
   if (hit) {
     const def = defOf(a.program, hit.target);
     if (def) {
       const sections = [defSection(a, def, hit.target.file)];
+      const paths = pathSection(def);
+      if (paths) sections.push(paths);
       // The checker records types on expressions, not on the name a `let` declares: at the
       // declaration, the let's type is its value's.
       const types = typesAt(a, offset, hit.at) ?? (def.kind === "let" && hit.isDeclaration && def.node?.kind === "Let" ? typesAt(a, offset, def.node.value.span) : undefined);
