@@ -57,6 +57,8 @@ interface Case {
   inputs: Map<string, Tensor>;
   weights?: ReadonlyMap<string, Tensor>;
   grads?: boolean;
+  /** Amplitudes trained (LSQ gradients) on both sides. */
+  trainAmplitudes?: boolean;
 }
 
 const cases: Case[] = [
@@ -82,6 +84,15 @@ const cases: Case[] = [
     inputs: new Map([["ids", ids(2, 7, 100, 9)]]),
   },
   { name: "stdlib SpikeLinear (gradients)", file: path.join(root, "stdlib/layers.spk"), entry: "SpikeLinear", args: { inp: 16, out: 8 }, inputs: new Map([["x", normal([4, 2, 5, 16], 11)]]), grads: true },
+  {
+    name: "stdlib SpikeSelfAttention (LSQ amplitude gradients)",
+    file: path.join(root, "stdlib/layers.spk"),
+    entry: "SpikeSelfAttention",
+    args: { d: 16, heads: 2 },
+    inputs: new Map([["x", normal([4, 2, 5, 16], 13)]]),
+    grads: true,
+    trainAmplitudes: true,
+  },
   {
     name: "models/tiny TinySpikeLM",
     file: path.join(root, "models/tiny/tiny_spikelm.spk"),
@@ -133,7 +144,7 @@ function runAll(): NonNullable<typeof results> {
     }
     fs.writeFileSync(path.join(dir, "in.safetensors"), serializeSafetensors(inputs));
     const out = path.join(dir, "out.safetensors");
-    jobs.push({ module, weights: path.join(dir, "w.safetensors"), inputs: path.join(dir, "in.safetensors"), out, grad_seed: seed ? "__seed" : undefined });
+    jobs.push({ module, weights: path.join(dir, "w.safetensors"), inputs: path.join(dir, "in.safetensors"), out, grad_seed: seed ? "__seed" : undefined, train_amplitudes: !!c.trainAmplitudes });
     prepared.push({ c, out, reference, seed });
   });
   const jobsFile = path.join(tmp, "jobs.json");
@@ -188,10 +199,11 @@ describe("PyTorch export: the module's forward equals spikelm's", () => {
 
 describe("PyTorch export: gradients equal spikelm's GradientEngine", () => {
   for (const c of cases.filter((x) => x.grads)) {
-    it.skipIf(!PY)(`${c.name}: every weight's and input's gradient within 1e-5 x max|g|${SKIP}`, () => {
+    it.skipIf(!PY)(`${c.name}: every parameter's and input's gradient within 1e-5 x max|g|${SKIP}`, () => {
       const { prepared, torch } = runAll().get(c.name)!;
       const ref = prepared.reference;
-      const g = gradients(ref.compiled.graph, ref.params.clone(), c.inputs, prepared.seed!);
+      const g = gradients(ref.compiled.graph, ref.params.clone(), c.inputs, prepared.seed!, { trainAmplitudes: !!c.trainAmplitudes });
+      if (c.trainAmplitudes) expect([...g.grads.keys()].filter((k) => k.endsWith(".alpha")).length).toBe(5);
       let compared = 0;
       for (const [p, grad] of g.grads) {
         const tg = torch.get(`grad/${p}`);
