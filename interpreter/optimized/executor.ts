@@ -277,11 +277,17 @@ export class OptimizedExecutor {
       const n = o.data.length / this.T;
       for (let s = 0; s < this.T; s++) {
         const r = def.forward!(tensors.map((x, k) => (timedIn[k] ? this.sliceTensor(x, s) : x)), { attrs: node.attrs });
-        o.data.set(r.data as never, s * n);
+        this.store(o.data, r.data, s * n);
       }
       return;
     }
-    o.data.set(def.forward!(tensors, { attrs: node.attrs }).data as never);
+    this.store(o.data, def.forward!(tensors, { attrs: node.attrs }).data, 0);
+  }
+
+  /** Copies a reference result into a planned buffer; an int8 buffer keeps NaN levels. */
+  private store(dst: Storage, src: Tensor["data"], offset: number): void {
+    if (dst instanceof Int8Array) storeLevels(src, dst, offset);
+    else dst.set(src as never, offset);
   }
 
   private tensorOf(id: number, t: number): Tensor {
