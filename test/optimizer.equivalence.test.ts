@@ -104,6 +104,12 @@ function checkEquivalence(g: GeneratedSpec, seed: number): void {
   }
 }
 
+/**
+ * The runs are bounded by count (about 20 s of CPU for the file); the timeout is generous
+ * because a shared machine can stretch that wall time several fold.
+ */
+const PROPERTY_TIMEOUT = 240_000;
+
 beforeAll(async () => {
   const { wasm, threads } = await initSpikeKernels({ threads: 2 });
   // Without WebAssembly or a worker the backends above would not all be exercised.
@@ -116,16 +122,16 @@ describe("optimized executor equals the reference interpreter", () => {
   it("on generated specs with finite edge values, every kernel backend, both modes, first and later calls", () => {
     fc.assert(
       fc.property(specArb, fc.integer({ min: 0, max: 1000 }), (g, seed) => checkEquivalence(g, seed)),
-      { numRuns: 70, seed: 20261128 },
+      { numRuns: 80, seed: 20261128 },
     );
-  });
+  }, PROPERTY_TIMEOUT);
 
   it("on generated specs with NaN and ±Infinity in inputs and weights", () => {
     fc.assert(
       fc.property(specArbWith({ nonfinite: true }), fc.integer({ min: 0, max: 1000 }), (g, seed) => checkEquivalence(g, seed)),
-      { numRuns: 40, seed: 8 },
+      { numRuns: 50, seed: 8 },
     );
-  });
+  }, PROPERTY_TIMEOUT);
 
   it("every pass keeps the IR valid, each node's type, and the reference results", () => {
     fc.assert(
