@@ -64,7 +64,8 @@ interface Smooth {
 }
 
 const smoothArb: fc.Arbitrary<Smooth> = fc.record({
-  d: fc.integer({ min: 1, max: 3 }).map((x) => 2 * x),
+  // d >= 4: LayerNorm over 2 features is ±1, a step function a finite difference cannot follow
+  d: fc.integer({ min: 2, max: 3 }).map((x) => 2 * x),
   h: fc.integer({ min: 1, max: 5 }),
   heads: fc.constantFrom(1, 2),
   T: fc.integer({ min: 1, max: 3 }),

@@ -58,7 +58,7 @@ export function backward(graph: Graph, tape: Tape, params: ParamStore, gradOutpu
       const seeds = neuronSeeds.get(node.id);
       if (!seeds) continue;
       const xs = node.inputs.map(value);
-      const gs = neuronBackward(node, xs, seeds, T, params, sink);
+      const gs = neuronBackward(node, xs, tape.neurons.get(node.id)!, seeds, T, sink);
       gs.forEach((g, k) => g && acc.add(node.inputs[k]!, g));
       continue;
     }

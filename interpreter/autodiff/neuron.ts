@@ -1,8 +1,7 @@
 /**
- * Backpropagation through time for one neuron call: the step graph is re-run forward over
- * the T steps (its per-step values are not kept by the forward pass; recomputing them is
- * cheap elementwise work and gives the same bits), then walked backward from the last step
- * to the first. At each step the seeds are the gradients of what the step emitted (value,
+ * A neuron call forward with every step's node values kept (`neuronForward`, run by the
+ * tape), and backpropagation through time over them: the step graph walked backward from
+ * the last step to the first. At each step the seeds are the gradients of what the step emitted (value,
  * levels, scale) and of the states it wrote (coming back from the next step's reads).
  *
  * What flows where follows the op table's rules; the neuron's own structure adds:
@@ -15,7 +14,7 @@
 import { type F32Tensor, type Tensor, f32, sliceLeading } from "../engine/tensor.js";
 import type { IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
 import { constTensor, opDef } from "../ir/ops.js";
-import { initialState } from "../reference/step.js";
+import { canonicalLevels, initialState } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { GradAccumulator } from "./accumulate.js";
 
@@ -32,7 +31,11 @@ export interface ParamSink {
   amplitude(path: string, t: number, g: number): void;
 }
 
-/** Every node value of one step, evaluated on demand like the reference's runStep (without calibrating). */
+/**
+ * Every node value of one step, evaluated on demand in the reference's runStep order (emit
+ * value, levels, scale, then the states), so an amplitude not yet given is calibrated at
+ * the same point and to the same value as the reference interpreter calibrates it.
+ */
 function evaluateStep(body: StepGraph, byId: ReadonlyMap<number, IRNode>, inputs: readonly Tensor[], state: ReadonlyMap<string, Tensor>, t: number, params: ParamStore): Map<number, Tensor> {
   const memo = new Map<number, Tensor>();
   const evaluate = (id: number): Tensor => {
@@ -57,9 +60,11 @@ function evaluateStep(body: StepGraph, byId: ReadonlyMap<number, IRNode>, inputs
         v = params.get(node.attrs.path as string).tensor;
         break;
       case "amplitude": {
-        // The forward already calibrated it; the value is the stored one.
         const entry = params.get(node.attrs.path as string);
-        if (!entry.calibrated![t]) throw new Error(`internal: amplitude ${String(node.attrs.path)} step ${t} is not calibrated`);
+        if (!entry.calibrated![t]) {
+          entry.tensor.data[t] = evaluate(node.inputs[0]!).data[0]!;
+          entry.calibrated![t] = true;
+        }
         v = f32([], [entry.tensor.data[t]!]);
         break;
       }
@@ -76,14 +81,19 @@ function evaluateStep(body: StepGraph, byId: ReadonlyMap<number, IRNode>, inputs
   return memo;
 }
 
-/**
- * dL/dx for each of the neuron's inputs ([T, ...] like them, undefined where nothing flows),
- * adding weight and amplitude gradients to `sink`.
- */
-export function neuronBackward(node: IRNode, xs: readonly Tensor[], seeds: NeuronGradSeeds, T: number, params: ParamStore, sink: ParamSink): (F32Tensor | undefined)[] {
+export interface NeuronForward {
+  /** Each step's node values by body node id. */
+  readonly steps: readonly Map<number, Tensor>[];
+  /** What the neuron emitted, stacked over time (levels canonical: -0 stored as 0). */
+  readonly value: Tensor;
+  readonly levels?: F32Tensor;
+  readonly scale?: F32Tensor;
+}
+
+/** One neuron call over T steps (the reference interpreter's multi-step loop), keeping every step's values. */
+export function neuronForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore): NeuronForward {
   const body = (node.attrs as unknown as NeuronAttrs).body;
   const byId = new Map(body.nodes.map((n) => [n.id, n]));
-  // forward again, keeping each step's values
   const steps: Map<number, Tensor>[] = [];
   let state: ReadonlyMap<string, Tensor> = initialState(body, xs.map((x) => sliceLeading(x, 0)));
   for (let t = 0; t < T; t++) {
@@ -93,6 +103,30 @@ export function neuronBackward(node: IRNode, xs: readonly Tensor[], seeds: Neuro
     for (const s of body.states) next.set(s.name, memo.get(s.write)!);
     state = next;
   }
+  const e = body.emit;
+  return {
+    steps,
+    value: stackSteps(steps.map((m) => m.get(e.value)!)),
+    levels: e.levels !== undefined ? (stackSteps(steps.map((m) => canonicalLevels(m.get(e.levels!)!))) as F32Tensor) : undefined,
+    scale: e.scale !== undefined ? f32([T], steps.map((m) => m.get(e.scale!)!.data[0]!)) : undefined,
+  };
+}
+
+function stackSteps(steps: readonly Tensor[]): Tensor {
+  const first = steps[0]!;
+  const n = first.data.length;
+  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
+  steps.forEach((s, t) => data.set(s.data, t * n));
+  return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
+}
+
+/**
+ * dL/dx for each of the neuron's inputs ([T, ...] like them, undefined where nothing flows),
+ * adding weight and amplitude gradients to `sink`; `fwd` is the call's forward.
+ */
+export function neuronBackward(node: IRNode, xs: readonly Tensor[], fwd: NeuronForward, seeds: NeuronGradSeeds, T: number, sink: ParamSink): (F32Tensor | undefined)[] {
+  const body = (node.attrs as unknown as NeuronAttrs).body;
+  const steps = fwd.steps;
   const inputGrads: (Float32Array | undefined)[] = xs.map(() => undefined);
   let carried = new Map<string, F32Tensor>();
   for (let t = T - 1; t >= 0; t--) {

@@ -4,26 +4,19 @@
  * reference interpreter's multi-step mode does (same kernels, same alignment, same order),
  * so the values are the reference's, bit for bit.
  *
- * Neuron bodies are not kept here: their per-step values are recomputed during the
- * backward pass (./neuron.ts) from the neuron's inputs, which keeps the tape small.
+ * A neuron call keeps every step's values (./neuron.ts), which its backward walks.
  */
 import * as K from "../engine/ops/index.js";
-import { type F32Tensor, type Tensor, f32, sliceLeading } from "../engine/tensor.js";
-import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
+import { type Tensor, sliceLeading } from "../engine/tensor.js";
+import type { Graph, IRNode } from "../ir/graph.js";
 import { constTensor, opDef } from "../ir/ops.js";
-import { initialState, runStep } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
+import { type NeuronForward, neuronForward } from "./neuron.js";
 
-export interface NeuronValues {
-  readonly value: Tensor;
-  readonly levels?: F32Tensor;
-  readonly scale?: F32Tensor;
-}
-
-/** Node values by id; a neuron node's entry is its projections. */
+/** Node values by id; a neuron node's entry is its call's forward (every step's values). */
 export interface Tape {
   readonly values: Map<number, Tensor>;
-  readonly neurons: Map<number, NeuronValues>;
+  readonly neurons: Map<number, NeuronForward>;
 }
 
 /** Stacks per-step tensors into [T, ...]. */
@@ -52,7 +45,7 @@ export const alignsOverTime = (node: IRNode): boolean => opDef(node.op).elementw
 export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>): Tape {
   const T = graph.timesteps;
   const values = new Map<number, Tensor>();
-  const neurons = new Map<number, NeuronValues>();
+  const neurons = new Map<number, NeuronForward>();
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const get = (id: number) => values.get(id)!;
   for (const node of graph.nodes) {
@@ -76,23 +69,9 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
         break;
       case "cache_concat":
         throw new Error("internal: gradients of incremental-decoding graphs are not supported");
-      case "neuron": {
-        const attrs = node.attrs as unknown as NeuronAttrs;
-        const xs = node.inputs.map(get);
-        let state = initialState(attrs.body, xs.map((x) => sliceLeading(x, 0)));
-        const vals: Tensor[] = [];
-        const lvs: Tensor[] = [];
-        const scs: number[] = [];
-        for (let t = 0; t < T; t++) {
-          const r = runStep(attrs.body, xs.map((x) => sliceLeading(x, t)), state, t, params);
-          state = r.state;
-          vals.push(r.value);
-          if (r.levels) lvs.push(r.levels);
-          if (r.scale !== undefined) scs.push(r.scale);
-        }
-        neurons.set(node.id, { value: stack(vals), levels: lvs.length ? (stack(lvs) as F32Tensor) : undefined, scale: scs.length ? f32([T], scs) : undefined });
+      case "neuron":
+        neurons.set(node.id, neuronForward(node, node.inputs.map(get), T, params));
         continue;
-      }
       case "neuron_out": {
         const nv = neurons.get(node.inputs[0]!)!;
         const f = node.attrs.field as string;

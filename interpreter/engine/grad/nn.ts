@@ -29,21 +29,18 @@ export function matmulGrad(a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32T
     const baseB = offB[bi]! * Kd * N;
     const baseG = bi * M * N;
     for (let m = 0; m < M; m++) {
+      const gRow = baseG + m * N;
       for (let k = 0; k < Kd; k++) {
+        // dL/da[m, k] = g[m, :] · b[k, :]
+        const bRow = baseB + k * N;
         let acc = 0;
-        for (let n = 0; n < N; n++) acc += gd[baseG + m * N + n]! * bd[baseB + k * N + n]!;
+        for (let n = 0; n < N; n++) acc += gd[gRow + n]! * bd[bRow + n]!;
         ga[baseA + m * Kd + k] = ga[baseA + m * Kd + k]! + acc;
-      }
-      // k outside n: rows of gb and g are read contiguously; each gb element still receives
-      // its terms in ascending m (zero gradients skipped, as before), so the sums are unchanged.
-      for (let k = 0; k < Kd; k++) {
+        // dL/db[k, :] += a[m, k] g[m, :]; spike levels are mostly 0, whose rows are skipped
+        // (so a non-finite g there gives no NaN from 0 · Infinity)
         const av = ad[baseA + m * Kd + k]!;
-        const row = baseB + k * N;
-        const grow = baseG + m * N;
-        for (let n = 0; n < N; n++) {
-          const gv = gd[grow + n]!;
-          if (gv !== 0) gb[row + n] = gb[row + n]! + av * gv;
-        }
+        if (av === 0) continue;
+        for (let n = 0; n < N; n++) gb[bRow + n] = gb[bRow + n]! + av * gd[gRow + n]!;
       }
     }
   }
