@@ -88,15 +88,27 @@ export function weightsFromTensors(target: WeightsTarget, tensors: ReadonlyMap<s
   const declared = opts.mappings ?? [...MAPPINGS.values()];
   const ordered = opts.preferred ? [opts.preferred, ...declared.filter((m) => m !== opts.preferred)] : declared;
   const candidates: Candidate[] = [{ label: SPEC_PATHS }, ...ordered.flatMap((m) => [m, withoutPrefix(m, PREFIX)]).map((m) => ({ label: m.name, mapping: m }))];
-  const names = [...tensors.keys()];
   const pathSet = new Set(params.map((p) => p.path));
-  const scored = candidates.map((c, order) => {
-    const known = names.filter((n) => (c.mapping ? recognizes(c.mapping, n) : pathSet.has(n)));
-    // How many spec parameters the mapping has a row for (spec paths cover them all).
-    const covers = c.mapping ? params.filter((p) => referenceNames(c.mapping!, [p]).length > 0).length : params.length;
-    return { c, known: known.length, covers, order };
-  });
-  scored.sort((a, b) => b.known - a.known || (a.c.mapping ? 1 : 0) - (b.c.mapping ? 1 : 0) || b.covers - a.covers || a.order - b.order);
+  // How many spec parameters each mapping has a row for (spec paths cover them all).
+  const covers = candidates.map((c) => (c.mapping ? params.filter((p) => referenceNames(c.mapping!, [p]).length > 0).length : params.length));
+  const rank = (names: readonly string[]) =>
+    candidates
+      .map((c, order) => ({ c, known: names.filter((n) => (c.mapping ? recognizes(c.mapping, n) : pathSet.has(n))).length, covers: covers[order]!, order }))
+      .sort((a, b) => b.known - a.known || (a.c.mapping ? 1 : 0) - (b.c.mapping ? 1 : 0) || b.covers - a.covers || a.order - b.order);
+  const names = [...tensors.keys()];
+  const scored = rank(names);
+  // A wrapper's prefix on every name (`module.` from DataParallel, `model.`): tried without it.
+  const wrapper = scored[0]!.known < names.length ? commonPrefix(names) : undefined;
+  if (wrapper) {
+    const inner = names.map((n) => n.slice(wrapper.length));
+    const s = rank(inner);
+    if (s[0]!.known === inner.length) {
+      const loaded = weightsFromTensors(target, new Map([...tensors].map(([k, t]) => [k.slice(wrapper.length), t])), source, opts);
+      const note = ` (every name under "${wrapper}")`;
+      const applied = loaded.mappingApplied === SPEC_PATHS ? "by spec path" : `through the mapping "${loaded.mappingApplied}"`;
+      return { ...loaded, mappingApplied: `${loaded.mappingApplied}${note}`, summary: loaded.summary.replace(applied, `${applied}${note}`) };
+    }
+  }
   if (scored[0]!.known < names.length) {
     // Nothing fits. Rank by names known, then by names whose last two segments the naming
     // uses (`roberta.….query.weight` is closer to the reference naming than to spec paths).
@@ -109,6 +121,13 @@ export function weightsFromTensors(target: WeightsTarget, tensors: ReadonlyMap<s
   }
   const best = scored[0]!;
   return best.c.mapping ? fromReference(best.c.mapping, tensors, params, source, opts) : fromSpecPaths(tensors, params, source);
+}
+
+/** The first path segment every name shares (with its dot), when there is one and names go deeper. */
+function commonPrefix(names: readonly string[]): string | undefined {
+  const first = names[0]?.split(".")[0];
+  if (first === undefined || names.length === 0) return undefined;
+  return names.every((n) => n.startsWith(`${first}.`) && n.length > first.length + 1) ? `${first}.` : undefined;
 }
 
 const tail = (name: string) => name.split(".").slice(-2).join(".");

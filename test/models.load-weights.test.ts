@@ -208,9 +208,21 @@ describe("a file that fits no naming", () => {
     expect(msg.split("\n").length).toBeLessThan(25);
   });
 
+  it("a wrapper's prefix on every name (DataParallel's `module.`) is looked through, and said", () => {
+    const wrapped = new Map([...reference].map(([k, t]) => [`module.${k}`, t]));
+    const r = weightsFromTensors(compiled, wrapped, "ckpt.safetensors");
+    expect(r.mappingApplied).toBe('spikelm-encoder (every name under "module.")');
+    expect(r.summary).toBe('weights: ckpt.safetensors through the mapping "spikelm-encoder" (every name under "module.")');
+    const bareWrapped = weightsFromTensors(compiled, new Map([...bare].map(([k, t]) => [`model.${k}`, t])), "ckpt");
+    expect(bareWrapped.mappingApplied).toBe('spikelm-encoder without the "bert." prefix (every name under "model.")');
+    const specWrapped = weightsFromTensors(compiled, new Map([...project].map(([k, t]) => [`model.${k}`, t])), "ckpt");
+    expect(specWrapped.summary).toMatch(/^weights: ckpt by spec path \(every name under "model\."\) \(/);
+    for (const [k, t] of project) expect(Array.from(r.weights.get(k)!.data), k).toEqual(Array.from(t.data));
+  });
+
   it("`run` with such a file: exit through a UserError, no output file", async () => {
     const bad = file("bad.safetensors");
-    saveWeightsFile(bad, new Map([...reference].map(([k, t]) => [k.replace(/^bert\./, "roberta."), t])));
+    saveWeightsFile(bad, new Map([...reference].map(([k, t]) => [k.replace(/^bert\.encoder/, "roberta.encoder"), t])));
     const out = file("never.json");
     await expect(runCommand(SPEC, { entry: ENTRY, arg: ARGS, weights: bad, input: inputFile, out })).rejects.toThrow(/fit no weight naming of `SpikeLMEncoder`; closest: spikelm-encoder/);
     expect(fs.existsSync(out)).toBe(false);
