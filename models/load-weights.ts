@@ -37,6 +37,13 @@ export interface LoadWeightsOptions {
   readonly preferred?: WeightMapping;
   /** The declared mappings to consider (default: all of models/spikelm/mapping.ts). */
   readonly mappings?: readonly WeightMapping[];
+  /**
+   * false: PyTorch's `strict=False` (e.g. fine-tuning a classifier from a masked-LM
+   * checkpoint): the naming that knows the most names is applied, tensors it has no place
+   * for are skipped (listed in `skipped`), parameters the file lacks are seeded.
+   * Default true: every name must fit and every weight be given (reference naming).
+   */
+  readonly strict?: boolean;
 }
 
 export interface LoadedWeights {
@@ -51,8 +58,10 @@ export interface LoadedWeights {
   readonly calibrateOnFirstCall: readonly string[];
   /** Of those, the ones that were in the file as exactly 1.0 (dropped; `keepAmplitudes` keeps them). */
   readonly uncalibratedOnes: readonly string[];
-  /** Weights (not amplitudes) the file does not give: initialised from the seed (spec paths only). */
+  /** Weights (not amplitudes) the file does not give: initialised from the seed. */
   readonly seeded: readonly string[];
+  /** Tensors of the file this model has no place for (only with `strict: false`). */
+  readonly skipped: readonly string[];
   /** One line saying what was applied, for stderr. */
   readonly summary: string;
 }
@@ -109,6 +118,13 @@ export function weightsFromTensors(target: WeightsTarget, tensors: ReadonlyMap<s
       return { ...loaded, mappingApplied: `${loaded.mappingApplied}${note}`, summary: loaded.summary.replace(applied, `${applied}${note}`) };
     }
   }
+  if (opts.strict === false && scored[0]!.known > 0 && scored[0]!.known < names.length) {
+    const c = scored[0]!.c;
+    const fits = (n: string) => (c.mapping ? recognizes(c.mapping, n) : pathSet.has(n));
+    const kept = new Map([...tensors].filter(([k]) => fits(k)));
+    const loaded = c.mapping ? fromReference(c.mapping, kept, params, source, opts) : fromSpecPaths(kept, params, source);
+    return withSkipped(loaded, names.filter((n) => !fits(n)));
+  }
   if (scored[0]!.known < names.length) {
     // Nothing fits. Rank by names known, then by names whose last two segments the naming
     // uses (`roberta.….query.weight` is closer to the reference naming than to spec paths).
@@ -121,6 +137,13 @@ export function weightsFromTensors(target: WeightsTarget, tensors: ReadonlyMap<s
   }
   const best = scored[0]!;
   return best.c.mapping ? fromReference(best.c.mapping, tensors, params, source, opts) : fromSpecPaths(tensors, params, source);
+}
+
+function withSkipped(loaded: LoadedWeights, skipped: readonly string[]): LoadedWeights {
+  const all = [...loaded.skipped, ...skipped];
+  if (all.length === 0) return loaded;
+  const shown = all.slice(0, 3).map((n) => `"${n}"`).join(", ");
+  return { ...loaded, skipped: all, summary: `${loaded.summary}; ${all.length} tensors not in this model skipped (${shown}${all.length > 3 ? ", ..." : ""})` };
 }
 
 /** The first path segment every name shares (with its dot), when there is one and names go deeper. */
@@ -185,11 +208,12 @@ function fromSpecPaths(tensors: ReadonlyMap<string, Tensor>, params: readonly Pa
   const notes = [`${weights.size} of ${params.length} parameters`];
   if (seeded.length) notes.push(`${seeded.length} weights not given: seeded`);
   if (calibrate.length) notes.push(`${calibrate.length} amplitudes calibrated on the first call`);
-  return { weights, file: source, mappingApplied: SPEC_PATHS, calibrateOnFirstCall: calibrate, uncalibratedOnes: [], seeded, summary: `weights: ${source} by spec path (${notes.join("; ")})` };
+  return { weights, file: source, mappingApplied: SPEC_PATHS, calibrateOnFirstCall: calibrate, uncalibratedOnes: [], seeded, skipped: [], summary: `weights: ${source} by spec path (${notes.join("; ")})` };
 }
 
 function fromReference(mapping: WeightMapping, tensors: ReadonlyMap<string, Tensor>, params: readonly ParamSpec[], source: string, opts: LoadWeightsOptions): LoadedWeights {
-  const weights = importWeights(tensors, mapping, params, { source, allowMissingAmplitudes: true });
+  const skipped: string[] = [];
+  const weights = importWeights(tensors, mapping, params, { source, allowMissingAmplitudes: true, strict: opts.strict, skipped });
   const ones: string[] = [];
   if (!opts.keepAmplitudes) {
     for (const p of params) {
@@ -206,14 +230,20 @@ function fromReference(mapping: WeightMapping, tensors: ReadonlyMap<string, Tens
   if (ones.length) notes.push(`${ones.length} of ${amps} amplitudes were exactly 1.0 (the reference's "not yet calibrated"): calibrated on the first call (--keep-amplitudes keeps them)`);
   const absent = calibrate.length - ones.length;
   if (absent) notes.push(`${absent} of ${amps} amplitudes absent: calibrated on the first call`);
-  return {
-    weights,
-    file: source,
-    mappingApplied: mapping.name,
-    mapping,
-    calibrateOnFirstCall: calibrate,
-    uncalibratedOnes: ones,
-    seeded: [],
-    summary: `weights: ${source} through the mapping "${mapping.name}"${notes.length ? `; ${notes.join("; ")}` : ""}`,
-  };
+  const seeded = params.filter((p) => p.kind === "weight" && !weights.has(p.path)).map((p) => p.path);
+  if (seeded.length) notes.push(`${seeded.length} weights not given: seeded`);
+  return withSkipped(
+    {
+      weights,
+      file: source,
+      mappingApplied: mapping.name,
+      mapping,
+      calibrateOnFirstCall: calibrate,
+      uncalibratedOnes: ones,
+      seeded,
+      skipped: [],
+      summary: `weights: ${source} through the mapping "${mapping.name}"${notes.length ? `; ${notes.join("; ")}` : ""}`,
+    },
+    skipped,
+  );
 }

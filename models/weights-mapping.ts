@@ -83,6 +83,13 @@ export interface ImportOptions {
    * still an error.
    */
   readonly allowMissingAmplitudes?: boolean;
+  /**
+   * false: like PyTorch's `load_state_dict(strict=False)`: tensors this model has no place for
+   * are skipped (their names pushed to `skipped`) and parameters the file lacks are left out
+   * (seeded or calibrated later). Wrong shapes, dtypes and non-finite values stay errors.
+   */
+  readonly strict?: boolean;
+  readonly skipped?: string[];
 }
 
 /** Longest list printed per kind of problem: a wrong file should not print 114 lines. */
@@ -127,6 +134,10 @@ export function importWeights(
       const specPath = fill(r.row[1], m.groups?.i);
       const spec = bySpec.get(specPath);
       const t0 = m.groups?.t !== undefined ? Number(m.groups.t) : undefined;
+      if (!spec && opts.strict === false) {
+        opts.skipped?.push(name);
+        break;
+      }
       if (!spec) {
         extra.push(`"${name}": maps to "${specPath}", which this model does not have${m.groups?.i !== undefined ? ` (is the layer index ${m.groups.i} beyond the model's depth?)` : ""}`);
         break;
@@ -145,7 +156,8 @@ export function importWeights(
       }
       break;
     }
-    if (!matched) {
+    if (!matched && opts.strict === false) opts.skipped?.push(name);
+    else if (!matched) {
       allNames ??= referenceNames(mapping, params);
       const guess = closest(name, allNames);
       extra.push(`"${name}" is not a tensor of this model${guess ? ` (did you mean "${guess}"?)` : ""}`);
@@ -159,12 +171,14 @@ export function importWeights(
   for (const spec of params) {
     if (out.has(spec.path)) continue;
     const names = referenceNamesFor(mapping, spec);
+    if (!names && opts.strict === false) continue;
     if (!names) {
       unmapped.push(`"${spec.path}" ${shapeString(spec.shape)}`);
       continue;
     }
     const absent = names.filter((n) => !tensors.has(n));
     if (absent.length === names.length && spec.kind === "amplitude" && opts.allowMissingAmplitudes) continue;
+    if (absent.length > 0 && opts.strict === false) continue;
     for (const n of absent) missing.push(`"${n}" (→ "${spec.path}" ${shapeString(spec.shape)})`);
     if (absent.length > 0) continue;
     const row = compileRows(mapping).find((r) => r.spec.test(spec.path))!;

@@ -17,7 +17,7 @@ import { saveWeightsFile } from "../interpreter/io/weights.js";
 import { runSpec } from "../interpreter/run.js";
 import { SPEC_PATHS, loadWeightsFor, weightsFromTensors } from "../models/load-weights.js";
 import { SMALL_ENCODER_ARGS, SMALL_ENCODER_WEIGHTS } from "../models/registry.js";
-import { ENCODER_MAPPING } from "../models/spikelm/mapping.js";
+import { ENCODER_MAPPING, MAPPINGS } from "../models/spikelm/mapping.js";
 import { exportWeights, withoutPrefix } from "../models/weights-mapping.js";
 import { runCommand } from "../tools/cli/commands/run.js";
 import { REPO, readJson } from "./helpers.js";
@@ -239,5 +239,35 @@ describe("the model config's sizes are spec arguments", () => {
     expect(new Set(norms)).toEqual(new Set([Math.fround(1e-5)]));
     const r = runSpec({ file: SPEC, entry: ENTRY, args: { ...SMALL_ENCODER_ARGS, type_vocab: 3 }, inputs: new Map([...inputs, ["types", i32([2, 6], [0, 0, 0, 1, 1, 2, 0, 0, 0, 1, 1, 2])]]) });
     expect(r.output.shape).toEqual([2, 6, 64]);
+  });
+});
+
+describe("strict: false (PyTorch's load_state_dict(strict=False)): fine-tuning a classifier from a masked-LM checkpoint", () => {
+  const cls = compileEntry({ file: SPEC, entry: "SpikeLMForSequenceClassification", args: { ...SMALL_ENCODER_ARGS, classes: 2 }, inputs });
+  const mlm = compileEntry({ file: SPEC, entry: "SpikeLMForMaskedLM", args: SMALL_ENCODER_ARGS, inputs });
+  const mlmWeights = loadWeightsFor(mlm, SMALL_ENCODER_WEIGHTS).weights;
+
+  it("spec paths: the head's tensors are skipped and the new head is seeded; strict refuses", () => {
+    expect(() => weightsFromTensors(cls, mlmWeights, "mlm.safetensors")).toThrow(/fit no weight naming of `SpikeLMForSequenceClassification`; closest: spec paths/);
+    const r = weightsFromTensors(cls, mlmWeights, "mlm.safetensors", { strict: false });
+    expect(r.mappingApplied).toBe(SPEC_PATHS);
+    expect(r.skipped.length).toBe(6);
+    expect(r.skipped.every((k) => k.startsWith("mlm."))).toBe(true);
+    expect(r.seeded).toEqual(["pooler.W", "pooler.b", "classifier.W", "classifier.b"]);
+    expect(r.summary).toMatch(/; 6 tensors not in this model skipped \("mlm\./);
+    expect(Array.from(r.weights.get("blocks.1.up.W")!.data)).toEqual(Array.from(mlmWeights.get("blocks.1.up.W")!.data));
+  });
+
+  it("reference naming: a pretraining checkpoint without pooler and classifier loads with those seeded", () => {
+    const ckpt = exportWeights(mlmWeights, (MAPPINGS.get("spikelm-mlm"))!, mlm.graph.params);
+    expect(() => weightsFromTensors(cls, ckpt, "ckpt")).toThrow(/missing \(4\)/);
+    const r = weightsFromTensors(cls, ckpt, "ckpt", { strict: false });
+    expect(r.mappingApplied).toBe("spikelm-classifier");
+    expect(r.seeded).toEqual(["pooler.W", "pooler.b", "classifier.W", "classifier.b"]);
+    expect(r.skipped).toEqual([]);
+    // Shapes still have to fit.
+    const bad = new Map(ckpt);
+    bad.set("bert.embeddings.LayerNorm.bias", f32([3]));
+    expect(() => weightsFromTensors(cls, bad, "ckpt", { strict: false })).toThrow(/"bert\.embeddings\.LayerNorm\.bias" has shape \[3\]/);
   });
 });
