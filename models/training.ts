@@ -431,9 +431,8 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
  * flag; it is a no-op if the engine has no executor or the field is gone.
  */
 export function invalidateStatics(engine: GradientEngine | OptimizedExecutor): void {
-  const ex = (engine instanceof OptimizedExecutor ? engine : (engine as unknown as { executor?: OptimizedExecutor }).executor) as
-    | (OptimizedExecutor & { staticsReady?: boolean; slots?: Map<number, unknown> })
-    | undefined;
+  type Internals = { staticsReady?: boolean; slots?: Map<number, unknown>; plan: OptimizedExecutor["plan"] };
+  const ex = (engine instanceof OptimizedExecutor ? engine : (engine as unknown as { executor?: OptimizedExecutor }).executor) as unknown as Internals | undefined;
   if (!ex || typeof ex.staticsReady !== "boolean") return;
   ex.staticsReady = false;
   // The spike-accumulate kernels keep a packed copy of each weight operand (keyed by the array).

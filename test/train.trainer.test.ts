@@ -57,8 +57,8 @@ class Bigram implements TrainModel<Int32Array> {
     for (let r = 0; r < 8; r++) {
       const p = sym(TEXT[at[r]!]!);
       for (let j = 0; j < V; j++) {
-        this.gW[p * V + j] += this.dlogits[r * V + j]!;
-        this.gb[j] += this.dlogits[r * V + j]!;
+        this.gW[p * V + j] = this.gW[p * V + j]! + this.dlogits[r * V + j]!;
+        this.gb[j] = this.gb[j]! + this.dlogits[r * V + j]!;
       }
     }
     return { loss: ce.sum / ce.count, count: ce.count, correct: ce.correct, grads: new Map([["W", this.gW], ["b", this.gb]]) };
@@ -181,8 +181,8 @@ describe("schedule, AdamW, clipping, loss", () => {
           const h = 1e-4;
           const p = Float64Array.from(logits);
           const q = Float64Array.from(logits);
-          p[j] += h;
-          q[j] -= h;
+          p[j] = p[j]! + h;
+          q[j] = q[j]! - h;
           const fd = (crossEntropy(p, targets, 4).sum - crossEntropy(q, targets, 4).sum) / (2 * h);
           expect(Math.abs(g[j]! - fd)).toBeLessThan(1e-4);
         }

@@ -1,0 +1,59 @@
+/**
+ * Training benchmarks: one training step (forward, loss, gradients from the IR, AdamW) of the
+ * small shipped models on their task, against the forward alone on the optimized executor,
+ * same batch and parameters. Rows give tokens/s per training step and the backward/forward
+ * time ratio (step time minus forward time, over forward time; frameworks reach about 2).
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { AdamW } from "../../../interpreter/train/adamw.js";
+import { TrainRng } from "../../../interpreter/train/rng.js";
+import { SpecTrainModel, type TrainTask, loadClassifyData, loadTextData, resolveModel } from "../../../models/training.js";
+import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function bench(ctx: BenchContext, name: string, task: TrainTask, data: string, batch: number, seq: number, runs: number): Promise<BenchRow> {
+  const m = resolveModel(task, { model: name, shippedWeights: true, seed: 0 });
+  const d = task === "classify" ? loadClassifyData(data, m.tokenizer, 2, m.info.labels, seq) : loadTextData(task, data, m.tokenizer);
+  const model = new SpecTrainModel({ task, model: m, train: d, batch, seq, seed: 0 });
+  const adam = new AdamW(model.params);
+  const rng = TrainRng.seeded(0, "bench");
+  const exec = model.executor(batch, model.seqLen);
+  const step = () => {
+    const r = model.lossAndGrad(model.sample(rng));
+    adam.update(r.grads, 1e-4, 1);
+  };
+  step(); // compile, calibrate
+  ctx.step(`${name}: first step`);
+  const stepMs: number[] = [];
+  const fwdMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const b = model.sample(rng);
+    let t0 = performance.now();
+    exec.run(b.inputs);
+    fwdMs.push(performance.now() - t0);
+    t0 = performance.now();
+    step();
+    stepMs.push(performance.now() - t0);
+    ctx.step(`${name}: step ${i + 1}`);
+  }
+  const s = median(stepMs);
+  const f = median(fwdMs);
+  const tokens = batch * model.seqLen;
+  return { name: `train step ${name} (${task})`, shape: null, rate: null, vs: "forward (optimized)", ratio: f / s, tokens, tokens_per_s: (1000 * tokens) / s, step_ms: s, forward_ms: f, backward_over_forward: (s - f) / f };
+}
+
+registerGroup("training", async (ctx) => {
+  await initSpikeKernels();
+  const runs = ctx.quick ? 1 : 3;
+  ctx.addSteps(3 * (runs + 1));
+  const kjv = path.join(ROOT, "models/data/kjv-valid.txt");
+  return [
+    await bench(ctx, "decoder-small", "lm", kjv, 4, 64, runs),
+    await bench(ctx, "mlm-small", "mlm", kjv, 8, 32, runs),
+    await bench(ctx, "classifier-small", "classify", path.join(ROOT, "models/data/sentiment-test.tsv"), 8, 64, runs),
+  ];
+});
