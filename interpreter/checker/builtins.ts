@@ -71,9 +71,9 @@ const U = (op: UnaryOp) => unaryScalar(op);
 
 const rows: BuiltinSpec[] = [
   unaryRow("abs", "Absolute value, elementwise.", U("abs")),
-  unaryRow("round", "Round to the nearest integer, ties to even (as PyTorch's `torch.round`): round(0.5) = 0, round(1.5) = 2.", U("round")),
-  unaryRow("sign", "-1, 0 or 1 by the sign of each element (sign(±0) = +0, sign(NaN) = 0, like torch.sign). Its value set is {-1,0,1}.", U("sign")),
-  unaryRow("heaviside", "1 where x >= 0, else 0 (heaviside(NaN) = 0). Its value set is the binary spike {0,1}.", U("heaviside")),
+  unaryRow("round", "Round to the nearest integer, ties to even (as PyTorch's `torch.round`): round(0.5) = 0, round(1.5) = 2. Gradient: straight through (dL/dx = dL/dy).", U("round")),
+  unaryRow("sign", "-1, 0 or 1 by the sign of each element (sign(±0) = +0, sign(NaN) = 0, like torch.sign). Its value set is {-1,0,1}. Gradient: straight through (dL/dx = dL/dy).", U("sign")),
+  unaryRow("heaviside", "1 where x >= 0, else 0 (heaviside(NaN) = 0). Its value set is the binary spike {0,1}. Gradient: a rectangular surrogate, dL/dx = dL/dy where -1/2 <= x <= 1/2, else 0.", U("heaviside")),
   unaryRow("exp", "e^x, elementwise.", U("exp")),
   unaryRow("log", "Natural logarithm, elementwise.", U("log")),
   unaryRow("sqrt", "Square root, elementwise.", U("sqrt")),
@@ -83,7 +83,7 @@ const rows: BuiltinSpec[] = [
   {
     name: "clamp",
     signature: "clamp(x, lo, hi)",
-    doc: "min(max(x, lo), hi). With integer-valued x and constant integer bounds the result is a spike level set, e.g. clamp(round(u / alpha[t]), -1, 1) is {-1,0,1}.",
+    doc: "min(max(x, lo), hi). With integer-valued x and constant integer bounds the result is a spike level set, e.g. clamp(round(u / alpha[t]), -1, 1) is {-1,0,1}. Gradient: x gets it where lo <= x <= hi (ends included), lo where x < lo, hi where x > hi.",
     minArgs: 3,
     maxArgs: 3,
     fold: (x, lo, hi) => Math.min(Math.max(x, lo), hi), // the kernel's clamp (NaN propagates)
