@@ -43,9 +43,9 @@ const NEURON_KINDS = ["binary", "ternary", "elastic", "elastic-eps", "elastic-ra
 
 const neuronArb = fc.record({
   tau: pick(["0.25", "0.5", "0.75", "1.0"]),
-  vth: pick(["0.5", "1.0", "1.5"]),
+  vth: pick(["0.5", "1.0", "1.5", "0.0"]),
   k: pick(["0.5", "1.0", "2.0"]),
-  drive: pick(["x", "tanh(x)", "x * 1.5", "abs(x) - 0.5", "relu(x) + x * 0.25", "round(x)", "sign(x) * 0.75"]),
+  drive: pick(["x", "tanh(x)", "x * 1.5", "abs(x) - 0.5", "relu(x) + x * 0.25", "round(x)", "sign(x) * 0.75", "heaviside(x) - 0.5", "x / vth"]),
   kind: pick(NEURON_KINDS),
   second: fc.boolean(),
 });
@@ -87,7 +87,8 @@ function neuronText(n: NeuronChoice): string {
       lines.push("    let a = at_least(alpha[t], 1e-5)", ...fireWith("a"), "    carry = 0.25 * alpha[t] * (1 - s)", "    emit a * s");
       break;
     case "sign":
-      lines.push("    let s = sign(u)", "    u = u * tau", `    emit ${n.vth} * s`);
+      // vth = 0 would make `0 * s` a plain spike; the sign neuron always scales by a constant
+      lines.push("    let s = sign(u)", "    u = u * tau", `    emit ${n.vth === "0.0" ? "0.5" : n.vth} * s`);
       break;
   }
   lines.push("  }", "}");
@@ -139,7 +140,7 @@ const layerArb = (opts: SpecGenOptions) =>
     sizes: sizesArb,
     inp: fc.integer({ min: 1, max: 10 }),
     out: fc.integer({ min: 1, max: 10 }),
-    middle: pick(["none", "gelu", "relu", "tanh", "layernorm"] as const),
+    middle: pick(["none", "gelu", "relu", "tanh", "layernorm", "exp", "log", "sqrt", "by-mean", "sub-max"] as const),
     attention: fc.boolean(),
     causal: fc.boolean(),
     wrap: fc.boolean(),
@@ -155,8 +156,9 @@ function layerText(l: { inp: number; out: number; sizes: Sizes; middle: string; 
   if (l.middle === "layernorm") lines.push("  norm = LayerNorm(hid)");
   if (l.attention) lines.push("  kf = Gen()", "  vf = Gen()");
   lines.push("  forward(x: [T, B, L, inp]) -> [T, B, L, out] {", "    let h = f1(x) @ transpose(W1) + b1");
-  if (l.middle === "layernorm") lines.push("    h = norm(h)");
-  else if (l.middle !== "none") lines.push(`    h = ${l.middle}(h)`);
+  // exp, log, sqrt and the divisions reach Infinity, NaN and -0 on ordinary inputs
+  const middle: Record<string, string> = { layernorm: "norm(h)", log: "log(abs(h))", sqrt: "sqrt(h)", "by-mean": "h / mean(abs(h))", "sub-max": "h - max(h)" };
+  if (l.middle !== "none") lines.push(`    h = ${middle[l.middle] ?? `${l.middle}(h)`}`);
   if (l.attention) {
     lines.push(
       "    let Q = split_heads(h, heads)",
@@ -362,7 +364,7 @@ const STDLIB_NEURONS = ["LIF()", "BiLIF()", "ElasticBiSpike()", "ElasticBiSpike(
 
 const stdlibSpec = (opts: SpecGenOptions) =>
   fc
-    .record({ act: pick(STDLIB_NEURONS), sizes: sizesArb, block: fc.boolean(), ids: fc.boolean(), vocab: fc.integer({ min: 2, max: 10 }), causal: fc.boolean(), values: valuesArb(opts), idSeed: seedArb, weightEdge: weightEdgeArb(opts), which: fc.nat() })
+    .record({ act: pick(STDLIB_NEURONS), sizes: sizesArb, block: fc.boolean(), ids: fc.boolean(), alpha: fc.option(pick([1e-7, 1e-5, 1.401298464324817e-45, 0.75, 1e30]), { freq: 3 }), vocab: fc.integer({ min: 2, max: 10 }), causal: fc.boolean(), values: valuesArb(opts), idSeed: seedArb, weightEdge: weightEdgeArb(opts), which: fc.nat() })
     .map((s): GeneratedSpec => {
       const { T, B, L, heads, per } = s.sizes;
       const d = heads * per;
@@ -383,12 +385,15 @@ const stdlibSpec = (opts: SpecGenOptions) =>
       const weights = s.ids ? new Map<string, Tensor>([["embed.table", floatInput([s.vocab, d], s.values)]]) : new Map<string, Tensor>();
       const wPath = s.block ? "up.W" : "W";
       for (const [k, v] of weightsFor([[`blocks.0.${wPath}`, s.block ? [2 * d, d] : [d, d]]], s.weightEdge, s.which)) weights.set(k, v);
+      // A given amplitude is never recalibrated: tiny ones fire with the clamp's 1e-5.
+      const amplitude = s.act.startsWith("LIF") || s.act.startsWith("BiLIF") ? undefined : `blocks.1.${s.block ? "up." : ""}fire.alpha`;
+      if (s.alpha !== null && amplitude) weights.set(amplitude, f32([T], new Float32Array(T).fill(s.alpha)));
       return {
         text: lines.join("\n") + "\n",
         entry: "GenModel",
         inputs: new Map([s.ids ? ["ids", idsInput([B, L], s.vocab, s.idSeed)] : ["x", floatInput([B, L, d], s.values)]]),
         weights,
-        description: `stdlib: ${s.block ? "SpikeBlock" : "SpikeLinear"} x2 with ${s.act}, ${s.ids ? `ids [${B}, ${L}]` : `x ${shape([B, L, d])}`} ${s.values.profile}`,
+        description: `stdlib: ${s.block ? "SpikeBlock" : "SpikeLinear"} x2 with ${s.act}${s.alpha !== null ? ` (alpha given: ${s.alpha})` : ""}, ${s.ids ? `ids [${B}, ${L}]` : `x ${shape([B, L, d])}`} ${s.values.profile}`,
       };
     });
 
