@@ -33,6 +33,8 @@ export interface ModelOptions {
   readonly seed?: number;
   /** Keep amplitudes exactly 1.0 in a reference-named file (default: calibrated, as the reference does). */
   readonly keepAmplitudes?: boolean;
+  /** false: skip tensors the model has no place for and seed what the file lacks (see load-weights.ts). */
+  readonly strict?: boolean;
   /** Skip the tokenizer (a run from an input file needs none); `tokenizer` is then bytes. */
   readonly noTokenizer?: boolean;
 }
@@ -126,6 +128,7 @@ export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedMo
     loaded = loadWeightsFor({ params: modelParams(info), entry: info.entry }, file, {
       preferred: info.mapping.rows.length > 0 ? info.mapping : undefined,
       keepAmplitudes: opts.keepAmplitudes,
+      strict: opts.strict,
     });
   }
   return { info, weights: loaded?.weights, weightsSource: file, loadedWeights: loaded, tokenizer, seed };
