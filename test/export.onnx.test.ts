@@ -23,6 +23,9 @@ import { optimize } from "../interpreter/passes/pass.js";
 import { loadModel, encodeTexts } from "../models/tasks.js";
 import { prepareSpec } from "../tools/export/common.js";
 import { exportOnnx } from "../tools/export/onnx.js";
+import { exportCommand } from "../tools/cli/commands/export.js";
+import { formatDiagnostics } from "../tools/cli/report-errors.js";
+import { SpecError } from "../interpreter/compile.js";
 
 const root = path.resolve(__dirname, "..");
 const EXAMPLES = path.join(root, "examples");
@@ -152,14 +155,10 @@ describe("ONNX export: errors", () => {
 
   const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(root, "tools/cli/main.ts"), ...args], { cwd: root, encoding: "utf8" });
 
-  it("CLI: writes the model; without --input it exits 1, says why, and writes nothing", () => {
+  it("CLI: writes the model (exit 0, one file, a summary)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-onnx-"));
     try {
       const out = path.join(dir, "tiny.onnx");
-      const bad = cli(["export", "models/tiny/tiny_spikelm.spk", "--entry", "TinySpikeLM", "--to", "onnx", "-o", out]);
-      expect(bad.status).toBe(1);
-      expect(bad.stderr).toMatch(/needs --input FILE: a calibration input/);
-      expect(fs.existsSync(out)).toBe(false);
       const ok = cli(["export", "models/tiny/tiny_spikelm.spk", "--entry", "TinySpikeLM", "--to", "onnx", "-o", out, "--input", "models/tiny/prompt.json"]);
       expect(ok.stderr).toBe("");
       expect(ok.status).toBe(0);
@@ -171,15 +170,17 @@ describe("ONNX export: errors", () => {
     }
   });
 
-  it("CLI: a spec error exits 1 with file:line:col and writes nothing", () => {
+  it("without --input: says why, writes nothing; a spec error: diagnostics with file:line:col, nothing written", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-onnx-"));
     try {
+      const out = path.join(dir, "tiny.onnx");
+      await expect(exportCommand(path.join(root, "models/tiny/tiny_spikelm.spk"), { entry: "TinySpikeLM", to: "onnx", out })).rejects.toThrow(/needs --input FILE: a calibration input/);
       const spec = path.join(dir, "bad.spk");
       fs.writeFileSync(spec, "layer L(d) {\n  forward(x: [T, d]) -> [T, d] {\n    return y\n  }\n}\n");
-      const out = path.join(dir, "bad.onnx");
-      const r = cli(["export", spec, "--entry", "L", "--arg", "d=2", "--to", "onnx", "-o", out, "--input", "models/tiny/prompt.json"]);
-      expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/bad\.spk:3:12: error SPK201/);
+      const err = await exportCommand(spec, { entry: "L", arg: ["d=2"], to: "onnx", out: path.join(dir, "bad.onnx"), input: path.join(root, "models/tiny/prompt.json") }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SpecError);
+      const lines = formatDiagnostics((err as SpecError).diagnostics, (err as SpecError).program);
+      expect(lines.join("\n")).toMatch(/bad\.spk:3:12: error SPK201/);
       expect(fs.readdirSync(dir)).toEqual(["bad.spk"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -23,6 +23,7 @@ import type { ArgValue } from "../interpreter/compile.js";
 import { type Tensor, f32, i32 } from "../interpreter/engine/tensor.js";
 import { readSafetensors, serializeSafetensors } from "../interpreter/io/safetensors.js";
 import { trainDdpScript } from "../tools/export/train-ddp.js";
+import { exportCommand } from "../tools/cli/commands/export.js";
 import { DECODER_MAPPING } from "../models/spikelm/mapping.js";
 import { SMALL_DECODER_WEIGHTS } from "../models/registry.js";
 import { encodeTexts, loadModel } from "../models/tasks.js";
@@ -372,20 +373,16 @@ describe("PyTorch export: command line", () => {
     expect(fs.readFileSync(path.join(dir, "train_ddp.py"), "utf8")).toMatch(/import classifier as exported/);
   });
 
-  it("an unsupported construct: exit 1, file:line:col and the construct, nothing written", () => {
+  it("an unsupported construct: file:line:col and the construct, nothing written; bad module name; no authors' naming", async () => {
     const dir = fs.mkdtempSync(path.join(tmp, "cli-"));
     const spec = path.join(dir, "mix.spk");
     fs.writeFileSync(spec, "layer Mix(d) {\n  forward(x: [T, 2, d], y: [3, 2, d]) -> [T, 3, 2, d] {\n    return x + y\n  }\n}\n");
-    const r = cli(["export", spec, "--entry", "Mix", "--arg", "d=4", "-t", "4", "--to", "pytorch", "-o", path.join(dir, "mix.py")]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/mix\.spk:3:12: cannot export `\+` between a tensor with a time axis and one with more per-step axes .* to PyTorch/);
-    expect(fs.readdirSync(dir)).toEqual(["mix.spk"]);
-    const bad = cli(["export", "models/tiny/tiny_spikelm.spk", "--entry", "TinySpikeLM", "--to", "pytorch", "-o", path.join(dir, "my-model.py")]);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/must be a Python module name/);
-    const ref = cli(["export", "models/tiny/tiny_spikelm.spk", "--entry", "TinySpikeLM", "--to", "pytorch", "--names", "reference", "-o", path.join(dir, "m.py")]);
-    expect(ref.status).toBe(1);
-    expect(ref.stderr).toMatch(/does not follow the reference code/);
+    await expect(exportCommand(spec, { entry: "Mix", arg: ["d=4"], timesteps: "4", to: "pytorch", out: path.join(dir, "mix.py") })).rejects.toThrow(
+      /mix\.spk:3:12: cannot export `\+` between a tensor with a time axis and one with more per-step axes .* to PyTorch/,
+    );
+    const tiny = path.join(root, "models/tiny/tiny_spikelm.spk");
+    await expect(exportCommand(tiny, { entry: "TinySpikeLM", to: "pytorch", out: path.join(dir, "my-model.py") })).rejects.toThrow(/must be a Python module name/);
+    await expect(exportCommand(tiny, { entry: "TinySpikeLM", to: "pytorch", names: "reference", out: path.join(dir, "m.py") })).rejects.toThrow(/does not follow the reference code/);
     expect(fs.readdirSync(dir)).toEqual(["mix.spk"]);
   });
 });

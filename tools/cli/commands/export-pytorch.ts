@@ -24,6 +24,10 @@ const REFERENCE_MAPPING: Readonly<Record<string, string>> = {
 };
 
 export function exportPytorchCommand(file: string, opts: ExportOptions, out: string, names: string): number {
+  // train_ddp.py imports the module by its file name
+  const moduleName = path.basename(out).replace(/\.py$/, "");
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(moduleName) || !out.endsWith(".py"))
+    throw new UserError(`-o ${out}: the file name must be a Python module name (letters, digits, _) ending in .py`);
   const args = parseArgs(opts.arg);
   const timesteps = parseIntOption("--timesteps", opts.timesteps, 1);
   let inputs: Map<string, Pick<Tensor, "shape" | "dtype">>;
@@ -42,8 +46,6 @@ export function exportPytorchCommand(file: string, opts: ExportOptions, out: str
     referenceNames = { rows: m.rows.map(([r, s]) => [r, s]), ignored: m.ignored.map(([r, why]) => [r, why]), name: m.name };
   }
   const ex = exportPytorch({ file, entry: opts.entry, args, inputs, timesteps, referenceNames });
-  const moduleName = path.basename(out).replace(/\.py$/, "");
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(moduleName)) throw new UserError(`-o ${out}: the file name must be a Python module name (letters, digits, _) ending in .py`);
   const trainer = path.join(path.dirname(out), "train_ddp.py");
   writeFilesAtomically([
     { path: out, data: ex.code },
