@@ -10,16 +10,36 @@
  *   SPK000 internal parser error     SPK001 unexpected character
  *   SPK002 syntax error              SPK003 unterminated string
  *   SPK004 number literal out of range
+ *   SPK005 nested too deeply (the bounds in limits.ts)
  */
 import { EOF } from "chevrotain";
 import type { IRecognitionException, IToken } from "chevrotain";
 import type { Comment, Decl, ImportDecl, SpkFile } from "./ast.js";
 import type { Diagnostic, Span } from "./source.js";
 import { cstToAst } from "./cst-to-ast.js";
+import { MAX_EXPRESSION_DEPTH, MAX_NESTING } from "./limits.js";
 import { createDocLookup } from "./doc-comments.js";
 import type { DocLookup } from "./doc-comments.js";
 import { SpkParser } from "./parser.js";
-import { Const, DocComment, Import, Layer, Model, Neuron, NumberLit, startsLine, tokenize, UnterminatedString } from "./tokens.js";
+import {
+  Const,
+  DocComment,
+  Import,
+  Layer,
+  LBrace,
+  LBracket,
+  LParen,
+  Minus,
+  Model,
+  Neuron,
+  NumberLit,
+  RBrace,
+  RBracket,
+  RParen,
+  startsLine,
+  tokenize,
+  UnterminatedString,
+} from "./tokens.js";
 
 export interface ParseResult {
   readonly file: SpkFile;
@@ -79,9 +99,17 @@ class ParseRun {
     this.tokenStarts = lexed.tokens.map((t) => t.startOffset);
     this.lineStarts = new Set(this.tokenStarts.filter((start) => startsLine(this.text, start)));
 
-    if (!this.parseTokens(lexed.tokens, docFor)) {
-      // The parser failed internally: retry one top-level declaration at a time.
+    // Too deep a nesting would overflow the parser's stack: refuse the declarations that
+    // hold one (with SPK005 where the bound is crossed) and parse the others.
+    const tooDeep = tooDeeplyNested(lexed.tokens);
+    if (tooDeep.size > 0 || !this.parseTokens(lexed.tokens, docFor)) {
+      // Or the parser failed internally: retry one top-level declaration at a time.
       for (const chunk of splitAtDeclarations(lexed.tokens)) {
+        const deep = chunk.find((t) => tooDeep.has(t));
+        if (deep) {
+          this.diag("SPK005", `${tooDeep.get(deep)}, more than the limit of ${MAX_NESTING} (MAX_NESTING); name the inner parts with \`let\``, this.tokenSpan(deep));
+          continue;
+        }
         if (!this.parseTokens(chunk, docFor)) {
           const first = chunk[0];
           const last = chunk[chunk.length - 1];
@@ -120,6 +148,10 @@ class ParseRun {
     }
     for (const e of this.cascadeFree(errors)) this.diag("SPK002", e.message, this.tokenSpan(e.token));
     const converted = cstToAst(cst, this.text, docFor);
+    for (const d of converted.decls) {
+      const deep = limitExpressionDepth(d);
+      if (deep) this.diag("SPK005", `expression nested more than ${MAX_EXPRESSION_DEPTH} deep, the limit (MAX_EXPRESSION_DEPTH); split it with \`let\``, this.clamp(deep.start, deep.end));
+    }
     this.imports.push(...converted.imports);
     this.decls.push(...converted.decls);
     for (const e of converted.internalErrors) this.diagnostics.push(internalError(this.uri, this.clamp(e.span.start, e.span.end), e.error));
@@ -170,6 +202,71 @@ class ParseRun {
   }
 }
 
+const OPENERS: ReadonlySet<unknown> = new Set([LParen, LBracket, LBrace]);
+const CLOSERS: ReadonlySet<unknown> = new Set([RParen, RBracket, RBrace]);
+
+/**
+ * The tokens at which nesting first crosses MAX_NESTING (at most one per declaration), each
+ * with a description of the depth. Counts open brackets plus prefix `-` in a row, the
+ * constructs the parser descends into recursively; a linear scan, so it cannot overflow.
+ */
+function tooDeeplyNested(tokens: readonly IToken[]): Map<IToken, string> {
+  const out = new Map<IToken, string>();
+  let brackets = 0;
+  let minuses = 0;
+  let reported = false;
+  for (const t of tokens) {
+    if (DECL_KEYWORDS.has(t.tokenType)) {
+      brackets = 0;
+      reported = false;
+    }
+    if (OPENERS.has(t.tokenType)) brackets++;
+    else if (CLOSERS.has(t.tokenType)) brackets = Math.max(0, brackets - 1);
+    minuses = t.tokenType === Minus ? minuses + 1 : 0;
+    if (!reported && brackets + minuses > MAX_NESTING) {
+      out.set(t, minuses > 0 ? `nesting ${brackets + minuses} deep (${brackets} brackets and ${minuses} \`-\` in a row)` : `brackets nested ${brackets} deep`);
+      reported = true;
+    }
+  }
+  return out;
+}
+
+const EXPR_KINDS: ReadonlySet<string> = new Set(["Number", "Bool", "String", "Name", "Unary", "Binary", "Call", "Index", "Repeat", "ErrorExpr"]);
+
+/**
+ * Replaces every expression deeper than MAX_EXPRESSION_DEPTH in `decl` by an `ErrorExpr`
+ * (so no later stage recurses that deep) and returns the span of the first one cut.
+ * Operator chains are built as left-deep trees without recursion, so only this walk, which
+ * keeps its own stack, sees their full depth.
+ */
+function limitExpressionDepth(decl: Decl): Span | undefined {
+  let first: Span | undefined;
+  const stack: { node: Record<string, unknown>; depth: number }[] = [{ node: decl as unknown as Record<string, unknown>, depth: 0 }];
+  const visit = (holder: Record<string, unknown> | unknown[], key: string | number, child: unknown, depth: number) => {
+    if (typeof child !== "object" || child === null) return;
+    if (Array.isArray(child)) {
+      child.forEach((c, i) => visit(child, i, c, depth));
+      return;
+    }
+    const node = child as Record<string, unknown>;
+    if (typeof node.kind !== "string") return;
+    const isExpr = EXPR_KINDS.has(node.kind);
+    const d = isExpr ? depth + 1 : depth;
+    if (isExpr && d > MAX_EXPRESSION_DEPTH) {
+      const span = node.span as Span;
+      first ??= span;
+      (holder as Record<string | number, unknown>)[key] = { kind: "ErrorExpr", span };
+      return;
+    }
+    stack.push({ node, depth: d });
+  };
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    for (const [k, v] of Object.entries(node)) if (k !== "span") visit(node, k, v, depth);
+  }
+  return first;
+}
+
 /** Splits a token stream before every declaration keyword (they never occur inside one). */
 function splitAtDeclarations(tokens: readonly IToken[]): IToken[][] {
   const chunks: IToken[][] = [];
@@ -198,11 +295,8 @@ function lowerBound(values: readonly number[], x: number): number {
 }
 
 function internalError(uri: string, span: Span, error: unknown): Diagnostic {
-  const what =
-    error instanceof RangeError
-      ? "the code is nested too deeply to parse"
-      : error instanceof Error
-        ? error.message
-        : String(error);
+  // A stack overflow the nesting bounds did not foresee is still the input's depth, not a bug.
+  if (error instanceof RangeError) return { code: "SPK005", severity: "error", message: "the code is nested too deeply to parse; name the inner parts with `let`", uri, span };
+  const what = error instanceof Error ? error.message : String(error);
   return { code: "SPK000", severity: "error", message: `internal parser error: ${what}`, uri, span };
 }

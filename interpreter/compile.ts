@@ -18,7 +18,10 @@ import { type Tensor, shapeString } from "./engine/tensor.js";
 import { UserError } from "./io/errors.js";
 import { type Graph, GraphBuilder, type GraphTap } from "./ir/graph.js";
 import { selectTaps } from "./taps.js";
-import { constDim } from "./types/dims.js";
+import { constDim, dimToString, dimValue } from "./types/dims.js";
+import { MAX_TENSOR_ELEMENTS, MAX_TIMESTEPS, limitMessage } from "./limits.js";
+import type { IRNode } from "./ir/graph.js";
+import type { Span } from "../grammar/source.js";
 import { REAL, type TensorType } from "./types/tensor-type.js";
 
 /** A spec with errors: carries the diagnostics so the caller can print them with positions. */
@@ -122,8 +125,10 @@ export function compileEntry(req: CompileRequest): Compiled {
   const ts = decl.kind === "Model" ? decl.members.find((m) => m.kind === "Timesteps") : undefined;
   if (T === undefined && ts && ts.kind === "Timesteps") {
     const v = probe.evalConst(ts.value, { uri, vars: args, path: "" });
+    const at = (code: string, message: string) => new SpecError([{ code, severity: "error", message, uri, span: ts.value.span }], program);
     if (v.kind !== "num" || v.value === undefined || !Number.isInteger(v.value) || v.value < 1)
-      throw new UserError(`\`${decl.name.name}\` declares timesteps that are not a positive whole number`);
+      throw at("SPK504", `\`${decl.name.name}\` declares ${v.kind === "num" && v.value !== undefined ? `${v.value} time steps` : "time steps"}, which is not a whole number >= 1`);
+    if (v.value > MAX_TIMESTEPS) throw at("SPK505", limitMessage("the number of time steps", v.value, MAX_TIMESTEPS, "MAX_TIMESTEPS"));
     T = v.value;
   }
   for (let i = 0; T === undefined && i < params.length; i++) {
@@ -132,6 +137,7 @@ export function compileEntry(req: CompileRequest): Compiled {
   }
   if (T === undefined) T = 1;
   if (!Number.isInteger(T) || T < 1) throw new UserError(`the number of time steps must be a positive whole number, got ${T}`);
+  if (T > MAX_TIMESTEPS) throw new UserError(limitMessage("the number of time steps", T, MAX_TIMESTEPS, "MAX_TIMESTEPS"));
 
   const names = params.map((p) => p.name.name);
   for (const k of req.inputs.keys()) {
@@ -155,6 +161,8 @@ export function compileEntry(req: CompileRequest): Compiled {
   const out = elab.elaborateEntry(decl, uri, bindEntryArgs(decl, uri, req.args ?? {}, elab), inputs, b);
   if (elab.diagnostics.length > 0) throw new SpecError(elab.diagnostics, program);
   if (out.kind !== "tensor") throw new UserError(`\`${decl.name.name}\` does not produce a tensor`);
+  const bad = checkShapes(b.nodes, T, { uri, span: decl.name.span });
+  if (bad) throw new SpecError([bad], program);
   const neuronPaths = [...new Set(b.nodes.filter((n) => n.op === "neuron").map((n) => n.attrs.path as string))];
   const selected = req.taps && req.taps.length > 0 ? selectTaps(req.taps, elab.layerOutputs, neuronPaths) : undefined;
   const graph: Graph = {
@@ -166,4 +174,28 @@ export function compileEntry(req: CompileRequest): Compiled {
     ...(selected && selected.layers.length > 0 ? { taps: selected.layers } : {}),
   };
   return { graph, program, entry: decl, uri, layerOutputs: elab.layerOutputs, neuronPaths, tappedNeurons: selected?.neurons ?? new Set() };
+}
+
+/**
+ * Every tensor of a concrete graph must have whole-number axes and at most
+ * MAX_TENSOR_ELEMENTS elements. Generic checking cannot know (`d / heads` with `--arg
+ * heads=0.5`, `[out, inp]` with `--arg out=3000000000`), so this runs after concrete
+ * elaboration, before anything is allocated, and blames the expression that made the tensor.
+ */
+function checkShapes(nodes: readonly IRNode[], T: number, fallback: { uri: string; span: Span }): Diagnostic | undefined {
+  for (const n of nodes) {
+    // A neuron's step graph (one level deep) is checked before the neuron's own outputs.
+    const body = (n.attrs as { body?: { nodes?: readonly IRNode[] } }).body;
+    const inner = body?.nodes && checkShapes(body.nodes, T, fallback);
+    if (inner) return inner;
+    const at = n.origin ?? fallback;
+    const dims = n.type.shape.map(dimValue);
+    const shape = () => `[${[...(n.type.timed ? [T] : []), ...n.type.shape.map(dimToString)].join(", ")}]`;
+    const badAxis = n.type.shape.find((d, i) => dims[i] === undefined || !Number.isInteger(dims[i]) || dims[i]! < 0);
+    if (badAxis) return { code: "SPK310", severity: "error", uri: at.uri, span: at.span, message: `\`${n.op}\` here gives a tensor of shape ${shape()}: an axis of length ${dimToString(badAxis)} is not a whole number >= 0 (check the constructor arguments)` };
+    const elements = (dims as number[]).reduce((a, x) => a * x, n.type.timed ? T : 1);
+    if (elements > MAX_TENSOR_ELEMENTS)
+      return { code: "SPK505", severity: "error", uri: at.uri, span: at.span, message: `\`${n.op}\` here gives a tensor of shape ${shape()}, ${elements.toLocaleString("en-US")} elements, more than the limit of ${MAX_TENSOR_ELEMENTS.toLocaleString("en-US")} (MAX_TENSOR_ELEMENTS)` };
+  }
+  return undefined;
 }

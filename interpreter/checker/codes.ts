@@ -8,6 +8,7 @@ export const CODES = {
   SPK002: "syntax error",
   SPK003: "unterminated string",
   SPK004: "number literal out of range",
+  SPK005: "nested too deeply",
   SPK101: "import not found",
   SPK102: "import cycle",
   SPK201: "unknown name",
@@ -47,6 +48,7 @@ export const CODES = {
   SPK502: "expected a tensor",
   SPK503: "wrong number of arguments to a builtin",
   SPK504: "value out of range",
+  SPK505: "size limit exceeded",
 } as const;
 
 export type Code = keyof typeof CODES;

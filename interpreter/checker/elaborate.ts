@@ -41,6 +41,7 @@ import {
   symDim,
 } from "../types/dims.js";
 import { REAL, type TensorType, levels, typeToString } from "../types/tensor-type.js";
+import { MAX_CHECK_STEPS, MAX_ELABORATION_STEPS, MAX_REPEAT, MAX_TENSOR_ELEMENTS, MAX_TIMESTEPS, limitMessage } from "../limits.js";
 import { BUILTINS, type BuiltinCall, INITIALISERS } from "./builtins.js";
 import type { Code } from "./codes.js";
 import { Lowering } from "./lowering.js";
@@ -123,6 +124,20 @@ export interface ElaboratorOptions {
   readonly recordTypes?: boolean;
 }
 
+/**
+ * Thrown to stop an elaboration that crossed MAX_ELABORATION_STEPS: unwinding at once is the
+ * only way out of a runaway instantiation. Caught by `checkDecl` and `elaborateEntry`, which
+ * turn it into its diagnostic.
+ */
+class ElaborationLimit extends Error {
+  constructor(
+    readonly uri: string,
+    readonly span: Span,
+  ) {
+    super("elaboration step limit");
+  }
+}
+
 const num = (value: number): NumValue =>
   Number.isFinite(value) ? { kind: "num", value, dim: constDim(value) } : { kind: "num", value, dim: symDim(freshSymbol(String(value), false)) };
 const symNum = (dim: Dim): NumValue => {
@@ -148,12 +163,16 @@ export class Elaborator {
   private readonly instantiating: string[] = [];
   private readonly calling: Decl[] = [];
   private readonly seen = new Set<string>();
+  /** Expressions evaluated so far: per entry when running, per checker (all declarations) when checking. */
+  private steps = 0;
+  private readonly maxSteps: number;
 
   constructor(
     readonly program: Program,
     readonly options: ElaboratorOptions,
   ) {
     this.timeName = options.timeName ?? "T";
+    this.maxSteps = options.concrete ? MAX_ELABORATION_STEPS : MAX_CHECK_STEPS;
   }
 
   // ------------------------------------------------------------------ diagnostics
@@ -343,6 +362,7 @@ export class Elaborator {
       else if (m.kind === "Weight") vars.set(name, this.weight(m.name.name, m.type, m.init, sc, this.join(inst.path, name)));
       else if (m.kind === "Timesteps") {
         if (decl.kind !== "Model") this.report("SPK409", uri, m.span, "`timesteps` belongs in a model; a layer takes T from its input or from `--timesteps`");
+        else this.checkTimesteps(m.value, sc);
         vars.set(name, symNum(this.options.timeDim));
       }
     }
@@ -351,6 +371,15 @@ export class Elaborator {
     const result: ModuleEnv = { vars, decl, uri, forward: env.forward };
     this.modules.set(inst.path, result);
     return result;
+  }
+
+  /** A model's `timesteps T = n`: n must be a whole number in [1, MAX_TIMESTEPS] once known. */
+  private checkTimesteps(value: Expr, sc: Scope): void {
+    const v = this.evalConst(value, sc);
+    if (v.kind === "unknown" || (v.kind === "num" && v.value === undefined)) return; // settled when the model runs
+    if (v.kind !== "num") this.report("SPK501", sc.uri, value.span, `the number of time steps must be a number, found ${describeValue(v)}`);
+    else if (!Number.isInteger(v.value) || v.value! < 1) this.report("SPK504", sc.uri, value.span, `the number of time steps must be a whole number >= 1, found ${v.value}`);
+    else if (v.value! > MAX_TIMESTEPS) this.report("SPK505", sc.uri, value.span, limitMessage("the number of time steps", v.value!, MAX_TIMESTEPS, "MAX_TIMESTEPS"));
   }
 
   private join(prefix: string, name: string): string {
@@ -369,8 +398,15 @@ export class Elaborator {
         this.report("SPK504", sc.uri, e.count.span, `repeat needs a whole number of copies, found ${n}`);
         return UNKNOWN;
       }
-      // Checking generically, a symbolic count stands for one representative copy.
-      const copies = n ?? 1;
+      // Refused when checking too, though checking would not expand it: it can never run.
+      if (n !== undefined && n > MAX_REPEAT) {
+        this.report("SPK505", sc.uri, e.count.span, limitMessage("repeat count", n, MAX_REPEAT, "MAX_REPEAT", "copies"));
+        return UNKNOWN;
+      }
+      // Checking generically, one representative copy stands for all of them: the body cannot
+      // see its index, so every copy is the same layer (`callRepresentative` applies it).
+      // Running, each copy is its own instance with its own weights.
+      const copies = this.options.concrete ? n! : Math.min(n ?? 1, 1);
       const items: InstanceValue[] = [];
       for (let i = 0; i < copies; i++) {
         const v = this.evalConst(e.body, sc);
@@ -380,7 +416,7 @@ export class Elaborator {
         }
         items.push(this.instantiate(v, `${path}.${i}`));
       }
-      const stack: StackValue = { kind: "stack", items, path };
+      const stack: StackValue = this.options.concrete || n === undefined ? { kind: "stack", items, path } : { kind: "stack", items, path, applied: n };
       this.record(sc.uri, e.span, stack);
       return stack;
     }
@@ -402,6 +438,12 @@ export class Elaborator {
       }
       const dim = this.evalDim(d, sc, new Map(), false);
       if (!dim) return UNKNOWN;
+      // A constant axis is checked where it is written, whether or not the layer ever runs.
+      const known = dimValue(dim);
+      if (known !== undefined && (!Number.isInteger(known) || known < 0)) {
+        this.report("SPK310", sc.uri, d.span, `weight \`${name}\` has an axis of length ${dimToString(dim)}; axis lengths are whole numbers >= 0`);
+        return UNKNOWN;
+      }
       shape.push(dim);
     }
     let spec: InitSpec | undefined;
@@ -423,6 +465,11 @@ export class Elaborator {
         this.report("SPK310", sc.uri, type.span, `weight \`${name}\` has shape ${shapeStr(shape)}, which is not a list of whole numbers`);
         return UNKNOWN;
       }
+      const elements = concrete.reduce((a, x) => a * x, 1);
+      if (elements > MAX_TENSOR_ELEMENTS) {
+        this.report("SPK505", sc.uri, type.span, `weight \`${name}\` has shape [${concrete.join(", ")}], ${elements.toLocaleString("en-US")} elements, more than the limit of ${MAX_TENSOR_ELEMENTS.toLocaleString("en-US")} (MAX_TENSOR_ELEMENTS)`);
+        return UNKNOWN;
+      }
       const fanIn = concrete[concrete.length - 1] ?? 1;
       // Default: PyTorch's nn.Linear scheme, uniform in ±1/sqrt(fan_in) (fan_in = last axis).
       this.params.push({ path, kind: "weight", shape: concrete, init: spec ?? { kind: "uniform", bound: 1 / Math.sqrt(Math.max(1, fanIn)) }, origin: { uri: sc.uri, span: type.span } });
@@ -440,7 +487,8 @@ export class Elaborator {
   private evalDim(e: Expr, sc: Scope, free: Map<string, DimSymbol>, flexible: boolean): Dim | undefined {
     switch (e.kind) {
       case "Number":
-        return constDim(e.value);
+        // A literal too large for a number is reported by the parser (SPK004).
+        return Number.isFinite(e.value) ? constDim(e.value) : undefined;
       case "Name": {
         if (e.name === this.timeName) return this.options.timeDim;
         const v = this.lookup(e.name, sc, e.span);
@@ -489,6 +537,7 @@ export class Elaborator {
   // ------------------------------------------------------------------ expressions
 
   evalExpr(e: Expr, sc: Scope): Value {
+    if (++this.steps > this.maxSteps) throw new ElaborationLimit(sc.uri, e.span);
     const v = this.evalExprInner(e, sc);
     if (sc.lower && (v.kind === "tensor" || v.kind === "instance")) this.record(sc.uri, e.span, v);
     return v;
@@ -627,6 +676,7 @@ export class Elaborator {
         const spans = e.args.map((a) => a.value.span);
         if (callee.kind === "stack") {
           let cur: Value = args[0] ?? UNKNOWN;
+          if (callee.applied !== undefined) return this.callRepresentative(callee, callee.applied, cur, args, spans, e.span, sc);
           for (const item of callee.items) {
             if (cur.kind !== "tensor") return UNKNOWN;
             cur = this.callInstance(item, [cur, ...args.slice(1)], spans, e.span, sc);
@@ -640,6 +690,26 @@ export class Elaborator {
         this.report("SPK204", sc.uri, e.callee.span, `${describeValue(callee)} cannot be called`);
         return UNKNOWN;
     }
+  }
+
+  /**
+   * A generically checked `repeat n` applies one copy n times. The copies are identical, so
+   * once a copy returns the type it was given, every later copy would too: stop there. Types
+   * that keep changing (a fresh symbol each time) stop after three copies, which shows any
+   * mismatch between one copy's output and the next copy's input.
+   */
+  private callRepresentative(stack: StackValue, n: number, first: Value, args: TensorValue[], spans: Span[], span: Span, sc: Scope): Value {
+    const item = stack.items[0];
+    if (!item) return first;
+    let cur = first;
+    for (let i = 0; i < Math.min(n, 3); i++) {
+      if (cur.kind !== "tensor") return UNKNOWN;
+      const next = this.callInstance(item, [cur, ...args.slice(1)], spans, span, sc);
+      const settled = next.kind === "tensor" && next.type.elem === cur.type.elem && typeToString(next.type, this.timeName) === typeToString(cur.type, this.timeName);
+      cur = next;
+      if (settled) break;
+    }
+    return cur;
   }
 
   private callBuiltin(name: string, e: Extract<Expr, { kind: "Call" }>, sc: Scope): Value {
@@ -1032,6 +1102,36 @@ export class Elaborator {
 
   /** Checks a layer, model or neuron on its own, with symbolic arguments and shapes. */
   checkDecl(decl: Decl, uri: string): void {
+    this.bounded(decl, uri, () => this.checkDeclUnbounded(decl, uri));
+  }
+
+  /**
+   * Runs one elaboration within the step budget; crossing it is reported at the declaration
+   * being checked or run (the place the budget ran out is deep inside some callee, related).
+   */
+  private bounded<R>(decl: Decl, uri: string, body: () => R): R | undefined {
+    if (this.steps >= this.maxSteps) return undefined; // spent on an earlier declaration, which reported it
+    try {
+      return body();
+    } catch (e) {
+      if (!(e instanceof ElaborationLimit)) throw e;
+      // Unwound mid-way: forget the half-built instances so the next declaration starts clean.
+      this.instantiating.length = 0;
+      this.calling.length = 0;
+      this.modules.clear();
+      const limit = this.options.concrete ? "MAX_ELABORATION_STEPS" : "MAX_CHECK_STEPS";
+      this.report(
+        "SPK505",
+        uri,
+        decl.name.span,
+        `${this.options.concrete ? "elaborating" : "checking"} \`${decl.name.name}\` takes more than ${this.maxSteps.toLocaleString("en-US")} steps, the limit (${limit}): its layers create or call each other too many times`,
+        { related: [{ uri: e.uri, span: e.span, message: "elaboration stopped here" }] },
+      );
+      return undefined;
+    }
+  }
+
+  private checkDeclUnbounded(decl: Decl, uri: string): void {
     if (decl.kind === "Const") {
       this.declValue(decl, uri);
       return;
@@ -1076,6 +1176,10 @@ export class Elaborator {
     inputs: readonly { name: string; type: TensorType }[],
     b: GraphBuilder,
   ): Value {
+    return this.bounded(decl, uri, () => this.elaborateEntryUnbounded(decl, uri, args, inputs, b)) ?? UNKNOWN;
+  }
+
+  private elaborateEntryUnbounded(decl: NeuronDecl | ModuleDecl, uri: string, args: Map<string, Value>, inputs: readonly { name: string; type: TensorType }[], b: GraphBuilder): Value {
     const inst = this.instantiate({ kind: "ctor", decl, uri, args }, "");
     const lower = new Lowering(b, this.reporterFor(uri), uri, this.timeName);
     const sc: Scope = { uri, vars: new Map(), lower, path: "" };

@@ -17,17 +17,23 @@ export function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/** Longer names get no suggestion: the distance costs length², and nobody mistypes a 200-character name. */
+const MAX_SUGGEST_LENGTH = 200;
+
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  if (name.length > MAX_SUGGEST_LENGTH) return undefined;
+  const limit = Math.max(1, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
     if (c === name) continue;
+    // Each character of length difference costs a whole edit: too far apart without computing.
+    if (Math.abs(c.length - name.length) > limit) continue;
     const d = editDistance(name, c);
     if (d < bestD || (d === bestD && best !== undefined && c < best)) {
       best = c;
       bestD = d;
     }
   }
-  const limit = Math.max(1, Math.floor(name.length / 3));
   return best !== undefined && bestD <= limit ? best : undefined;
 }

@@ -44,6 +44,11 @@ export interface StackValue {
   readonly kind: "stack";
   readonly items: readonly InstanceValue[];
   readonly path: string;
+  /**
+   * Checking generically with a constant count: `items` holds one representative copy,
+   * applied this many times (copies are identical, so n instances are not needed).
+   */
+  readonly applied?: number;
 }
 
 export interface TensorValue {

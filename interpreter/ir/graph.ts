@@ -98,13 +98,17 @@ export function nodeMap(nodes: readonly IRNode[]): Map<number, IRNode> {
 /** Mutable builder used by the elaborator; the result is frozen data. */
 export class GraphBuilder {
   readonly nodes: IRNode[] = [];
+  /** By id: a linear search per lookup made elaborating a deep model quadratic. */
+  private readonly byId = new Map<number, IRNode>();
   constructor(private nextId: { value: number }) {}
   add(op: string, inputs: readonly number[], type: TensorType, attrs: Record<string, unknown> = {}, origin?: Origin): number {
     const id = this.nextId.value++;
-    this.nodes.push({ id, op, inputs, attrs, type, origin });
+    const node: IRNode = { id, op, inputs, attrs, type, origin };
+    this.nodes.push(node);
+    this.byId.set(id, node);
     return id;
   }
   get(id: number): IRNode | undefined {
-    return this.nodes.find((n) => n.id === id);
+    return this.byId.get(id);
   }
 }
