@@ -9,8 +9,10 @@
  * mapping.ts: the reference code's `state_dict`), each also without the `bert.` prefix (a bare
  * Hugging Face `BertModel` state_dict). The candidate that recognises the most names wins;
  * among equals, spec paths first, then the mapping the caller prefers (a shipped model's own),
- * then the mapping whose rows cover the most spec parameters. When no candidate recognises
- * every name, the error names the closest one and the first few names it does not know.
+ * then the mapping whose rows cover the most spec parameters. A prefix every name shares
+ * (`module.` from DataParallel) is looked through when that makes every name known. When no
+ * candidate recognises every name, the error names the closest one and the first few names
+ * it does not know (with `strict: false`, the closest is applied and the rest skipped).
  *
  * Amplitudes: absent ones are calibrated on the first call (by `ParamStore`). In a
  * reference-named file, an amplitude whose T per-step scalars are all exactly 1.0 is the
