@@ -53,7 +53,7 @@ export function buildProgram(): Command {
     .argument("<file>", "spec file")
     .requiredOption("-e, --entry <name>", "the neuron, layer or model to run")
     .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
-    .option("-w, --weights <file>", "weights (.json or .safetensors) by parameter path")
+    .option("-w, --weights <file>", "weights (.json or .safetensors): by parameter path, or in a declared naming such as the reference checkpoint's (read off the names)")
     .option("-i, --input <file>", "input tensors (.json) by forward argument name")
     .option("-o, --out <file>", "write {output, record} as JSON (or flat tensors to a .safetensors file)")
     .option("-m, --mode <mode>", "multi (whole time axis per op) or step (streaming)", "multi")
@@ -118,7 +118,7 @@ export function buildProgram(): Command {
       .option("--model <name|spec>", "a shipped model (see `spikelm models`) or a .spk file")
       .option("-e, --entry <name>", "the model in a .spk file")
       .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
-      .option("-w, --weights <file>", "weights (.safetensors or .json; the reference code's naming for shipped models)")
+      .option("-w, --weights <file>", "weights (.safetensors or .json): by parameter path, or the reference code's naming with or without `bert.` (read off the names)")
       .option("--vocab <file>", "WordPiece vocab.txt (for models that do not ship one)")
       .option("-s, --seed <n>", "seed for weights not given", "0")
       .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file (default: calibrate them, as the reference does)");
