@@ -230,13 +230,15 @@ describe("a file that fits no naming", () => {
 });
 
 describe("the model config's sizes are spec arguments", () => {
-  it("type_vocab, eps and steps change the token-type table, the LayerNorms and T", () => {
+  it("type_vocab, eps, pad and steps change the token-type table, the LayerNorms, the padding row and T", () => {
     const c = compileEntry({ file: SPEC, entry: ENTRY, args: { ...SMALL_ENCODER_ARGS, type_vocab: 3, eps: 1e-5, steps: 2 }, inputs });
     expect(c.graph.params.find((p) => p.path === "embeddings.token_type.table")!.shape).toEqual([3, 64]);
     expect(c.graph.timesteps).toBe(2);
     const norms = c.graph.nodes.filter((n) => n.op === "layernorm").map((n) => n.attrs.eps);
     expect(norms.length).toBe(5);
     expect(new Set(norms)).toEqual(new Set([Math.fround(1e-5)]));
+    const padded = compileEntry({ file: SPEC, entry: ENTRY, args: { ...SMALL_ENCODER_ARGS, pad: 7 }, inputs });
+    expect(padded.graph.nodes.filter((n) => n.op === "gather").map((n) => n.attrs.pad)).toContain(7);
     const r = runSpec({ file: SPEC, entry: ENTRY, args: { ...SMALL_ENCODER_ARGS, type_vocab: 3 }, inputs: new Map([...inputs, ["types", i32([2, 6], [0, 0, 0, 1, 1, 2, 0, 0, 0, 1, 1, 2])]]) });
     expect(r.output.shape).toEqual([2, 6, 64]);
   });
