@@ -70,7 +70,8 @@ const defs: OpDef[] = [
   { name: "cache_concat", time: "special" },
   // elementwise
   ...(["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const).map(unary),
-  ...(["add", "sub", "mul", "div", "max", "min", "at_least"] as const).map(binary),
+  // "max" is the reduction below (one op name, one meaning): there is no elementwise maximum.
+  ...(["add", "sub", "mul", "div", "min", "at_least"] as const).map(binary),
   { name: "clamp", time: "batched", elementwise: true, forward: ([x, lo, hi]) => K.clamp(x!, lo!, hi!), grad: ([x, lo, hi], _, g) => G.clampGrad(x!, lo!, hi!, g) },
   // gradient markers (docs/language.md, "Gradients"): the identity forward, a rule backward.
   // detach(x): no gradient flows to x. surrogate(v, p): v's value, p's gradient.

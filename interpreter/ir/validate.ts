@@ -13,7 +13,8 @@ interface Ctx {
 const RULES: readonly { readonly name: string; readonly check: (n: IRNode, c: Ctx) => string | undefined }[] = [
   { name: "known-op", check: (n) => (OPS.has(n.op) ? undefined : `unknown op ${n.op}`) },
   { name: "topological", check: (n, c) => n.inputs.filter((i) => !c.seen.has(i)).map((i) => `input %${i} is not defined before use`)[0] },
-  { name: "binary-arity", check: (n) => (["add", "sub", "mul", "div", "max", "min", "at_least", "matmul", "spike_matmul"].includes(n.op) && n.inputs.length !== 2 ? `${n.op} needs 2 inputs, has ${n.inputs.length}` : undefined) },
+  // (`max` is the reduction, one input: not listed)
+  { name: "binary-arity", check: (n) => (["add", "sub", "mul", "div", "min", "at_least", "matmul", "spike_matmul"].includes(n.op) && n.inputs.length !== 2 ? `${n.op} needs 2 inputs, has ${n.inputs.length}` : undefined) },
   { name: "projection-of-neuron", check: (n, c) => (n.op === "neuron_out" && c.byId.get(n.inputs[0]!)?.op !== "neuron" ? "neuron_out must read a neuron" : undefined) },
   { name: "projection-field", check: (n) => (n.op === "neuron_out" && !["value", "levels", "scale"].includes(n.attrs.field as string) ? `bad field ${String(n.attrs.field)}` : undefined) },
   { name: "int8-only-levels", check: (n) => (n.attrs.int8 === true && !(n.type.values.kind === "levels") ? "int8 storage on a tensor that is not spike levels" : undefined) },
