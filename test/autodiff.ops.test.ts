@@ -366,3 +366,60 @@ describe("layout ops and gather: the rule is the exact transpose of the forward"
     );
   });
 });
+
+describe("rules of the optimized graph's ops equal the rules of what they replace", () => {
+  it("fused programs: the steps' rules in reverse, bit for bit", () => {
+    fc.assert(
+      fc.property(shapeArb, seedArb, (s, seed) => {
+        const r = rnd(seed);
+        const t = (shape: number[]) => f32(shape, Float32Array.from({ length: numel(shape) }, () => Math.fround(r() * 4 - 2)));
+        const [a, b, c] = [t(s), t(s.slice(1)), t(s)];
+        // tanh(a * b + c) - a, as a program and op by op
+        const program = [
+          { op: "mul", args: [{ in: 0 }, { in: 1 }] },
+          { op: "add", args: [{ tmp: 0 }, { in: 2 }] },
+          { op: "tanh", args: [{ tmp: 1 }] },
+          { op: "sub", args: [{ tmp: 2 }, { in: 0 }] },
+        ];
+        const fused = opDef("fused");
+        const y = fused.forward!([a, b, c], { attrs: { program } });
+        const g = t(y.shape as number[]);
+        const [ga, gb, gc] = fused.grad!([a, b, c], y, g, { attrs: { program } }) as F32Tensor[];
+        const m = K.binary("mul", a, b);
+        const p = K.binary("add", m, c);
+        const h = K.unary("tanh", p);
+        const [gh, gaDirect] = opDef("sub").grad!([h, a], y, g, { attrs: {} }) as F32Tensor[];
+        const [gp] = opDef("tanh").grad!([p], h, gh!, { attrs: {} }) as F32Tensor[];
+        const [gm, gc2] = opDef("add").grad!([m, c], p, gp!, { attrs: {} }) as F32Tensor[];
+        const [ga2, gb2] = opDef("mul").grad!([a, b], m, gm!, { attrs: {} }) as F32Tensor[];
+        // the program adds a's two gradients in reverse step order: the sub's first, then the mul's
+        const gaWant = Float32Array.from(gaDirect!.data, (v, i) => v + ga2!.data[i]!);
+        expect(Array.from(ga!.data)).toEqual(Array.from(gaWant));
+        expect(Array.from(gb!.data)).toEqual(Array.from(gb2!.data));
+        expect(Array.from(gc!.data)).toEqual(Array.from(gc2!.data));
+      }),
+      RUNS,
+    );
+  });
+
+  it("spike_matmul (forms nn and nt) equals matmul's rule", () => {
+    fc.assert(
+      fc.property(dimArb, dimArb, dimArb, seedArb, (M, Kd, N, seed) => {
+        const r = rnd(seed);
+        const levels = f32([2, M, Kd], Float32Array.from({ length: 2 * M * Kd }, () => Math.floor(r() * 3) - 1));
+        const w = f32([Kd, N], Float32Array.from({ length: Kd * N }, () => Math.fround(r() * 2 - 1)));
+        const g = f32([2, M, N], Float32Array.from({ length: 2 * M * N }, () => Math.fround(r() * 2 - 1)));
+        const sm = opDef("spike_matmul");
+        const y = sm.forward!([levels, w], { attrs: { form: "nn" } });
+        const want = opDef("matmul").grad!([levels, w], y, g, { attrs: {} });
+        const got = sm.grad!([levels, w], y, g, { attrs: { form: "nn" } });
+        want.forEach((t, k) => expect(Array.from(got[k]!.data)).toEqual(Array.from(t!.data)));
+        const wt = K.transpose(w);
+        const gotNt = sm.grad!([levels, wt], y, g, { attrs: { form: "nt" } });
+        expect(Array.from(gotNt[0]!.data)).toEqual(Array.from(want[0]!.data));
+        expect(Array.from(gotNt[1]!.data)).toEqual(Array.from(K.transpose(want[1]! as F32Tensor).data));
+      }),
+      RUNS,
+    );
+  });
+});

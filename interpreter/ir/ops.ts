@@ -78,16 +78,26 @@ const defs: OpDef[] = [
   // grad_scale(x, k): the gradient to x is multiplied by the constant k (LSQ's step-size scale).
   { name: "detach", time: "batched", elementwise: true, forward: ([x]) => copy(x!), grad: () => [undefined] },
   { name: "surrogate", time: "batched", elementwise: true, forward: ([v]) => copy(v!), grad: ([, p], _, g) => [undefined, G.unbroadcast(g, p!.shape)] },
-  { name: "grad_scale", time: "batched", elementwise: true, forward: ([x]) => copy(x!), grad: (_, __, g, c) => [G.scaleGrad(g, c.attrs.scale as number)] },
+  // not marked elementwise: elementwise fusion would put it in a program, which keeps no attributes (its scale)
+  { name: "grad_scale", time: "batched", forward: ([x]) => copy(x!), grad: (_, __, g, c) => [G.scaleGrad(g, c.attrs.scale as number)] },
   // a fused elementwise program (elementwise-fusion pass): the same ops in the same order
-  { name: "fused", time: "batched", elementwise: true, forward: (xs, c) => runFusedProgram(xs, c.attrs.program as FusedProgram) },
+  { name: "fused", time: "batched", elementwise: true, forward: (xs, c) => runFusedProgram(xs, c.attrs.program as FusedProgram), grad: (xs, _, g, c) => fusedGrad(xs, g, c.attrs.program as FusedProgram) },
   // integer → float: ids carry no gradient
   { name: "to_f32", time: "batched", elementwise: true, forward: ([x]) => K.toF32(x!), grad: () => [undefined] },
   // contractions and last-axis ops: the time axis is one more batch axis
   { name: "matmul", time: "batched", forward: ([a, b]) => K.matmul(a!, b!), grad: ([a, b], _, g) => G.matmulGrad(a!, b!, g) },
   // a matmul with a spike-levels operand (spike-accumulate pass); form "nt" takes the right
   // operand untransposed. The reference meaning is the plain matmul on the levels.
-  { name: "spike_matmul", time: "batched", forward: ([a, b], c) => K.matmul(a!, c.attrs.form === "nt" ? K.transpose(b!) : b!) },
+  {
+    name: "spike_matmul",
+    time: "batched",
+    forward: ([a, b], c) => K.matmul(a!, c.attrs.form === "nt" ? K.transpose(b!) : b!),
+    grad: ([a, b], _, g, c) => {
+      if (c.attrs.form !== "nt") return G.matmulGrad(a!, b!, g);
+      const [ga, gbt] = G.matmulGrad(a!, K.transpose(b!), g);
+      return [ga, K.transpose(gbt)];
+    },
+  },
   { name: "softmax", time: "batched", forward: ([x]) => K.softmax(x!), grad: (_, y, g) => [G.softmaxGrad(y, g)] },
   {
     name: "layernorm",
@@ -142,6 +152,30 @@ function runFusedProgram(xs: readonly Tensor[], program: FusedProgram): Tensor {
     tmps.push(opDef(step.op).forward!(args, { attrs: {} }));
   }
   return tmps[tmps.length - 1]!;
+}
+
+/** A fused program's backward: its steps' rules in reverse, over the recomputed intermediates. */
+function fusedGrad(xs: readonly Tensor[], g: F32Tensor, program: FusedProgram): (Tensor | undefined)[] {
+  const tmps: Tensor[] = [];
+  const argsOf = (step: FusedProgram[number]) => step.args.map((r) => ("in" in r ? xs[r.in]! : tmps[r.tmp]!));
+  for (const step of program) tmps.push(opDef(step.op).forward!(argsOf(step), { attrs: {} }));
+  const tmpGrads: (F32Tensor | undefined)[] = program.map(() => undefined);
+  const inGrads: (F32Tensor | undefined)[] = xs.map(() => undefined);
+  const add = (cur: F32Tensor | undefined, d: F32Tensor) => (cur ? G.addGrad(cur, d) : d);
+  tmpGrads[program.length - 1] = g;
+  for (let j = program.length - 1; j >= 0; j--) {
+    const gj = tmpGrads[j];
+    if (!gj) continue;
+    const step = program[j]!;
+    const gs = opDef(step.op).grad!(argsOf(step), tmps[j]!, gj, { attrs: {} });
+    step.args.forEach((r, k) => {
+      const d = gs[k] as F32Tensor | undefined;
+      if (!d) return;
+      if ("in" in r) inGrads[r.in] = add(inGrads[r.in], d);
+      else tmpGrads[r.tmp] = add(tmpGrads[r.tmp], d);
+    });
+  }
+  return inGrads;
 }
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(defs.map((d) => [d.name, d]));
