@@ -19,7 +19,7 @@ import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import { opDef } from "../ir/ops.js";
 import { timeStages } from "../ir/stages.js";
 import type { FusedStep } from "../passes/fuse-elementwise.js";
-import { type Mode, type NeuronRecord, type RunResult, collectTaps } from "../reference/interpreter.js";
+import { type Mode, type NeuronRecord, type RunResult, type TraceFn, collectTaps } from "../reference/interpreter.js";
 import { canonicalLevels, runStep } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
@@ -58,6 +58,8 @@ export class OptimizedExecutor {
   private readonly neurons = new Map<number, NeuronSlots>();
   private readonly fusedTables = new Map<string, { index: InputIndex[]; tables: (Int32Array | undefined)[] }>();
   private staticsReady = false;
+  /** The current run's `trace` hook (see RunOptions.trace), if any. */
+  private tracer?: TraceFn;
   private readonly T: number;
   private readonly scratch: Float64Array;
 
@@ -104,7 +106,17 @@ export class OptimizedExecutor {
     };
   }
 
-  run(inputs: ReadonlyMap<string, Tensor>, opts: { mode?: Mode; record?: boolean } = {}): RunResult {
+  /** `trace` reports each node's value as the reference interpreter's hook does (static nodes only on the first run, when they are computed). */
+  run(inputs: ReadonlyMap<string, Tensor>, opts: { mode?: Mode; record?: boolean; trace?: TraceFn } = {}): RunResult {
+    this.tracer = opts.trace;
+    try {
+      return this.runTraced(inputs, opts);
+    } finally {
+      this.tracer = undefined;
+    }
+  }
+
+  private runTraced(inputs: ReadonlyMap<string, Tensor>, opts: { mode?: Mode; record?: boolean }): RunResult {
     for (const { name, node } of this.graph.inputs) {
       const x = inputs.get(name);
       const p = this.plan.byId.get(node)!;
@@ -170,6 +182,7 @@ export class OptimizedExecutor {
       for (const m of means) {
         const acc = this.slots.get(m.node.id) as Float32Array;
         for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i]! / this.T);
+        this.tracer?.(m.node, this.tensorOf(m.node.id, -1), -1);
       }
     }
   }
@@ -200,6 +213,11 @@ export class OptimizedExecutor {
   // ------------------------------------------------------------------ ops
 
   private exec(p: PlannedNode, t: number): void {
+    this.execOp(p, t);
+    if (this.tracer && p.node.op !== "neuron") this.tracer(p.node, this.tensorOf(p.node.id, t), t);
+  }
+
+  private execOp(p: PlannedNode, t: number): void {
     const node = p.node;
     switch (node.op) {
       case "const":

@@ -37,11 +37,22 @@ export interface RunOptions {
    */
   readonly observe?: (node: IRNode, inputs: readonly Tensor[], output: Tensor) => void;
   /**
+   * Called with every node's value as soon as it is computed, in either mode: the whole time
+   * axis (t = -1) in multi-step mode and for static nodes, one step's slice (t = step) for a
+   * timed node in step mode. Neuron nodes are not reported; their `neuron_out` projections
+   * are. `spikelm verify` compares two paths' traces to find the first op where they differ
+   * (interpreter/verify/locate.ts); the optimized executor has the same hook.
+   */
+  readonly trace?: TraceFn;
+  /**
    * Incremental decoding (graphs from passes/incremental.ts): `offset` positions are already
    * cached; `caches` holds, per cache_concat node, everything seen so far and is updated.
    */
   readonly sequence?: SequenceState;
 }
+
+/** See `RunOptions.trace`. The value may be a view of a buffer the run reuses: copy what you keep. */
+export type TraceFn = (node: IRNode, value: Tensor, t: number) => void;
 
 export interface SequenceState {
   offset: number;
@@ -152,6 +163,7 @@ export class ReferenceInterpreter {
       const src = this.source(node, inputs);
       if (src) {
         values.set(node.id, src);
+        opts.trace?.(node, src, -1);
         continue;
       }
       switch (node.op) {
@@ -216,6 +228,7 @@ export class ReferenceInterpreter {
           opts.observe?.(node, xs, get(node.id));
         }
       }
+      if (opts.trace && node.op !== "neuron") opts.trace(node, get(node.id), -1);
     }
     return { output: get(this.graph.output), record, taps: collectTaps(this.graph, get) };
   }
@@ -266,6 +279,7 @@ export class ReferenceInterpreter {
         if (node.type.timed || node.op === "mean_time") continue;
         const src = this.source(node, inputs);
         statics.set(node.id, src ?? opDef(node.op).forward!(node.inputs.map((i) => statics.get(i)!), { attrs: node.attrs }));
+        opts.trace?.(node, statics.get(node.id)!, -1);
       }
       const timedNodes = nodes.filter((n) => n.type.timed);
       const means = this.graph.nodes.filter((n) => n.op === "mean_time" && stage.get(n.id) === k + 1);
@@ -306,6 +320,7 @@ export class ReferenceInterpreter {
             default:
               cur.set(node.id, opDef(node.op).forward!(node.inputs.map(get), { attrs: node.attrs }));
           }
+          if (opts.trace && node.op !== "neuron") opts.trace(node, get(node.id), t);
         }
         for (const m of means) {
           const x = get(m.inputs[0]!);
@@ -320,6 +335,7 @@ export class ReferenceInterpreter {
         const a = acc.get(m.id)!;
         for (let i = 0; i < a.length; i++) a[i] = Math.fround(a[i]! / T);
         statics.set(m.id, f32(this.meanShape(m, a.length), a));
+        opts.trace?.(m, statics.get(m.id)!, -1);
       }
     }
     const record = new Map<string, NeuronRecord>();

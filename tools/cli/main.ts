@@ -20,6 +20,7 @@ import { runCommand } from "./commands/run.js";
 import { startCommand } from "./commands/start.js";
 import { trainCommand } from "./commands/train.js";
 import { evalCommand } from "./commands/eval.js";
+import { verifyCommand } from "./commands/verify.js";
 import { checkOutputPaths } from "./output-paths.js";
 import { guarded, reportError } from "./report-errors.js";
 
@@ -219,6 +220,20 @@ export function buildProgram(): Command {
     .option("--unigram <file>", "also report the unigram baseline fitted on this training text (lm)")
     .option("--json <file>", "write the metrics as JSON")
     .action((file: string | undefined, opts) => guarded(() => evalCommand(file, opts)));
+
+  program
+    .command("verify")
+    .description("property-based check of a spec: generated sizes, inputs, weights and amplitudes (edge values included) must give the same bits on every execution path, mode and kernel, and the same gradients; exit 1 with a shrunk counterexample and a replay file")
+    .argument("<file>", "spec file")
+    .requiredOption("-e, --entry <name>", "the neuron, layer or model to verify")
+    .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
+    .option("--runs <n>", "generated cases", "100")
+    .option("-s, --seed <n>", "fast-check seed (default: random, printed)")
+    .option("--nonfinite", "also NaN and ±Infinity in inputs, weights and amplitudes")
+    .option("--replay <file>", "run exactly the case in a replay file written by an earlier verify")
+    .option("--case-out <file>", "where to write the replay file of a counterexample (default: ENTRY.verify-case.json)")
+    .option("--json <file>", "write a summary (runs, checks, failures, seed, time, counterexample) as JSON")
+    .action((file: string, opts) => guarded(() => verifyCommand(file, opts)));
 
   program
     .command("models")

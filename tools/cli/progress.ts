@@ -5,11 +5,11 @@
  */
 import cliProgress from "cli-progress";
 
-export function progressBar(label: string): (done: number, total: number) => void {
+export function progressBar(label: string, unit = "ops"): (done: number, total: number) => void {
   let bar: cliProgress.SingleBar | undefined;
   return (done, total) => {
     if (!bar) {
-      bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} ops | {duration}s`, stream: process.stderr, clearOnComplete: true, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration}s`, stream: process.stderr, clearOnComplete: true, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(total, 0);
     }
     bar.update(done);
