@@ -8,7 +8,8 @@
  * - stdlib neurons fire with an amplitude of at least 1e-5 (the reference's clamp), and the
  *   reset reads the stored, unclamped amplitude;
  * - compile-time folds of builtins used other scalar functions than the runtime ops
- *   (sign(-0) was -0 when folded, +0 when run).
+ *   (sign(-0) was -0 when folded, +0 when run);
+ * - IR validation took the reduction `max` for a binary op (`h - max(h)` was "invalid").
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -22,6 +23,9 @@ import { binaryScalar, unaryScalar, type UnaryOp } from "../interpreter/engine/o
 import { matmul, transpose } from "../interpreter/engine/ops/index.js";
 import { type Tensor, f32 } from "../interpreter/engine/tensor.js";
 import { compile, scalarExpr } from "../interpreter/optimized/scalar-code.js";
+import { compileEntry } from "../interpreter/compile.js";
+import { validateGraph } from "../interpreter/ir/validate.js";
+import { optimize } from "../interpreter/passes/pass.js";
 import { runSpec } from "../interpreter/run.js";
 import { FINITE_EDGES, NONFINITE_EDGES, fillValues } from "../interpreter/verify/arbitraries.js";
 import { EXAMPLES } from "./helpers.js";
@@ -204,5 +208,22 @@ describe("one scalar definition per op", () => {
     }
     const lo = BUILTINS.get("at_least")!.fold!;
     for (const x of EDGES) expect(Object.is(lo(x, 1e-5), binaryScalar("at_least")(x, 1e-5))).toBe(true);
+  });
+});
+
+describe("IR validity", () => {
+  it("a reduction max (one input) is valid IR before and after every pass", () => {
+    const file = specFile(`layer M(d) {
+  weight W: [d, d]
+  forward(x: [T, B, L, d]) -> [T, B, L, d] {
+    let h = x @ W
+    return h - max(h)
+  }
+}
+`);
+    const x = f32([2, 1, 3, 4], fillValues(24, "normal", 9));
+    const { graph } = compileEntry({ file, entry: "M", args: { d: 4 }, inputs: new Map([["x", x]]) });
+    expect(validateGraph(graph)).toEqual([]);
+    for (const step of optimize(graph).log) expect(validateGraph(step.graph), step.pass).toEqual([]);
   });
 });
