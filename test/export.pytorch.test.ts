@@ -332,6 +332,7 @@ describe("PyTorch export: --names reference", () => {
       args: c.args,
       inputs: c.inputs,
       referenceNames: { rows: DECODER_MAPPING.rows, ignored: DECODER_MAPPING.ignored, name: DECODER_MAPPING.name },
+      naming: "reference",
     });
     fs.writeFileSync(path.join(dir, "model.py"), ex.code);
     fs.writeFileSync(path.join(dir, "in.safetensors"), serializeSafetensors(c.inputs));

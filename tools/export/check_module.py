@@ -23,7 +23,7 @@ def run(job, n):
         m.TRAIN_AMPLITUDES = True
     model = m.build()
     weights = m.load_safetensors(job["weights"]) if job.get("weights") else {}
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing, unexpected = m.load_weights(model, weights)
     if unexpected:
         raise SystemExit(f"unexpected weights: {unexpected}")
     if job.get("keys_out"):

@@ -31,7 +31,7 @@ import type { ArgValue } from "../../interpreter/compile.js";
 import { compileEntry } from "../../interpreter/compile.js";
 import type { Tensor } from "../../interpreter/engine/tensor.js";
 import { type TensorType, isSpike } from "../../interpreter/types/tensor-type.js";
-import { UnsupportedError } from "./common.js";
+import { UnsupportedError, positionText } from "./common.js";
 import { PY_RUNTIME } from "./pytorch-runtime.js";
 
 export interface PytorchExportOptions {
@@ -43,6 +43,11 @@ export interface PytorchExportOptions {
   readonly timesteps?: number;
   /** `reference`: state_dict keys in the authors' naming (a mapping table), where one applies. */
   readonly referenceNames?: { readonly rows: readonly (readonly [string, string])[]; readonly ignored?: readonly (readonly [string, string])[]; readonly name: string };
+  /**
+   * `state_dict()` keys: spikelm's weight paths (default) or, with `referenceNames`, the
+   * authors'. The table is included either way, so `load_weights` reads both namings.
+   */
+  readonly naming?: "spec" | "reference";
 }
 
 export interface PytorchExport {
@@ -163,8 +168,18 @@ export class PytorchExporter {
       "",
       "",
       `# state_dict() keys: "spec" (spikelm's weight paths) or "reference" (the authors' names)`,
-      `STATE_DICT_NAMING = ${JSON.stringify(this.opts.referenceNames ? "reference" : "spec")}`,
+      `STATE_DICT_NAMING = ${JSON.stringify(this.opts.referenceNames && this.opts.naming !== "spec" ? "reference" : "spec")}`,
       this.referenceNamesCode(),
+      "",
+      "",
+      "def load_weights(model, state):",
+      `    """Loads a state dict (e.g. load_safetensors(path)) in either naming: spikelm's weight`,
+      "    paths or, where the model follows the reference code, the authors' names. Amplitudes",
+      `    not given are calibrated by the first call. Returns (missing, unexpected) keys."""`,
+      "    state = dict(state)",
+      "    if not set(model.state_dict()) & set(state):",
+      "        state = reference_names(state) if STATE_DICT_NAMING == \"reference\" else spec_names(state)",
+      "    return model.load_state_dict(state, strict=False)",
     ].join("\n");
     const code = [header, PY_RUNTIME.trim(), config, consts, ...bodies, footer].filter((s) => s.length > 0).join("\n\n\n") + "\n";
     return { code, className: entryClass, inputs, timesteps: tf.T };
@@ -288,7 +303,7 @@ def _rename_in_place(state, fn):
     const decl = loc.decl as NeuronDecl | ModuleDecl;
     const cls = this.classes.get(decl)!;
     const base = decl.kind === "Neuron" ? "SpikingNeuron" : "nn.Module";
-    const lines: string[] = [`class ${cls}(${base}):`];
+    const lines: string[] = [`# ${decl.kind.toLowerCase()} ${decl.name.name}, ${positionText(loc.uri, decl.name.span.start, this.program)}`, `class ${cls}(${base}):`];
     if (decl.doc) lines.push(`    """${decl.doc.replace(/"""/g, "'''").replace(/\n/g, "\n    ")}"""`, "");
     lines.push(...this.initCode(decl, loc.uri).map((l) => `    ${l}`), "");
     const body = decl.kind === "Neuron" ? this.neuronForward(decl, loc.uri) : this.moduleForward(decl, loc.uri);

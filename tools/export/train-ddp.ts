@@ -201,7 +201,7 @@ def main():
     exported.TRAIN_AMPLITUDES = args.train_amplitudes
     model = exported.build()
     if args.init:
-        missing, unexpected = model.load_state_dict(exported.load_safetensors(args.init), strict=False)
+        missing, unexpected = exported.load_weights(model, exported.load_safetensors(args.init))
         if unexpected:
             raise SystemExit(f"{args.init}: not parameters of this model: {unexpected[:5]}")
         if rank == 0 and missing:

@@ -36,23 +36,21 @@ export function exportPytorchCommand(file: string, opts: ExportOptions, out: str
     const { decl } = resolveEntry(file, opts.entry);
     inputs = synthesizeInputs(decl, args, timesteps);
   }
-  let referenceNames: { rows: [string, string][]; ignored: [string, string][]; name: string } | undefined;
-  if (names === "reference") {
-    const m = MAPPINGS.get(REFERENCE_MAPPING[opts.entry] ?? "");
-    if (!m)
-      throw new UserError(
-        `--names reference: \`${opts.entry}\` does not follow the reference code (the authors' naming exists for ${Object.keys(REFERENCE_MAPPING).join(", ")})`,
-      );
-    referenceNames = { rows: m.rows.map(([r, s]) => [r, s]), ignored: m.ignored.map(([r, why]) => [r, why]), name: m.name };
-  }
-  const ex = exportPytorch({ file, entry: opts.entry, args, inputs, timesteps, referenceNames });
+  // the authors' naming table, when the entry follows the reference code: used for
+  // state_dict() keys with --names reference, and by load_weights() to read either naming
+  const m = MAPPINGS.get(REFERENCE_MAPPING[opts.entry] ?? "");
+  if (names === "reference" && !m)
+    throw new UserError(`--names reference: \`${opts.entry}\` does not follow the reference code (the authors' naming exists for ${Object.keys(REFERENCE_MAPPING).join(", ")})`);
+  const referenceNames = m ? { rows: m.rows.map(([r, s]) => [r, s] as [string, string]), ignored: m.ignored.map(([r, why]) => [r, why] as [string, string]), name: m.name } : undefined;
+  const naming = names === "reference" ? "reference" : "spec";
+  const ex = exportPytorch({ file, entry: opts.entry, args, inputs, timesteps, referenceNames, naming });
   const trainer = path.join(path.dirname(out), "train_ddp.py");
   writeFilesAtomically([
     { path: out, data: ex.code },
-    { path: trainer, data: trainDdpScript({ module: moduleName, inputs: ex.inputs, referenceNames: !!referenceNames }) },
+    { path: trainer, data: trainDdpScript({ module: moduleName, inputs: ex.inputs, referenceNames: naming === "reference" }) },
   ]);
   process.stdout.write(
-    `${opts.entry} → ${out}: class ${ex.className}, ${ex.code.split("\n").length} lines, T = ${ex.timesteps}${referenceNames ? `, state_dict in the authors' naming (${referenceNames.name})` : ""}\n` +
+    `${opts.entry} → ${out}: class ${ex.className}, ${ex.code.split("\n").length} lines, T = ${ex.timesteps}${naming === "reference" ? `, state_dict in the authors' naming (${referenceNames!.name})` : ""}\n` +
       `  training script: ${trainer} (torchrun --nproc_per_node=N ${path.basename(trainer)} --help)\n`,
   );
   return 0;
