@@ -72,7 +72,7 @@ def heaviside(x):
 
 def at_least(x, lo):
     """x where x > lo, else lo (NaN gives lo): the reference's where(alpha > eps, alpha, eps)."""
-    lo = torch.as_tensor(lo, dtype=x.dtype)
+    lo = torch.as_tensor(lo, dtype=x.dtype, device=x.device)
     return torch.where(x > lo, x, lo)
 
 
@@ -107,15 +107,28 @@ def merge_heads(x):
     return x.transpose(-2, -3).reshape(*lead, L, h * e)
 
 
+# The device of the entry's inputs (set by a forward pre-hook that build() installs), for the
+# tensors a forward makes from nothing (causal masks).
+_DEVICE = torch.device("cpu")
+
+
+def _remember_device(module, args):
+    global _DEVICE
+    for a in args:
+        if torch.is_tensor(a):
+            _DEVICE = a.device
+            break
+
+
 def causal_mask(L, enabled=True):
-    m = torch.zeros(L, L, dtype=torch.float32)
+    m = torch.zeros(L, L, dtype=torch.float32, device=_DEVICE)
     if enabled:
-        m = m.masked_fill(torch.ones(L, L, dtype=torch.bool).triu(1), torch.finfo(torch.float32).min)
+        m = m.masked_fill(torch.ones(L, L, dtype=torch.bool, device=_DEVICE).triu(1), torch.finfo(torch.float32).min)
     return m
 
 
 def positions(ids):
-    return torch.arange(ids.shape[-1], dtype=torch.int32)
+    return torch.arange(ids.shape[-1], dtype=torch.int32, device=ids.device)
 
 
 def gather(table, ids, pad=-1):

@@ -162,6 +162,7 @@ export class PytorchExporter {
       "def build():",
       `    """The exported entry with the arguments it was exported with."""`,
       "    model = ENTRY(**ENTRY_ARGS)",
+      "    model.register_forward_pre_hook(_remember_device)",
       "    if STATE_DICT_NAMING == \"reference\":",
       "        _use_reference_names(model)",
       "    return model",
