@@ -11,9 +11,11 @@
  * - stdlib: the stdlib's SpikeBlock / SpikeLinear with every stdlib neuron as `act`.
  * The generated neuron covers binary, ternary, elastic-amplitude (with and without the
  * reference's 1e-5 amplitude clamp, and with none at all, as the design's example), the
- * multiplicative reset and sign spikes. Input values (and the embedding tables and, in the
- * non-finite run, some weights) come from interpreter/verify/arbitraries.ts: -0, subnormals,
- * ties, overflow, all-zero and constant inputs, and NaN/±Infinity when `nonfinite` is set.
+ * multiplicative reset and sign spikes. Input values (and the embedding tables, and edge
+ * values for some weights) come from interpreter/verify/arbitraries.ts: -0, subnormals,
+ * ties, overflow, all-zero and constant inputs, and NaN/±Infinity in float inputs when
+ * `nonfinite` is set (tables are weights, which must be finite: there a non-finite profile
+ * becomes "huge", whose sums overflow to Infinity inside the network).
  * Every generated spec is well-typed by construction.
  */
 import fc from "fast-check";
@@ -111,15 +113,23 @@ function floatInput(shape: number[], v: { profile: ValueProfile; seed: number })
   return f32(shape, fillValues(shape.reduce((a, b) => a * b, 1), v.profile, v.seed));
 }
 
+/** Weights must be finite: a non-finite profile becomes values that overflow when summed. */
+function tableInput(shape: number[], v: { profile: ValueProfile; seed: number }): Tensor {
+  return floatInput(shape, v.profile === "nonfinite" ? { ...v, profile: "huge" } : v);
+}
+
 function idsInput(shape: number[], vocab: number, seed: number): Tensor {
   let s = seed >>> 0;
   const n = shape.reduce((a, b) => a * b, 1);
   return i32(shape, Int32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s % vocab)));
 }
 
-/** In the non-finite run, sometimes one weight gets edge values too (NaN·0 in a matmul). */
-const weightEdgeArb = (opts: SpecGenOptions) =>
-  opts.nonfinite ? fc.option(fc.record({ profile: pick<ValueProfile>(["mixed", "nonfinite", "huge"]), seed: seedArb }), { freq: 3 }) : fc.constant(null);
+/**
+ * Sometimes one weight gets edge values too: -0, subnormals, float32 max, magnitudes whose
+ * products overflow. Weights are finite (a weights file with NaN or Infinity is refused),
+ * so non-finite operands of a matmul come from activations.
+ */
+const weightEdgeArb = (_opts: SpecGenOptions) => fc.option(fc.record({ profile: pick<ValueProfile>(["mixed", "huge", "subnormal"]), seed: seedArb }), { freq: 3 });
 
 function weightsFor(paths: [string, number[]][], edge: { profile: ValueProfile; seed: number } | null, which: number): Map<string, Tensor> {
   const m = new Map<string, Tensor>();
@@ -347,7 +357,7 @@ const embedSpec = (opts: SpecGenOptions) =>
         "}",
       ];
       // The embedding table carries the value profile: it is what reaches the neurons.
-      const weights = new Map<string, Tensor>([["embed.table", floatInput([s.vocab, d], s.table)]]);
+      const weights = new Map<string, Tensor>([["embed.table", tableInput([s.vocab, d], s.table)]]);
       for (const [k, v] of weightsFor(Array.from({ length: s.depth }, (_, i): [string, number[]] => [`blocks.${i}.W1`, [d, d]]), s.weightEdge, s.which)) weights.set(k, v);
       return {
         text: lines.join("\n") + "\n",
@@ -382,7 +392,7 @@ const stdlibSpec = (opts: SpecGenOptions) =>
         "  }",
         "}",
       ];
-      const weights = s.ids ? new Map<string, Tensor>([["embed.table", floatInput([s.vocab, d], s.values)]]) : new Map<string, Tensor>();
+      const weights = s.ids ? new Map<string, Tensor>([["embed.table", tableInput([s.vocab, d], s.values)]]) : new Map<string, Tensor>();
       const wPath = s.block ? "up.W" : "W";
       for (const [k, v] of weightsFor([[`blocks.0.${wPath}`, s.block ? [2 * d, d] : [d, d]]], s.weightEdge, s.which)) weights.set(k, v);
       // A given amplitude is never recalibrated: tiny ones fire with the clamp's 1e-5.
