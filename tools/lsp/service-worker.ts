@@ -8,7 +8,8 @@
  *
  * Port messages (both directions: a JSON-RPC message as is, or control):
  *   main → worker: `{ rpc }`, `{ guard: { quarantine, oneByOne } }`
- *   worker → main: `{ rpc }`, `{ check: CheckInfo }` (a check started), `{ checkEnd: true }`
+ *   worker → main: `{ rpc }`, `{ check: CheckInfo }` (a check started), `{ checkEnd: true }`,
+ *                  `{ ready: true }` (loaded)
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { AbstractMessageReader, AbstractMessageWriter, type DataCallback, type Disposable, type Message } from "vscode-languageserver";
@@ -24,7 +25,7 @@ export interface GuardState {
 }
 
 export type ToWorker = { readonly rpc: Message } | { readonly guard: GuardState };
-export type FromWorker = { readonly rpc: Message } | { readonly check: import("./workspace.js").CheckInfo } | { readonly checkEnd: true };
+export type FromWorker = { readonly rpc: Message } | { readonly check: import("./workspace.js").CheckInfo } | { readonly checkEnd: true } | { readonly ready: true };
 
 class PortReader extends AbstractMessageReader {
   private callback: DataCallback | undefined;
@@ -93,6 +94,7 @@ function main(port: MessagePort): void {
   const data = workerData as { debounceMs?: number } | undefined;
   startServer(connection, { ...(data?.debounceMs !== undefined ? { debounceMs: data.debounceMs } : {}), guard });
   connection.listen();
+  port.postMessage({ ready: true } satisfies FromWorker);
 }
 
 if (parentPort) main(parentPort);

@@ -9,10 +9,13 @@
  *
  * The watchdog. The worker reports each check's start and end (root, a hash of its text).
  * A check is stopped by terminating the worker
- *   - after `stuckMs` when anything else is waiting: a newer version of any document (the
- *     check is stale), or a request about another document;
- *   - after `timeoutMs` in any case.
- * A warm standby worker (loaded, idle) takes over at once: the supervisor replays what the
+ *   - when anything else is waiting (a newer version of any document, which makes the check
+ *     stale, or a request about another document) and the check is older than `stuckMs` and
+ *     8 times the median of recent checks, and a standby is ready;
+ *   - when it is older than `timeoutMs` and 20 times that median, in any case.
+ * Stopping costs a restart (the new service re-checks from cold), so an ordinary check is
+ * never stopped, even when the machine is slow and every check takes long: the limits scale
+ * with what checks take here. A warm standby worker (loaded, idle) takes over at once: the supervisor replays what the
  * service needs (initialize, the open documents at their current text, the requests not
  * answered yet), and adds the stopped text to a quarantine: that exact text of that file is
  * then only parsed (and, if parsing was what took too long, not even that), with a
@@ -21,9 +24,11 @@
  *
  * Also here, because only the main thread sees every message in order:
  *   - malformed frames and bodies are answered with JSON-RPC errors and skipped (framing.ts);
- *   - diagnostics for a version older than the document's latest are dropped: the worker
- *     has the newer text queued and will publish for it, so the latest text is answered
- *     first and the client never sees diagnostics go backwards.
+ *   - diagnostics older than ones already published for a document are dropped (a replaced
+ *     service's late answers), so the client never sees diagnostics go backwards. Diagnostics
+ *     for a version the client has already edited again are still sent: under a storm of
+ *     edits every check is outdated by the time it ends, and an editor is better served by
+ *     the latest finished check than by nothing until the storm stops.
  */
 import type { Readable, Writable } from "node:stream";
 import { Worker } from "node:worker_threads";
@@ -48,19 +53,31 @@ export interface SupervisorOptions {
 export const DEFAULT_STUCK_MS = 400;
 export const DEFAULT_TIMEOUT_MS = 4000;
 const WATCH_INTERVAL_MS = 25;
-/** A replacement standby is started this long after a takeover (not to slow the new worker's first checks). */
-const STANDBY_DELAY_MS = 500;
+/**
+ * The standby is started in a quiet moment (no check and no client activity for this long):
+ * loading it costs a second or more of CPU, which must not slow the active service's checks.
+ * It is started at once when a check is halfway to being stopped.
+ */
+const STANDBY_QUIET_MS = 1000;
 /** The worker's heap limit: a check that allocates without bound ends the worker, not the process. */
 const WORKER_HEAP_MB = 1536;
 const LOG_ERROR = 1;
 const LOG_INFO = 3;
+const LOG_LOG = 4;
 
 type Id = number | string;
 
 interface Service {
   readonly worker: Worker;
   alive: boolean;
+  /** Loaded (its modules imported): can take over at once. */
+  ready: boolean;
 }
+
+/** How many recent check durations set the watchdog's scale. */
+const RECENT_CHECKS = 20;
+const STUCK_FACTOR = 8;
+const TIMEOUT_FACTOR = 20;
 
 interface Busy extends CheckInfo {
   readonly since: number;
@@ -71,10 +88,13 @@ export class Supervisor {
   private readonly writer: FrameWriter;
   private active: Service;
   private standby: Service | undefined;
-  private standbyTimer: NodeJS.Timeout | undefined;
+  /** When the active service last finished a check (or started). */
+  private lastIdle = performance.now();
   private readonly watch: NodeJS.Timeout;
   /** Open documents at their latest text, by URI (for replay and for dropping stale diagnostics). */
   private readonly docs = new Map<string, TextDocument>();
+  /** The newest version whose diagnostics were published, by URI. */
+  private readonly published = new Map<string, number>();
   /** Client requests the service has not answered, in arrival order. */
   private readonly pending = new Map<Id, RpcMessage>();
   /** Server → client requests in flight: our id → the service that sent it and its id. */
@@ -87,6 +107,8 @@ export class Supervisor {
   private initialized = false;
   private shutdownReceived = false;
   private busy: Busy | undefined;
+  /** Durations of recent completed single-document checks (ms). */
+  private readonly recent: number[] = [];
   /** When the client last did something a stuck check keeps waiting. */
   private lastActivity = 0;
   private readonly guardState: { quarantine: GuardState["quarantine"][number][]; oneByOne: boolean } = { quarantine: [], oneByOne: false };
@@ -102,8 +124,6 @@ export class Supervisor {
     this.stuckMs = options.stuckMs ?? DEFAULT_STUCK_MS;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.writer = new FrameWriter(output);
-    // The standby is started once the first service has answered initialize (not to compete
-    // with it for the CPU while it loads).
     this.active = this.spawn();
     new FrameReader(
       input,
@@ -126,7 +146,7 @@ export class Supervisor {
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     });
-    const service: Service = { worker, alive: true };
+    const service: Service = { worker, alive: true, ready: false };
     // Whatever the thread prints goes to the client's log: stdout is the protocol stream.
     const toLog = (type: number) => (chunk: Buffer) => this.log(type, chunk.toString("utf8").trimEnd());
     worker.stdout.on("data", toLog(LOG_INFO));
@@ -144,7 +164,6 @@ export class Supervisor {
   }
 
   private ensureStandby(): void {
-    this.standbyTimer = undefined;
     if (!this.standby && !this.disposed) this.standby = this.spawn();
   }
 
@@ -163,8 +182,7 @@ export class Supervisor {
     else this.log(LOG_ERROR, `spikelm: ${reason}; restarting it`);
     this.active = this.standby ?? this.spawn();
     this.standby = undefined;
-    if (this.standbyTimer) clearTimeout(this.standbyTimer);
-    this.standbyTimer = setTimeout(() => this.ensureStandby(), STANDBY_DELAY_MS);
+    this.lastIdle = performance.now();
     for (const [key, o] of this.outgoing) if (o.service === old) this.outgoing.delete(key);
     this.replay(this.active);
   }
@@ -214,13 +232,22 @@ export class Supervisor {
   }
 
   private checkWatchdog(): void {
+    const now = performance.now();
     const b = this.busy;
-    if (!b || b.service !== this.active) return;
-    const age = performance.now() - b.since;
+    if (!b || b.service !== this.active) {
+      if (!this.standby && this.initializeAnswered && now - this.lastIdle > STANDBY_QUIET_MS && now - this.lastActivity > STANDBY_QUIET_MS) this.ensureStandby();
+      return;
+    }
+    const age = now - b.since;
+    const typical = this.recent.length > 0 ? medianOf(this.recent) : 0;
+    const timeout = Math.max(this.timeoutMs, TIMEOUT_FACTOR * typical);
+    const stuck = Math.max(this.stuckMs, STUCK_FACTOR * typical);
+    if (age > stuck / 2 && b.roots === 1) this.ensureStandby();
     const someoneWaits = this.lastActivity > b.since || [...this.pending.values()].some((m) => uriOf(m) !== undefined && !sameFile(uriOf(m)!, b.file));
-    // A check of many roots (references across the workspace) is legitimately slow: only the hard limit.
-    if (age > this.timeoutMs) this.takeOver(`longer than ${this.timeoutMs} ms`);
-    else if (b.roots === 1 && someoneWaits && age > this.stuckMs) this.takeOver(`longer than ${this.stuckMs} ms while other work waited`);
+    if (age > timeout) this.takeOver(`longer than ${Math.round(timeout)} ms`);
+    // A check of many roots (references across the workspace) is legitimately slow: only the
+    // hard limit. Without a loaded standby, a restart would make everyone wait longer.
+    else if (b.roots === 1 && someoneWaits && age > stuck && this.standby?.ready) this.takeOver(`longer than ${Math.round(stuck)} ms while other work waited`);
   }
 
   // ------------------------------------------------------------------ messages
@@ -275,6 +302,7 @@ export class Supervisor {
         case "textDocument/didClose":
           if (!isDocId(m.params)) return;
           this.docs.delete(m.params.textDocument.uri);
+          this.published.delete(m.params.textDocument.uri);
           this.lastActivity = performance.now();
           break;
       }
@@ -283,13 +311,24 @@ export class Supervisor {
   }
 
   private fromWorker(service: Service, m: FromWorker): void {
+    if ("ready" in m) {
+      service.ready = true;
+      if (service === this.standby) this.log(LOG_LOG, "spikelm: standby language service ready");
+      return;
+    }
     if (service !== this.active || !service.alive || this.disposed) return;
     if ("check" in m) {
       this.busy = { ...m.check, since: performance.now(), service };
       return;
     }
     if ("checkEnd" in m) {
+      const b = this.busy;
       this.busy = undefined;
+      this.lastIdle = performance.now();
+      if (b && b.roots === 1 && b.kind === "check") {
+        this.recent.push(performance.now() - b.since);
+        if (this.recent.length > RECENT_CHECKS) this.recent.shift();
+      }
       return;
     }
     const rpc = m.rpc as RpcMessage;
@@ -298,10 +337,7 @@ export class Supervisor {
       if (this.internal.delete(rpc.id!)) return;
       const request = this.pending.get(rpc.id!);
       this.pending.delete(rpc.id!);
-      if (request?.method === "initialize" && !this.initializeAnswered) {
-        this.initializeAnswered = true;
-        this.standbyTimer ??= setTimeout(() => this.ensureStandby(), STANDBY_DELAY_MS);
-      }
+      if (request?.method === "initialize") this.initializeAnswered = true;
       this.writer.write(rpc);
       return;
     }
@@ -312,8 +348,18 @@ export class Supervisor {
       this.writer.write({ ...rpc, id: key });
       return;
     }
-    if (rpc.method === "textDocument/publishDiagnostics" && isStale(rpc.params, this.docs)) return;
+    if (rpc.method === "textDocument/publishDiagnostics" && this.isBackwards(rpc.params)) return;
     this.writer.write(rpc);
+  }
+
+  /** Whether diagnostics for an older version than already published (and remembers the newest). */
+  private isBackwards(params: unknown): boolean {
+    const p = params as { uri?: unknown; version?: unknown } | null;
+    if (!p || typeof p.uri !== "string" || typeof p.version !== "number") return false;
+    const last = this.published.get(p.uri);
+    if (last !== undefined && p.version < last) return true;
+    this.published.set(p.uri, p.version);
+    return false;
   }
 
   private log(type: number, message: string): void {
@@ -332,18 +378,17 @@ export class Supervisor {
     if (this.disposed) return;
     this.disposed = true;
     clearInterval(this.watch);
-    if (this.standbyTimer) clearTimeout(this.standbyTimer);
     for (const s of [this.active, this.standby]) {
       if (!s) continue;
       s.alive = false;
       void s.worker.terminate();
     }
   }
+}
 
-  /** For tests: whether the initialize request was answered. */
-  get ready(): boolean {
-    return this.initializeAnswered;
-  }
+function medianOf(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
 }
 
 function uriOf(m: RpcMessage): string | undefined {
@@ -357,12 +402,6 @@ function sameFile(uri: string, file: string): boolean {
   return pathOfUri(uri) === file;
 }
 
-function isStale(params: unknown, docs: ReadonlyMap<string, TextDocument>): boolean {
-  const p = params as { uri?: unknown; version?: unknown } | null;
-  if (!p || typeof p.uri !== "string" || typeof p.version !== "number") return false;
-  const doc = docs.get(p.uri);
-  return doc !== undefined && p.version < doc.version;
-}
 
 /** The initialize params for a replacement service: the client already has the file watcher registered. */
 function withoutWatcherRegistration(params: unknown): unknown {

@@ -220,7 +220,15 @@ export class Workspace {
   analysis(uri: string): Analysis | undefined {
     const file = this.uris.toPath(uri);
     const cached = this.analyses.get(file);
-    if (cached && this.isFresh(cached)) return cached;
+    if (cached && this.isFresh(cached)) {
+      // Same text under a newer version (an edit undone): the analysis holds, but it must
+      // carry the version the client has now, or its diagnostics would be dropped as stale.
+      const version = this.docs.get(file)?.doc.version;
+      if (version === undefined || version === cached.version) return cached;
+      const renewed = { ...cached, version };
+      this.analyses.set(file, renewed);
+      return renewed;
+    }
     const { program, result } = this.check([file]);
     const parsed = program.files.get(file);
     if (!parsed) return undefined;
