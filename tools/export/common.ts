@@ -58,6 +58,8 @@ export interface PrepareRequest {
   readonly seed?: number;
   readonly timesteps?: number;
   readonly program?: Program;
+  /** The entry already compiled for these inputs. */
+  readonly compiled?: Compiled;
 }
 
 /**
@@ -66,7 +68,7 @@ export interface PrepareRequest {
  * calibrates every amplitude not given, as the reference code does on its first call.
  */
 export function prepareSpec(req: PrepareRequest): PreparedSpec {
-  const compiled = compileEntry(req);
+  const compiled = req.compiled ?? compileEntry(req);
   const params = ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
   const before = new Set([...params.entries].filter(([, e]) => e.calibrated && !e.calibrated.every(Boolean)).map(([k]) => k));
   const reference = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { record: true });

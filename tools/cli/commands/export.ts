@@ -11,7 +11,9 @@ import { UserError, describeError } from "../../../interpreter/io/errors.js";
 import { readTensorMap } from "../../../interpreter/io/tensor-json.js";
 import { prepareSpec } from "../../export/common.js";
 import { exportOnnx } from "../../export/onnx.js";
-import { loadWeights, parseArgs, parseIntOption } from "./run.js";
+import { noteWeights, parseArgs, parseIntOption } from "./run.js";
+import { compileEntry } from "../../../interpreter/compile.js";
+import { loadWeightsFor } from "../../../models/load-weights.js";
 
 export interface ExportOptions {
   entry: string;
@@ -49,6 +51,8 @@ export async function exportCommand(file: string, opts: ExportOptions): Promise<
   const names = opts.names ?? "spec";
   if (names !== "spec" && names !== "reference") throw new UserError(`--names is spec or reference, found \`${names}\``);
   if (to === "onnx") return exportOnnxCommand(file, opts, opts.out);
+  if (opts.weights)
+    throw new UserError("--weights is for ONNX (weights become initializers); a PyTorch module loads weights when it runs: load_weights(model, load_safetensors(path)), or train_ddp.py --init FILE");
   const { exportPytorchCommand } = await import("./export-pytorch.js");
   return exportPytorchCommand(file, opts, opts.out, names);
 }
@@ -59,17 +63,12 @@ function exportOnnxCommand(file: string, opts: ExportOptions, out: string): numb
       "ONNX export needs --input FILE: a calibration input (JSON tensors by forward argument name). Its shapes fix the graph's input shapes, and amplitudes not given in --weights are calibrated on it, as spikelm's first call does",
     );
   const inputs: Map<string, Tensor> = readTensorMap(opts.input);
-  const weights = loadWeights(opts.weights);
-  const prepared = prepareSpec({
-    file,
-    entry: opts.entry,
-    args: parseArgs(opts.arg),
-    inputs,
-    weights,
-    weightsSource: opts.weights,
-    seed: parseIntOption("--seed", opts.seed, 0) ?? 0,
-    timesteps: parseIntOption("--timesteps", opts.timesteps, 1),
-  });
+  const req = { file, entry: opts.entry, args: parseArgs(opts.arg), inputs, timesteps: parseIntOption("--timesteps", opts.timesteps, 1) };
+  const compiled = compileEntry(req);
+  // spikelm's weight paths or a declared naming (the authors'), as every command reads them
+  const loaded = opts.weights ? loadWeightsFor(compiled, opts.weights) : undefined;
+  noteWeights(loaded);
+  const prepared = prepareSpec({ ...req, compiled, weights: loaded?.weights, weightsSource: opts.weights, seed: parseIntOption("--seed", opts.seed, 0) ?? 0 });
   const { graph, program } = prepared.compiled;
   const ex = exportOnnx({
     graph,
