@@ -152,6 +152,11 @@ export function compileEntry(req: CompileRequest): Compiled {
     const timed = timedParam(i);
     if (timed && (x.shape.length === 0 || x.shape[0] !== T))
       throw new UserError(`input \`${p.name.name}\` has shape ${shapeString(x.shape)}, but \`${decl.name.name}\` runs ${T} time steps and needs [${T}, ...]`);
+    // `int[...]` takes i32; `f32[...]`, an unprefixed type and a neuron's input take f32
+    // (docs/language.md), as generic checking assumed. Only an untyped input takes either.
+    const declared = "type" in p && p.type ? (p.type.dtype === "int" ? "i32" : "f32") : decl.kind === "Neuron" ? "f32" : undefined;
+    if (declared && x.dtype !== declared)
+      throw new UserError(`input \`${p.name.name}\` of \`${decl.name.name}\` is declared ${declared === "i32" ? "int" : "f32"}, but the tensor given is ${x.dtype} (shape ${shapeString(x.shape)})`);
     const shape = (timed ? x.shape.slice(1) : x.shape).map(constDim);
     return { name: p.name.name, type: { elem: x.dtype, timed, shape, values: REAL } };
   });

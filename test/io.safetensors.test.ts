@@ -205,12 +205,16 @@ describe("safetensors: dtype decoding (hand-checked)", () => {
       .toMatch(/tensor "u": U32 value 2147483648 at index 0 does not fit in i32/);
   });
 
-  it("reads unaligned data (odd header length) and gaps between tensors", () => {
-    const header = { x: { dtype: "F32", shape: [1], data_offsets: [3, 7] } };
-    const data = new Uint8Array(7);
-    new DataView(data.buffer).setFloat32(3, 1.25, true);
-    const bytes = build(header, data, `${JSON.stringify(header)} `);
+  it("reads unaligned data (odd header length) and zero-size tensors", () => {
+    const header = { e: { dtype: "F32", shape: [0], data_offsets: [0, 0] }, x: { dtype: "F32", shape: [1], data_offsets: [0, 4] } };
+    const data = new Uint8Array(4);
+    new DataView(data.buffer).setFloat32(0, 1.25, true);
+    const text = JSON.stringify(header);
+    const pad = (8 + text.length + 1) % 4 === 0 ? "  " : " ";
+    const bytes = build(header, data, text + pad);
+    expect((8 + text.length + pad.length) % 4).not.toBe(0);
     expect([...parseSafetensors(bytes, FILE).tensors.get("x")!.data]).toEqual([1.25]);
+    expect(parseSafetensors(bytes, FILE).tensors.get("e")!.shape).toEqual([0]);
   });
 });
 
@@ -242,6 +246,16 @@ describe("safetensors: corrupt files give UserErrors", () => {
     ["bad shape", build({ w: { ...w, shape: [2, 1.5] } }, data16), /tensor "w": "shape"\[1\] must be a non-negative integer, got 1.5/],
     ["entry not an object", build({ w: 3 }, data16), /tensor "w": header entry must be an object/],
     ["bad metadata", build({ __metadata__: { a: 1 }, w }, data16), /"__metadata__" entry "a" must be a string/],
+    // The reference implementation's validate(): offsets in order must tile the data exactly.
+    ["a gap before the first tensor", build({ w: { ...w, data_offsets: [4, 20] } }, new Uint8Array(20)), /bytes \[0, 4\) of the data section belong to no tensor \(a gap before tensor "w"/],
+    ["a gap between tensors", build({ a: { ...w, data_offsets: [0, 16] }, b: { ...w, data_offsets: [20, 36] } }, new Uint8Array(36)), /bytes \[16, 20\) of the data section belong to no tensor \(a gap before tensor "b"/],
+    ["trailing bytes", build({ w }, new Uint8Array(19)), /the data section has 19 bytes but the tensors cover only 16: 3 trailing bytes/],
+    ["the same name twice", build(null, data16, `{"w": ${JSON.stringify(w)}, "w": ${JSON.stringify(w)}}`), /header gives "w" twice; every name must appear once/],
+    ["a field twice in one tensor", build(null, data16, `{"w": {"dtype": "F32", "dtype": "I32", "shape": [2, 2], "data_offsets": [0, 16]}}`), /header gives "dtype" twice in tensor "w"/],
+    ["null dtype", build({ w: { ...w, dtype: null } }, data16), /tensor "w": "dtype" must be a string, got null/],
+    ["a header nested 50,000 deep", build(null, [], `{"w": ${"[".repeat(50000)}${"]".repeat(50000)}}`), /header is nested more than 16 levels deep/],
+    ["a shape with 100 axes", build({ w: { ...w, shape: new Array(100).fill(1) } }, data16), /tensor "w": "shape" has 100 axes, more than the limit of 32/],
+    ["a shape of 1e18 elements", build({ w: { ...w, shape: [1e9, 1e9] } }, data16), /tensor "w": shape \[1000000000, 1000000000\] has 1,000,000,000,000,000,000 elements, more than the limit/],
   ];
   for (const [what, bytes, re] of cases) {
     it(`${what}`, () => {

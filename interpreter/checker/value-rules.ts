@@ -10,7 +10,7 @@
  *   per-step scalar * levels      -> levels · scale   (a scaled spike; handled by the elaborator,
  *                                                       which also knows the scale's node)
  */
-import { INT, REAL, type ValueSet, levels } from "../types/tensor-type.js";
+import { INT, MAX_LEVELS, REAL, type ValueSet, levels } from "../types/tensor-type.js";
 
 const map = (v: ValueSet, f: (x: number) => number): ValueSet =>
   v.kind === "levels" ? levels(v.levels.map(f)) : v.kind === "int" ? INT : REAL;
@@ -48,7 +48,9 @@ export const binaryValueRules: Record<string, (a: ValueSet, b: ValueSet) => Valu
 export function clampValues(x: ValueSet, lo: number | undefined, hi: number | undefined): ValueSet {
   const clampTo = (v: number) => Math.min(Math.max(v, lo ?? -Infinity), hi ?? Infinity);
   if (x.kind === "levels") return levels(x.levels.map(clampTo));
-  if (x.kind === "int" && lo !== undefined && hi !== undefined && Number.isInteger(lo) && Number.isInteger(hi) && hi >= lo) {
+  // A range wider than a level set can hold is just `int`; listing `clamp(x, -1e9, 1)` first
+  // would build a billion-element array.
+  if (x.kind === "int" && lo !== undefined && hi !== undefined && Number.isInteger(lo) && Number.isInteger(hi) && hi >= lo && hi - lo < MAX_LEVELS) {
     const out: number[] = [];
     for (let v = Math.ceil(lo); v <= hi; v++) out.push(v);
     return levels(out);

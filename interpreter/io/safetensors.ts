@@ -11,7 +11,12 @@
  * multiple of 8 bytes.
  *
  * Every problem with a file is a UserError naming the file and, where there is one,
- * the tensor.
+ * the tensor. What is refused follows the reference implementation (huggingface/safetensors,
+ * `Metadata::validate`): the tensors' byte ranges, taken in offset order, must tile the data
+ * section exactly (no gap, no overlap, no trailing bytes); each range must hold exactly its
+ * shape's elements; dtypes and shapes must be valid. Beyond it, a name given twice is
+ * refused (JSON parsers silently keep the last) and so is a header nested more deeply than a
+ * safetensors header can be (it would only serve to overflow a recursive reader).
  */
 
 import type { Tensor } from "../engine/tensor.js";
@@ -50,7 +55,8 @@ function isDType(s: string): s is SafetensorsDType {
 
 function describe(v: unknown): string {
   if (v === null) return "null";
-  if (Array.isArray(v)) return `[${v.map(describe).join(", ")}]`.slice(0, 60);
+  // One level only: a value from a hostile header may be nested arbitrarily deep.
+  if (Array.isArray(v)) return `[${v.map((x) => (Array.isArray(x) ? "[…]" : x !== null && typeof x === "object" ? "{…}" : describe(x))).join(", ")}]`.slice(0, 60);
   if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === "object") return "an object";
   return String(v);
@@ -98,6 +104,8 @@ export function parseSafetensors(bytes: Uint8Array, file: string): TensorFile {
   } catch {
     return failFile("header is not valid UTF-8 (the file is corrupt or not safetensors)");
   }
+  const shapeProblem = scanHeader(headerText);
+  if (shapeProblem) failFile(shapeProblem);
   let header: unknown;
   try {
     header = JSON.parse(headerText);
@@ -153,14 +161,23 @@ export function parseSafetensors(bytes: Uint8Array, file: string): TensorFile {
     entries.push({ name, dtype: dt, shape, begin: b, end: e });
   }
 
-  // No two tensors may share bytes.
-  const byOffset = entries.filter((x) => x.end > x.begin).sort((x, y) => x.begin - y.begin || x.end - y.end);
-  for (let i = 1; i < byOffset.length; i++) {
-    const prev = byOffset[i - 1]!;
-    const cur = byOffset[i]!;
-    if (cur.begin < prev.end) {
-      failFile(`tensors ${JSON.stringify(prev.name)} (data_offsets [${prev.begin}, ${prev.end}]) and ${JSON.stringify(cur.name)} (data_offsets [${cur.begin}, ${cur.end}]) overlap`);
+  // In offset order the tensors must tile the data section: each starts where the previous
+  // ended (no two share bytes, no bytes belong to nobody) and the last ends the file.
+  const byOffset = [...entries].sort((x, y) => x.begin - y.begin || x.end - y.end);
+  let covered = 0;
+  let previous: Entry | undefined;
+  for (const cur of byOffset) {
+    if (cur.begin < covered) {
+      failFile(`tensors ${JSON.stringify(previous!.name)} (data_offsets [${previous!.begin}, ${previous!.end}]) and ${JSON.stringify(cur.name)} (data_offsets [${cur.begin}, ${cur.end}]) overlap`);
     }
+    if (cur.begin > covered) {
+      failFile(`bytes [${covered}, ${cur.begin}) of the data section belong to no tensor (a gap before tensor ${JSON.stringify(cur.name)}, data_offsets [${cur.begin}, ${cur.end}])`);
+    }
+    covered = cur.end;
+    previous = cur;
+  }
+  if (covered !== dataLen) {
+    failFile(`the data section has ${dataLen} bytes but the tensors cover only ${covered}: ${dataLen - covered} trailing bytes belong to no tensor`);
   }
 
   const tensors = new Map<string, Tensor>();
@@ -168,6 +185,59 @@ export function parseSafetensors(bytes: Uint8Array, file: string): TensorFile {
     tensors.set(entry.name, decodeTensor(bytes, view, dataStart, entry, file));
   }
   return { tensors, metadata };
+}
+
+/** A safetensors header is `{name: {dtype, shape: [...], data_offsets: [...]}}`: depth 3. */
+const MAX_HEADER_DEPTH = 16;
+
+/**
+ * Checks what JSON.parse cannot: no object has the same key twice, and nothing nests deeper
+ * than MAX_HEADER_DEPTH. A linear scan over the text (strings skipped); syntax errors are
+ * left to JSON.parse.
+ */
+function scanHeader(text: string): string | undefined {
+  const keys: Set<string>[] = [];
+  const isObject: boolean[] = [];
+  const path: string[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const raw = text.slice(i, j + 1);
+      i = j;
+      if (expectKey && isObject[isObject.length - 1]) {
+        let key: string;
+        try {
+          key = JSON.parse(raw) as string;
+        } catch {
+          return undefined; // JSON.parse reports it
+        }
+        const seen = keys[keys.length - 1]!;
+        if (seen.has(key)) {
+          const where = keys.length >= 2 && path[0] !== undefined ? ` in tensor ${JSON.stringify(path[0])}` : "";
+          return `header gives ${JSON.stringify(key)} twice${where}; every name must appear once`;
+        }
+        seen.add(key);
+        path[keys.length - 1] = key;
+        expectKey = false;
+      }
+    } else if (c === "{" || c === "[") {
+      if (isObject.length >= MAX_HEADER_DEPTH) return `header is nested more than ${MAX_HEADER_DEPTH} levels deep; a safetensors header has 3`;
+      isObject.push(c === "{");
+      keys.push(new Set());
+      expectKey = c === "{";
+    } else if (c === "}" || c === "]") {
+      isObject.pop();
+      keys.pop();
+      path.length = Math.min(path.length, keys.length);
+      expectKey = false;
+    } else if (c === ",") {
+      expectKey = isObject[isObject.length - 1] === true;
+    }
+  }
+  return undefined;
 }
 
 function decodeTensor(bytes: Uint8Array, view: DataView, dataStart: number, entry: Entry, file: string): Tensor {

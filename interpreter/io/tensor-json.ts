@@ -16,6 +16,7 @@ import { numel, shapeString } from "../engine/tensor.js";
 import { UserError } from "./errors.js";
 import { readFileText, writeFileAtomic } from "./files.js";
 import { stringifyJson } from "./json-text.js";
+import { MAX_TENSOR_ELEMENTS } from "../limits.js";
 
 /** The tensors of a file plus its string → string metadata (empty when the file has none). */
 export interface TensorFile {
@@ -32,8 +33,11 @@ export interface TensorJson {
 
 export const METADATA_KEY = "__metadata__";
 
-/** Largest element count accepted for one tensor (typed arrays cannot be much larger). */
-const MAX_ELEMENTS = 2 ** 31 - 1;
+/** Largest element count accepted for one tensor: the bound every tensor of a run obeys. */
+const MAX_ELEMENTS = MAX_TENSOR_ELEMENTS;
+
+/** Most axes a tensor may have: nested data is walked recursively, one level per axis. */
+const MAX_RANK = 32;
 
 const NON_FINITE_STRINGS: ReadonlyMap<string, number> = new Map([
   ["NaN", NaN],
@@ -57,6 +61,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Validates a shape given as JSON. `fail` throws. */
 export function parseShape(v: unknown, fail: (msg: string) => never): number[] {
   if (!Array.isArray(v)) fail(`"shape" must be an array of non-negative integers, got ${describeJson(v)}`);
+  if (v.length > MAX_RANK) fail(`"shape" has ${v.length} axes, more than the limit of ${MAX_RANK}`);
   const shape: number[] = [];
   for (let i = 0; i < v.length; i++) {
     const d: unknown = v[i];
@@ -66,7 +71,7 @@ export function parseShape(v: unknown, fail: (msg: string) => never): number[] {
     shape.push(d);
   }
   const n = numel(shape);
-  if (n > MAX_ELEMENTS) fail(`shape ${shapeString(shape)} has ${n} elements, more than the limit of ${MAX_ELEMENTS}`);
+  if (n > MAX_ELEMENTS) fail(`shape ${shapeString(shape)} has ${n.toLocaleString("en-US")} elements, more than the limit of ${MAX_ELEMENTS.toLocaleString("en-US")} (MAX_TENSOR_ELEMENTS)`);
   return shape;
 }
 
@@ -114,7 +119,8 @@ export function parseTensor(json: unknown, name: string, file: string): Tensor {
       fail(`unknown field ${JSON.stringify(key)} (expected "shape", "data" and optionally "dtype")`);
     }
   }
-  const dtypeRaw = obj.dtype ?? "f32";
+  // Absent means f32; present, it must say which (`"dtype": null` is a mistake, not a default).
+  const dtypeRaw = "dtype" in obj ? obj.dtype : "f32";
   if (dtypeRaw !== "f32" && dtypeRaw !== "i32") fail(`"dtype" must be "f32" or "i32", got ${describeJson(dtypeRaw)}`);
   const dtype = dtypeRaw as "f32" | "i32";
   if (!("shape" in obj)) fail(`missing "shape"`);

@@ -39,6 +39,7 @@ export class ParamStore {
       if (given) {
         if (given.dtype !== "f32") problems.push(`tensor "${spec.path}" must be f32, found ${given.dtype}`);
         else if (!sameShape(given.shape, spec.shape)) problems.push(`tensor "${spec.path}" has shape ${shapeString(given.shape)} but the spec declares ${shapeString(spec.shape)}`);
+        else if (badValue(spec, given)) problems.push(badValue(spec, given)!);
         else {
           const tensor = f32(spec.shape, Float32Array.from(given.data));
           entries.set(spec.path, { spec, tensor, calibrated: spec.kind === "amplitude" ? new Array<boolean>(numel(spec.shape)).fill(true) : undefined });
@@ -81,4 +82,19 @@ export class ParamStore {
     for (const [k, e] of this.entries) m.set(k, { spec: e.spec, tensor: f32(e.tensor.shape, Float32Array.from(e.tensor.data)), calibrated: e.calibrated ? [...e.calibrated] : undefined });
     return new ParamStore(m);
   }
+}
+
+/**
+ * A given value no run can use: a NaN or infinite weight poisons every output, and an
+ * amplitude is a spike's magnitude, so it must be positive (the neuron clamps it at 1e-5 to
+ * survive a calibration that lands on 0, not to accept a file that says 0 or -2).
+ */
+function badValue(spec: ParamSpec, given: Tensor): string | undefined {
+  const d = given.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (!Number.isFinite(v)) return `tensor "${spec.path}"[${i}] = ${v}: ${spec.kind === "amplitude" ? "amplitudes" : "weights"} must be finite numbers`;
+    if (spec.kind === "amplitude" && v <= 0) return `amplitude "${spec.path}"[${i}] = ${v}: an amplitude is a spike's magnitude and must be > 0`;
+  }
+  return undefined;
 }
