@@ -30,6 +30,7 @@ import { encodeTexts, loadModel } from "../models/tasks.js";
 import { prepareSpec } from "../tools/export/common.js";
 import { exportPytorch } from "../tools/export/pytorch.js";
 import { findTorchPython } from "./torch-python.js";
+import { GOLDEN, readJson, tensorFromNested } from "./helpers.js";
 
 const root = path.resolve(__dirname, "..");
 const EXAMPLES = path.join(root, "examples");
@@ -385,5 +386,55 @@ describe("PyTorch export: command line", () => {
     await expect(exportCommand(tiny, { entry: "TinySpikeLM", to: "pytorch", out: path.join(dir, "my-model.py") })).rejects.toThrow(/must be a Python module name/);
     await expect(exportCommand(tiny, { entry: "TinySpikeLM", to: "pytorch", names: "reference", out: path.join(dir, "m.py") })).rejects.toThrow(/does not follow the reference code/);
     expect(fs.readdirSync(dir)).toEqual(["mix.spk"]);
+  });
+});
+
+describe("PyTorch export: the authors' golden gradients (*_train.json)", () => {
+  const files = fs.readdirSync(GOLDEN).filter((f) => f.endsWith(".json") && f.includes("_train"));
+  it.skipIf(!PY)(`SpikeLinear (2-bit and 1-bit): grad_input, grad_weight, grad_bias and the LSQ amplitude gradient within 1e-5 x max|g|${SKIP}`, () => {
+    const dir = path.join(tmp, "golden");
+    fs.mkdirSync(dir);
+    const oneBit = path.join(dir, "linear1bit.spk");
+    fs.writeFileSync(oneBit, 'import "std/neurons"\nimport "std/layers"\n\nlayer SpikeLinear1Bit(inp, out) {\n  lin = SpikeLinear(inp, out, SpikeLMReference1Bit())\n  forward(x: [T, B, L, inp]) -> [T, B, L, out] {\n    return lin(x)\n  }\n}\n');
+    const jobs = files.map((name, n) => {
+      const g = readJson(path.join(GOLDEN, name)) as Record<string, any>;
+      const bits = g.config.input_bits as number;
+      const { Din, Dout } = g.shapes as Record<string, number>;
+      const prefix = bits === 1 ? "lin." : "";
+      const x = tensorFromNested(g.input);
+      const file = bits === 1 ? oneBit : path.join(root, "stdlib/layers.spk");
+      const entry = bits === 1 ? "SpikeLinear1Bit" : "SpikeLinear";
+      const ex = exportPytorch({ file, entry, args: { inp: Din!, out: Dout! }, inputs: new Map([["x", x]]) });
+      const module = path.join(dir, `m${n}.py`);
+      fs.writeFileSync(module, ex.code);
+      const w = new Map<string, Tensor>([
+        [`${prefix}W`, tensorFromNested(g.weight)],
+        [`${prefix}b`, tensorFromNested(g.bias)],
+        [`${prefix}fire.alpha`, f32([g.alpha_init.length], g.alpha_init)],
+      ]);
+      fs.writeFileSync(path.join(dir, `w${n}.safetensors`), serializeSafetensors(w));
+      const ones = f32([...x.shape.slice(0, -1), Dout!], new Float32Array((x.data.length / Din!) * Dout!).fill(1)); // loss = output.sum()
+      fs.writeFileSync(path.join(dir, `in${n}.safetensors`), serializeSafetensors(new Map([["x", x], ["__seed", ones]])));
+      return { g, prefix, out: path.join(dir, `out${n}.safetensors`), job: { module, weights: path.join(dir, `w${n}.safetensors`), inputs: path.join(dir, `in${n}.safetensors`), out: path.join(dir, `out${n}.safetensors`), grad_seed: "__seed", train_amplitudes: true } };
+    });
+    const jobsFile = path.join(dir, "jobs.json");
+    fs.writeFileSync(jobsFile, JSON.stringify(jobs.map((j) => j.job)));
+    const r = spawnSync(PY!, [path.join(root, "tools/export/check_module.py"), jobsFile], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    for (const { g, prefix, out } of jobs) {
+      const t = readSafetensors(out).tensors;
+      const check = (got: Tensor | undefined, want: unknown, what: string) => {
+        const w = tensorFromNested(want).data;
+        expect(got, what).toBeDefined();
+        const d = maxDiff(got!.data, w);
+        expect(d, `${what}: max |diff| ${d}, max |g| ${maxAbs(w)}`).toBeLessThanOrEqual(1e-5 * Math.max(maxAbs(w), 1e-30));
+      };
+      check(t.get("output"), g.output, "output");
+      check(t.get("grad_input/x"), g.grad_input, "grad_input");
+      check(t.get(`grad/${prefix}W`), g.grad_weight, "grad_weight");
+      check(t.get(`grad/${prefix}b`), g.grad_bias, "grad_bias");
+      check(t.get(`grad/${prefix}fire.alpha`), g.grad_alpha_if_alpha_requires_grad, "grad_alpha (LSQ)");
+    }
+    expect(jobs.length).toBe(3);
   });
 });
