@@ -2,10 +2,12 @@
  * The gradient engine (API documented in ./index.ts): a forward on the chosen execution
  * path, the forward values on the tape (./tape.ts), then the reverse pass (./backward.ts).
  *
- * The tape is the reference's multi-step forward; the chosen path's output must equal its
- * output bit for bit (it always does: every path computes the reference's bits), which ties
- * the gradients to the forward the caller ran. Checking it is cheap and catches a
- * divergence as an internal error instead of a silently wrong gradient.
+ * The tape holds the reference's multi-step forward values. On the optimized path it takes
+ * them from the executor's buffers (kept for the purpose) wherever the optimized graph still
+ * has the node, and computes only the rest (neuron steps, nodes fused or merged away). The
+ * path's output must equal the tape's bit for bit (it always does: every path computes the
+ * reference's bits); checking it is cheap and turns a divergence into an internal error
+ * instead of a silently wrong gradient.
  */
 import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.js";
 import type { Graph } from "../ir/graph.js";
@@ -49,7 +51,8 @@ export class GradientEngine {
     readonly params: ParamStore,
     readonly options: GradientOptions = {},
   ) {
-    if (options.optimize ?? true) this.executor = new OptimizedExecutor(runPasses(graph).graph, params);
+    // keepValues: the backward reads the forward's values from the executor's buffers
+    if (options.optimize ?? true) this.executor = new OptimizedExecutor(runPasses(graph).graph, params, { keepValues: true });
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed): GradientResult {
@@ -57,7 +60,8 @@ export class GradientEngine {
     let ran: Tensor | undefined;
     if (this.executor) ran = this.executor.run(inputs, { mode }).output;
     else if (mode === "step") ran = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
-    const tape = recordForward(this.graph, this.params, inputs);
+    const ex = this.executor;
+    const tape = recordForward(this.graph, this.params, inputs, ex ? (node) => ex.valueOf(node.id) : undefined);
     const taped = tape.values.get(this.graph.output)!;
     if (ran && !sameBits(ran, taped)) throw new Error(`internal: the ${this.executor ? "optimized" : "step-mode"} forward differs from the reference forward the gradients are taken on`);
     const output = copy(taped);

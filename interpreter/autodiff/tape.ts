@@ -7,7 +7,8 @@
  * A neuron call keeps every step's values (./neuron.ts), which its backward walks.
  */
 import * as K from "../engine/ops/index.js";
-import { type Tensor, sliceLeading } from "../engine/tensor.js";
+import { type Tensor, sameShape, sliceLeading } from "../engine/tensor.js";
+import { dimValue } from "../types/dims.js";
 import type { Graph, IRNode } from "../ir/graph.js";
 import { constTensor, opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
@@ -42,7 +43,15 @@ export function alignForTime(inputs: readonly Tensor[], timed: readonly boolean[
 /** Whether a batched op's operands are aligned over time before its forward (and backward). */
 export const alignsOverTime = (node: IRNode): boolean => opDef(node.op).elementwise === true || node.op === "matmul";
 
-export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>): Tape {
+/**
+ * A value another execution path already computed for a node of this graph (the
+ * optimized executor's buffers, by node id), or undefined. Only used for ops the tape
+ * would otherwise compute itself; it must be the same bits (every path computes the
+ * reference's bits, and the gradient tests hold them to it).
+ */
+export type KnownValue = (node: IRNode) => Tensor | undefined;
+
+export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>, known?: KnownValue): Tape {
   const T = graph.timesteps;
   const values = new Map<number, Tensor>();
   const neurons = new Map<number, NeuronForward>();
@@ -80,6 +89,11 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
         break;
       }
       default: {
+        const k = known?.(node);
+        if (k && sameShape(k.shape, wholeShape(node, T))) {
+          v = k;
+          break;
+        }
         const def = opDef(node.op);
         const xs = node.inputs.map(get);
         const timed = node.inputs.map((i) => byId.get(i)!.type.timed);
@@ -95,4 +109,10 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
     values.set(node.id, v);
   }
   return { values, neurons };
+}
+
+/** A node's value shape over the whole time axis: [T, ...per-step shape] when timed. */
+function wholeShape(node: IRNode, T: number): number[] {
+  const per = node.type.shape.map((d) => dimValue(d) ?? -1);
+  return node.type.timed ? [T, ...per] : per;
 }

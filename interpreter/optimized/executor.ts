@@ -42,6 +42,8 @@ interface NeuronSlots {
 }
 
 export interface ExecutorOptions {
+  /** Keep every node's value after a run (no buffer reuse), readable with `valueOf`. */
+  readonly keepValues?: boolean;
   /** Threads for the spike-accumulate kernels (including the caller). */
   readonly threads?: number;
   /**
@@ -69,7 +71,7 @@ export class OptimizedExecutor {
     readonly options: ExecutorOptions = {},
   ) {
     this.T = graph.timesteps;
-    this.plan = planBuffers(graph);
+    this.plan = planBuffers(graph, { keepAll: options.keepValues });
     for (const [id, b] of this.plan.buffers) this.slots.set(id, b);
     let widest = 1;
     for (const p of this.plan.nodes) widest = Math.max(widest, p.shape[p.shape.length - 1] ?? 1);
@@ -152,6 +154,19 @@ export class OptimizedExecutor {
       return (v.dtype === "i32" ? i32(v.shape, Int32Array.from(v.data)) : f32(v.shape, Float32Array.from(v.data))) as Tensor;
     });
     return { output, record, taps };
+  }
+
+  /**
+   * A float32 node's value after the last run (whole time axis), as a view of its buffer:
+   * valid until the next run. Undefined for int8 and integer nodes, neurons and nodes this
+   * graph does not have. Needs `keepValues` (otherwise buffers are recycled during a run).
+   */
+  valueOf(id: number): Tensor | undefined {
+    if (!this.options.keepValues) throw new Error("internal: valueOf needs an executor built with keepValues");
+    const p = this.plan.byId.get(id);
+    if (!p || p.kind !== "f32" || p.node.op === "neuron") return undefined;
+    const v = this.view(id, -1);
+    return v.data instanceof Float32Array ? f32(v.shape, v.data) : undefined;
   }
 
   private outputData(p: PlannedNode): Storage {

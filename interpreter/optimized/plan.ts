@@ -37,7 +37,11 @@ function alloc(kind: StorageKind, n: number): Storage {
   return kind === "f32" ? new Float32Array(n) : kind === "i32" ? new Int32Array(n) : new Int8Array(n);
 }
 
-export function planBuffers(g: Graph): Plan {
+/**
+ * `keepAll`: no buffer is recycled, so after a run every node's value is still in its
+ * buffer (the gradient engine reads the forward's values from there).
+ */
+export function planBuffers(g: Graph, opts: { readonly keepAll?: boolean } = {}): Plan {
   const order = g.nodes;
   const index = new Map(order.map((n, i) => [n.id, i]));
   const byId = new Map(order.map((n) => [n.id, n]));
@@ -53,6 +57,7 @@ export function planBuffers(g: Graph): Plan {
     for (const inp of n.inputs) lastUse.set(owner(inp), Math.max(lastUse.get(owner(inp)) ?? -1, i));
   });
   lastUse.set(owner(g.output), Infinity);
+  if (opts.keepAll) for (const n of order) lastUse.set(n.id, Infinity);
   // Recorded taps are read after the run, like the output.
   for (const t of g.taps ?? []) lastUse.set(owner(t.node), Infinity);
   // In step mode a timed reader reads a static value at every step, after later nodes (in
