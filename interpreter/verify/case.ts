@@ -99,7 +99,11 @@ export function materialize(shape: CaseShape, c: VerifyCase, params: readonly Pa
   const weights = new Map<string, Tensor>();
   for (const p of params) {
     const f = p.kind === "weight" ? c.weights[p.path] : c.amplitudes[p.path];
-    if (f) weights.set(p.path, f32(p.shape, fillValues(numel(p.shape), f.profile, f.seed)));
+    if (!f) continue;
+    const values = fillValues(numel(p.shape), f.profile, f.seed);
+    // An amplitude is a magnitude: calibration (2 * mean(abs(u))) never gives a negative one.
+    if (p.kind === "amplitude") for (let i = 0; i < values.length; i++) values[i] = Math.abs(values[i]!);
+    weights.set(p.path, f32(p.shape, values));
   }
   return { inputs, weights };
 }

@@ -15,8 +15,8 @@ export const KERNEL_PATHS: readonly KernelPath[] = [
   { name: "js dense", backend: "js", variant: "dense", threads: 1 },
   { name: "wasm event", backend: "wasm", variant: "event", threads: 1 },
   { name: "wasm dense", backend: "wasm", variant: "dense", threads: 1 },
-  { name: "wasm event, 2 threads", backend: "wasm", variant: "event", threads: 2 },
-  { name: "wasm dense, 2 threads", backend: "wasm", variant: "dense", threads: 2 },
+  { name: "wasm event on 2 threads", backend: "wasm", variant: "event", threads: 2 },
+  { name: "wasm dense on 2 threads", backend: "wasm", variant: "dense", threads: 2 },
   { name: "auto" },
 ];
 

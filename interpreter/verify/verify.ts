@@ -109,7 +109,10 @@ export interface VerifyResult {
   readonly failures: number;
   readonly seed: number;
   readonly timeMs: number;
+  /** Every comparison made, by name. */
   readonly paths: readonly string[];
+  /** The spike-kernel paths of the optimized executor that were compared. */
+  readonly kernels: readonly string[];
   readonly shape: CaseShape;
   readonly counterexample?: Counterexample;
 }
@@ -187,8 +190,20 @@ class Verifier {
     return { compiled, data: materialize(this.shape, c, compiled.graph.params, compiled.vocab) };
   }
 
+  /**
+   * A fresh parameter store holding the case's values. They are written in directly rather
+   * than given as a weights map: a weights file with NaN weights or a zero amplitude is a
+   * user's mistake and refused, but those values are part of the semantics verify checks
+   * (a calibration on an all-zero or overflowing input stores them).
+   */
   private params(graph: Graph, data: Materialized): ParamStore {
-    return ParamStore.create(graph.params, data.weights);
+    const store = ParamStore.create(graph.params);
+    for (const [path, t] of data.weights) {
+      const e = store.get(path);
+      (e.tensor.data as Float32Array).set(t.data);
+      e.calibrated?.fill(true);
+    }
+    return store;
   }
 
   /** Runs a path for calls 0..last, tracing call `traceCall`; returns every call's result. */
@@ -316,7 +331,8 @@ export function nodeLabel(graph: Graph, node: IRNode): string {
   if (node.op === "neuron_out") {
     const n = graph.nodes.find((m) => m.id === node.inputs[0]);
     const a = n?.attrs as { path?: string; neuron?: string } | undefined;
-    return `${String(node.attrs.field)} of neuron ${a?.path ?? "?"} (${a?.neuron ?? "?"})`;
+    // The entry itself is a neuron at path "".
+    return a?.path ? `${String(node.attrs.field)} of neuron ${a.path} (${a.neuron ?? "?"})` : `${String(node.attrs.field)} of neuron ${a?.neuron ?? "?"}`;
   }
   if (node.op === "fused") return `fused (${String(node.attrs.ops).split(",").join(", ")})`;
   return node.op;
@@ -340,6 +356,7 @@ export function verify(opts: VerifyOptions): VerifyResult {
     seed: opts.seed,
     timeMs: performance.now() - start,
     paths,
+    kernels: opts.paths.map((p) => p.name),
     shape: v.shape,
     counterexample,
   });

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Program } from "../../../interpreter/checker/program.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
-import { UserError } from "../../../interpreter/io/errors.js";
+import { UserError, describeError } from "../../../interpreter/io/errors.js";
 import { readJsonFile } from "../../../interpreter/io/tensor-json.js";
 import type { Origin } from "../../../interpreter/ir/graph.js";
 import { describeCase } from "../../../interpreter/verify/case.js";
@@ -85,7 +85,7 @@ export async function verifyCommand(file: string, opts: VerifyCommandOptions): P
   const secs = (result.timeMs / 1000).toFixed(1);
   if (!cx) {
     out.push(`verify ${name}: ${result.runs} ${replay ? "replayed case" : result.runs === 1 ? "case" : "cases"}, ${result.checks} checks, every path agrees bit for bit (seed ${seed}, ${secs} s)`);
-    out.push(`compared with the reference interpreter: ${result.paths.join("; ")}`);
+    out.push(`compared with the reference interpreter (multi-step): its step-by-step mode; the optimized executor in both modes on ${result.kernels.length} spike-kernel paths (${result.kernels.join(", ")}), first and second call; gradients after each forward`);
   } else {
     out.push(...describeCounterexample(name, result, cx, located, where));
     if (!replay) {
@@ -107,7 +107,7 @@ function checkWritable(flag: string, file: string): void {
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error("it is a folder");
     fs.accessSync(fs.existsSync(file) ? file : dir, fs.constants.W_OK);
   } catch (e) {
-    throw new UserError(`${flag} ${file}: cannot write there: ${e instanceof Error ? e.message : String(e)}`, { file });
+    throw new UserError(`${flag} ${file}: cannot write there: ${describeError(e)}`, { file });
   }
 }
 
