@@ -118,7 +118,7 @@ function mutate(text: string, r: () => number): { text: string; what: string } {
 describe("fuzz: parser and checker on mutated specs", () => {
   const files = specFiles();
   const SEED = 20261129;
-  const PER_FILE = 14;
+  const PER_FILE = 10;
 
   it("finds the shipped specs", () => {
     expect(files.length).toBeGreaterThanOrEqual(8);
@@ -340,7 +340,7 @@ describe("fuzz: the CLI on bad weights, inputs and arguments", () => {
 
   it("bad JSON weights: exit 0 or 1, no stack trace, no partial output", async () => {
     const r = rng(SEED);
-    for (let k = 0; k < 40; k++) {
+    for (let k = 0; k < 30; k++) {
       const m = badWeightsJson(r);
       const weights = path.join(tmp, `w${k}.json`);
       fs.writeFileSync(weights, m.text);
@@ -351,7 +351,7 @@ describe("fuzz: the CLI on bad weights, inputs and arguments", () => {
 
   it("bad safetensors weights: exit 0 or 1, no stack trace, no partial output", async () => {
     const r = rng(SEED + 1);
-    for (let k = 0; k < 40; k++) {
+    for (let k = 0; k < 30; k++) {
       const m = badSafetensors(r);
       const weights = path.join(tmp, `w${k}.safetensors`);
       fs.writeFileSync(weights, m.bytes);
