@@ -28,6 +28,13 @@ export function reportError(e: unknown): number {
     process.stderr.write(`error: ${e.message}\n`);
     return 1;
   }
+  // Every tensor is checked against MAX_TENSOR_ELEMENTS before it is allocated, but a run
+  // within the bounds can still need more memory than this machine has: that is a fact
+  // about the run, not a bug, so it gets a message and exit 1 rather than a stack trace.
+  if (e instanceof RangeError && /Array buffer allocation failed|Invalid typed array length|Invalid array length/.test(e.message)) {
+    process.stderr.write(`error: not enough memory for this run (${e.message}); use a smaller batch, sequence length or model\n`);
+    return 1;
+  }
   process.stderr.write(`internal error (a bug in spikelm, please report it):\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return 70;
 }
