@@ -35,8 +35,8 @@ export function buildProgram(): Command {
 
   program
     .command("check")
-    .description("check .spk files; prints file:line:col: error CODE: message, exit 1 on any error")
-    .argument("<files...>", "spec files")
+    .description("check .spk files (a directory: the .spk files under it); prints file:line:col: error CODE: message, exit 1 on any error")
+    .argument("<paths...>", "spec files or directories")
     .option("-q, --quiet", "print only the diagnostics")
     .action((files: string[], opts) => guarded(() => checkCommand(files, opts)));
 
