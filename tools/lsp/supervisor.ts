@@ -62,6 +62,8 @@ const STANDBY_QUIET_MS = 1000;
 /** The worker's heap limit: a check that allocates without bound ends the worker, not the process. */
 const WORKER_HEAP_MB = 1536;
 const LOG_ERROR = 1;
+/** After this many services ended before loading, no more are started. */
+const MAX_FAILED_STARTS = 3;
 const LOG_INFO = 3;
 const LOG_LOG = 4;
 
@@ -113,6 +115,9 @@ export class Supervisor {
   private lastActivity = 0;
   private readonly guardState: { quarantine: GuardState["quarantine"][number][]; oneByOne: boolean } = { quarantine: [], oneByOne: false };
   private disposed = false;
+  /** Services that ended before they were loaded, in a row. */
+  private failedStarts = 0;
+  private gaveUp = false;
   private readonly stuckMs: number;
   private readonly timeoutMs: number;
 
@@ -157,6 +162,13 @@ export class Supervisor {
     });
     worker.on("exit", () => {
       if (!service.alive || this.disposed) return;
+      service.alive = false;
+      if (service === this.standby) {
+        this.standby = undefined;
+        if (!service.ready) this.failedStarts++;
+        return;
+      }
+      if (!service.ready && ++this.failedStarts >= MAX_FAILED_STARTS) return this.giveUp();
       // Ended on its own (out of memory, a crash): what it was checking is to blame, if anything.
       this.takeOver("the language service ended");
     });
@@ -164,10 +176,26 @@ export class Supervisor {
   }
 
   private ensureStandby(): void {
-    if (!this.standby && !this.disposed) this.standby = this.spawn();
+    if (!this.standby && !this.disposed && this.failedStarts < MAX_FAILED_STARTS) this.standby = this.spawn();
+  }
+
+  /** The service cannot even start (an installation problem): say so and refuse requests, rather than respawn forever. */
+  private giveUp(): void {
+    this.gaveUp = true;
+    this.log(LOG_ERROR, "spikelm: the language service cannot start (see the errors above); requests are refused");
+    for (const [id, m] of this.pending) if (!this.internal.has(id)) this.writer.write({ jsonrpc: "2.0", id, error: { code: -32803, message: `${m.method}: the spikelm language service is not running` } });
+    this.pending.clear();
   }
 
   private send(service: Service, m: ToWorker): void {
+    if (this.gaveUp && "rpc" in m && m.rpc && "id" in m.rpc && "method" in m.rpc) {
+      const rpc = m.rpc as RpcMessage;
+      if (rpc.id !== undefined && rpc.id !== null) {
+        this.pending.delete(rpc.id);
+        this.writer.write({ jsonrpc: "2.0", id: rpc.id, error: { code: -32803, message: `${rpc.method}: the spikelm language service is not running` } });
+      }
+      return;
+    }
     if (service.alive) service.worker.postMessage(m);
   }
 
@@ -313,6 +341,7 @@ export class Supervisor {
   private fromWorker(service: Service, m: FromWorker): void {
     if ("ready" in m) {
       service.ready = true;
+      this.failedStarts = 0;
       if (service === this.standby) this.log(LOG_LOG, "spikelm: standby language service ready");
       return;
     }
