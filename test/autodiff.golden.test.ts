@@ -81,3 +81,20 @@ describe.each(files)("gradients vs golden %s", (name) => {
     expect(Array.from(trained.inputGrads.get("x")!)).toEqual(Array.from(frozen.inputGrads.get("x")!));
   });
 });
+
+describe("an engine reused across training steps", () => {
+  it("reads parameters changed in place (the optimized executor recomputes weight-only values): same gradients as a fresh engine", async () => {
+    const { GradientEngine } = await import("../interpreter/autodiff/index.js");
+    const { compiled, inputs, params, ones } = setup(files[0]!);
+    const ps = params();
+    const engine = new GradientEngine(compiled.graph, ps, { optimize: true });
+    engine.run(inputs, ones);
+    // an optimizer step, in place
+    const W = ps.get("W").tensor.data;
+    for (let i = 0; i < W.length; i++) W[i] = Math.fround(W[i]! * 0.5 - 0.01);
+    const again = engine.run(inputs, ones);
+    const fresh = new GradientEngine(compiled.graph, ps.clone(), { optimize: false }).run(inputs, ones);
+    expect(Array.from(again.output.data)).toEqual(Array.from(fresh.output.data));
+    for (const [k, g] of fresh.grads) expect(Array.from(again.grads.get(k)!), k).toEqual(Array.from(g));
+  });
+});

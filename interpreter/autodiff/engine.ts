@@ -58,7 +58,12 @@ export class GradientEngine {
   run(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed): GradientResult {
     const mode = this.options.mode ?? "multi";
     let ran: Tensor | undefined;
-    if (this.executor) ran = this.executor.run(inputs, { mode }).output;
+    if (this.executor) {
+      // Parameters may have changed in place since the last run (a training step): the
+      // executor must not reuse weight-only values it computed from the old ones.
+      this.executor.paramsChanged();
+      ran = this.executor.run(inputs, { mode }).output;
+    }
     else if (mode === "step") ran = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
     const ex = this.executor;
     const tape = recordForward(this.graph, this.params, inputs, ex ? (node) => ex.valueOf(node.id) : undefined);

@@ -25,8 +25,10 @@
  *   Amplitudes not yet calibrated are calibrated by this forward, exactly like a run.
  * - Gradients are float32, each op's backward rounded to float32 in a fixed order, so the
  *   result does not depend on `mode` or `optimize` (bit for bit).
- * - The engine is built once per graph/shape and reused every step: the result's arrays
- *   belong to the engine and are overwritten by the next `run` (copy what you keep).
+ * - The engine is built once per graph/shape and reused every step. Parameters may be
+ *   changed in place between runs (an optimizer step on the ParamStore's tensors): every run
+ *   reads them anew (the optimized executor's weight-only values are recomputed).
+ * - `grads` and `inputGrads` are fresh arrays the caller owns.
  */
 export { GradientEngine, gradients } from "./engine.js";
 export type { GradientOptions, GradientResult, LossFn, GradSeed } from "./engine.js";

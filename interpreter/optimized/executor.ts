@@ -12,7 +12,7 @@ import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.j
 import { gatherInto, layernormInto, meanTimeInto, overTimeInto, softmaxInto } from "../engine/fast/rows.js";
 import { matmulInto } from "../engine/fast/matmul.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
-import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul } from "../engine/kernels/spike-matmul.js";
+import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
@@ -154,6 +154,20 @@ export class OptimizedExecutor {
       return (v.dtype === "i32" ? i32(v.shape, Int32Array.from(v.data)) : f32(v.shape, Float32Array.from(v.data))) as Tensor;
     });
     return { output, record, taps };
+  }
+
+  /**
+   * The parameters were changed in place (an optimizer step): the weight-only nodes (a
+   * transposed weight, ...) are recomputed on the next run, and the spike kernels' packed
+   * copies of weight operands are dropped.
+   */
+  paramsChanged(): void {
+    this.staticsReady = false;
+    for (const p of this.plan.nodes) {
+      if (!p.isStatic) continue;
+      const b = this.slots.get(p.node.id);
+      if (b instanceof Float32Array) releasePackedWeights(b);
+    }
   }
 
   /**
