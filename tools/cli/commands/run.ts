@@ -8,7 +8,6 @@
 import type { Tensor } from "../../../interpreter/engine/tensor.js";
 import { UserError } from "../../../interpreter/io/errors.js";
 import { readTensorMap } from "../../../interpreter/io/tensor-json.js";
-import { findNonFinite, loadWeightsFile } from "../../../interpreter/io/weights.js";
 import { type ArgValue, type Compiled, compileEntry } from "../../../interpreter/compile.js";
 import type { Mode } from "../../../interpreter/reference/interpreter.js";
 import { type LoadedWeights, loadWeightsFor } from "../../../models/load-weights.js";
@@ -69,20 +68,6 @@ export function loadWeightsNoted(compiled: Compiled, file: string | undefined, o
   const loaded = loadWeightsFor(compiled, file, { keepAmplitudes: opts.keepAmplitudes });
   noteWeights(loaded);
   return loaded;
-}
-
-/**
- * Deprecated: the raw tensors of a weights file, names unchecked (spec paths only, no
- * mapping). Kept for `export` until it moves to `loadWeightsFor(compiled, file)`, which
- * every other command uses.
- */
-export function loadWeights(file: string | undefined): Map<string, Tensor> | undefined {
-  if (!file) return undefined;
-  const { tensors } = loadWeightsFile(file);
-  const bad = findNonFinite(tensors);
-  if (bad.length > 0)
-    throw new UserError(`${file}: weights contain non-finite values: ${bad.slice(0, 5).map((b) => `"${b.name}"[${b.index}] = ${b.value}`).join(", ")}${bad.length > 5 ? ", ..." : ""}`, { file });
-  return tensors;
 }
 
 /** The one stderr line about a weights file, when a mapping was applied. */
