@@ -167,5 +167,6 @@ export function describeCase(shape: CaseShape, c: VerifyCase): string[] {
   for (const [name, s] of caseInputShapes(shape, c)) lines.push(`input ${name} [${s.shape.join(", ")}]: ${s.dtype === "i32" ? `token ids (seed ${c.inputs[name]!.seed})` : f(c.inputs[name]!)}`);
   for (const [k, v] of Object.entries(c.weights)) lines.push(`weight ${k}: ${f(v)}`);
   for (const [k, v] of Object.entries(c.amplitudes)) lines.push(`amplitude ${k}: ${v ? f(v) : "calibrated on the first call"}`);
+  lines.push(`dL/doutput for the gradients: ${f(c.probe)}`);
   return lines;
 }
