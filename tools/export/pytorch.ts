@@ -368,7 +368,7 @@ def _rename_in_place(state, fn):
   }
 
   private weightInit(type: TypeExpr, init: Expr | undefined, ctx: Ctx): string {
-    const shape = `[${type.dims.map((d) => (d.kind === "Ellipsis" ? this.fail("`...` in a weight's shape", ctx.uri, d.span) : `dim(${this.expr(d, ctx)})`)).join(", ")}]`;
+    const shape = `[${type.dims.map((d) => (d.kind === "Ellipsis" ? this.fail("`...` in a weight's shape", ctx.uri, d.span) : dimCode(this.expr(d, ctx)))).join(", ")}]`;
     if (!init) return `init_uniform(${shape})`;
     if (init.kind === "Number" || (init.kind === "Unary" && init.operand.kind === "Number")) return `init_fill(${shape}, ${this.expr(init, ctx)})`;
     if (init.kind === "Name" && (init.name === "zeros" || init.name === "ones")) return `init_fill(${shape}, ${init.name === "zeros" ? "0.0" : "1.0"})`;
@@ -678,7 +678,7 @@ def _rename_in_place(state, fn):
         const x = args[0]!.value;
         const t = this.timedAt(x, ctx);
         if (t === "mixed" || t?.rank === -1) return this.fail("`reshape` on inputs with and without a time axis", ctx.uri, e.span);
-        const dims = args.slice(1).map((y) => `dim(${this.expr(y.value, ctx)})`);
+        const dims = args.slice(1).map((y) => dimCode(this.expr(y.value, ctx)));
         return `${wrap(a(0))}.reshape(${[...(t?.timed ? [`${wrap(a(0))}.shape[0]`] : []), ...dims].join(", ")})`;
       }
       case "split_heads":
@@ -836,6 +836,11 @@ function balanced(code: string): boolean {
 /** Operands keep the spec's grouping: anything but a name, number or call is parenthesised. */
 function wrapBin(code: string, e: Expr, _right = false): string {
   return e.kind === "Binary" || e.kind === "Unary" ? `(${code})` : code;
+}
+
+/** A shape entry: whole-number literals as they are, anything else through dim(). */
+function dimCode(code: string): string {
+  return /^[0-9]+$/.test(code) ? code : `dim(${code})`;
 }
 
 function pyValue(v: ArgValue): string {
