@@ -16,8 +16,9 @@
  * a NaN level (stored as NAN_LEVEL, see ../levels.ts) makes every output it meets NaN. The
  * fast variants skip zero spikes and know no NaN level, so each entry point first checks its
  * operands (a byte search for NAN_LEVEL in S; a finiteness scan of the float operand, cached
- * per array for cached weights) and, if either check fails, computes the contraction with the
- * plain reference loop (`exactSpikeOp`), on every backend and thread count alike.
+ * per array for cached weights); if either finds something, the kernel runs on S with its
+ * NaN levels as 0 and the outputs the reference would make NaN are then set to NaN
+ * (`poisonEdges`), on every backend and thread count alike.
  *
  * Variants:
  *  - JS event-driven (spike-js.ts): per-row ascending event list, sign in the entry.
@@ -42,7 +43,7 @@
  */
 
 import { BufferPool, defaultPool } from "./buffer-pool.js";
-import { NAN_LEVEL, int8ToLevel } from "../levels.js";
+import { NAN_LEVEL } from "../levels.js";
 import {
   denseTimesSpikeJS,
   denseTimesSpikeTJS,
@@ -256,54 +257,73 @@ function expandScale(scale: Float32Array, block: number, M: number, pool: Buffer
   return s;
 }
 
-/** Whether S[0..n) holds a NaN level. */
-function hasNanLevel(S: Int8Array, n: number): boolean {
-  return (n === S.length ? S : S.subarray(0, n)).indexOf(NAN_LEVEL) >= 0;
+/** Flat indices of NaN levels in S[0..n) (a byte search; usually none). */
+function nanLevelIndices(S: Int8Array, n: number): number[] {
+  const view = n === S.length ? S : S.subarray(0, n);
+  const at: number[] = [];
+  for (let i = view.indexOf(NAN_LEVEL); i >= 0; i = view.indexOf(NAN_LEVEL, i + 1)) at.push(i);
+  return at;
 }
 
-/** Whether X[0..n) holds NaN or ±Infinity (x - x is NaN exactly for those). */
-function hasNonFinite(X: Float32Array, n: number): boolean {
-  for (let i = 0; i < n; i++) if (X[i]! - X[i]! !== 0) return true;
-  return false;
+/** Flat indices of NaN and ±Infinity in X[0..n) (x - x is NaN exactly for those). */
+function nonFiniteIndices(X: Float32Array, n: number): number[] {
+  const at: number[] = [];
+  for (let i = 0; i < n; i++) if (X[i]! - X[i]! !== 0) at.push(i);
+  return at;
 }
 
-/** Finiteness of cached weights, per array object (cached weights are never mutated). */
-const finiteWeights = new WeakMap<Float32Array, boolean>();
+/** Non-finite entries of cached weights, per array object (cached weights are never mutated). */
+const weightEdges = new WeakMap<Float32Array, number[]>();
 
-/** Forget what was cached about W (packed copy, finiteness): W may change after this. */
+/** Forget what was cached about W (packed copy, non-finite entries): W may change after this. */
 export function releasePackedWeights(W: Float32Array): void {
-  finiteWeights.delete(W);
+  weightEdges.delete(W);
   releasePackedWeightsWasm(W);
 }
 
-function weightsNonFinite(W: Float32Array, n: number, cached: boolean): boolean {
-  if (!cached) return hasNonFinite(W, n);
-  let bad = finiteWeights.get(W);
-  if (bad === undefined) {
-    bad = hasNonFinite(W, W.length);
-    finiteWeights.set(W, bad);
+function weightNonFinite(W: Float32Array, n: number, cached: boolean): number[] {
+  if (!cached) return nonFiniteIndices(W, n);
+  let at = weightEdges.get(W);
+  if (at === undefined) {
+    at = nonFiniteIndices(W, n);
+    weightEdges.set(W, at);
   }
-  return bad;
+  return at;
+}
+
+/** S with its NaN levels as 0, for the fast kernels (which know only -1, 0 and 1). */
+function withoutNanLevels(S: Int8Array, n: number, at: readonly number[], pool: BufferPool): Int8Array {
+  const c = pool.i8("spikes-without-nan", n);
+  c.set(n === S.length ? S : S.subarray(0, n));
+  for (const p of at) c[p] = 0;
+  return c;
 }
 
 /**
- * The contract itself, for operands the fast variants do not cover (NaN levels, non-finite
- * floats): spike row r (element k at S[r*srs + k*scs]) against float column c (element k at
- * X[k*xrs + c*xcs]), acc = +0; acc = f32(acc + f32(level * x)) over ascending k, stored at
- * out[r*ors + c*ocs] (times scale[r], rounded once, when given). Exactly ../ops/matmul.ts.
+ * After a fast kernel ran on `withoutNanLevels(S)`, sets the outputs the reference loop makes
+ * NaN and the kernels do not: every output of a spike row holding a NaN level (NaN * x is NaN
+ * for every x), and every output where a zero level meets a non-finite float (0 * ±Infinity
+ * and 0 * NaN are NaN; the kernels skip zero levels). Each other term is the kernels' own, in
+ * the same order, and a NaN accumulator stays NaN, so the result is the reference's bits.
+ * Spike row r against float column c, out at r*ors + c*ocs. `rowsContiguous`: S row r is S[r*K .. r*K+K) (else S is [K, R]
+ * and row r is its column r); `floatRowsByK`: X is [K, C] (else X is [C, K]). Flat indices
+ * are decoded from these shapes, not from the strides, which are ambiguous when a side is 1.
  */
-export function exactSpikeOp(
-  S: Int8Array, R: number, K: number, srs: number, scs: number,
-  X: Float32Array, C: number, xrs: number, xcs: number,
-  out: Float32Array, ors: number, ocs: number, scale?: Float32Array,
+function poisonEdges(
+  S: Int8Array, R: number, K: number, rowsContiguous: boolean,
+  C: number, floatRowsByK: boolean,
+  out: Float32Array, ors: number, ocs: number,
+  nanLevels: readonly number[], badFloats: readonly number[],
 ): void {
-  const fround = Math.fround;
-  for (let r = 0; r < R; r++) {
-    for (let c = 0; c < C; c++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc = fround(acc + fround(int8ToLevel(S[r * srs + k * scs]!) * X[k * xrs + c * xcs]!));
-      out[r * ors + c * ocs] = scale ? fround(scale[r]! * acc) : acc;
-    }
+  const [srs, scs] = rowsContiguous ? [K, 1] : [1, R];
+  for (const p of nanLevels) {
+    const r = rowsContiguous ? Math.floor(p / K) : p % R;
+    for (let c = 0; c < C; c++) out[r * ors + c * ocs] = Number.NaN;
+  }
+  for (const q of badFloats) {
+    const k = floatRowsByK ? Math.floor(q / C) : q % K;
+    const c = floatRowsByK ? q % C : Math.floor(q / K);
+    for (let r = 0; r < R; r++) if (S[r * srs + k * scs] === 0) out[r * ors + c * ocs] = Number.NaN;
   }
 }
 
@@ -324,10 +344,18 @@ export function spikeMatmul(
   const o = out ?? new Float32Array(M * N);
   checkSizes("spikeMatmul", [[S, M * K, "S"], [W, K * N, "W"], [o, M * N, "out"]]);
   const scale = opts.scale ? expandScale(opts.scale, Math.max(1, Math.floor(opts.scaleBlock ?? 1)), M, pool) : undefined;
-  if (hasNanLevel(S, M * K) || weightsNonFinite(W, K * N, !!opts.cacheWeights)) {
-    exactSpikeOp(S, M, K, K, 1, W, N, N, 1, o, N, 1, scale);
+  const nanLevels = nanLevelIndices(S, M * K);
+  const badFloats = weightNonFinite(W, K * N, !!opts.cacheWeights);
+  if (nanLevels.length > 0 || badFloats.length > 0) {
+    spikeMatmulFinite(nanLevels.length > 0 ? withoutNanLevels(S, M * K, nanLevels, pool) : S, M, K, W, N, o, opts, pool, scale);
+    poisonEdges(S, M, K, true, N, true, o, N, 1, nanLevels, badFloats);
     return o;
   }
+  return spikeMatmulFinite(S, M, K, W, N, o, opts, pool, scale);
+}
+
+/** `spikeMatmul` for levels in {-1, 0, 1} (the zero-skipping kernels). */
+function spikeMatmulFinite(S: Int8Array, M: number, K: number, W: Float32Array, N: number, o: Float32Array, opts: SpikeKernelOptions, pool: BufferPool, scale: Float32Array | undefined): Float32Array {
   const plan = resolve(M, K, N, S, K, 1, opts, !!opts.cacheWeights);
   if (plan.rate === 0 && opts.nnz === undefined && M * K <= RATE_SAMPLE_ELEMS && !scale) {
     o.fill(0, 0, M * N); // exact count: all spikes silent, every sum is +0
@@ -373,21 +401,20 @@ export function denseTimesSpikeT(
   const o = out ?? new Float32Array(M * N);
   checkSizes("denseTimesSpikeT", [[Q, M * K, "Q"], [S, N * K, "S"], [o, M * N, "out"]]);
   // kernel view: spike rows r = j (S row j), weight (k, c=i) = Q[i*K + k], out (r=j, c=i) at i*N + j
-  if (hasNanLevel(S, N * K) || hasNonFinite(Q, M * K)) {
-    exactSpikeOp(S, N, K, K, 1, Q, M, 1, K, o, 1, N);
-    return o;
-  }
-  const plan = resolve(N, K, M, S, K, 1, opts, false);
+  const nanLevels = nanLevelIndices(S, N * K);
+  const badFloats = nonFiniteIndices(Q, M * K);
+  const S1 = nanLevels.length > 0 ? withoutNanLevels(S, N * K, nanLevels, pool) : S;
+  const plan = resolve(N, K, M, S1, K, 1, opts, false);
   if (plan.backend === "wasm") {
     runSpikeOpWasm({
-      spike: S, R: N, K, srs: K, scs: 1,
+      spike: S1, R: N, K, srs: K, scs: 1,
       weight: Q, C: M, wrs: 1, wcs: K,
       out: o, ors: 1, ocs: N,
       variant: plan.variant, threads: plan.threads, cacheWeights: false, bufferPool: pool,
     });
-    return o;
-  }
-  return denseTimesSpikeTJS(Q, M, K, S, N, o, pool);
+  } else denseTimesSpikeTJS(Q, M, K, S1, N, o, pool);
+  if (nanLevels.length > 0 || badFloats.length > 0) poisonEdges(S, N, K, true, M, false, o, 1, N, nanLevels, badFloats);
+  return o;
 }
 
 /**
@@ -408,19 +435,18 @@ export function denseTimesSpike(
   const o = out ?? new Float32Array(M * N);
   checkSizes("denseTimesSpike", [[A, M * K, "A"], [S, K * N, "S"], [o, M * N, "out"]]);
   // kernel view: spike rows r = j (column j of S), weight (k, c=i) = A[i*K + k], out (r=j, c=i) at i*N + j
-  if (hasNanLevel(S, K * N) || hasNonFinite(A, M * K)) {
-    exactSpikeOp(S, N, K, 1, N, A, M, 1, K, o, 1, N);
-    return o;
-  }
-  const plan = resolve(N, K, M, S, 1, N, opts, false);
+  const nanLevels = nanLevelIndices(S, K * N);
+  const badFloats = nonFiniteIndices(A, M * K);
+  const S1 = nanLevels.length > 0 ? withoutNanLevels(S, K * N, nanLevels, pool) : S;
+  const plan = resolve(N, K, M, S1, 1, N, opts, false);
   if (plan.backend === "wasm") {
     runSpikeOpWasm({
-      spike: S, R: N, K, srs: 1, scs: N,
+      spike: S1, R: N, K, srs: 1, scs: N,
       weight: A, C: M, wrs: 1, wcs: K,
       out: o, ors: 1, ocs: N,
       variant: plan.variant, threads: plan.threads, cacheWeights: false, bufferPool: pool,
     });
-    return o;
-  }
-  return denseTimesSpikeJS(A, M, K, S, N, o, pool);
+  } else denseTimesSpikeJS(A, M, K, S1, N, o, pool);
+  if (nanLevels.length > 0 || badFloats.length > 0) poisonEdges(S, N, K, false, M, false, o, 1, N, nanLevels, badFloats);
+  return o;
 }
