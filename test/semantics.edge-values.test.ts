@@ -200,6 +200,15 @@ describe("one scalar definition per op", () => {
     }
   });
 
+  it("clamp's cheaper generated form with constant bounds equals min(max(x, lo), hi) on edge values", () => {
+    for (const [lo, hi] of [[-1, 1], [0.5, 2], [-Infinity, Infinity], [-3, -3]]) {
+      const env = { functions: new Map(), constants: new Map([["lo", lo!], ["hi", hi!]]) };
+      const src = scalarExpr("clamp", ["x", "lo", "hi"], env)!;
+      const g = compile<(x: number, lo: number, hi: number) => number>(`return (x, lo, hi) => ${src};`, env);
+      for (const x of EDGES) expect(Object.is(g(Math.fround(x), lo!, hi!), Math.fround(Math.min(Math.max(Math.fround(x), lo!), hi!))), `clamp(${x}, ${lo}, ${hi})`).toBe(true);
+    }
+  });
+
   it("compile-time folds of builtins give the runtime op's bits (sign(-0) = +0, sign(NaN) = 0, round ties to even)", () => {
     for (const [name, spec] of BUILTINS) {
       if (!spec.fold || spec.minArgs !== 1) continue;
