@@ -14,6 +14,12 @@ export { MAX_NESTING } from "../grammar/limits.js";
  */
 export const MAX_REPEAT = 1024;
 
+/**
+ * Layers created within layers: model → stack → block → attention → linear → neuron is 6.
+ * Each level costs the elaborator stack frames, so it is bounded well inside the stack.
+ */
+export const MAX_INSTANCE_DEPTH = 100;
+
 /** Time steps of a run (SpikeLM uses 1-16). */
 export const MAX_TIMESTEPS = 4096;
 

@@ -63,7 +63,7 @@ function mutate(text: string, r: () => number): { text: string; what: string } {
   const what: string[] = [];
   const edits = 1 + int(r, 3);
   for (let k = 0; k < edits; k++) {
-    const tokens = text.match(TOKEN) ?? [];
+    const tokens: string[] = text.match(TOKEN) ?? [];
     const solid = tokens.map((t, i) => [t, i] as const).filter(([t]) => !/^\s|^\/\//.test(t));
     const numbers = solid.filter(([t]) => /^\d/.test(t));
     const names = solid.filter(([t]) => /^[A-Za-z_]/.test(t));

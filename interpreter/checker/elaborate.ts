@@ -41,7 +41,7 @@ import {
   symDim,
 } from "../types/dims.js";
 import { REAL, type TensorType, levels, typeToString } from "../types/tensor-type.js";
-import { MAX_CHECK_STEPS, MAX_ELABORATION_STEPS, MAX_REPEAT, MAX_TENSOR_ELEMENTS, MAX_TIMESTEPS, limitMessage } from "../limits.js";
+import { MAX_CHECK_STEPS, MAX_ELABORATION_STEPS, MAX_INSTANCE_DEPTH, MAX_REPEAT, MAX_TENSOR_ELEMENTS, MAX_TIMESTEPS, limitMessage } from "../limits.js";
 import { BUILTINS, type BuiltinCall, INITIALISERS } from "./builtins.js";
 import type { Code } from "./codes.js";
 import { Lowering } from "./lowering.js";
@@ -335,6 +335,11 @@ export class Elaborator {
     const uri = inst.ctor.uri;
     if (this.instantiating.includes(decl.name.name)) {
       this.report("SPK413", uri, decl.name.span, `\`${decl.name.name}\` contains itself (through ${[...this.instantiating, decl.name.name].join(" -> ")})`);
+      return undefined;
+    }
+    // Each level of layers within layers costs stack frames; bound it where it is crossed.
+    if (this.instantiating.length >= MAX_INSTANCE_DEPTH) {
+      this.report("SPK505", uri, decl.name.span, `\`${decl.name.name}\` would be created ${this.instantiating.length + 1} layers deep (layers within layers), more than the limit of ${MAX_INSTANCE_DEPTH} (MAX_INSTANCE_DEPTH)`);
       return undefined;
     }
     this.instantiating.push(decl.name.name);
@@ -1037,6 +1042,11 @@ export class Elaborator {
 
   callModule(inst: InstanceValue, args: TensorValue[], spans: Span[], span: Span, sc: Scope): Value {
     if (this.calling.includes(inst.ctor.decl)) return UNKNOWN; // reported as SPK413 where it was instantiated
+    // Calls nest like instances do (a forward calling a layer calling a layer ...): same bound.
+    if (this.calling.length >= MAX_INSTANCE_DEPTH) {
+      this.report("SPK505", sc.uri, span, `this call would run ${this.calling.length + 1} forwards deep (layers calling layers), more than the limit of ${MAX_INSTANCE_DEPTH} (MAX_INSTANCE_DEPTH)`);
+      return UNKNOWN;
+    }
     const env = this.moduleEnv(inst);
     if (!env || !env.forward) return UNKNOWN;
     this.calling.push(inst.ctor.decl);
@@ -1114,18 +1124,24 @@ export class Elaborator {
     try {
       return body();
     } catch (e) {
-      if (!(e instanceof ElaborationLimit)) throw e;
+      const overflow = e instanceof RangeError && /call stack/i.test(e.message);
+      if (!(e instanceof ElaborationLimit) && !overflow) throw e;
       // Unwound mid-way: forget the half-built instances so the next declaration starts clean.
       this.instantiating.length = 0;
       this.calling.length = 0;
       this.modules.clear();
+      if (overflow) {
+        // The nesting bounds keep each kind of depth small; only their product can get here.
+        this.report("SPK005", uri, decl.name.span, `\`${decl.name.name}\` nests too deeply to elaborate (layers within layers, each with deep expressions); flatten some levels`);
+        return undefined;
+      }
       const limit = this.options.concrete ? "MAX_ELABORATION_STEPS" : "MAX_CHECK_STEPS";
       this.report(
         "SPK505",
         uri,
         decl.name.span,
         `${this.options.concrete ? "elaborating" : "checking"} \`${decl.name.name}\` takes more than ${this.maxSteps.toLocaleString("en-US")} steps, the limit (${limit}): its layers create or call each other too many times`,
-        { related: [{ uri: e.uri, span: e.span, message: "elaboration stopped here" }] },
+        { related: [{ uri: (e as ElaborationLimit).uri, span: (e as ElaborationLimit).span, message: "elaboration stopped here" }] },
       );
       return undefined;
     }
