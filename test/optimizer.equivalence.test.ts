@@ -16,7 +16,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
-import { type SpikeBackend, type SpikeVariant, initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
+import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
 import type { Tensor } from "../interpreter/engine/tensor.js";
 import type { Graph } from "../interpreter/ir/graph.js";
 import { validateGraph } from "../interpreter/ir/validate.js";
@@ -25,26 +25,16 @@ import { optimize } from "../interpreter/passes/pass.js";
 import { ReferenceInterpreter, type RunResult } from "../interpreter/reference/interpreter.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { typeToString } from "../interpreter/types/tensor-type.js";
+import { runDifference } from "../interpreter/verify/compare.js";
+import { KERNEL_PATHS } from "../interpreter/verify/paths.js";
 import { type GeneratedSpec, specArb, specArbWith } from "./generators/spec-gen.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-gen-"));
 let counter = 0;
 
-function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
-}
-
+/** Output, every neuron's spikes and amplitudes, and taps, bit for bit (interpreter/verify/compare.ts, as `spikelm verify` compares). */
 function expectSame(a: RunResult, b: RunResult, what: string): void {
-  expect(a.output.shape, what).toEqual(b.output.shape);
-  expect(sameValues(a.output.data, b.output.data), `${what}: output`).toBe(true);
-  expect([...a.record.keys()], what).toEqual([...b.record.keys()]);
-  for (const [k, r] of a.record) {
-    const o = b.record.get(k)!;
-    expect(sameValues(r.levels.data, o.levels.data), `${what}: spikes of ${k}`).toBe(true);
-    expect(sameValues(r.scale ?? [], o.scale ?? []), `${what}: amplitudes of ${k}`).toBe(true);
-  }
+  expect(runDifference(a, b), what).toBeUndefined();
 }
 
 function compileGenerated(g: GeneratedSpec): Graph {
@@ -53,16 +43,8 @@ function compileGenerated(g: GeneratedSpec): Graph {
   return compileEntry({ file, entry: g.entry, inputs: g.inputs }).graph;
 }
 
-/** Every spike-accumulate backend, variant and thread count the executor can run. */
-const KERNELS: readonly (ExecutorOptions & { name: string })[] = [
-  { name: "js event", backend: "js" as SpikeBackend, variant: "event" as SpikeVariant, threads: 1 },
-  { name: "js dense", backend: "js", variant: "dense", threads: 1 },
-  { name: "wasm event", backend: "wasm", variant: "event", threads: 1 },
-  { name: "wasm dense", backend: "wasm", variant: "dense", threads: 1 },
-  { name: "wasm event, 2 threads", backend: "wasm", variant: "event", threads: 2 },
-  { name: "wasm dense, 2 threads", backend: "wasm", variant: "dense", threads: 2 },
-  { name: "auto" },
-];
+/** Every spike-accumulate backend, variant and thread count the executor can run (the paths `spikelm verify` compares). */
+const KERNELS = KERNEL_PATHS;
 
 const params = (g: Graph, spec: GeneratedSpec, seed: number) => ParamStore.create(g.params, spec.weights, { seed });
 
