@@ -121,6 +121,8 @@ interface Prepared {
 }
 
 let results: Map<string, { prepared: Prepared; torch: Map<string, Tensor> }> | undefined;
+/** Jobs other tests add to the one python process (registered while the tests are collected). */
+const extraJobs: (() => object[])[] = [];
 
 /** Exports every case, runs them all in one python process, reads the results. */
 function runAll(): NonNullable<typeof results> {
@@ -149,6 +151,7 @@ function runAll(): NonNullable<typeof results> {
     jobs.push({ module, weights: path.join(dir, "w.safetensors"), inputs: path.join(dir, "in.safetensors"), out, grad_seed: seed ? "__seed" : undefined, train_amplitudes: !!c.trainAmplitudes });
     prepared.push({ c, out, reference, seed });
   });
+  for (const more of extraJobs) jobs.push(...more());
   const jobsFile = path.join(tmp, "jobs.json");
   fs.writeFileSync(jobsFile, JSON.stringify(jobs));
   const r = spawnSync(PY!, [path.join(root, "tools/export/check_module.py"), jobsFile], { encoding: "utf8", timeout: 120_000 });
@@ -323,9 +326,10 @@ describe("PyTorch export: DDP training", () => {
 });
 
 describe("PyTorch export: --names reference", () => {
-  it.skipIf(!PY)(`decoder-small in the authors' naming: state_dict keys are theirs, the shipped file (their names) loads unchanged, forward equals spikelm's${SKIP}`, () => {
+  const dir = path.join(tmp, "refnames");
+  const keysOut = path.join(dir, "keys.json");
+  extraJobs.push(() => {
     const c = cases.find((x) => x.name === "decoder-small")!;
-    const dir = path.join(tmp, "refnames");
     fs.mkdirSync(dir);
     const ex = exportPytorch({
       file: c.file,
@@ -337,18 +341,16 @@ describe("PyTorch export: --names reference", () => {
     });
     fs.writeFileSync(path.join(dir, "model.py"), ex.code);
     fs.writeFileSync(path.join(dir, "in.safetensors"), serializeSafetensors(c.inputs));
-    const jobs = path.join(dir, "jobs.json");
-    const keysOut = path.join(dir, "keys.json");
-    fs.writeFileSync(jobs, JSON.stringify([{ module: path.join(dir, "model.py"), weights: SMALL_DECODER_WEIGHTS, inputs: path.join(dir, "in.safetensors"), out: path.join(dir, "out.safetensors"), keys_out: keysOut }]));
-    const r = spawnSync(PY!, [path.join(root, "tools/export/check_module.py"), jobs], { encoding: "utf8", timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(0);
+    return [{ module: path.join(dir, "model.py"), weights: SMALL_DECODER_WEIGHTS, inputs: path.join(dir, "in.safetensors"), out: path.join(dir, "out.safetensors"), keys_out: keysOut }];
+  });
+  it.skipIf(!PY)(`decoder-small in the authors' naming: state_dict keys are theirs, the shipped file (their names) loads unchanged, forward equals spikelm's${SKIP}`, () => {
+    const ref = runAll().get("decoder-small")!.prepared.reference;
     const keys = JSON.parse(fs.readFileSync(keysOut, "utf8")) as string[];
     expect(keys).toContain("bert.encoder.layer.1.attention.self.query.weight");
     expect(keys).toContain("bert.encoder.layer.0.attention.self.clip_key.3");
     expect(keys).toContain("lm_head.bias");
     expect(keys.filter((k) => !k.startsWith("bert.") && !k.startsWith("lm_head."))).toEqual([]);
     const got = readSafetensors(path.join(dir, "out.safetensors")).tensors;
-    const ref = runAll().get("decoder-small")!.prepared.reference;
     expect(maxDiff(got.get("output")!.data, ref.reference.output.data)).toBeLessThanOrEqual(1e-5 * Math.max(1, maxAbs(ref.reference.output.data)));
     for (const [k, rec] of ref.reference.record) {
       const a = got.get(`spikes/${k}`)!.data;
@@ -391,12 +393,13 @@ describe("PyTorch export: command line", () => {
 
 describe("PyTorch export: the authors' golden gradients (*_train.json)", () => {
   const files = fs.readdirSync(GOLDEN).filter((f) => f.endsWith(".json") && f.includes("_train"));
-  it.skipIf(!PY)(`SpikeLinear (2-bit and 1-bit): grad_input, grad_weight, grad_bias and the LSQ amplitude gradient within 1e-5 x max|g|${SKIP}`, () => {
+  let jobs: { g: Record<string, any>; prefix: string; out: string; job: object }[] = [];
+  extraJobs.push(() => {
     const dir = path.join(tmp, "golden");
     fs.mkdirSync(dir);
     const oneBit = path.join(dir, "linear1bit.spk");
     fs.writeFileSync(oneBit, 'import "std/neurons"\nimport "std/layers"\n\nlayer SpikeLinear1Bit(inp, out) {\n  lin = SpikeLinear(inp, out, SpikeLMReference1Bit())\n  forward(x: [T, B, L, inp]) -> [T, B, L, out] {\n    return lin(x)\n  }\n}\n');
-    const jobs = files.map((name, n) => {
+    jobs = files.map((name, n) => {
       const g = readJson(path.join(GOLDEN, name)) as Record<string, any>;
       const bits = g.config.input_bits as number;
       const { Din, Dout } = g.shapes as Record<string, number>;
@@ -417,10 +420,10 @@ describe("PyTorch export: the authors' golden gradients (*_train.json)", () => {
       fs.writeFileSync(path.join(dir, `in${n}.safetensors`), serializeSafetensors(new Map([["x", x], ["__seed", ones]])));
       return { g, prefix, out: path.join(dir, `out${n}.safetensors`), job: { module, weights: path.join(dir, `w${n}.safetensors`), inputs: path.join(dir, `in${n}.safetensors`), out: path.join(dir, `out${n}.safetensors`), grad_seed: "__seed", train_amplitudes: true } };
     });
-    const jobsFile = path.join(dir, "jobs.json");
-    fs.writeFileSync(jobsFile, JSON.stringify(jobs.map((j) => j.job)));
-    const r = spawnSync(PY!, [path.join(root, "tools/export/check_module.py"), jobsFile], { encoding: "utf8", timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(0);
+    return jobs.map((j) => j.job);
+  });
+  it.skipIf(!PY)(`SpikeLinear (2-bit and 1-bit): grad_input, grad_weight, grad_bias and the LSQ amplitude gradient within 1e-5 x max|g|${SKIP}`, () => {
+    runAll();
     for (const { g, prefix, out } of jobs) {
       const t = readSafetensors(out).tensors;
       const check = (got: Tensor | undefined, want: unknown, what: string) => {
