@@ -394,6 +394,25 @@ describe("fuzz: the CLI on bad weights, inputs and arguments", () => {
     const { o } = await run("known i32 input", { input });
     expect(o.code).toBe(1);
     expect(o.err).toMatch(/input `x` of `SpikeLinear` is declared f32, but the tensor given is i32 \(shape \[4, 2, 3, 16\]\)/);
+    // A whole model: each argument that would hang, overflow an allocation or make a
+    // fractional axis is refused at a position, before anything runs.
+    const tiny = path.join(REPO, "models/tiny/tiny_spikelm.spk");
+    const prompt = path.join(REPO, "models/tiny/prompt.json");
+    const modelCases: [string[], RegExp][] = [
+      [["depth=100000"], /error SPK505: repeat count 100,000 exceeds the limit of 1,024 copies \(MAX_REPEAT\)/],
+      [["d=3000000000"], /error SPK505: weight `embed\.table` has shape \[256, 3000000000\], .* elements, more than the limit of 1,073,741,824 \(MAX_TENSOR_ELEMENTS\)/],
+      [["heads=0.5"], /error SPK310: `split_heads` here gives a tensor of shape \[.*1\/2.*\]: an axis of length 1\/2 is not a whole number/],
+      [["heads=0"], /error SPK50\d/],
+      [["d=-4"], /error SPK310/],
+    ];
+    for (const [arg, re] of modelCases) {
+      const outFile = path.join(tmp, "model-out.json");
+      const m = await inProcess(() => runCommand(tiny, { entry: "TinySpikeLM", arg, input: prompt, out: outFile, opt: false }));
+      expectClean(m, outFile, `TinySpikeLM --arg ${arg.join(" ")}`);
+      expect(m.code, arg.join(" ")).toBe(1);
+      expect(m.err, arg.join(" ")).toMatch(/\.spk:\d+:\d+: error SPK/);
+      expect(m.err, arg.join(" ")).toMatch(re);
+    }
     const heads = await inProcess(() => runCommand(SPEC, { entry: "SpikeSelfAttention", arg: ["d=16", "heads=0.5"], input: inputFile, opt: false }));
     expect(heads.code).toBe(1);
     expect(heads.err).toMatch(/tiny_spikelm\.spk:\d+:\d+: error SPK310: `split_heads` here gives a tensor of shape \[4, 2, 1\/2, 3, 32\]/);

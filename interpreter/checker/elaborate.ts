@@ -467,12 +467,12 @@ export class Elaborator {
     if (this.options.concrete) {
       const concrete = concreteShape(shape);
       if (!concrete || concrete.some((x) => !Number.isInteger(x) || x < 0)) {
-        this.report("SPK310", sc.uri, type.span, `weight \`${name}\` has shape ${shapeStr(shape)}, which is not a list of whole numbers`);
+        this.report("SPK310", sc.uri, type.span, `weight \`${path}\` has shape ${shapeStr(shape)}, which is not a list of whole numbers`);
         return UNKNOWN;
       }
       const elements = concrete.reduce((a, x) => a * x, 1);
       if (elements > MAX_TENSOR_ELEMENTS) {
-        this.report("SPK505", sc.uri, type.span, `weight \`${name}\` has shape [${concrete.join(", ")}], ${elements.toLocaleString("en-US")} elements, more than the limit of ${MAX_TENSOR_ELEMENTS.toLocaleString("en-US")} (MAX_TENSOR_ELEMENTS)`);
+        this.report("SPK505", sc.uri, type.span, `weight \`${path}\` has shape [${concrete.join(", ")}], ${elements.toLocaleString("en-US")} elements, more than the limit of ${MAX_TENSOR_ELEMENTS.toLocaleString("en-US")} (MAX_TENSOR_ELEMENTS)`);
         return UNKNOWN;
       }
       const fanIn = concrete[concrete.length - 1] ?? 1;
