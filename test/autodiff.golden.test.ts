@@ -87,13 +87,15 @@ describe("an engine reused across training steps", () => {
     const { GradientEngine } = await import("../interpreter/autodiff/index.js");
     const { compiled, inputs, params, ones } = setup(files[0]!);
     const ps = params();
-    const engine = new GradientEngine(compiled.graph, ps, { optimize: true });
+    const engine = new GradientEngine(compiled.graph, ps, { optimize: true, trainAmplitudes: true });
     engine.run(inputs, ones);
-    // an optimizer step, in place
+    // an optimizer step, in place (weights and the calibrated amplitudes)
     const W = ps.get("W").tensor.data;
     for (let i = 0; i < W.length; i++) W[i] = Math.fround(W[i]! * 0.5 - 0.01);
+    const alpha = ps.get("fire.alpha").tensor.data;
+    for (let i = 0; i < alpha.length; i++) alpha[i] = Math.fround(alpha[i]! * 1.25);
     const again = engine.run(inputs, ones);
-    const fresh = new GradientEngine(compiled.graph, ps.clone(), { optimize: false }).run(inputs, ones);
+    const fresh = new GradientEngine(compiled.graph, ps.clone(), { optimize: false, trainAmplitudes: true }).run(inputs, ones);
     expect(Array.from(again.output.data)).toEqual(Array.from(fresh.output.data));
     for (const [k, g] of fresh.grads) expect(Array.from(again.grads.get(k)!), k).toEqual(Array.from(g));
   });
