@@ -294,8 +294,9 @@ class Verifier {
     if (p.kind === "gradients") {
       const what = failure.difference?.what ?? "";
       const param = compiled.graph.params.find((q) => what === `gradient of ${q.path}`);
-      if (param) return { what: `parameter ${param.path}`, origin: param.origin };
-      // The forward itself differed (the engine checks it): locate it on the executor.
+      if (param) return { what: `the gradient of parameter ${param.path}`, origin: param.origin };
+      if (what.startsWith("gradient of input ")) return { what: `the gradient of input ${what.slice("gradient of input ".length)}` };
+      // The engine found its forward differing from the reference's: locate that forward.
       if (!p.optimize) return this.locateForward({ kind: "reference-step", call: 0 }, compiled, data);
       return this.locateForward({ kind: "optimized", kernels: "auto", mode: p.mode, call: 0 }, compiled, data);
     }
@@ -384,7 +385,8 @@ export function verify(opts: VerifyOptions): VerifyResult {
     } catch (e) {
       // A mistake in the spec or its arguments (a token id out of range, ...) is not a disagreement.
       if (!isUserError(e)) throw e;
-      userError = e;
+      const sizes = Object.entries(c.sizes).map(([k, n]) => `${k} = ${n}`);
+      userError = new UserError(`${sizes.length ? `with ${sizes.join(", ")}: ` : ""}${e.message}`);
       return true;
     }
     if (!shrinking) opts.onProgress?.({ phase: "run", done: ran, total });

@@ -46,7 +46,7 @@ export async function verifyCommand(file: string, opts: VerifyCommandOptions): P
 
   const available = await initSpikeKernels({ threads: 2 });
   const program = new Program();
-  let bar = progressBar(replay ? "verify (replay)" : "verify", "cases");
+  const bar = progressBar(replay ? "verify (replay)" : "verify", "cases");
   let shrinking = false;
   const result = verify({
     file,
@@ -61,9 +61,10 @@ export async function verifyCommand(file: string, opts: VerifyCommandOptions): P
     onProgress: (p) => {
       if (p.phase === "run") bar(p.done, p.total);
       else if (!shrinking) {
+        // Shrinking has no known length: close the bar and say what is happening.
         shrinking = true;
         bar(p.total, p.total);
-        bar = progressBar("shrinking", "candidates");
+        if (process.stderr.isTTY) process.stderr.write("found a counterexample; shrinking it...\n");
       }
     },
   });
