@@ -17,7 +17,7 @@ import { describe, expect, it } from "vitest";
 import * as K from "../interpreter/engine/ops/index.js";
 import { erf } from "../interpreter/engine/numerics.js";
 import { type F32Tensor, type Tensor, f32, i32, numel } from "../interpreter/engine/tensor.js";
-import { opDef } from "../interpreter/ir/ops.js";
+import { OPS, opDef } from "../interpreter/ir/ops.js";
 
 type F64Fn = (xs: readonly Float64Array[]) => Float64Array;
 
@@ -421,5 +421,12 @@ describe("rules of the optimized graph's ops equal the rules of what they replac
       }),
       RUNS,
     );
+  });
+});
+
+describe("the op table", () => {
+  it("every op that is not a source or time structure has a gradient rule", () => {
+    const missing = [...OPS.values()].filter((d) => d.time !== "special" && !d.grad).map((d) => d.name);
+    expect(missing).toEqual([]);
   });
 });

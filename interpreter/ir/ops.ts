@@ -140,6 +140,8 @@ const defs: OpDef[] = [
       const L = c.attrs.size as number;
       return c.attrs.enabled ? K.causalMask(L) : f32([L, L]);
     },
+    // a constant of the shape: no inputs, no gradient
+    grad: () => [],
   },
 ];
 
