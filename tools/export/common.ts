@@ -7,7 +7,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Program } from "../../interpreter/checker/program.js";
 import { type ArgValue, type Compiled, compileEntry } from "../../interpreter/compile.js";
-import type { Tensor } from "../../interpreter/engine/tensor.js";
+import { type Tensor, f32, i32 } from "../../interpreter/engine/tensor.js";
+import { OptimizedExecutor } from "../../interpreter/optimized/executor.js";
+import { optimize } from "../../interpreter/passes/pass.js";
 import { UserError } from "../../interpreter/io/errors.js";
 import type { Origin } from "../../interpreter/ir/graph.js";
 import { ReferenceInterpreter, type RunResult } from "../../interpreter/reference/interpreter.js";
@@ -60,6 +62,11 @@ export interface PrepareRequest {
   readonly program?: Program;
   /** The entry already compiled for these inputs. */
   readonly compiled?: Compiled;
+  /**
+   * Calibrate on the optimized executor (bit-identical to the reference interpreter, much
+   * faster on big models; the spike kernels must be initialised) instead of the reference.
+   */
+  readonly optimized?: boolean;
 }
 
 /**
@@ -71,6 +78,12 @@ export function prepareSpec(req: PrepareRequest): PreparedSpec {
   const compiled = req.compiled ?? compileEntry(req);
   const params = ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
   const before = new Set([...params.entries].filter(([, e]) => e.calibrated && !e.calibrated.every(Boolean)).map(([k]) => k));
-  const reference = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { record: true });
+  let reference: RunResult;
+  if (req.optimized) {
+    const r = new OptimizedExecutor(optimize(compiled.graph).graph, params).run(req.inputs, { record: true });
+    // the executor's output lives in its arena: keep a copy
+    const o = r.output;
+    reference = { ...r, output: o.dtype === "i32" ? i32(o.shape, Int32Array.from(o.data)) : f32(o.shape, Float32Array.from(o.data)) };
+  } else reference = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { record: true });
   return { compiled, params, reference, calibrated: [...before] };
 }

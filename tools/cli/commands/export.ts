@@ -13,6 +13,7 @@ import { prepareSpec } from "../../export/common.js";
 import { exportOnnx } from "../../export/onnx.js";
 import { noteWeights, parseArgs, parseIntOption } from "./run.js";
 import { compileEntry } from "../../../interpreter/compile.js";
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { loadWeightsFor } from "../../../models/load-weights.js";
 
 export interface ExportOptions {
@@ -57,7 +58,7 @@ export async function exportCommand(file: string, opts: ExportOptions): Promise<
   return exportPytorchCommand(file, opts, opts.out, names);
 }
 
-function exportOnnxCommand(file: string, opts: ExportOptions, out: string): number {
+async function exportOnnxCommand(file: string, opts: ExportOptions, out: string): Promise<number> {
   if (!opts.input)
     throw new UserError(
       "ONNX export needs --input FILE: a calibration input (JSON tensors by forward argument name). Its shapes fix the graph's input shapes, and amplitudes not given in --weights are calibrated on it, as spikelm's first call does",
@@ -68,7 +69,8 @@ function exportOnnxCommand(file: string, opts: ExportOptions, out: string): numb
   // spikelm's weight paths or a declared naming (the authors'), as every command reads them
   const loaded = opts.weights ? loadWeightsFor(compiled, opts.weights) : undefined;
   noteWeights(loaded);
-  const prepared = prepareSpec({ ...req, compiled, weights: loaded?.weights, weightsSource: opts.weights, seed: parseIntOption("--seed", opts.seed, 0) ?? 0 });
+  await initSpikeKernels();
+  const prepared = prepareSpec({ ...req, compiled, weights: loaded?.weights, weightsSource: opts.weights, seed: parseIntOption("--seed", opts.seed, 0) ?? 0, optimized: true });
   const { graph, program } = prepared.compiled;
   const ex = exportOnnx({
     graph,
