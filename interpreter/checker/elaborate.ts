@@ -967,8 +967,9 @@ export class Elaborator {
             this.report("SPK404", sc.uri, s.target.span, sc.step ? `\`${name}\` is not a state of this neuron; declare it with \`state ${name} = 0\` or bind a local with \`let\`` : `\`${name}\` is not a local; bind it first with \`let ${name} = ...\``);
             break;
           }
-          if (isState && v.kind === "tensor") {
-            const prev = sc.vars.get(name) as TensorValue;
+          // The state's current value may be unknown after an earlier error: compare tensors only.
+          const prev = sc.vars.get(name);
+          if (isState && v.kind === "tensor" && prev?.kind === "tensor") {
             if (v.type.shape.length > prev.type.shape.length) {
               this.report("SPK301", sc.uri, s.value.span, `state \`${name}\` has shape ${shapeStr(prev.type.shape)} but is assigned ${shapeStr(v.type.shape)}`);
               break;
