@@ -314,7 +314,7 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
     const { info } = opts.model;
     const task = opts.task;
     this.inputNames = task === "lm" ? ["ids"] : ["ids", "types", "mask"];
-    const ctx = info.context;
+    const ctx = typeof info.args.ctx === "number" ? Math.min(info.context, info.args.ctx) : info.context;
     if (opts.seq > ctx) throw new UserError(`--seq ${opts.seq} is longer than the context of \`${info.name}\` (${ctx})`);
     this.special = specials(opts.model.tokenizer);
     if (task === "mlm" && !this.special) throw new UserError(`--task mlm needs a WordPiece vocabulary with [CLS], [SEP] and [MASK]`);

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { loadCheckpoint } from "../interpreter/train/checkpoint.js";
 import { REPO } from "./helpers.js";
 
@@ -17,6 +17,9 @@ function spikelm(...args: string[]) {
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "tools/cli/main.ts"), ...args], { cwd: REPO, encoding: "utf8" });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+
+// Every case spawns the CLI (tsx start-up included); on a busy machine that takes a while.
+vi.setConfig({ testTimeout: 300_000 });
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-train-cli-"));
 const at = (f: string) => path.join(tmp, f);

@@ -123,12 +123,12 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
     evalEvery: int("--eval-every", opts.evalEvery, 0) ?? prev.evalEvery ?? Math.max(1, Math.floor(steps / 10)),
     saveEvery: int("--save-every", opts.saveEvery, 0) ?? prev.saveEvery ?? 0,
   };
-  const prevShape = (resume?.state?.info.shape ?? {}) as { batch?: number; seq?: number };
+  const prevShape = (resume?.state?.info.shape ?? {}) as { batch?: number; seq?: number; evalBatches?: number };
   const batch = int("--batch", opts.batch, 1) ?? prevShape.batch ?? 8;
   const seqDefault = task === "classify" ? 64 : 128;
   const seq = int("--seq", opts.seq, 2) ?? prevShape.seq ?? seqDefault;
   if (task === "mlm" && seq < 4) throw new UserError("--seq must be at least 4 for mlm ([CLS] + tokens + [SEP])");
-  const evalBatches = int("--eval-batches", opts.evalBatches, 0) ?? 0;
+  const evalBatches = int("--eval-batches", opts.evalBatches, 0) ?? prevShape.evalBatches ?? 0;
   const stopAfter = int("--stop-after", opts.stopAfter, 1);
   if (resume && resume.state!.step >= config.steps) throw new UserError(`${opts.resume} is already at step ${resume.state!.step}; give --steps larger than that to continue`);
 
@@ -192,7 +192,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
     out: opts.out,
     resume,
     stopAfter,
-    info: { task, model: m.info.name, entry: m.info.entry, shape: { batch, seq }, data: opts.data },
+    info: { task, model: m.info.name, entry: m.info.entry, shape: { batch, seq, evalBatches }, data: opts.data },
     onStep: (r) => {
       steps_.push(r);
       appendLog(r);
