@@ -4,10 +4,11 @@
  *
  * The tape holds the reference's multi-step forward values. On the optimized path it takes
  * them from the executor's buffers (kept for the purpose) wherever the optimized graph still
- * has the node, and computes only the rest (neuron steps, nodes fused or merged away). The
- * path's output must equal the tape's bit for bit (it always does: every path computes the
- * reference's bits); checking it is cheap and turns a divergence into an internal error
- * instead of a silently wrong gradient.
+ * has the node, and computes only the rest (neuron steps, nodes fused or merged away): every
+ * path computes the reference's bits, so the mix is the reference's forward (the gradient
+ * property tests hold the paths to identical gradients). On the reference path in step mode
+ * the stepwise run's output is checked against the tape's, bit for bit: a divergence is an
+ * internal error instead of a silently wrong gradient.
  */
 import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.js";
 import type { Graph } from "../ir/graph.js";
@@ -57,18 +58,17 @@ export class GradientEngine {
 
   run(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed): GradientResult {
     const mode = this.options.mode ?? "multi";
-    let ran: Tensor | undefined;
-    if (this.executor) {
+    const ex = this.executor;
+    let stepwise: Tensor | undefined;
+    if (ex) {
       // Parameters may have changed in place since the last run (a training step): the
       // executor must not reuse weight-only values it computed from the old ones.
-      this.executor.paramsChanged();
-      ran = this.executor.run(inputs, { mode }).output;
-    }
-    else if (mode === "step") ran = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
-    const ex = this.executor;
+      ex.paramsChanged();
+      ex.run(inputs, { mode });
+    } else if (mode === "step") stepwise = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
     const tape = recordForward(this.graph, this.params, inputs, ex ? (node) => ex.valueOf(node.id) : undefined);
     const taped = tape.values.get(this.graph.output)!;
-    if (ran && !sameBits(ran, taped)) throw new Error(`internal: the ${this.executor ? "optimized" : "step-mode"} forward differs from the reference forward the gradients are taken on`);
+    if (stepwise && !sameBits(stepwise, taped)) throw new Error("internal: the step-mode forward differs from the multi-step forward the gradients are taken on");
     const output = copy(taped);
     let loss: number | undefined;
     let gradOutput: Tensor;
