@@ -11,7 +11,9 @@
  *   in-process behind the same `guarded` wrapper commander calls (spawning a process per case
  *   costs a second); two cases spawn the real binary to keep that path honest.
  *
- * A failure message carries the seed and the mutation, so a case can be replayed.
+ * A failure message carries the seed and the mutation, so a case can be replayed. To search
+ * harder, multiply the case counts and move the seeds: `SPIKELM_FUZZ_SCALE=20
+ * SPIKELM_FUZZ_SEED=7 npx vitest run test/fuzz.test.ts` (the defaults keep it a few seconds).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -26,6 +28,10 @@ import { checkCommand } from "../tools/cli/commands/check.js";
 import { runCommand, type RunOptions } from "../tools/cli/commands/run.js";
 import { guarded } from "../tools/cli/report-errors.js";
 import { EXAMPLES, REPO } from "./helpers.js";
+
+const SCALE = Math.max(1, Number(process.env.SPIKELM_FUZZ_SCALE ?? 1) || 1);
+const SEED_SHIFT = Number(process.env.SPIKELM_FUZZ_SEED ?? 0) || 0;
+const TIMEOUT = 60_000 * SCALE;
 
 /** mulberry32: small, seeded, good enough to pick mutations. */
 function rng(seed: number): () => number {
@@ -117,8 +123,8 @@ function mutate(text: string, r: () => number): { text: string; what: string } {
 
 describe("fuzz: parser and checker on mutated specs", () => {
   const files = specFiles();
-  const SEED = 20261129;
-  const PER_FILE = 10;
+  const SEED = 20261129 + SEED_SHIFT;
+  const PER_FILE = 10 * SCALE;
 
   it("finds the shipped specs", () => {
     expect(files.length).toBeGreaterThanOrEqual(8);
@@ -149,7 +155,7 @@ describe("fuzz: parser and checker on mutated specs", () => {
         expect(d.span.start >= 0 && d.span.start <= d.span.end && d.span.end <= len, `${label}: span ${d.span.start}-${d.span.end} of ${len}`).toBe(true);
       }
     }
-  }, 60_000);
+  }, TIMEOUT);
 });
 
 // ---------------------------------------------------------------------------------------
@@ -318,7 +324,7 @@ function badInput(r: () => number): { input: string; opts: Partial<RunOptions>; 
 }
 
 describe("fuzz: the CLI on bad weights, inputs and arguments", () => {
-  const SEED = 8;
+  const SEED = 8 + SEED_SHIFT;
   const inputFile = path.join(tmp, "x.json");
   fs.writeFileSync(inputFile, mapJson(goodInput));
 
@@ -340,18 +346,18 @@ describe("fuzz: the CLI on bad weights, inputs and arguments", () => {
 
   it("bad JSON weights: exit 0 or 1, no stack trace, no partial output", async () => {
     const r = rng(SEED);
-    for (let k = 0; k < 30; k++) {
+    for (let k = 0; k < 30 * SCALE; k++) {
       const m = badWeightsJson(r);
       const weights = path.join(tmp, `w${k}.json`);
       fs.writeFileSync(weights, m.text);
       const { o, outFile } = await run(`json ${k}`, { weights });
       expectClean(o, outFile, `json weights seed ${SEED} case ${k}: ${m.what}`);
     }
-  }, 60_000);
+  }, TIMEOUT);
 
   it("bad safetensors weights: exit 0 or 1, no stack trace, no partial output", async () => {
     const r = rng(SEED + 1);
-    for (let k = 0; k < 30; k++) {
+    for (let k = 0; k < 30 * SCALE; k++) {
       const m = badSafetensors(r);
       const weights = path.join(tmp, `w${k}.safetensors`);
       fs.writeFileSync(weights, m.bytes);
@@ -360,18 +366,18 @@ describe("fuzz: the CLI on bad weights, inputs and arguments", () => {
       // Garbling can leave a valid file, but never one whose bytes do not tile the data.
       if (/trailing bytes|bad header length/.test(m.what)) expect(o.code, m.what).toBe(1);
     }
-  }, 60_000);
+  }, TIMEOUT);
 
   it("bad inputs and arguments: exit 0 or 1, no stack trace, no partial output", async () => {
     const r = rng(SEED + 2);
-    for (let k = 0; k < 30; k++) {
+    for (let k = 0; k < 30 * SCALE; k++) {
       const m = badInput(r);
       const input = path.join(tmp, `x${k}.json`);
       fs.writeFileSync(input, m.input);
       const { o, outFile } = await run(`in ${k}`, { input, ...m.opts });
       expectClean(o, outFile, `input seed ${SEED + 2} case ${k}: ${m.what}`);
     }
-  }, 60_000);
+  }, TIMEOUT);
 
   it("refuses each known bad case with exit 1 and names the problem", async () => {
     const cases: [string, string, RegExp][] = [
