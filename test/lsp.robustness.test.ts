@@ -101,3 +101,30 @@ describe("a document that takes too long to check", () => {
 it("keeps the fixture folder clean", () => {
   expect(fs.existsSync(path.join(REPO, "test/fixtures/lsp/scratch-slow.spk"))).toBe(false);
 });
+
+describe("the watchdog", () => {
+  it("stops a check over its limit, hands over to a new service, and keeps the document's syntax", async () => {
+    // Limits so small that every check is over them: the takeover path, deterministically.
+    const w = new RawClient({ stuckMs: 1, timeoutMs: 1 });
+    try {
+      await w.initialize();
+      const stopped = w.next(
+        (m) => m.method === "textDocument/publishDiagnostics" && (m.params as { diagnostics: { code?: string }[] }).diagnostics.some((d) => d.code === "LSP001"),
+        90_000,
+        "an LSP001 diagnostic",
+      );
+      w.notify("textDocument/didOpen", { textDocument: { uri: main.uri, languageId: "spk", version: 1, text: main.text } });
+      const d = (await stopped).params as { uri: string; version: number; diagnostics: { message: string }[] };
+      expect(d.uri).toBe(main.uri);
+      expect(d.version).toBe(1);
+      expect(d.diagnostics[0]!.message).toMatch(/took too long/);
+      // The replacement service answers (from the syntax alone, or nothing if even parsing was stopped).
+      const symbols = await w.request("textDocument/documentSymbol", { textDocument: { uri: main.uri } }, 90_000);
+      expect(symbols.error).toBeUndefined();
+      expect(w.received.some((m) => m.method === "window/logMessage" && /was stopped after \d+ ms/.test((m.params as { message: string }).message))).toBe(true);
+      expect(w.errors()).toEqual([]);
+    } finally {
+      await w.close();
+    }
+  }, 120_000);
+});
