@@ -147,6 +147,7 @@ export async function measureStormLatency(
   const times: number[] = [];
   let publishes = 0;
   s.client.onNotification("textDocument/publishDiagnostics", () => publishes++);
+  // SPIKELM_BENCH_LOG=1 shows the server's log (e.g. checks the watchdog stopped) on stderr.
   if (process.env.SPIKELM_BENCH_LOG) s.client.onNotification("window/logMessage", (p) => process.stderr.write(`server: ${(p as { message: string }).message}\n`));
   try {
     let version = 1;
