@@ -5,7 +5,8 @@
  * modes, on the first call (amplitude calibration) and on later calls (compiled neuron
  * kernels), on every spike-accumulate backend the executor can use (JS event-driven and
  * dense-ternary, WebAssembly SIMD both variants, with one thread and with a worker, and the
- * automatic choice); step-by-step equals multi-step; every pass keeps the IR valid and keeps
+ * automatic choice), with neuron steps in generated JavaScript and on the WebAssembly SIMD
+ * vector machine (one thread and two); step-by-step equals multi-step; every pass keeps the IR valid and keeps
  * each node's type. Specs come from several templates (test/generators/spec-gen.ts), inputs
  * from interpreter/verify/arbitraries.ts: finite edge values in one run, NaN and ±Infinity
  * in another.
@@ -17,10 +18,12 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
 import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
+import { setVecTuning } from "../interpreter/engine/kernels/wasm-vector.js";
 import type { Tensor } from "../interpreter/engine/tensor.js";
 import type { Graph } from "../interpreter/ir/graph.js";
 import { validateGraph } from "../interpreter/ir/validate.js";
 import { type ExecutorOptions, OptimizedExecutor } from "../interpreter/optimized/executor.js";
+import { wasmNeuronStats } from "../interpreter/optimized/neuron-wasm.js";
 import { optimize } from "../interpreter/passes/pass.js";
 import { ReferenceInterpreter, type RunResult } from "../interpreter/reference/interpreter.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
@@ -97,8 +100,14 @@ beforeAll(async () => {
   // Without WebAssembly or a worker the backends above would not all be exercised.
   expect(wasm).toBe(true);
   expect(threads).toBe(2);
+  setVecTuning({ chunk: 16, threadMin: 0 });
 });
-afterAll(() => shutdownKernelPool());
+afterAll(() => {
+  setVecTuning({});
+  // the vector machine did run neuron steps (not only the JS fallback)
+  expect(wasmNeuronStats.runs).toBeGreaterThan(0);
+  return shutdownKernelPool();
+});
 
 describe("optimized executor equals the reference interpreter", () => {
   it("on generated specs with finite edge values, every kernel backend, both modes, first and later calls", () => {

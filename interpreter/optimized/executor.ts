@@ -12,6 +12,7 @@ import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.j
 import { gatherInto, layernormInto, meanTimeInto, overTimeInto, softmaxInto } from "../engine/fast/rows.js";
 import { matmulInto } from "../engine/fast/matmul.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
+import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
@@ -24,6 +25,7 @@ import { canonicalLevels, runStep } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
 import { compileNeuron, type NeuronKernel } from "./neuron-codegen.js";
+import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
 
 interface View {
@@ -52,6 +54,13 @@ export interface ExecutorOptions {
    */
   readonly backend?: SpikeBackend;
   readonly variant?: SpikeVariant;
+  /**
+   * Neuron-step kernels: "js" (generated JavaScript), "wasm" (the WebAssembly SIMD vector
+   * machine, rows over `threads`; needs initSpikeKernels()) or "auto" (default: WebAssembly
+   * when it is ready and the step is not tiny). Bodies the vector machine cannot run use the
+   * JS kernel on every setting. All compute the same bits.
+   */
+  readonly neurons?: NeuronBackend;
 }
 
 export class OptimizedExecutor {
@@ -513,8 +522,14 @@ export class OptimizedExecutor {
     const t1 = t < 0 ? this.T : t + 1;
     if (t0 === 0) attrs.body.states.forEach((st, k) => s.states[k]!.fill(st.init));
     const inputs = s.inputs.map((i) => this.view(i, -1).data as Float32Array);
-    if (s.kernel === undefined)
-      s.kernel = compileNeuron(attrs.body, s.n, { levels: s.levels !== undefined, levelsInt8: s.levels instanceof Int8Array, value: s.value !== undefined, scale: s.scale !== undefined }) ?? null;
+    if (s.kernel === undefined) {
+      const want = { levels: s.levels !== undefined, levelsInt8: s.levels instanceof Int8Array, value: s.value !== undefined, scale: s.scale !== undefined };
+      const js = compileNeuron(attrs.body, s.n, want);
+      const backend = this.options.neurons ?? "auto";
+      const wasm = js && backend !== "js" ? compileNeuronWasm(attrs.body, s.n, want, js, { backend, threads: this.options.threads ?? defaultThreads() }) : undefined;
+      if (js && backend !== "js" && !wasm) wasmNeuronStats.declined++;
+      s.kernel = wasm ?? js ?? null;
+    }
     const k = s.kernel;
     const calibrated = (path: string) => {
       const c = this.params.get(path).calibrated!;

@@ -57,9 +57,10 @@ interface KernelExports {
   dense(S: number, srs: number, scs: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
   run(job: number, tile: number, scr: number): number;
+  vec_run(prog: number, nins: number, np: number, c0: number, c1: number, tcount: number, scr: number, ch: number): void;
 }
 
-const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run"] as const;
+const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "vec_run"] as const;
 type FnName = (typeof FN_NAMES)[number];
 interface Call {
   fn: FnName;
@@ -660,6 +661,31 @@ function evictPacked(incoming: number): void {
     if (packedBytes + incoming <= packedCacheLimit) break;
     dropPacked(e);
   }
+}
+
+/**
+ * Access for the other kernels of this module (wasm-vector.ts): allocation in the shared
+ * memory, its current views, and running calls on this thread plus the workers.
+ */
+export interface WasmAccess {
+  alloc(bytes: number, pool?: BufferPool): number;
+  free(off: number): void;
+  readonly views: { u8: Uint8Array; i8: Int8Array; i32: Int32Array; f32: Float32Array };
+  /** parts[0] on this thread, parts[t] on worker t-1 (or here, if fewer are available). */
+  runParts(parts: { fn: "vec_run"; args: number[] }[][]): void;
+}
+
+export function wasmAccess(): WasmAccess | null {
+  const st = state;
+  if (!st) return null;
+  return {
+    alloc: (bytes, bp) => st.arena.alloc(bytes, bp),
+    free: (off) => st.arena.free(off),
+    get views() {
+      return st.arena.v;
+    },
+    runParts: (parts) => runParallel(st.ex, parts),
+  };
 }
 
 /** Bytes of wasm linear memory currently reserved (for diagnostics / benchmarks). */

@@ -39,6 +39,8 @@
  *     stay in L2) measured 15-50% slower: L3 bandwidth per core is the scarcer resource.
  */
 
+import { vectorVmWat, VEC_CHUNK } from "./wasm-vector-wat.js";
+
 export interface WatOptions {
   /** Columns per tile; multiple of 8. Number of f32x4 accumulators = TN / 4. */
   readonly tn: number;
@@ -193,6 +195,7 @@ export function kernelWat(opts: WatOptions): string {
   (import "env" "mem" (memory 1 32768 shared))
 ${opts.list16 ? listFns(2, "16") : ""}
 ${listFns(4, "")}
+${vectorVmWat(VEC_CHUNK)}
   ;; ---------------------------------------------------------------- packing
   ;; pack: tiles [t0, t1) of the weight operand into P (any strides, partial tiles).
   (func $pack (export "pack") (param $W i32) (param $wrs i32) (param $wcs i32) (param $K i32) (param $ncols i32)
