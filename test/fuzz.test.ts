@@ -15,7 +15,7 @@
  * harder, multiply the case counts and move the seeds: `SPIKELM_FUZZ_SCALE=20
  * SPIKELM_FUZZ_SEED=7 npx vitest run test/fuzz.test.ts` (the defaults keep it a few seconds).
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -434,20 +434,30 @@ describe("fuzz: the CLI on bad weights, inputs and arguments", () => {
     expect(none.err).toMatch(/is a directory with no \.spk files in it/);
   });
 
-  it("the real binary: a truncated safetensors file and a fractional --arg exit 1 with a clean message", () => {
-    const bin = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "tools/cli/main.ts"), ...args], { cwd: REPO, encoding: "utf8" });
+  it("the real binary: a truncated safetensors file and a fractional --arg exit 1 with a clean message", async () => {
+    // Both processes at once: each spends seconds loading TypeScript.
+    const bin = (...args: string[]) =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "tools/cli/main.ts"), ...args], { cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        child.on("close", (status) => resolve({ status, stderr }));
+      });
     const st = path.join(tmp, "cut.safetensors");
     fs.writeFileSync(st, serializeSafetensors(new Map(Object.entries(good))).slice(0, 100));
-    const outFile = path.join(tmp, "spawned-out.json");
-    const a = bin("run", SPEC, "--entry", "SpikeLinear", "--arg", "inp=16", "--arg", "out=8", "--weights", st, "--input", inputFile, "--out", outFile);
+    const outA = path.join(tmp, "spawned-a.json");
+    const outB = path.join(tmp, "spawned-b.json");
+    const [a, b] = await Promise.all([
+      bin("run", SPEC, "--entry", "SpikeLinear", "--arg", "inp=16", "--arg", "out=8", "--weights", st, "--input", inputFile, "--out", outA),
+      bin("run", SPEC, "--entry", "SpikeSelfAttention", "--arg", "d=16", "--arg", "heads=0.5", "--input", inputFile, "--out", outB),
+    ]);
     expect(a.status).toBe(1);
     expect(a.stderr).toMatch(/cut\.safetensors: /);
     expect(a.stderr).not.toMatch(STACK);
-    expect(fs.existsSync(outFile)).toBe(false);
-    const b = bin("run", SPEC, "--entry", "SpikeSelfAttention", "--arg", "d=16", "--arg", "heads=0.5", "--input", inputFile, "--out", outFile);
+    expect(fs.existsSync(outA)).toBe(false);
     expect(b.status).toBe(1);
     expect(b.stderr).toMatch(/error SPK310/);
     expect(b.stderr).not.toMatch(STACK);
-    expect(fs.existsSync(outFile)).toBe(false);
+    expect(fs.existsSync(outB)).toBe(false);
   }, 60_000);
 });
