@@ -44,14 +44,19 @@ export function exportPytorchCommand(file: string, opts: ExportOptions, out: str
   const referenceNames = m ? { rows: m.rows.map(([r, s]) => [r, s] as [string, string]), ignored: m.ignored.map(([r, why]) => [r, why] as [string, string]), name: m.name } : undefined;
   const naming = names === "reference" ? "reference" : "spec";
   const ex = exportPytorch({ file, entry: opts.entry, args, inputs, timesteps, referenceNames, naming });
+  // the training script fits the task entries: a language model (ids) or a classifier (ids, types, mask)
+  const takes = ex.inputs.map((i) => i.name).join(",");
+  const trains = takes === "ids" || takes === "ids,types,mask";
   const trainer = path.join(path.dirname(out), "train_ddp.py");
   writeFilesAtomically([
     { path: out, data: ex.code },
-    { path: trainer, data: trainDdpScript({ module: moduleName, inputs: ex.inputs, referenceNames: naming === "reference" }) },
+    ...(trains ? [{ path: trainer, data: trainDdpScript({ module: moduleName, inputs: ex.inputs, referenceNames: naming === "reference" }) }] : []),
   ]);
   process.stdout.write(
     `${opts.entry} → ${out}: class ${ex.className}, ${ex.code.split("\n").length} lines, T = ${ex.timesteps}${naming === "reference" ? `, state_dict in the authors' naming (${referenceNames!.name})` : ""}\n` +
-      `  training script: ${trainer} (torchrun --nproc_per_node=N ${path.basename(trainer)} --help)\n`,
+      (trains
+        ? `  training script: ${trainer} (torchrun --nproc_per_node=N ${path.basename(trainer)} --help)\n`
+        : `  no train_ddp.py: \`${opts.entry}\` takes ${takes}, not token ids (a language model takes ids; a classifier ids, types, mask)\n`),
   );
   return 0;
 }
