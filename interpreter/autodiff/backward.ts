@@ -14,13 +14,12 @@
  * mode with the same forward values gets the same gradients, bit for bit.
  */
 import { type F32Tensor, type Tensor, f32, numel, sliceLeading } from "../engine/tensor.js";
-import * as K from "../engine/ops/index.js";
 import type { Graph } from "../ir/graph.js";
 import { opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
 import { GradAccumulator } from "./accumulate.js";
 import { neuronBackward, type ParamSink } from "./neuron.js";
-import { alignForTime, alignsOverTime, type Tape } from "./tape.js";
+import { alignForTime, alignsOverTime, type Tape, viewAs } from "./tape.js";
 
 export interface BackwardResult {
   /** By parameter path: weights, and amplitudes (per step) when anything reached them. */
@@ -108,7 +107,7 @@ export function backward(graph: Graph, tape: Tape, params: ParamStore, gradOutpu
           const gs = def.grad(aligned, value(node.id), g, { attrs: node.attrs });
           gs.forEach((gk, k) => {
             if (!gk || !want(k)) return;
-            acc.add(node.inputs[k]!, gk.shape.length === xs[k]!.shape.length && gk.shape.every((d, j) => d === xs[k]!.shape[j]) ? (gk as F32Tensor) : (K.reshape(gk, xs[k]!.shape) as F32Tensor));
+            acc.add(node.inputs[k]!, gk.shape.length === xs[k]!.shape.length && gk.shape.every((d, j) => d === xs[k]!.shape[j]) ? (gk as F32Tensor) : (viewAs(gk, xs[k]!.shape) as F32Tensor));
           });
         } else {
           // per step: timed operands take their step's slice, static ones sum over the steps

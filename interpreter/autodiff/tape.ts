@@ -36,8 +36,13 @@ export function alignForTime(inputs: readonly Tensor[], timed: readonly boolean[
   return inputs.map((x, i) => {
     const pad = new Array<number>(R - perStepRank[i]!).fill(1);
     const shape = timed[i] ? [x.shape[0]!, ...pad, ...x.shape.slice(1)] : [1, ...pad, ...x.shape];
-    return shape.length === x.shape.length && shape.every((d, k) => d === x.shape[k]) ? x : K.reshape(x, shape);
+    return shape.length === x.shape.length && shape.every((d, k) => d === x.shape[k]) ? x : viewAs(x, shape);
   });
+}
+
+/** The same storage under another shape of the same size: no copy (ops never write their inputs). */
+export function viewAs<T extends Tensor>(x: T, shape: readonly number[]): T {
+  return { ...x, shape: [...shape] };
 }
 
 /** Whether a batched op's operands are aligned over time before its forward (and backward). */
