@@ -18,7 +18,7 @@ export function levelToInt8(v: number): number {
 }
 
 /** The float level of an int8 byte (NAN_LEVEL -> NaN). */
-export function int8ToLevel(b: number): number {
+function int8ToLevel(b: number): number {
   return b === NAN_LEVEL ? Number.NaN : b;
 }
 
