@@ -318,6 +318,7 @@ export class Supervisor {
         case "textDocument/didOpen":
           if (!isDidOpen(m.params)) return; // the service would ignore it too
           this.docs.set(m.params.textDocument.uri, TextDocument.create(m.params.textDocument.uri, "spk", m.params.textDocument.version, m.params.textDocument.text));
+          this.published.delete(m.params.textDocument.uri); // versions start again
           this.lastActivity = performance.now();
           break;
         case "textDocument/didChange": {
@@ -381,10 +382,15 @@ export class Supervisor {
     this.writer.write(rpc);
   }
 
-  /** Whether diagnostics for an older version than already published (and remembers the newest). */
+  /**
+   * Whether diagnostics are older than ones already published, or newer than the document
+   * (late ones from before the document was closed and opened again); remembers the newest.
+   */
   private isBackwards(params: unknown): boolean {
     const p = params as { uri?: unknown; version?: unknown } | null;
     if (!p || typeof p.uri !== "string" || typeof p.version !== "number") return false;
+    const doc = this.docs.get(p.uri);
+    if (doc && p.version > doc.version) return true;
     const last = this.published.get(p.uri);
     if (last !== undefined && p.version < last) return true;
     this.published.set(p.uri, p.version);
