@@ -43,7 +43,13 @@ export const VERIFY_MAX_PARAM_ELEMENTS = 1 << 22;
 /** Free sizes (B, L, T, ...) run from 1 to this. */
 export const DEFAULT_MAX_SIZE = 3;
 
-export interface VerifyOptions {
+export interface VerifyOptions extends PrepareOptions {
+  /** The kernel paths to compare (paths.ts `availablePaths`). */
+  readonly paths: readonly KernelPath[];
+}
+
+/** Everything but the kernel paths: what `prepareVerify` checks before any kernel is started. */
+export interface PrepareOptions {
   readonly file: string;
   readonly entry: string;
   readonly args?: Readonly<Record<string, ArgValue>>;
@@ -55,8 +61,6 @@ export interface VerifyOptions {
   /** A replay file's parsed JSON (its `case`), and the file's name for messages: runs exactly that case. */
   readonly replay?: { readonly json: unknown; readonly file: string };
   readonly maxSize?: number;
-  /** The kernel paths to compare (paths.ts `availablePaths`). */
-  readonly paths: readonly KernelPath[];
   readonly onProgress?: (p: Progress) => void;
   /**
    * Test-only: called with each value the optimized executor computes, which it may alter
@@ -119,6 +123,7 @@ export interface VerifyResult {
 
 interface CompiledCase {
   readonly graph: Graph;
+  /** The optimized graph (computed on first use: the bounds check needs only `graph`). */
   readonly optimized: Graph;
   /** Integer inputs index embedding tables: ids stay below the smallest table's rows. */
   readonly vocab: number;
@@ -131,10 +136,12 @@ class Verifier {
   readonly shape: CaseShape;
   private readonly compiled = new Map<string, CompiledCase>();
   checks = 0;
+  /** The kernel paths compared (set before checking). */
+  paths: readonly KernelPath[] = [];
 
   private readonly program: Program;
 
-  constructor(private readonly opts: VerifyOptions) {
+  constructor(private readonly opts: PrepareOptions) {
     this.program = opts.program ?? new ProgramClass();
     const signature = entrySignature(opts.file, opts.entry, opts.args ?? {}, this.program);
     const maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE;
@@ -147,7 +154,10 @@ class Verifier {
       weights: [...new Set(small.graph.params.filter((p) => p.kind === "weight").map((p) => p.path))],
       amplitudes: [...new Set(small.graph.params.filter((p) => p.kind === "amplitude").map((p) => p.path))],
     };
-    this.checkBounds(this.compile(this.shape, largest).graph);
+    // Parameters first: they do not depend on the free sizes, and a model too large to
+    // verify is usually too large there (and costs another elaboration to find out).
+    this.checkParamBounds(small.graph);
+    this.checkTensorBounds(this.compile(this.shape, largest).graph);
   }
 
   private compile(shape: CaseShape, sizes: Readonly<Record<string, number>>): CompiledCase {
@@ -159,30 +169,43 @@ class Verifier {
     const { graph } = compileEntry({ file: this.opts.file, entry: this.opts.entry, args: this.opts.args, inputs, program: this.program });
     const rows = graph.nodes.filter((n) => n.op === "gather").map((n) => graph.nodes.find((m) => m.id === n.inputs[0])?.type.shape[0]);
     const counts = rows.map((d) => (d ? dimValue(d) : undefined)).filter((v): v is number => v !== undefined && v > 0);
-    c = { graph, optimized: optimize(graph).graph, vocab: counts.length ? Math.min(...counts) : 16 };
+    let optimized: Graph | undefined;
+    c = {
+      graph,
+      get optimized() {
+        optimized ??= optimize(graph).graph;
+        return optimized;
+      },
+      vocab: counts.length ? Math.min(...counts) : 16,
+    };
     this.compiled.set(key, c);
     return c;
   }
 
-  /** Refuses entries too large to run ~40 times per case (see VERIFY_MAX_*). */
-  private checkBounds(graph: Graph): void {
-    const T = graph.timesteps;
+  private tooLarge(what: string, elements: number, limit: number): UserError {
     const hint = Object.keys(this.opts.args ?? {}).length ? "smaller --arg values" : "smaller sizes with --arg (e.g. the width or depth)";
-    for (const n of graph.nodes) {
-      const elements = numel(n.type.shape.map((d) => dimValue(d) ?? 1)) * (n.type.timed ? T : 1);
-      if (elements > VERIFY_MAX_TENSOR_ELEMENTS)
-        throw new UserError(
-          `\`${this.opts.entry}\` is too large to verify: \`${n.op}\` gives a tensor of ${elements.toLocaleString("en-US")} elements with ${this.sizesText()}, more than verify's limit of ${VERIFY_MAX_TENSOR_ELEMENTS.toLocaleString("en-US")} (each case runs the entry about 40 times); pass ${hint}`,
-        );
-    }
-    const params = graph.params.reduce((a, p) => a + numel(p.shape), 0);
-    if (params > VERIFY_MAX_PARAM_ELEMENTS)
-      throw new UserError(`\`${this.opts.entry}\` is too large to verify: ${params.toLocaleString("en-US")} parameter elements, more than verify's limit of ${VERIFY_MAX_PARAM_ELEMENTS.toLocaleString("en-US")}; pass ${hint}`);
+    return new UserError(
+      `\`${this.opts.entry}\` is too large to verify: ${what} ${elements.toLocaleString("en-US")} elements, more than verify's limit of ${limit.toLocaleString("en-US")} (each case runs the entry about 40 times); pass ${hint}`,
+    );
   }
 
-  private sizesText(): string {
-    const free = this.shape?.signature.free ?? [];
-    return free.length ? `${free.join(", ")} = ${this.opts.maxSize ?? DEFAULT_MAX_SIZE}` : "these arguments";
+  /** Refuses parameters too large to fill and run ~40 times per case (see VERIFY_MAX_*). */
+  private checkParamBounds(graph: Graph): void {
+    const largest = [...graph.params].sort((a, b) => numel(b.shape) - numel(a.shape))[0];
+    if (largest && numel(largest.shape) > VERIFY_MAX_TENSOR_ELEMENTS) throw this.tooLarge(`${largest.kind} ${largest.path} [${largest.shape.join(", ")}] has`, numel(largest.shape), VERIFY_MAX_TENSOR_ELEMENTS);
+    const total = graph.params.reduce((a, p) => a + numel(p.shape), 0);
+    if (total > VERIFY_MAX_PARAM_ELEMENTS) throw this.tooLarge("its parameters have", total, VERIFY_MAX_PARAM_ELEMENTS);
+  }
+
+  /** Refuses intermediate tensors too large at the largest free sizes. */
+  private checkTensorBounds(graph: Graph): void {
+    const T = graph.timesteps;
+    const free = this.shape.signature.free;
+    const sizes = free.length ? ` with ${free.join(", ")} = ${this.shape.maxSize}` : "";
+    for (const n of graph.nodes) {
+      const elements = numel(n.type.shape.map((d) => dimValue(d) ?? 1)) * (n.type.timed ? T : 1);
+      if (elements > VERIFY_MAX_TENSOR_ELEMENTS) throw this.tooLarge(`\`${n.op}\` gives a tensor${sizes} of`, elements, VERIFY_MAX_TENSOR_ELEMENTS);
+    }
   }
 
   prepare(c: VerifyCase): { compiled: CompiledCase; data: Materialized } {
@@ -216,7 +239,7 @@ class Verifier {
       return out;
     }
     if (path.kind !== "optimized") throw new Error("internal: runPath takes a forward path");
-    const kernels = this.opts.paths.find((p) => p.name === path.kernels)!;
+    const kernels = this.paths.find((p) => p.name === path.kernels)!;
     const exec = new OptimizedExecutor(compiled.optimized, this.params(compiled.optimized, data), kernels);
     const fault = this.opts.fault;
     for (let k = 0; k < calls; k++) {
@@ -248,7 +271,7 @@ class Verifier {
     };
     const refStep = compare({ kind: "reference-step", call: 0 }, "reference step-by-step vs multi-step", ref, () => this.runPath({ kind: "reference-step", call: 0 }, compiled, data, 2));
     if (refStep) return refStep;
-    for (const k of this.opts.paths)
+    for (const k of this.paths)
       for (const mode of MODES) {
         const path: FailingPath = { kind: "optimized", kernels: k.name, mode, call: 0 };
         const f = compare(path, `optimized ${mode === "multi" ? "multi-step" : "step-by-step"} (${k.name}) vs reference multi-step`, ref, () => this.runPath(path, compiled, data, 2));
@@ -305,7 +328,7 @@ class Verifier {
 
   private locateForward(p: FailingPath, compiled: CompiledCase, data: Materialized): Location | undefined {
     if (p.kind === "gradients") return undefined;
-    if (p.kind === "optimized" && !this.opts.paths.some((k) => k.name === p.kernels)) return undefined;
+    if (p.kind === "optimized" && !this.paths.some((k) => k.name === p.kernels)) return undefined;
     const expected = new TraceCollector();
     const actual = new TraceCollector();
     this.runPath({ kind: "reference" }, compiled, data, p.call + 1, expected.trace);
@@ -345,11 +368,32 @@ function copyResult(r: RunResult): RunResult {
   return { ...r, output: { ...o, data } as Tensor };
 }
 
-/** Runs the verification (or one replayed case) and reports what it found. */
-export function verify(opts: VerifyOptions): VerifyResult {
+/** A verification ready to run: the entry compiled, its bounds and any replay file checked. */
+export interface PreparedVerify {
+  readonly shape: CaseShape;
+  /** Runs the cases (or the replayed one) on these kernel paths. */
+  run(paths: readonly KernelPath[]): VerifyResult;
+}
+
+/**
+ * Everything that can be wrong with the request, found before any kernel is started: the
+ * spec, the entry and its arguments, the bounds, the replay file.
+ */
+export function prepareVerify(opts: PrepareOptions): PreparedVerify {
   const start = performance.now();
   const v = new Verifier(opts);
-  const paths = ["reference step-by-step", ...opts.paths.flatMap((p) => [`optimized multi-step (${p.name})`, `optimized step-by-step (${p.name})`]), "gradients (reference and optimized forward, both modes)"];
+  const replayed = opts.replay ? parseCase(opts.replay.json, v.shape, opts.replay.file) : undefined;
+  return { shape: v.shape, run: (kernelPaths) => runVerify(opts, v, kernelPaths, start, replayed) };
+}
+
+/** Runs the verification (or one replayed case) and reports what it found. */
+export function verify(opts: VerifyOptions): VerifyResult {
+  return prepareVerify(opts).run(opts.paths);
+}
+
+function runVerify(opts: PrepareOptions, v: Verifier, kernelPaths: readonly KernelPath[], start: number, replayed: VerifyCase | undefined): VerifyResult {
+  v.paths = kernelPaths;
+  const paths = ["reference step-by-step", ...kernelPaths.flatMap((p) => [`optimized multi-step (${p.name})`, `optimized step-by-step (${p.name})`]), "gradients (reference and optimized forward, both modes)"];
   const done = (runs: number, counterexample?: Counterexample): VerifyResult => ({
     runs,
     checks: v.checks,
@@ -357,13 +401,13 @@ export function verify(opts: VerifyOptions): VerifyResult {
     seed: opts.seed,
     timeMs: performance.now() - start,
     paths,
-    kernels: opts.paths.map((p) => p.name),
+    kernels: kernelPaths.map((p) => p.name),
     shape: v.shape,
     counterexample,
   });
 
-  if (opts.replay) {
-    const c = parseCase(opts.replay.json, v.shape, opts.replay.file);
+  if (replayed) {
+    const c = replayed;
     opts.onProgress?.({ phase: "run", done: 0, total: 1 });
     const failure = v.check(c);
     opts.onProgress?.({ phase: "run", done: 1, total: 1 });

@@ -13,7 +13,7 @@ import { UserError, describeError } from "../../../interpreter/io/errors.js";
 import { readJsonFile } from "../../../interpreter/io/tensor-json.js";
 import { availablePaths } from "../../../interpreter/verify/paths.js";
 import { replayCase } from "../../../interpreter/verify/replay.js";
-import { verify } from "../../../interpreter/verify/verify.js";
+import { prepareVerify } from "../../../interpreter/verify/verify.js";
 import { progressBar } from "../progress.js";
 import { verifyReport } from "./verify-report.js";
 import { parseArgs, parseIntOption } from "./run.js";
@@ -44,11 +44,11 @@ export async function verifyCommand(file: string, opts: VerifyCommandOptions): P
   // Checked now, not after a long run that found a counterexample (the preAction hook checks --json).
   if (!replay) checkWritable("--case-out", caseOut);
 
-  const available = await initSpikeKernels({ threads: 2 });
-  const program = new Program();
   const bar = progressBar(replay ? "verify (replay)" : "verify", "cases");
+  const program = new Program();
   let shrinking = false;
-  const result = verify({
+  // Every mistake in the request is found here, before the kernels (WebAssembly, a worker) start.
+  const prepared = prepareVerify({
     file,
     entry: opts.entry,
     args,
@@ -56,7 +56,6 @@ export async function verifyCommand(file: string, opts: VerifyCommandOptions): P
     seed,
     nonfinite: opts.nonfinite === true,
     replay,
-    paths: availablePaths(available),
     program,
     onProgress: (p) => {
       if (p.phase === "run") bar(p.done, p.total);
@@ -68,7 +67,7 @@ export async function verifyCommand(file: string, opts: VerifyCommandOptions): P
       }
     },
   });
-
+  const result = prepared.run(availablePaths(await initSpikeKernels({ threads: 2 })));
   const report = verifyReport(result, { file, entry: opts.entry, args, nonfinite: opts.nonfinite === true, replayed: replay !== undefined, caseOut, program });
   // Files first, then stdout: a write that fails leaves no claim that it was written.
   if (report.replay !== undefined) fs.writeFileSync(caseOut, `${JSON.stringify(report.replay, null, 2)}\n`);
