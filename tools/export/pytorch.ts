@@ -566,7 +566,7 @@ def _rename_in_place(state, fn):
     const r = this.floatOperand(e.right, ctx);
     if (ctx.kind === "forward") this.checkBroadcast(e, ctx);
     const op = e.op === "@" ? "@" : e.op;
-    return `${wrapBin(l, e.left)} ${op} ${wrapBin(r, e.right, true)}`;
+    return `${wrapBin(l, e.left)} ${op} ${wrapBin(r, e.right)}`;
   }
 
   /** NumPy broadcasting over [T, ...] tensors is right only when per-step axes line up. */
@@ -612,7 +612,7 @@ def _rename_in_place(state, fn):
       const ctorDecl = loc.decl as NeuronDecl | ModuleDecl;
       const list = args.map((x, i) => {
         const param = x.name ? ctorDecl.params.find((p) => p.name.name === x.name!.name) : ctorDecl.params[i];
-        const v = param && isCtorValued(x.value, this, ctx) ? this.ctorArg(x.value, ctx) : this.expr(x.value, ctx);
+        const v = param && isCtorValued(x.value, ctx) ? this.ctorArg(x.value, ctx) : this.expr(x.value, ctx);
         return x.name ? `${pyName(x.name.name)}=${v}` : v;
       });
       if (ctx.kind !== "init") return this.fail(`constructing \`${name}\` inside a forward`, ctx.uri, e.span);
@@ -628,7 +628,12 @@ def _rename_in_place(state, fn):
       case "erf":
       case "round":
       case "sign":
-        if (ctx.kind === "init" || isNumberish(args[0]!.value, ctx, this)) return `math.${name === "abs" ? "fabs" : name}(${a(0)})`;
+        if (ctx.kind === "init" || isNumberish(args[0]!.value, ctx)) {
+          // constructor arithmetic on Python numbers (round is half to even in Python too)
+          const py: Record<string, string> = { abs: "abs", round: "round", exp: "math.exp", log: "math.log", sqrt: "math.sqrt", tanh: "math.tanh", erf: "math.erf" };
+          if (py[name]) return `${py[name]}(${a(0)})`;
+          return `torch.${name}(torch.as_tensor(${a(0)}, dtype=torch.float32))`;
+        }
         return `torch.${name}(${af(0)})`;
       case "heaviside":
         return `heaviside(${af(0)})`;
@@ -743,20 +748,18 @@ function isCtorParam(p: Param): boolean {
   return p.default?.kind === "Call";
 }
 
-function isCtorValued(e: Expr, ex: PytorchExporter, ctx: Ctx): boolean {
-  void ex;
+function isCtorValued(e: Expr, ctx: Ctx): boolean {
   if (e.kind === "Call" && e.callee.kind === "Name" && !ctx.locals.has(e.callee.name) && !BUILTIN_CALLS.has(e.callee.name)) return true;
   return false;
 }
 
-function isNumberish(e: Expr, ctx: Ctx, ex: PytorchExporter): boolean {
-  void ex;
+function isNumberish(e: Expr, ctx: Ctx): boolean {
   if (e.kind === "Number") return true;
   if (e.kind === "Call" && e.callee.kind === "Name" && !ctx.locals.has(e.callee.name)) {
     if (e.callee.name === "numel") return true;
-    if (["sqrt", "abs", "exp", "log"].includes(e.callee.name)) return e.args.length === 1 && isNumberish(e.args[0]!.value, ctx, ex);
+    if (["sqrt", "abs", "exp", "log"].includes(e.callee.name)) return e.args.length === 1 && isNumberish(e.args[0]!.value, ctx);
   }
-  if (e.kind === "Binary" && e.op !== "@") return isNumberish(e.left, ctx, ex) && isNumberish(e.right, ctx, ex);
+  if (e.kind === "Binary" && e.op !== "@") return isNumberish(e.left, ctx) && isNumberish(e.right, ctx);
   if (e.kind === "Name") return ctx.decl?.params.some((p) => p.name.name === e.name) ?? false;
   return false;
 }
@@ -834,7 +837,7 @@ function balanced(code: string): boolean {
 }
 
 /** Operands keep the spec's grouping: anything but a name, number or call is parenthesised. */
-function wrapBin(code: string, e: Expr, _right = false): string {
+function wrapBin(code: string, e: Expr): string {
   return e.kind === "Binary" || e.kind === "Unary" ? `(${code})` : code;
 }
 
