@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Program } from "../interpreter/checker/program.js";
 import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
 import type { TraceFn } from "../interpreter/reference/interpreter.js";
@@ -90,6 +90,16 @@ describe("verify on shipped specs", () => {
     }
   });
 
+  it("signatures with `...` and integer ids (the prelude's Linear and Embedding)", () => {
+    const prelude = path.join(REPO, "stdlib/prelude.spk");
+    const linear = lib({ file: prelude, entry: "Linear", args: { inp: 3, out: 2 }, runs: 2 });
+    expect(linear.counterexample).toBeUndefined();
+    expect(linear.shape.signature.free).toEqual(["..."]);
+    const embedding = lib({ file: prelude, entry: "Embedding", args: { n: 5, d: 3 }, runs: 2 });
+    expect(embedding.counterexample).toBeUndefined();
+    expect(embedding.shape.signature.inputs).toEqual([{ name: "ids", dtype: "i32", timed: false, dims: [{ free: "..." }] }]);
+  });
+
   it("refuses an entry too large to verify, naming the limit", () => {
     expect(() => lib({ file: TINY, entry: "SpikeLMClassifier", runs: 1 })).toThrow(/too large to verify: .* more than verify's limit of 1,048,576 .*--arg/);
   });
@@ -99,7 +109,7 @@ describe("a broken path", () => {
   const program = new Program();
   const base = { file: TINY, entry: "SpikeLinear", args: { inp: 4, out: 3 }, program, fault: roundingFault };
 
-  it("is caught, shrunk and located at the op and line; the replay file reproduces it", () => {
+  it("is caught, shrunk and located at the op and line; the replay file reproduces it", async () => {
     const r = lib({ ...base, runs: 40, seed: 3 });
     const cx = r.counterexample!;
     expect(cx, "the fault must be caught").toBeDefined();
@@ -127,8 +137,22 @@ describe("a broken path", () => {
     expect(again.counterexample?.case).toEqual(cx.case);
     expect(again.counterexample?.failure).toEqual(cx.failure);
     expect(again.counterexample?.location?.node?.node.id).toBe(n.node.id);
-    // Without the fault the same case passes: the difference was the broken path's.
+    // Without the fault the same case passes: the difference was the broken path's. The
+    // command reads the same file (and, with the kernels of this build, agrees).
     expect(lib({ ...base, fault: undefined, replay: { json, file } }).counterexample).toBeUndefined();
+    const summary = path.join(dir, "replayed.json");
+    const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    let code: number;
+    let printed = "";
+    try {
+      code = await verifyCommand(TINY, { entry: base.entry, arg: ["inp=4", "out=3"], replay: file, json: summary });
+      printed = write.mock.calls.map((c) => String(c[0])).join("");
+    } finally {
+      write.mockRestore();
+    }
+    expect(code).toBe(0);
+    expect(printed).toMatch(/: 1 replayed case, \d+ checks, every path agrees/);
+    expect(JSON.parse(fs.readFileSync(summary, "utf8"))).toMatchObject({ runs: 1, failures: 0 });
     // What the command prints and writes for it.
     const report = verifyReport(r, { file: TINY, entry: base.entry, args: base.args, nonfinite: false, replayed: false, caseOut: "c.json", program });
     const text = report.lines.join("\n");
