@@ -165,6 +165,8 @@ export class Elaborator {
   private readonly seen = new Set<string>();
   /** Expressions evaluated so far: per entry when running, per checker (all declarations) when checking. */
   private steps = 0;
+  /** Did-you-mean guesses made so far (bounded: each costs a pass over the scope). */
+  private guesses = 0;
   private readonly maxSteps: number;
 
   constructor(
@@ -238,7 +240,9 @@ export class Elaborator {
       });
       return;
     }
-    const guess = closest(name, this.candidates(sc));
+    // Each guess compares against every name in scope: past a hundred unknown names (a file
+    // of mistakes, or generated), stop guessing rather than go quadratic.
+    const guess = ++this.guesses <= 100 ? closest(name, this.candidates(sc)) : undefined;
     this.report("SPK201", sc.uri, span, guess ? `unknown name \`${name}\`; did you mean \`${guess}\`?` : `unknown name \`${name}\``, {
       fix: guess ? { title: `Change to \`${guess}\``, edits: [{ uri: sc.uri, span, newText: guess }] } : undefined,
     });

@@ -51,8 +51,10 @@ export class ParamStore {
       else entries.set(spec.path, { spec, tensor: initTensor(spec.shape, spec.init, streamFor(seed, spec.path)) });
     }
     const unknown = [...weights.keys()].filter((k) => !entries.has(k));
-    for (const k of unknown) {
-      const guess = closest(k, entries.keys());
+    for (const [i, k] of unknown.entries()) {
+      // Only the first 20 problems are shown; guessing for the rest would cost a pass over
+      // every parameter per name (a file of a million unknown names must not hang).
+      const guess = i < 20 ? closest(k, entries.keys()) : undefined;
       problems.push(`tensor "${k}" is not a parameter of this spec${guess ? ` (did you mean "${guess}"?)` : ""}`);
     }
     if (problems.length > 0) {
