@@ -16,9 +16,8 @@
  */
 import fc from "fast-check";
 import { GradientEngine } from "../autodiff/index.js";
-import type { Program } from "../checker/program.js";
+import { Program } from "../checker/program.js";
 import { type ArgValue, compileEntry } from "../compile.js";
-import { Program as ProgramClass } from "../checker/program.js";
 import { type Tensor, numel } from "../engine/tensor.js";
 import { UserError, isUserError } from "../io/errors.js";
 import type { Graph, IRNode, Origin } from "../ir/graph.js";
@@ -142,7 +141,7 @@ class Verifier {
   private readonly program: Program;
 
   constructor(private readonly opts: PrepareOptions) {
-    this.program = opts.program ?? new ProgramClass();
+    this.program = opts.program ?? new Program();
     const signature = entrySignature(opts.file, opts.entry, opts.args ?? {}, this.program);
     const maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE;
     const ones = Object.fromEntries(signature.free.map((f) => [f, 1]));
@@ -229,7 +228,7 @@ class Verifier {
     return store;
   }
 
-  /** Runs a path for calls 0..last, tracing call `traceCall`; returns every call's result. */
+  /** Runs a path `calls` times on fresh parameters (the first call calibrates), tracing the last; returns every call's result. */
   runPath(path: FailingPath | { kind: "reference" }, compiled: CompiledCase, data: Materialized, calls: number, trace?: TraceFn): RunResult[] {
     const out: RunResult[] = [];
     if (path.kind === "reference" || path.kind === "reference-step") {
