@@ -1137,7 +1137,7 @@ export class Elaborator {
       this.modules.clear();
       if (overflow) {
         // The nesting bounds keep each kind of depth small; only their product can get here.
-        this.report("SPK005", uri, decl.name.span, `\`${decl.name.name}\` nests too deeply to elaborate (layers within layers, each with deep expressions); flatten some levels`);
+        this.report("SPK005", uri, decl.name.span, `\`${decl.name.name}\` nests too deeply to elaborate (constants defined by constants, layers within layers, deep expressions); flatten some levels`);
         return undefined;
       }
       const limit = this.options.concrete ? "MAX_ELABORATION_STEPS" : "MAX_CHECK_STEPS";
