@@ -67,7 +67,9 @@ export function compileNeuronWasm(
     if (needed.has(id)) continue;
     needed.add(id);
     const x = byId.get(id)!;
-    if (x.op !== "amplitude") stack.push(...x.inputs);
+    // surrogate(value, proxy) forwards its value: the proxy only matters to gradients
+    if (x.op === "surrogate") stack.push(x.inputs[0]!);
+    else if (x.op !== "amplitude") stack.push(...x.inputs);
   }
   // Per-element sources must be elem-shaped (a neuron over single elements stays in JS).
   for (const x of body.nodes) {
@@ -134,7 +136,8 @@ export function compileNeuronWasm(
       let r = splatOf.get(id);
       if (!r) {
         r = { kind: "reg", index: regs++ };
-        splats.push({ op: "splat", d: r, a: { kind: "scalar", index: tableIds.push(id) - 1 } });
+        // a constant's register is filled once per call (registers persist across chunks)
+        splats.push({ op: "splat", d: r, a: { kind: "scalar", index: tableIds.push(id) - 1 }, once: byId.get(id)!.op === "const" });
         splatOf.set(id, r);
       }
       return r;
@@ -186,7 +189,7 @@ export function compileNeuronWasm(
     return r;
   });
   body.states.forEach((_, k) => instrs.push({ op: "copy", d: { kind: "state", index: k }, a: sources[k]! }));
-  const program: VecProgram = { instrs: [...splats, ...instrs], regs, scalars: tableIds.length };
+  const program: VecProgram = { instrs: writeStatesInPlace([...splats, ...instrs], body.states.length), regs, scalars: tableIds.length };
 
   const src = [
     "return function neuronScalars(io, t0, t1, tab) {",
@@ -233,4 +236,32 @@ export function compileNeuronWasm(
     );
   };
   return { amplitudes: fallback.amplitudes, params: fallback.params, run, source: src, program };
+}
+
+const sameOperand = (x: VecOperand | undefined, y: VecOperand): boolean =>
+  x !== undefined && x.kind === y.kind && ("index" in x ? x.index === (y as { index: number }).index : true);
+
+/**
+ * Drops the final `copy state_k <- R` where the register R can be state k's memory itself:
+ * R is first written by an op (not a splat), is copied to no other state, and after that
+ * first write nothing reads the old state k (an op reading state k while writing R is fine:
+ * each vector is loaded before it is stored). Later readers of R then read state k, which
+ * holds R's value. Saves a copy per state (SpikeLMReference: 2 of 15 instructions).
+ */
+function writeStatesInPlace(instrs: VecInstr[], nStates: number): VecInstr[] {
+  let out = instrs;
+  for (let k = 0; k < nStates; k++) {
+    const st: VecOperand = { kind: "state", index: k };
+    const final = out.findIndex((x) => x.op === "copy" && sameOperand(x.d, st));
+    if (final < 0) continue;
+    const R = out[final]!.a;
+    if (R.kind !== "reg") continue;
+    if (out.some((x, j) => j !== final && x.op === "copy" && x.d.kind === "state" && sameOperand(x.a, R))) continue;
+    const first = out.findIndex((x) => sameOperand(x.d, R));
+    if (first < 0 || out[first]!.op === "splat") continue;
+    if (out.some((x, j) => j > first && j !== final && (sameOperand(x.a, st) || sameOperand(x.b, st) || sameOperand(x.d, st)))) continue;
+    const rename = (o: VecOperand | undefined) => (o && sameOperand(o, R) ? st : o);
+    out = out.flatMap((x, j) => (j === final ? [] : j < first ? [x] : [{ ...x, d: rename(x.d)!, a: rename(x.a)!, b: rename(x.b) }]));
+  }
+  return out;
 }

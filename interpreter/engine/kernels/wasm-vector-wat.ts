@@ -16,7 +16,8 @@
  * steps.
  *
  * Instruction = 16 i32 words (64 bytes): [op, dBase, dT, dC, aBase, aT, aC, bBase, bT, bC,
- * dScr, aScr, bScr, -, -, -].
+ * dScr, aScr, bScr, once, -, -]. `once`: run only for the first (chunk, step) of a call (a
+ * constant's splat: registers persist across a thread's chunks).
  *
  * Every op is exact in the engine's sense (compute in double, round to float32 once), so a
  * program gives the bits the scalar JavaScript of scalar-code.ts gives:
@@ -49,30 +50,31 @@ export const VEC_INSTR_WORDS = 16;
 
 export function vectorVmWat(ch: number): string {
   if (ch % 16 !== 0) throw new RangeError("chunk must be a multiple of 16");
-  const ld = (x: string) => `(v128.load (local.get ${x}))`;
-  const bin = (f: (a: string, b: string) => string) => f(ld("$a"), ld("$b"));
-  const un = (f: (a: string) => string) => f(ld("$a"));
+  // Every loop is unrolled 4x (a chunk row is a multiple of 16 elements = 4 vectors): one
+  // pointer bump and branch per 4 vectors, the offsets are immediates.
+  const ld = (x: string, k: number) => `(v128.load offset=${k * 16} (local.get ${x}))`;
   const ONE = "(v128.const f32x4 1 1 1 1)";
   const MONE = "(v128.const f32x4 -1 -1 -1 -1)";
   const ZERO = "(v128.const f32x4 0 0 0 0)";
-  // body expressions of the f32 ops, in VEC_OPS order (splat, i8 have their own loops)
-  const exprs: Record<number, string> = {
-    0: un((a) => a),
-    1: bin((a, b) => `(f32x4.add ${a} ${b})`),
-    2: bin((a, b) => `(f32x4.sub ${a} ${b})`),
-    3: bin((a, b) => `(f32x4.mul ${a} ${b})`),
-    4: bin((a, b) => `(f32x4.div ${a} ${b})`),
-    5: bin((a, b) => `(f32x4.min ${a} ${b})`),
-    6: bin((a, b) => `(f32x4.max ${a} ${b})`),
-    7: `(v128.bitselect (local.tee $x ${ld("$a")}) (local.tee $y ${ld("$b")}) (f32x4.gt (local.get $x) (local.get $y)))`,
-    8: un((a) => `(f32x4.neg ${a})`),
-    9: un((a) => `(f32x4.abs ${a})`),
-    10: un((a) => `(f32x4.nearest ${a})`),
-    11: `(v128.or (v128.and (f32x4.gt (local.tee $x ${ld("$a")}) ${ZERO}) ${ONE}) (v128.and (f32x4.lt (local.get $x) ${ZERO}) ${MONE}))`,
-    12: un((a) => `(v128.and (f32x4.ge ${a} ${ZERO}) ${ONE})`),
-    13: `(v128.andnot (local.tee $x ${ld("$a")}) (f32x4.le (local.get $x) ${ZERO}))`,
-    14: un((a) => `(f32x4.sqrt ${a})`),
-    17: un((a) => `(f32x4.add ${a} ${ZERO})`),
+  // body expressions of the f32 ops for vector k of 4, in VEC_OPS order (splat, i8 have
+  // their own loops)
+  const exprs: Record<number, (k: number) => string> = {
+    0: (k) => ld("$a", k),
+    1: (k) => `(f32x4.add ${ld("$a", k)} ${ld("$b", k)})`,
+    2: (k) => `(f32x4.sub ${ld("$a", k)} ${ld("$b", k)})`,
+    3: (k) => `(f32x4.mul ${ld("$a", k)} ${ld("$b", k)})`,
+    4: (k) => `(f32x4.div ${ld("$a", k)} ${ld("$b", k)})`,
+    5: (k) => `(f32x4.min ${ld("$a", k)} ${ld("$b", k)})`,
+    6: (k) => `(f32x4.max ${ld("$a", k)} ${ld("$b", k)})`,
+    7: (k) => `(v128.bitselect (local.tee $x ${ld("$a", k)}) (local.tee $y ${ld("$b", k)}) (f32x4.gt (local.get $x) (local.get $y)))`,
+    8: (k) => `(f32x4.neg ${ld("$a", k)})`,
+    9: (k) => `(f32x4.abs ${ld("$a", k)})`,
+    10: (k) => `(f32x4.nearest ${ld("$a", k)})`,
+    11: (k) => `(v128.or (v128.and (f32x4.gt (local.tee $x ${ld("$a", k)}) ${ZERO}) ${ONE}) (v128.and (f32x4.lt (local.get $x) ${ZERO}) ${MONE}))`,
+    12: (k) => `(v128.and (f32x4.ge ${ld("$a", k)} ${ZERO}) ${ONE})`,
+    13: (k) => `(v128.andnot (local.tee $x ${ld("$a", k)}) (f32x4.le (local.get $x) ${ZERO}))`,
+    14: (k) => `(f32x4.sqrt ${ld("$a", k)})`,
+    17: (k) => `(f32x4.add ${ld("$a", k)} ${ZERO})`,
   };
   const binary = new Set([1, 2, 3, 4, 5, 6, 7]);
   const nOps = 18;
@@ -84,8 +86,8 @@ export function vectorVmWat(ch: number): string {
       body = `
         (local.set $x (v128.load32_splat (local.get $a)))
         (loop $l${op}
-          (v128.store (local.get $d) (local.get $x))
-          (local.set $d (i32.add (local.get $d) (i32.const 16)))
+          ${[0, 1, 2, 3].map((k) => `(v128.store offset=${k * 16} (local.get $d) (local.get $x))`).join(" ")}
+          (local.set $d (i32.add (local.get $d) (i32.const 64)))
           (br_if $l${op} (i32.lt_u (local.get $d) (local.get $end))))`;
     } else if (op === 16) {
       // 16 levels per iteration; $end was computed for f32 elements, so the byte end is
@@ -103,10 +105,10 @@ export function vectorVmWat(ch: number): string {
     } else {
       body = `
         (loop $l${op}
-          (v128.store (local.get $d) ${exprs[op]})
-          (local.set $a (i32.add (local.get $a) (i32.const 16)))
-          ${binary.has(op) ? "(local.set $b (i32.add (local.get $b) (i32.const 16)))" : ""}
-          (local.set $d (i32.add (local.get $d) (i32.const 16)))
+          ${[0, 1, 2, 3].map((k) => `(v128.store offset=${k * 16} (local.get $d) ${exprs[op]!(k)})`).join("\n          ")}
+          (local.set $a (i32.add (local.get $a) (i32.const 64)))
+          ${binary.has(op) ? "(local.set $b (i32.add (local.get $b) (i32.const 64)))" : ""}
+          (local.set $d (i32.add (local.get $d) (i32.const 64)))
           (br_if $l${op} (i32.lt_u (local.get $d) (local.get $end))))`;
     }
     loops.push(body);
@@ -142,6 +144,10 @@ export function vectorVmWat(ch: number): string {
           (br_if $id (i32.ge_u (local.get $ip) (local.get $nins)))
           (local.set $ins (i32.add (local.get $prog) (i32.shl (local.get $ip) (i32.const 6))))
           (local.set $op (i32.load (local.get $ins)))
+          ;; a "once" instruction after the first (chunk, step) of this call: skip it
+          (if (i32.and (i32.load offset=52 (local.get $ins))
+                       (i32.or (i32.ne (local.get $c) (local.get $c0)) (i32.ne (local.get $t) (i32.const 0))))
+            (then (local.set $op (i32.const ${nOps}))))
           (local.set $d ${addr(1, 10)})
           (local.set $a ${addr(4, 11)})
           (local.set $b ${addr(7, 12)})

@@ -29,6 +29,8 @@ export interface VecInstr {
   readonly d: VecOperand;
   readonly a: VecOperand;
   readonly b?: VecOperand;
+  /** Run only for a thread's first (chunk, step): a splat of a constant. */
+  readonly once?: boolean;
 }
 
 export interface VecProgram {
@@ -131,7 +133,7 @@ export function runVecProgram(prog: VecProgram, io: VecIO, n: number, t0: number
       const o = (progOff >> 2) + j * VEC_INSTR_WORDS;
       const [d, a, b] = [operand(ins.d), operand(ins.a), operand(ins.b)];
       words[o] = VEC_OPS[ins.op];
-      words.set([d[0], d[1], d[2], a[0], a[1], a[2], b[0], b[1], b[2], d[3], a[3], b[3]], o + 1);
+      words.set([d[0], d[1], d[2], a[0], a[1], a[2], b[0], b[1], b[2], d[3], a[3], b[3], ins.once ? 1 : 0], o + 1);
     });
 
     const parts: { fn: "vec_run"; args: number[] }[][] = [];
