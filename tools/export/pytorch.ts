@@ -230,7 +230,8 @@ def reference_names(state):
 
 
 def spec_names(state):
-    """The authors' names -> spikelm paths (per-step scalars gathered into one [T] tensor)."""
+    """The authors' names -> spikelm paths (per-step scalars gathered into one [T] tensor;
+    amplitudes still at their initial 1.0 are left out, to be calibrated)."""
     out, steps = {}, {}
     for k, v in state.items():
         if any(_pattern(p).match(k) for p, _ in REFERENCE_IGNORED):
@@ -248,7 +249,11 @@ def spec_names(state):
         else:
             out[k] = v
     for name, per in steps.items():
-        out[name] = torch.stack([torch.as_tensor(per[t]).reshape(()) for t in sorted(per)])
+        alpha = torch.stack([torch.as_tensor(per[t]).reshape(()) for t in sorted(per)])
+        # all exactly 1.0: the reference's initial value, never calibrated; left out so the
+        # first call calibrates it, as the reference (and spikelm's loader) would
+        if not bool((alpha == 1.0).all()):
+            out[name] = alpha
     return out
 
 
