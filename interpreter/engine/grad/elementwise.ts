@@ -91,50 +91,56 @@ export function unaryGrad(op: string, x: Tensor, y: Tensor, g: F32Tensor): F32Te
  */
 export function binaryGrad(op: string, a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32Tensor] {
   const shape = g.shape;
-  const ia = broadcastOffsets(a.shape, shape);
-  const ib = broadcastOffsets(b.shape, shape);
+  // add and sub pass g itself (negated for sub's b): no per-element work beyond unbroadcast
+  if (op === "add") return [unbroadcast(g, a.shape), unbroadcast(g, b.shape)];
+  if (op === "sub") return [unbroadcast(g, a.shape), unbroadcast(scaleGrad(g, -1), b.shape)];
+  // operands of the output's shape are read directly; broadcast ones through offsets
+  const ia = sameShape(a.shape, shape) ? undefined : broadcastOffsets(a.shape, shape);
+  const ib = sameShape(b.shape, shape) ? undefined : broadcastOffsets(b.shape, shape);
   const n = g.data.length;
   const ga = new Float32Array(n);
   const gb = new Float32Array(n);
   const ad = a.data;
   const bd = b.data;
   const gd = g.data;
-  for (let i = 0; i < n; i++) {
-    const x = ad[ia[i]!]!;
-    const y = bd[ib[i]!]!;
-    const d = gd[i]!;
-    switch (op) {
-      case "add":
-        ga[i] = d;
-        gb[i] = d;
-        break;
-      case "sub":
-        ga[i] = d;
-        gb[i] = -d;
-        break;
-      case "mul":
-        ga[i] = d * y;
-        gb[i] = d * x;
-        break;
-      case "div":
-        ga[i] = d / y;
-        gb[i] = (-d * x) / (y * y);
-        break;
-      case "max":
-      case "min": {
+  const xAt = (i: number) => ad[ia ? ia[i]! : i]!;
+  const yAt = (i: number) => bd[ib ? ib[i]! : i]!;
+  switch (op) {
+    case "mul":
+      for (let i = 0; i < n; i++) {
+        ga[i] = gd[i]! * yAt(i);
+        gb[i] = gd[i]! * xAt(i);
+      }
+      break;
+    case "div":
+      for (let i = 0; i < n; i++) {
+        const x = xAt(i);
+        const y = yAt(i);
+        ga[i] = gd[i]! / y;
+        gb[i] = (-gd[i]! * x) / (y * y);
+      }
+      break;
+    case "max":
+    case "min":
+      for (let i = 0; i < n; i++) {
+        const x = xAt(i);
+        const y = yAt(i);
+        const d = gd[i]!;
         const aWins = op === "max" ? x > y : x < y;
         const tie = x === y;
         ga[i] = tie ? d * 0.5 : aWins ? d : 0;
         gb[i] = tie ? d * 0.5 : aWins ? 0 : d;
-        break;
       }
-      case "at_least":
-        ga[i] = x > y ? d : 0;
-        gb[i] = x > y ? 0 : d;
-        break;
-      default:
-        throw new Error(`internal: no gradient rule for binary op "${op}"`);
-    }
+      break;
+    case "at_least":
+      for (let i = 0; i < n; i++) {
+        const wins = xAt(i) > yAt(i);
+        ga[i] = wins ? gd[i]! : 0;
+        gb[i] = wins ? 0 : gd[i]!;
+      }
+      break;
+    default:
+      throw new Error(`internal: no gradient rule for binary op "${op}"`);
   }
   return [unbroadcast(f32(shape, ga), a.shape), unbroadcast(f32(shape, gb), b.shape)];
 }
