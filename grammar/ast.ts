@@ -309,20 +309,3 @@ export interface SpkFile {
   readonly comments: readonly Comment[];
   readonly span: Span;
 }
-
-export type Node =
-  | Ident
-  | Expr
-  | Arg
-  | SliceItem
-  | EllipsisDim
-  | TypeExpr
-  | Stmt
-  | Block
-  | Param
-  | TypedParam
-  | NeuronMember
-  | ModuleMember
-  | Decl
-  | ImportDecl
-  | SpkFile;

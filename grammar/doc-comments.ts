@@ -64,7 +64,7 @@ function previousLineEnd(text: string, pos: number): number | undefined {
 }
 
 /** `/// text` → `text`: the marker and one following space removed. */
-export function docText(comment: string): string {
+function docText(comment: string): string {
   const body = comment.startsWith("///") ? comment.slice(3) : comment;
   return body.startsWith(" ") ? body.slice(1) : body;
 }

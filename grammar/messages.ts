@@ -17,7 +17,7 @@ const STATEMENT = "a statement (`let`, `emit`, `return` or an assignment `name =
 const EXPRESSION = "an expression";
 
 /** How the offending token reads in a message. */
-export function describeFound(token: IToken | undefined): string {
+function describeFound(token: IToken | undefined): string {
   if (token === undefined || token.tokenType === EOF || !Number.isFinite(token.startOffset)) return "end of input";
   let image = token.image.replace(/[\r\n\t]/g, " ");
   if (image.length > 24) image = image.slice(0, 21) + "...";

@@ -7,7 +7,7 @@
  * about the grammar that arranges tokens.
  */
 import { createToken, Lexer } from "chevrotain";
-import type { ILexingResult, IToken, TokenType } from "chevrotain";
+import type { ILexingResult, TokenType } from "chevrotain";
 import type { Span } from "./source.js";
 
 /** Every reserved word, in the order the language reference lists them. */
@@ -36,7 +36,7 @@ export const KEYWORDS: readonly string[] = [
 // ---------------------------------------------------------------------------------------
 // Trivia
 
-export const WhiteSpace = createToken({
+const WhiteSpace = createToken({
   name: "WhiteSpace",
   pattern: /[ \t\r\n\f\v\uFEFF]+/,
   group: Lexer.SKIPPED,
@@ -44,7 +44,7 @@ export const WhiteSpace = createToken({
 /** `/// ...` up to the end of the line. */
 export const DocComment = createToken({ name: "DocComment", pattern: /\/\/\/[^\r\n]*/, group: "comments" });
 /** `// ...` up to the end of the line. */
-export const LineComment = createToken({ name: "LineComment", pattern: /\/\/[^\r\n]*/, group: "comments" });
+const LineComment = createToken({ name: "LineComment", pattern: /\/\/[^\r\n]*/, group: "comments" });
 
 // ---------------------------------------------------------------------------------------
 // Literals and names
@@ -198,10 +198,6 @@ export function tokenize(text: string): ILexingResult {
     lexer = undefined; // never reuse a lexer that failed half-way
     throw e;
   }
-}
-
-export function isDocComment(token: IToken): boolean {
-  return token.tokenType === DocComment;
 }
 
 /** The value of a string literal token: quotes removed, `\"` and `\\` unescaped. */
