@@ -41,6 +41,11 @@ export const VERIFY_MAX_TENSOR_ELEMENTS = 1 << 20;
 export const VERIFY_MAX_PARAM_ELEMENTS = 1 << 22;
 /** Free sizes (B, L, T, ...) run from 1 to this. */
 export const DEFAULT_MAX_SIZE = 3;
+/**
+ * Shrinking tries at most this many candidates (each a full set of checks); after that the
+ * smallest failing case found so far is reported, so a large spec cannot shrink for hours.
+ */
+export const MAX_SHRINK_CANDIDATES = 300;
 
 export interface VerifyOptions extends PrepareOptions {
   /** The kernel paths to compare (paths.ts `availablePaths`). */
@@ -420,6 +425,8 @@ function runVerify(opts: PrepareOptions, v: Verifier, kernelPaths: readonly Kern
   let userError: unknown;
   const property = fc.property(caseArb(v.shape, { nonfinite: opts.nonfinite ?? false }), (c) => {
     if (userError) return true;
+    // Past the bound every candidate "passes", which ends fast-check's shrinking at the best so far.
+    if (shrinking && tried >= MAX_SHRINK_CANDIDATES) return true;
     if (shrinking) opts.onProgress?.({ phase: "shrink", done: ++tried, total });
     else ran++;
     let f: Failure | undefined;
