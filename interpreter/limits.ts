@@ -1,12 +1,12 @@
 /**
  * The size bounds of a spec. Each exists so that no input can hang `spikelm check`, the
  * language server or `spikelm run`, or crash with an allocation error: crossing one gives a
- * located error (SPK505, or SPK005 for nesting) naming the limit and the value.
+ * located error (SPK505) naming the limit and the value. How deep brackets and expressions may
+ * nest is the grammar's bound (SPK005, grammar/limits.ts).
  *
  * They are generous: a BERT-large-sized SpikeLM (24 layers, d = 1024, L = 512, T = 16,
  * batch 8) stays well inside every one of them. docs/language.md lists them.
  */
-export { MAX_NESTING } from "../grammar/limits.js";
 
 /**
  * Copies in one `repeat n { ... }` when running (BERT-large: 24). Checking does not expand a

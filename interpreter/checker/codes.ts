@@ -3,7 +3,7 @@
  * server's quick fixes and users' searches key on them. Parser codes (SPK0xx) live in
  * grammar/; this table documents all of them so `docs/language.md` can list one place.
  */
-export const CODES = {
+const CODES = {
   SPK001: "unexpected character",
   SPK002: "syntax error",
   SPK003: "unterminated string",

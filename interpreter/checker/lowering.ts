@@ -17,7 +17,7 @@ import type { TensorValue } from "./values.js";
 
 export type Reporter = (code: Code, span: Span, message: string) => void;
 
-export const UNARY_OPS = ["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const;
+const UNARY_OPS = ["neg", "abs", "round", "sign", "heaviside", "exp", "log", "sqrt", "tanh", "relu", "gelu", "erf"] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 // No "max": that IR op is the reduction.
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "min" | "at_least";

@@ -13,7 +13,7 @@ import { parse } from "../../grammar/parse.js";
 import { type Diagnostic, LineIndex } from "../../grammar/source.js";
 
 export const STDLIB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../stdlib");
-export const PRELUDE = path.join(STDLIB_DIR, "prelude.spk");
+const PRELUDE = path.join(STDLIB_DIR, "prelude.spk");
 
 export interface FileHost {
   read(file: string): string | undefined;

@@ -3,7 +3,7 @@
  * shapes a call passes. Rules return a result or a message; the elaborator turns messages
  * into diagnostics at the right expression.
  */
-import { type Dim, type DimSymbol, constDim, dimEquals, dimToString, dimValue, divDim, subDim, symbolsOf, substDim } from "../types/dims.js";
+import { type Dim, type DimSymbol, dimEquals, dimToString, dimValue, divDim, subDim, symbolsOf, substDim } from "../types/dims.js";
 
 export type ShapeResult = { ok: true; shape: Dim[] } | { ok: false; message: string };
 
@@ -83,7 +83,7 @@ export function unifyDim(pattern: Dim, actual: Dim, subst: Map<number, Dim>): bo
   return false;
 }
 
-export function resolve(d: Dim, subst: ReadonlyMap<number, Dim>): Dim {
+function resolve(d: Dim, subst: ReadonlyMap<number, Dim>): Dim {
   let cur = d;
   for (let i = 0; i < 8; i++) {
     const next = substDim(cur, (s: DimSymbol) => subst.get(s.id));
@@ -105,8 +105,4 @@ export function concreteShape(shape: readonly Dim[]): number[] | undefined {
     out.push(v);
   }
   return out;
-}
-
-export function dimsOf(shape: readonly number[]): Dim[] {
-  return shape.map(constDim);
 }

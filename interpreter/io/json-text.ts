@@ -10,7 +10,7 @@
  * - object keys are written in insertion order even when they look like integers.
  */
 
-export function formatNumber(x: number): string {
+function formatNumber(x: number): string {
   if (Number.isNaN(x)) return '"NaN"';
   if (x === Infinity) return '"Infinity"';
   if (x === -Infinity) return '"-Infinity"';

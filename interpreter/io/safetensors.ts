@@ -32,7 +32,7 @@ export type SafetensorsDType =
   | "BOOL";
 
 /** Bytes per element of each readable dtype. */
-export const SAFETENSORS_DTYPE_SIZES: Readonly<Record<SafetensorsDType, number>> = {
+const SAFETENSORS_DTYPE_SIZES: Readonly<Record<SafetensorsDType, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2,
   I64: 8, I32: 4, I16: 2, I8: 1,
   U64: 8, U32: 4, U16: 2, U8: 1,

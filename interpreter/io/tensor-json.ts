@@ -334,7 +334,7 @@ export function tensorToJson(t: Tensor): TensorJson {
 }
 
 /** The JSON form of a tensor file (see parseTensorFile). */
-export function tensorMapToJson(
+function tensorMapToJson(
   tensors: ReadonlyMap<string, Tensor>,
   metadata?: Readonly<Record<string, string>>,
 ): Map<string, unknown> {

@@ -91,10 +91,6 @@ export interface Graph {
   readonly timesteps: number;
 }
 
-export function nodeMap(nodes: readonly IRNode[]): Map<number, IRNode> {
-  return new Map(nodes.map((n) => [n.id, n]));
-}
-
 /** Mutable builder used by the elaborator; the result is frozen data. */
 export class GraphBuilder {
   readonly nodes: IRNode[] = [];

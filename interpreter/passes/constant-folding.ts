@@ -29,7 +29,7 @@ function identity(op: string, pos: 0 | 1 | "either", unit: number): Rule["apply"
   };
 }
 
-export const RULES: readonly Rule[] = [
+const RULES: readonly Rule[] = [
   // x * 1 -> x, 1 * x -> x
   { name: "mul-by-one", apply: identity("mul", "either", 1) },
   // x / 1 -> x

@@ -17,7 +17,7 @@ function live(nodes: readonly IRNode[], roots: readonly number[]): Set<number> {
   return keep;
 }
 
-export function dceStep(body: StepGraph): StepGraph {
+function dceStep(body: StepGraph): StepGraph {
   const roots = [body.emit.value, ...(body.emit.levels !== undefined ? [body.emit.levels] : []), ...(body.emit.scale !== undefined ? [body.emit.scale] : []), ...body.states.map((s) => s.write), ...body.inputs];
   const keep = live(body.nodes, roots);
   const nodes = body.nodes.filter((n) => keep.has(n.id));

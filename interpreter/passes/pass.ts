@@ -22,7 +22,7 @@ export interface Pass {
   readonly run: (g: Graph) => PassResult;
 }
 
-export const PIPELINE: readonly Pass[] = [
+const PIPELINE: readonly Pass[] = [
   { name: "constant-folding", description: "evaluate ops on constants; algebraic identities that are exact in float32", run: constantFolding },
   { name: "cse", description: "merge nodes that compute the same thing", run: cse },
   { name: "dce", description: "drop nodes nothing uses", run: dce },

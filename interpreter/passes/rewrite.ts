@@ -12,7 +12,7 @@ export function consumers(nodes: readonly IRNode[]): Map<number, number[]> {
 }
 
 /** Points every use of a key node at its value node (chains resolved). */
-export function resolveAlias(map: ReadonlyMap<number, number>, id: number): number {
+function resolveAlias(map: ReadonlyMap<number, number>, id: number): number {
   let cur = id;
   for (let i = 0; i < 64 && map.has(cur); i++) cur = map.get(cur)!;
   return cur;

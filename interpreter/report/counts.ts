@@ -46,7 +46,7 @@ export const PJ_PER_MAC = 4.6;
 export type OpCategory = "spike_matmul" | "float_matmul" | "scale" | "softmax" | "layernorm" | "nonlinear" | "elementwise" | "reduce";
 
 /** MACs per output element (per input element for reductions), by op. */
-export const MACS_PER_ELEMENT: Readonly<Record<string, { readonly category: OpCategory; readonly macs: number }>> = {
+const MACS_PER_ELEMENT: Readonly<Record<string, { readonly category: OpCategory; readonly macs: number }>> = {
   softmax: { category: "softmax", macs: 4 },
   layernorm: { category: "layernorm", macs: 5 },
   gelu: { category: "nonlinear", macs: 1 },

@@ -30,7 +30,7 @@ export interface ReportRunResult extends RunSpecResult {
  * Tokens in an input: an integer tensor's element count (ids [B, L]); for a float input,
  * its element count over the feature axis (and the time axis when timed).
  */
-export function tokensOf(inputs: ReadonlyMap<string, Tensor>, timesteps: number, timed: boolean): number {
+function tokensOf(inputs: ReadonlyMap<string, Tensor>, timesteps: number, timed: boolean): number {
   const first = [...inputs.values()][0];
   if (!first) return 1;
   if (first.dtype === "i32") return numel(first.shape);
@@ -57,7 +57,7 @@ export function runWithReport(req: ReportRunRequest): ReportRunResult {
 }
 
 /** `file:line:col` of an op's source, for tables. */
-export function locate(program: Program, node: IRNode): string {
+function locate(program: Program, node: IRNode): string {
   const o = node.origin;
   const file = o && program.files.get(o.uri);
   if (!o || !file) return "?";

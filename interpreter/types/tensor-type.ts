@@ -45,7 +45,7 @@ export function isSpike(v: ValueSet): v is Extract<ValueSet, { kind: "levels" | 
   return (v.kind === "levels" && v.levels.every((x) => x >= -1 && x <= 1)) || v.kind === "scaled";
 }
 
-export function valueSetToString(v: ValueSet): string {
+function valueSetToString(v: ValueSet): string {
   switch (v.kind) {
     case "real":
       return "";
@@ -58,7 +58,7 @@ export function valueSetToString(v: ValueSet): string {
   }
 }
 
-export function shapeToString(t: Pick<TensorType, "timed" | "shape">, timeName = "T"): string {
+function shapeToString(t: Pick<TensorType, "timed" | "shape">, timeName = "T"): string {
   const dims = t.shape.map(dimToString);
   if (t.timed) dims.unshift(timeName);
   return `[${dims.join(", ")}]`;
