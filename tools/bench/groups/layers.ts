@@ -1,0 +1,165 @@
+/**
+ * Benchmark group "layers": what a layer really does, float activations in and float out,
+ * the neuron's cost included, at the firing rates the SpikeLM neuron actually gives
+ * (k = 1, the model's own; k = 2, about half of it), on the optimized executor:
+ *
+ *  - `layer` rows: a spiking linear layer (neuron, spike-accumulate, bias) [T*L, K] -> [T*L, N]
+ *    vs onnxruntime's dense float MatMul of the same [T*L, K] x [K, N] with constant weights
+ *    (what the layer costs as a dense ANN layer over the same rows);
+ *  - `block` rows: the BERT-base-sized encoder block (d 768, 12 heads, FFN 3072, T 4, 128
+ *    tokens) vs onnxruntime running the same block, exported by tools/export/onnx.ts (T
+ *    unrolled, same weights and calibrated amplitudes) as one dense ONNX graph, 2 threads
+ *    each; and the same executor with neuron steps in generated JavaScript instead of the
+ *    WebAssembly vector machine (`vs: spikelm js-neurons`).
+ *
+ * Spikes are checked identical to the reference interpreter once per spec (recorded levels).
+ * Timing: contenders run in interleaved rounds after warm-up, medians reported (ratio =
+ * baseline / spikelm, both from the same process).
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as ort from "onnxruntime-node";
+import { compileEntry } from "../../../interpreter/compile.js";
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { streamFor } from "../../../interpreter/engine/random.js";
+import { type Tensor, f32 } from "../../../interpreter/engine/tensor.js";
+import { OptimizedExecutor } from "../../../interpreter/optimized/executor.js";
+import { optimize } from "../../../interpreter/passes/pass.js";
+import { ReferenceInterpreter, type RunResult } from "../../../interpreter/reference/interpreter.js";
+import { ParamStore } from "../../../interpreter/runtime/params.js";
+import { exportOnnx } from "../../export/onnx.js";
+import { matmulModel } from "../onnx-model.js";
+import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
+import { median, timeMs } from "../stats.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const SPEC = path.join(ROOT, "tools/bench/specs/bench-layers.spk");
+
+const ORT_OPTIONS = {
+  intraOpNumThreads: 2,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: "all",
+  extra: { session: { intra_op: { allow_spinning: "0" } } },
+} as ort.InferenceSession.SessionOptions;
+
+function sameRecords(a: RunResult, b: RunResult): boolean {
+  const eq = (x: ArrayLike<number>, y: ArrayLike<number>) => x.length === y.length && Array.from(x).every((v, i) => Object.is(v, y[i]));
+  return eq(a.output.data, b.output.data) && [...a.record].every(([k, r]) => eq(r.levels.data, b.record.get(k)!.levels.data));
+}
+
+function firingRate(r: RunResult): number {
+  let nz = 0;
+  let total = 0;
+  for (const rec of r.record.values()) {
+    for (const v of rec.levels.data) if (v !== 0) nz++;
+    total += rec.levels.data.length;
+  }
+  return total ? nz / total : 0;
+}
+
+interface Contender {
+  readonly key: string;
+  readonly run: () => unknown;
+  readonly times: number[];
+}
+
+async function rounds(ctx: BenchContext, label: string, cs: Contender[], n: number): Promise<void> {
+  for (const c of cs) await c.run(); // warm-up
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < cs.length; i++) {
+      const c = cs[(i + r) % cs.length]!;
+      c.times.push(await timeMs(c.run));
+    }
+    ctx.step(`${label} round ${r + 1}/${n}`);
+  }
+}
+
+async function layerRows(ctx: BenchContext, K: number, N: number, L: number, k: number, n: number): Promise<BenchRow[]> {
+  const T = 4;
+  const rng = streamFor(7, `bench-layer-${K}-${N}`);
+  const x = f32([T, 1, L, K], Array.from({ length: T * L * K }, () => rng.normal()));
+  const inputs = new Map<string, Tensor>([["x", x]]);
+  const compiled = compileEntry({ file: SPEC, entry: "BenchLinear", args: { inp: K, out: N, k }, inputs });
+  const { graph } = optimize(compiled.graph);
+  const ex = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }));
+  const ref = new ReferenceInterpreter(compiled.graph, ParamStore.create(compiled.graph.params, new Map(), { seed: 1 }));
+  const r0 = ref.run(inputs, { record: true });
+  const o0 = ex.run(inputs, { record: true });
+  const identical = sameRecords(r0, o0);
+  const W = new Float32Array(K * N).map((_, i) => Math.sin(i));
+  const sess = await ort.InferenceSession.create(matmulModel(T * L, K, N, W), ORT_OPTIONS);
+  const feeds = { A: new ort.Tensor("float32", new Float32Array(T * L * K).map((_, i) => Math.cos(i)), [T * L, K]) };
+  const cs: Contender[] = [
+    { key: "spike", run: () => ex.run(inputs), times: [] },
+    { key: "ort", run: () => sess.run(feeds), times: [] },
+  ];
+  await rounds(ctx, `layer ${K}x${N} k=${k}`, cs, n);
+  await sess.release();
+  const s = median(cs[0]!.times);
+  const b = median(cs[1]!.times);
+  return [
+    {
+      name: `layer: float in, neuron + spike-accumulate + bias, float out (k=${k})`,
+      shape: [T * L, K, N],
+      rate: Number(firingRate(o0).toFixed(4)),
+      vs: "ort-dense[const-B]",
+      ratio: b / s,
+      spike_ms: Number(s.toFixed(2)),
+      base_ms: Number(b.toFixed(2)),
+      identical_spikes: identical,
+    },
+  ];
+}
+
+async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: number): Promise<BenchRow[]> {
+  const T = 4;
+  const rng = streamFor(1, "bench-block-input");
+  const x = f32([T, 1, L, d], Array.from({ length: T * L * d }, () => rng.normal()));
+  const inputs = new Map<string, Tensor>([["x", x]]);
+  const compiled = compileEntry({ file: SPEC, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k }, inputs });
+  const { graph } = optimize(compiled.graph);
+  const params = ParamStore.create(graph.params, new Map(), { seed: 1 });
+  const ex = new OptimizedExecutor(graph, params);
+  const exJs = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { neurons: "js" });
+  const o0 = ex.run(inputs, { record: true }); // calibrates the amplitudes in `params`
+  exJs.run(inputs);
+  ctx.step(`block d${d} k=${k}: first calls`);
+  const ref = new ReferenceInterpreter(compiled.graph, ParamStore.create(compiled.graph.params, new Map(), { seed: 1 }));
+  const identical = sameRecords(ref.run(inputs, { record: true }), o0);
+  ctx.step(`block d${d} k=${k}: reference`);
+  // the same block, weights and calibrated amplitudes as one dense ONNX graph
+  const onnx = exportOnnx({ graph: compiled.graph, params, name: "BenchBlock" });
+  const sess = await ort.InferenceSession.create(onnx.bytes, ORT_OPTIONS);
+  const feeds = { [onnx.inputs[0]!.name]: new ort.Tensor("float32", x.data as Float32Array, onnx.inputs[0]!.shape) };
+  const ortOut = (await sess.run(feeds))[onnx.outputs[0]!.name]!.data as Float32Array;
+  let maxDiff = 0;
+  const mine = o0.output.data;
+  for (let i = 0; i < mine.length; i++) maxDiff = Math.max(maxDiff, Math.abs(mine[i]! - ortOut[i]!));
+  const cs: Contender[] = [
+    { key: "spike", run: () => ex.run(inputs), times: [] },
+    { key: "ort", run: () => sess.run(feeds), times: [] },
+    { key: "js", run: () => exJs.run(inputs), times: [] },
+  ];
+  await rounds(ctx, `block d${d} k=${k}`, cs, n);
+  await sess.release();
+  const [s, b, j] = cs.map((c) => median(c.times)) as [number, number, number];
+  const name = `block d${d} h12 ffn${4 * d} T4 L${L} (k=${k})`;
+  const common = { shape: null, rate: Number(firingRate(o0).toFixed(4)), spike_ms: Number(s.toFixed(2)), identical_spikes: identical };
+  return [
+    { name, ...common, vs: "ort-onnx-block", ratio: b / s, base_ms: Number(b.toFixed(2)), ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount },
+    { name, ...common, vs: "spikelm js-neurons", ratio: j / s, base_ms: Number(j.toFixed(2)) },
+  ];
+}
+
+registerGroup("layers", async (ctx) => {
+  await initSpikeKernels({ threads: 2 });
+  const quick = ctx.quick;
+  const n = quick ? 3 : 7;
+  const d = quick ? 192 : 768;
+  const L = quick ? 32 : 128;
+  ctx.addSteps(2 * n + 2 * (n + 2));
+  const rows: BenchRow[] = [];
+  for (const k of [1, 2]) rows.push(...(await layerRows(ctx, d, 4 * d, L, k, n)));
+  for (const k of [1, 2]) rows.push(...(await blockRows(ctx, d, L, k, n)));
+  return rows;
+});
