@@ -88,13 +88,13 @@ export interface Materialized {
 
 /**
  * The tensors of a case. `params` are the compiled graph's parameters (their shapes depend
- * on T); `vocab` bounds integer inputs (the smallest embedding table they may index).
+ * on T); `vocab` gives each integer input's range of values, [0, vocab).
  */
-export function materialize(shape: CaseShape, c: VerifyCase, params: readonly ParamSpec[], vocab: number): Materialized {
+export function materialize(shape: CaseShape, c: VerifyCase, params: readonly ParamSpec[], vocab: ReadonlyMap<string, number>): Materialized {
   const inputs = new Map<string, Tensor>();
   for (const [name, s] of caseInputShapes(shape, c)) {
     const f = c.inputs[name]!;
-    inputs.set(name, s.dtype === "i32" ? i32(s.shape, ids(numel(s.shape), vocab, f.seed)) : f32(s.shape, fillValues(numel(s.shape), f.profile, f.seed)));
+    inputs.set(name, s.dtype === "i32" ? i32(s.shape, ids(numel(s.shape), vocab.get(name) ?? 2, f.seed)) : f32(s.shape, fillValues(numel(s.shape), f.profile, f.seed)));
   }
   const weights = new Map<string, Tensor>();
   for (const p of params) {

@@ -129,8 +129,8 @@ interface CompiledCase {
   readonly graph: Graph;
   /** The optimized graph (computed on first use: the bounds check needs only `graph`). */
   readonly optimized: Graph;
-  /** Integer inputs index embedding tables: ids stay below the smallest table's rows. */
-  readonly vocab: number;
+  /** The range of each integer input's values (see `idRanges`). */
+  readonly vocab: ReadonlyMap<string, number>;
 }
 
 const MODES: readonly Mode[] = ["multi", "step"];
@@ -171,8 +171,6 @@ class Verifier {
     const inputs = caseInputShapes(shape, { sizes, inputs: {}, weights: {}, amplitudes: {}, probe: { profile: "normal", seed: 1 } });
     // The time steps come from the timed inputs' leading axis (or the model's declaration).
     const { graph } = compileEntry({ file: this.opts.file, entry: this.opts.entry, args: this.opts.args, inputs, program: this.program });
-    const rows = graph.nodes.filter((n) => n.op === "gather").map((n) => graph.nodes.find((m) => m.id === n.inputs[0])?.type.shape[0]);
-    const counts = rows.map((d) => (d ? dimValue(d) : undefined)).filter((v): v is number => v !== undefined && v > 0);
     let optimized: Graph | undefined;
     c = {
       graph,
@@ -180,7 +178,7 @@ class Verifier {
         optimized ??= optimize(graph).graph;
         return optimized;
       },
-      vocab: counts.length ? Math.min(...counts) : 16,
+      vocab: idRanges(graph),
     };
     this.compiled.set(key, c);
     return c;
@@ -346,6 +344,24 @@ class Verifier {
     if (!d) return undefined;
     return { node: d, origin: d.node.origin ?? neuronOrigin(graph, d.node), what: nodeLabel(graph, d.node) };
   }
+}
+
+/**
+ * Integer inputs' ranges: an input that indexes embedding tables (token ids, token types)
+ * stays below the smallest table's rows; any other (an attention mask) takes 0 or 1.
+ */
+function idRanges(graph: Graph): Map<string, number> {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  for (const { name, node } of graph.inputs) {
+    const rows = graph.nodes
+      .filter((n) => n.op === "gather" && n.inputs[1] === node)
+      .map((n) => byId.get(n.inputs[0]!)?.type.shape[0])
+      .map((d) => (d ? dimValue(d) : undefined))
+      .filter((v): v is number => v !== undefined && v > 0);
+    out.set(name, rows.length ? Math.min(...rows) : 2);
+  }
+  return out;
 }
 
 /** A neuron projection's origin is its neuron call's. */
