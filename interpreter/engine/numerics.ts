@@ -11,19 +11,6 @@
  * double rounding is innocuous). Everything here is pure and allocation free.
  */
 
-/** Round to the nearest float32 (ties to even). Alias of `Math.fround`. */
-export const fround: (x: number) => number = Math.fround;
-
-/** float32 addition: `fround(a + b)`. */
-export function addF32(a: number, b: number): number {
-  return Math.fround(a + b);
-}
-
-/** float32 multiplication: `fround(a * b)`. */
-export function mulF32(a: number, b: number): number {
-  return Math.fround(a * b);
-}
-
 /** float32 fused-free multiply-accumulate as the engine does it: `fround(acc + fround(a * b))`. */
 export function macF32(acc: number, a: number, b: number): number {
   return Math.fround(acc + Math.fround(a * b));
@@ -31,9 +18,6 @@ export function macF32(acc: number, a: number, b: number): number {
 
 /** The most negative finite float32, -(2 - 2^-23) * 2^127 = -3.4028234663852886e38 (torch.finfo(float32).min). */
 export const F32_LOWEST = -3.4028234663852886e38;
-
-/** The largest finite float32, 3.4028234663852886e38. */
-export const F32_MAX = 3.4028234663852886e38;
 
 /** True if `x` is exactly representable as a float32 (NaN counts as representable). */
 export function isF32(x: number): boolean {

@@ -3,5 +3,5 @@
  * Like the forward ops they take tensors and numbers, never IR: the op table
  * (interpreter/ir/ops.ts) attaches them to ops as gradient rules.
  */
-export { HEAVISIDE_HALF_WIDTH, addGrad, binaryGrad, clampGrad, scaleGrad, unaryGrad, unbroadcast } from "./elementwise.js";
-export { gatherGrad, indexGrad, inversePerm, layernormGrad, matmulGrad, reduceGrad, softmaxGrad, transposeGrad } from "./nn.js";
+export { addGrad, binaryGrad, clampGrad, scaleGrad, unaryGrad, unbroadcast } from "./elementwise.js";
+export { gatherGrad, indexGrad, layernormGrad, matmulGrad, reduceGrad, softmaxGrad, transposeGrad } from "./nn.js";

@@ -21,7 +21,7 @@ import { BufferPool, defaultPool } from "./buffer-pool.js";
  * Build event lists for `rows` spike rows of length K, element (r,k) at S[r*srs + k*scs],
  * into `lists` (row r occupies lists[r*K .. r*K+counts[r])). Returns the total event count.
  */
-export function buildEventListsJS(
+function buildEventListsJS(
   S: Int8Array,
   rows: number,
   K: number,
@@ -43,13 +43,6 @@ export function buildEventListsJS(
     total += q - q0;
   }
   return total;
-}
-
-/** Number of nonzero spikes in S[0..n). */
-export function countNonzero(S: Int8Array, n: number): number {
-  let c = 0;
-  for (let i = 0; i < n; i++) if (S[i] !== 0) c++;
-  return c;
 }
 
 /**

@@ -24,7 +24,7 @@ import { kernelWat } from "./wasm-kernel-wat.js";
 import { type BufferPool } from "./buffer-pool.js";
 
 /** Output columns per tile = 6 f32x4 accumulators (see wasm-kernel-wat.ts for why 6). */
-export const TN = 24;
+const TN = 24;
 const PAGE = 65536;
 const MAX_PAGES = 32768; // 2 GiB
 const SCRATCH_BASE = 64;
@@ -197,7 +197,7 @@ const W_CALLS = 8;
 const CALL_INTS = 16; // [fn, nargs, args(14)]
 const MAX_CALLS = 3;
 /** How long an idle worker spins before sleeping (waking a sleeping vCPU costs ~0.5-1 ms here). */
-export const WORKER_SPIN_MS = 1;
+const WORKER_SPIN_MS = 1;
 
 // Plain JavaScript run with { eval: true } and an empty execArgv: needs no TypeScript loader
 // and uses only dynamic import(), so it works whether the eval is treated as CommonJS or as a
@@ -469,7 +469,7 @@ const packedLive = new Set<PackedEntry>();
 let packedBytes = 0;
 let useClock = 0;
 /** Upper bound on wasm memory held by cached packed weights (LRU eviction beyond it). */
-export let packedCacheLimit = 1024 * 1024 * 1024;
+let packedCacheLimit = 1024 * 1024 * 1024;
 
 export function setPackedCacheLimit(bytes: number): void {
   packedCacheLimit = bytes;

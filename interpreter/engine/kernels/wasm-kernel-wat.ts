@@ -387,9 +387,3 @@ ${vectorVmWat(VEC_CHUNK)}
 )
 `;
 }
-
-/** Largest K for which the 16-bit event lists can address every packed half-row. */
-export function maxKForList16(tn: number): number {
-  // max entry (2(K-1)+1) * tn*4 / 32 must be < 65536
-  return Math.floor((65535 * 32) / (tn * 4) + 1) >> 1;
-}

@@ -89,21 +89,3 @@ function computeOffsets(inShape: readonly number[], outShape: readonly number[])
   }
   return offsets;
 }
-
-/** Multi-index (row-major) of flat position `flat` in `shape`. */
-export function unravelIndex(flat: number, shape: readonly number[]): number[] {
-  const coord = new Array<number>(shape.length);
-  for (let ax = shape.length - 1; ax >= 0; ax--) {
-    const d = shape[ax]!;
-    coord[ax] = flat % d;
-    flat = Math.floor(flat / d);
-  }
-  return coord;
-}
-
-/** Flat row-major position of multi-index `coord` in `shape`. */
-export function ravelIndex(coord: readonly number[], shape: readonly number[]): number {
-  let flat = 0;
-  for (let ax = 0; ax < shape.length; ax++) flat = flat * shape[ax]! + coord[ax]!;
-  return flat;
-}

@@ -5,8 +5,7 @@
  * with fresh storage. The numerics of each op are documented on the op itself.
  */
 
-export { ShapeError, broadcastShapes, broadcastOffsets, unravelIndex, ravelIndex } from "./broadcast.js";
-export { expectF32, expectI32, normalizeAxis } from "./checks.js";
+export { ShapeError, broadcastShapes, broadcastOffsets } from "./broadcast.js";
 export type { BinaryOp, UnaryOp } from "./elementwise.js";
 export { binary, unary, clamp, binaryScalar, unaryScalar } from "./elementwise.js";
 export { matmul } from "./matmul.js";
