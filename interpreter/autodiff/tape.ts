@@ -21,7 +21,7 @@ export interface Tape {
 }
 
 /** Stacks per-step tensors into [T, ...]. */
-export function stack(steps: readonly Tensor[]): Tensor {
+function stack(steps: readonly Tensor[]): Tensor {
   const first = steps[0]!;
   const n = first.data.length;
   const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);

@@ -15,7 +15,7 @@ import type { F32Tensor, Tensor } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 
-export const CHECKPOINT_VERSION = "1";
+const CHECKPOINT_VERSION = "1";
 const TRAIN_KEY = "spikelm.train";
 const M_PREFIX = "spikelm.adam.m.";
 const V_PREFIX = "spikelm.adam.v.";

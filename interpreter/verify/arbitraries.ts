@@ -3,13 +3,12 @@
  * semantics — -0, subnormals, round-half-to-even ties, values whose sums overflow to
  * Infinity, all-zero tensors (amplitude 0) and, when asked for, NaN and ±Infinity.
  *
- * Used by the optimizer's property test (test/optimizer.equivalence.test.ts) and meant for
- * a `spikelm verify` command on users' specs, so the API is small: a value profile, a
- * deterministic fill from (profile, seed), and fast-check arbitraries built on the two. The
- * fill is a seeded generator rather than fc.array so that large tensors stay cheap.
+ * Used by the optimizer's property test (test/optimizer.equivalence.test.ts, through
+ * test/generators/spec-gen.ts) and by `spikelm verify` (case.ts), so the API is small: a value
+ * profile, its fast-check arbitrary, and a deterministic fill from (profile, seed). The fill is
+ * a seeded generator rather than fc.array so that large tensors stay cheap.
  */
 import fc from "fast-check";
-import { type F32Tensor, type I32Tensor, f32, i32 } from "../engine/tensor.js";
 
 /**
  * How a tensor's elements are drawn:
@@ -90,16 +89,4 @@ export function valueProfileArb(opts: { nonfinite?: boolean } = {}): fc.Arbitrar
   ];
   if (opts.nonfinite) rows.push({ arbitrary: fc.constant("nonfinite" as const), weight: 8 });
   return fc.oneof(...rows);
-}
-
-/** A float32 tensor of the given shape, values from a profile. */
-export function f32TensorArb(shape: readonly number[], opts: { nonfinite?: boolean } = {}): fc.Arbitrary<F32Tensor> {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return fc.tuple(valueProfileArb(opts), fc.integer({ min: 1, max: 0x7fffffff })).map(([p, seed]) => f32(shape, fillValues(n, p, seed)));
-}
-
-/** Integer ids in [0, vocab) of the given shape (token ids for embeddings). */
-export function idsTensorArb(shape: readonly number[], vocab: number): fc.Arbitrary<I32Tensor> {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return fc.array(fc.integer({ min: 0, max: Math.max(0, vocab - 1) }), { minLength: n, maxLength: n }).map((ids) => i32(shape, Int32Array.from(ids)));
 }

@@ -7,7 +7,7 @@ import type { ArgValue } from "../compile.js";
 import { UserError } from "../io/errors.js";
 import type { Counterexample } from "./verify.js";
 
-export const REPLAY_FORMAT = "spikelm-verify-case/1";
+const REPLAY_FORMAT = "spikelm-verify-case/1";
 
 export interface ReplayHeader {
   readonly file: string;

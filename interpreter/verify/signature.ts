@@ -33,9 +33,9 @@ export interface EntrySignature {
 }
 
 /** The free size standing for an untyped input's shape (a neuron's `step(x)`). */
-export const UNTYPED = "N";
+const UNTYPED = "N";
 /** The free size standing for `...` in a signature. */
-export const ELLIPSIS = "...";
+const ELLIPSIS = "...";
 
 /**
  * Reads the entry's signature. Throws a UserError for what verify cannot generate (an input

@@ -155,7 +155,7 @@ export function gatherGrad(tableShape: readonly number[], ids: Tensor, g: F32Ten
 }
 
 /** The inverse permutation: transpose(transpose(x, p), inversePerm(p)) = x. */
-export function inversePerm(perm: readonly number[]): number[] {
+function inversePerm(perm: readonly number[]): number[] {
   const inv = new Array<number>(perm.length);
   perm.forEach((a, i) => (inv[a] = i));
   return inv;
