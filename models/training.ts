@@ -430,7 +430,7 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
  * run. Until the executor has a public way to say "the parameters changed", this resets its
  * flag; it is a no-op if the engine has no executor or the field is gone.
  */
-export function invalidateStatics(engine: GradientEngine | OptimizedExecutor): void {
+function invalidateStatics(engine: GradientEngine | OptimizedExecutor): void {
   type Internals = { staticsReady?: boolean; slots?: Map<number, unknown>; plan: OptimizedExecutor["plan"] };
   const ex = (engine instanceof OptimizedExecutor ? engine : (engine as unknown as { executor?: OptimizedExecutor }).executor) as unknown as Internals | undefined;
   if (!ex || typeof ex.staticsReady !== "boolean") return;

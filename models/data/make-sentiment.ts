@@ -32,7 +32,7 @@ const VERBS_NEG = ["hated", "disliked"];
 
 type Row = [string, "negative" | "positive"];
 
-export function sentimentRows(): { train: Row[]; test: Row[] } {
+function sentimentRows(): { train: Row[]; test: Row[] } {
   const all = new Map<string, Row[1]>();
   const add = (s: string, l: Row[1]) => all.set(s, l);
   for (const s of SUBJECTS) {

@@ -36,7 +36,7 @@ import { ByteTokenizer, WordPieceTokenizer } from "../tokenizers/index.js";
 import { type WeightMapping, exportWeights } from "../weights-mapping.js";
 import { CLASSIFIER_ROWS, DECODER_MAPPING, EMBEDDING_ROWS, IGNORED_ALWAYS, LAYER_ROWS, MLM_ROWS } from "./mapping.js";
 
-export const SEED = 20240605;
+const SEED = 20240605;
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ENCODER_SPEC = path.join(HERE, "spikelm_encoder.spk");
@@ -49,7 +49,7 @@ export const ENCODER_ARGS = { vocab: 625, d: 64, heads: 4, depth: 2, ffn: 256, c
 export const DECODER_ARGS = { vocab: 256, d: 64, heads: 4, depth: 2, ffn: 256, ctx: 128 } as const;
 
 /** Every tensor of the small encoder file: embeddings, layers, both heads. */
-export const SMALL_ENCODER_FILE_MAPPING: WeightMapping = {
+const SMALL_ENCODER_FILE_MAPPING: WeightMapping = {
   name: "spikelm-encoder-all-heads",
   rows: [...EMBEDDING_ROWS, ...LAYER_ROWS, ...MLM_ROWS, ...CLASSIFIER_ROWS],
   ignored: IGNORED_ALWAYS,
@@ -153,7 +153,7 @@ function metadata(what: string): Record<string, string> {
   return { format: "pt", model: what, generator: "models/spikelm/make-weights.ts", seed: String(SEED), trained: "no" };
 }
 
-export const OUTPUTS = {
+const OUTPUTS = {
   encoder: "spikelm-small.safetensors",
   decoder: "decoder-small.safetensors",
 } as const;

@@ -21,7 +21,7 @@ import { exportWeights } from "../weights-mapping.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export const TRAINED_FILES = {
+const TRAINED_FILES = {
   decoder: "trained-decoder-small.safetensors",
   mlm: "trained-mlm-small.safetensors",
   classifier: "trained-classifier-small.safetensors",

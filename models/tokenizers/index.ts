@@ -7,10 +7,9 @@ import { ByteTokenizer } from "./byte-level.js";
 import type { Tokenizer } from "./types.js";
 import { WordPieceTokenizer, type WordPieceOptions } from "./wordpiece.js";
 
-export type { SpecialIds, Tokenizer } from "./types.js";
+export type { Tokenizer } from "./types.js";
 export { ByteStreamDecoder, ByteTokenizer } from "./byte-level.js";
-export { WordPieceTokenizer, isChineseChar, parseVocab } from "./wordpiece.js";
-export type { DecodeOptions, EncodeOptions, WordPieceOptions } from "./wordpiece.js";
+export { WordPieceTokenizer } from "./wordpiece.js";
 
 export type TokenizerSpec =
   | { kind: "byte" }

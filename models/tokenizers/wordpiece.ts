@@ -76,7 +76,7 @@ function isPunctuation(ch: string): boolean {
 }
 
 /** CJK Unified Ideographs and extensions, as BERT defines them (not Hangul or kana). */
-export function isChineseChar(cp: number): boolean {
+function isChineseChar(cp: number): boolean {
   return (
     (cp >= 0x4e00 && cp <= 0x9fff) ||
     (cp >= 0x3400 && cp <= 0x4dbf) ||
