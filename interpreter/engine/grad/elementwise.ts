@@ -148,6 +148,22 @@ export function binaryGrad(op: string, a: Tensor, b: Tensor, g: F32Tensor): [F32
 /** clamp(x, lo, hi): x gets the gradient where lo <= x <= hi (ends included); lo where x < lo; hi where x > hi. */
 export function clampGrad(x: Tensor, lo: Tensor, hi: Tensor, g: F32Tensor): [F32Tensor, F32Tensor, F32Tensor] {
   const shape = g.shape;
+  // the usual case (a neuron's window): x of the output's shape, scalar bounds; the bounds'
+  // gradients are sums, accumulated in double in ascending order as unbroadcast would
+  if (lo.data.length === 1 && hi.data.length === 1 && sameShape(x.shape, shape)) {
+    const l = lo.data[0]!;
+    const h = hi.data[0]!;
+    const gx = new Float32Array(g.data.length);
+    let sl = 0;
+    let sh = 0;
+    for (let i = 0; i < gx.length; i++) {
+      const v = x.data[i]!;
+      if (v < l) sl += g.data[i]!;
+      else if (v > h) sh += g.data[i]!;
+      else if (v >= l && v <= h) gx[i] = g.data[i]!;
+    }
+    return [f32(shape, gx), f32(lo.shape, [sl]), f32(hi.shape, [sh])];
+  }
   const ix = broadcastOffsets(x.shape, shape);
   const il = broadcastOffsets(lo.shape, shape);
   const ih = broadcastOffsets(hi.shape, shape);
