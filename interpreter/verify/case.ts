@@ -138,7 +138,8 @@ export function parseCase(json: unknown, shape: CaseShape, where: string): Verif
   const c = obj(json, "the case");
   const sizes = obj(c.sizes, "sizes");
   sameKeys(sizes, shape.signature.free, "sizes");
-  for (const [k, v] of Object.entries(sizes)) if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 64) throw bad(`sizes.${k} must be a whole number from 1 to 64`);
+  // Within the sizes the bounds were checked for.
+  for (const [k, v] of Object.entries(sizes)) if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > shape.maxSize) throw bad(`sizes.${k} must be a whole number from 1 to ${shape.maxSize}`);
   const inputs = obj(c.inputs, "inputs");
   sameKeys(
     inputs,
