@@ -163,6 +163,9 @@ describe("a broken path", () => {
     expect(text).toContain("--replay c.json");
     expect(report.replay).toMatchObject({ entry: "SpikeLinear", args: base.args, case: cx.case });
     expect(report.summary).toMatchObject({ runs: r.runs, failures: 1, seed: 3, counterexample: { check: cx.failure.check, case: cx.case } });
+    // A case edited out of its bounds is refused, naming the field.
+    const tampered = { ...(json as Record<string, unknown>), sizes: { T: 9, B: 1, L: 1 } };
+    expect(() => lib({ ...base, replay: { json: tampered, file } })).toThrow(/case\.json: sizes\.T must be a whole number from 1 to 3/);
     // A replay file for another entry or other arguments is refused.
     expect(() => replayCase(JSON.parse(fs.readFileSync(file, "utf8")), file, "SpikeBlock", base.args)).toThrow(/written for entry `SpikeLinear`/);
     expect(() => replayCase(JSON.parse(fs.readFileSync(file, "utf8")), file, base.entry, { inp: 5, out: 3 })).toThrow(/--arg inp=4 --arg out=3/);
