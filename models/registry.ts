@@ -4,8 +4,10 @@
  * code names its weights, and the context length. `spikelm models` lists them; `classify`,
  * `fill-mask`, `report` (and `generate`) take `--model NAME` or a `.spk` file.
  *
- * Shipped weight files are in the reference code's naming (see spikelm/mapping.ts) and are
- * written by `models/spikelm/make-weights.ts` (seeded, reproducible; untrained).
+ * Shipped weight files are in the reference code's naming (see spikelm/mapping.ts). The small
+ * models ship trained weights (`spikelm train`, then models/spikelm/ship-trained.ts; the
+ * commands are in models/README.md); the seeded untrained files written by
+ * `models/spikelm/make-weights.ts` (reproducible byte for byte) stay for the tests.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -53,6 +55,10 @@ const DECODER_SPEC = here("spikelm/spikelm_decoder.spk");
 export const SMALL_VOCAB = here("spikelm/vocab-small.txt");
 export const SMALL_ENCODER_WEIGHTS = here("spikelm/spikelm-small.safetensors");
 export const SMALL_DECODER_WEIGHTS = here("spikelm/decoder-small.safetensors");
+/** Trained weights (models/README.md says how they were made). */
+export const TRAINED_DECODER_WEIGHTS = here("spikelm/trained-decoder-small.safetensors");
+export const TRAINED_MLM_WEIGHTS = here("spikelm/trained-mlm-small.safetensors");
+export const TRAINED_CLASSIFIER_WEIGHTS = here("spikelm/trained-classifier-small.safetensors");
 /** The shipped input `spikelm report` runs on. */
 export const SAMPLE_TEXT = here("spikelm/sample.txt");
 
@@ -70,13 +76,13 @@ const baseWordPiece: TokenizerInfo = { kind: "wordpiece", size: BASE_ENCODER_ARG
 export const MODELS: readonly ModelInfo[] = [
   {
     name: "decoder-small",
-    description: "causal SpikeLM, bytes, 2 layers, d 64 (seeded, untrained)",
+    description: "causal SpikeLM, bytes, 2 layers, d 64 (trained on the KJV corpus, models/data)",
     task: "generate",
     spec: DECODER_SPEC,
     entry: "SpikeLMDecoder",
     args: SMALL_DECODER_ARGS,
     tokenizer: { kind: "byte" },
-    weights: SMALL_DECODER_WEIGHTS,
+    weights: TRAINED_DECODER_WEIGHTS,
     mapping: DECODER_MAPPING,
     context: SMALL_DECODER_ARGS.ctx,
   },
@@ -93,13 +99,13 @@ export const MODELS: readonly ModelInfo[] = [
   },
   {
     name: "mlm-small",
-    description: "SpikeLM encoder + masked-LM head, 2 layers, d 64 (seeded, untrained)",
+    description: "SpikeLM encoder + masked-LM head, 2 layers, d 64 (masked LM on the KJV corpus)",
     task: "fill-mask",
     spec: ENCODER_SPEC,
     entry: "SpikeLMForMaskedLM",
     args: SMALL_ENCODER_ARGS,
     tokenizer: smallWordPiece,
-    weights: SMALL_ENCODER_WEIGHTS,
+    weights: TRAINED_MLM_WEIGHTS,
     mapping: MLM_MAPPING,
     context: SMALL_ENCODER_ARGS.ctx,
   },
@@ -118,13 +124,13 @@ export const MODELS: readonly ModelInfo[] = [
   },
   {
     name: "encoder-small",
-    description: "SpikeLM encoder (hidden states), 2 layers, d 64 (seeded, untrained)",
+    description: "SpikeLM encoder (hidden states), 2 layers, d 64 (masked LM on the KJV corpus)",
     task: "encode",
     spec: ENCODER_SPEC,
     entry: "SpikeLMEncoder",
     args: SMALL_ENCODER_ARGS,
     tokenizer: smallWordPiece,
-    weights: SMALL_ENCODER_WEIGHTS,
+    weights: TRAINED_MLM_WEIGHTS,
     mapping: ENCODER_MAPPING,
     context: SMALL_ENCODER_ARGS.ctx,
   },

@@ -231,7 +231,8 @@ function specCounts(record: ReadonlyMap<string, { levels: { data: Float32Array }
 }
 
 describe("SpikeLM encoder == an independent forward from SPIKELM.md (small config, padding mask)", () => {
-  const model = loadModel("encode");
+  // The seeded shipped file (models/spikelm/make-weights.ts), which `ref` above reads.
+  const model = loadModel("encode", { weights: SMALL_ENCODER_WEIGHTS });
   const batch = encodeTexts(model, texts);
   const ids = Array.from({ length: texts.length }, (_, b) => Array.from(batch.ids.data.subarray(b * batch.ids.shape[1]!, (b + 1) * batch.ids.shape[1]!)));
   const mask = Array.from({ length: texts.length }, (_, b) => Array.from(batch.mask.data.subarray(b * batch.mask.shape[1]!, (b + 1) * batch.mask.shape[1]!)));
@@ -287,7 +288,7 @@ describe("SpikeLM encoder == an independent forward from SPIKELM.md (small confi
 
   it("the masked-LM and classification heads apply BERT's float heads to the mean over T", () => {
     const ind = independentEncoder(ids, mask, true);
-    const mlm = loadModel("fill-mask");
+    const mlm = loadModel("fill-mask", { weights: SMALL_ENCODER_WEIGHTS });
     const r = runSpec({ file: mlm.info.spec, entry: mlm.info.entry, args: mlm.info.args, inputs, params: storeFor(mlm.weights!, inputs, mlm.info.spec, mlm.info.entry, mlm.info.args) });
     const V = SMALL_ENCODER_ARGS.vocab;
     const want: number[] = [];
@@ -298,7 +299,7 @@ describe("SpikeLM encoder == an independent forward from SPIKELM.md (small confi
     expect(r.output.shape).toEqual([texts.length, ids[0]!.length, V]);
     expect(maxAbsDiff(r.output.data, want)).toBeLessThan(1e-4);
 
-    const cls = loadModel("classify");
+    const cls = loadModel("classify", { weights: SMALL_ENCODER_WEIGHTS });
     const rc = runSpec({ file: cls.info.spec, entry: cls.info.entry, args: cls.info.args, inputs, params: storeFor(cls.weights!, inputs, cls.info.spec, cls.info.entry, cls.info.args) });
     const wantC = ind.hidden.flatMap((seq) => linear(linear(seq[0]!, W("bert.pooler.dense.weight"), vec("bert.pooler.dense.bias")).map(Math.tanh), W("classifier.weight"), vec("classifier.bias")));
     expect(rc.output.shape).toEqual([texts.length, 2]);
@@ -313,8 +314,10 @@ describe("SpikeLM encoder == an independent forward from SPIKELM.md (small confi
     expect(Buffer.from(a.data.buffer).equals(Buffer.from(b.data.buffer))).toBe(true);
   });
 
-  it("the registry's encoder entry is the one checked here", () => {
-    expect(findModel("encoder-small").weights).toBe(SMALL_ENCODER_WEIGHTS);
+  it("the encoder checked here is the registry's spec and entry, with the seeded weights", () => {
+    expect(model.weightsSource).toBe(SMALL_ENCODER_WEIGHTS);
+    expect(findModel("encoder-small").spec).toBe(model.info.spec);
+    expect(findModel("encoder-small").entry).toBe(model.info.entry);
   });
 });
 

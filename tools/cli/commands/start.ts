@@ -1,6 +1,6 @@
 /**
  * `npm start` / `spikelm start`: the default demonstration on the shipped small decoder
- * (seeded weights from models/spikelm/make-weights.ts, until trained ones ship):
+ * (trained on the KJV corpus in models/data; models/README.md says how):
  * 1. generates text from a prompt with the spike key/value cache, and checks the tokens
  *    against recomputing the prefix;
  * 2. runs one forward over the result on the optimized executor and the reference
@@ -46,7 +46,7 @@ export async function startCommand(): Promise<number> {
   const cached = run(true);
   const uncached = run(false);
   const stats = cached.g.cacheStats();
-  w(`generated (${TOKENS} tokens, temperature 0.8, top-k 40, seed 0; untrained weights, so bytes look random):`);
+  w(`generated (${TOKENS} tokens, temperature 0.8, top-k 40, seed 0):`);
   w(`  ${JSON.stringify(tokenizer.decode([...cached.prompt, ...cached.out]))}`);
   const same = cached.out.every((t, i) => t === uncached.out[i]);
   w(`  spike key/value cache: ${stats.bytesPerToken} bytes/token held as ${held(stats)} vs ${stats.float32BytesPerToken} as float32; ` + `${(cached.ms / TOKENS).toFixed(1)} ms/token cached vs ${(uncached.ms / TOKENS).toFixed(1)} recomputing the prefix; tokens ${same ? "identical" : "DIFFER"}\n`);
