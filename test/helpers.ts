@@ -15,7 +15,7 @@ export function nested(x: unknown): number[] {
   return Array.isArray(x) ? x.flatMap(nested) : [x as number];
 }
 
-export function shapeOf(x: unknown): number[] {
+function shapeOf(x: unknown): number[] {
   const s: number[] = [];
   let cur = x;
   while (Array.isArray(cur)) {

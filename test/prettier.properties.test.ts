@@ -20,7 +20,7 @@ import { EXAMPLES, REPO } from "./helpers.js";
 // Comparison helpers
 
 /** The tree without spans, number spelling, uri and comments; docs without trailing blanks. */
-export function normalise(v: unknown): unknown {
+function normalise(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(normalise);
   if (v !== null && typeof v === "object") {
     const out: Record<string, unknown> = {};

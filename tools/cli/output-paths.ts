@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { describeError, UserError } from "../../interpreter/io/errors.js";
 
 /** The options, in every command, whose string value is a file the command will write. */
-export const OUTPUT_OPTIONS = ["out", "report", "html", "json"] as const;
+const OUTPUT_OPTIONS = ["out", "report", "html", "json"] as const;
 
 /**
  * Throws a UserError naming the option if one of `opts`' output files cannot be written:

@@ -117,7 +117,7 @@ export type AttrValue =
   | { readonly ints: readonly number[] }
   | { readonly str: string };
 
-export function attribute(name: string, v: AttrValue): Pb {
+function attribute(name: string, v: AttrValue): Pb {
   const a = new Pb().string(1, name);
   if ("int" in v) a.varint(3, v.int).varint(20, ATTR.INT);
   else if ("float" in v) a.float32(2, v.float).varint(20, ATTR.FLOAT);

@@ -26,7 +26,7 @@ import type { TensorType } from "../../interpreter/types/tensor-type.js";
 import { DT, type AttrValue, type DataType, type Pb, modelProto, nodeProto, tensorProto, valueInfo } from "./onnx-proto.js";
 import { UnsupportedError, originText } from "./common.js";
 
-export const ONNX_OPSET = 17;
+const ONNX_OPSET = 17;
 
 export interface OnnxExportOptions {
   readonly graph: Graph;

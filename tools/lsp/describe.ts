@@ -77,10 +77,6 @@ export function defSignature(def: Def, text: string): string {
   }
 }
 
-export function kindLabel(def: Def): string {
-  return KIND_LABEL[def.kind];
-}
-
 /** Markdown: parameters, states, amplitudes, fields, weights and the step/forward signature. */
 export function declMembers(decl: Decl, text: string): string {
   if (decl.kind === "Const") return "";

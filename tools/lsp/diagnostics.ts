@@ -27,7 +27,7 @@ export function fixToLsp(ws: Workspace, a: Analysis, fix: Fix): FixData | undefi
   return { title: fix.title, changes };
 }
 
-export function toLspDiagnostic(ws: Workspace, a: Analysis, d: Diagnostic): LspDiagnostic {
+function toLspDiagnostic(ws: Workspace, a: Analysis, d: Diagnostic): LspDiagnostic {
   const related: DiagnosticRelatedInformation[] = [];
   for (const r of d.related ?? []) {
     const lines = ws.lines(r.uri, a.program);

@@ -22,7 +22,7 @@ export interface FrameError {
 }
 
 /** Bodies above this are refused (and skipped) rather than buffered. */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const HEADER_END = Buffer.from("\r\n\r\n");
 const HEADER_START = /content-length[ \t]*:/i;
 /** A header block longer than this cannot be a real one: resynchronise. */

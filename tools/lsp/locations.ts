@@ -8,7 +8,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Location, Position, Range } from "vscode-languageserver";
+import type { Location, Range } from "vscode-languageserver";
 import type { LineIndex, Span } from "../../grammar/source.js";
 
 const UNTITLED_DIR = path.resolve("/__spikelm_untitled__");
@@ -43,10 +43,6 @@ export function pathOfUri(uri: string): string {
 
 export function toRange(lines: LineIndex, span: Span): Range {
   return { start: lines.position(span.start), end: lines.position(span.end) };
-}
-
-export function toOffset(lines: LineIndex, pos: Position): number {
-  return lines.offset(pos);
 }
 
 export function toLocation(uris: Uris, file: string, lines: LineIndex, span: Span): Location {

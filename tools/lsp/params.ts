@@ -27,8 +27,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const isUint = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0x7fffffff;
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 
-export const isPosition = (v: unknown): v is DocPosition["position"] => isObject(v) && isUint(v.line) && isUint(v.character);
-export const isRange = (v: unknown): v is Range => isObject(v) && isPosition(v.start) && isPosition(v.end);
+const isPosition = (v: unknown): v is DocPosition["position"] => isObject(v) && isUint(v.line) && isUint(v.character);
+const isRange = (v: unknown): v is Range => isObject(v) && isPosition(v.start) && isPosition(v.end);
 
 export const isDocId: Check<DocId> = (v): v is DocId => isObject(v) && isObject(v.textDocument) && typeof v.textDocument.uri === "string";
 export const isDocPosition: Check<DocPosition> = (v): v is DocPosition => isDocId(v) && isPosition((v as unknown as Record<string, unknown>).position);

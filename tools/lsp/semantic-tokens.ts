@@ -12,7 +12,7 @@ import { spanKey } from "./locations.js";
 import { type Def, type DefKind, defAtSpan, indexFile, tokensOf } from "./syntax.js";
 import type { Analysis } from "./workspace.js";
 
-export const TOKEN_TYPES = [
+const TOKEN_TYPES = [
   "keyword",
   "type",
   "class",
@@ -26,10 +26,10 @@ export const TOKEN_TYPES = [
   "comment",
   "operator",
 ] as const;
-export const TOKEN_MODIFIERS = ["declaration", "readonly", "defaultLibrary", "documentation"] as const;
+const TOKEN_MODIFIERS = ["declaration", "readonly", "defaultLibrary", "documentation"] as const;
 
-export type TokenType = (typeof TOKEN_TYPES)[number];
-export type TokenModifier = (typeof TOKEN_MODIFIERS)[number];
+type TokenType = (typeof TOKEN_TYPES)[number];
+type TokenModifier = (typeof TOKEN_MODIFIERS)[number];
 
 export const LEGEND: SemanticTokensLegend = { tokenTypes: [...TOKEN_TYPES], tokenModifiers: [...TOKEN_MODIFIERS] };
 

@@ -53,8 +53,8 @@ import { Supervisor, type SupervisorOptions } from "./supervisor.js";
 import { documentSymbols } from "./symbols.js";
 import { type Analysis, type CheckGuard, Workspace } from "./workspace.js";
 
-export const SERVER_NAME = "spikelm";
-export const DEFAULT_DEBOUNCE_MS = 10;
+const SERVER_NAME = "spikelm";
+const DEFAULT_DEBOUNCE_MS = 10;
 
 export interface ServerOptions {
   /** Delay between an edit and the re-check that publishes diagnostics (ms). */

@@ -50,8 +50,8 @@ export interface SupervisorOptions {
   readonly onExit?: (code: number) => void;
 }
 
-export const DEFAULT_STUCK_MS = 400;
-export const DEFAULT_TIMEOUT_MS = 4000;
+const DEFAULT_STUCK_MS = 400;
+const DEFAULT_TIMEOUT_MS = 4000;
 const WATCH_INTERVAL_MS = 25;
 /**
  * The standby is started in a quiet moment (no check and no client activity for this long):

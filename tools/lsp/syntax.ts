@@ -147,7 +147,7 @@ export function bodyAt(decl: Decl, offset: number): StepDecl | ForwardDecl | und
 }
 
 /** Calls `visit` on `e` and every expression inside it. */
-export function walkExpr(e: Expr, visit: (e: Expr) => void): void {
+function walkExpr(e: Expr, visit: (e: Expr) => void): void {
   visit(e);
   switch (e.kind) {
     case "Unary":

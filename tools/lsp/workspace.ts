@@ -373,7 +373,7 @@ export class Workspace {
 }
 
 /** FNV-1a of a text (as a hex string): the key under which a too-slow text is remembered. */
-export function hashText(text: string): string {
+function hashText(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);

@@ -17,7 +17,7 @@ export interface Series {
 const fmt = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
 
 /** A line chart: x = step, one polyline per series, axes with min/max ticks and a legend. */
-export function lineChartSvg(title: string, series: readonly Series[], opts: { w?: number; h?: number; yLabel?: string } = {}): string {
+function lineChartSvg(title: string, series: readonly Series[], opts: { w?: number; h?: number; yLabel?: string } = {}): string {
   const w = opts.w ?? 560;
   const h = opts.h ?? 240;
   const m = { l: 56, r: 150, t: 24, b: 30 };

@@ -26,7 +26,7 @@ function specsUnder(dir: string): string[] {
 }
 
 /** The spec files `paths` name: files as given, directories expanded. */
-export function specFiles(paths: readonly string[]): string[] {
+function specFiles(paths: readonly string[]): string[] {
   const files: string[] = [];
   for (const p of paths) {
     let stat: fs.Stats;

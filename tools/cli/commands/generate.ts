@@ -28,7 +28,7 @@ export interface GenerateOptions {
   keepAmplitudes?: boolean;
 }
 
-export function parseFloatOption(name: string, raw: string | undefined, dflt: number, min: number): number {
+function parseFloatOption(name: string, raw: string | undefined, dflt: number, min: number): number {
   if (raw === undefined) return dflt;
   const v = Number(raw);
   if (!Number.isFinite(v) || v < min) throw new UserError(`${name} expects a number >= ${min}, found \`${raw}\``);

@@ -43,7 +43,7 @@ export interface GradOptions {
 }
 
 /** The probe: a bare tensor, or a file with exactly one tensor (or one named `output`, as `run --out` writes). */
-export function readProbe(file: string): Tensor {
+function readProbe(file: string): Tensor {
   let tensors: Map<string, Tensor>;
   if (weightsFormatOf(file) === "json") {
     const json = readJsonFile(file, "probe file");

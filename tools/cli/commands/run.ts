@@ -75,7 +75,7 @@ export function noteWeights(loaded: LoadedWeights | undefined): void {
   if (loaded?.mapping) process.stderr.write(`${loaded.summary}\n`);
 }
 
-export function rateRows(record: ReadonlyMap<string, NeuronRecord>): (string | number)[][] {
+function rateRows(record: ReadonlyMap<string, NeuronRecord>): (string | number)[][] {
   return [...record].map(([path, r]) => {
     const d = r.levels.data;
     const { pos, neg } = countSigns(d);
