@@ -567,5 +567,3 @@ export class OptimizedExecutor {
     }
   }
 }
-
-export type { F32Tensor };
