@@ -8,7 +8,7 @@
  * result into the planned buffer, so every graph runs, fast paths or not.
  */
 import { broadcastOffsets } from "../engine/ops/broadcast.js";
-import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.js";
+import { type Tensor, f32, i32, numel } from "../engine/tensor.js";
 import { gatherInto, layernormInto, meanTimeInto, overTimeInto, softmaxInto } from "../engine/fast/rows.js";
 import { matmulInto } from "../engine/fast/matmul.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
