@@ -25,7 +25,7 @@ import { UserError } from "./errors.js";
 import { readFileBytes, writeFileAtomic } from "./files.js";
 import { METADATA_KEY, parseMetadata, parseShape, type TensorFile } from "./tensor-json.js";
 
-export type SafetensorsDType =
+type SafetensorsDType =
   | "F64" | "F32" | "F16" | "BF16"
   | "I64" | "I32" | "I16" | "I8"
   | "U64" | "U32" | "U16" | "U8"

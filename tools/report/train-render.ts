@@ -8,7 +8,7 @@ import type { EvalRecord, StepRecord } from "../../interpreter/train/trainer.js"
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const COLORS = ["#1f5fbf", "#c0392b", "#1a7f37", "#b35900", "#7d3c98", "#117a8b", "#555", "#d4a017", "#e84393", "#2d3436"];
 
-export interface Series {
+interface Series {
   readonly name: string;
   readonly points: readonly (readonly [number, number])[];
   readonly dashed?: boolean;
