@@ -12,6 +12,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Program } from "../interpreter/checker/program.js";
 import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
+import { setVecTuning } from "../interpreter/engine/kernels/wasm-vector.js";
+import { wasmNeuronStats } from "../interpreter/optimized/neuron-wasm.js";
 import type { TraceFn } from "../interpreter/reference/interpreter.js";
 import { type KernelPath, availablePaths } from "../interpreter/verify/paths.js";
 import { replayCase, replayJson } from "../interpreter/verify/replay.js";
@@ -62,8 +64,15 @@ const roundingFault: TraceFn = (node, value) => {
 
 beforeAll(async () => {
   paths = availablePaths(await initSpikeKernels({ threads: 2 }));
+  // As the command does: small chunks, so that neuron steps split over both threads.
+  setVecTuning({ chunk: 16, threadMin: 0 });
 });
-afterAll(() => shutdownKernelPool());
+afterAll(() => {
+  setVecTuning({});
+  // The WebAssembly neuron paths ran the vector machine, not only the JS fallback.
+  expect(wasmNeuronStats.runs).toBeGreaterThan(0);
+  return shutdownKernelPool();
+});
 
 describe("verify on shipped specs", () => {
   it("every neuron of examples/neurons.spk, with finite and non-finite values", () => {
@@ -157,7 +166,7 @@ describe("a broken path", () => {
     const report = verifyReport(r, { file: TINY, entry: base.entry, args: base.args, nonfinite: false, replayed: false, caseOut: "c.json", program });
     const text = report.lines.join("\n");
     expect(text).toMatch(/^verify SpikeLinear \(.*tiny_spikelm\.spk\): counterexample after \d+ cases? \(seed 3/);
-    expect(text).toContain("optimized multi-step (js event) vs reference multi-step, call 1:");
+    expect(text).toContain("optimized multi-step (js event, js neurons) vs reference multi-step, call 1:");
     expect(text).toMatch(new RegExp(`first differing op: %${n.node.id} fused \\(mul, add\\) at .*tiny_spikelm\\.spk:${LINE_OF_ADD}:\\d+`));
     expect(text).toContain("input x [1, 1, 1, 4]:");
     expect(text).toContain("--replay c.json");

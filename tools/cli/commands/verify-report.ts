@@ -48,7 +48,7 @@ export function verifyReport(result: VerifyResult, ctx: VerifyReportContext): Ve
     return {
       lines: [
         `verify ${name}: ${result.runs} ${cases}, ${result.checks} checks, every path agrees bit for bit (seed ${result.seed}, ${(result.timeMs / 1000).toFixed(1)} s)`,
-        `compared with the reference interpreter (multi-step): its step-by-step mode; the optimized executor in both modes on ${result.kernels.length} spike-kernel paths (${result.kernels.join(", ")}), first and second call; gradients after each forward`,
+        `compared with the reference interpreter (multi-step): its step-by-step mode; the optimized executor in both modes, first and second call, on ${result.kernels.length} kernel paths (${result.kernels.join("; ")}); gradients after each forward`,
       ],
       summary,
     };

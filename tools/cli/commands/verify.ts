@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Program } from "../../../interpreter/checker/program.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { setVecTuning } from "../../../interpreter/engine/kernels/wasm-vector.js";
 import { UserError, describeError } from "../../../interpreter/io/errors.js";
 import { readJsonFile } from "../../../interpreter/io/tensor-json.js";
 import { availablePaths } from "../../../interpreter/verify/paths.js";
@@ -67,7 +68,11 @@ export async function verifyCommand(file: string, opts: VerifyCommandOptions): P
       }
     },
   });
-  const result = prepared.run(availablePaths(await initSpikeKernels({ threads: 2 })));
+  const available = await initSpikeKernels({ threads: 2 });
+  // Small chunks and no size threshold, so that the small cases verify generates really split
+  // neuron steps over both threads (results never depend on the tuning).
+  setVecTuning({ chunk: 16, threadMin: 0 });
+  const result = prepared.run(availablePaths(available));
   const report = verifyReport(result, { file, entry: opts.entry, args, nonfinite: opts.nonfinite === true, replayed: replay !== undefined, caseOut, program });
   // Files first, then stdout: a write that fails leaves no claim that it was written.
   if (report.replay !== undefined) fs.writeFileSync(caseOut, `${JSON.stringify(report.replay, null, 2)}\n`);
