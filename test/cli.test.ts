@@ -117,7 +117,7 @@ describe("npm start", () => {
     expect(r.out).toMatch(/tokens identical/);
     expect(r.out).toMatch(/multi-step and step-by-step: outputs and spikes identical/);
     expect(r.out).toMatch(/total: .* ACs \+ .* MACs = .*J; as a dense ANN/);
-  });
+  }, 180_000); // a whole child process: two generations, four forwards and a report; slow on a loaded 2-core CI machine
 });
 
 describe("spikelm generate", () => {
