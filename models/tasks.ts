@@ -123,7 +123,7 @@ export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedMo
   const file = opts.weights ?? info.weights;
   let loaded: LoadedWeights | undefined;
   if (file) {
-    if (!fs.existsSync(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx models/spikelm/make-weights.ts`);
+    if (!fs.existsSync(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx tools/models/scripts.ts make-weights`);
     // The one loading path: the file's naming (spec paths or a declared mapping) is read off its names.
     loaded = loadWeightsFor({ params: modelParams(info), entry: info.entry }, file, {
       preferred: info.mapping.rows.length > 0 ? info.mapping : undefined,

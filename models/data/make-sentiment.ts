@@ -14,7 +14,7 @@
  * - Every distinct sentence is enumerated, shuffled with xoshiro128** seeded "sentiment:1",
  *   and the first 2000 become the training file, the next 500 the test file (disjoint).
  *
- * Run: node --import tsx models/data/make-sentiment.ts
+ * Run: node --import tsx tools/models/scripts.ts make-sentiment
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -63,13 +63,12 @@ function sentimentRows(): { train: Row[]; test: Row[] } {
   return { train: rows.slice(0, 2000), test: rows.slice(2000, 2500) };
 }
 
-function main(): void {
+/** Writes both files next to this module; returns what it wrote. */
+export function writeSentimentData(): string[] {
   const { train, test } = sentimentRows();
   const tsv = (rows: Row[]) => `text\tlabel\n${rows.map(([t, l]) => `${t}\t${l}`).join("\n")}\n`;
-  for (const [name, rows] of [["sentiment-train.tsv", train], ["sentiment-test.tsv", test]] as const) {
+  return ([["sentiment-train.tsv", train], ["sentiment-test.tsv", test]] as const).map(([name, rows]) => {
     fs.writeFileSync(path.join(HERE, name), tsv(rows));
-    process.stdout.write(`wrote ${path.join(HERE, name)} (${rows.length} rows, ${rows.filter((r) => r[1] === "positive").length} positive)\n`);
-  }
+    return `wrote ${path.join(HERE, name)} (${rows.length} rows, ${rows.filter((r) => r[1] === "positive").length} positive)`;
+  });
 }
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

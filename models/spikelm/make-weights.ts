@@ -6,7 +6,7 @@
  *                                               classifier-small
  *   models/spikelm/decoder-small.safetensors   the small causal decoder: decoder-small
  *
- * Run:  node --import tsx models/spikelm/make-weights.ts [--out DIR]
+ * Run:  node --import tsx tools/models/scripts.ts make-weights [--out DIR]
  *
  * How (all deterministic, so re-running reproduces identical bytes; a test checks it):
  * 1. Every weight is drawn from the spec's seeded initialisation (seed SEED, one random
@@ -158,18 +158,15 @@ const OUTPUTS = {
   decoder: "decoder-small.safetensors",
 } as const;
 
-function main(argv: readonly string[]): void {
-  const i = argv.indexOf("--out");
-  const dir = i >= 0 && argv[i + 1] ? argv[i + 1]! : HERE;
+/** Writes the shipped files into `dir` (default: next to this module); returns what it wrote. */
+export function writeShippedWeights(dir: string = HERE): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const files: [string, Uint8Array][] = [
     [OUTPUTS.encoder, smallEncoderBytes()],
     [OUTPUTS.decoder, smallDecoderBytes()],
   ];
-  for (const [name, b] of files) {
+  return files.map(([name, b]) => {
     fs.writeFileSync(path.join(dir, name), b);
-    process.stdout.write(`wrote ${path.join(dir, name)} (${b.length} bytes)\n`);
-  }
+    return `wrote ${path.join(dir, name)} (${b.length} bytes)`;
+  });
 }
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));

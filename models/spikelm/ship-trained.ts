@@ -6,7 +6,7 @@
  *   models/spikelm/trained-mlm-small.safetensors         mlm-small, encoder-small (masked LM on the corpus)
  *   models/spikelm/trained-classifier-small.safetensors  classifier-small (fine-tuned on the sentiment set)
  *
- * Run: node --import tsx models/spikelm/ship-trained.ts [--decoder CK] [--mlm CK] [--classifier CK]
+ * Run: node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK]
  * The header's __metadata__ records the training run (steps, data, config, seconds) read off
  * the checkpoint. The commands that made the checkpoints are in models/README.md.
  */
@@ -27,7 +27,7 @@ const TRAINED_FILES = {
   classifier: "trained-classifier-small.safetensors",
 } as const;
 
-function ship(model: ModelInfo, checkpoint: string, out: string): void {
+function ship(model: ModelInfo, checkpoint: string, out: string): string {
   const ck = loadCheckpoint(checkpoint);
   const params = entryParams(model.spec, model.entry, model.args, inputNames(model));
   const mine = new Map<string, Tensor>([...ck.weights].filter(([k]) => params.some((p) => p.path === k)));
@@ -46,20 +46,22 @@ function ship(model: ModelInfo, checkpoint: string, out: string): void {
   };
   const bytes = serializeSafetensors(ref, meta);
   writeFileAtomic(out, bytes);
-  process.stdout.write(`wrote ${out} (${bytes.length} bytes; ${model.name}, ${meta.steps} steps)\n`);
+  return `wrote ${out} (${bytes.length} bytes; ${model.name}, ${meta.steps} steps)`;
 }
 
-function main(argv: readonly string[]): void {
-  const arg = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+/** The checkpoint to ship for each trained model (absent: that file is left as it is). */
+export interface TrainedCheckpoints {
+  readonly decoder?: string;
+  readonly mlm?: string;
+  readonly classifier?: string;
+}
+
+/** Writes the trained files next to this module from the given checkpoints; returns what it wrote. */
+export function shipTrained(checkpoints: TrainedCheckpoints): string[] {
   const jobs: [string, string | undefined, string][] = [
-    ["decoder-small", arg("--decoder"), TRAINED_FILES.decoder],
-    ["mlm-small", arg("--mlm"), TRAINED_FILES.mlm],
-    ["classifier-small", arg("--classifier"), TRAINED_FILES.classifier],
+    ["decoder-small", checkpoints.decoder, TRAINED_FILES.decoder],
+    ["mlm-small", checkpoints.mlm, TRAINED_FILES.mlm],
+    ["classifier-small", checkpoints.classifier, TRAINED_FILES.classifier],
   ];
-  for (const [name, ck, file] of jobs) if (ck) ship({ ...findModel(name), weights: undefined }, ck, path.join(HERE, file));
+  return jobs.flatMap(([name, ck, file]) => (ck ? [ship({ ...findModel(name), weights: undefined }, ck, path.join(HERE, file))] : []));
 }
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));
