@@ -191,6 +191,19 @@ describe("a broken path", () => {
     expect(cx.location?.node?.step).toBe(0);
   });
 
+  it("a path that throws is a counterexample, located at the op it failed in", () => {
+    const crash: TraceFn = (node) => {
+      if (node.op === "fused") throw new Error("kernel crashed");
+    };
+    const r = lib({ ...base, fault: crash, runs: 5 });
+    const cx = r.counterexample!;
+    expect(cx.failure.error).toBe("kernel crashed");
+    expect(cx.location?.what).toMatch(/^%\d+ fused \(mul, add\), where the path failed$/);
+    const text = verifyReport(r, { file: TINY, entry: base.entry, args: base.args, nonfinite: false, replayed: true, caseOut: "c.json", program }).lines.join("\n");
+    expect(text).toContain("the path failed: kernel crashed");
+    expect(text).toMatch(new RegExp(`failed in: %\\d+ fused \\(mul, add\\), where the path failed at .*tiny_spikelm\\.spk:${LINE_OF_ADD}:`));
+  });
+
   it("a fault in a neuron's levels is located at its neuron call", () => {
     // Flip the first spike of the neuron's levels (written by its compiled kernel).
     const fault: TraceFn = (node, value) => {

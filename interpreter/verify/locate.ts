@@ -77,6 +77,15 @@ export function firstDifferingNode(graph: Graph, expected: TraceCollector, actua
   return undefined;
 }
 
+/**
+ * For a path that threw: the first node (in `graph` order) the reference computed and the
+ * path did not, i.e. the op it failed in. Sources (params, constants, inputs) are never traced
+ * by the executor, and neurons only through their projections, so they are skipped.
+ */
+export function firstMissingNode(graph: Graph, expected: TraceCollector, actual: TraceCollector): IRNode | undefined {
+  return graph.nodes.find((n) => !["input", "param", "const", "neuron"].includes(n.op) && expected.value(n.id) !== undefined && actual.value(n.id) === undefined);
+}
+
 /** `file:line:col` of an origin, through a function that maps a uri and offset to a position. */
 export function originText(origin: Origin | undefined, position: (uri: string, offset: number) => { line: number; character: number } | undefined, show: (uri: string) => string = (u) => u): string | undefined {
   if (!origin) return undefined;

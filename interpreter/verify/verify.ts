@@ -28,7 +28,7 @@ import { ParamStore } from "../runtime/params.js";
 import { dimValue } from "../types/dims.js";
 import { type CaseShape, type Materialized, type VerifyCase, caseArb, caseInputShapes, materialize, parseCase, probeTensor } from "./case.js";
 import { type Difference, gradientDifference, runDifference } from "./compare.js";
-import { type NodeDifference, TraceCollector, firstDifferingNode } from "./locate.js";
+import { type NodeDifference, TraceCollector, firstDifferingNode, firstMissingNode } from "./locate.js";
 import type { KernelPath } from "./paths.js";
 import { entrySignature } from "./signature.js";
 
@@ -334,15 +334,18 @@ class Verifier {
     const expected = new TraceCollector();
     const actual = new TraceCollector();
     this.runPath({ kind: "reference" }, compiled, data, p.call + 1, expected.trace);
+    let threw = false;
     try {
       this.runPath(p, compiled, data, p.call + 1, actual.trace);
     } catch {
-      // A path that throws: the last node it finished is as far as the trace goes.
+      // A path that throws: its trace ends where it failed.
+      threw = true;
     }
     const graph = p.kind === "optimized" ? compiled.optimized : compiled.graph;
     const d = firstDifferingNode(graph, expected, actual);
-    if (!d) return undefined;
-    return { node: d, origin: d.node.origin ?? neuronOrigin(graph, d.node), what: nodeLabel(graph, d.node) };
+    if (d) return { node: d, origin: d.node.origin ?? neuronOrigin(graph, d.node), what: nodeLabel(graph, d.node) };
+    const stop = threw ? firstMissingNode(graph, expected, actual) : undefined;
+    return stop && { origin: stop.origin ?? neuronOrigin(graph, stop), what: `%${stop.id} ${nodeLabel(graph, stop)}, where the path failed` };
   }
 }
 

@@ -81,8 +81,8 @@ function describeCounterexample(name: string, r: VerifyResult, cx: Counterexampl
     const at = n.index < 0 ? "its shape differs" : `element ${n.index}${n.step !== undefined ? ` (time step ${n.step})` : ""} of [${n.shape.join(", ")}]: reference ${describeValue(n.expected)}, this path ${describeValue(n.actual)}`;
     lines.push(`  first differing op: %${n.node.id} ${located ?? loc.what}`);
     lines.push(`    ${at}`);
-  } else if (loc) lines.push(`  differs at: ${loc.what}${where(loc.origin) ? ` (declared at ${where(loc.origin)})` : ""}`);
-  else lines.push("  first differing op: not found (every traced node agrees; the difference is in how the results are gathered)");
+  } else if (loc) lines.push(`  ${f.error ? "failed in" : "differs at"}: ${located ?? loc.what}`);
+  else if (!f.error) lines.push("  first differing op: not found (every traced node agrees; the difference is in how the results are gathered)");
   lines.push("  smallest case:");
   for (const l of describeCase(r.shape, cx.case)) lines.push(`    ${l}`);
   return lines;
