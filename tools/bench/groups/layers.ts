@@ -10,7 +10,10 @@
  *    tokens) vs onnxruntime running the same block, exported by tools/export/onnx.ts (T
  *    unrolled, same weights and calibrated amplitudes) as one dense ONNX graph, 2 threads
  *    each; and the same executor with neuron steps in generated JavaScript instead of the
- *    WebAssembly vector machine (`vs: spikelm js-neurons`).
+ *    WebAssembly vector machine (`vs: spikelm js-neurons`);
+ *  - `neuron step` rows: one neuron's whole step over T (the block's FFN-output neuron,
+ *    SpikeLMReference, float membrane input in, int8 levels out) on the WebAssembly vector
+ *    machine (1 and 2 threads) vs the generated JavaScript kernel, levels checked identical.
  *
  * Spikes are checked identical to the reference interpreter once per spec (recorded levels).
  * Timing: contenders run in interleaved rounds after warm-up, medians reported (ratio =
@@ -23,7 +26,10 @@ import { compileEntry } from "../../../interpreter/compile.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { streamFor } from "../../../interpreter/engine/random.js";
 import { type Tensor, f32 } from "../../../interpreter/engine/tensor.js";
+import type { NeuronAttrs } from "../../../interpreter/ir/graph.js";
 import { OptimizedExecutor } from "../../../interpreter/optimized/executor.js";
+import { compileNeuron } from "../../../interpreter/optimized/neuron-codegen.js";
+import { compileNeuronWasm } from "../../../interpreter/optimized/neuron-wasm.js";
 import { optimize } from "../../../interpreter/passes/pass.js";
 import { ReferenceInterpreter, type RunResult } from "../../../interpreter/reference/interpreter.js";
 import { ParamStore } from "../../../interpreter/runtime/params.js";
@@ -151,14 +157,57 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   ];
 }
 
+async function neuronRows(ctx: BenchContext, d: number, L: number, n: number): Promise<BenchRow[]> {
+  const T = 4;
+  const x = f32([T, 1, L, d], new Float32Array(T * L * d));
+  const compiled = compileEntry({ file: SPEC, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k: 1 }, inputs: new Map([["x", x]]) });
+  const { graph } = optimize(compiled.graph);
+  const node = graph.nodes.find((q) => q.op === "neuron" && (q.attrs as unknown as NeuronAttrs).path === "block.down.fire")!;
+  const body = (node.attrs as unknown as NeuronAttrs).body;
+  const N = (body.nodes.find((q) => q.op === "step_input")!.attrs.outShape as number[]).reduce((a, b) => a * b, 1);
+  const want = { levels: true, levelsInt8: true, value: false, scale: true };
+  const js = compileNeuron(body, N, want)!;
+  const w1 = compileNeuronWasm(body, N, want, js, { backend: "wasm", threads: 1 })!;
+  const w2 = compileNeuronWasm(body, N, want, js, { backend: "wasm", threads: 2 })!;
+  // membrane inputs of about the block's spread; amplitudes so that about 0.37 of the levels fire
+  const rng = streamFor(3, "bench-neuron-input");
+  const input = Float32Array.from({ length: T * N }, () => rng.normal());
+  const amp = new Float32Array([2.0, 2.0, 2.0, 2.0]);
+  const io = (levels: Int8Array) => ({ inputs: [input], states: [new Float32Array(N), new Float32Array(N)], amplitudes: [amp], params: [], levels, scale: new Float32Array(T) });
+  const lv = { js: new Int8Array(T * N), w1: new Int8Array(T * N), w2: new Int8Array(T * N) };
+  const cs: Contender[] = [
+    { key: "js", run: () => js.run(io(lv.js), N, 0, T), times: [] },
+    { key: "w1", run: () => w1.run(io(lv.w1), N, 0, T), times: [] },
+    { key: "w2", run: () => w2.run(io(lv.w2), N, 0, T), times: [] },
+  ];
+  await rounds(ctx, "neuron step", cs, n);
+  const identical = lv.js.every((v, i) => v === lv.w1[i] && v === lv.w2[i]);
+  let nz = 0;
+  for (const v of lv.js) if (v !== 0) nz++;
+  const [j, a, b] = cs.map((c) => median(c.times)) as [number, number, number];
+  const row = (threads: number, ms: number): BenchRow => ({
+    name: `neuron step SpikeLMReference n${N} T4, wasm simd ${threads}t`,
+    shape: null,
+    rate: Number((nz / (T * N)).toFixed(4)),
+    vs: "js neuron kernel",
+    ratio: j / ms,
+    spike_ms: Number(ms.toFixed(2)),
+    base_ms: Number(j.toFixed(2)),
+    ns_per_element_step: Number(((ms * 1e6) / (T * N)).toFixed(2)),
+    identical_spikes: identical,
+  });
+  return [row(1, a), row(2, b)];
+}
+
 registerGroup("layers", async (ctx) => {
   await initSpikeKernels({ threads: 2 });
   const quick = ctx.quick;
   const n = quick ? 3 : 7;
   const d = quick ? 192 : 768;
   const L = quick ? 32 : 128;
-  ctx.addSteps(2 * n + 2 * (n + 2));
+  ctx.addSteps(3 * n + 2 * (n + 2));
   const rows: BenchRow[] = [];
+  rows.push(...(await neuronRows(ctx, d, L, n)));
   for (const k of [1, 2]) rows.push(...(await layerRows(ctx, d, 4 * d, L, k, n)));
   for (const k of [1, 2]) rows.push(...(await blockRows(ctx, d, L, k, n)));
   return rows;
