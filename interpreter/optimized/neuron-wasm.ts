@@ -219,21 +219,21 @@ export function compileNeuronWasm(
     wasmNeuronStats.runs++;
     const table = new Float32Array(Math.max(1, (t1 - t0) * tableIds.length));
     scalars(mine, t0, t1, table);
-    runVecProgram(
-      program,
-      {
-        inputs: io.inputs,
-        states: io.states,
-        params: elemParams.map((p) => mine.params[p]!),
-        table,
-        levels: want.levels && body.emit.levels !== undefined ? io.levels : undefined,
-        value: want.value ? io.value : undefined,
-      },
-      nn,
-      t0,
-      t1,
-      opts.threads ?? 1,
-    );
+    const vio = {
+      inputs: io.inputs,
+      states: io.states,
+      params: elemParams.map((p) => mine.params[p]!),
+      table,
+      levels: want.levels && body.emit.levels !== undefined ? io.levels : undefined,
+      value: want.value ? io.value : undefined,
+    };
+    try {
+      runVecProgram(program, vio, nn, t0, t1, opts.threads ?? 1);
+    } catch (e) {
+      // Out of WebAssembly memory (2 GiB): nothing was written yet; "auto" runs it in JS.
+      if (opts.backend === "auto" && e instanceof RangeError) return fallback.run(io, nn, t0, t1);
+      throw e;
+    }
   };
   return { amplitudes: fallback.amplitudes, params: fallback.params, run, source: src, program };
 }
