@@ -4,9 +4,11 @@
  * order (every input precedes its user), which every pass must preserve.
  *
  * A neuron call is one `neuron` node whose `body` is a nested step graph (the neuron's
- * `step`, run once per time step); its levels and scale are read with `spikes` and
- * `spike_scale` nodes. Keeping the step body nested, rather than unrolled over T, is what
- * lets the same graph run whole-time-axis (multi-step) or one step at a time (streaming).
+ * `step`, run once per time step, reading `step_input`, `state_read` and `step_index`
+ * nodes); its outputs are read with `neuron_out` nodes, one per `field`: the emitted `value`
+ * and, for a spike, its `levels` and per-step `scale`. Keeping the step body nested, rather
+ * than unrolled over T, is what lets the same graph run whole-time-axis (multi-step) or one
+ * step at a time (streaming).
  */
 import type { Span } from "../../grammar/source.js";
 import type { TensorType } from "../types/tensor-type.js";
