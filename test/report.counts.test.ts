@@ -102,7 +102,7 @@ describe("report on the shipped small models", () => {
     close(rep.neurons.reduce((s, n) => s + n.acs, 0), rep.total.acs);
     const names = rep.layers.map((l) => l.name);
     for (const n of ["embeddings", "embeddings.norm", "blocks.0.attn.q", "blocks.0.attn", "blocks.0.proj", "blocks.0.norm1", "blocks.0.up", "blocks.0.down", "blocks.1.norm2"]) expect(names).toContain(n);
-    // Q, K and V calibrate identically, so fire identically (SPIKELM.md).
+    // Q, K and V calibrate identically (their neurons see the same block input), so fire identically.
     const rate = (p: string) => rep.neurons.find((n) => n.path === p)!.rate;
     expect(rate("blocks.0.attn.q.fire")).toBe(rate("blocks.0.attn.k.fire"));
     // GELU outputs are non-negative: the neuron in front of `down` fires only +1.

@@ -56,7 +56,7 @@ describe("reference naming → spec paths", () => {
     expect(Array.from(w.get("blocks.0.attn.kfire.alpha")!.data)).toEqual(alpha("bert.encoder.layer.0.attention.self.clip_key"));
     expect(Array.from(w.get("blocks.0.attn.vfire.alpha")!.data)).toEqual(alpha("bert.encoder.layer.0.attention.self.clip_value"));
     expect(Array.from(w.get("mlm.decoder.b")!.data)).toEqual(Array.from(shipped.get("cls.predictions.bias")!.data));
-    // Q, K and V see the same input and calibrate identically (SPIKELM.md).
+    // Q, K and V see the same input (the block input) and calibrate identically.
     expect(Array.from(w.get("blocks.0.attn.q.fire.alpha")!.data)).toEqual(Array.from(w.get("blocks.0.attn.v.fire.alpha")!.data));
   });
 
