@@ -104,6 +104,16 @@ interface Rule {
   readonly check: () => string[];
 }
 
+/** The imports of files in `folder` that land (repo-relative) where `forbidden` says, as `file:line imports spec`. */
+function relativeImports(folder: string, forbidden: (target: string) => boolean): string[] {
+  return SOURCES.filter((s) => inside(s.file, folder)).flatMap((s) =>
+    s.imports.flatMap((i) => {
+      const t = target(s.file, i.spec);
+      return t !== undefined && forbidden(t) ? [`${s.file}:${i.line} imports ${i.spec}`] : [];
+    }),
+  );
+}
+
 /** Packages that speak to the terminal, the editor (LSP) or JSON-RPC. */
 const TOOLS_ONLY_PACKAGES = /^(vscode-languageserver.*|vscode-languageclient|vscode-jsonrpc|vscode|commander|cli-progress|node:tty|tty|node:readline|readline)$/;
 
@@ -114,25 +124,12 @@ const RULES: readonly Rule[] = [
   {
     name: "grammar/ imports nothing outside grammar/",
     doc: "the grammar knows nothing of the interpreter; nothing in `grammar/` imports from outside it.",
-    check: () =>
-      SOURCES.filter((s) => inside(s.file, "grammar")).flatMap((s) =>
-        s.imports.flatMap((i) => {
-          const t = target(s.file, i.spec);
-          return t !== undefined && !inside(t, "grammar") ? [`${s.file}:${i.line} imports ${i.spec}`] : [];
-        }),
-      ),
+    check: () => relativeImports("grammar", (t) => !inside(t, "grammar")),
   },
   {
     name: "interpreter/engine/ imports nothing from grammar/, checker/, ir/ or reference/",
     doc: "kernels know nothing of the language: `engine/` imports nothing from `grammar/`, `checker/`, `ir/` or `reference/`.",
-    check: () =>
-      SOURCES.filter((s) => inside(s.file, "interpreter/engine")).flatMap((s) =>
-        s.imports.flatMap((i) => {
-          const t = target(s.file, i.spec);
-          const bad = t !== undefined && ["grammar", "interpreter/checker", "interpreter/ir", "interpreter/reference"].some((d) => inside(t, d));
-          return bad ? [`${s.file}:${i.line} imports ${i.spec}`] : [];
-        }),
-      ),
+    check: () => relativeImports("interpreter/engine", (t) => ["grammar", "interpreter/checker", "interpreter/ir", "interpreter/reference"].some((d) => inside(t, d))),
   },
   {
     name: "only tools/ imports terminal, LSP and JSON-RPC packages",
