@@ -4,7 +4,7 @@
  *  transpositions cost 1 (`fier` is one edit from `fire`); a change of case costs 1/2.
  *  Past `limit` the exact value does not matter: once two rows in a row exceed it, every
  *  later row does too, and a number above `limit` is returned at once. */
-export function editDistance(a: string, b: string, limit = Infinity): number {
+function editDistance(a: string, b: string, limit = Infinity): number {
   const n = b.length;
   let before = new Float64Array(n + 1); // row i - 2
   let prev = new Float64Array(n + 1); // row i - 1

@@ -25,7 +25,7 @@ export type NeuronBackend = "js" | "wasm" | "auto";
 export const wasmNeuronStats = { runs: 0, declined: 0 };
 
 /** Element-steps below which "auto" keeps the JS kernel (copying in and out would dominate). */
-export const WASM_NEURON_MIN = 2048;
+const WASM_NEURON_MIN = 2048;
 
 const UNARY: Record<string, VecOp> = { neg: "neg", abs: "abs", round: "round", sign: "sign", heaviside: "heaviside", relu: "relu", sqrt: "sqrt" };
 const BINARY: Record<string, VecOp> = { add: "add", sub: "sub", mul: "mul", div: "div", min: "min", max: "max", at_least: "at_least" };

@@ -65,7 +65,7 @@ export function caseArb(shape: CaseShape, opts: { nonfinite: boolean }): fc.Arbi
 }
 
 /** The number of time steps a case runs. */
-export function caseTimesteps(shape: CaseShape, c: VerifyCase): number {
+function caseTimesteps(shape: CaseShape, c: VerifyCase): number {
   return shape.signature.timesteps ?? c.sizes.T ?? 1;
 }
 

@@ -37,15 +37,15 @@ import { entrySignature } from "./signature.js";
  * reference, 4 gradients), and shrinking runs many cases, so verify refuses entries whose
  * tensors are large; smaller --arg values make the same spec verifiable.
  */
-export const VERIFY_MAX_TENSOR_ELEMENTS = 1 << 20;
-export const VERIFY_MAX_PARAM_ELEMENTS = 1 << 22;
+const VERIFY_MAX_TENSOR_ELEMENTS = 1 << 20;
+const VERIFY_MAX_PARAM_ELEMENTS = 1 << 22;
 /** Free sizes (B, L, T, ...) run from 1 to this. */
-export const DEFAULT_MAX_SIZE = 3;
+const DEFAULT_MAX_SIZE = 3;
 /**
  * Shrinking tries at most this many candidates (each a full set of checks); after that the
  * smallest failing case found so far is reported, so a large spec cannot shrink for hours.
  */
-export const MAX_SHRINK_CANDIDATES = 300;
+const MAX_SHRINK_CANDIDATES = 300;
 
 export interface VerifyOptions extends PrepareOptions {
   /** The kernel paths to compare (paths.ts `availablePaths`). */
@@ -374,7 +374,7 @@ function neuronOrigin(graph: Graph, node: IRNode): Origin | undefined {
 }
 
 /** `spike_matmul`, `neuron_out levels of blocks.0.up.fire (SpikeLMReference)`, `fused (mul, add)`. */
-export function nodeLabel(graph: Graph, node: IRNode): string {
+function nodeLabel(graph: Graph, node: IRNode): string {
   if (node.op === "neuron_out") {
     const n = graph.nodes.find((m) => m.id === node.inputs[0]);
     const a = n?.attrs as { path?: string; neuron?: string } | undefined;

@@ -112,7 +112,7 @@ const BUILTIN_CALLS = new Set([
   "reshape", "split_heads", "merge_heads", "causal_mask", "positions", "gather", "over_time", "mean_time", "at_least", "detach", "surrogate", "grad_scale", "numel",
 ]);
 
-export class PytorchExporter {
+class PytorchExporter {
   private readonly classes = new Map<Decl, string>();
   private readonly order: Located[] = [];
   private readonly consts = new Map<Decl, string>();

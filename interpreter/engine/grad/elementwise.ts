@@ -17,7 +17,7 @@ import { broadcastOffsets } from "../ops/broadcast.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape } from "../tensor.js";
 
 /** Half-width of heaviside's rectangular surrogate: d/dx heaviside(x) := 1 where |x| <= 1/2. */
-export const HEAVISIDE_HALF_WIDTH = 0.5;
+const HEAVISIDE_HALF_WIDTH = 0.5;
 
 /** The gradient of a value broadcast from `shape` to g's shape: sum over the broadcast positions. */
 export function unbroadcast(g: F32Tensor, shape: readonly number[]): F32Tensor {

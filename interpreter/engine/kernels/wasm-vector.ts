@@ -56,7 +56,7 @@ export interface VecIO {
 }
 
 /** Element-steps below which one thread does the work (waking a worker costs more). */
-export const VEC_THREAD_MIN = 1 << 16;
+const VEC_THREAD_MIN = 1 << 16;
 
 const tuning = { chunk: VEC_CHUNK, threadMin: VEC_THREAD_MIN };
 /**
