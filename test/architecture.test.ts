@@ -140,6 +140,14 @@ const RULES: readonly Rule[] = [
       ),
   },
   {
+    name: "within tools/, only tools/lsp/ imports vscode-languageserver*",
+    doc: "Within `tools/`, only `lsp/` imports the language server library (`vscode-languageserver*`).",
+    check: () =>
+      SOURCES.filter((s) => !inside(s.file, "tools/lsp") && !inside(s.file, "test")).flatMap((s) =>
+        s.imports.filter((i) => target(s.file, i.spec) === undefined && packageOf(i.spec).startsWith("vscode-languageserver")).map((i) => `${s.file}:${i.line} imports ${i.spec}`),
+      ),
+  },
+  {
     name: "only tools/ writes to the terminal (process.stdout/stderr/stdin, console)",
     doc: "only `tools/` knows about the terminal, LSP and JSON-RPC.",
     check: () => SOURCES.filter((s) => isProductOutsideTools(s.file)).flatMap((s) => s.terminal.map((t) => `${s.file}:${t.line} uses ${t.what}`)),
