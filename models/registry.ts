@@ -22,7 +22,7 @@ import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
 import type { WeightMapping } from "./weights-mapping.js";
 
-export const MODELS_DIR = path.dirname(fileURLToPath(import.meta.url));
+const MODELS_DIR = path.dirname(fileURLToPath(import.meta.url));
 const here = (...p: string[]) => path.join(MODELS_DIR, ...p);
 
 export type Task = "encode" | "fill-mask" | "classify" | "generate";
@@ -176,8 +176,6 @@ export const DEFAULT_MODELS: Readonly<Record<Task, string>> = {
   classify: "classifier-small",
   encode: "encoder-small",
 };
-/** What `spikelm report` runs without arguments. */
-export const DEFAULT_MODEL = DEFAULT_MODELS.generate;
 
 /** A shipped model by name; an unknown name is a UserError listing the names. */
 export function findModel(name: string): ModelInfo {
