@@ -65,10 +65,10 @@ export const SAMPLE_TEXT = here("spikelm/sample.txt");
 /** Small encoder: a 625-token WordPiece vocabulary, d 64, 4 heads, 2 layers, FFN 256, T 4. */
 export const SMALL_ENCODER_ARGS = { vocab: 625, d: 64, heads: 4, depth: 2, ffn: 256, ctx: 128 } as const;
 /** BERT-base: 12 layers, d 768, 12 heads, FFN 3072, vocab 30522, context 512 (the spec's defaults). */
-export const BASE_ENCODER_ARGS = { vocab: 30522, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 512 } as const;
+const BASE_ENCODER_ARGS = { vocab: 30522, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 512 } as const;
 export const SMALL_DECODER_ARGS = { vocab: 256, d: 64, heads: 4, depth: 2, ffn: 256, ctx: 128 } as const;
 /** GPT-2-small-sized: 12 layers, d 768, 12 heads, FFN 3072, context 1024, byte vocabulary. */
-export const BASE_DECODER_ARGS = { vocab: 256, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 1024 } as const;
+const BASE_DECODER_ARGS = { vocab: 256, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 1024 } as const;
 
 const smallWordPiece: TokenizerInfo = { kind: "wordpiece", vocab: SMALL_VOCAB, size: SMALL_ENCODER_ARGS.vocab };
 const baseWordPiece: TokenizerInfo = { kind: "wordpiece", size: BASE_ENCODER_ARGS.vocab };
