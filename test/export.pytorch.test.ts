@@ -25,7 +25,7 @@ import { readSafetensors, serializeSafetensors } from "../interpreter/io/safeten
 import { trainDdpScript } from "../tools/export/train-ddp.js";
 import { exportCommand } from "../tools/cli/commands/export.js";
 import { DECODER_MAPPING } from "../models/spikelm/mapping.js";
-import { SMALL_DECODER_WEIGHTS } from "../models/registry.js";
+import { MODELS } from "../models/registry.js";
 import { encodeTexts, loadModel } from "../models/tasks.js";
 import { prepareSpec } from "../tools/export/common.js";
 import { exportPytorch } from "../tools/export/pytorch.js";
@@ -341,7 +341,7 @@ describe("PyTorch export: --names reference", () => {
     });
     fs.writeFileSync(path.join(dir, "model.py"), ex.code);
     fs.writeFileSync(path.join(dir, "in.safetensors"), serializeSafetensors(c.inputs));
-    return [{ module: path.join(dir, "model.py"), weights: SMALL_DECODER_WEIGHTS, inputs: path.join(dir, "in.safetensors"), out: path.join(dir, "out.safetensors"), keys_out: keysOut }];
+    return [{ module: path.join(dir, "model.py"), weights: MODELS.find((m) => m.name === "decoder-small")!.weights!, inputs: path.join(dir, "in.safetensors"), out: path.join(dir, "out.safetensors"), keys_out: keysOut }];
   });
   it.skipIf(!PY)(`decoder-small in the authors' naming: state_dict keys are theirs, the shipped file (their names) loads unchanged, forward equals spikelm's${SKIP}`, () => {
     const ref = runAll().get("decoder-small")!.prepared.reference;

@@ -21,7 +21,7 @@ import { runWithReport } from "../interpreter/report/run.js";
 import { runSpec } from "../interpreter/run.js";
 import { pathMatches, selectTaps } from "../interpreter/taps.js";
 import { loadWeightsFor } from "../models/load-weights.js";
-import { SMALL_ENCODER_ARGS, SMALL_ENCODER_WEIGHTS } from "../models/registry.js";
+import { MODELS, SMALL_ENCODER_ARGS, SMALL_ENCODER_WEIGHTS } from "../models/registry.js";
 import { encodeCommand } from "../tools/cli/commands/encode.js";
 import { runCommand } from "../tools/cli/commands/run.js";
 import { OptimizedExecutor } from "../interpreter/optimized/executor.js";
@@ -244,7 +244,9 @@ describe("spikelm run --record PATH and spikelm encode", () => {
 
   it("encode --input: the hidden states and taps equal run's, in JSON and safetensors", async () => {
     const run = file("enc-run.json");
-    await quietly(() => runCommand(SPEC, { entry: "SpikeLMEncoder", arg: ARGS, weights: SMALL_ENCODER_WEIGHTS, input: inputFile, record: ["blocks.*", "embeddings"], out: run }));
+    // encode runs the shipped encoder-small: run the same spec on that model's own weights file.
+    const shipped = MODELS.find((m) => m.name === "encoder-small")!.weights!;
+    await quietly(() => runCommand(SPEC, { entry: "SpikeLMEncoder", arg: ARGS, weights: shipped, input: inputFile, record: ["blocks.*", "embeddings"], out: run }));
     const enc = file("enc.json");
     const encSt = file("enc.safetensors");
     await quietly(() => encodeCommand([], { input: inputFile, record: ["blocks.*", "embeddings"], out: enc }));
