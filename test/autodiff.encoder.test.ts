@@ -17,6 +17,7 @@ import { type Tensor, f32, i32 } from "../interpreter/engine/tensor.js";
 import { ReferenceInterpreter } from "../interpreter/reference/interpreter.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { REPO } from "./helpers.js";
+import { xorshift32 } from "../interpreter/verify/arbitraries.js";
 
 const SMOOTH = `
 /// A differentiable stand-in for a spiking neuron: a leaky membrane, tanh output.
@@ -38,18 +39,6 @@ function smoothEncoderFile(): string {
   return file;
 }
 
-const rnd = (seed: number) => {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-};
-
 describe("the SpikeLM encoder spec with smooth neurons, against finite differences", () => {
   const file = smoothEncoderFile();
   const args = { vocab: 12, d: 8, heads: 2, depth: 2, ffn: 16, ctx: 8, steps: 2 };
@@ -70,7 +59,7 @@ describe("the SpikeLM encoder spec with smooth neurons, against finite differenc
     for (const [k, e] of params.entries) if (k.endsWith(".table")) e.tensor.data.forEach((v, i) => (e.tensor.data[i] = Math.fround(v * 0.3)));
     const weights = new Map<string, Tensor>([...params.entries].map(([k, e]) => [k, f32(e.tensor.shape, Float32Array.from(e.tensor.data))]));
     const out = new ReferenceInterpreter(graph, params.clone()).run(inputs).output;
-    const r = rnd(3);
+    const r = xorshift32(3);
     const probe = Float32Array.from(out.data, () => Math.fround(r() * 2 - 1));
     const g = gradients(graph, params.clone(), inputs, f32(out.shape, probe), { optimize: true });
     const loss = (ws: Map<string, Tensor>) => {

@@ -18,6 +18,7 @@ import * as K from "../interpreter/engine/ops/index.js";
 import { erf } from "../interpreter/engine/numerics.js";
 import { type F32Tensor, type Tensor, f32, i32, numel } from "../interpreter/engine/tensor.js";
 import { OPS, opDef } from "../interpreter/ir/ops.js";
+import { xorshift32 } from "../interpreter/verify/arbitraries.js";
 
 type F64Fn = (xs: readonly Float64Array[]) => Float64Array;
 
@@ -140,21 +141,9 @@ function reduceF64(kind: "sum" | "mean" | "max", shape: readonly number[], axis:
   };
 }
 
-const rnd = (seed: number) => {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-};
-
 /** Checks one case with random values from `seed`. */
 function checkAgainstFiniteDifferences(c: Case, seed: number): void {
-  const r = rnd(seed);
+  const r = xorshift32(seed);
   const xs = c.shapes.map((s, k) => {
     const d = new Float32Array(numel(s));
     for (let i = 0; i < d.length; i++) {
@@ -283,7 +272,7 @@ describe("backward rules against float64 central differences", () => {
 
 /** <J v, g> = <v, Jᵀ g> for a copying op whose forward on indices gives J. */
 function checkTranspose(op: string, x: F32Tensor, attrs: Record<string, unknown>, extra: Tensor[] = [], seed = 1): void {
-  const r = rnd(seed);
+  const r = xorshift32(seed);
   const def = opDef(op);
   const ctx = { attrs };
   const y = def.forward!([x, ...extra], ctx);
@@ -301,7 +290,7 @@ function checkTranspose(op: string, x: F32Tensor, attrs: Record<string, unknown>
 describe("layout ops and gather: the rule is the exact transpose of the forward", () => {
   const tensorArb = (minRank: number) =>
     fc.tuple(fc.array(dimArb, { minLength: minRank, maxLength: 4 }), seedArb).map(([s, seed]) => {
-      const r = rnd(seed);
+      const r = xorshift32(seed);
       return f32(s, Float32Array.from({ length: numel(s) }, () => Math.fround(r() * 2 - 1)));
     });
 
@@ -350,7 +339,7 @@ describe("layout ops and gather: the rule is the exact transpose of the forward"
   it("gather: table rows collect the gradients of their ids; the padding id's row gets none", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 8 }), seedArb, (N, D, rawIds, seed) => {
-        const r = rnd(seed);
+        const r = xorshift32(seed);
         const table = f32([N, D], Float32Array.from({ length: N * D }, () => Math.fround(r() * 2 - 1)));
         const ids = i32([rawIds.length], rawIds.map((v) => v % N));
         checkTranspose("gather", table, {}, [ids], seed);
@@ -371,7 +360,7 @@ describe("rules of the optimized graph's ops equal the rules of what they replac
   it("fused programs: the steps' rules in reverse, bit for bit", () => {
     fc.assert(
       fc.property(shapeArb, seedArb, (s, seed) => {
-        const r = rnd(seed);
+        const r = xorshift32(seed);
         const t = (shape: number[]) => f32(shape, Float32Array.from({ length: numel(shape) }, () => Math.fround(r() * 4 - 2)));
         const [a, b, c] = [t(s), t(s.slice(1)), t(s)];
         // tanh(a * b + c) - a, as a program and op by op
@@ -405,7 +394,7 @@ describe("rules of the optimized graph's ops equal the rules of what they replac
   it("spike_matmul (forms nn and nt) equals matmul's rule", () => {
     fc.assert(
       fc.property(dimArb, dimArb, dimArb, seedArb, (M, Kd, N, seed) => {
-        const r = rnd(seed);
+        const r = xorshift32(seed);
         const levels = f32([2, M, Kd], Float32Array.from({ length: 2 * M * Kd }, () => Math.floor(r() * 3) - 1));
         const w = f32([Kd, N], Float32Array.from({ length: Kd * N }, () => Math.fround(r() * 2 - 1)));
         const g = f32([2, M, N], Float32Array.from({ length: 2 * M * N }, () => Math.fround(r() * 2 - 1)));

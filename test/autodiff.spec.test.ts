@@ -26,6 +26,7 @@ import { ReferenceInterpreter } from "../interpreter/reference/interpreter.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { UserError } from "../interpreter/io/errors.js";
 import { specArb, specArbWith, type GeneratedSpec } from "./generators/spec-gen.js";
+import { xorshift32 } from "../interpreter/verify/arbitraries.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-grad-"));
 let counter = 0;
@@ -33,18 +34,6 @@ const writeSpec = (text: string) => {
   const file = path.join(dir, `g${counter++}.spk`);
   fs.writeFileSync(file, text);
   return file;
-};
-
-const rnd = (seed: number) => {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
 };
 
 // ------------------------------------------------------------------ smooth specs vs finite differences
@@ -131,7 +120,7 @@ describe("gradients of smooth specs against finite differences", () => {
   it("directional derivatives over every weight and float input match central differences", () => {
     fc.assert(
       fc.property(smoothArb, (s) => {
-        const r = rnd(s.seed);
+        const r = xorshift32(s.seed);
         const file = writeSpec(smoothSpec(s));
         const ids = i32([s.B, s.L], Int32Array.from({ length: s.B * s.L }, () => Math.floor(r() * 5)));
         const x = f32([s.B, s.L, s.d], Float32Array.from({ length: s.B * s.L * s.d }, () => Math.fround(r() * 2 - 1)));
@@ -193,7 +182,7 @@ function checkPathsAgree(gen: GeneratedSpec, seed: number): void {
         params,
         gen.inputs,
         (out) => {
-          const rr = rnd(seed);
+          const rr = xorshift32(seed);
           return { loss: 0, gradOutput: f32(out.shape, Float32Array.from({ length: numel(out.shape) }, () => Math.fround(rr() * 2 - 1))) };
         },
         { optimize, mode, trainAmplitudes: true },

@@ -39,11 +39,13 @@ export const FINITE_EDGES: readonly number[] = [
 
 export const NONFINITE_EDGES: readonly number[] = [Number.NaN, Infinity, -Infinity];
 
-/** Deterministic float32 values for (profile, seed): n elements. */
-export function fillValues(n: number, profile: ValueProfile, seed: number): Float32Array {
+/**
+ * A seeded xorshift32 generator: cheap, deterministic, and good enough to spread values.
+ * Each call returns the next number in [0, 1); seed 0 is taken as 1.
+ */
+export function xorshift32(seed: number): () => number {
   let s = (seed >>> 0) || 1;
-  const next = () => {
-    // xorshift32: cheap, seeded, and good enough to spread values
+  return () => {
     s ^= s << 13;
     s >>>= 0;
     s ^= s >>> 17;
@@ -51,6 +53,11 @@ export function fillValues(n: number, profile: ValueProfile, seed: number): Floa
     s >>>= 0;
     return s / 2 ** 32;
   };
+}
+
+/** Deterministic float32 values for (profile, seed): n elements. */
+export function fillValues(n: number, profile: ValueProfile, seed: number): Float32Array {
+  const next = xorshift32(seed);
   const uniform = (r: number) => (next() * 2 - 1) * r;
   const sign = () => (next() < 0.5 ? -1 : 1);
   const edge = (xs: readonly number[]) => xs[Math.floor(next() * xs.length)]!;
