@@ -55,8 +55,13 @@ export interface VecIO {
   readonly value?: Float32Array;
 }
 
-/** Element-steps below which one thread does the work (waking a worker costs more). */
-const VEC_THREAD_MIN = 1 << 16;
+/**
+ * Element-steps below which one thread does the work. Measured (`npm run bench -- --group
+ * layers`, 2-core VM at load 4): the BERT-base FFN neuron (1.57M element-steps) ran 8.1x the
+ * JS kernel on one thread and 6.8x on two (copying in and out stays on the caller, and waking
+ * the worker costs ~0.5-1 ms here), so only steps well above that size are split.
+ */
+const VEC_THREAD_MIN = 1 << 22;
 
 const tuning = { chunk: VEC_CHUNK, threadMin: VEC_THREAD_MIN };
 /**
