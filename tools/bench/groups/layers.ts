@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { compileEntry } from "../../../interpreter/compile.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { setVecTuning } from "../../../interpreter/engine/kernels/wasm-vector.js";
 import { streamFor } from "../../../interpreter/engine/random.js";
 import { type Tensor, f32 } from "../../../interpreter/engine/tensor.js";
 import type { NeuronAttrs } from "../../../interpreter/ir/graph.js";
@@ -178,7 +179,19 @@ async function neuronRows(ctx: BenchContext, d: number, L: number, n: number): P
   const cs: Contender[] = [
     { key: "js", run: () => js.run(io(lv.js), N, 0, T), times: [] },
     { key: "w1", run: () => w1.run(io(lv.w1), N, 0, T), times: [] },
-    { key: "w2", run: () => w2.run(io(lv.w2), N, 0, T), times: [] },
+    // forced split over both threads (the default splits only much larger steps)
+    {
+      key: "w2",
+      run: () => {
+        setVecTuning({ threadMin: 0 });
+        try {
+          w2.run(io(lv.w2), N, 0, T);
+        } finally {
+          setVecTuning({});
+        }
+      },
+      times: [],
+    },
   ];
   await rounds(ctx, "neuron step", cs, n);
   const identical = lv.js.every((v, i) => v === lv.w1[i] && v === lv.w2[i]);
