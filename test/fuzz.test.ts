@@ -27,23 +27,13 @@ import { f32, i32, type Tensor } from "../interpreter/engine/tensor.js";
 import { checkCommand } from "../tools/cli/commands/check.js";
 import { runCommand, type RunOptions } from "../tools/cli/commands/run.js";
 import { guarded } from "../tools/cli/report-errors.js";
+import { rng } from "../tools/bench/stats.js";
 import { EXAMPLES, REPO } from "./helpers.js";
 
 const SCALE = Math.max(1, Number(process.env.SPIKELM_FUZZ_SCALE ?? 1) || 1);
 const SEED_SHIFT = Number(process.env.SPIKELM_FUZZ_SEED ?? 0) || 0;
 const TIMEOUT = 60_000 * SCALE;
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const int = (r: () => number, n: number) => Math.floor(r() * n);
 

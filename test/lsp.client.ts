@@ -19,6 +19,22 @@ import { LineIndex } from "../grammar/source.js";
 import { createServer } from "../tools/lsp/server.js";
 import { REPO } from "./helpers.js";
 
+/** The position-taking and document requests the server answers, for tests that send them at random. */
+export const LSP_METHODS = [
+  "textDocument/hover",
+  "textDocument/completion",
+  "textDocument/definition",
+  "textDocument/references",
+  "textDocument/prepareRename",
+  "textDocument/rename",
+  "textDocument/signatureHelp",
+  "textDocument/semanticTokens/full",
+  "textDocument/formatting",
+  "textDocument/documentSymbol",
+  "textDocument/foldingRange",
+  "textDocument/codeAction",
+] as const;
+
 export const LSP_FIXTURES = path.join(REPO, "test/fixtures/lsp");
 
 export interface Cursors {

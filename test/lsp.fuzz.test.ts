@@ -12,44 +12,21 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, expect, it } from "vitest";
+import { rng } from "../tools/bench/stats.js";
 import { CHECKER_CRASH } from "../tools/lsp/workspace.js";
 import { EXAMPLES, REPO } from "./helpers.js";
-import { fixture } from "./lsp.client.js";
+import { LSP_METHODS, fixture } from "./lsp.client.js";
 import { RawClient } from "./lsp.raw.js";
 
+/** The storm is seeded (mulberry32, `rng`), so a failing storm can be replayed. */
 const SEED = Number(process.env.LSP_FUZZ_SEED ?? 20261129);
 const ACTIONS = 200;
-
-/** mulberry32: a small seeded generator, so a failing storm can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DOCS = [path.join(EXAMPLES, "neurons.spk"), path.join(EXAMPLES, "tiny_spikelm.spk"), path.join(REPO, "stdlib/layers.spk")].map((f, i) => ({
   uri: pathToFileURL(path.join(REPO, `test/fixtures/lsp/scratch-fuzz-${i}.spk`)).href,
   text: fs.readFileSync(f, "utf8"),
 }));
-const METHODS = [
-  "textDocument/hover",
-  "textDocument/completion",
-  "textDocument/definition",
-  "textDocument/references",
-  "textDocument/prepareRename",
-  "textDocument/rename",
-  "textDocument/signatureHelp",
-  "textDocument/semanticTokens/full",
-  "textDocument/formatting",
-  "textDocument/documentSymbol",
-  "textDocument/foldingRange",
-  "textDocument/codeAction",
-];
+const METHODS = LSP_METHODS;
 const SNIPPETS = ["(", ")", "{", "}", "[", "]", ",", " = ", "\n", "/// doc\n", "// c", '"', "repeat 3 { ", "x @ ", "é😀", "\r\n", "neuron ", "-> [T, B]", "1e99", "...", "let q = ", ""];
 const MALFORMED = [
   "Content-Length: abc\r\n\r\n{}",

@@ -13,7 +13,7 @@ import type { Hover } from "vscode-languageserver";
 import { LineIndex } from "../grammar/source.js";
 import { CHECKER_CRASH } from "../tools/lsp/workspace.js";
 import { EXAMPLES, REPO } from "./helpers.js";
-import { type LspClient, inProcessClient } from "./lsp.client.js";
+import { LSP_METHODS, type LspClient, inProcessClient } from "./lsp.client.js";
 
 const FILES = [
   ...fs.readdirSync(EXAMPLES).filter((f) => f.endsWith(".spk")).map((f) => path.join(EXAMPLES, f)),
@@ -22,20 +22,7 @@ const FILES = [
 ];
 const TEXTS = FILES.map((f) => fs.readFileSync(f, "utf8"));
 
-const METHODS = [
-  "textDocument/hover",
-  "textDocument/completion",
-  "textDocument/definition",
-  "textDocument/references",
-  "textDocument/prepareRename",
-  "textDocument/rename",
-  "textDocument/signatureHelp",
-  "textDocument/semanticTokens/full",
-  "textDocument/formatting",
-  "textDocument/documentSymbol",
-  "textDocument/foldingRange",
-  "textDocument/codeAction",
-] as const;
+const METHODS = LSP_METHODS;
 const MAY_REFUSE = new Set<string>(["textDocument/prepareRename", "textDocument/rename"]);
 
 const snippet = fc.constantFrom("(", ")", "{", "}", "[", "]", ",", " = ", "\n", "/// doc\n", "// c", '"', 'import "std/', "alpha[t]", "repeat 2 { ", "x @ ", "é😀", "\r\n", "neuron ", "-> [T, B]", "1e99", "..."); // prettier-ignore
