@@ -26,21 +26,10 @@ import { exportOnnx } from "../tools/export/onnx.js";
 import { exportCommand } from "../tools/cli/commands/export.js";
 import { formatDiagnostics } from "../tools/cli/report-errors.js";
 import { SpecError } from "../interpreter/compile.js";
+import { seededIds, seededNormal } from "./helpers.js";
 
 const root = path.resolve(__dirname, "..");
 const EXAMPLES = path.join(root, "examples");
-
-function normal(shape: number[], seed: number): Tensor {
-  let s = seed >>> 0 || 1;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
-  const n = shape.reduce((a, b) => a * b, 1);
-  return f32(shape, Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())));
-}
-
-function ids(B: number, L: number, vocab: number, seed: number): Tensor {
-  let s = seed;
-  return i32([B, L], Int32Array.from({ length: B * L }, () => (s = (s * 48271) % 2147483647) % vocab));
-}
 
 interface Case {
   file: string;
@@ -90,7 +79,7 @@ async function checkCase(c: Case): Promise<{ maxDiff: number; neurons: number; s
 }
 
 describe("ONNX export: onnxruntime agrees with spikelm", () => {
-  const x = normal([4, 2, 3, 8], 7);
+  const x = seededNormal([4, 2, 3, 8], 7);
   for (const neuron of ["LIF", "BiLIF", "ElasticBiSpike", "SpikeLMReference", "BiSpikeQuant"]) {
     it(`examples/neurons.spk ${neuron}`, async () => {
       const r = await checkCase({ file: path.join(EXAMPLES, "neurons.spk"), entry: neuron, inputs: new Map([["x", x]]) });
@@ -100,19 +89,19 @@ describe("ONNX export: onnxruntime agrees with spikelm", () => {
 
   const tiny = path.join(EXAMPLES, "tiny_spikelm.spk");
   it("examples/tiny_spikelm.spk SpikeLinear, SpikeSelfAttention, SpikeBlock", async () => {
-    await checkCase({ file: tiny, entry: "SpikeLinear", args: { inp: 8, out: 5 }, inputs: new Map([["x", normal([4, 2, 3, 8], 1)]]) });
-    await checkCase({ file: tiny, entry: "SpikeSelfAttention", args: { d: 16, heads: 2, causal: true }, inputs: new Map([["x", normal([4, 2, 5, 16], 2)]]) });
-    const r = await checkCase({ file: tiny, entry: "SpikeBlock", args: { d: 16, heads: 4, ffn: 32 }, inputs: new Map([["x", normal([4, 1, 6, 16], 3)]]) });
+    await checkCase({ file: tiny, entry: "SpikeLinear", args: { inp: 8, out: 5 }, inputs: new Map([["x", seededNormal([4, 2, 3, 8], 1)]]) });
+    await checkCase({ file: tiny, entry: "SpikeSelfAttention", args: { d: 16, heads: 2, causal: true }, inputs: new Map([["x", seededNormal([4, 2, 5, 16], 2)]]) });
+    const r = await checkCase({ file: tiny, entry: "SpikeBlock", args: { d: 16, heads: 4, ffn: 32 }, inputs: new Map([["x", seededNormal([4, 1, 6, 16], 3)]]) });
     expect(r.neurons).toBe(8);
   });
 
   it("examples/tiny_spikelm.spk TinySpikeLM and a small SpikeLMClassifier (indexing [:, 0])", async () => {
-    await checkCase({ file: tiny, entry: "TinySpikeLM", args: { d: 32, ffn: 64, depth: 1 }, inputs: new Map([["ids", ids(2, 9, 256, 5)]]) });
+    await checkCase({ file: tiny, entry: "TinySpikeLM", args: { d: 32, ffn: 64, depth: 1 }, inputs: new Map([["ids", seededIds(2, 9, 256, 5)]]) });
     await checkCase({
       file: tiny,
       entry: "SpikeLMClassifier",
       args: { vocab: 100, d: 32, heads: 4, depth: 1, ffn: 64, ctx: 16 },
-      inputs: new Map([["ids", ids(2, 7, 100, 9)]]),
+      inputs: new Map([["ids", seededIds(2, 7, 100, 9)]]),
     });
   });
 
@@ -148,7 +137,7 @@ describe("ONNX export: onnxruntime agrees with spikelm", () => {
 describe("ONNX export: errors", () => {
   it("an op ONNX export does not handle is named with its position (an optimized graph's fused ops)", () => {
     const file = path.join(EXAMPLES, "tiny_spikelm.spk");
-    const p = prepareSpec({ file, entry: "SpikeLinear", args: { inp: 8, out: 4 }, inputs: new Map([["x", normal([4, 2, 3, 8], 1)]]) });
+    const p = prepareSpec({ file, entry: "SpikeLinear", args: { inp: 8, out: 4 }, inputs: new Map([["x", seededNormal([4, 2, 3, 8], 1)]]) });
     const { graph } = optimize(p.compiled.graph);
     expect(() => exportOnnx({ graph, params: p.params, program: p.compiled.program })).toThrow(/\.spk:\d+:\d+: cannot export the IR op `\w+` to ONNX/);
   });

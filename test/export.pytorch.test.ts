@@ -30,7 +30,7 @@ import { encodeTexts, loadModel } from "../models/tasks.js";
 import { prepareSpec } from "../tools/export/common.js";
 import { exportPytorch } from "../tools/export/pytorch.js";
 import { findTorchPython } from "./torch-python.js";
-import { GOLDEN, readJson, tensorFromNested } from "./helpers.js";
+import { GOLDEN, readJson, seededIds, seededNormal, tensorFromNested } from "./helpers.js";
 
 const root = path.resolve(__dirname, "..");
 const EXAMPLES = path.join(root, "examples");
@@ -38,18 +38,6 @@ const PY = findTorchPython();
 const SKIP = PY ? "" : " [skipped: no python3 with torch; install Debian's python3-torch (.ci/run does)]";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-torch-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function normal(shape: number[], seed: number): Tensor {
-  let s = seed >>> 0 || 1;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
-  const n = shape.reduce((a, b) => a * b, 1);
-  return f32(shape, Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())));
-}
-
-function ids(B: number, L: number, vocab: number, seed: number): Tensor {
-  let s = seed;
-  return i32([B, L], Int32Array.from({ length: B * L }, () => (s = (s * 48271) % 2147483647) % vocab));
-}
 
 interface Case {
   name: string;
@@ -68,30 +56,30 @@ const cases: Case[] = [
     name: `examples/neurons.spk ${entry}`,
     file: path.join(EXAMPLES, "neurons.spk"),
     entry,
-    inputs: new Map([["x", normal([4, 2, 3, 8], 7)]]),
+    inputs: new Map([["x", seededNormal([4, 2, 3, 8], 7)]]),
   })),
-  { name: "examples SpikeLinear", file: path.join(EXAMPLES, "tiny_spikelm.spk"), entry: "SpikeLinear", args: { inp: 8, out: 5 }, inputs: new Map([["x", normal([4, 2, 3, 8], 1)]]) },
+  { name: "examples SpikeLinear", file: path.join(EXAMPLES, "tiny_spikelm.spk"), entry: "SpikeLinear", args: { inp: 8, out: 5 }, inputs: new Map([["x", seededNormal([4, 2, 3, 8], 1)]]) },
   {
     name: "examples SpikeBlock",
     file: path.join(EXAMPLES, "tiny_spikelm.spk"),
     entry: "SpikeBlock",
     args: { d: 16, heads: 4, ffn: 32 },
-    inputs: new Map([["x", normal([4, 1, 6, 16], 3)]]),
+    inputs: new Map([["x", seededNormal([4, 1, 6, 16], 3)]]),
   },
   {
     name: "examples SpikeLMClassifier (small)",
     file: path.join(EXAMPLES, "tiny_spikelm.spk"),
     entry: "SpikeLMClassifier",
     args: { vocab: 100, d: 32, heads: 4, depth: 1, ffn: 64, ctx: 16 },
-    inputs: new Map([["ids", ids(2, 7, 100, 9)]]),
+    inputs: new Map([["ids", seededIds(2, 7, 100, 9)]]),
   },
-  { name: "stdlib SpikeLinear (gradients)", file: path.join(root, "stdlib/layers.spk"), entry: "SpikeLinear", args: { inp: 16, out: 8 }, inputs: new Map([["x", normal([4, 2, 5, 16], 11)]]), grads: true },
+  { name: "stdlib SpikeLinear (gradients)", file: path.join(root, "stdlib/layers.spk"), entry: "SpikeLinear", args: { inp: 16, out: 8 }, inputs: new Map([["x", seededNormal([4, 2, 5, 16], 11)]]), grads: true },
   {
     name: "stdlib SpikeSelfAttention (LSQ amplitude gradients)",
     file: path.join(root, "stdlib/layers.spk"),
     entry: "SpikeSelfAttention",
     args: { d: 16, heads: 2 },
-    inputs: new Map([["x", normal([4, 2, 5, 16], 13)]]),
+    inputs: new Map([["x", seededNormal([4, 2, 5, 16], 13)]]),
     grads: true,
     trainAmplitudes: true,
   },
@@ -99,7 +87,7 @@ const cases: Case[] = [
     name: "models/tiny TinySpikeLM",
     file: path.join(root, "models/tiny/tiny_spikelm.spk"),
     entry: "TinySpikeLM",
-    inputs: new Map([["ids", ids(1, 12, 256, 5)]]),
+    inputs: new Map([["ids", seededIds(1, 12, 256, 5)]]),
     grads: true,
   },
 ];
@@ -143,7 +131,7 @@ function runAll(): NonNullable<typeof results> {
     const inputs = new Map(c.inputs);
     let seed: Tensor | undefined;
     if (c.grads) {
-      seed = normal([...reference.reference.output.shape], 100 + n);
+      seed = seededNormal([...reference.reference.output.shape], 100 + n);
       inputs.set("__seed", seed);
     }
     fs.writeFileSync(path.join(dir, "in.safetensors"), serializeSafetensors(inputs));
@@ -275,7 +263,7 @@ describe("PyTorch export: DDP training", () => {
     fs.mkdirSync(dir);
     const file = path.join(root, "models/tiny/tiny_spikelm.spk");
     const args = { d: 32, ffn: 64, depth: 1 };
-    const probe = new Map([["ids", ids(1, 16, 256, 3)]]);
+    const probe = new Map([["ids", seededIds(1, 16, 256, 3)]]);
     const ex = exportPytorch({ file, entry: "TinySpikeLM", args, inputs: probe });
     fs.writeFileSync(path.join(dir, "tiny_model.py"), ex.code);
     fs.writeFileSync(path.join(dir, "train_ddp.py"), trainDdpScript({ module: "tiny_model", inputs: ex.inputs, referenceNames: false }));
@@ -303,7 +291,7 @@ describe("PyTorch export: DDP training", () => {
     expect(maxDiff(trained.get("head.W")!.data, initWeights.get("head.W")!.data)).toBeGreaterThan(0);
 
     // spikelm runs the checkpoint as given (nothing calibrated); the exported module agrees
-    const input = new Map([["ids", ids(2, 20, 256, 17)]]);
+    const input = new Map([["ids", seededIds(2, 20, 256, 17)]]);
     const back = prepareSpec({ file, entry: "TinySpikeLM", args, inputs: input, weights: trained });
     expect(back.calibrated).toEqual([]);
     const dir2 = path.join(dir, "check");

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type F32Tensor, type Tensor, f32 } from "../interpreter/engine/tensor.js";
+import { type F32Tensor, type Tensor, f32, i32 } from "../interpreter/engine/tensor.js";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** The example specs from the starting design (copied into the repo: examples/README.md). */
@@ -36,4 +36,18 @@ export function sameBits(a: Tensor, b: Tensor): boolean {
 
 export function readJson(file: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+}
+
+/** A seeded float32 tensor of standard-normal values (an LCG through Box-Muller). */
+export function seededNormal(shape: number[], seed: number): Tensor {
+  let s = seed >>> 0 || 1;
+  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
+  const n = shape.reduce((a, b) => a * b, 1);
+  return f32(shape, Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())));
+}
+
+/** Seeded token ids in [0, vocab), shape [B, L] (a Lehmer generator). */
+export function seededIds(B: number, L: number, vocab: number, seed: number): Tensor {
+  let s = seed;
+  return i32([B, L], Int32Array.from({ length: B * L }, () => (s = (s * 48271) % 2147483647) % vocab));
 }
