@@ -10,7 +10,7 @@ import { type Mode, ReferenceInterpreter, type RunResult } from "./reference/int
 import { ParamStore } from "./runtime/params.js";
 import { optimize } from "./passes/pass.js";
 import { OptimizedExecutor } from "./optimized/executor.js";
-import { f32, i32 } from "./engine/tensor.js";
+import { copyTensor } from "./engine/tensor.js";
 import { basePath } from "./taps.js";
 
 export interface RunSpecRequest {
@@ -61,7 +61,6 @@ export function runSpec(req: RunSpecRequest): RunSpecResult {
   const { graph } = optimize(compiled.graph);
   const r = new OptimizedExecutor(graph, params).run(req.inputs, { mode: req.mode, record });
   // The executor's output lives in its arena; hand the caller its own copy.
-  const o = r.output;
-  const output = o.dtype === "i32" ? i32(o.shape, Int32Array.from(o.data)) : f32(o.shape, Float32Array.from(o.data));
+  const output = copyTensor(r.output);
   return { output, record: keep(r), taps: r.taps ?? new Map(), compiled, params };
 }

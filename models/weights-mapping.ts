@@ -14,7 +14,7 @@
  * wrong shape, and NaN/Infinity (with name and index). Nothing half-loads.
  */
 import { closest } from "../interpreter/checker/suggest.js";
-import { type F32Tensor, type Tensor, f32, i32, numel, sameShape, shapeString } from "../interpreter/engine/tensor.js";
+import { type F32Tensor, type Tensor, copyTensor, f32, numel, sameShape, shapeString } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
 import { findNonFinite } from "../interpreter/io/weights.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
@@ -294,6 +294,6 @@ export function exportWeights(
     else names.forEach((n, t) => out.set(n, f32([], [v.data[t]!])));
   }
   if (problems.length > 0) throw new UserError(`cannot export to reference naming (mapping "${mapping.name}"):\n  ${problems.join("\n  ")}`);
-  for (const [k, v] of opts.buffers ?? []) out.set(k, v.dtype === "i32" ? i32(v.shape, Int32Array.from(v.data)) : f32(v.shape, Float32Array.from(v.data)));
+  for (const [k, v] of opts.buffers ?? []) out.set(k, copyTensor(v));
   return out;
 }

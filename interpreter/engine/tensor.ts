@@ -66,6 +66,11 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** A tensor with the same dtype and shape and its own copy of the data (e.g. out of an executor's arena). */
+export function copyTensor<T extends Tensor>(t: T): T {
+  return (t.dtype === "i32" ? i32(t.shape, Int32Array.from(t.data)) : f32(t.shape, Float32Array.from(t.data))) as T;
+}
+
 /** A view of sub-tensor `index` along the leading axis (shares storage). */
 export function sliceLeading<T extends Tensor>(t: T, index: number): T {
   const inner = t.shape.slice(1);

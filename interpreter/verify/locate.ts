@@ -6,7 +6,7 @@
  * origin, a spike-accumulate its matmul's), so ids line up; nodes a pass created have no
  * counterpart and are skipped.
  */
-import { type Tensor, f32, i32 } from "../engine/tensor.js";
+import { type Tensor, copyTensor } from "../engine/tensor.js";
 import type { Graph, IRNode, Origin } from "../ir/graph.js";
 import type { TraceFn } from "../reference/interpreter.js";
 import { firstDiffIndex } from "./compare.js";
@@ -24,7 +24,7 @@ export class TraceCollector {
       this.parts.set(node.id, e);
       this.order.push(node.id);
     }
-    const copy = (value.dtype === "i32" ? i32(value.shape, Int32Array.from(value.data)) : f32(value.shape, Float32Array.from(value.data))) as Tensor;
+    const copy: Tensor = copyTensor(value);
     if (t < 0) e.whole = copy;
     else e.steps.push(copy);
   };

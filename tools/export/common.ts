@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Program } from "../../interpreter/checker/program.js";
 import { type ArgValue, type Compiled, compileEntry } from "../../interpreter/compile.js";
-import { type Tensor, f32, i32 } from "../../interpreter/engine/tensor.js";
+import { type Tensor, copyTensor } from "../../interpreter/engine/tensor.js";
 import { OptimizedExecutor } from "../../interpreter/optimized/executor.js";
 import { optimize } from "../../interpreter/passes/pass.js";
 import { UserError } from "../../interpreter/io/errors.js";
@@ -82,8 +82,7 @@ export function prepareSpec(req: PrepareRequest): PreparedSpec {
   if (req.optimized) {
     const r = new OptimizedExecutor(optimize(compiled.graph).graph, params).run(req.inputs, { record: true });
     // the executor's output lives in its arena: keep a copy
-    const o = r.output;
-    reference = { ...r, output: o.dtype === "i32" ? i32(o.shape, Int32Array.from(o.data)) : f32(o.shape, Float32Array.from(o.data)) };
+    reference = { ...r, output: copyTensor(r.output) };
   } else reference = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { record: true });
   return { compiled, params, reference, calibrated: [...before] };
 }
