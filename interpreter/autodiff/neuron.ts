@@ -11,7 +11,7 @@
  *   calibration `2 * mean(abs(u))`) sets the value once and carries no gradient;
  * - `step_input` collects the gradient of the neuron's input at step t.
  */
-import { type F32Tensor, type Tensor, f32, sliceLeading } from "../engine/tensor.js";
+import { type F32Tensor, type Tensor, f32, sliceLeading, stackSteps } from "../engine/tensor.js";
 import type { IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
 import { constTensor, opDef } from "../ir/ops.js";
 import { canonicalLevels, initialState } from "../reference/step.js";
@@ -110,14 +110,6 @@ export function neuronForward(node: IRNode, xs: readonly Tensor[], T: number, pa
     levels: e.levels !== undefined ? (stackSteps(steps.map((m) => canonicalLevels(m.get(e.levels!)!))) as F32Tensor) : undefined,
     scale: e.scale !== undefined ? f32([T], steps.map((m) => m.get(e.scale!)!.data[0]!)) : undefined,
   };
-}
-
-function stackSteps(steps: readonly Tensor[]): Tensor {
-  const first = steps[0]!;
-  const n = first.data.length;
-  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
-  steps.forEach((s, t) => data.set(s.data, t * n));
-  return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
 }
 
 /**

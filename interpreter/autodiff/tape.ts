@@ -7,7 +7,7 @@
  * A neuron call keeps every step's values (./neuron.ts), which its backward walks.
  */
 import * as K from "../engine/ops/index.js";
-import { type Tensor, sameShape, sliceLeading } from "../engine/tensor.js";
+import { type Tensor, sameShape, sliceLeading, stackSteps } from "../engine/tensor.js";
 import { dimValue } from "../types/dims.js";
 import type { Graph, IRNode } from "../ir/graph.js";
 import { constTensor, opDef } from "../ir/ops.js";
@@ -18,15 +18,6 @@ import { type NeuronForward, neuronForward } from "./neuron.js";
 export interface Tape {
   readonly values: Map<number, Tensor>;
   readonly neurons: Map<number, NeuronForward>;
-}
-
-/** Stacks per-step tensors into [T, ...]. */
-function stack(steps: readonly Tensor[]): Tensor {
-  const first = steps[0]!;
-  const n = first.data.length;
-  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
-  steps.forEach((s, t) => data.set(s.data, t * n));
-  return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
 }
 
 /** Reshapes operands so the time axis and the per-step axes broadcast separately (as the reference interpreter does). */
@@ -107,7 +98,7 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
         else {
           const steps: Tensor[] = [];
           for (let t = 0; t < T; t++) steps.push(def.forward!(xs.map((x, i) => (timed[i] ? sliceLeading(x, t) : x)), { attrs: node.attrs }));
-          v = stack(steps);
+          v = stackSteps(steps);
         }
       }
     }

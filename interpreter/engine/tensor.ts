@@ -66,6 +66,15 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** Stacks per-step tensors (same dtype and shape) into one [T, ...] tensor, copying the data. */
+export function stackSteps(steps: readonly Tensor[]): Tensor {
+  const first = steps[0]!;
+  const n = first.data.length;
+  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
+  steps.forEach((s, t) => data.set(s.data, t * n));
+  return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
+}
+
 /** A tensor with the same dtype and shape and its own copy of the data (e.g. out of an executor's arena). */
 export function copyTensor<T extends Tensor>(t: T): T {
   return (t.dtype === "i32" ? i32(t.shape, Int32Array.from(t.data)) : f32(t.shape, Float32Array.from(t.data))) as T;

@@ -11,7 +11,7 @@
  * a node's stage counts the `mean_time`s on its longest path from the inputs.
  */
 import * as K from "../engine/ops/index.js";
-import { type F32Tensor, type Tensor, f32, numel, sliceLeading } from "../engine/tensor.js";
+import { type F32Tensor, type Tensor, f32, numel, sliceLeading, stackSteps } from "../engine/tensor.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import { F32_LOWEST, constTensor, opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
@@ -98,15 +98,6 @@ interface NeuronValue {
 
 type Val = Tensor | NeuronValue;
 const isNeuronValue = (v: Val): v is NeuronValue => "value" in v && !("dtype" in v);
-
-/** Stacks per-step tensors into [T, ...]. */
-function stack(steps: readonly Tensor[]): Tensor {
-  const first = steps[0]!;
-  const n = first.data.length;
-  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
-  steps.forEach((s, t) => data.set(s.data, t * n));
-  return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
-}
 
 /** Reshapes operands so the time axis and the per-step axes broadcast separately. */
 function alignForTime(node: IRNode, inputs: readonly Tensor[], timed: readonly boolean[]): Tensor[] {
@@ -201,8 +192,8 @@ export class ReferenceInterpreter {
             if (opts.recordStates) sts.push(r.state);
           }
           const nv: NeuronValue = {
-            value: stack(vals),
-            levels: lvs.length ? (stack(lvs) as F32Tensor) : undefined,
+            value: stackSteps(vals),
+            levels: lvs.length ? (stackSteps(lvs) as F32Tensor) : undefined,
             scale: scs.length ? f32([T], scs) : undefined,
           };
           values.set(node.id, nv);
@@ -223,7 +214,7 @@ export class ReferenceInterpreter {
           } else {
             const steps: Tensor[] = [];
             for (let t = 0; t < T; t++) steps.push(def.forward!(xs.map((x, i) => (timed[i] ? sliceLeading(x, t) : x)), { attrs: node.attrs }));
-            values.set(node.id, stack(steps));
+            values.set(node.id, stackSteps(steps));
           }
           opts.observe?.(node, xs, get(node.id));
         }
@@ -346,11 +337,11 @@ export class ReferenceInterpreter {
         const lv = r.levels.filter((_, i) => i % perCall === c);
         const sc = r.scale.length ? Float32Array.from(r.scale.filter((_, i) => i % perCall === c)) : undefined;
         const st = opts.recordStates ? stackStates(r.states.filter((_, i) => i % perCall === c)) : undefined;
-        addRecord(record, path, { levels: stack(lv) as F32Tensor, scale: sc, states: st });
+        addRecord(record, path, { levels: stackSteps(lv) as F32Tensor, scale: sc, states: st });
       }
     }
-    const taps = collectTaps(this.graph, (id) => (tapSteps.has(id) ? stack(tapSteps.get(id)!) : statics.get(id)!));
-    return { output: outNode.type.timed ? stack(outSteps) : statics.get(outNode.id)!, record, taps };
+    const taps = collectTaps(this.graph, (id) => (tapSteps.has(id) ? stackSteps(tapSteps.get(id)!) : statics.get(id)!));
+    return { output: outNode.type.timed ? stackSteps(outSteps) : statics.get(outNode.id)!, record, taps };
   }
 
   private meanShape(m: IRNode, n: number): number[] {
@@ -370,7 +361,7 @@ function pick(v: NeuronValue, field: string): Tensor {
 /** Per-step state maps → one [T, ...] tensor per state name. */
 function stackStates(steps: readonly ReadonlyMap<string, Tensor>[]): Map<string, F32Tensor> {
   const out = new Map<string, F32Tensor>();
-  for (const name of steps[0]?.keys() ?? []) out.set(name, stack(steps.map((s) => s.get(name)!)) as F32Tensor);
+  for (const name of steps[0]?.keys() ?? []) out.set(name, stackSteps(steps.map((s) => s.get(name)!)) as F32Tensor);
   return out;
 }
 
