@@ -13,8 +13,8 @@
  */
 import { type F32Tensor, type Tensor, f32, sliceLeading, stackSteps } from "../engine/tensor.js";
 import type { IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
-import { constTensor, opDef } from "../ir/ops.js";
-import { canonicalLevels, initialState } from "../reference/step.js";
+import { opDef } from "../ir/ops.js";
+import { canonicalLevels, initialState, stepEvaluator } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { GradAccumulator } from "./accumulate.js";
 
@@ -38,42 +38,7 @@ export interface ParamSink {
  */
 function evaluateStep(body: StepGraph, byId: ReadonlyMap<number, IRNode>, inputs: readonly Tensor[], state: ReadonlyMap<string, Tensor>, t: number, params: ParamStore): Map<number, Tensor> {
   const memo = new Map<number, Tensor>();
-  const evaluate = (id: number): Tensor => {
-    const hit = memo.get(id);
-    if (hit) return hit;
-    const node = byId.get(id)!;
-    let v: Tensor;
-    switch (node.op) {
-      case "step_input":
-        v = inputs[node.attrs.index as number]!;
-        break;
-      case "step_index":
-        v = f32([], [t]);
-        break;
-      case "state_read":
-        v = state.get(node.attrs.name as string)!;
-        break;
-      case "const":
-        v = constTensor(node.attrs.value as number, node.type.elem);
-        break;
-      case "param":
-        v = params.get(node.attrs.path as string).tensor;
-        break;
-      case "amplitude": {
-        const entry = params.get(node.attrs.path as string);
-        if (!entry.calibrated![t]) {
-          entry.tensor.data[t] = evaluate(node.inputs[0]!).data[0]!;
-          entry.calibrated![t] = true;
-        }
-        v = f32([], [entry.tensor.data[t]!]);
-        break;
-      }
-      default:
-        v = opDef(node.op).forward!(node.inputs.map(evaluate), { attrs: node.attrs });
-    }
-    memo.set(id, v);
-    return v;
-  };
+  const evaluate = stepEvaluator(byId, inputs, state, t, params, memo);
   evaluate(body.emit.value);
   if (body.emit.levels !== undefined) evaluate(body.emit.levels);
   if (body.emit.scale !== undefined) evaluate(body.emit.scale);

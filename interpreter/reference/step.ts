@@ -36,9 +36,18 @@ export function canonicalLevels(t: Tensor): F32Tensor {
   return f32(t.shape, out);
 }
 
-export function runStep(body: StepGraph, inputs: readonly Tensor[], state: ReadonlyMap<string, Tensor>, t: number, params: ParamStore): StepResult {
-  const byId = new Map<number, IRNode>(body.nodes.map((n) => [n.id, n]));
-  const memo = new Map<number, Tensor>();
+/**
+ * The value of a step node (by id) on this step's inputs and state, evaluated on demand and
+ * memoised in `memo`: an amplitude not yet given is calibrated when first asked for.
+ */
+export function stepEvaluator(
+  byId: ReadonlyMap<number, IRNode>,
+  inputs: readonly Tensor[],
+  state: ReadonlyMap<string, Tensor>,
+  t: number,
+  params: ParamStore,
+  memo = new Map<number, Tensor>(),
+): (id: number) => Tensor {
   const evaluate = (id: number): Tensor => {
     const hit = memo.get(id);
     if (hit) return hit;
@@ -77,6 +86,11 @@ export function runStep(body: StepGraph, inputs: readonly Tensor[], state: Reado
     memo.set(id, v);
     return v;
   };
+  return evaluate;
+}
+
+export function runStep(body: StepGraph, inputs: readonly Tensor[], state: ReadonlyMap<string, Tensor>, t: number, params: ParamStore): StepResult {
+  const evaluate = stepEvaluator(new Map<number, IRNode>(body.nodes.map((n) => [n.id, n])), inputs, state, t, params);
   const value = evaluate(body.emit.value);
   const levels = body.emit.levels !== undefined ? canonicalLevels(evaluate(body.emit.levels)) : undefined;
   const scale = body.emit.scale !== undefined ? evaluate(body.emit.scale).data[0] : undefined;
