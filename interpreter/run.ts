@@ -13,7 +13,8 @@ import { OptimizedExecutor } from "./optimized/executor.js";
 import { copyTensor } from "./engine/tensor.js";
 import { basePath } from "./taps.js";
 
-export interface RunSpecRequest {
+/** An entry of a spec with its inputs and weights (seeded initialisation for the rest). */
+export interface SpecRequest {
   readonly file: string;
   readonly entry: string;
   readonly args?: Readonly<Record<string, ArgValue>>;
@@ -21,12 +22,15 @@ export interface RunSpecRequest {
   readonly weights?: ReadonlyMap<string, Tensor>;
   readonly weightsSource?: string;
   readonly seed?: number;
+  readonly timesteps?: number;
+  readonly program?: Program;
+}
+
+export interface RunSpecRequest extends SpecRequest {
   readonly mode?: Mode;
   readonly record?: boolean;
   /** With `record`: also record each neuron's state per step (reference interpreter only). */
   readonly recordStates?: boolean;
-  readonly timesteps?: number;
-  readonly program?: Program;
   /** Reuse a parameter store (e.g. calibrated amplitudes from an earlier call). */
   readonly params?: ParamStore;
   /** Run the optimized graph on the optimized executor (default) or the reference interpreter. */

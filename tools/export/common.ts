@@ -6,14 +6,15 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Program } from "../../interpreter/checker/program.js";
-import { type ArgValue, type Compiled, compileEntry } from "../../interpreter/compile.js";
-import { type Tensor, copyTensor } from "../../interpreter/engine/tensor.js";
+import { type Compiled, compileEntry } from "../../interpreter/compile.js";
+import { copyTensor } from "../../interpreter/engine/tensor.js";
 import { OptimizedExecutor } from "../../interpreter/optimized/executor.js";
 import { optimize } from "../../interpreter/passes/pass.js";
 import { UserError } from "../../interpreter/io/errors.js";
 import type { Origin } from "../../interpreter/ir/graph.js";
 import { ReferenceInterpreter, type RunResult } from "../../interpreter/reference/interpreter.js";
 import { ParamStore } from "../../interpreter/runtime/params.js";
+import type { SpecRequest } from "../../interpreter/run.js";
 
 function displayUri(uri: string): string {
   const file = uri.startsWith("file:") ? fileURLToPath(uri) : uri;
@@ -50,16 +51,7 @@ export interface PreparedSpec {
   readonly calibrated: readonly string[];
 }
 
-export interface PrepareRequest {
-  readonly file: string;
-  readonly entry: string;
-  readonly args?: Readonly<Record<string, ArgValue>>;
-  readonly inputs: ReadonlyMap<string, Tensor>;
-  readonly weights?: ReadonlyMap<string, Tensor>;
-  readonly weightsSource?: string;
-  readonly seed?: number;
-  readonly timesteps?: number;
-  readonly program?: Program;
+export interface PrepareRequest extends SpecRequest {
   /** The entry already compiled for these inputs. */
   readonly compiled?: Compiled;
   /**
