@@ -12,7 +12,7 @@
  */
 import type { IRNode, StepGraph } from "../ir/graph.js";
 import { NAN_LEVEL } from "../engine/levels.js";
-import { compile, literal, type ScalarEnv, scalarExpr } from "./scalar-code.js";
+import { compile, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
 
 export interface NeuronKernelIO {
   /** Step inputs, each [T * n] (index t * n + i). */
@@ -91,14 +91,12 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
         expr = "t";
         break;
       case "amplitude": {
-        let a = amplitudes.indexOf(x.attrs.path as string);
-        if (a < 0) a = amplitudes.push(x.attrs.path as string) - 1;
+        const a = slotOf(amplitudes, x.attrs.path as string);
         expr = `amp${a}[t]`;
         break;
       }
       case "param": {
-        let p = params.indexOf(x.attrs.path as string);
-        if (p < 0) p = params.push(x.attrs.path as string) - 1;
+        const p = slotOf(params, x.attrs.path as string);
         expr = k === "scalar" ? `par${p}[0]` : `par${p}[i]`;
         break;
       }

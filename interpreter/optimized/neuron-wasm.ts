@@ -16,7 +16,7 @@
 import type { IRNode, StepGraph } from "../ir/graph.js";
 import { runVecProgram, vecReady, type VecInstr, type VecOperand, type VecProgram } from "../engine/kernels/wasm-vector.js";
 import type { VecOp } from "../engine/kernels/wasm-vector-wat.js";
-import { compile, literal, type ScalarEnv, scalarExpr } from "./scalar-code.js";
+import { compile, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
 import type { NeuronKernel, NeuronKernelIO } from "./neuron-codegen.js";
 
 export type NeuronBackend = "js" | "wasm" | "auto";
@@ -104,14 +104,12 @@ export function compileNeuronWasm(
         expr = "t";
         break;
       case "amplitude": {
-        let a = amplitudes.indexOf(x.attrs.path as string);
-        if (a < 0) a = amplitudes.push(x.attrs.path as string) - 1;
+        const a = slotOf(amplitudes, x.attrs.path as string);
         expr = `amp${a}[t]`;
         break;
       }
       case "param": {
-        let p = params.indexOf(x.attrs.path as string);
-        if (p < 0) p = params.push(x.attrs.path as string) - 1;
+        const p = slotOf(params, x.attrs.path as string);
         expr = `par${p}[0]`;
         break;
       }
@@ -156,8 +154,7 @@ export function compileNeuronWasm(
         operand.set(x.id, { kind: "state", index: stateIndex.get(x.id)! });
         continue;
       case "param": {
-        let p = params.indexOf(x.attrs.path as string);
-        if (p < 0) p = params.push(x.attrs.path as string) - 1;
+        const p = slotOf(params, x.attrs.path as string);
         operand.set(x.id, { kind: "param", index: elemParams.push(p) - 1 });
         continue;
       }

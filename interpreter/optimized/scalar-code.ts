@@ -60,3 +60,12 @@ export function literal(v: number): string {
   if (v === -Infinity) return "-Infinity";
   return String(v);
 }
+
+/**
+ * The slot of a parameter or amplitude path in a kernel's argument list, adding it on first
+ * use: both neuron compilers number the arrays they are handed this way.
+ */
+export function slotOf(paths: string[], path: string): number {
+  const i = paths.indexOf(path);
+  return i >= 0 ? i : paths.push(path) - 1;
+}
