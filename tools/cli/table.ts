@@ -9,7 +9,8 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
   return [line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
 
-function formatCell(x: number): string {
+/** A number as the terminal tables print it (the playground prints rates the same way). */
+export function formatCell(x: number): string {
   if (Number.isInteger(x)) return String(x);
   if (Math.abs(x) >= 1000 || (Math.abs(x) < 1e-3 && x !== 0)) return x.toExponential(3);
   return x.toFixed(4);

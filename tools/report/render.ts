@@ -3,14 +3,13 @@
  * or a self-contained HTML page with inline SVG (spike rasters and a firing-rate chart).
  * `writeReport` picks the format from the file extension (.json or .html).
  */
-import type { LayerStats, Raster, SpikeReport } from "../../interpreter/report/counts.js";
+import type { LayerStats, SpikeReport } from "../../interpreter/report/counts.js";
 import { UserError } from "../../interpreter/io/errors.js";
 import { writeFileAtomic } from "../../interpreter/io/files.js";
 import { renderTable } from "../cli/table.js";
+import { energy, pct, renderReportHtml, sci } from "./html.js";
 
-const sci = (x: number) => (x === 0 ? "0" : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-2 ? x.toExponential(2) : Number(x.toPrecision(4)).toString());
-const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
-const energy = (pj: number) => (pj >= 1e6 ? `${(pj / 1e6).toPrecision(4)} µJ` : pj >= 1e3 ? `${(pj / 1e3).toPrecision(4)} nJ` : `${pj.toPrecision(4)} pJ`);
+export { renderReportHtml };
 
 /** The report for the terminal: per layer, per neuron, totals, and the spike-driven proof. */
 export function renderReportText(r: SpikeReport): string {
@@ -61,78 +60,6 @@ export function reportToJson(r: SpikeReport): Record<string, unknown> {
     non_spike_matmuls: r.non_spike_matmuls,
     total: r.total,
   };
-}
-
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-
-function rasterSvg(r: Raster): string {
-  const cell = 4;
-  const cols = r.tokens * r.T;
-  const w = cols * cell + 2;
-  const h = r.features.length * cell + 2;
-  // One path per colour keeps the page small: a square per nonzero spike.
-  const pos: string[] = [];
-  const neg: string[] = [];
-  r.levels.forEach((row, f) =>
-    row.forEach((v, c) => {
-      if (v !== 0) (v > 0 ? pos : neg).push(`M${1 + c * cell} ${1 + f * cell}h${cell}v${cell}h-${cell}z`);
-    }),
-  );
-  const rects = [`<path fill="#1f5fbf" d="${pos.join("")}"/>`, `<path fill="#c0392b" d="${neg.join("")}"/>`];
-  const seps: string[] = [];
-  for (let l = 1; l < r.tokens; l++) seps.push(`<line x1="${1 + l * r.T * cell}" y1="0" x2="${1 + l * r.T * cell}" y2="${h}" stroke="#ddd" stroke-width="0.5"/>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><rect width="${w}" height="${h}" fill="#fafafa" stroke="#ccc"/>${seps.join("")}${rects.join("")}</svg>`;
-}
-
-function rateChartSvg(r: SpikeReport): string {
-  const rows = r.neurons;
-  const barH = 14;
-  const labelW = 260;
-  const plotW = 360;
-  const h = rows.length * barH + 30;
-  const w = labelW + plotW + 80;
-  const max = Math.max(0.05, ...rows.map((n) => n.rate));
-  const parts: string[] = [];
-  rows.forEach((n, i) => {
-    const y = 20 + i * barH;
-    const wp = (n.rate_pos / max) * plotW;
-    const wn = (n.rate_neg / max) * plotW;
-    parts.push(`<text x="${labelW - 6}" y="${y + barH - 4}" text-anchor="end" font-size="11">${esc(n.path)}</text>`);
-    parts.push(`<rect x="${labelW}" y="${y + 2}" width="${wp.toFixed(2)}" height="${barH - 4}" fill="#1f5fbf"><title>+1: ${pct(n.rate_pos)}</title></rect>`);
-    parts.push(`<rect x="${(labelW + wp).toFixed(2)}" y="${y + 2}" width="${wn.toFixed(2)}" height="${barH - 4}" fill="#c0392b"><title>-1: ${pct(n.rate_neg)}</title></rect>`);
-    parts.push(`<text x="${(labelW + wp + wn + 4).toFixed(2)}" y="${y + barH - 4}" font-size="10">${pct(n.rate)}</text>`);
-  });
-  parts.push(`<text x="${labelW}" y="12" font-size="11">firing rate (blue +1, red -1; full width = ${pct(max)})</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">${parts.join("")}</svg>`;
-}
-
-/** A self-contained HTML page: totals, tables, the rate chart and a raster per neuron. */
-export function renderReportHtml(r: SpikeReport): string {
-  const t = r.total;
-  const row = (cells: (string | number)[]) => `<tr>${cells.map((c) => `<td>${esc(String(c))}</td>`).join("")}</tr>`;
-  const head = (cells: string[]) => `<tr>${cells.map((c) => `<th>${esc(c)}</th>`).join("")}</tr>`;
-  const layers = r.layers.map((l) => row([l.name, pct(l.rate_pos), pct(l.rate_neg), l.spikes_per_token === null ? "-" : sci(l.spikes_per_token), sci(l.acs), sci(l.macs), energy(l.energy_pj), energy(l.ann_energy_pj)])).join("");
-  const proof = t.spike_driven
-    ? `<p class="ok">Spike-driven: every one of the ${t.spike_matmuls} matmuls has a spike operand.</p>`
-    : `<p class="no">Not fully spike-driven: ${t.float_matmuls} of ${t.spike_matmuls + t.float_matmuls} matmuls have no spike operand (${pct(t.non_spike_matmul_share)} of matmul operations).</p><table>${head(["layer", "at", "shape", "MACs", "share of ops", "share of matmul ops"])}${r.non_spike_matmuls.map((m) => row([m.layer, m.origin, m.shape, sci(m.macs), pct(m.share_of_ops), pct(m.share_of_matmul_ops)])).join("")}</table>`;
-  const rasters = r.rasters
-    .map((x) => `<figure><figcaption>${esc(x.path)} — ${x.features.length} features × ${x.tokens} tokens × T = ${x.T} (first sequence)</figcaption>${rasterSvg(x)}</figure>`)
-    .join("\n");
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>spike report: ${esc(r.model)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:8px 16px 8px 0;vertical-align:top}figcaption{font-size:12px;color:#555}.ok{color:#1a7f37}.no{color:#b35900}</style>
-</head><body>
-<h1>Spike and energy report: ${esc(r.model)}</h1>
-<p>T = ${r.timesteps}, ${r.tokens} tokens. ${sci(t.acs)} ACs × ${r.costs.pj_per_ac} pJ + ${sci(t.macs)} MACs × ${r.costs.pj_per_mac} pJ = <b>${energy(t.energy_pj)}</b>; the same model as a dense ANN (one pass): ${sci(t.ann_macs)} MACs = <b>${energy(t.ann_energy_pj)}</b> (${t.energy_saving.toFixed(2)}×). Firing: ${pct(t.rate_pos)} +1, ${pct(t.rate_neg)} −1.</p>
-${proof}
-<h2>Layers</h2>
-<table>${head(["layer", "rate +1", "rate −1", "spikes/token", "ACs", "MACs", "energy", "ANN energy"])}${layers}</table>
-<h2>Firing rates</h2>
-${rateChartSvg(r)}
-<h2>Spike rasters (sampled; blue +1, red −1; columns are tokens × time steps)</h2>
-${rasters}
-</body></html>
-`;
 }
 
 /** Writes the report as .json or .html, by extension. */
