@@ -4,4 +4,5 @@
  * (interpreter/ir/ops.ts) attaches them to ops as gradient rules.
  */
 export { addGrad, binaryGrad, clampGrad, scaleGrad, unaryGrad, unbroadcast } from "./elementwise.js";
-export { gatherGrad, indexGrad, layernormGrad, matmulGrad, reduceGrad, softmaxGrad, transposeGrad } from "./nn.js";
+export { gatherGrad, indexGrad, layernormGrad, reduceGrad, softmaxGrad, transposeGrad } from "./nn.js";
+export { matmulGrad } from "./matmul.js";

@@ -1,51 +1,11 @@
 /**
- * Backward kernels of matmul, the last-axis ops (softmax, layernorm), reductions, gather
+ * Backward kernels of the last-axis ops (softmax, layernorm), reductions, gather
  * and the layout ops. Same numerics as ./elementwise.ts: double accumulation, one float32
  * rounding per output element, fixed ascending order.
  */
-import { broadcastOffsets, broadcastShapes } from "../ops/broadcast.js";
 import { normalizeAxis } from "../ops/checks.js";
 import * as K from "../ops/index.js";
 import { type F32Tensor, type Tensor, f32, numel, stridesOf } from "../tensor.js";
-
-/** a [..., M, K] @ b [..., K, N] = y: dL/da = g bᵀ, dL/db = aᵀ g, each summed over the batch positions it was broadcast to. */
-export function matmulGrad(a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32Tensor] {
-  const M = a.shape[a.shape.length - 2]!;
-  const Kd = a.shape[a.shape.length - 1]!;
-  const N = b.shape[b.shape.length - 1]!;
-  const batchA = a.shape.slice(0, -2);
-  const batchB = b.shape.slice(0, -2);
-  const batch = broadcastShapes(batchA, batchB);
-  const offA = broadcastOffsets(batchA, batch);
-  const offB = broadcastOffsets(batchB, batch);
-  const nb = numel(batch);
-  const ga = new Float64Array(a.data.length);
-  const gb = new Float64Array(b.data.length);
-  const ad = a.data;
-  const bd = b.data;
-  const gd = g.data;
-  for (let bi = 0; bi < nb; bi++) {
-    const baseA = offA[bi]! * M * Kd;
-    const baseB = offB[bi]! * Kd * N;
-    const baseG = bi * M * N;
-    for (let m = 0; m < M; m++) {
-      const gRow = baseG + m * N;
-      for (let k = 0; k < Kd; k++) {
-        // dL/da[m, k] = g[m, :] · b[k, :]
-        const bRow = baseB + k * N;
-        let acc = 0;
-        for (let n = 0; n < N; n++) acc += gd[gRow + n]! * bd[bRow + n]!;
-        ga[baseA + m * Kd + k] = ga[baseA + m * Kd + k]! + acc;
-        // dL/db[k, :] += a[m, k] g[m, :]; spike levels are mostly 0, whose rows are skipped
-        // (so a non-finite g there gives no NaN from 0 · Infinity)
-        const av = ad[baseA + m * Kd + k]!;
-        if (av === 0) continue;
-        for (let n = 0; n < N; n++) gb[bRow + n] = gb[bRow + n]! + av * gd[gRow + n]!;
-      }
-    }
-  }
-  return [f32(a.shape, Float32Array.from(ga)), f32(b.shape, Float32Array.from(gb))];
-}
 
 /** softmax over the last axis, y its output: dL/dx = y ⊙ (g − Σ g⊙y) per row. */
 export function softmaxGrad(y: Tensor, g: F32Tensor): F32Tensor {
