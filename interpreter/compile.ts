@@ -6,7 +6,7 @@
  * Every user mistake becomes a `SpecError` (diagnostics with positions) or a `UserError`
  * (arguments and inputs), never a stack trace.
  */
-import * as path from "node:path";
+import { platform } from "#platform";
 import type { ModuleDecl, NeuronDecl } from "../grammar/ast.js";
 import type { Diagnostic } from "../grammar/source.js";
 import { checkFiles } from "./checker/check.js";
@@ -81,7 +81,7 @@ export function resolveEntry(file: string, entry: string, program = new Program(
     const runnable = [...scope.entries()].filter(([, e]) => e.decl.kind !== "Const" && e.uri === loaded.uri).map(([n]) => n);
     const guess = closest(entry, [...scope.keys()]);
     throw new UserError(
-      `${path.basename(file)} has no neuron, layer or model named \`${entry}\`${guess ? `; did you mean \`${guess}\`?` : ""} (declared here: ${runnable.join(", ") || "none"})`,
+      `${platform.path.basename(file)} has no neuron, layer or model named \`${entry}\`${guess ? `; did you mean \`${guess}\`?` : ""} (declared here: ${runnable.join(", ") || "none"})`,
       { file },
     );
   }

@@ -9,9 +9,7 @@
  * commands are in models/README.md); the seeded untrained files written by
  * `models/spikelm/make-weights.ts` (reproducible byte for byte) stay for the tests.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { platform } from "#platform";
 import type { ArgValue } from "../interpreter/compile.js";
 import { compileEntry } from "../interpreter/compile.js";
 import { closest } from "../interpreter/checker/suggest.js";
@@ -22,8 +20,8 @@ import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
 import type { WeightMapping } from "./weights-mapping.js";
 
-const MODELS_DIR = path.dirname(fileURLToPath(import.meta.url));
-const here = (...p: string[]) => path.join(MODELS_DIR, ...p);
+const MODELS_DIR = platform.path.join(platform.repoRoot, "models");
+const here = (...p: string[]) => platform.path.join(MODELS_DIR, ...p);
 
 export type Task = "encode" | "fill-mask" | "classify" | "generate";
 
@@ -210,7 +208,7 @@ export function modelTokenizer(info: Pick<ModelInfo, "name" | "tokenizer">, voca
   const file = vocab ?? info.tokenizer.vocab;
   if (!file)
     throw new UserError(`\`${info.name}\` needs a WordPiece vocabulary of ${info.tokenizer.size} tokens (BERT's vocab.txt): pass --vocab FILE`);
-  if (!fs.existsSync(file)) throw new UserError(`cannot read the vocab file ${file}: no such file`);
+  if (!platform.exists(file)) throw new UserError(`cannot read the vocab file ${file}: no such file`);
   const tok = WordPieceTokenizer.fromFile(file);
   if (tok.vocabSize !== info.tokenizer.size)
     throw new UserError(`${file} has ${tok.vocabSize} tokens, but \`${info.name}\` has a vocabulary of ${info.tokenizer.size}`);

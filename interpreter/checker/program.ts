@@ -5,14 +5,14 @@
  * File identity is an absolute path. The host decides where text comes from, so the
  * language server can overlay unsaved editor buffers on the disk.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { platform } from "#platform";
+import { utf8 } from "../platform/platform.js";
 import type { Decl, ImportDecl, SpkFile } from "../../grammar/ast.js";
 import { parse } from "../../grammar/parse.js";
 import { type Diagnostic, LineIndex } from "../../grammar/source.js";
 
-export const STDLIB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../stdlib");
+const path = platform.path;
+export const STDLIB_DIR = path.join(platform.repoRoot, "stdlib");
 const PRELUDE = path.join(STDLIB_DIR, "prelude.spk");
 
 export interface FileHost {
@@ -22,7 +22,7 @@ export interface FileHost {
 export const diskHost: FileHost = {
   read(file) {
     try {
-      return fs.readFileSync(file, "utf8");
+      return utf8(platform.readBytes(file));
     } catch {
       return undefined;
     }
@@ -130,8 +130,9 @@ export class Program {
 
 export function stdlibModules(): string[] {
   try {
-    return fs
-      .readdirSync(STDLIB_DIR)
+    return platform
+      .readDir(STDLIB_DIR)
+      .map((e) => e.name)
       .filter((f) => f.endsWith(".spk") && f !== "prelude.spk")
       .map((f) => f.slice(0, -4))
       .sort();

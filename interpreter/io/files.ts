@@ -1,13 +1,13 @@
 /** Small file helpers shared by the readers and writers: clear errors, atomic writes. */
 
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { platform } from "#platform";
+import { utf8 } from "../platform/platform.js";
 import { UserError, describeError } from "./errors.js";
 
 /** Reads a whole file; a missing or unreadable file is a UserError naming it. */
-export function readFileBytes(file: string, what = "file"): Buffer {
+export function readFileBytes(file: string, what = "file"): Uint8Array {
   try {
-    return fs.readFileSync(file);
+    return platform.readBytes(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new UserError(`${file}: ${what} not found`, { file, cause: e });
@@ -19,14 +19,12 @@ export function readFileBytes(file: string, what = "file"): Buffer {
 export function readFileText(file: string, what = "file"): string {
   const bytes = readFileBytes(file, what);
   try {
-    return bytes.toString("utf8");
+    return utf8(bytes);
   } catch (e) {
     // Node strings top out around 512 MiB.
     throw new UserError(`${file}: ${what} is too large to read as text (${bytes.length} bytes)`, { file, cause: e });
   }
 }
-
-let tempCounter = 0;
 
 /**
  * Writes `data` to `file` atomically: the bytes go to a temporary file in the same
@@ -34,17 +32,9 @@ let tempCounter = 0;
  * (and no temporary file) behind.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.${tempCounter++}.tmp`);
   try {
-    fs.writeFileSync(tmp, data, { flag: "wx" });
-    fs.renameSync(tmp, file);
+    platform.writeAtomic(file, data);
   } catch (e) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // best effort
-    }
     throw new UserError(`${file}: cannot write file: ${describeError(e)}`, { file, cause: e });
   }
 }

@@ -13,7 +13,7 @@
  *    cannot be covered, or is longer than 100 characters, becomes [UNK].
  */
 
-import * as path from "node:path";
+import { platform } from "#platform";
 import { UserError } from "../../interpreter/io/errors.js";
 import { readFileText } from "../../interpreter/io/files.js";
 import type { SpecialIds, Tokenizer } from "./types.js";
@@ -125,7 +125,7 @@ export class WordPieceTokenizer implements Tokenizer {
   /** Loads `vocab.txt`; a missing file is a UserError naming it. */
   static fromFile(vocabPath: string, options: WordPieceOptions = {}): WordPieceTokenizer {
     const text = readFileText(vocabPath, "vocab file");
-    return new WordPieceTokenizer(parseVocab(text), { name: `wordpiece(${path.basename(vocabPath)})`, ...options }, vocabPath);
+    return new WordPieceTokenizer(parseVocab(text), { name: `wordpiece(${platform.path.basename(vocabPath)})`, ...options }, vocabPath);
   }
 
   /**

@@ -6,8 +6,8 @@
  * builtins with their signatures, keywords, and stdlib declarations not yet imported (with
  * the import added on accept).
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { platform } from "#platform";
+import type { DirEntry } from "../../interpreter/platform/platform.js";
 import type { CompletionItem, TextEdit } from "vscode-languageserver";
 import { CompletionItemKind, InsertTextFormat, MarkupKind } from "vscode-languageserver";
 import type { Decl } from "../../grammar/ast.js";
@@ -17,6 +17,8 @@ import { STDLIB_DIR, resolveImportPath, stdlibModules } from "../../interpreter/
 import { codeBlock, declMembers, declSignature, defSignature, moduleLabel, slice } from "./describe.js";
 import { bodyAt, callAt, declAt, indexFile, tokensOf, type DefKind } from "./syntax.js";
 import type { Analysis } from "./workspace.js";
+
+const path = platform.path;
 
 const DEF_ITEM_KIND: Record<DefKind, CompletionItemKind> = {
   neuron: CompletionItemKind.Class,
@@ -63,16 +65,16 @@ function importItems(a: Analysis, typed: string): CompletionItem[] {
     const slash = typed.lastIndexOf("/");
     const dirPart = slash >= 0 ? typed.slice(0, slash + 1) : "./";
     const dir = path.resolve(path.dirname(a.file), dirPart);
-    let entries: fs.Dirent[] = [];
+    let entries: DirEntry[] = [];
     try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
+      entries = platform.readDir(dir);
     } catch {
       entries = [];
     }
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
       const full = path.join(dir, e.name);
-      if (e.isDirectory()) items.push({ label: `${dirPart}${e.name}/`, kind: CompletionItemKind.Folder, command: { title: "", command: "editor.action.triggerSuggest" } });
+      if (e.directory) items.push({ label: `${dirPart}${e.name}/`, kind: CompletionItemKind.Folder, command: { title: "", command: "editor.action.triggerSuggest" } });
       else if (e.name.endsWith(".spk") && full !== a.file) items.push({ label: `${dirPart}${e.name}`, kind: CompletionItemKind.File });
     }
   }

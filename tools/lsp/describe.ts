@@ -3,12 +3,14 @@
  * the declaring file's own text (whitespace collapsed), so they show what the user wrote and
  * no printer is needed. Shared by the services so a neuron looks the same everywhere.
  */
-import * as path from "node:path";
+import { platform } from "#platform";
 import type { Decl, ForwardDecl, ModuleDecl, NeuronDecl, StepDecl } from "../../grammar/ast.js";
 import type { Span } from "../../grammar/source.js";
 import { BUILTINS, INITIALISERS } from "../../interpreter/checker/builtins.js";
 import { STDLIB_DIR } from "../../interpreter/checker/program.js";
 import type { Def } from "./syntax.js";
+
+const path = platform.path;
 
 const MAX = 160;
 

@@ -6,11 +6,11 @@
  * percent-encode), and documents that are not files (`untitled:`) get a stable stand-in path
  * so the core can still treat them as files.
  */
-import * as path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { platform } from "#platform";
 import type { Location, Range } from "vscode-languageserver";
 import type { LineIndex, Span } from "../../grammar/source.js";
 
+const path = platform.path;
 const UNTITLED_DIR = path.resolve("/__spikelm_untitled__");
 
 export class Uris {
@@ -25,7 +25,7 @@ export class Uris {
 
   /** The URI to send the client for a core path: the one it used, or a file URL. */
   toUri(file: string): string {
-    return this.clientUris.get(file) ?? pathToFileURL(file).href;
+    return this.clientUris.get(file) ?? platform.pathToFileURL(file);
   }
 }
 
@@ -33,7 +33,7 @@ export class Uris {
 export function pathOfUri(uri: string): string {
   if (uri.startsWith("file:")) {
     try {
-      return path.resolve(fileURLToPath(uri));
+      return path.resolve(platform.fileURLToPath(uri));
     } catch {
       return path.join(UNTITLED_DIR, encodeURIComponent(uri));
     }

@@ -16,8 +16,8 @@
  * to take too long; such a document gets its syntax only (or nothing) and a diagnostic
  * saying why. See supervisor.ts.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { platform } from "#platform";
+import { type DirEntry, utf8 } from "../../interpreter/platform/platform.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { TextDocumentContentChangeEvent } from "vscode-languageserver";
 import { type Diagnostic, LineIndex } from "../../grammar/source.js";
@@ -116,7 +116,7 @@ export class Workspace {
       if (this.disk.has(file)) return this.disk.get(file);
       let text: string | undefined;
       try {
-        text = fs.readFileSync(file, "utf8");
+        text = utf8(platform.readBytes(file));
       } catch {
         text = undefined;
       }
@@ -387,18 +387,18 @@ export function listSpecs(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
     if (depth > 12 || out.length >= MAX_WORKSPACE_FILES) return;
-    let entries: fs.Dirent[];
+    let entries: DirEntry[];
     try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
+      entries = platform.readDir(dir);
     } catch {
       return;
     }
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) {
+      const p = platform.path.join(dir, e.name);
+      if (e.directory) {
         if (!SKIP_DIRS.has(e.name)) walk(p, depth + 1);
-      } else if (e.isFile() && e.name.endsWith(".spk") && out.length < MAX_WORKSPACE_FILES) out.push(p);
+      } else if (e.file && e.name.endsWith(".spk") && out.length < MAX_WORKSPACE_FILES) out.push(p);
     }
   };
   walk(root, 0);
