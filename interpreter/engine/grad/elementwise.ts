@@ -22,6 +22,12 @@ const HEAVISIDE_HALF_WIDTH = 0.5;
 /** The gradient of a value broadcast from `shape` to g's shape: sum over the broadcast positions. */
 export function unbroadcast(g: F32Tensor, shape: readonly number[]): F32Tensor {
   if (sameShape(g.shape, shape)) return g;
+  if (numel(shape) === 1) {
+    // a scalar operand: the sum of every element, ascending, as the general loop adds them
+    let s = 0;
+    for (let i = 0; i < g.data.length; i++) s += g.data[i]!;
+    return f32(shape, [s]);
+  }
   const off = broadcastOffsets(shape, g.shape);
   const acc = new Float64Array(numel(shape));
   for (let i = 0; i < g.data.length; i++) acc[off[i]!] = acc[off[i]!]! + g.data[i]!;
@@ -94,6 +100,10 @@ export function binaryGrad(op: string, a: Tensor, b: Tensor, g: F32Tensor): [F32
   // add and sub pass g itself (negated for sub's b): no per-element work beyond unbroadcast
   if (op === "add") return [unbroadcast(g, a.shape), unbroadcast(g, b.shape)];
   if (op === "sub") return [unbroadcast(g, a.shape), unbroadcast(scaleGrad(g, -1), b.shape)];
+  if (op === "mul" || op === "div") {
+    const direct = mulDivGradDirect(op, a.data as Float32Array, b.data as Float32Array, g);
+    if (direct) return [unbroadcast(direct[0], a.shape), unbroadcast(direct[1], b.shape)];
+  }
   // operands of the output's shape are read directly; broadcast ones through offsets
   const ia = sameShape(a.shape, shape) ? undefined : broadcastOffsets(a.shape, shape);
   const ib = sameShape(b.shape, shape) ? undefined : broadcastOffsets(b.shape, shape);
@@ -143,6 +153,49 @@ export function binaryGrad(op: string, a: Tensor, b: Tensor, g: F32Tensor): [F32
       throw new Error(`internal: no gradient rule for binary op "${op}"`);
   }
   return [unbroadcast(f32(shape, ga), a.shape), unbroadcast(f32(shape, gb), b.shape)];
+}
+
+/**
+ * mul and div when each operand has the output's size or a single element (the usual
+ * cases: no offset tables), the same per-element values as binaryGrad's general loop;
+ * undefined otherwise.
+ */
+function mulDivGradDirect(op: "mul" | "div", a: Float32Array, b: Float32Array, g: F32Tensor): [F32Tensor, F32Tensor] | undefined {
+  const gd = g.data;
+  const n = gd.length;
+  if ((a.length !== n && a.length !== 1) || (b.length !== n && b.length !== 1)) return undefined;
+  const ga = new Float32Array(n);
+  const gb = new Float32Array(n);
+  const sa = a.length === 1;
+  const sb = b.length === 1;
+  if (op === "mul") {
+    if (!sa && !sb)
+      for (let i = 0; i < n; i++) {
+        ga[i] = gd[i]! * b[i]!;
+        gb[i] = gd[i]! * a[i]!;
+      }
+    else if (!sa) {
+      const y = b[0]!;
+      for (let i = 0; i < n; i++) {
+        ga[i] = gd[i]! * y;
+        gb[i] = gd[i]! * a[i]!;
+      }
+    } else {
+      const x = a[0]!;
+      for (let i = 0; i < n; i++) {
+        ga[i] = gd[i]! * (sb ? b[0]! : b[i]!);
+        gb[i] = gd[i]! * x;
+      }
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const x = sa ? a[0]! : a[i]!;
+      const y = sb ? b[0]! : b[i]!;
+      ga[i] = gd[i]! / y;
+      gb[i] = (-gd[i]! * x) / (y * y);
+    }
+  }
+  return [f32(g.shape, ga), f32(g.shape, gb)];
 }
 
 /** clamp(x, lo, hi): x gets the gradient where lo <= x <= hi (ends included); lo where x < lo; hi where x > hi. */

@@ -89,11 +89,49 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): F32Tensor {
   const y = expectF32(b, op);
   const f = binaryScalar(op);
   const shape = broadcastShapes(x.shape, y.shape);
-  const ia = broadcastOffsets(x.shape, shape);
-  const ib = broadcastOffsets(y.shape, shape);
   const out = new Float32Array(numel(shape));
-  for (let i = 0; i < out.length; i++) out[i] = Math.fround(f(x.data[ia[i]!]!, y.data[ib[i]!]!));
+  if (!binaryDirect(op, x.data, y.data, out)) {
+    const ia = broadcastOffsets(x.shape, shape);
+    const ib = broadcastOffsets(y.shape, shape);
+    for (let i = 0; i < out.length; i++) out[i] = Math.fround(f(x.data[ia[i]!]!, y.data[ib[i]!]!));
+  }
   return f32(shape, out);
+}
+
+/**
+ * The common cases without offset tables, same values: both operands of the output's size
+ * (none was broadcast: an operand broadcast along an axis has fewer elements), or one of
+ * them a single element. add/sub/mul/div are written out (one loop per op, so each stays
+ * monomorphic); false for anything else.
+ */
+function binaryDirect(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): boolean {
+  const n = out.length;
+  const mode = a.length === n && b.length === n ? 0 : a.length === n && b.length === 1 ? 1 : a.length === 1 && b.length === n ? 2 : -1;
+  if (mode < 0 || (op !== "add" && op !== "sub" && op !== "mul" && op !== "div")) return false;
+  const sa = a[0]!;
+  const sb = b[0]!;
+  switch (op) {
+    case "add":
+      if (mode === 0) for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+      else if (mode === 1) for (let i = 0; i < n; i++) out[i] = a[i]! + sb;
+      else for (let i = 0; i < n; i++) out[i] = sa + b[i]!;
+      return true;
+    case "sub":
+      if (mode === 0) for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
+      else if (mode === 1) for (let i = 0; i < n; i++) out[i] = a[i]! - sb;
+      else for (let i = 0; i < n; i++) out[i] = sa - b[i]!;
+      return true;
+    case "mul":
+      if (mode === 0) for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
+      else if (mode === 1) for (let i = 0; i < n; i++) out[i] = a[i]! * sb;
+      else for (let i = 0; i < n; i++) out[i] = sa * b[i]!;
+      return true;
+    case "div":
+      if (mode === 0) for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+      else if (mode === 1) for (let i = 0; i < n; i++) out[i] = a[i]! / sb;
+      else for (let i = 0; i < n; i++) out[i] = sa / b[i]!;
+      return true;
+  }
 }
 
 /** `op` applied to every element: out[i] = fround(f(a[i])) with f from `unaryScalar`. a must be f32. */
@@ -115,6 +153,14 @@ export function clamp(x: Tensor, lo: Tensor, hi: Tensor): F32Tensor {
   const l = expectF32(lo, "clamp");
   const h = expectF32(hi, "clamp");
   const shape = broadcastShapes(t.shape, l.shape, h.shape);
+  if (l.data.length === 1 && h.data.length === 1 && t.data.length === numel(shape)) {
+    // scalar bounds (a neuron's window): no offset tables, same values
+    const lo1 = l.data[0]!;
+    const hi1 = h.data[0]!;
+    const out = new Float32Array(t.data.length);
+    for (let i = 0; i < out.length; i++) out[i] = Math.min(Math.max(t.data[i]!, lo1), hi1);
+    return f32(shape, out);
+  }
   const it = broadcastOffsets(t.shape, shape);
   const il = broadcastOffsets(l.shape, shape);
   const ih = broadcastOffsets(h.shape, shape);
