@@ -5,14 +5,25 @@
  * it, every step recomputes the whole prefix. Both give the same logits bit for bit (the
  * property test holds them to it): per-position work is identical, and masked attention
  * terms contribute exact zeros.
+ *
+ * By default the graphs run optimized (passes/pass.ts) on the optimized executor: one
+ * executor per number of new positions, planned once for the model's context (the nodes
+ * whose axis grows with the positions held at full length, run at the current one), so a
+ * decoding step allocates no tensor memory and the weights are packed once; the key/value
+ * caches are runtime/planned-cache.ts, read by the spike kernels as int8 levels. `optimize:
+ * false` runs the reference interpreter (its caches are runtime/spike-cache.ts); both give
+ * the same logits bit for bit (test/generate.test.ts).
  */
 import { type Compiled, compileEntry, type ArgValue } from "../compile.js";
 import { type Tensor, i32 } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
 import { incrementalize, NotIncremental, type IncrementalGraph } from "../passes/incremental.js";
 import { ReferenceInterpreter, type SequenceState } from "../reference/interpreter.js";
+import { OptimizedExecutor, type ExecutorOptions } from "../optimized/executor.js";
+import { optimize } from "../passes/pass.js";
 import { ParamStore } from "../runtime/params.js";
-import type { SpikeCache } from "../runtime/spike-cache.js";
+import type { PlannedSequence } from "../runtime/planned-cache.js";
+import type { CacheContents } from "../runtime/spike-cache.js";
 import { dimValue } from "../types/dims.js";
 
 export interface GeneratorOptions {
@@ -25,6 +36,16 @@ export interface GeneratorOptions {
   readonly cache?: boolean;
   /** Longest sequence the model takes (its position table); checked before running. */
   readonly maxContext?: number;
+  /** Run on the optimized executor (default) or the reference interpreter (false). */
+  readonly optimize?: boolean;
+  /** Optimized executor options (threads, kernel backends); tests force each kernel. */
+  readonly executor?: Pick<ExecutorOptions, "threads" | "backend" | "variant" | "neurons">;
+}
+
+/** An optimized executor for one graph, and the positions it was planned for. */
+interface Planned {
+  readonly exec: OptimizedExecutor;
+  readonly capacity: number;
 }
 
 /**
@@ -45,12 +66,17 @@ export class Generator {
   private params: ParamStore | undefined;
   private readonly graphs = new Map<number, { compiled: Compiled; inc?: IncrementalGraph }>();
   private sequence: SequenceState = { offset: 0, caches: new Map() };
+  private planned: PlannedSequence = { offset: 0, caches: new Map() };
+  /** Optimized: the executor of each number of new positions (cached decoding) kept for reuse. */
+  private readonly executors = new Map<number, Planned>();
   private tokens: number[] = [];
   readonly cached: boolean;
+  readonly optimized: boolean;
   private idsName = "ids";
 
   constructor(readonly options: GeneratorOptions) {
     this.cached = options.cache ?? true;
+    this.optimized = options.optimize ?? true;
   }
 
   get length(): number {
@@ -94,11 +120,29 @@ export class Generator {
       throw new UserError(`the sequence would be ${this.tokens.length + tokens.length} tokens, longer than the model's context of ${max}`);
     const all = [...this.tokens, ...tokens];
     let logits: Tensor;
-    if (this.cached) {
+    if (this.cached && this.optimized) {
+      const ids = i32([1, tokens.length], tokens);
+      const exec = this.decoderFor(tokens.length);
+      try {
+        logits = exec.run(new Map([[this.idsName, ids]]), { sequence: this.planned }).output;
+      } finally {
+        if (this.executors.get(tokens.length)?.exec !== exec) exec.release();
+      }
+      this.planned.offset += tokens.length;
+    } else if (this.cached) {
       const { inc } = this.graphFor(tokens.length);
       const ids = i32([1, tokens.length], tokens);
       logits = new ReferenceInterpreter(inc!.graph, this.params!).run(new Map([[this.idsName, ids]]), { sequence: this.sequence }).output;
       this.sequence.offset += tokens.length;
+    } else if (this.optimized) {
+      // The whole prefix, on an executor planned for its length (used once, then released).
+      const { compiled } = this.graphFor(all.length);
+      const exec = new OptimizedExecutor(optimize(compiled.graph).graph, this.params!, this.options.executor);
+      try {
+        logits = exec.run(new Map([[this.idsName, i32([1, all.length], all)]])).output;
+      } finally {
+        exec.release();
+      }
     } else {
       const { compiled } = this.graphFor(all.length);
       logits = new ReferenceInterpreter(compiled.graph, this.params!).run(new Map([[this.idsName, i32([1, all.length], all)]])).output;
@@ -109,19 +153,42 @@ export class Generator {
     return Float32Array.from(logits.data.subarray((rows - 1) * V, rows * V));
   }
 
+  /**
+   * The optimized executor for `n` new positions after those cached. One token at a time is
+   * planned for the model's context (or, without one, for twice the positions so far, and
+   * re-planned when they no longer fit); the prompt's executor is planned for what it needs
+   * and released after use.
+   */
+  private decoderFor(n: number): OptimizedExecutor {
+    const keys = this.planned.offset + n;
+    const hit = this.executors.get(n);
+    if (hit && hit.capacity >= keys) return hit.exec;
+    hit?.exec.release();
+    this.executors.delete(n);
+    const { inc } = this.graphFor(n);
+    const max = this.options.maxContext;
+    const capacity = n === 1 ? (max ?? Math.max(64, 2 * keys)) : keys;
+    const { graph } = optimize(inc!.graph);
+    const exec = new OptimizedExecutor(graph, this.params!, { ...this.options.executor, decode: { keyAxes: inc!.keyAxes, positions: n, capacity } });
+    // Only the one-token executor is kept (feed releases the others after their run).
+    if (n === 1) this.executors.set(n, { exec, capacity });
+    return exec;
+  }
+
   /** Restarts the sequence (the calibrated amplitudes are kept). */
   reset(): void {
     this.tokens = [];
     this.sequence = { offset: 0, caches: new Map() };
+    this.planned = { offset: 0, caches: new Map() };
   }
 
   /** The caches held now, by cache_concat node (empty before the first feed, or without the cache). */
-  get caches(): ReadonlyMap<number, SpikeCache> {
-    return this.sequence.caches;
+  get caches(): ReadonlyMap<number, CacheContents> {
+    return this.optimized ? this.planned.caches : this.sequence.caches;
   }
 
   cacheStats(): CacheStats {
-    const tokens = this.sequence.offset;
+    const tokens = this.optimized ? this.planned.offset : this.sequence.offset;
     const inc = this.cached && tokens > 0 ? this.graphFor(1).inc : undefined;
     if (!inc) return { tokens, bytesPerToken: 0, float32BytesPerToken: 0, sites: [] };
     const byId = new Map(inc.graph.nodes.map((n) => [n.id, n]));
@@ -129,7 +196,7 @@ export class Generator {
     let float = 0;
     const sites = inc.caches.map((c) => {
       const node = byId.get(c.node)!;
-      const cache = this.sequence.caches.get(c.node);
+      const cache = this.caches.get(c.node);
       if (!cache || cache.length !== tokens) throw new Error(`internal: cache %${c.node} holds ${cache?.length ?? 0} positions, not ${tokens}`);
       bytes += cache.bytes;
       float += cache.float32Bytes;

@@ -17,12 +17,13 @@ import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
-import { opDef } from "../ir/ops.js";
+import { F32_LOWEST, opDef } from "../ir/ops.js";
 import { timeStages } from "../ir/stages.js";
 import type { FusedStep } from "../passes/fuse-elementwise.js";
 import { type Mode, type NeuronRecord, type RunResult, type TraceFn, collectTaps } from "../reference/interpreter.js";
 import { canonicalLevels, runStep } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
+import { PlannedCache, type PlannedSequence } from "../runtime/planned-cache.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
 import { compileNeuron, type NeuronKernel } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
@@ -61,18 +62,36 @@ export interface ExecutorOptions {
    * JS kernel on every setting. All compute the same bits.
    */
   readonly neurons?: NeuronBackend;
+  /**
+   * An incremental decoding graph (passes/incremental.ts): `positions` new positions per
+   * run; the nodes of `keyAxes` are planned for `capacity` positions in all and run at the
+   * current count. Runs then take `RunOptions.sequence`.
+   */
+  readonly decode?: { readonly keyAxes: ReadonlyMap<number, number>; readonly positions: number; readonly capacity: number };
+}
+
+/** Options of one run. */
+export interface ExecutorRunOptions {
+  readonly mode?: Mode;
+  readonly record?: boolean;
+  readonly trace?: TraceFn;
+  /** Incremental decoding: the key/value caches (updated) and the positions they hold. */
+  readonly sequence?: PlannedSequence;
 }
 
 export class OptimizedExecutor {
   readonly plan: Plan;
   private readonly slots = new Map<number, Storage>();
   private readonly neurons = new Map<number, NeuronSlots>();
-  private readonly fusedTables = new Map<string, { index: InputIndex[]; tables: (Int32Array | undefined)[] }>();
+  private readonly fusedTables = new Map<string, { index: InputIndex[]; tables: (Int32Array | undefined)[]; keys: number }>();
   private staticsReady = false;
   /** The current run's `trace` hook (see RunOptions.trace), if any. */
   private tracer?: TraceFn;
   private readonly T: number;
   private readonly scratch: Float64Array;
+  /** Decoding: the current shape of each node with a key axis (arrays updated in place per run). */
+  private readonly keyShapes = new Map<number, number[]>();
+  private sequence?: PlannedSequence;
 
   constructor(
     readonly graph: Graph,
@@ -80,7 +99,11 @@ export class OptimizedExecutor {
     readonly options: ExecutorOptions = {},
   ) {
     this.T = graph.timesteps;
-    this.plan = planBuffers(graph, { keepAll: options.keepValues });
+    this.plan = planBuffers(options.decode ? this.atCapacity(graph, options.decode) : graph, { keepAll: options.keepValues });
+    for (const id of options.decode?.keyAxes.keys() ?? []) {
+      const p = this.plan.byId.get(id);
+      if (p) this.keyShapes.set(id, [...p.shape]);
+    }
     for (const [id, b] of this.plan.buffers) this.slots.set(id, b);
     let widest = 1;
     for (const p of this.plan.nodes) widest = Math.max(widest, p.shape[p.shape.length - 1] ?? 1);
@@ -90,6 +113,18 @@ export class OptimizedExecutor {
       if (p.node.op === "param") this.slots.set(p.node.id, params.get(p.node.attrs.path as string).tensor.data);
       if (p.node.op === "neuron") this.neurons.set(p.node.id, this.neuronSlots(p));
     }
+  }
+
+  /** The graph with each key axis planned at `capacity` positions. */
+  private atCapacity(g: Graph, d: NonNullable<ExecutorOptions["decode"]>): Graph {
+    const nodes = g.nodes.map((n) => {
+      const ax = d.keyAxes.get(n.id);
+      if (ax === undefined) return n;
+      const shape = [...(n.attrs.outShape as number[])];
+      shape[shape.length + ax] = d.capacity;
+      return { ...n, attrs: { ...n.attrs, outShape: shape } };
+    });
+    return { ...g, nodes };
   }
 
   /** Bytes of tensor memory the executor holds (arena, neuron buffers). */
@@ -118,13 +153,26 @@ export class OptimizedExecutor {
   }
 
   /** `trace` reports each node's value as the reference interpreter's hook does (static nodes only on the first run, when they are computed). */
-  run(inputs: ReadonlyMap<string, Tensor>, opts: { mode?: Mode; record?: boolean; trace?: TraceFn } = {}): RunResult {
+  run(inputs: ReadonlyMap<string, Tensor>, opts: ExecutorRunOptions = {}): RunResult {
     this.tracer = opts.trace;
+    this.startSequence(opts.sequence);
     try {
       return this.runTraced(inputs, opts);
     } finally {
       this.tracer = undefined;
+      this.sequence = undefined;
     }
+  }
+
+  /** Decoding: sets every key axis to the positions held after this run. */
+  private startSequence(seq: PlannedSequence | undefined): void {
+    const d = this.options.decode;
+    if (!d !== !seq) throw new Error(d ? "internal: a decoding executor runs with a sequence" : "internal: a sequence needs an executor planned for decoding");
+    if (!d || !seq) return;
+    const keys = seq.offset + d.positions;
+    if (keys > d.capacity) throw new Error(`internal: ${keys} positions, but the executor was planned for ${d.capacity}`);
+    for (const [id, shape] of this.keyShapes) shape[shape.length + d.keyAxes.get(id)!] = keys;
+    this.sequence = seq;
   }
 
   private runTraced(inputs: ReadonlyMap<string, Tensor>, opts: { mode?: Mode; record?: boolean }): RunResult {
@@ -172,6 +220,15 @@ export class OptimizedExecutor {
    */
   paramsChanged(): void {
     this.staticsReady = false;
+    this.release();
+  }
+
+  /**
+   * Drops the spike kernels' packed copies of this executor's weight operands (they live in
+   * WebAssembly memory, which garbage collection does not reach): call it before discarding
+   * an executor whose weights are not shared.
+   */
+  release(): void {
     for (const p of this.plan.nodes) {
       if (!p.isStatic) continue;
       const b = this.slots.get(p.node.id);
@@ -238,10 +295,16 @@ export class OptimizedExecutor {
   /** A node's value: whole (t = -1) or, for a timed node, the slice of step t. */
   private view(id: number, t: number): View {
     const p = this.plan.byId.get(id)!;
-    const data = p.node.op === "neuron_out" ? this.projection(p.node) : this.slots.get(id)!;
-    if (t < 0 || !p.node.type.timed) return { data, shape: p.shape };
+    let data = p.node.op === "neuron_out" ? this.projection(p.node) : this.slots.get(id)!;
+    let shape = p.shape;
+    const keyed = this.keyShapes.get(id);
+    if (keyed) {
+      shape = keyed;
+      data = data.subarray(0, numel(keyed));
+    }
+    if (t < 0 || !p.node.type.timed) return { data, shape };
     const n = data.length / this.T;
-    return { data: data.subarray(t * n, (t + 1) * n), shape: p.shape.slice(1) };
+    return { data: data.subarray(t * n, (t + 1) * n), shape: shape.slice(1) };
   }
 
   private out(p: PlannedNode, t: number): View {
@@ -296,9 +359,15 @@ export class OptimizedExecutor {
       }
       case "positions": {
         const o = this.out(p, t).data as Int32Array;
-        for (let i = 0; i < o.length; i++) o[i] = i;
+        const first = node.attrs.offset ? (this.sequence?.offset ?? 0) : 0;
+        for (let i = 0; i < o.length; i++) o[i] = first + i;
         return;
       }
+      case "causal_mask":
+        if (node.attrs.offset) return this.execOffsetMask(p);
+        return this.execFallback(p, t);
+      case "cache_concat":
+        return this.execCacheConcat(p);
       case "transpose":
       case "split_heads":
       case "merge_heads":
@@ -319,6 +388,32 @@ export class OptimizedExecutor {
         if (opDef(node.op).elementwise) return this.execFused(p, [{ op: node.op, args: node.inputs.map((_, k) => ({ in: k })) }], t);
         return this.execFallback(p, t);
     }
+  }
+
+  /** The causal mask of the new positions against all so far (the reference interpreter's offsetSequenceOp). */
+  private execOffsetMask(p: PlannedNode): void {
+    const o = this.out(p, -1);
+    const [n, all] = o.shape as [number, number];
+    const P = all - n;
+    const d = o.data as Float32Array;
+    d.fill(0);
+    for (let i = 0; i < n; i++) d.fill(F32_LOWEST, i * all + P + i + 1, (i + 1) * all);
+  }
+
+  /** Appends this run's keys or values to the node's cache; the node's value is the whole cache. */
+  private execCacheConcat(p: PlannedNode): void {
+    const seq = this.sequence;
+    if (!seq) throw new Error("internal: a cache_concat graph needs a sequence");
+    const node = p.node;
+    let cache = seq.caches.get(node.id);
+    if (!cache) {
+      cache = new PlannedCache(p.kind === "i8", node.attrs.axis as number, this.options.decode!.capacity);
+      seq.caches.set(node.id, cache);
+    }
+    const x = this.view(node.inputs[0]!, -1);
+    this.slots.set(node.id, cache.append(x.data as Int8Array | Float32Array, x.shape));
+    const want = this.keyShapes.get(node.id)!;
+    if (cache.shape.join() !== want.join()) throw new Error(`internal: cache %${node.id} is [${cache.shape.join(", ")}], the plan expects [${want.join(", ")}]`);
   }
 
   /** Reference forward, copied into the planned buffer (ops without a fast kernel). */
@@ -373,7 +468,9 @@ export class OptimizedExecutor {
     const o = this.out(p, t);
     const key = `${node.id}|${t < 0 ? "multi" : "step"}`;
     let plan = this.fusedTables.get(key);
-    if (!plan) {
+    // Decoding: broadcast tables of nodes with a key axis follow the positions held.
+    const keys = this.keyShapes.has(node.id) ? this.sequence!.offset : -1;
+    if (!plan || plan.keys !== keys) {
       const shapes = this.aligned(node.inputs, t);
       const outShape = [...o.shape];
       const R = Math.max(outShape.length, ...shapes.map((s) => s.length));
@@ -393,7 +490,7 @@ export class OptimizedExecutor {
           tables.push(broadcastOffsets(s, outAligned));
         }
       }
-      plan = { index, tables };
+      plan = { index, tables, keys };
       this.fusedTables.set(key, plan);
     }
     const kernel = compileFused(program, plan.index);

@@ -31,7 +31,8 @@ export interface Plan {
   readonly naiveBytes: number;
 }
 
-const EXTERNAL = new Set(["param", "input", "neuron", "neuron_out"]);
+// A cache_concat's buffer is its key/value cache, kept between runs (runtime/planned-cache.ts).
+const EXTERNAL = new Set(["param", "input", "neuron", "neuron_out", "cache_concat"]);
 
 function alloc(kind: StorageKind, n: number): Storage {
   return kind === "f32" ? new Float32Array(n) : kind === "i32" ? new Int32Array(n) : new Int8Array(n);
@@ -47,7 +48,8 @@ export function planBuffers(g: Graph, opts: { readonly keepAll?: boolean } = {})
   const byId = new Map(order.map((n) => [n.id, n]));
   const staticIds = new Set<number>();
   for (const n of order) {
-    const src = n.op === "param" || n.op === "const" || n.op === "causal_mask";
+    // An offset causal mask (incremental decoding) changes with the positions already cached.
+    const src = n.op === "param" || n.op === "const" || (n.op === "causal_mask" && !n.attrs.offset);
     if (src || (!n.type.timed && n.inputs.length > 0 && n.op !== "input" && n.op !== "neuron" && n.inputs.every((i) => staticIds.has(i)))) staticIds.add(n.id);
   }
   // A projection keeps its neuron's buffers alive: uses of projections count as uses of the neuron.

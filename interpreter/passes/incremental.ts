@@ -47,6 +47,20 @@ export interface CacheSite {
 export interface IncrementalGraph {
   readonly graph: Graph;
   readonly caches: readonly CacheSite[];
+  /**
+   * Every node with an axis over all positions so far (its length grows call after call),
+   * by id: that axis, right-aligned. The optimized executor plans these nodes for a maximum
+   * key length and runs them at the current one.
+   */
+  readonly keyAxes: ReadonlyMap<number, number>;
+}
+
+/** A transpose that swaps the last two axes and nothing else. */
+function swapsLastTwo(n: IRNode): boolean {
+  if (n.op !== "transpose") return false;
+  const perm = n.attrs.perm as number[];
+  const r = perm.length;
+  return r >= 2 && perm[r - 1] === r - 2 && perm[r - 2] === r - 1 && perm.slice(0, -2).every((a, i) => a === i);
 }
 
 export function incrementalize(g: Graph, idsInput: string): IncrementalGraph {
@@ -62,6 +76,17 @@ export function incrementalize(g: Graph, idsInput: string): IncrementalGraph {
 
   const extend = (operand: number, axis: number, why: string): number => {
     const src = byId.get(operand)!;
+    // Keys arrive transposed (Q @ transpose(K)): the cache holds K itself, growing along its
+    // rows, and the transpose is applied to the whole cache. Same values; appending a
+    // position then adds a row per head rather than a column, and the optimized executor's
+    // spike kernels read the cache in the K-major layout they take for Q @ Kᵀ.
+    if (axis === -1 && swapsLastTwo(src)) {
+      const inner = extend(src.inputs[0]!, -2, why);
+      const id = nextId.value++;
+      out.push({ ...src, id, inputs: [inner] });
+      labels.set(id, { k: -1 });
+      return id;
+    }
     const id = nextId.value++;
     const kind = src.type.values.kind;
     const values: CacheValues = kind === "levels" || kind === "scaled" ? kind : "real";
@@ -152,5 +177,7 @@ export function incrementalize(g: Graph, idsInput: string): IncrementalGraph {
     out.push(n);
     labels.set(n.id, lab);
   }
-  return { graph: { ...g, nodes: out }, caches };
+  const keyAxes = new Map<number, number>();
+  for (const [id, l] of labels) if (l.k !== undefined) keyAxes.set(id, l.k);
+  return { graph: { ...g, nodes: out }, caches, keyAxes };
 }

@@ -14,7 +14,8 @@ import type { Graph, IRNode } from "../ir/graph.js";
 import type { PassResult } from "./pass.js";
 import { consumers } from "./rewrite.js";
 
-const LAYOUT = new Set(["split_heads", "merge_heads", "transpose", "reshape", "index"]);
+// cache_concat (incremental decoding) appends levels to a key/value cache: levels stay levels.
+const LAYOUT = new Set(["split_heads", "merge_heads", "transpose", "reshape", "index", "cache_concat"]);
 
 export function spikeAccumulate(g: Graph): PassResult {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));

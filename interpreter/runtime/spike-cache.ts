@@ -26,7 +26,20 @@ const NEG_ZERO = -128;
 /** An amplitude not yet known (its step has held only zeros so far). */
 const UNKNOWN = Number.NaN;
 
-export class SpikeCache {
+/** What generation reports about a cache, on either executor (runtime/planned-cache.ts). */
+export interface CacheContents {
+  /** Positions held along the sequence axis. */
+  readonly length: number;
+  /** The typed arrays holding the contents. */
+  arrays(): readonly (Int8Array | Float32Array)[];
+  /** Bytes of the contents: the sum of `arrays()`' byte lengths. */
+  readonly bytes: number;
+  /** Bytes the same contents take as float32. */
+  readonly float32Bytes: number;
+  readonly storage: "int8 levels" | "int8 levels + amplitudes" | "float32" | "empty";
+}
+
+export class SpikeCache implements CacheContents {
   private codes: Int8Array | undefined;
   /** Per time step (`scaled` only). */
   private amplitudes: Float32Array | undefined;
