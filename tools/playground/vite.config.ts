@@ -11,14 +11,16 @@ import { defineConfig } from "vite";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "../..");
+/** Cross-origin isolation lets the run worker share memory with kernel threads; a host without these headers still runs the page, on one thread. */
+const ISOLATION = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
 
 export default defineConfig({
   root: HERE,
   base: "./",
   publicDir: false,
   clearScreen: false,
-  server: { fs: { allow: [REPO] }, host: "127.0.0.1" },
-  preview: { host: "127.0.0.1" },
+  server: { fs: { allow: [REPO] }, host: "127.0.0.1", headers: ISOLATION },
+  preview: { host: "127.0.0.1", headers: ISOLATION },
   worker: { format: "es" },
   build: {
     outDir: path.join(REPO, "out/playground"),
