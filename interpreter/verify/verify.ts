@@ -353,7 +353,7 @@ class Verifier {
  * Integer inputs' ranges: an input that indexes embedding tables (token ids, token types)
  * stays below the smallest table's rows; any other (an attention mask) takes 0 or 1.
  */
-function idRanges(graph: Graph): Map<string, number> {
+export function idRanges(graph: Graph): Map<string, number> {
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const out = new Map<string, number>();
   for (const { name, node } of graph.inputs) {

@@ -245,8 +245,13 @@ export interface FileSuccess {
 export interface EntryInfo {
   readonly name: string;
   readonly kind: "neuron" | "module";
-  /** Constructor parameters with their defaults (undefined: must be given). */
-  readonly params: readonly { readonly name: string; readonly default?: number | boolean }[];
+  /** What the declaration is, as written. */
+  readonly declKind: "neuron" | "layer" | "model";
+  /**
+   * Constructor parameters: `default` when it is a number or boolean literal; `required` when
+   * there is no default at all (other defaults, such as `act = SpikeLMReference()`, are kept).
+   */
+  readonly params: readonly { readonly name: string; readonly default?: number | boolean; readonly required: boolean }[];
   /** 1-based line of the declaration. */
   readonly line: number;
 }
