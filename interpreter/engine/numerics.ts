@@ -140,6 +140,18 @@ const ERF_SUBNORMAL = 2.8480945388892178e-306;
 const ERFC_SPLIT = 2.8571434020996094;
 
 /**
+ * The coefficients and thresholds of `erf` by name, for ports of the same algorithm that must
+ * give the same bits (the WebAssembly kernels of engine/kernels/wasm-numerics-wat.ts).
+ */
+export const ERF_CONSTANTS = Object.freeze({
+  ERX, EFX, EFX8, PP0, PP1, PP2, PP3, PP4, QQ1, QQ2, QQ3, QQ4, QQ5,
+  PA0, PA1, PA2, PA3, PA4, PA5, PA6, QA1, QA2, QA3, QA4, QA5, QA6,
+  RA0, RA1, RA2, RA3, RA4, RA5, RA6, RA7, SA1, SA2, SA3, SA4, SA5, SA6, SA7, SA8,
+  RB0, RB1, RB2, RB3, RB4, RB5, RB6, SB1, SB2, SB3, SB4, SB5, SB6, SB7,
+  ERF_TINY, ERF_SUBNORMAL, ERFC_SPLIT,
+});
+
+/**
  * The error function in double precision: fdlibm's `erf` (FreeBSD msun s_erf.c, Sun
  * Microsystems 1993), error below 1 ulp: measured against mpmath on 220k doubles in [0, 7.5]
  * (uniform, float32, log-spaced down to 1e-17, and around every interval end), max error

@@ -15,11 +15,12 @@
  *      it itself: it finds no items left), waits for the rest, and copies the result out.
  * k is never split across threads, so results are bit-identical for any thread count.
  * Workers are unref'd (they never keep the process alive); `shutdownKernelPool()` ends them.
+ * Threads come from the platform layer (worker_threads under Node, Web Workers in a
+ * cross-origin-isolated page; none otherwise: the caller's thread does everything).
  */
 
-import { Worker } from "node:worker_threads";
-import { availableParallelism } from "node:os";
-import { setFlagsFromString } from "node:v8";
+import { platform } from "#platform";
+import type { PlatformThread } from "../../platform/platform.js";
 import { kernelWat } from "./wasm-kernel-wat.js";
 import { type BufferPool } from "./buffer-pool.js";
 
@@ -58,9 +59,14 @@ interface KernelExports {
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
   run(job: number, tile: number, scr: number): number;
   vec_run(prog: number, nins: number, np: number, c0: number, c1: number, tcount: number, scr: number, ch: number): void;
+  gelu_f32(src: number, dst: number, i0: number, i1: number): void;
+  softmax_rows(src: number, dst: number, n: number, r0: number, r1: number): void;
+  layernorm_rows(src: number, gamma: number, beta: number, dst: number, d: number, epsp: number, r0: number, r1: number): void;
+  exp_f64(x: number): number;
+  erf_f64(x: number): number;
 }
 
-const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "vec_run"] as const;
+const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows"] as const;
 type FnName = (typeof FN_NAMES)[number];
 interface Call {
   fn: FnName;
@@ -85,20 +91,7 @@ let startError: unknown = null;
  * a few milliseconds. The flag is flipped only around this synchronous compile.
  */
 function compileOptimized(bin: Uint8Array): WasmModule {
-  let flipped = false;
-  try {
-    if (!process.execArgv.some((a) => /^--(no-)?liftoff$/.test(a))) {
-      setFlagsFromString("--no-liftoff");
-      flipped = true;
-    }
-  } catch {
-    // flags unavailable: fall back to normal tiering
-  }
-  try {
-    return new WA.Module(bin);
-  } finally {
-    if (flipped) setFlagsFromString("--liftoff");
-  }
+  return platform.compileEagerly(() => new WA.Module(bin));
 }
 
 /** Compile (once) and instantiate the kernel module. Resolves false if WebAssembly SIMD is unavailable. */
@@ -199,19 +192,15 @@ const MAX_CALLS = 3;
 /** How long an idle worker spins before sleeping (waking a sleeping vCPU costs ~0.5-1 ms here). */
 const WORKER_SPIN_MS = 1;
 
-// Plain JavaScript run with { eval: true } and an empty execArgv: needs no TypeScript loader
-// and uses only dynamic import(), so it works whether the eval is treated as CommonJS or as a
-// module (e.g. a parent started with --input-type=module), under vitest or `node --import tsx`.
+// Plain JavaScript (no TypeScript loader needed): the body of platform.startThread, which
+// provides `workerData` and `postToParent`.
 const WORKER_SOURCE = `
-(async () => {
-"use strict";
-const { workerData, parentPort } = await import("node:worker_threads");
 const { module, memory, ctrl, index, fnNames, spinMs } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = fnNames.map((n) => inst.exports[n]);
 const c = new Int32Array(ctrl);
 const base = index * ${SLOT_INTS};
-parentPort.postMessage("ready");
+postToParent("ready");
 let seen = 0;
 for (;;) {
   // spin for up to spinMs (kernel calls tend to come in bursts), then sleep
@@ -248,11 +237,10 @@ for (;;) {
   Atomics.store(c, base + ${W_DONE}, seq);
   Atomics.notify(c, base + ${W_DONE});
 }
-})();
 `;
 
 interface PoolState {
-  workers: Worker[];
+  workers: PlatformThread[];
   ctrl: Int32Array;
   seq: number;
   ready: boolean;
@@ -270,7 +258,7 @@ export function kernelPoolError(): unknown {
 
 /** Default total thread count (caller + workers): min(2, available cores). */
 export function defaultThreads(): number {
-  return Math.max(1, Math.min(2, availableParallelism()));
+  return Math.max(1, Math.min(2, platform.availableParallelism()));
 }
 
 /**
@@ -293,19 +281,11 @@ export async function startPool(threads: number): Promise<void> {
   p.starting = (async () => {
     const readies: Promise<void>[] = [];
     for (let w = 0; w < want; w++) {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        execArgv: [],
-        workerData: { module: st.module, memory: st.memory, ctrl: ctrl.buffer, index: w, fnNames: [...FN_NAMES], spinMs: WORKER_SPIN_MS },
-      });
+      const worker = platform.startThread(WORKER_SOURCE, { module: st.module, memory: st.memory, ctrl: ctrl.buffer, index: w, fnNames: [...FN_NAMES], spinMs: WORKER_SPIN_MS });
+      if (!worker) break; // no threads here: the caller's thread runs everything
       // stay ref'd until ready (so an awaiting caller isn't cut short), then unref
-      readies.push(
-        new Promise<void>((resolve, reject) => {
-          worker.once("message", () => resolve());
-          worker.once("error", reject);
-        }),
-      );
-      worker.on("exit", () => {
+      readies.push(worker.ready);
+      worker.onExit(() => {
         p.broken = true;
       });
       p.workers.push(worker);
@@ -672,7 +652,9 @@ export interface WasmAccess {
   free(off: number): void;
   readonly views: { u8: Uint8Array; i8: Int8Array; i32: Int32Array; f32: Float32Array };
   /** parts[0] on this thread, parts[t] on worker t-1 (or here, if fewer are available). */
-  runParts(parts: { fn: "vec_run"; args: number[] }[][]): void;
+  runParts(parts: { fn: "vec_run" | "gelu_f32" | "softmax_rows" | "layernorm_rows"; args: number[] }[][]): void;
+  /** The module's scalar double functions, on this thread (tests compare them with Math). */
+  readonly scalar: { exp(x: number): number; erf(x: number): number };
 }
 
 export function wasmAccess(): WasmAccess | null {
@@ -685,6 +667,7 @@ export function wasmAccess(): WasmAccess | null {
       return st.arena.v;
     },
     runParts: (parts) => runParallel(st.ex, parts),
+    scalar: { exp: (x) => st.ex.exp_f64(x), erf: (x) => st.ex.erf_f64(x) },
   };
 }
 

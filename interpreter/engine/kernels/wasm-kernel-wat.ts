@@ -39,6 +39,7 @@
  *     stay in L2) measured 15-50% slower: L3 bandwidth per core is the scarcer resource.
  */
 
+import { numericsWat } from "./wasm-numerics-wat.js";
 import { vectorVmWat, VEC_CHUNK } from "./wasm-vector-wat.js";
 
 export interface WatOptions {
@@ -196,6 +197,7 @@ export function kernelWat(opts: WatOptions): string {
 ${opts.list16 ? listFns(2, "16") : ""}
 ${listFns(4, "")}
 ${vectorVmWat(VEC_CHUNK)}
+${numericsWat()}
   ;; ---------------------------------------------------------------- packing
   ;; pack: tiles [t0, t1) of the weight operand into P (any strides, partial tiles).
   (func $pack (export "pack") (param $W i32) (param $wrs i32) (param $wcs i32) (param $K i32) (param $ncols i32)

@@ -1,0 +1,255 @@
+/**
+ * WebAssembly text of the float kernels around the spike accumulates — GELU, softmax rows and
+ * LayerNorm rows — with exactly the reference engine's arithmetic (engine/numerics.ts,
+ * engine/fast/rows.ts), so they give the same float32 bits as the JavaScript they replace:
+ *
+ *  - `$exp` is fdlibm's __ieee754_exp (Sun Microsystems 1993) as V8 ships it
+ *    (src/base/ieee754.cc, which also returns the correctly rounded e for exp(1)): V8's
+ *    Math.exp is that function, so a faithful port gives Math.exp's double for every input.
+ *    Each step is the same IEEE double operation in the same order (no FMA exists in wasm).
+ *  - `$erf` is engine/numerics.ts `erf` (fdlibm s_erf.c) step by step, with its constants
+ *    (ERF_CONSTANTS) written as exact hexadecimal float literals, and `$exp` where it calls
+ *    Math.exp.
+ *  - float32 arithmetic: f32.add/sub/mul/div of float32 operands are the IEEE float32
+ *    operations, which is what `Math.fround(a op b)` computes in JavaScript; f32.demote_f64 is
+ *    round-to-nearest-even like Math.fround. Math.max is f32.max (NaN wins, +0 over -0).
+ *
+ * The property tests (test/engine.wasm-numerics.test.ts) hold `exp` to Math.exp and the row
+ * kernels to the JavaScript ones, bit for bit, including -0, subnormals, NaN and ±Infinity.
+ */
+import { ERF_CONSTANTS as E } from "../numerics.js";
+
+/** A WAT float literal for exactly the double `v` (hexadecimal, so no decimal parsing is involved). */
+export function f64Literal(v: number): string {
+  if (Number.isNaN(v)) return "nan";
+  if (v === Infinity) return "inf";
+  if (v === -Infinity) return "-inf";
+  if (v === 0) return Object.is(v, -0) ? "-0x0p+0" : "0x0p+0";
+  const b = new DataView(new ArrayBuffer(8));
+  b.setFloat64(0, v);
+  const hi = b.getUint32(0);
+  const lo = b.getUint32(4);
+  const sign = hi >>> 31 ? "-" : "";
+  const exp = (hi >>> 20) & 0x7ff;
+  const mant = ((hi & 0xfffff).toString(16).padStart(5, "0") + lo.toString(16).padStart(8, "0"));
+  return exp === 0 ? `${sign}0x0.${mant}p-1022` : `${sign}0x1.${mant}p${exp - 1023}`;
+}
+
+const c = (v: number) => `(f64.const ${f64Literal(v)})`;
+const get = (x: string) => `(local.get $${x})`;
+const add = (a: string, b: string) => `(f64.add ${a} ${b})`;
+const sub = (a: string, b: string) => `(f64.sub ${a} ${b})`;
+const mul = (a: string, b: string) => `(f64.mul ${a} ${b})`;
+const div = (a: string, b: string) => `(f64.div ${a} ${b})`;
+/** k0 + v*(k1 + v*(k2 + ...)), Horner's rule exactly as written in numerics.ts. */
+const horner = (v: string, ks: readonly number[]): string =>
+  ks.length === 1 ? c(ks[0]!) : add(c(ks[0]!), mul(v, horner(v, ks.slice(1))));
+
+// __ieee754_exp's constants (the decimals of fdlibm e_exp.c / V8 ieee754.cc)
+const O_THRESHOLD = 7.09782712893383973096e2;
+const U_THRESHOLD = -7.45133219101941108420e2;
+const LN2HI = 6.93147180369123816490e-1;
+const LN2LO = 1.90821492927058770002e-10;
+const INVLN2 = 1.44269504088896338700;
+const P = [1.66666666666666019037e-1, -2.77777777770155933842e-3, 6.61375632143793436117e-5, -1.65339022054652515390e-6, 4.13813679705723846039e-8];
+const EULER = 2.718281828459045;
+const TWOM1000 = 9.33263618503218878990e-302;
+const TWO1023 = 8.988465674311579539e307;
+
+export function numericsWat(): string {
+  const expFn = `
+  ;; fdlibm __ieee754_exp as V8 ships it (see the header).
+  (func $exp (export "exp_f64") (param $x f64) (result f64)
+    (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64)
+    (local $c f64) (local $y f64) (local $twopk f64)
+    (local.set $hx (i32.wrap_i64 (i64.shr_u (i64.reinterpret_f64 ${get("x")}) (i64.const 32))))
+    (local.set $xsb (i32.shr_u ${get("hx")} (i32.const 31)))
+    (local.set $hx (i32.and ${get("hx")} (i32.const 0x7fffffff)))
+    (if (i32.ge_u ${get("hx")} (i32.const 0x40862E42))
+      (then
+        (if (i32.ge_u ${get("hx")} (i32.const 0x7FF00000))
+          (then
+            (if (f64.ne ${get("x")} ${get("x")}) (then (return ${add(get("x"), get("x"))})))
+            (return (select ${get("x")} ${c(0)} (i32.eqz ${get("xsb")})))))
+        (if (f64.gt ${get("x")} ${c(O_THRESHOLD)}) (then (return ${c(Infinity)})))
+        (if (f64.lt ${get("x")} ${c(U_THRESHOLD)}) (then (return ${c(0)})))))
+    (if (i32.gt_u ${get("hx")} (i32.const 0x3FD62E42))
+      (then
+        (if (i32.lt_u ${get("hx")} (i32.const 0x3FF0A2B2))
+          (then
+            (if (f64.eq ${get("x")} ${c(1)}) (then (return ${c(EULER)})))
+            (if ${get("xsb")}
+              (then
+                (local.set $hi ${sub(get("x"), c(-LN2HI))})
+                (local.set $lo ${c(-LN2LO)})
+                (local.set $k (i32.const -1)))
+              (else
+                (local.set $hi ${sub(get("x"), c(LN2HI))})
+                (local.set $lo ${c(LN2LO)})
+                (local.set $k (i32.const 1)))))
+          (else
+            (local.set $k (i32.trunc_f64_s ${add(mul(c(INVLN2), get("x")), `(select ${c(-0.5)} ${c(0.5)} ${get("xsb")})`)}))
+            (local.set $t (f64.convert_i32_s ${get("k")}))
+            (local.set $hi ${sub(get("x"), mul(get("t"), c(LN2HI)))})
+            (local.set $lo ${mul(get("t"), c(LN2LO))})))
+        (local.set $x ${sub(get("hi"), get("lo"))}))
+      (else
+        ;; |x| < 2^-28: fdlibm's "huge + x > one" is always true there
+        (if (i32.lt_u ${get("hx")} (i32.const 0x3E300000)) (then (return ${add(c(1), get("x"))})))
+        (local.set $k (i32.const 0))))
+    (local.set $t ${mul(get("x"), get("x"))})
+    (if (i32.ge_s ${get("k")} (i32.const -1021))
+      (then (local.set $twopk (f64.reinterpret_i64 (i64.shl (i64.extend_i32_u
+        (i32.add (i32.const 0x3FF00000) (i32.shl ${get("k")} (i32.const 20)))) (i64.const 32)))))
+      (else (local.set $twopk (f64.reinterpret_i64 (i64.shl (i64.extend_i32_u
+        (i32.add (i32.const 0x3FF00000) (i32.shl (i32.add ${get("k")} (i32.const 1000)) (i32.const 20)))) (i64.const 32))))))
+    (local.set $c ${sub(get("x"), mul(get("t"), horner(get("t"), P)))})
+    (if (i32.eqz ${get("k")})
+      (then (return ${sub(c(1), sub(div(mul(get("x"), get("c")), sub(get("c"), c(2))), get("x")))})))
+    (local.set $y ${sub(c(1), sub(sub(get("lo"), div(mul(get("x"), get("c")), sub(c(2), get("c")))), get("hi")))})
+    (if (i32.ge_s ${get("k")} (i32.const -1021))
+      (then
+        (if (i32.eq ${get("k")} (i32.const 1024)) (then (return ${mul(mul(get("y"), c(2)), c(TWO1023))})))
+        (return ${mul(get("y"), get("twopk"))})))
+    ${mul(mul(get("y"), get("twopk")), c(TWOM1000))})`;
+
+  const a = get("a");
+  const erfFn = `
+  ;; engine/numerics.ts erf, step by step.
+  (func $erf (export "erf_f64") (param $x f64) (result f64)
+    (local $a f64) (local $r f64) (local $z f64) (local $s f64) (local $p f64) (local $q f64)
+    (local $R f64) (local $S f64) (local $k f64)
+    (local.set $a (f64.abs ${get("x")}))
+    (if (f64.lt ${a} ${c(0.84375)})
+      (then
+        (if (f64.lt ${a} ${c(E.ERF_TINY)})
+          (then
+            (if (f64.eq ${a} ${c(0)}) (then (return ${get("x")})))
+            (local.set $r (select ${div(add(mul(c(8), a), mul(c(E.EFX8), a)), c(8))} ${add(a, mul(c(E.EFX), a))} (f64.lt ${a} ${c(E.ERF_SUBNORMAL)}))))
+          (else
+            (local.set $z ${mul(a, a)})
+            (local.set $p ${horner(get("z"), [E.PP0, E.PP1, E.PP2, E.PP3, E.PP4])})
+            (local.set $q ${horner(get("z"), [1, E.QQ1, E.QQ2, E.QQ3, E.QQ4, E.QQ5])})
+            (local.set $r ${add(a, mul(a, div(get("p"), get("q"))))}))))
+      (else
+        (if (f64.lt ${a} ${c(1.25)})
+          (then
+            (local.set $s ${sub(a, c(1))})
+            (local.set $p ${horner(get("s"), [E.PA0, E.PA1, E.PA2, E.PA3, E.PA4, E.PA5, E.PA6])})
+            (local.set $q ${horner(get("s"), [1, E.QA1, E.QA2, E.QA3, E.QA4, E.QA5, E.QA6])})
+            (local.set $r ${add(c(E.ERX), div(get("p"), get("q")))}))
+          (else
+            (if (f64.lt ${a} ${c(6)})
+              (then
+                (local.set $s ${div(c(1), mul(a, a))})
+                (if (f64.lt ${a} ${c(E.ERFC_SPLIT)})
+                  (then
+                    (local.set $R ${horner(get("s"), [E.RA0, E.RA1, E.RA2, E.RA3, E.RA4, E.RA5, E.RA6, E.RA7])})
+                    (local.set $S ${horner(get("s"), [1, E.SA1, E.SA2, E.SA3, E.SA4, E.SA5, E.SA6, E.SA7, E.SA8])}))
+                  (else
+                    (local.set $R ${horner(get("s"), [E.RB0, E.RB1, E.RB2, E.RB3, E.RB4, E.RB5, E.RB6])})
+                    (local.set $S ${horner(get("s"), [1, E.SB1, E.SB2, E.SB3, E.SB4, E.SB5, E.SB6, E.SB7])})))
+                (local.set $k (select ${c(1048576)} (select ${c(524288)} ${c(262144)} (f64.lt ${a} ${c(4)})) (f64.lt ${a} ${c(2)})))
+                (local.set $z ${div(`(f64.floor ${mul(a, get("k"))})`, get("k"))})
+                (local.set $r ${sub(c(1), div(mul(
+                  `(call $exp ${sub(mul(`(f64.neg ${get("z")})`, get("z")), c(0.5625))})`,
+                  `(call $exp ${add(mul(sub(get("z"), a), add(get("z"), a)), div(get("R"), get("S")))})`), a))}))
+              (else
+                (if (f64.ge ${a} ${c(6)}) (then (local.set $r ${c(1)})) (else (return ${get("x")})))))))))
+    (select (f64.neg ${get("r")}) ${get("r")} (f64.lt ${get("x")} ${c(0)})))`;
+
+  const f32 = (x: string) => `(f32.demote_f64 ${x})`;
+  const kernels = `
+  ;; gelu_f32: dst[i] = fround((0.5 * x) * (1 + erf(x / SQRT2))), x = src[i], i in [i0, i1)
+  ;; (engine/numerics.ts gelu). src and dst may be the same.
+  (func (export "gelu_f32") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $x f64)
+    (local.set $i ${get("i0")})
+    (block $d (loop $l
+      (br_if $d (i32.ge_s ${get("i")} ${get("i1")}))
+      (local.set $x (f64.promote_f32 (f32.load (i32.add ${get("src")} (i32.shl ${get("i")} (i32.const 2))))))
+      (f32.store (i32.add ${get("dst")} (i32.shl ${get("i")} (i32.const 2)))
+        ${f32(mul(mul(c(0.5), get("x")), add(c(1), `(call $erf ${div(get("x"), c(Math.SQRT2))})`)))})
+      (local.set $i (i32.add ${get("i")} (i32.const 1)))
+      (br $l))))
+
+  ;; softmax_rows: rows [r0, r1) of n floats (engine/fast/rows.ts softmaxInto):
+  ;; m = max (NaN wins); e = fround(exp(fround(x - m))); s = fround(s + e); out = fround(e / s).
+  (func (export "softmax_rows") (param $src i32) (param $dst i32) (param $n i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $i i32) (local $b i32) (local $o i32) (local $m f32) (local $s f32) (local $e f32)
+    (local.set $r ${get("r0")})
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_s ${get("r")} ${get("r1")}))
+      (local.set $b (i32.add ${get("src")} (i32.shl (i32.mul ${get("r")} ${get("n")}) (i32.const 2))))
+      (local.set $o (i32.add ${get("dst")} (i32.shl (i32.mul ${get("r")} ${get("n")}) (i32.const 2))))
+      (local.set $m (f32.const -inf))
+      (local.set $i (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_s ${get("i")} ${get("n")}))
+        (local.set $m (f32.max ${get("m")} (f32.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2))))))
+        (local.set $i (i32.add ${get("i")} (i32.const 1)))
+        (br $l1)))
+      (local.set $s (f32.const 0))
+      (local.set $i (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_s ${get("i")} ${get("n")}))
+        (local.set $e ${f32(`(call $exp (f64.promote_f32 (f32.sub (f32.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2)))) ${get("m")})))`)})
+        (f32.store (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2))) ${get("e")})
+        (local.set $s (f32.add ${get("s")} ${get("e")}))
+        (local.set $i (i32.add ${get("i")} (i32.const 1)))
+        (br $l2)))
+      (local.set $i (i32.const 0))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.ge_s ${get("i")} ${get("n")}))
+        (f32.store (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2)))
+          (f32.div (f32.load (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2)))) ${get("s")}))
+        (local.set $i (i32.add ${get("i")} (i32.const 1)))
+        (br $l3)))
+      (local.set $r (i32.add ${get("r")} (i32.const 1)))
+      (br $rl))))
+
+  ;; layernorm_rows: rows [r0, r1) of d floats (engine/fast/rows.ts layernormInto); eps is the
+  ;; f64 at $epsp. mean = fround(sum / d) with a sequential float32 sum; dev = fround(x - mean);
+  ;; var = fround(sum(fround(dev^2)) / d); inv = fround(1 / sqrt(fround(var + eps)));
+  ;; out = fround(fround(fround(dev * inv) * gamma) + beta).
+  (func (export "layernorm_rows") (param $src i32) (param $gamma i32) (param $beta i32) (param $dst i32)
+        (param $d i32) (param $epsp i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $i i32) (local $b i32) (local $o i32) (local $acc f32) (local $mean f32)
+    (local $sq f32) (local $dv f32) (local $inv f32) (local $df f32) (local $eps f64)
+    (local.set $df (f32.convert_i32_s ${get("d")}))
+    (local.set $eps (f64.load ${get("epsp")}))
+    (local.set $r ${get("r0")})
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_s ${get("r")} ${get("r1")}))
+      (local.set $b (i32.add ${get("src")} (i32.shl (i32.mul ${get("r")} ${get("d")}) (i32.const 2))))
+      (local.set $o (i32.add ${get("dst")} (i32.shl (i32.mul ${get("r")} ${get("d")}) (i32.const 2))))
+      (local.set $acc (f32.const 0))
+      (local.set $i (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_s ${get("i")} ${get("d")}))
+        (local.set $acc (f32.add ${get("acc")} (f32.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2))))))
+        (local.set $i (i32.add ${get("i")} (i32.const 1)))
+        (br $l1)))
+      (local.set $mean (f32.div ${get("acc")} ${get("df")}))
+      (local.set $sq (f32.const 0))
+      (local.set $i (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_s ${get("i")} ${get("d")}))
+        (local.set $dv (f32.sub (f32.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2)))) ${get("mean")}))
+        (local.set $sq (f32.add ${get("sq")} (f32.mul ${get("dv")} ${get("dv")})))
+        (local.set $i (i32.add ${get("i")} (i32.const 1)))
+        (br $l2)))
+      (local.set $inv ${f32(div(c(1), `(f64.sqrt (f64.promote_f32 ${f32(add(`(f64.promote_f32 (f32.div ${get("sq")} ${get("df")}))`, get("eps")))}))`))})
+      (local.set $i (i32.const 0))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.ge_s ${get("i")} ${get("d")}))
+        (local.set $dv (f32.sub (f32.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2)))) ${get("mean")}))
+        (f32.store (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2)))
+          (f32.add (f32.mul (f32.mul ${get("dv")} ${get("inv")}) (f32.load (i32.add ${get("gamma")} (i32.shl ${get("i")} (i32.const 2)))))
+                   (f32.load (i32.add ${get("beta")} (i32.shl ${get("i")} (i32.const 2))))))
+        (local.set $i (i32.add ${get("i")} (i32.const 1)))
+        (br $l3)))
+      (local.set $r (i32.add ${get("r")} (i32.const 1)))
+      (br $rl))))`;
+  return expFn + erfFn + kernels;
+}
