@@ -42,6 +42,31 @@ export interface RunSpecRequest extends SpecRequest {
   readonly taps?: readonly string[];
   /** The entry already compiled (e.g. to load weights against it), with the same `taps`. */
   readonly compiled?: Compiled;
+  /** Filled in with the wall time of each stage this call runs (`spikelm classify --timings`). */
+  readonly timings?: RunTimings;
+}
+
+/** Wall milliseconds per stage of a run; a stage the call did not run stays undefined. */
+export interface RunTimings {
+  /** Checking and elaborating the spec (compileEntry). */
+  compile?: number;
+  /** The optimization passes. */
+  optimize?: number;
+  /** The parameter store: weights given, the rest seeded. */
+  params?: number;
+  /** Planning the executor and running it (first-call work included: calibration, packing). */
+  forward?: number;
+}
+
+/** Runs `f`, adding its wall time to `timings[stage]` when timings are kept. */
+export function timed<K extends string, R>(timings: { [k in K]?: number } | undefined, stage: K, f: () => R): R {
+  if (!timings) return f();
+  const t0 = performance.now();
+  try {
+    return f();
+  } finally {
+    timings[stage] = (timings[stage] ?? 0) + (performance.now() - t0);
+  }
 }
 
 export interface RunSpecResult extends RunResult {
@@ -52,18 +77,19 @@ export interface RunSpecResult extends RunResult {
 }
 
 export function runSpec(req: RunSpecRequest): RunSpecResult {
-  const compiled = req.compiled ?? compileEntry(req);
-  const params = req.params ?? ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource });
+  const { timings } = req;
+  const compiled = req.compiled ?? timed(timings, "compile", () => compileEntry(req));
+  const params = req.params ?? timed(timings, "params", () => ParamStore.create(compiled.graph.params, req.weights, { seed: req.seed ?? 0, source: req.weightsSource }));
   // Neurons selected by --record patterns are recorded like all of them, then filtered.
   const record = req.record === true || compiled.tappedNeurons.size > 0;
   const keep = (r: RunResult) => (req.record === true ? r.record : new Map([...r.record].filter(([k]) => compiled.tappedNeurons.has(basePath(k)))));
   if (req.optimize === false) {
-    const result = new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record, recordStates: req.recordStates });
+    const result = timed(timings, "forward", () => new ReferenceInterpreter(compiled.graph, params).run(req.inputs, { mode: req.mode, record, recordStates: req.recordStates }));
     return { ...result, record: keep(result), taps: result.taps ?? new Map(), compiled, params };
   }
   if (req.recordStates) throw new Error("internal: neuron states are recorded by the reference interpreter only (optimize: false)");
-  const { graph } = optimize(compiled.graph);
-  const r = new OptimizedExecutor(graph, params).run(req.inputs, { mode: req.mode, record });
+  const { graph } = timed(timings, "optimize", () => optimize(compiled.graph));
+  const r = timed(timings, "forward", () => new OptimizedExecutor(graph, params).run(req.inputs, { mode: req.mode, record }));
   // The executor's output lives in its arena; hand the caller its own copy.
   const output = copyTensor(r.output);
   return { output, record: keep(r), taps: r.taps ?? new Map(), compiled, params };

@@ -3,17 +3,15 @@
  * into a padded batch (ids, token types, attention mask), run, and read classification
  * probabilities or masked-token predictions. The CLI commands are thin layers over this.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { platform } from "#platform";
 import type { ArgValue } from "../interpreter/compile.js";
 import { type F32Tensor, type I32Tensor, type Tensor, i32, numel, sameShape, shapeString } from "../interpreter/engine/tensor.js";
 import type { Mode, NeuronRecord } from "../interpreter/reference/interpreter.js";
 import { UserError } from "../interpreter/io/errors.js";
 import type { SpikeReport } from "../interpreter/report/counts.js";
-import { ParamStore } from "../interpreter/runtime/params.js";
 import { runWithReport } from "../interpreter/report/run.js";
 import { compileEntry, resolveEntry } from "../interpreter/compile.js";
-import { runSpec } from "../interpreter/run.js";
+import { type RunTimings, runSpec } from "../interpreter/run.js";
 import { type LoadedWeights, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
@@ -66,7 +64,7 @@ const MAPPING_FOR_ENTRY: ReadonlyMap<string, WeightMapping> = new Map([
 
 /** The names of an entry's forward inputs. */
 function forwardInputs(file: string, entry: string): string[] {
-  if (!fs.existsSync(file)) throw new UserError(`cannot read spec file ${file}: no such file`);
+  if (!platform.exists(file)) throw new UserError(`cannot read spec file ${file}: no such file`);
   const { decl } = resolveEntry(file, entry);
   const f = decl.members.find((m) => m.kind === "Forward" || m.kind === "Step");
   return f && (f.kind === "Forward" || f.kind === "Step") ? f.params.map((p) => p.name.name) : [];
@@ -75,7 +73,7 @@ function forwardInputs(file: string, entry: string): string[] {
 /** A spec file as a model: entry, arguments, tokenizer and context from what is given. */
 function specModel(task: Task, opts: ModelOptions): ModelInfo {
   const file = opts.model!;
-  if (!fs.existsSync(file)) throw new UserError(`cannot read spec file ${file}: no such file`);
+  if (!platform.exists(file)) throw new UserError(`cannot read spec file ${file}: no such file`);
   const entry = opts.entry ?? ENTRY_FOR_TASK[task];
   const args = opts.args ?? {};
   const inputs = task === "generate" ? ["ids"] : ["ids", "types", "mask"];
@@ -85,10 +83,10 @@ function specModel(task: Task, opts: ModelOptions): ModelInfo {
   const wordTable = graph.params.find((p) => /(^|\.)(word|embed)\.table$/.test(p.path));
   const context = typeof args.ctx === "number" ? args.ctx : (posTable?.shape[0] ?? Number.MAX_SAFE_INTEGER);
   return {
-    name: path.basename(file),
+    name: platform.path.basename(file),
     description: `${entry} from ${file}`,
     task,
-    spec: path.resolve(file),
+    spec: platform.path.resolve(file),
     entry,
     args,
     tokenizer: opts.vocab ? { kind: "wordpiece", vocab: opts.vocab, size: wordTable?.shape[0] ?? 0 } : { kind: "byte" },
@@ -123,7 +121,7 @@ export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedMo
   const file = opts.weights ?? info.weights;
   let loaded: LoadedWeights | undefined;
   if (file) {
-    if (!fs.existsSync(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx tools/models/scripts.ts make-weights`);
+    if (!platform.exists(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx tools/models/scripts.ts make-weights`);
     // The one loading path: the file's naming (spec paths or a declared mapping) is read off its names.
     loaded = loadWeightsFor({ params: modelParams(info), entry: info.entry }, file, {
       preferred: info.mapping.rows.length > 0 ? info.mapping : undefined,
@@ -174,6 +172,8 @@ export interface ModelRun {
  */
 export interface RunModelOptions {
   readonly report?: boolean;
+  /** Filled in with the wall time of each stage (compile, optimize, params, forward). */
+  readonly timings?: RunTimings;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -187,9 +187,8 @@ export function runModel(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "m
     const r = runWithReport({ ...req, model: m.info.name, tokens, onProgress: opts.onProgress });
     return { output: r.output, report: r.report };
   }
-  const compiled = compileEntry(req);
-  const params = ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource });
-  return { output: runSpec({ ...req, params }).output };
+  // Compiled once: runSpec takes the compiled entry rather than elaborating the spec again.
+  return { output: runSpec({ ...req, timings: opts.timings }).output };
 }
 
 function softmaxRow(x: ArrayLike<number>, from: number, n: number): number[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { fmix32, fnv1a32, initTensor, streamFor } from "../interpreter/engine/random.js";
+import { type Init, fillSeeded, fmix32, fnv1a32, initTensor, streamFor } from "../interpreter/engine/random.js";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -87,5 +87,38 @@ describe("initTensor", () => {
     expect(Array.from(initTensor([2, 2], { kind: "zeros" }, s).data)).toEqual([0, 0, 0, 0]);
     expect(Array.from(initTensor([3], { kind: "ones" }, s).data)).toEqual([1, 1, 1]);
     expect(s.nextU32()).toBe(streamFor(5, "p").nextU32());
+  });
+});
+
+describe("fillSeeded", () => {
+  // The fast fill must give initTensor's values on the path's stream, bit for bit: the
+  // stream is the oracle (its words are pinned above against an independent implementation).
+  const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  const inits = fc.oneof(
+    fc.record({ kind: fc.constant("uniform" as const), bound: fc.double({ min: 1e-6, max: 10, noNaN: true }) }),
+    fc.record({ kind: fc.constant("normal" as const), std: fc.double({ min: 1e-6, max: 10, noNaN: true }) }),
+    fc.constant({ kind: "zeros" as const }),
+    fc.constant({ kind: "ones" as const }),
+  );
+
+  it("equals initTensor on the path's stream for any seed, path, init and length (odd lengths too)", () => {
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), fc.string(), inits, fc.integer({ min: 0, max: 67 }), (seed, path, init: Init, n) =>
+        same(fillSeeded(new Float32Array(n), init, seed, path), initTensor([n], init, streamFor(seed, path)).data),
+      ),
+    );
+  });
+
+  it("equals initTensor on a BERT-sized row count (the embedding init, normal(1.0))", () => {
+    const shape = [301, 768];
+    for (const init of [{ kind: "normal", std: 1 }, { kind: "uniform", bound: 1 / Math.sqrt(768) }] as const) {
+      const want = initTensor(shape, init, streamFor(0, "embeddings.word.table")).data;
+      expect(same(fillSeeded(new Float32Array(want.length), init, 0, "embeddings.word.table"), want)).toBe(true);
+    }
+  });
+
+  it("overwrites whatever the array held", () => {
+    const out = new Float32Array(5).fill(7);
+    expect(Array.from(fillSeeded(out, { kind: "zeros" }, 1, "p"))).toEqual([0, 0, 0, 0, 0]);
   });
 });

@@ -7,7 +7,7 @@
  * Nothing half-loads: every problem with the weights map is collected and reported at once.
  */
 import { closest } from "../checker/suggest.js";
-import { initTensor, streamFor } from "../engine/random.js";
+import { fillSeeded } from "../engine/random.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape, shapeString } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
 import type { ParamSpec } from "../ir/graph.js";
@@ -48,7 +48,7 @@ export class ParamStore {
       }
       if (spec.kind === "amplitude") entries.set(spec.path, { spec, tensor: f32(spec.shape), calibrated: new Array<boolean>(numel(spec.shape)).fill(false) });
       else if (spec.init.kind === "fill") entries.set(spec.path, { spec, tensor: f32(spec.shape, new Float32Array(numel(spec.shape)).fill(spec.init.value)) });
-      else entries.set(spec.path, { spec, tensor: initTensor(spec.shape, spec.init, streamFor(seed, spec.path)) });
+      else entries.set(spec.path, { spec, tensor: f32(spec.shape, fillSeeded(new Float32Array(numel(spec.shape)), spec.init, seed, spec.path)) });
     }
     const unknown = [...weights.keys()].filter((k) => !entries.has(k));
     for (const [i, k] of unknown.entries()) {

@@ -7,6 +7,8 @@ import { progressBar } from "../progress.js";
 import { UserError } from "../../../interpreter/io/errors.js";
 import { classify, loadModel } from "../../../models/tasks.js";
 import { renderTable } from "../table.js";
+import { type CommandTimings, timingsLine } from "../timings.js";
+import { timed } from "../../../interpreter/run.js";
 import { checkReportTarget, emitReport } from "./report.js";
 import { noteWeights, parseArgs, parseIntOption } from "./run.js";
 
@@ -19,22 +21,25 @@ export interface ModelCommandOptions {
   seed?: string;
   report?: string | boolean;
   keepAmplitudes?: boolean;
+  /** Print where the wall time went (tools/cli/timings.ts). */
+  timings?: boolean;
 }
 
 export function modelOptions(opts: ModelCommandOptions) {
   return { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, vocab: opts.vocab, seed: parseIntOption("--seed", opts.seed, 0) ?? 0, keepAmplitudes: opts.keepAmplitudes };
 }
 
-export function classifyCommand(texts: string[], opts: ModelCommandOptions): number {
+export function classifyCommand(texts: string[], opts: ModelCommandOptions, timings?: CommandTimings): number {
   checkReportTarget(opts.report);
   if (texts.length === 0) throw new UserError("no text to classify: spikelm classify \"some text\" [\"more text\" ...]");
-  const m = loadModel("classify", modelOptions(opts));
+  const m = timed(timings, "model", () => loadModel("classify", modelOptions(opts)));
   if (opts.weights) noteWeights(m.loadedWeights);
-  const { results, report } = classify(m, texts, { report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("classify") });
+  const { results, report } = classify(m, texts, { report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("classify"), timings });
   const labels = results[0]?.probabilities.map((p) => p.label) ?? [];
   const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
   process.stdout.write(`${renderTable(["text", "label", ...labels.map((l) => `p(${l})`)], results.map((r) => [clip(r.text), r.label, ...r.probabilities.map((p) => p.p)]))}\n`);
   if (!m.weights) process.stderr.write(`note: \`${m.info.name}\` has no weights: seeded random initialisation (pass --weights)\n`);
   if (report) emitReport(report, [typeof opts.report === "string" ? opts.report : undefined]);
+  if (opts.timings && timings) process.stderr.write(`${timingsLine(timings)}\n`);
   return 0;
 }
