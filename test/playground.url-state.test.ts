@@ -17,7 +17,11 @@ const state: fc.Arbitrary<PageState> = fc.record(
     args: fc.dictionary(name, fc.oneof(fc.integer({ min: -1000, max: 100000 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()), { maxKeys: 5 }),
     steps: fc.integer({ min: 1, max: 64 }),
     seed: fc.nat(),
-    input: fc.oneof(fc.record({ kind: fc.constant("random" as const), seed: fc.nat() }), fc.record({ kind: fc.constant("text" as const), text: fc.string({ unit: "grapheme", maxLength: 80 }) })),
+    input: fc.oneof(
+      fc.record({ kind: fc.constant("random" as const), seed: fc.nat(), sizes: fc.dictionary(name, fc.integer({ min: 1, max: 512 }), { minKeys: 1, maxKeys: 3 }) }, { requiredKeys: ["kind", "seed"] }),
+      fc.record({ kind: fc.constant("text" as const), text: fc.string({ unit: "grapheme", maxLength: 80 }) }),
+      fc.record({ kind: fc.constant("file" as const), uri: fc.constant("file:///spikelm/models/tiny/prompt.json") }),
+    ),
     model: fc.constantFrom("tiny", "decoder-small"),
   },
   { requiredKeys: ["uri", "args", "seed", "input"] },
@@ -46,7 +50,7 @@ describe("playground URL state", () => {
 
   it("drops values that do not parse, and names no state without a file", async () => {
     expect(await decodeState("entry=X")).toBeUndefined();
-    const s = await decodeState("#file=file%3A%2F%2F%2Fplayground%2Fmain.spk&code=%%%&T=-3&seed=x&arg.d=abc&arg.e=4&inputSeed=1e3");
+    const s = await decodeState("#file=file%3A%2F%2F%2Fplayground%2Fmain.spk&code=%%%&T=-3&seed=x&arg.d=abc&arg.e=4&inputSeed=1e3&size.L=0&size.B=x");
     expect(s).toEqual({ uri: "file:///playground/main.spk", args: { e: 4 }, seed: 0, input: { kind: "random", seed: 1 } });
   });
 });

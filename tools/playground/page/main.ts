@@ -62,9 +62,20 @@ function currentText(): string {
   return editors.main?.state.doc.toString() ?? "";
 }
 
+/** The shipped input file the current example offers (models/tiny/prompt.json), if any. */
+let inputFile: string | undefined;
+
+/** `B=1 L=8` → {B: 1, L: 8}; pairs that do not parse are left out. */
+function sizesOf(text: string): Record<string, number> {
+  return Object.fromEntries([...text.matchAll(/([A-Za-z_]\w*)\s*=\s*(\d+)/g)].map((m) => [m[1]!, Number(m[2])] as const).filter(([, n]) => n > 0));
+}
+
 function inputChoice(): InputChoice {
   const kind = (document.querySelector('input[name="input"]:checked') as HTMLInputElement | null)?.value;
-  return kind === "text" && model !== undefined ? { kind: "text", text: $<HTMLTextAreaElement>("input-text").value } : { kind: "random", seed: intOf($<HTMLInputElement>("input-seed").value) ?? 1 };
+  if (kind === "text") return { kind: "text", text: $<HTMLTextAreaElement>("input-text").value };
+  if (kind === "file" && inputFile) return { kind: "file", uri: inputFile };
+  const sizes = sizesOf($<HTMLInputElement>("input-sizes").value);
+  return { kind: "random", seed: intOf($<HTMLInputElement>("input-seed").value) ?? 1, ...(Object.keys(sizes).length ? { sizes } : {}) };
 }
 
 const intOf = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v) : undefined);
@@ -106,7 +117,8 @@ function renderArgs(entry: EntryInfo | undefined, values: Readonly<Record<string
     const input = document.createElement("input");
     input.dataset.arg = p.name;
     input.size = 6;
-    input.placeholder = p.default === undefined ? "required" : String(p.default);
+    // Empty means the declared default; a default that is not a literal (`act = SpikeLMReference()`) is kept as written.
+    input.placeholder = p.required ? "required" : p.default === undefined ? "as declared" : String(p.default);
     if (values[p.name] !== undefined) input.value = String(values[p.name]);
     input.addEventListener("input", scheduleUrl);
     label.append(`${p.name} = `, input);
@@ -119,7 +131,7 @@ function fillEntries(list: readonly EntryInfo[], wanted: string | undefined, val
   entries = list;
   const select = $<HTMLSelectElement>("entry");
   const keep = wanted ?? select.value;
-  select.replaceChildren(...list.map((e) => new Option(`${e.name} (${e.kind === "neuron" ? "neuron" : "layer/model"})`, e.name)));
+  select.replaceChildren(...list.map((e) => new Option(`${e.name} (${e.declKind})`, e.name)));
   const chosen = list.find((e) => e.name === keep) ?? list[list.length - 1];
   if (chosen) select.value = chosen.name;
   renderArgs(chosen, chosen?.name === keep ? values : {});
@@ -156,7 +168,7 @@ $("entry").addEventListener("change", () => {
   );
   scheduleUrl();
 });
-for (const id of ["steps", "seed", "input-seed", "input-text"]) $(id).addEventListener("input", scheduleUrl);
+for (const id of ["steps", "seed", "input-seed", "input-sizes", "input-text"]) $(id).addEventListener("input", scheduleUrl);
 for (const r of document.querySelectorAll('input[name="input"]')) r.addEventListener("change", scheduleUrl);
 
 $("format").addEventListener("click", () => {
@@ -248,14 +260,23 @@ async function shippedTextOf(uri: string): Promise<string | undefined> {
   return r.ok ? r.text : undefined;
 }
 
-function setInput(input: InputChoice): void {
-  const textChoice = $("text-choice");
-  textChoice.hidden = model === undefined;
-  $("input-text").hidden = model === undefined;
-  const kind = input.kind === "text" && model !== undefined ? "text" : "random";
-  for (const r of document.querySelectorAll<HTMLInputElement>('input[name="input"]')) r.checked = r.value === kind;
-  if (input.kind === "random") $<HTMLInputElement>("input-seed").value = String(input.seed);
-  else $<HTMLInputElement>("input-text").value = input.text;
+function setInput(input: InputChoice, offeredFile: string | undefined): void {
+  inputFile = input.kind === "file" ? input.uri : offeredFile;
+  $("file-choice").hidden = inputFile === undefined;
+  $("input-file").textContent = inputFile ? labelOf(inputFile) : "";
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name="input"]')) r.checked = r.value === input.kind;
+  if (input.kind === "random") {
+    $<HTMLInputElement>("input-seed").value = String(input.seed);
+    $<HTMLInputElement>("input-sizes").value = Object.entries(input.sizes ?? {})
+      .map(([d, n]) => `${d}=${n}`)
+      .join(" ");
+  } else if (input.kind === "text") $<HTMLTextAreaElement>("input-text").value = input.text;
+}
+
+/** The shipped input file an example's suggested runs use, if any. */
+function offeredFileOf(uri: string): string | undefined {
+  for (const r of catalog?.examples.find((e) => e.uri === uri)?.runs ?? []) if (r.input.kind === "file") return r.input.uri;
+  return undefined;
 }
 
 /** Puts a state on the page: the document, the entry and its arguments, the run settings. */
@@ -265,7 +286,7 @@ async function applyState(s: PageState): Promise<void> {
   editors.openMain(s.uri, s.code ?? shippedText ?? "");
   $<HTMLInputElement>("steps").value = s.steps !== undefined ? String(s.steps) : "";
   $<HTMLInputElement>("seed").value = String(s.seed);
-  setInput(s.input);
+  setInput(s.input, offeredFileOf(s.uri));
   await refreshEntries(s.entry, s.args);
   $("results").hidden = true;
   status("run-status", "");
@@ -274,8 +295,7 @@ async function applyState(s: PageState): Promise<void> {
 
 function stateOfExample(e: CatalogExample): PageState {
   const run = e.runs[0];
-  const input: InputChoice = run?.input.kind === "text" ? { kind: "text", text: run.input.text } : { kind: "random", seed: run?.input.kind === "random" ? run.input.seed : 1 };
-  return { uri: e.uri, ...(run ? { entry: run.entry } : {}), args: run?.args ?? {}, seed: 0, input, ...(run?.model ? { model: run.model } : {}) };
+  return { uri: e.uri, ...(run ? { entry: run.entry } : {}), args: run?.args ?? {}, seed: 0, input: run?.input ?? { kind: "random", seed: 1 }, ...(run?.model ? { model: run.model } : {}) };
 }
 
 function stateOfModel(m: CatalogModel): PageState {

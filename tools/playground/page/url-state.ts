@@ -6,7 +6,10 @@
  * be read and edited by hand.
  */
 
-export type InputChoice = { readonly kind: "random"; readonly seed: number } | { readonly kind: "text"; readonly text: string };
+import type { RunInput } from "../protocol.js";
+
+/** The run's input: seeded random (with free sizes such as `L`), a text, or a shipped input file. */
+export type InputChoice = RunInput;
 
 export interface PageState {
   /** URI of the editor's document (a shipped file's bundled URI, or one under file:///playground/). */
@@ -58,13 +61,12 @@ export async function encodeState(s: PageState): Promise<string> {
   for (const [name, value] of Object.entries(s.args)) p.set(`arg.${name}`, String(value));
   if (s.steps !== undefined) p.set("T", String(s.steps));
   p.set("seed", String(s.seed));
+  p.set("input", s.input.kind);
   if (s.input.kind === "random") {
-    p.set("input", "random");
     p.set("inputSeed", String(s.input.seed));
-  } else {
-    p.set("input", "text");
-    p.set("text", s.input.text);
-  }
+    for (const [dim, n] of Object.entries(s.input.sizes ?? {})) p.set(`size.${dim}`, String(n));
+  } else if (s.input.kind === "text") p.set("text", s.input.text);
+  else p.set("inputFile", s.input.uri);
   if (s.model !== undefined) p.set("model", s.model);
   return p.toString();
 }
@@ -82,6 +84,20 @@ function argValue(v: string): number | boolean | undefined {
   if (v === "false") return false;
   const n = Number(v);
   return v.trim() !== "" && Number.isFinite(n) ? n : undefined;
+}
+
+function inputOf(p: URLSearchParams): InputChoice {
+  const kind = p.get("input");
+  const file = p.get("inputFile");
+  if (kind === "text") return { kind: "text", text: p.get("text") ?? "" };
+  if (kind === "file" && file) return { kind: "file", uri: file };
+  const sizes = Object.fromEntries(
+    [...p].flatMap(([key, value]) => {
+      const n = key.startsWith("size.") ? count(value) : undefined;
+      return n !== undefined && n > 0 ? [[key.slice(5), n] as const] : [];
+    }),
+  );
+  return { kind: "random", seed: count(p.get("inputSeed")) ?? 1, ...(Object.keys(sizes).length ? { sizes } : {}) };
 }
 
 /**
@@ -109,7 +125,7 @@ export async function decodeState(fragment: string): Promise<PageState | undefin
     }),
   );
   const steps = count(p.get("T"));
-  const input: InputChoice = p.get("input") === "text" ? { kind: "text", text: p.get("text") ?? "" } : { kind: "random", seed: count(p.get("inputSeed")) ?? 1 };
+  const input = inputOf(p);
   const entry = p.get("entry") ?? undefined;
   const model = p.get("model") ?? undefined;
   return {
