@@ -1,5 +1,6 @@
 /**
- * Benchmark group "kernels": spike-accumulate (S @ W with ternary S) against
+ * Benchmark group "kernels": accumulate only — spike-accumulate (S @ W with ternary S, no neuron,
+ * no float epilogue; the layers group has the rows of what a layer really does) against
  *  - ort-dense: onnxruntime-node running one float32 MatMul node [M,K]x[K,N], intraOpNumThreads 2,
  *    B fed as a graph input on every run (so it is packed per call, like ours without cache);
  *  - dense-ref: the project's plain-JS dense matmul (interpreter/engine/kernels/dense-ref.ts);
@@ -152,9 +153,9 @@ registerGroup("kernels", async (ctx) => {
         bit_exact_vs_dense_ref: ok,
       };
     };
-    for (const r of RATES) rows.push(row("spike-accumulate", r, `spike@${r}`, "ort-dense", "ort"));
-    for (const r of RATES) rows.push(row("spike-accumulate", r, `spike@${r}`, "dense-ref", "dense-ref"));
-    rows.push(row("spike-accumulate[cached-W]", CACHED_RATE, "spike-cached", "ort-dense[const-B]", "ort-const"));
+    for (const r of RATES) rows.push(row("accumulate only: spike-accumulate", r, `spike@${r}`, "ort-dense", "ort"));
+    for (const r of RATES) rows.push(row("accumulate only: spike-accumulate", r, `spike@${r}`, "dense-ref", "dense-ref"));
+    rows.push(row("accumulate only: spike-accumulate[cached-W]", CACHED_RATE, "spike-cached", "ort-dense[const-B]", "ort-const"));
   }
   return rows;
 });

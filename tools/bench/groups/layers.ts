@@ -8,9 +8,10 @@
  *    (what the layer costs as a dense ANN layer over the same rows);
  *  - `block` rows: the BERT-base-sized encoder block (d 768, 12 heads, FFN 3072, T 4, 128
  *    tokens) vs onnxruntime running the same block, exported by tools/export/onnx.ts (T
- *    unrolled, same weights and calibrated amplitudes) as one dense ONNX graph, 2 threads
- *    each; and the same executor with neuron steps in generated JavaScript instead of the
- *    WebAssembly vector machine (`vs: spikelm js-neurons`);
+ *    unrolled, same weights and calibrated amplitudes) as one dense ONNX graph, at 2 threads
+ *    each and at 1 thread each; and the same executor (2 threads) with neuron steps, GELU,
+ *    softmax and LayerNorm in JavaScript instead of WebAssembly (`vs: spikelm js neurons+float
+ *    kernels`);
  *  - `neuron step` rows: one neuron's whole step over T (the block's FFN-output neuron,
  *    SpikeLMReference, float membrane input in, int8 levels out) on the WebAssembly vector
  *    machine (1 and 2 threads) vs the generated JavaScript kernel, levels checked identical.
@@ -126,17 +127,23 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   const compiled = compileEntry({ file: SPEC, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k }, inputs });
   const { graph } = optimize(compiled.graph);
   const params = ParamStore.create(graph.params, new Map(), { seed: 1 });
-  const ex = new OptimizedExecutor(graph, params);
-  const exJs = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { neurons: "js" });
+  const ex = new OptimizedExecutor(graph, params, { threads: 2 });
+  const ex1 = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 1 });
+  // the same executor with the float kernels of before: neuron steps, GELU, softmax and LayerNorm in JavaScript
+  const exJs = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { neurons: "js", numerics: "js", threads: 2 });
   const o0 = ex.run(inputs, { record: true }); // calibrates the amplitudes in `params`
+  const o1 = ex1.run(inputs, { record: true });
   exJs.run(inputs);
   ctx.step(`block d${d} k=${k}: first calls`);
   const ref = new ReferenceInterpreter(compiled.graph, ParamStore.create(compiled.graph.params, new Map(), { seed: 1 }));
-  const identical = sameRecords(ref.run(inputs, { record: true }), o0);
+  const r0 = ref.run(inputs, { record: true });
+  const identical = sameRecords(r0, o0);
+  const identical1 = sameRecords(r0, o1);
   ctx.step(`block d${d} k=${k}: reference`);
   // the same block, weights and calibrated amplitudes as one dense ONNX graph
   const onnx = exportOnnx({ graph: compiled.graph, params, name: "BenchBlock" });
   const sess = await ort.InferenceSession.create(onnx.bytes, ORT_OPTIONS);
+  const sess1 = await ort.InferenceSession.create(onnx.bytes, { ...ORT_OPTIONS, intraOpNumThreads: 1 });
   const feeds = { [onnx.inputs[0]!.name]: new ort.Tensor("float32", x.data as Float32Array, onnx.inputs[0]!.shape) };
   const ortOut = (await sess.run(feeds))[onnx.outputs[0]!.name]!.data as Float32Array;
   let maxDiff = 0;
@@ -145,16 +152,21 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   const cs: Contender[] = [
     { key: "spike", run: () => ex.run(inputs), times: [] },
     { key: "ort", run: () => sess.run(feeds), times: [] },
+    { key: "spike1", run: () => ex1.run(inputs), times: [] },
+    { key: "ort1", run: () => sess1.run(feeds), times: [] },
     { key: "js", run: () => exJs.run(inputs), times: [] },
   ];
   await rounds(ctx, `block d${d} k=${k}`, cs, n);
   await sess.release();
-  const [s, b, j] = cs.map((c) => median(c.times)) as [number, number, number];
-  const name = `block d${d} h12 ffn${4 * d} T4 L${L} (k=${k})`;
-  const common = { shape: null, rate: Number(firingRate(o0).toFixed(4)), spike_ms: Number(s.toFixed(2)), identical_spikes: identical };
+  await sess1.release();
+  const [s, b, s1, b1, j] = cs.map((c) => median(c.times)) as [number, number, number, number, number];
+  const name = (threads: number) => `block d${d} h12 ffn${4 * d} T4 L${L} (k=${k}) ${threads}t`;
+  const common = { shape: null, rate: Number(firingRate(o0).toFixed(4)) };
+  const ms = (v: number) => Number(v.toFixed(2));
   return [
-    { name, ...common, vs: "ort-onnx-block", ratio: b / s, base_ms: Number(b.toFixed(2)), ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount },
-    { name, ...common, vs: "spikelm js-neurons", ratio: j / s, base_ms: Number(j.toFixed(2)) },
+    { name: name(2), ...common, vs: "ort-onnx-block 2t", ratio: b / s, spike_ms: ms(s), base_ms: ms(b), identical_spikes: identical, ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount },
+    { name: name(1), ...common, vs: "ort-onnx-block 1t", ratio: b1 / s1, spike_ms: ms(s1), base_ms: ms(b1), identical_spikes: identical1 },
+    { name: name(2), ...common, vs: "spikelm js neurons+float kernels", ratio: j / s, spike_ms: ms(s), base_ms: ms(j), identical_spikes: identical },
   ];
 }
 
