@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initSpikeKernels } from "../interpreter/engine/kernels/spike-matmul.js";
 import type { Tensor } from "../interpreter/engine/tensor.js";
 import { parseTensor } from "../interpreter/io/tensor-json.js";
-import type { RunRequest, RunSuccess, RunWorkerResponse, Tap, TensorData } from "../tools/playground/protocol.js";
+import type { RunRequest, RunSuccess, RunWorkerReply, Tap, TensorData } from "../tools/playground/protocol.js";
 import { handle } from "../tools/playground/workers/run-handler.js";
 import { REPO } from "./helpers.js";
 
@@ -57,7 +57,7 @@ function cli(args: readonly string[], inputs: Readonly<Record<string, TensorData
 
 const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
-function expectOk(r: RunWorkerResponse): RunSuccess {
+function expectOk(r: RunWorkerReply): RunSuccess {
   if (r.type !== "run" || !r.ok) throw new Error(`run failed: ${JSON.stringify(r)}`);
   return r;
 }
@@ -151,8 +151,7 @@ describe("run worker handler vs spikelm run --record", () => {
     const uri = "file:///playground/typo.spk";
     const text = 'import "std/neurons"\nneuron N(k = 1.0) {\n  step(x) {\n    emit heavisid(x)\n  }\n}\n';
     const r = await handle({ type: "run", id: 3, files: { [uri]: text }, main: uri, entry: "N", args: {}, input: { kind: "random", seed: 1 } });
-    expect(r.ok).toBe(false);
-    if (r.ok || r.type === "progress") return;
+    if (r.ok) throw new Error("a typo ran");
     expect(r.diagnostics[0]).toMatchObject({ uri, line: 4, col: 10, severity: "error" });
     expect(r.message).toMatch(/^typo\.spk:4:10: .*heavisid/);
   });
@@ -162,6 +161,40 @@ describe("run worker handler vs spikelm run --record", () => {
     expect(bad).toMatchObject({ ok: false, message: expect.stringContaining("seed") });
     const noEntry = await handle(tinyRun({ entry: "TinySpikeLn" }));
     expect(noEntry).toMatchObject({ ok: false, message: expect.stringContaining("did you mean `TinySpikeLM`") });
+  });
+});
+
+describe("the handler on the browser platform layer", () => {
+  it("in a child with --conditions=browser (in-memory files under /spikelm, no threads): the same bits as under Node", async () => {
+    const requests: RunRequest[] = [
+      tinyRun({ main: "file:///spikelm/models/tiny/tiny_spikelm.spk", record: ["blocks.*", "**.fire"] }),
+      { type: "run", id: 2, files: {}, main: "file:///spikelm/examples/tiny_spikelm.spk", entry: "SpikeLinear", args: { inp: 16, out: 8 }, seed: 5, input: { kind: "random", seed: 2 }, report: false },
+    ];
+    const child = spawnSync(process.execPath, ["--conditions=browser", "--import", "tsx", "test/playground.browser-platform.child.ts", REPO], {
+      cwd: REPO,
+      encoding: "utf8",
+      input: requests.map((r) => JSON.stringify(r)).join("\n"),
+    });
+    expect(child.stderr).toBe("");
+    const lines = child.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({ platform: "browser", same: true });
+    for (const [i, req] of requests.entries()) {
+      const browser = lines[i + 1] as unknown as RunSuccess;
+      expect(browser.ok, JSON.stringify(browser).slice(0, 300)).toBe(true);
+      // The same run under Node, from the files on disk.
+      const node = expectOk(await handle({ ...req, main: req.main.replace("file:///spikelm", `file://${REPO}`) }));
+      expect(browser.timings.threads).toBe(1);
+      expect(bits(browser.outputs.output!.data as unknown as number[])).toEqual(bits(node.outputs.output!.data));
+      expect(browser.taps.map((t) => t.path)).toEqual(node.taps.map((t) => t.path));
+      expect(browser.taps.length).toBeGreaterThan(0);
+      browser.taps.forEach((t, j) => {
+        const n = node.taps[j]!;
+        if (t.kind === "spikes" && n.kind === "spikes") expect(t.levels as unknown as number[]).toEqual(Array.from(n.levels));
+        else if (t.kind === "output" && n.kind === "output") expect(bits(t.values as unknown as number[])).toEqual(bits(n.values));
+        else throw new Error(`tap ${t.path}: ${t.kind} vs ${n.kind}`);
+      });
+      expect(browser.rates).toEqual(node.rates);
+    }
   });
 });
 

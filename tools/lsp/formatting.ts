@@ -14,6 +14,14 @@ const CANDIDATES = ["../prettier/printer.js", "../prettier/plugin.js", "../prett
 
 let loaded: Promise<FormatFn | undefined> | undefined;
 
+/**
+ * Formats with `format` rather than looking for tools/prettier/ at run time (a bundle, such
+ * as the playground's LSP worker, imports the formatter statically and hands it over).
+ */
+export function useFormatter(format: FormatFn): void {
+  loaded = Promise.resolve(format);
+}
+
 export function loadFormatter(log: (message: string) => void): Promise<FormatFn | undefined> {
   loaded ??= (async () => {
     for (const spec of CANDIDATES) {

@@ -272,4 +272,7 @@ export interface RunProgress {
   readonly total: number;
 }
 
-export type RunWorkerResponse = RunSuccess | CatalogSuccess | FileSuccess | EntriesSuccess | Failure | RunProgress;
+/** The one answer each request gets. */
+export type RunWorkerReply = RunSuccess | CatalogSuccess | FileSuccess | EntriesSuccess | Failure;
+
+export type RunWorkerResponse = RunWorkerReply | RunProgress;

@@ -38,8 +38,8 @@ import type {
   RunProgress,
   RunRequest,
   RunSuccess,
+  RunWorkerReply,
   RunWorkerRequest,
-  RunWorkerResponse,
   Tap,
   TensorData,
 } from "../protocol.js";
@@ -256,7 +256,7 @@ export async function run(req: RunRequest, progress: (p: RunProgress) => void = 
   }
 }
 
-function entries(req: EntriesRequest): RunWorkerResponse {
+function entries(req: EntriesRequest): RunWorkerReply {
   const program = programFor(req.files);
   const file = fileOf(req.main);
   try {
@@ -285,7 +285,7 @@ function entries(req: EntriesRequest): RunWorkerResponse {
   }
 }
 
-function bundledFile(req: FileRequest): RunWorkerResponse {
+function bundledFile(req: FileRequest): RunWorkerReply {
   const file = fileOf(req.uri);
   const text = diskHost.read(file);
   if (text === undefined) return { type: "file", id: req.id, ok: false, message: `no bundled file ${req.uri}`, diagnostics: [] };
@@ -302,7 +302,7 @@ const EXAMPLE_RUNS: Readonly<Record<string, CatalogExample["runs"]>> = {
   "models/tiny/tiny_spikelm.spk": [{ entry: "TinySpikeLM", args: {}, input: { kind: "file", uri: uriOf(path.join(platform.repoRoot, "models/tiny/prompt.json")) } }],
 };
 
-function catalog(id: number): RunWorkerResponse {
+function catalog(id: number): RunWorkerReply {
   const abs = (p: string) => path.join(platform.repoRoot, p);
   const examples: CatalogExample[] = Object.entries(EXAMPLE_RUNS).map(([p, runs]) => ({ uri: uriOf(abs(p)), path: p, text: diskHost.read(abs(p)) ?? "", runs }));
   const models: CatalogModel[] = MODELS.filter((m) => PLAYGROUND_MODELS.includes(m.name)).map((m) => ({
@@ -320,7 +320,7 @@ function catalog(id: number): RunWorkerResponse {
 }
 
 /** Answers one request (`progress` receives a run's progress messages). */
-export async function handle(req: RunWorkerRequest, progress?: (p: RunProgress) => void): Promise<RunWorkerResponse> {
+export async function handle(req: RunWorkerRequest, progress?: (p: RunProgress) => void): Promise<RunWorkerReply> {
   switch (req.type) {
     case "run":
       return run(req, progress);

@@ -1,0 +1,100 @@
+/**
+ * The language server over a string transport: each message is one JSON-RPC message as text,
+ * without the base protocol's Content-Length framing, the way @codemirror/lsp-client's
+ * `Transport` carries them. The handlers are server.ts' `startServer`, the same as
+ * `spikelm lsp`; only the wiring differs. The playground runs this in a Web Worker
+ * (browser-server.ts); there is no supervisor thread there, so a check that runs away holds
+ * the worker until it ends (the page may terminate the worker and start another).
+ *
+ * Malformed text gets a JSON-RPC ParseError answer (id null) and the conversation goes on,
+ * as the framed server does.
+ */
+import {
+  AbstractMessageReader,
+  AbstractMessageWriter,
+  type DataCallback,
+  type Disposable,
+  type Logger,
+  type Message,
+  type MessageReader,
+  type MessageWriter,
+  type ProtocolConnection,
+  createConnection,
+} from "vscode-languageserver";
+import { type RunningServer, type ServerOptions, startServer } from "./server.js";
+
+/** `createProtocolConnection` of the runtime in use (vscode-languageserver/browser or /node). */
+export type ProtocolConnectionFactory = (reader: MessageReader, writer: MessageWriter, logger: Logger) => ProtocolConnection;
+
+class StringReader extends AbstractMessageReader {
+  private callback: DataCallback | undefined;
+  private readonly queued: Message[] = [];
+
+  deliver(m: Message): void {
+    if (this.callback) this.callback(m);
+    else this.queued.push(m);
+  }
+
+  listen(callback: DataCallback): Disposable {
+    this.callback = callback;
+    for (const m of this.queued.splice(0)) callback(m);
+    return { dispose: () => (this.callback = undefined) };
+  }
+}
+
+class StringWriter extends AbstractMessageWriter {
+  constructor(private readonly send: (message: string) => void) {
+    super();
+  }
+
+  async write(msg: Message): Promise<void> {
+    this.send(JSON.stringify(msg));
+  }
+
+  end(): void {}
+}
+
+export interface StringServer {
+  /** One message from the client. */
+  receive(message: string): void;
+  readonly server: RunningServer;
+  dispose(): void;
+}
+
+/** Starts the server; `send` receives each message for the client. */
+export function startStringServer(send: (message: string) => void, createProtocolConnection: ProtocolConnectionFactory, options: ServerOptions = {}): StringServer {
+  const reader = new StringReader();
+  const writer = new StringWriter(send);
+  let exited = false;
+  const connection = createConnection((logger) => createProtocolConnection(reader, writer, logger), {
+    shutdownReceived: false,
+    initialize: () => undefined,
+    exit: () => {
+      exited = true;
+    },
+  });
+  const server = startServer(connection, options);
+  connection.listen();
+  return {
+    receive(message) {
+      if (exited) return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(message);
+      } catch (e) {
+        send(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32700, message: `Parse error: ${e instanceof Error ? e.message : String(e)}` } }));
+        return;
+      }
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        send(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: a JSON-RPC message is an object" } }));
+        return;
+      }
+      reader.deliver(parsed as Message);
+    },
+    server,
+    dispose() {
+      server.dispose();
+      connection.dispose();
+    },
+  };
+}
