@@ -14,7 +14,6 @@ import { matmulInto } from "../engine/fast/matmul.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
-import { wasmGeluInto, wasmLayernormInto, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
@@ -25,6 +24,7 @@ import { type Mode, type NeuronRecord, type RunResult, type TraceFn, collectTaps
 import { canonicalLevels, runStep } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { PlannedCache, type PlannedSequence } from "../runtime/planned-cache.js";
+import { rowTimesLevels, rowTimesLevelsT } from "./decode-attention.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
 import { compileNeuron, type NeuronKernel } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
@@ -63,11 +63,6 @@ export interface ExecutorOptions {
    * JS kernel on every setting. All compute the same bits.
    */
   readonly neurons?: NeuronBackend;
-  /**
-   * GELU, softmax and LayerNorm: "auto" (default) on the WebAssembly kernels when they are
-   * ready (engine/kernels/wasm-numerics.ts), "js" always in JavaScript. Same bits either way.
-   */
-  readonly numerics?: "js" | "auto";
   /**
    * An incremental decoding graph (passes/incremental.ts): `positions` new positions per
    * run; the nodes of `keyAxes` are planned for `capacity` positions in all and run at the
@@ -349,12 +344,10 @@ export class OptimizedExecutor {
         const x = this.view(node.inputs[0]!, t);
         const o = this.out(p, t);
         const d = x.shape[x.shape.length - 1]!;
-        if (this.wasmNumerics && wasmLayernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.threads)) return;
         return layernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.scratch);
       }
       case "softmax": {
         const x = this.view(node.inputs[0]!, t);
-        if (this.wasmNumerics && wasmSoftmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array, this.threads)) return;
         return softmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array);
       }
       case "gather": {
@@ -501,26 +494,8 @@ export class OptimizedExecutor {
       plan = { index, tables, keys };
       this.fusedTables.set(key, plan);
     }
-    const ins = node.inputs.map((i) => this.view(i, t).data as Float32Array);
-    // A trailing GELU runs as the WebAssembly kernel over the program's output (same bits:
-    // the step before it is already rounded to float32, which is what `out` stores).
-    const last = program[program.length - 1]!;
-    const arg = last.args[0];
-    if (this.wasmNumerics && last.op === "gelu" && arg && "tmp" in arg && arg.tmp === program.length - 2) {
-      compileFused(program.slice(0, -1), plan.index)(ins, plan.tables, o.data as Float32Array);
-      if (wasmGeluInto(o.data as Float32Array, o.data as Float32Array, this.threads)) return;
-    }
-    compileFused(program, plan.index)(ins, plan.tables, o.data as Float32Array);
-  }
-
-  /** Threads for the WebAssembly kernels (including the caller). */
-  private get threads(): number {
-    return this.options.threads ?? defaultThreads();
-  }
-
-  /** GELU, softmax and LayerNorm on the WebAssembly kernels when ready, unless `numerics: "js"`. */
-  private get wasmNumerics(): boolean {
-    return (this.options.numerics ?? "auto") !== "js";
+    const kernel = compileFused(program, plan.index);
+    kernel(node.inputs.map((i) => this.view(i, t).data as Float32Array), plan.tables, o.data as Float32Array);
   }
 
   private execLayout(p: PlannedNode, t: number): void {
@@ -621,6 +596,7 @@ export class OptimizedExecutor {
     const sameBatch = batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join();
     if (side === "right" && int8(b) && !int8(a) && sameBatch) {
       const [M, K] = sa.slice(-2) as [number, number];
+      if (M === 1) return this.rowAttention(a as Float32Array, K, b as Int8Array, sb, form, batchA, o);
       if (form === "nt") {
         const N = sb[sb.length - 2]!;
         for (let i = 0; i < batchA; i++)
@@ -633,6 +609,15 @@ export class OptimizedExecutor {
       return;
     }
     this.execFallback(p, t);
+  }
+
+  /** One query row per batch matrix (a decoding step) against spike levels: decode-attention.ts. */
+  private rowAttention(a: Float32Array, K: number, b: Int8Array, sb: readonly number[], form: string, batch: number, o: Float32Array): void {
+    const N = sb[sb.length - (form === "nt" ? 2 : 1)]!;
+    for (let i = 0; i < batch; i++) {
+      if (form === "nt") rowTimesLevelsT(a, i * K, K, b, i * N * K, N, o, i * N);
+      else rowTimesLevels(a, i * K, K, b, i * K * N, N, o, i * N);
+    }
   }
 
   // ------------------------------------------------------------------ neurons
