@@ -14,6 +14,7 @@ import { matmulInto } from "../engine/fast/matmul.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
+import { wasmGeluInto, wasmLayernormInto, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
@@ -63,6 +64,11 @@ export interface ExecutorOptions {
    * JS kernel on every setting. All compute the same bits.
    */
   readonly neurons?: NeuronBackend;
+  /**
+   * GELU, softmax and LayerNorm: "auto" (default) on the WebAssembly kernels when they are
+   * ready (engine/kernels/wasm-numerics.ts), "js" always in JavaScript. Same bits either way.
+   */
+  readonly numerics?: "js" | "auto";
   /**
    * An incremental decoding graph (passes/incremental.ts): `positions` new positions per
    * run; the nodes of `keyAxes` are planned for `capacity` positions in all and run at the
@@ -344,10 +350,12 @@ export class OptimizedExecutor {
         const x = this.view(node.inputs[0]!, t);
         const o = this.out(p, t);
         const d = x.shape[x.shape.length - 1]!;
+        if (this.wasmNumerics && wasmLayernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.threads)) return;
         return layernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.scratch);
       }
       case "softmax": {
         const x = this.view(node.inputs[0]!, t);
+        if (this.wasmNumerics && wasmSoftmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array, this.threads)) return;
         return softmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array);
       }
       case "gather": {
@@ -494,8 +502,26 @@ export class OptimizedExecutor {
       plan = { index, tables, keys };
       this.fusedTables.set(key, plan);
     }
-    const kernel = compileFused(program, plan.index);
-    kernel(node.inputs.map((i) => this.view(i, t).data as Float32Array), plan.tables, o.data as Float32Array);
+    const ins = node.inputs.map((i) => this.view(i, t).data as Float32Array);
+    // A trailing GELU runs as the WebAssembly kernel over the program's output (same bits:
+    // the step before it is already rounded to float32, which is what `out` stores).
+    const last = program[program.length - 1]!;
+    const arg = last.args[0];
+    if (this.wasmNumerics && last.op === "gelu" && arg && "tmp" in arg && arg.tmp === program.length - 2) {
+      compileFused(program.slice(0, -1), plan.index)(ins, plan.tables, o.data as Float32Array);
+      if (wasmGeluInto(o.data as Float32Array, o.data as Float32Array, this.threads)) return;
+    }
+    compileFused(program, plan.index)(ins, plan.tables, o.data as Float32Array);
+  }
+
+  /** Threads for the WebAssembly kernels (including the caller). */
+  private get threads(): number {
+    return this.options.threads ?? defaultThreads();
+  }
+
+  /** GELU, softmax and LayerNorm on the WebAssembly kernels when ready, unless `numerics: "js"`. */
+  private get wasmNumerics(): boolean {
+    return (this.options.numerics ?? "auto") !== "js";
   }
 
   private execLayout(p: PlannedNode, t: number): void {
