@@ -135,19 +135,32 @@ export function initTensor(shape: readonly number[], init: Init, stream: RandomS
 }
 
 /**
- * `out` filled with exactly what `initTensor(shape, init, streamFor(seed, path))` gives (the
+ * `out` filled with exactly what `initTensor(shape, init, streamFor(seed, path))` gives from
+ * element `first` on (`out` is then that piece of the tensor; `first` even for normal) (the
  * same words, the same float64 arithmetic, the same rounding), fast: the generator's state
  * lives in locals and values go straight into the Float32Array (8.5 -> 5.4 ns per uniform and
  * 38 -> 30 ns per normal value; the seeded BERT-base parameters are 109 M values).
  */
-export function fillSeeded(out: Float32Array, init: Init, seed: number, path: string): Float32Array {
+export function fillSeeded(out: Float32Array, init: Init, seed: number, path: string, first = 0): Float32Array {
   if (init.kind === "zeros") return out.fill(0);
   if (init.kind === "ones") return out.fill(1);
+  // A piece of the tensor starting at element `first` (threads fill pieces): element i
+  // uses word i (uniform) or words i and i + 1 of its pair (normal), so skip `first` words.
+  if (!Number.isInteger(first) || first < 0 || (init.kind === "normal" && first % 2 !== 0)) throw new RangeError(`fillSeeded: a ${init.kind} piece cannot start at element ${first}`);
   const st = initialState(seed, path);
   let s0 = st[0]! | 0;
   let s1 = st[1]! | 0;
   let s2 = st[2]! | 0;
   let s3 = st[3]! | 0;
+  for (let i = 0; i < first; i++) {
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+  }
   const n = out.length;
   // Each nextU32 below is the module header's step 4 on the local state words.
   if (init.kind === "uniform") {
@@ -193,4 +206,13 @@ export function fillSeeded(out: Float32Array, init: Init, seed: number, path: st
     if (i + 1 < n) out[i + 1] = std * (r * Math.sin(th));
   }
   return out;
+}
+
+/**
+ * The source of `fillSeeded` and what it calls, as plain JavaScript defining `fillSeeded`:
+ * the body of a thread that fills pieces of tensors (runtime/seed-threads.ts), so the thread
+ * runs this very code rather than a copy of it.
+ */
+export function fillSeededSource(): string {
+  return `${fnv1a32.toString()}\n${fmix32.toString()}\n${initialState.toString()}\nconst fillSeeded = ${fillSeeded.toString()};\n`;
 }

@@ -7,7 +7,8 @@
  * Nothing half-loads: every problem with the weights map is collected and reported at once.
  */
 import { closest } from "../checker/suggest.js";
-import { fillSeeded } from "../engine/random.js";
+import type { Init } from "../engine/random.js";
+import { seededValues } from "./seed-threads.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape, shapeString } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
 import type { ParamSpec } from "../ir/graph.js";
@@ -33,6 +34,7 @@ export class ParamStore {
     const source = opts.source ?? "weights";
     const entries = new Map<string, ParamEntry>();
     const problems: string[] = [];
+    const seeded: ParamSpec[] = [];
     for (const spec of specs) {
       if (entries.has(spec.path)) continue;
       const given = weights.get(spec.path);
@@ -48,8 +50,14 @@ export class ParamStore {
       }
       if (spec.kind === "amplitude") entries.set(spec.path, { spec, tensor: f32(spec.shape), calibrated: new Array<boolean>(numel(spec.shape)).fill(false) });
       else if (spec.init.kind === "fill") entries.set(spec.path, { spec, tensor: f32(spec.shape, new Float32Array(numel(spec.shape)).fill(spec.init.value)) });
-      else entries.set(spec.path, { spec, tensor: f32(spec.shape, fillSeeded(new Float32Array(numel(spec.shape)), spec.init, seed, spec.path)) });
+      else {
+        // Filled below, all at once (on two threads when there are many); set now to keep the order.
+        seeded.push(spec);
+        entries.set(spec.path, { spec, tensor: f32([0]) });
+      }
     }
+    const values = seededValues(seeded.map((spec) => ({ path: spec.path, init: spec.init as Init, size: numel(spec.shape) })), seed);
+    for (const [i, spec] of seeded.entries()) entries.set(spec.path, { spec, tensor: f32(spec.shape, values[i]!) });
     const unknown = [...weights.keys()].filter((k) => !entries.has(k));
     for (const [i, k] of unknown.entries()) {
       // Only the first 20 problems are shown; guessing for the rest would cost a pass over
