@@ -56,6 +56,114 @@ const EULER = 2.718281828459045;
 const TWOM1000 = 9.33263618503218878990e-302;
 const TWO1023 = 8.988465674311579539e307;
 
+/** Smallest |x| that fdlibm's exp reduces (high word > 0x3FD62E42): the double 0x3FD62E43_00000000. */
+const EXP_REDUCE_MIN = 0.3465735912322998;
+
+// f64x2 helpers: every lane does the scalar operation of the same name
+const vc = (v: number) => `(v128.const f64x2 ${f64Literal(v)} ${f64Literal(v)})`;
+const vadd = (a: string, b: string) => `(f64x2.add ${a} ${b})`;
+const vsub = (a: string, b: string) => `(f64x2.sub ${a} ${b})`;
+const vmul = (a: string, b: string) => `(f64x2.mul ${a} ${b})`;
+const vdiv = (a: string, b: string) => `(f64x2.div ${a} ${b})`;
+/** a where the mask's lanes are all ones, else b. */
+const vsel = (a: string, b: string, m: string) => `(v128.bitselect ${a} ${b} ${m})`;
+/**
+ * Horner's rule with per-lane coefficients: where mask m is set the coefficients `ks1`, else
+ * `ks2`; the shorter list is padded with zeros at the top, which changes no bit where it is
+ * used: k + v*0 = k for the finite, non-negative v these polynomials see.
+ */
+function hornerSel(v: string, ks1: readonly number[], ks2: readonly number[], m: string): string {
+  const n = Math.max(ks1.length, ks2.length);
+  const coef = (i: number) => {
+    const a = ks1[i] ?? 0;
+    const b = ks2[i] ?? 0;
+    return a === b ? vc(a) : vsel(vc(a), vc(b), m);
+  };
+  let e = coef(n - 1);
+  for (let i = n - 2; i >= 0; i--) e = vadd(coef(i), vmul(v, e));
+  return e;
+}
+
+/**
+ * Branch-free f64x2 forms of `$exp` and `$erf`-based GELU: every lane computes every case and
+ * keeps its own by mask, with the scalar functions' operations in the same order, so each lane
+ * gets the scalar result. Two rewrites are exact: (x*c)/(2 - c) = -((x*c)/(c - 2)) (IEEE
+ * division and subtraction are sign-symmetric), and division by a power of two is
+ * multiplication by its inverse. `$exp_v` holds for |x| < 708 (k >= -1021, no overflow),
+ * which covers the two exponentials of erf's third interval; `$gelu_v` takes doubles that
+ * are float32 values, where fdlibm erf's subnormal case (|x| < 2^-1015) cannot occur.
+ */
+function simdWat(): string {
+  const x = get("x");
+  const expV = `
+  (func $exp_v (param $x v128) (result v128)
+    (local $ax v128) (local $red v128) (local $kf v128) (local $kd v128) (local $hi v128) (local $lo v128)
+    (local $xr v128) (local $t v128) (local $c v128) (local $q v128) (local $r v128) (local $twopk v128)
+    (local.set $ax (f64x2.abs ${x}))
+    (local.set $red (f64x2.ge ${get("ax")} ${vc(EXP_REDUCE_MIN)}))
+    ;; k = (int)(invln2*x + copysign(0.5, x)), forced to 0 where fdlibm does not reduce
+    (local.set $kf (v128.and (i32x4.trunc_sat_f64x2_s_zero ${vadd(vmul(vc(INVLN2), x), `(v128.or ${vc(0.5)} (v128.and ${x} (v128.const i64x2 0x8000000000000000 0x8000000000000000)))`)})
+                             (i8x16.shuffle 0 0 0 0 8 8 8 8 0 0 0 0 0 0 0 0 ${get("red")} ${get("red")})))
+    (local.set $kd (f64x2.convert_low_i32x4_s ${get("kf")}))
+    (local.set $hi ${vsub(x, vmul(get("kd"), vc(LN2HI)))})
+    (local.set $lo ${vmul(get("kd"), vc(LN2LO))})
+    (local.set $xr ${vsel(vsub(get("hi"), get("lo")), x, get("red"))})
+    (local.set $t ${vmul(get("xr"), get("xr"))})
+    (local.set $c ${vsub(get("xr"), vmul(get("t"), horner2(get("t"), P)))})
+    (local.set $q ${vdiv(vmul(get("xr"), get("c")), vsub(get("c"), vc(2)))})
+    (local.set $twopk (i64x2.add (i64x2.shl (i64x2.extend_low_i32x4_s ${get("kf")}) (i32.const 52)) (v128.const i64x2 0x3FF0000000000000 0x3FF0000000000000)))
+    (local.set $r ${vsel(
+      vmul(vsub(vc(1), vsub(vadd(get("lo"), get("q")), get("hi"))), get("twopk")),
+      vsub(vc(1), vsub(get("q"), get("xr"))),
+      get("red"),
+    )})
+    (local.set $r ${vsel(vadd(vc(1), x), get("r"), `(f64x2.lt ${get("ax")} ${vc(3.725290298461914e-9)})`)})
+    ${vsel(vc(EULER), get("r"), `(f64x2.eq ${x} ${vc(1)})`)})`;
+
+  const a = get("a");
+  const geluV = `
+  (func $gelu_v (param $x v128) (result v128)
+    (local $u v128) (local $a v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $v v128)
+    (local $pq v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $s v128) (local $ma v128)
+    (local $R v128) (local $S v128) (local $k v128) (local $z v128) (local $r v128)
+    (local.set $u ${vdiv(x, vc(Math.SQRT2))})
+    (local.set $a (f64x2.abs ${get("u")}))
+    (local.set $m1 (f64x2.lt ${a} ${vc(0.84375)}))
+    (local.set $m2 (f64x2.lt ${a} ${vc(1.25)}))
+    (local.set $m3 (f64x2.lt ${a} ${vc(6)}))
+    ;; intervals 1 and 2 share one rational form: variable a*a or a - 1, coefficients by lane
+    (local.set $v ${vsel(vmul(a, a), vsub(a, vc(1)), get("m1"))})
+    (local.set $pq ${vdiv(
+      hornerSel(get("v"), [E.PP0, E.PP1, E.PP2, E.PP3, E.PP4], [E.PA0, E.PA1, E.PA2, E.PA3, E.PA4, E.PA5, E.PA6], get("m1")),
+      hornerSel(get("v"), [1, E.QQ1, E.QQ2, E.QQ3, E.QQ4, E.QQ5], [1, E.QA1, E.QA2, E.QA3, E.QA4, E.QA5, E.QA6], get("m1")),
+    )})
+    (local.set $r1 ${vsel(vadd(a, vmul(vc(E.EFX), a)), vadd(a, vmul(a, get("pq"))), `(f64x2.lt ${a} ${vc(E.ERF_TINY)})`)})
+    (local.set $r2 ${vadd(vc(E.ERX), get("pq"))})
+    ;; interval 3 (erfc through two exponentials), only when a lane is in it: most GELU inputs are not
+    (local.set $r3 ${vc(1)})
+    (if (v128.any_true (v128.andnot ${get("m3")} ${get("m2")})) (then
+    (local.set $s ${vdiv(vc(1), vmul(a, a))})
+    (local.set $ma (f64x2.lt ${a} ${vc(E.ERFC_SPLIT)}))
+    (local.set $R ${hornerSel(get("s"), [E.RA0, E.RA1, E.RA2, E.RA3, E.RA4, E.RA5, E.RA6, E.RA7], [E.RB0, E.RB1, E.RB2, E.RB3, E.RB4, E.RB5, E.RB6], get("ma"))})
+    (local.set $S ${hornerSel(get("s"), [1, E.SA1, E.SA2, E.SA3, E.SA4, E.SA5, E.SA6, E.SA7, E.SA8], [1, E.SB1, E.SB2, E.SB3, E.SB4, E.SB5, E.SB6, E.SB7], get("ma"))})
+    (local.set $k ${vsel(vc(1048576), vsel(vc(524288), vc(262144), `(f64x2.lt ${a} ${vc(4)})`), `(f64x2.lt ${a} ${vc(2)})`)})
+    ;; floor(a*k)/k, k a power of two: the division is the multiplication by 1/k
+    (local.set $z (f64x2.mul (f64x2.floor ${vmul(a, get("k"))}) ${vdiv(vc(1), get("k"))}))
+    (local.set $r3 ${vsub(vc(1), vdiv(vmul(
+      `(call $exp_v ${vsub(vmul(`(f64x2.neg ${get("z")})`, get("z")), vc(0.5625))})`,
+      `(call $exp_v ${vadd(vmul(vsub(get("z"), a), vadd(get("z"), a)), vdiv(get("R"), get("S")))})`), a))})))
+    (local.set $r ${vsel(get("r1"), vsel(get("r2"), vsel(get("r3"), vc(1), get("m3")), get("m2")), get("m1"))})
+    ;; erf = sign(u) * r; gelu = (0.5 * x) * (1 + erf)
+    (local.set $r ${vsel(`(f64x2.neg ${get("r")})`, get("r"), `(f64x2.lt ${get("u")} ${vc(0)})`)})
+    ${vmul(vmul(vc(0.5), x), vadd(vc(1), get("r")))})`;
+  return expV + geluV;
+}
+
+/** Horner's rule on f64x2 with constant coefficients. */
+function horner2(v: string, ks: readonly number[]): string {
+  return ks.length === 1 ? vc(ks[0]!) : vadd(vc(ks[0]!), vmul(v, horner2(v, ks.slice(1))));
+}
+
 export function numericsWat(): string {
   const expFn = `
   ;; fdlibm __ieee754_exp as V8 ships it (see the header).
@@ -165,6 +273,14 @@ export function numericsWat(): string {
   (func (export "gelu_f32") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
     (local $i i32) (local $x f64)
     (local.set $i ${get("i0")})
+    ;; two elements at a time on f64x2 lanes, the rest one by one
+    (block $vd (loop $vl
+      (br_if $vd (i32.gt_s (i32.add ${get("i")} (i32.const 2)) ${get("i1")}))
+      (v128.store64_lane 0 (i32.add ${get("dst")} (i32.shl ${get("i")} (i32.const 2)))
+        (f32x4.demote_f64x2_zero (call $gelu_v (f64x2.promote_low_f32x4
+          (v128.load64_zero (i32.add ${get("src")} (i32.shl ${get("i")} (i32.const 2))))))))
+      (local.set $i (i32.add ${get("i")} (i32.const 2)))
+      (br $vl)))
     (block $d (loop $l
       (br_if $d (i32.ge_s ${get("i")} ${get("i1")}))
       (local.set $x (f64.promote_f32 (f32.load (i32.add ${get("src")} (i32.shl ${get("i")} (i32.const 2))))))
@@ -251,5 +367,5 @@ export function numericsWat(): string {
         (br $l3)))
       (local.set $r (i32.add ${get("r")} (i32.const 1)))
       (br $rl))))`;
-  return expFn + erfFn + kernels;
+  return expFn + erfFn + simdWat() + kernels;
 }
