@@ -231,8 +231,12 @@ function resolve(
     void startPool(plan.threads).catch(() => undefined);
   }
   lastPlan = plan;
+  spikeKernelCalls[plan.backend]++;
   return plan;
 }
+
+/** Kernel calls per backend since the process started (diagnostics: `spikelm classify --timings`, tests). */
+export const spikeKernelCalls = { js: 0, wasm: 0 };
 
 let lastPlan: SpikePlan | null = null;
 /** The plan used by the most recent kernel call (diagnostics / tests). */

@@ -1,0 +1,65 @@
+/**
+ * One-shot model commands (issue 11): the start-up work changed how weights are made and
+ * how the CLI starts, never what a model computes. Logits are pinned to hashes recorded
+ * before those changes; the forward a command runs uses the WebAssembly kernels; the
+ * installed entry point (tools/cli/bin.mjs, the bundled CLI) prints what the sources print.
+ */
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { i32 } from "../interpreter/engine/tensor.js";
+import { seedThreadStats } from "../interpreter/runtime/seed-threads.js";
+import { loadModel, runModel } from "../models/tasks.js";
+import { REPO } from "./helpers.js";
+
+// "a fine film" and "the [MASK] sat" in the small WordPiece vocabulary (the first 625 ids of
+// a BERT-sized vocabulary are the same here), [CLS] ... [SEP], no padding.
+const IDS = [2, 40, 510, 611, 3, 2, 110, 4, 608, 3];
+const batch = { ids: i32([2, 5], IDS), types: i32([2, 5]), mask: i32([2, 5], IDS.map(() => 1)) };
+
+const sha256 = (data: Float32Array) => createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex");
+const logitsHash = (model: string, task: "classify" | "fill-mask") => sha256(runModel(loadModel(task, { model, noTokenizer: true }), batch).output.data as Float32Array);
+
+describe("logits are the bits they were before the start-up work (hashes recorded with the code of a182441)", () => {
+  it("classifier-small and mlm-small on their shipped weights", () => {
+    expect(logitsHash("classifier-small", "classify")).toBe("89f1ff68ef56b9f3a61c0c1ed2b6500b28732ff6f473ab735383dcfa3cc591a6");
+    expect(logitsHash("mlm-small", "fill-mask")).toBe("d0135ec300f06cb9b1d5941a85525b9aa881838074b5f9c93c9ecff0ca633b41");
+  });
+
+  it("classifier-base on seeded weights (109 M values, seeded on two threads where there are two cores)", () => {
+    expect(logitsHash("classifier-base", "classify")).toBe("8b80bdcee5b9363c0a8faef4c8b717831a5a4d54407576140062b53c9a9f524b");
+    expect(seedThreadStats.filledByThread).toBe(os.availableParallelism() >= 2);
+  });
+});
+
+function run(entry: string[], ...args: string[]) {
+  const r = spawnSync(process.execPath, [...entry, ...args], { cwd: REPO, encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const sources = ["--import", "tsx", path.join(REPO, "tools/cli/main.ts")];
+const installed = [path.join(REPO, "tools/cli/bin.mjs")];
+
+describe("spikelm classify, one shot", () => {
+  it("runs its forward on the WebAssembly kernels (ready before the model runs) and says where the time went", () => {
+    const r = run(sources, "classify", "--timings", "a fine film");
+    expect(r.code).toBe(0);
+    const line = r.err.split("\n").find((l) => l.startsWith("timings: "));
+    expect(line).toBeDefined();
+    for (const stage of ["startup", "kernels", "model", "compile", "optimize", "params", "forward", "total"]) expect(line).toMatch(new RegExp(`${stage} \\d+ ms`));
+    expect(Number(/spike matmuls: (\d+) wasm/.exec(line!)![1])).toBeGreaterThan(0);
+    expect(Number(/neuron steps: (\d+) wasm/.exec(line!)![1])).toBeGreaterThan(0);
+  });
+
+  it("prints the same through the installed entry point (the bundled CLI) as from the sources", () => {
+    const a = run(installed, "classify", "a fine film", "a dull and tired plot");
+    const b = run(sources, "classify", "a fine film", "a dull and tired plot");
+    expect(a.code).toBe(0);
+    expect(a.out).toBe(b.out);
+    expect(a.out).toMatch(/a fine film/);
+    const bad = run(installed, "classify", "--model", "classifier-nope", "x");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/unknown model `classifier-nope`/);
+  });
+});
