@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initSpikeKernels } from "../interpreter/engine/kernels/spike-matmul.js";
 import type { Tensor } from "../interpreter/engine/tensor.js";
@@ -18,7 +19,7 @@ import { handle } from "../tools/playground/workers/run-handler.js";
 import { REPO } from "./helpers.js";
 
 const TINY = path.join(REPO, "models/tiny/tiny_spikelm.spk");
-const TINY_URI = `file://${TINY}`;
+const TINY_URI = pathToFileURL(TINY).href;
 let dir: string;
 
 beforeAll(async () => {
@@ -182,7 +183,7 @@ describe("the handler on the browser platform layer", () => {
       const browser = lines[i + 1] as unknown as RunSuccess;
       expect(browser.ok, JSON.stringify(browser).slice(0, 300)).toBe(true);
       // The same run under Node, from the files on disk.
-      const node = expectOk(await handle({ ...req, main: req.main.replace("file:///spikelm", `file://${REPO}`) }));
+      const node = expectOk(await handle({ ...req, main: req.main.replace("file:///spikelm/", pathToFileURL(`${REPO}/`).href) }));
       expect(browser.timings.threads).toBe(1);
       expect(bits(browser.outputs.output!.data as unknown as number[])).toEqual(bits(node.outputs.output!.data));
       expect(browser.taps.map((t) => t.path)).toEqual(node.taps.map((t) => t.path));
@@ -212,7 +213,7 @@ describe("catalog, entries and bundled files", () => {
   });
 
   it("entries: runnable declarations with their parameters", async () => {
-    const e = await handle({ type: "entries", id: 1, files: {}, main: `file://${REPO}/examples/tiny_spikelm.spk` });
+    const e = await handle({ type: "entries", id: 1, files: {}, main: pathToFileURL(path.join(REPO, "examples/tiny_spikelm.spk")).href });
     if (e.type !== "entries" || !e.ok) throw new Error("entries failed");
     const linear = e.entries.find((x) => x.name === "SpikeLinear")!;
     expect(linear).toMatchObject({ declKind: "layer", line: 5 });

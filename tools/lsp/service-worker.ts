@@ -15,7 +15,7 @@ import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { AbstractMessageReader, AbstractMessageWriter, type DataCallback, type Disposable, type Message } from "vscode-languageserver";
 import { createConnection } from "vscode-languageserver";
 import { createProtocolConnection } from "vscode-languageserver/node";
-import { startServer } from "./server.js";
+import { startServer } from "./service.js";
 import { type CheckGuard, CheckLevel } from "./workspace.js";
 
 /** What the supervisor knows about texts that were too slow to check. */

@@ -21,7 +21,7 @@ import {
   type ProtocolConnection,
   createConnection,
 } from "vscode-languageserver";
-import { type RunningServer, type ServerOptions, startServer } from "./server.js";
+import { type RunningServer, type ServerOptions, startServer } from "./service.js";
 
 /** `createProtocolConnection` of the runtime in use (vscode-languageserver/browser or /node). */
 export type ProtocolConnectionFactory = (reader: MessageReader, writer: MessageWriter, logger: Logger) => ProtocolConnection;

@@ -1,0 +1,61 @@
+/**
+ * The playground's run worker (a module Web Worker): compiles and runs specs on the optimized
+ * executor (WebAssembly SIMD kernels when they start, the bit-identical JavaScript kernels
+ * otherwise) and answers the requests of ../protocol.ts through run-handler.ts, one at a time
+ * in arrival order. Typed arrays of a run's result are transferred, not copied.
+ */
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import type { RunWorkerReply, RunWorkerRequest } from "../protocol.js";
+import { ensureModelWeights, hasModelWeights, mountBundledTexts } from "./bundled.js";
+import { handle } from "./run-handler.js";
+
+interface WorkerScope {
+  onmessage: ((e: { data: unknown }) => void) | null;
+  postMessage(message: unknown, transfer?: unknown[]): void;
+}
+const scope = globalThis as unknown as WorkerScope;
+
+mountBundledTexts();
+// Kernels are usable before this resolves (JavaScript until WebAssembly is ready); runs wait
+// for it so that a run's timings say which kernels it used.
+const kernels = initSpikeKernels().catch(() => ({ wasm: false, threads: 1 }));
+
+function transferables(r: RunWorkerReply): ArrayBuffer[] {
+  if (r.type !== "run" || !r.ok) return [];
+  const out = new Set<ArrayBuffer>();
+  const add = (a: ArrayBufferView | undefined) => {
+    if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
+  };
+  for (const t of r.taps) {
+    if (t.kind === "spikes") {
+      add(t.levels);
+      add(t.amplitudes);
+    } else add(t.values);
+  }
+  for (const t of Object.values(r.outputs)) add(t.data);
+  for (const t of Object.values(r.inputs)) add(t.data);
+  return [...out];
+}
+
+let queue: Promise<void> = Promise.resolve();
+
+scope.onmessage = (e) => {
+  const req = e.data as RunWorkerRequest;
+  queue = queue.then(async () => {
+    let res: RunWorkerReply;
+    try {
+      await kernels;
+      const fetchError = req.type === "run" ? await ensureModelWeights(req.model).then(() => undefined, (e: unknown) => (e instanceof Error ? e.message : String(e))) : undefined;
+      if (fetchError) res = { type: req.type, id: req.id, ok: false, message: fetchError, diagnostics: [] };
+      else {
+        res = await handle(req, (p) => scope.postMessage(p));
+        // The catalog runs before any weights are fetched: say which ones the bundle has.
+        if (res.type === "catalog" && res.ok) res = { ...res, models: res.models.map((m) => ({ ...m, weights: hasModelWeights(m.name) })) };
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      res = { type: req.type, id: req.id, ok: false, message: `internal error (a bug in spikelm, please report it): ${message}`, diagnostics: [] };
+    }
+    scope.postMessage(res, transferables(res));
+  });
+};
