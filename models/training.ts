@@ -382,7 +382,7 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
   }
 
   lossAndGrad(b: BatchBuffers): MicroResult {
-    this.engine ??= new GradientEngine(this.graph, this.store, { trainAmplitudes: this.opts.trainAmplitudes ?? false, optimize: true });
+    this.engine ??= new GradientEngine(this.graph, this.store, { trainAmplitudes: this.opts.trainAmplitudes ?? false, optimize: true, reuseBuffers: true });
     // The optimized executor computes weight-only nodes (transposed weights, ...) once and
     // keeps them; the weights change every step, so they must be recomputed.
     invalidateStatics(this.engine);

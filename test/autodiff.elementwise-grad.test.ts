@@ -32,8 +32,8 @@ function definition(op: "mul" | "div", aShape: number[], a: Float32Array, bShape
     const db = Math.fround(op === "mul" ? g[i]! * x : (-g[i]! * x) / (y * y));
     dAs.push(da);
     dBs.push(db);
-    ga[offset(aShape, i)] += da;
-    gb[offset(bShape, i)] += db;
+    ga[offset(aShape, i)]! += da;
+    gb[offset(bShape, i)]! += db;
   }
   // an operand of the output's own shape takes its per-element values as they are (no sum: -0 stays -0)
   const own = (shape: number[], d: number[]) => (shape.length === 2 && shape[0] === 2 && shape[1] === 3 ? Float32Array.from(d) : undefined);

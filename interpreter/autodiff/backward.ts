@@ -20,6 +20,7 @@ import type { ParamStore } from "../runtime/params.js";
 import { GradAccumulator } from "./accumulate.js";
 import { neuronBackward, type ParamSink } from "./neuron.js";
 import { alignForTime, alignsOverTime, type Tape, viewAs } from "./tape.js";
+import { allocF32, allocF64, f32From } from "../engine/arena.js";
 
 export interface BackwardResult {
   /** By parameter path: weights, and amplitudes (per step) when anything reached them. */
@@ -35,12 +36,12 @@ export function backward(graph: Graph, tape: Tape, params: ParamStore, gradOutpu
   const paramAcc = new Map<string, Float64Array>();
   const sink: ParamSink = {
     weight(path, g) {
-      const a = paramAcc.get(path) ?? new Float64Array(g.data.length);
+      const a = paramAcc.get(path) ?? allocF64(g.data.length);
       for (let i = 0; i < a.length; i++) a[i] = a[i]! + g.data[i]!;
       paramAcc.set(path, a);
     },
     amplitude(path, t, g) {
-      const a = paramAcc.get(path) ?? new Float64Array(numel(params.get(path).tensor.shape));
+      const a = paramAcc.get(path) ?? allocF64(numel(params.get(path).tensor.shape));
       a[t] = a[t]! + g;
       paramAcc.set(path, a);
     },
@@ -69,7 +70,7 @@ export function backward(graph: Graph, tape: Tape, params: ParamStore, gradOutpu
       case "causal_mask":
         break;
       case "input":
-        if (node.type.elem === "f32") inputGrads.set(node.attrs.name as string, Float32Array.from(g.data));
+        if (node.type.elem === "f32") inputGrads.set(node.attrs.name as string, f32From(g.data));
         break;
       case "param":
         sink.weight(node.attrs.path as string, g);
@@ -77,14 +78,14 @@ export function backward(graph: Graph, tape: Tape, params: ParamStore, gradOutpu
       case "over_time": {
         // the same value at every step: the sum of the steps' gradients
         const n = g.data.length / T;
-        const s = new Float64Array(n);
+        const s = allocF64(n);
         for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) s[j] = s[j]! + g.data[t * n + j]!;
-        acc.add(node.inputs[0]!, f32(g.shape.slice(1), Float32Array.from(s)));
+        acc.add(node.inputs[0]!, f32(g.shape.slice(1), f32From(s)));
         break;
       }
       case "mean_time": {
         const n = g.data.length;
-        const out = new Float32Array(n * T);
+        const out = allocF32(n * T);
         for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) out[t * n + j] = g.data[j]! / T;
         acc.add(node.inputs[0]!, f32([T, ...g.shape], out));
         break;
@@ -118,25 +119,25 @@ export function backward(graph: Graph, tape: Tape, params: ParamStore, gradOutpu
             const gs = def.grad(ins, sliceLeading(y, t), sliceLeading(g, t), { attrs: node.attrs });
             gs.forEach((gk, k) => {
               if (!gk || !want(k)) return;
-              if (isTimed[k]) ((out[k] ??= new Float32Array(xs[k]!.data.length)) as Float32Array).set(gk.data, t * gk.data.length);
+              if (isTimed[k]) ((out[k] ??= allocF32(xs[k]!.data.length)) as Float32Array).set(gk.data, t * gk.data.length);
               else {
-                const a = (out[k] ??= new Float64Array(gk.data.length)) as Float64Array;
+                const a = (out[k] ??= allocF64(gk.data.length)) as Float64Array;
                 for (let j = 0; j < a.length; j++) a[j] = a[j]! + gk.data[j]!;
               }
             });
           }
-          out.forEach((d, k) => d && acc.add(node.inputs[k]!, f32(xs[k]!.shape, d instanceof Float32Array ? d : Float32Array.from(d))));
+          out.forEach((d, k) => d && acc.add(node.inputs[k]!, f32(xs[k]!.shape, d instanceof Float32Array ? d : f32From(d))));
         }
       }
     }
   }
   const out = new Map<string, Float32Array>();
-  for (const [path, a] of paramAcc) out.set(path, Float32Array.from(a));
+  for (const [path, a] of paramAcc) out.set(path, f32From(a));
   return { params: out, inputs: inputGrads };
 }
 
 function addArrays(a: Float32Array, b: Float32Array | Int32Array): Float32Array {
-  const out = new Float32Array(a.length);
+  const out = allocF32(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
   return out;
 }

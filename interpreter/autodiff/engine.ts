@@ -10,7 +10,8 @@
  * the stepwise run's output is checked against the tape's, bit for bit: a divergence is an
  * internal error instead of a silently wrong gradient.
  */
-import { type F32Tensor, type Tensor, f32, i32, numel } from "../engine/tensor.js";
+import { BufferArena, f32From, withArena } from "../engine/arena.js";
+import { type F32Tensor, type Tensor, f32, numel } from "../engine/tensor.js";
 import type { Graph } from "../ir/graph.js";
 import { OptimizedExecutor } from "../optimized/executor.js";
 import { optimize as runPasses } from "../passes/pass.js";
@@ -27,6 +28,14 @@ export interface GradientOptions {
   readonly optimize?: boolean;
   /** Forward mode; gradients are identical in both. Default "multi". */
   readonly mode?: Mode;
+  /**
+   * Reuse every buffer from one run to the next (training: the same shapes every step). The
+   * tape's and the backward's tensors come from a BufferArena planned by the first run, and
+   * the results (output, grads, inputGrads) are buffers the engine owns and overwrites on
+   * the next run, so a run after the first allocates no tensor storage. Default false:
+   * results are fresh arrays the caller owns.
+   */
+  readonly reuseBuffers?: boolean;
 }
 
 /** A loss on the forward output: its value and dL/doutput (shaped like the output). */
@@ -46,6 +55,9 @@ export interface GradientResult {
 
 export class GradientEngine {
   private executor?: OptimizedExecutor;
+  /** With reuseBuffers: the step's storage, and the results' buffers by name. */
+  private readonly arena?: BufferArena;
+  private readonly kept = new Map<string, Float32Array>();
 
   constructor(
     readonly graph: Graph,
@@ -54,6 +66,12 @@ export class GradientEngine {
   ) {
     // keepValues: the backward reads the forward's values from the executor's buffers
     if (options.optimize ?? true) this.executor = new OptimizedExecutor(runPasses(graph).graph, params, { keepValues: true });
+    if (options.reuseBuffers) this.arena = new BufferArena();
+  }
+
+  /** Buffers this engine's arena has created (constant after the first run when nothing else changes). */
+  get buffersCreated(): number {
+    return this.arena?.created ?? 0;
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed): GradientResult {
@@ -66,10 +84,17 @@ export class GradientEngine {
       ex.paramsChanged();
       ex.run(inputs, { mode });
     } else if (mode === "step") stepwise = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
+    // Outside the arena: the executor keeps its buffers (and weight-only values) across runs.
+    this.arena?.reset();
+    return withArena(this.arena, () => this.gradients(inputs, seed, stepwise));
+  }
+
+  private gradients(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed, stepwise: Tensor | undefined): GradientResult {
+    const ex = this.executor;
     const tape = recordForward(this.graph, this.params, inputs, ex ? (node) => ex.valueOf(node.id) : undefined);
     const taped = tape.values.get(this.graph.output)!;
     if (stepwise && !sameBits(stepwise, taped)) throw new Error("internal: the step-mode forward differs from the multi-step forward the gradients are taken on");
-    const output = copy(taped);
+    const output = this.result("output", taped);
     let loss: number | undefined;
     let gradOutput: Tensor;
     if (typeof seed === "function") ({ loss, gradOutput } = seed(output));
@@ -77,19 +102,35 @@ export class GradientEngine {
     if (gradOutput.shape.join() !== output.shape.join())
       throw new UserError(`the output gradient has shape [${gradOutput.shape.join(", ")}] but the output is [${output.shape.join(", ")}]`);
     if (output.dtype !== "f32") throw new UserError("the output is an integer tensor: it has no gradient");
-    const g = f32(gradOutput.shape, Float32Array.from(gradOutput.data));
+    const g = f32(gradOutput.shape, f32From(gradOutput.data));
     const r = backward(this.graph, tape, this.params, g);
     const grads = new Map<string, Float32Array>();
     for (const [path, e] of this.params.entries) {
       if (e.spec.kind === "amplitude" && !this.options.trainAmplitudes) continue;
-      grads.set(path, r.params.get(path) ?? new Float32Array(numel(e.spec.shape)));
+      grads.set(path, this.keep(`grad ${path}`, r.params.get(path), numel(e.spec.shape)));
     }
     const inputGrads = new Map<string, Float32Array>();
     for (const { name } of this.graph.inputs) {
       const x = inputs.get(name);
-      if (x && x.dtype === "f32") inputGrads.set(name, r.inputs.get(name) ?? new Float32Array(x.data.length));
+      if (x && x.dtype === "f32") inputGrads.set(name, this.keep(`input ${name}`, r.inputs.get(name), x.data.length));
     }
     return { output, loss, grads, inputGrads };
+  }
+
+  /** A result's storage: fresh, or (reuseBuffers) the engine's own buffer for `key`, overwritten. */
+  private keep(key: string, data: Float32Array | undefined, n: number): Float32Array {
+    if (!this.arena) return data ?? new Float32Array(n);
+    let b = this.kept.get(key);
+    if (!b || b.length !== n) this.kept.set(key, (b = new Float32Array(n)));
+    if (data) b.set(data);
+    else b.fill(0);
+    return b;
+  }
+
+  /** The forward output handed to the caller: a copy (integer outputs always fresh). */
+  private result(key: string, t: Tensor): Tensor {
+    if (t.dtype === "i32" || !this.arena) return copy(t);
+    return { dtype: "f32", shape: [...t.shape], data: this.keep(key, t.data as Float32Array, t.data.length) } as F32Tensor;
   }
 }
 
@@ -105,6 +146,7 @@ function sameBits(a: Tensor, b: Tensor): boolean {
   return true;
 }
 
+/** A copy the caller owns (never from an arena). */
 function copy(t: Tensor): Tensor {
-  return t.dtype === "i32" ? i32(t.shape, Int32Array.from(t.data)) : (f32(t.shape, Float32Array.from(t.data)) as F32Tensor);
+  return t.dtype === "i32" ? { dtype: "i32", shape: [...t.shape], data: Int32Array.from(t.data) } : { dtype: "f32", shape: [...t.shape], data: Float32Array.from(t.data) };
 }

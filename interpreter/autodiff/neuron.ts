@@ -17,6 +17,7 @@ import { opDef } from "../ir/ops.js";
 import { canonicalLevels, initialState, stepEvaluator } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { GradAccumulator } from "./accumulate.js";
+import { allocF32 } from "../engine/arena.js";
 
 export interface NeuronGradSeeds {
   readonly value?: F32Tensor;
@@ -107,7 +108,7 @@ export function neuronBackward(node: IRNode, xs: readonly Tensor[], fwd: NeuronF
           const x = xs[k]!;
           const per = g.data.length;
           if (x.dtype !== "f32") break;
-          const buf = (inputGrads[k] ??= new Float32Array(x.data.length));
+          const buf = (inputGrads[k] ??= allocF32(x.data.length));
           if (per !== x.data.length / T) throw new Error("internal: step input gradient has the wrong size");
           buf.set(g.data, t * per);
           break;

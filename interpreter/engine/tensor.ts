@@ -4,6 +4,7 @@
  * Owns storage and layout only. Knows nothing of the language: kernels take tensors
  * and numbers, never AST or IR nodes.
  */
+import { allocF32, allocI32, f32From, i32From } from "./arena.js";
 
 export type DType = "f32" | "i32";
 
@@ -42,14 +43,14 @@ export function stridesOf(shape: readonly number[]): number[] {
 
 export function f32(shape: readonly number[], data?: Float32Array | ArrayLike<number>): F32Tensor {
   const n = numel(shape);
-  const buf = data instanceof Float32Array ? data : data ? Float32Array.from(data) : new Float32Array(n);
+  const buf = data instanceof Float32Array ? data : data ? f32From(data) : allocF32(n);
   if (buf.length !== n) throw new RangeError(`data has ${buf.length} elements, shape [${shape.join(", ")}] needs ${n}`);
   return { dtype: "f32", shape: [...shape], data: buf };
 }
 
 export function i32(shape: readonly number[], data?: Int32Array | ArrayLike<number>): I32Tensor {
   const n = numel(shape);
-  const buf = data instanceof Int32Array ? data : data ? Int32Array.from(data) : new Int32Array(n);
+  const buf = data instanceof Int32Array ? data : data ? i32From(data) : allocI32(n);
   if (buf.length !== n) throw new RangeError(`data has ${buf.length} elements, shape [${shape.join(", ")}] needs ${n}`);
   return { dtype: "i32", shape: [...shape], data: buf };
 }
@@ -70,7 +71,7 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export function stackSteps(steps: readonly Tensor[]): Tensor {
   const first = steps[0]!;
   const n = first.data.length;
-  const data = first.dtype === "i32" ? new Int32Array(n * steps.length) : new Float32Array(n * steps.length);
+  const data = first.dtype === "i32" ? allocI32(n * steps.length) : allocF32(n * steps.length);
   steps.forEach((s, t) => data.set(s.data, t * n));
   return { dtype: first.dtype, shape: [steps.length, ...first.shape], data } as Tensor;
 }

@@ -12,6 +12,7 @@ import { F32_LOWEST } from "../engine/numerics.js";
 import { type F32Tensor, type Tensor, f32, i32 } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
 import * as G from "../engine/grad/index.js";
+import { f32From, i32From } from "../engine/arena.js";
 
 export interface OpContext {
   readonly attrs: Readonly<Record<string, unknown>>;
@@ -46,7 +47,7 @@ const binary = (name: K.BinaryOp): OpDef => ({
   forward: ([a, b]) => K.binary(name, a!, b!),
   grad: ([a, b], _, g) => G.binaryGrad(name, a!, b!, g),
 });
-const copy = (x: Tensor): Tensor => (x.dtype === "f32" ? f32(x.shape, Float32Array.from(x.data)) : i32(x.shape, Int32Array.from(x.data)));
+const copy = (x: Tensor): Tensor => (x.dtype === "f32" ? f32(x.shape, f32From(x.data)) : i32(x.shape, i32From(x.data)));
 const axisOf = (c: OpContext) => (c.attrs.axis as number | null) ?? undefined;
 const indexItems = (c: OpContext): K.IndexItem[] =>
   (c.attrs.items as ({ index: number } | { start: number | null; end: number | null })[]).map((it) =>

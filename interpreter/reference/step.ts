@@ -8,6 +8,7 @@ import type { IRNode, StepGraph } from "../ir/graph.js";
 import { constTensor, opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
 import { dimValue } from "../types/dims.js";
+import { allocF32 } from "../engine/arena.js";
 
 export interface StepResult {
   readonly value: Tensor;
@@ -24,14 +25,14 @@ export function initialState(body: StepGraph, inputs: readonly Tensor[]): Map<st
     const shape = read.type.shape.map((d) => dimValue(d) ?? 1);
     const widest = inputs.reduce<readonly number[]>((acc, x) => (x.shape.length > acc.length ? x.shape : acc), []);
     const use = shape.length === widest.length ? widest : shape;
-    state.set(s.name, f32(use, new Float32Array(numel(use)).fill(s.init)));
+    state.set(s.name, f32(use, allocF32(numel(use)).fill(s.init)));
   }
   return state;
 }
 
 /** -0 is 0 for a spike level: levels are integers, and every path must store the same bits. */
 export function canonicalLevels(t: Tensor): F32Tensor {
-  const out = new Float32Array(t.data.length);
+  const out = allocF32(t.data.length);
   for (let i = 0; i < out.length; i++) out[i] = t.data[i]! + 0;
   return f32(t.shape, out);
 }

@@ -15,6 +15,7 @@
 import { erf } from "../numerics.js";
 import { broadcastOffsets } from "../ops/broadcast.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape } from "../tensor.js";
+import { allocF32, allocF64, f32From } from "../arena.js";
 
 /** Half-width of heaviside's rectangular surrogate: d/dx heaviside(x) := 1 where |x| <= 1/2. */
 const HEAVISIDE_HALF_WIDTH = 0.5;
@@ -29,15 +30,15 @@ export function unbroadcast(g: F32Tensor, shape: readonly number[]): F32Tensor {
     return f32(shape, [s]);
   }
   const off = broadcastOffsets(shape, g.shape);
-  const acc = new Float64Array(numel(shape));
+  const acc = allocF64(numel(shape));
   for (let i = 0; i < g.data.length; i++) acc[off[i]!] = acc[off[i]!]! + g.data[i]!;
-  return f32(shape, Float32Array.from(acc));
+  return f32(shape, f32From(acc));
 }
 
 /** dL/dx of a unary op from x, its output y and dL/dy (same shapes). */
 export function unaryGrad(op: string, x: Tensor, y: Tensor, g: F32Tensor): F32Tensor {
   const n = g.data.length;
-  const out = new Float32Array(n);
+  const out = allocF32(n);
   const xd = x.data;
   const yd = y.data;
   const gd = g.data;
@@ -108,8 +109,8 @@ export function binaryGrad(op: string, a: Tensor, b: Tensor, g: F32Tensor): [F32
   const ia = sameShape(a.shape, shape) ? undefined : broadcastOffsets(a.shape, shape);
   const ib = sameShape(b.shape, shape) ? undefined : broadcastOffsets(b.shape, shape);
   const n = g.data.length;
-  const ga = new Float32Array(n);
-  const gb = new Float32Array(n);
+  const ga = allocF32(n);
+  const gb = allocF32(n);
   const ad = a.data;
   const bd = b.data;
   const gd = g.data;
@@ -164,8 +165,8 @@ function mulDivGradDirect(op: "mul" | "div", a: Float32Array, b: Float32Array, g
   const gd = g.data;
   const n = gd.length;
   if ((a.length !== n && a.length !== 1) || (b.length !== n && b.length !== 1)) return undefined;
-  const ga = new Float32Array(n);
-  const gb = new Float32Array(n);
+  const ga = allocF32(n);
+  const gb = allocF32(n);
   const sa = a.length === 1;
   const sb = b.length === 1;
   if (op === "mul") {
@@ -206,7 +207,7 @@ export function clampGrad(x: Tensor, lo: Tensor, hi: Tensor, g: F32Tensor): [F32
   if (lo.data.length === 1 && hi.data.length === 1 && sameShape(x.shape, shape)) {
     const l = lo.data[0]!;
     const h = hi.data[0]!;
-    const gx = new Float32Array(g.data.length);
+    const gx = allocF32(g.data.length);
     let sl = 0;
     let sh = 0;
     for (let i = 0; i < gx.length; i++) {
@@ -221,9 +222,9 @@ export function clampGrad(x: Tensor, lo: Tensor, hi: Tensor, g: F32Tensor): [F32
   const il = broadcastOffsets(lo.shape, shape);
   const ih = broadcastOffsets(hi.shape, shape);
   const n = g.data.length;
-  const gx = new Float32Array(n);
-  const gl = new Float32Array(n);
-  const gh = new Float32Array(n);
+  const gx = allocF32(n);
+  const gl = allocF32(n);
+  const gh = allocF32(n);
   for (let i = 0; i < n; i++) {
     const v = x.data[ix[i]!]!;
     const l = lo.data[il[i]!]!;
@@ -238,14 +239,14 @@ export function clampGrad(x: Tensor, lo: Tensor, hi: Tensor, g: F32Tensor): [F32
 
 /** Elementwise sum of two gradients of one shape, rounded once (accumulating a node's users). */
 export function addGrad(a: F32Tensor, b: F32Tensor): F32Tensor {
-  const out = new Float32Array(a.data.length);
+  const out = allocF32(a.data.length);
   for (let i = 0; i < out.length; i++) out[i] = a.data[i]! + b.data[i]!;
   return f32(a.shape, out);
 }
 
 /** Multiplies a gradient by a constant (grad_scale), rounded once per element. */
 export function scaleGrad(g: F32Tensor, k: number): F32Tensor {
-  const out = new Float32Array(g.data.length);
+  const out = allocF32(g.data.length);
   for (let i = 0; i < out.length; i++) out[i] = g.data[i]! * k;
   return f32(g.shape, out);
 }

@@ -6,12 +6,13 @@
 import { normalizeAxis } from "../ops/checks.js";
 import * as K from "../ops/index.js";
 import { type F32Tensor, type Tensor, f32, numel, stridesOf } from "../tensor.js";
+import { allocF32, allocF64, f32From } from "../arena.js";
 
 /** softmax over the last axis, y its output: dL/dx = y ⊙ (g − Σ g⊙y) per row. */
 export function softmaxGrad(y: Tensor, g: F32Tensor): F32Tensor {
   const n = y.shape[y.shape.length - 1]!;
   const rows = n === 0 ? 0 : y.data.length / n;
-  const out = new Float32Array(y.data.length);
+  const out = allocF32(y.data.length);
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     let dot = 0;
@@ -30,11 +31,11 @@ export function softmaxGrad(y: Tensor, g: F32Tensor): F32Tensor {
 export function layernormGrad(x: Tensor, gamma: Tensor, g: F32Tensor, eps: number): [F32Tensor, F32Tensor, F32Tensor] {
   const d = x.shape[x.shape.length - 1]!;
   const rows = d === 0 ? 0 : x.data.length / d;
-  const gx = new Float32Array(x.data.length);
-  const gg = new Float64Array(d);
-  const gbeta = new Float64Array(d);
-  const xhat = new Float64Array(d);
-  const gh = new Float64Array(d);
+  const gx = allocF32(x.data.length);
+  const gg = allocF64(d);
+  const gbeta = allocF64(d);
+  const xhat = allocF64(d);
+  const gh = allocF64(d);
   for (let r = 0; r < rows; r++) {
     const base = r * d;
     let mean = 0;
@@ -56,7 +57,7 @@ export function layernormGrad(x: Tensor, gamma: Tensor, g: F32Tensor, eps: numbe
     }
     for (let i = 0; i < d; i++) gx[base + i] = inv * (gh[i]! - sgh / d - (xhat[i]! * sghx) / d);
   }
-  return [f32(x.shape, gx), f32([d], Float32Array.from(gg)), f32([d], Float32Array.from(gbeta))];
+  return [f32(x.shape, gx), f32([d], f32From(gg)), f32([d], f32From(gbeta))];
 }
 
 /**
@@ -76,7 +77,7 @@ export function reduceGrad(kind: "sum" | "mean" | "max", x: Tensor, y: Tensor, g
     n = x.shape[ax]!;
     inner = numel(x.shape.slice(ax + 1));
   }
-  const out = new Float32Array(x.data.length);
+  const out = allocF32(x.data.length);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * n * inner + i;
@@ -105,13 +106,13 @@ export function reduceGrad(kind: "sum" | "mean" | "max", x: Tensor, y: Tensor, g
  */
 export function gatherGrad(tableShape: readonly number[], ids: Tensor, g: F32Tensor, pad: number | undefined): F32Tensor {
   const [N, D] = tableShape as [number, number];
-  const acc = new Float64Array(N * D);
+  const acc = allocF64(N * D);
   for (let p = 0; p < ids.data.length; p++) {
     const id = ids.data[p]!;
     if (id === pad) continue;
     for (let j = 0; j < D; j++) acc[id * D + j] = acc[id * D + j]! + g.data[p * D + j]!;
   }
-  return f32([N, D], Float32Array.from(acc));
+  return f32([N, D], f32From(acc));
 }
 
 /** The inverse permutation: transpose(transpose(x, p), inversePerm(p)) = x. */
@@ -147,7 +148,7 @@ export function indexGrad(xShape: readonly number[], items: readonly K.IndexItem
     }
   }
   const strides = stridesOf(xShape);
-  const out = new Float32Array(numel(xShape));
+  const out = allocF32(numel(xShape));
   const coord = new Array<number>(rank).fill(0);
   const n = numel(counts);
   for (let flat = 0; flat < n; flat++) {

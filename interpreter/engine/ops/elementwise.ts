@@ -11,6 +11,7 @@ import { f32, numel } from "../tensor.js";
 import { erf, gelu, roundHalfEven } from "../numerics.js";
 import { broadcastOffsets, broadcastShapes } from "./broadcast.js";
 import { expectF32 } from "./checks.js";
+import { allocF32 } from "../arena.js";
 
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min" | "pow" | "at_least";
 
@@ -89,7 +90,7 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): F32Tensor {
   const y = expectF32(b, op);
   const f = binaryScalar(op);
   const shape = broadcastShapes(x.shape, y.shape);
-  const out = new Float32Array(numel(shape));
+  const out = allocF32(numel(shape));
   if (!binaryDirect(op, x.data, y.data, out)) {
     const ia = broadcastOffsets(x.shape, shape);
     const ib = broadcastOffsets(y.shape, shape);
@@ -138,7 +139,7 @@ function binaryDirect(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float
 export function unary(op: UnaryOp, a: Tensor): F32Tensor {
   const x = expectF32(a, op);
   const f = unaryScalar(op);
-  const out = new Float32Array(x.data.length);
+  const out = allocF32(x.data.length);
   for (let i = 0; i < out.length; i++) out[i] = Math.fround(f(x.data[i]!));
   return f32(x.shape, out);
 }
@@ -157,14 +158,14 @@ export function clamp(x: Tensor, lo: Tensor, hi: Tensor): F32Tensor {
     // scalar bounds (a neuron's window): no offset tables, same values
     const lo1 = l.data[0]!;
     const hi1 = h.data[0]!;
-    const out = new Float32Array(t.data.length);
+    const out = allocF32(t.data.length);
     for (let i = 0; i < out.length; i++) out[i] = Math.min(Math.max(t.data[i]!, lo1), hi1);
     return f32(shape, out);
   }
   const it = broadcastOffsets(t.shape, shape);
   const il = broadcastOffsets(l.shape, shape);
   const ih = broadcastOffsets(h.shape, shape);
-  const out = new Float32Array(numel(shape));
+  const out = allocF32(numel(shape));
   for (let i = 0; i < out.length; i++)
     out[i] = Math.fround(Math.min(Math.max(t.data[it[i]!]!, l.data[il[i]!]!), h.data[ih[i]!]!));
   return f32(shape, out);

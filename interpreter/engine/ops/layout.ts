@@ -11,6 +11,7 @@ import type { F32Tensor, I32Tensor, Tensor } from "../tensor.js";
 import { f32, i32, numel, shapeString, stridesOf } from "../tensor.js";
 import { ShapeError } from "./broadcast.js";
 import { expectF32, expectSize, normalizeAxis } from "./checks.js";
+import { allocF32, allocI32 } from "../arena.js";
 
 /** A tensor of `like`'s dtype with the given shape and storage. */
 function build<T extends Tensor>(like: T, shape: readonly number[], data: Float32Array | Int32Array): T {
@@ -19,7 +20,7 @@ function build<T extends Tensor>(like: T, shape: readonly number[], data: Float3
 
 /** Fresh zeroed storage of `like`'s dtype. */
 function alloc(like: Tensor, n: number): Float32Array | Int32Array {
-  return like.dtype === "f32" ? new Float32Array(n) : new Int32Array(n);
+  return like.dtype === "f32" ? allocF32(n) : allocI32(n);
 }
 
 /**
@@ -131,7 +132,7 @@ export function meanTime(x: Tensor): F32Tensor {
   const T = t.shape[0]!;
   const inner = t.shape.slice(1);
   const n = numel(inner);
-  const out = new Float32Array(n);
+  const out = allocF32(n);
   for (let i = 0; i < n; i++) {
     let acc = 0;
     for (let s = 0; s < T; s++) acc = Math.fround(acc + t.data[s * n + i]!);
@@ -196,7 +197,7 @@ export function index<T extends Tensor>(x: T, items: readonly IndexItem[]): T {
 
 /** i32 -> f32 with each value rounded to the nearest float32 (exact for |v| <= 2^24). An f32 input is copied. */
 export function toF32(x: Tensor): F32Tensor {
-  const out = new Float32Array(x.data.length);
+  const out = allocF32(x.data.length);
   for (let i = 0; i < out.length; i++) out[i] = Math.fround(x.data[i]!);
   return f32(x.shape, out);
 }

@@ -16,6 +16,7 @@ import type { F32Tensor, Tensor } from "../tensor.js";
 import { f32, numel, shapeString } from "../tensor.js";
 import { ShapeError, broadcastOffsets, broadcastShapes } from "./broadcast.js";
 import { expectF32 } from "./checks.js";
+import { allocF32 } from "../arena.js";
 
 /** a [..., M, K] @ b [..., K, N] -> [...broadcast batch, M, N]; see the module header for the rounding. */
 export function matmul(a: Tensor, b: Tensor): F32Tensor {
@@ -42,7 +43,7 @@ export function matmul(a: Tensor, b: Tensor): F32Tensor {
   const offA = broadcastOffsets(batchA, batch);
   const offB = broadcastOffsets(batchB, batch);
   const nb = numel(batch);
-  const out = new Float32Array(nb * M * N);
+  const out = allocF32(nb * M * N);
   // i-k-j order: each output still accumulates its terms in ascending k, rounded to float32
   // at every step (the Float32Array store rounds), so the bits are the i-j-k loop's; rows of
   // b are read contiguously. +0 start: `out` is zero-filled.

@@ -11,6 +11,7 @@ import { f32, i32, shapeString } from "../tensor.js";
 import { F32_LOWEST } from "../numerics.js";
 import { ShapeError } from "./broadcast.js";
 import { expectF32, expectI32, expectSize } from "./checks.js";
+import { allocF32, allocF64, allocI32 } from "../arena.js";
 
 /**
  * Softmax over the last axis, per row x[0..n-1]:
@@ -29,7 +30,7 @@ export function softmax(x: Tensor): F32Tensor {
   if (t.shape.length < 1) throw new ShapeError(`softmax: need rank >= 1, got ${shapeString(t.shape)}`);
   const n = t.shape[t.shape.length - 1]!;
   const rows = n === 0 ? 0 : t.data.length / n;
-  const out = new Float32Array(t.data.length);
+  const out = allocF32(t.data.length);
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     let m = -Infinity;
@@ -65,8 +66,8 @@ export function layernorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
       `layernorm: gamma ${shapeString(g.shape)} and beta ${shapeString(b.shape)} must be [${d}] for input ${shapeString(t.shape)}`,
     );
   const rows = d === 0 ? 0 : t.data.length / d;
-  const out = new Float32Array(t.data.length);
-  const dev = new Float64Array(d);
+  const out = allocF32(t.data.length);
+  const dev = allocF64(d);
   for (let r = 0; r < rows; r++) {
     const base = r * d;
     let acc = 0;
@@ -90,7 +91,7 @@ export function layernorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
 /** [L, L] f32 additive causal mask: 0 where j <= i (on/below the diagonal), F32_LOWEST where j > i. */
 export function causalMask(L: number): F32Tensor {
   expectSize(L, "causalMask: L");
-  const out = new Float32Array(L * L);
+  const out = allocF32(L * L);
   for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) out[i * L + j] = F32_LOWEST;
   return f32([L, L], out);
 }
@@ -104,7 +105,7 @@ export function gather<T extends Tensor>(table: T, ids: Tensor): T {
   const idx = expectI32(ids, "gather ids");
   if (table.shape.length !== 2) throw new ShapeError(`gather: table must be [N, D], got ${shapeString(table.shape)}`);
   const [N, D] = table.shape as [number, number];
-  const out = table.dtype === "f32" ? new Float32Array(idx.data.length * D) : new Int32Array(idx.data.length * D);
+  const out = table.dtype === "f32" ? allocF32(idx.data.length * D) : allocI32(idx.data.length * D);
   for (let p = 0; p < idx.data.length; p++) {
     const id = idx.data[p]!;
     if (id < 0 || id >= N) throw new RangeError(`gather: id ${id} is out of range for a table of ${N} rows`);
@@ -118,7 +119,7 @@ export function gather<T extends Tensor>(table: T, ids: Tensor): T {
 export function positions(ids: Tensor): I32Tensor {
   if (ids.shape.length < 1) throw new ShapeError(`positions: need rank >= 1, got ${shapeString(ids.shape)}`);
   const L = ids.shape[ids.shape.length - 1]!;
-  const out = new Int32Array(L);
+  const out = allocI32(L);
   for (let i = 0; i < L; i++) out[i] = i;
   return i32([L], out);
 }

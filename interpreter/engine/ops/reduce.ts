@@ -17,6 +17,7 @@
 import type { F32Tensor, Tensor } from "../tensor.js";
 import { f32, numel, shapeString } from "../tensor.js";
 import { expectF32, normalizeAxis } from "./checks.js";
+import { allocF32 } from "../arena.js";
 
 type Kind = "sum" | "mean" | "max";
 
@@ -39,7 +40,7 @@ function reduce(kind: Kind, t: Tensor, axis: number | undefined, keepdims: boole
   }
   if (kind === "max" && n === 0 && outer * inner > 0)
     throw new RangeError(`max: cannot reduce an empty axis of ${shapeString(x.shape)}`);
-  const out = new Float32Array(outer * inner);
+  const out = allocF32(outer * inner);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * n * inner + i;
