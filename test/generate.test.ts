@@ -3,19 +3,23 @@
  * recomputing the whole prefix; a seed fixes the output; the cache is derived from the IR
  * and holds int8 spike levels (checked on the arrays it keeps); bad requests are clear errors.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initSpikeKernels } from "../interpreter/engine/kernels/spike-matmul.js";
 import { streamFor } from "../interpreter/engine/random.js";
-import { Generator, sampleToken } from "../interpreter/generate/generator.js";
+import { Generator, type GeneratorOptions, sampleToken } from "../interpreter/generate/generator.js";
 import { UserError } from "../interpreter/io/errors.js";
 import { loadModel } from "../models/tasks.js";
+import { decoderSpecArb } from "./generators/spec-gen.js";
 import { EXAMPLES, FIXTURES, REPO } from "./helpers.js";
 
 const small = { file: path.join(EXAMPLES, "tiny_spikelm.spk"), entry: "TinySpikeLM", args: { vocab: 256, d: 16, heads: 2, depth: 2, ffn: 32, ctx: 40 }, maxContext: 40 };
 
-function generate(cache: boolean, prompt: number[], steps: number, seed: number, temperature: number) {
-  const g = new Generator({ ...small, cache, seed: 5 });
+function generate(cache: boolean, prompt: number[], steps: number, seed: number, temperature: number, more: Partial<GeneratorOptions> = {}) {
+  const g = new Generator({ ...small, cache, seed: 5, ...more });
   const rng = streamFor(seed, "test");
   const logitsSeen: Float32Array[] = [];
   let logits = g.feed(prompt);
@@ -40,6 +44,13 @@ describe("generation", () => {
       }),
       { numRuns: 8, seed: 11 },
     );
+  });
+
+  it("cached == uncached on the reference interpreter too (the optimized executor's oracle)", () => {
+    const a = generate(true, [84, 104, 101], 6, 3, 0.7, { optimize: false });
+    const b = generate(false, [84, 104, 101], 6, 3, 0.7, { optimize: false });
+    expect(a.out).toEqual(b.out);
+    a.logitsSeen.forEach((l, i) => expect(bits(l)).toEqual(bits(b.logitsSeen[i]!)));
   });
 
   it("is deterministic for a seed and differs across seeds", () => {
@@ -93,6 +104,83 @@ describe("generation", () => {
     const file = path.join(FIXTURES, "specs/bidirectional_lm.spk");
     expect(() => new Generator({ file, entry: "BiLM" }).feed([1, 2, 3])).toThrow(/cannot be decoded incrementally: attention without a causal mask/);
     expect(new Generator({ file, entry: "BiLM", cache: false }).feed([1, 2, 3]).length).toBe(64);
+  });
+});
+
+/**
+ * The float32 bits of logits (so -0 differs from +0), every NaN as one value: NaN payloads
+ * and signs are not part of the semantics (docs/language.md#non-finite-values, verify/compare.ts).
+ */
+const bits = (l: Float32Array) => Array.from(new Uint32Array(l.buffer, l.byteOffset, l.length), (b, i) => (Number.isNaN(l[i]) ? 0x7fc00000 : b));
+
+/** Greedy decoding: every step's logits (prompt first), and the tokens chosen. */
+function greedy(opts: GeneratorOptions, prompt: readonly number[], steps: number): { logits: number[][]; tokens: number[] } {
+  const g = new Generator(opts);
+  const logits = [bits(g.feed(prompt))];
+  const tokens: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = sampleToken(new Float32Array(new Uint32Array(logits[logits.length - 1]!).buffer), { temperature: 0, topK: 0, uniform: () => 0 });
+    tokens.push(t);
+    logits.push(bits(g.feed([t])));
+  }
+  return { logits, tokens };
+}
+
+/** The four paths: reference and optimized executor, each cached and uncached. */
+const PATHS = [
+  { optimize: false, cache: true },
+  { optimize: false, cache: false },
+  { optimize: true, cache: true },
+  { optimize: true, cache: false },
+] as const;
+
+describe("generation on the optimized executor", () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-generate-"));
+  beforeAll(async () => {
+    await initSpikeKernels();
+  });
+
+  it("random causal models: optimized cached == optimized uncached == reference (cached and uncached), tokens and logits bit for bit, with both neuron kernels", () => {
+    let n = 0;
+    fc.assert(
+      fc.property(decoderSpecArb(), fc.array(fc.nat(), { minLength: 1, maxLength: 5 }), fc.constantFrom("js" as const, "wasm" as const), (spec, rawPrompt, neurons) => {
+        const file = path.join(tmp, `decoder-${n++}.spk`);
+        fs.writeFileSync(file, spec.text);
+        const vocab = spec.text.match(/vocab = (\d+)/)![1]!;
+        const prompt = rawPrompt.map((t) => t % Number(vocab));
+        const base = { file, entry: spec.entry, args: { ctx: 10 }, weights: spec.weights, seed: 3, maxContext: 10, executor: { neurons } };
+        const runs = PATHS.map((p) => greedy({ ...base, ...p }, prompt, 10 - prompt.length));
+        for (const r of runs.slice(1)) {
+          expect(r.tokens).toEqual(runs[0]!.tokens);
+          expect(r.logits).toEqual(runs[0]!.logits);
+        }
+      }),
+      { numRuns: 30, seed: 23 },
+    );
+  });
+
+  it("the shipped decoder-small: optimized == reference, tokens and logits bit for bit, with both neuron kernels, past the cache's first growth", () => {
+    const m = loadModel("generate");
+    const base = { file: m.info.spec, entry: m.info.entry, args: m.info.args, weights: m.weights, maxContext: m.info.context };
+    const prompt = m.tokenizer.encode("In the beginning");
+    const ref = greedy({ ...base, optimize: false }, prompt, 8);
+    for (const neurons of ["js", "wasm"] as const) {
+      const opt = greedy({ ...base, executor: { neurons } }, prompt, 8);
+      expect(opt.tokens).toEqual(ref.tokens);
+      expect(opt.logits).toEqual(ref.logits);
+    }
+  });
+
+  it("a decoding step reuses its executor and its planned buffers: the one-token executor is planned once for the context", () => {
+    const g = new Generator({ ...small, seed: 5 });
+    g.feed([1, 2, 3]);
+    g.feed([4]);
+    const exec = (g as unknown as { executors: Map<number, { exec: { bytesHeld: number }; capacity: number }> }).executors.get(1)!;
+    expect(exec.capacity).toBe(40);
+    const held = exec.exec.bytesHeld;
+    for (let i = 0; i < 20; i++) g.feed([i]);
+    expect((g as unknown as { executors: Map<number, { exec: unknown }> }).executors.get(1)!.exec).toBe(exec.exec);
+    expect(exec.exec.bytesHeld).toBe(held);
   });
 });
 

@@ -320,9 +320,9 @@ const layoutSpec = (opts: SpecGenOptions) =>
 
 // ------------------------------------------------------------------ template: embed + repeat
 
-const embedSpec = (opts: SpecGenOptions) =>
+const embedSpec = (opts: SpecGenOptions, causalAttention = false) =>
   fc
-    .record({ neuron: neuronArb, sizes: sizesArb, vocab: fc.integer({ min: 2, max: 12 }), depth: fc.integer({ min: 1, max: 3 }), attention: fc.boolean(), causal: fc.boolean(), table: valuesArb(opts), ids: seedArb, weightEdge: weightEdgeArb(opts), which: fc.nat() })
+    .record({ neuron: neuronArb, sizes: sizesArb, vocab: fc.integer({ min: 2, max: 12 }), depth: fc.integer({ min: 1, max: 3 }), attention: causalAttention ? fc.constant(true) : fc.boolean(), causal: causalAttention ? fc.constant(true) : fc.boolean(), table: valuesArb(opts), ids: seedArb, weightEdge: weightEdgeArb(opts), which: fc.nat() })
     .map((s): GeneratedSpec => {
       const { T, B, L, heads, per } = s.sizes;
       const d = heads * per;
@@ -417,6 +417,15 @@ export function specArbWith(opts: SpecGenOptions = {}): fc.Arbitrary<GeneratedSp
     { weight: 2, arbitrary: embedSpec(opts) },
     { weight: 2, arbitrary: stdlibSpec(opts) },
   );
+}
+
+/**
+ * Causal language models (the embed template with causal attention: keys and values are
+ * spikes of a generated neuron) for generation tests; the model's `ctx` argument sets its
+ * context, and its ids input is whatever the generator feeds.
+ */
+export function decoderSpecArb(opts: SpecGenOptions = {}): fc.Arbitrary<GeneratedSpec> {
+  return embedSpec(opts, true);
 }
 
 /** Finite inputs (with -0, subnormals, overflow to Infinity inside the network). */
