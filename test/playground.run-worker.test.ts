@@ -44,7 +44,8 @@ function cli(args: readonly string[], inputs: Readonly<Record<string, TensorData
   const out = input.replace("in-", "out-");
   fs.writeFileSync(input, JSON.stringify(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tensorJson(t)]))));
   const r = spawnSync(process.execPath, ["--import", "tsx", "tools/cli/main.ts", "run", ...args, "--input", input, "--out", out], { cwd: REPO, encoding: "utf8" });
-  expect(r.stderr).toBe("");
+  // Only the note a weights mapping prints.
+  expect(r.stderr.split("\n").filter((l) => l !== "" && !l.startsWith("weights: "))).toEqual([]);
   expect(r.status).toBe(0);
   const json = JSON.parse(fs.readFileSync(out, "utf8")) as { output: unknown; record?: Record<string, { spikes?: unknown; output?: unknown }> };
   const spikes = new Map<string, Tensor>();
@@ -130,6 +131,22 @@ describe("run worker handler vs spikelm run --record", () => {
     fs.writeFileSync(onDisk, files[uri]!);
     fs.copyFileSync(path.join(REPO, "examples/neurons.spk"), path.join(dir, "neurons.spk"));
     expectSameAsCli(r, cli([onDisk, "--entry", "SpikeLinear", "--arg", "inp=16", "--arg", "out=8", "--seed", "5", "--record"], r.inputs));
+  });
+
+  it("a shipped model on a text (decoder-small, trained weights): the command the response gives reproduces it", async () => {
+    const r = expectOk(await handle({ type: "run", id: 4, files: {}, main: "", entry: "", args: {}, model: "decoder-small", input: { kind: "text", text: "In the beginning" }, report: false }));
+    expect(Array.from(r.inputs.ids!.data)).toEqual([...Buffer.from("In the beginning")]);
+    const words = r.command.split(" ");
+    expect(words.slice(0, 2)).toEqual(["spikelm", "run"]);
+    expect(words).toContain("--weights");
+    // The command as given, with the inputs file it names.
+    const args = words.slice(2);
+    const at = args.indexOf("--input");
+    args.splice(at, 2);
+    args[0] = path.join(REPO, args[0]!);
+    const wi = args.indexOf("--weights") + 1;
+    args[wi] = path.join(REPO, args[wi]!);
+    expectSameAsCli(r, cli(args, r.inputs));
   });
 
   it("the report is the CLI's (run --report FILE.json): totals, layers and the spike-driven proof", async () => {

@@ -159,10 +159,14 @@ const layerOf = (key: string) => {
   return dot < 0 ? "(top)" : p.slice(0, dot);
 };
 
-function cliCommand(req: RunRequest, file: string, timesteps: number | undefined, record: readonly string[]): string {
+/** A repository file by its repository path; any other by its name. */
+const shown = (file: string) => (path.relative(platform.repoRoot, file).startsWith("..") ? path.basename(file) : path.relative(platform.repoRoot, file));
+
+function cliCommand(req: RunRequest, file: string, timesteps: number | undefined, record: readonly string[], weights: string | undefined): string {
   const q = (s: string) => (/^[\w./:=@+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
-  const parts = ["spikelm", "run", q(path.relative(platform.repoRoot, file).startsWith("..") ? path.basename(file) : path.relative(platform.repoRoot, file)), "--entry", q(req.entry)];
+  const parts = ["spikelm", "run", q(shown(file)), "--entry", q(req.entry)];
   for (const [k, v] of Object.entries(req.args)) parts.push("--arg", q(`${k}=${v}`));
+  if (weights) parts.push("--weights", q(shown(weights)));
   if (req.seed) parts.push("--seed", String(req.seed));
   if (timesteps !== undefined) parts.push("--timesteps", String(timesteps));
   if (req.mode === "step") parts.push("--mode", "step");
@@ -247,7 +251,7 @@ export async function run(req: RunRequest, progress: (p: RunProgress) => void = 
       ...(report ? { report } : {}),
       timesteps: compiled.graph.timesteps,
       inputs: Object.fromEntries([...inputs.tensors].map(([k, t]) => [k, tensorData(t)])),
-      command: cliCommand({ ...req, entry, args }, file, steps, record),
+      command: cliCommand({ ...req, entry, args }, file, steps, record, model?.weightsSource),
       timings: { compileMs: t1 - t0, runMs: t2 - t1, reportMs: t3 - t2, wasm: wasmReady(), threads: poolThreads() },
     };
   } catch (e) {
