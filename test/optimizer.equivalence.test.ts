@@ -18,11 +18,13 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
 import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
+import { setNumericsThreadMin } from "../interpreter/engine/kernels/wasm-numerics.js";
 import { setVecTuning } from "../interpreter/engine/kernels/wasm-vector.js";
 import type { Tensor } from "../interpreter/engine/tensor.js";
 import type { Graph } from "../interpreter/ir/graph.js";
 import { validateGraph } from "../interpreter/ir/validate.js";
 import { type ExecutorOptions, OptimizedExecutor } from "../interpreter/optimized/executor.js";
+import { setFusedWasmMin } from "../interpreter/optimized/fused-wasm.js";
 import { wasmNeuronStats } from "../interpreter/optimized/neuron-wasm.js";
 import { optimize } from "../interpreter/passes/pass.js";
 import { ReferenceInterpreter, type RunResult } from "../interpreter/reference/interpreter.js";
@@ -101,9 +103,14 @@ beforeAll(async () => {
   expect(wasm).toBe(true);
   expect(threads).toBe(2);
   setVecTuning({ chunk: 16, threadMin: 0 });
+  // small programs and rows on the WebAssembly float kernels too, split over both threads
+  setFusedWasmMin(0);
+  setNumericsThreadMin({ gelu: 0, softmax: 0, layernorm: 0 });
 });
 afterAll(() => {
   setVecTuning({});
+  setFusedWasmMin();
+  setNumericsThreadMin({});
   // the vector machine did run neuron steps (not only the JS fallback)
   expect(wasmNeuronStats.runs).toBeGreaterThan(0);
   return shutdownKernelPool();

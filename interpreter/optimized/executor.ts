@@ -14,7 +14,7 @@ import { matmulInto } from "../engine/fast/matmul.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
-import { wasmGeluInto, wasmLayernormInto, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
+import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
@@ -27,6 +27,7 @@ import type { ParamStore } from "../runtime/params.js";
 import { PlannedCache, type PlannedSequence } from "../runtime/planned-cache.js";
 import { rowTimesLevels, rowTimesLevelsT } from "./decode-attention.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
+import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorthIt, runFusedWasm } from "./fused-wasm.js";
 import { compileNeuron, type NeuronKernel } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
@@ -92,6 +93,8 @@ export class OptimizedExecutor {
   private readonly neurons = new Map<number, NeuronSlots>();
   private readonly fusedTables = new Map<string, { index: InputIndex[]; tables: (Int32Array | undefined)[]; keys: number }>();
   private staticsReady = false;
+  /** Elementwise programs compiled for the vector machine (null: it cannot run them), by node and operand kinds. */
+  private readonly fusedWasm = new Map<string, FusedWasm | null>();
   /** The current run's `trace` hook (see RunOptions.trace), if any. */
   private tracer?: TraceFn;
   private readonly T: number;
@@ -503,15 +506,29 @@ export class OptimizedExecutor {
       this.fusedTables.set(key, plan);
     }
     const ins = node.inputs.map((i) => this.view(i, t).data as Float32Array);
+    const out = o.data as Float32Array;
+    const wasm = this.wasmNumerics && wasmNumericsReady();
     // A trailing GELU runs as the WebAssembly kernel over the program's output (same bits:
     // the step before it is already rounded to float32, which is what `out` stores).
     const last = program[program.length - 1]!;
     const arg = last.args[0];
-    if (this.wasmNumerics && last.op === "gelu" && arg && "tmp" in arg && arg.tmp === program.length - 2) {
-      compileFused(program.slice(0, -1), plan.index)(ins, plan.tables, o.data as Float32Array);
-      if (wasmGeluInto(o.data as Float32Array, o.data as Float32Array, this.threads)) return;
-    }
-    compileFused(program, plan.index)(ins, plan.tables, o.data as Float32Array);
+    const geluTail = wasm && program.length > 1 && last.op === "gelu" && arg !== undefined && "tmp" in arg && arg.tmp === program.length - 2;
+    const body = geluTail ? program.slice(0, -1) : program;
+    if (!(wasm && t < 0 && this.fusedOnWasm(node, body, ins, plan.tables, o.shape, out))) compileFused(body, plan.index)(ins, plan.tables, out);
+    if (geluTail) wasmGeluInto(out, out, this.threads);
+  }
+
+  /** Whole-time-axis elementwise programs on the WebAssembly vector machine, when their operands fit it (fused-wasm.ts). */
+  private fusedOnWasm(node: IRNode, program: readonly FusedStep[], ins: Float32Array[], tables: readonly (Int32Array | undefined)[], outShape: readonly number[], out: Float32Array): boolean {
+    if (!node.type.timed || !fusedWasmWorthIt(out.length)) return false;
+    const shapes = this.aligned(node.inputs, -1);
+    const R = Math.max(outShape.length, ...shapes.map((s) => s.length));
+    const kinds = classifyFusedOperands(shapes, [...new Array<number>(R - outShape.length).fill(1), ...outShape], this.T);
+    if (!kinds) return false;
+    const key = `${node.id}|${program.length}|${kinds.join()}`;
+    let fw = this.fusedWasm.get(key);
+    if (fw === undefined) this.fusedWasm.set(key, (fw = compileFusedWasm(program, kinds) ?? null));
+    return fw !== null && runFusedWasm(fw, ins, tables, this.T, out.length / this.T, out, this.threads);
   }
 
   /** Threads for the WebAssembly kernels (including the caller). */
