@@ -293,6 +293,7 @@ export function numericsWat(): string {
   ;; m = max (NaN wins); e = fround(exp(fround(x - m))); s = fround(s + e); out = fround(e / s).
   (func (export "softmax_rows") (param $src i32) (param $dst i32) (param $n i32) (param $r0 i32) (param $r1 i32)
     (local $r i32) (local $i i32) (local $b i32) (local $o i32) (local $m f32) (local $s f32) (local $e f32)
+    (local $w v128) (local $ev v128)
     (local.set $r ${get("r0")})
     (block $rd (loop $rl
       (br_if $rd (i32.ge_s ${get("r")} ${get("r1")}))
@@ -307,6 +308,20 @@ export function numericsWat(): string {
         (br $l1)))
       (local.set $s (f32.const 0))
       (local.set $i (i32.const 0))
+      ;; two at a time on f64x2 lanes while both arguments are in $exp_v's range (not below
+      ;; -708, not NaN); the sum still adds them one by one, in order
+      (block $v2 (loop $vl2
+        (br_if $v2 (i32.gt_s (i32.add ${get("i")} (i32.const 2)) ${get("n")}))
+        (local.set $w (f64x2.promote_low_f32x4 (f32x4.sub (v128.load64_zero (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2)))) (f32x4.splat ${get("m")}))))
+        (if (i64x2.all_true (f64x2.gt ${get("w")} ${vc(-708)}))
+          (then (local.set $ev (f32x4.demote_f64x2_zero (call $exp_v ${get("w")}))))
+          (else (local.set $ev (f32x4.replace_lane 1
+            (f32x4.splat ${f32(`(call $exp (f64x2.extract_lane 0 ${get("w")}))`)})
+            ${f32(`(call $exp (f64x2.extract_lane 1 ${get("w")}))`)}))))
+        (v128.store64_lane 0 (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2))) ${get("ev")})
+        (local.set $s (f32.add (f32.add ${get("s")} (f32x4.extract_lane 0 ${get("ev")})) (f32x4.extract_lane 1 ${get("ev")})))
+        (local.set $i (i32.add ${get("i")} (i32.const 2)))
+        (br $vl2)))
       (block $d2 (loop $l2
         (br_if $d2 (i32.ge_s ${get("i")} ${get("n")}))
         (local.set $e ${f32(`(call $exp (f64.promote_f32 (f32.sub (f32.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2)))) ${get("m")})))`)})
