@@ -129,6 +129,18 @@ describe("language server over strings (the playground's LSP worker transport)",
     expect(edits[0]!.newText).toContain("return y + x");
   });
 
+  it("open documents import each other by relative path, as on disk", async () => {
+    const c = await started(TEXT.replace('import "std/layers"', 'import "std/layers"\nimport "./more.spk"').replace("return y + x", "return Twice()(y)"));
+    c.notify("textDocument/didOpen", { textDocument: { uri: "file:///playground/more.spk", languageId: "spikelm", version: 1, text: "layer Twice() {\n  forward(x) {\n    return x + x\n  }\n}\n" } });
+    const first = await diagnosticsOf(c, 1);
+    const settled = first.diagnostics.length === 0 ? first : await c.until(() => {
+      const all = c.received.filter((m) => m.method === "textDocument/publishDiagnostics" && (m.params as { uri: string }).uri === DOC);
+      const last = all[all.length - 1]?.params as { diagnostics: unknown[] } | undefined;
+      return last && last.diagnostics.length === 0 ? last : undefined;
+    }, "clean diagnostics once more.spk is open");
+    expect(settled.diagnostics).toEqual([]);
+  });
+
   it("malformed text is answered with an error and the conversation goes on", async () => {
     const c = await started();
     c.server.receive("{not json");

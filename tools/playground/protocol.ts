@@ -38,7 +38,7 @@ export type RunInput =
       readonly kind: "random";
       /** Seed of the input values (and integer ids). Independent of the weights' `seed`. */
       readonly seed: number;
-      /** Sizes of the signature's free dimensions (`B`, `L`, `N`...); default 1 each (`L`, `N`: 8). */
+      /** Sizes of the signature's free dimensions (`B`, `L`, `N`, `T`...); defaults: `B` 1, `T` the run's steps (else 4), any other 8. */
       readonly sizes?: Readonly<Record<string, number>>;
     }
   | {

@@ -14,7 +14,7 @@ import { type FileHost, Program, diskHost } from "../../../interpreter/checker/p
 import { type ArgValue, SpecError, compileEntry, resolveEntry } from "../../../interpreter/compile.js";
 import { wasmReady, poolThreads } from "../../../interpreter/engine/kernels/wasm-backend.js";
 import { type Tensor, i32 } from "../../../interpreter/engine/tensor.js";
-import { isUserError } from "../../../interpreter/io/errors.js";
+import { UserError, isUserError } from "../../../interpreter/io/errors.js";
 import { readTensorMap } from "../../../interpreter/io/tensor-json.js";
 import { countSigns } from "../../../interpreter/report/counts.js";
 import { runWithReport } from "../../../interpreter/report/run.js";
@@ -101,7 +101,7 @@ const tensorData = (t: Tensor): TensorData => ({ shape: [...t.shape], dtype: t.d
 
 function finiteInt(v: number | undefined, name: string, min: number): number | undefined {
   if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < min) throw Object.assign(new Error(`${name} expects a whole number >= ${min}, found ${v}`), { userError: true });
+  if (!Number.isInteger(v) || v < min) throw new UserError(`${name} expects a whole number >= ${min}, found ${v}`);
   return v;
 }
 
@@ -120,7 +120,7 @@ function makeInputs(req: RunRequest, file: string, program: Program, model: Load
     if (model) {
       if (model.info.task === "generate") {
         const ids = model.tokenizer.encode(input.text).slice(0, model.info.context);
-        if (ids.length === 0) throw userError("the text is empty");
+        if (ids.length === 0) throw new UserError("the text is empty");
         return { tensors: new Map([["ids", i32([1, ids.length], ids)]]), model, tokens: ids.length };
       }
       const b = encodeTexts(model, [input.text]);
@@ -130,9 +130,9 @@ function makeInputs(req: RunRequest, file: string, program: Program, model: Load
     // A spec from the editor: bytes as token ids, for an entry whose one input is integer ids.
     const sig = entrySignature(file, req.entry, req.args, program);
     const only = sig.inputs.length === 1 ? sig.inputs[0] : undefined;
-    if (!only || only.dtype !== "i32") throw userError(`a text input needs an entry whose one input is token ids (int[B, L]); \`${req.entry}\` takes ${sig.inputs.map((i) => i.name).join(", ") || "nothing"}: use a random input`);
+    if (!only || only.dtype !== "i32") throw new UserError(`a text input needs an entry whose one input is token ids (int[B, L]); \`${req.entry}\` takes ${sig.inputs.map((i) => i.name).join(", ") || "nothing"}: use a random input`);
     const bytes = [...new TextEncoder().encode(input.text)];
-    if (bytes.length === 0) throw userError("the text is empty");
+    if (bytes.length === 0) throw new UserError("the text is empty");
     return { tensors: new Map([[only.name, i32([1, bytes.length], bytes)]]), model, tokens: bytes.length };
   }
   // Random: the entry's signature with the free sizes chosen, values from the seed
@@ -146,10 +146,6 @@ function makeInputs(req: RunRequest, file: string, program: Program, model: Load
   // Integer inputs' ranges come from the compiled graph (which tables they index).
   const probe = compileEntry({ file, entry: req.entry, args: req.args, inputs: caseInputShapes(shape, c), timesteps: req.steps, program });
   return { tensors: materialize(shape, c, [], idRanges(probe.graph)).inputs, model };
-}
-
-function userError(message: string): Error {
-  return Object.assign(new Error(message), { userError: true });
 }
 
 /** The neuron's layer, as the report groups it: its path without the field name. */
@@ -255,7 +251,6 @@ export async function run(req: RunRequest, progress: (p: RunProgress) => void = 
       timings: { compileMs: t1 - t0, runMs: t2 - t1, reportMs: t3 - t2, wasm: wasmReady(), threads: poolThreads() },
     };
   } catch (e) {
-    if (e instanceof Error && (e as { userError?: boolean }).userError) return { type: "run", id: req.id, ok: false, message: e.message, diagnostics: [] };
     return failure(req, e);
   }
 }
