@@ -12,6 +12,7 @@
 import { platform } from "#platform";
 import type { ArgValue } from "../interpreter/compile.js";
 import { compileEntry } from "../interpreter/compile.js";
+import type { Program } from "../interpreter/checker/program.js";
 import { closest } from "../interpreter/checker/suggest.js";
 import { i32 } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
@@ -186,9 +187,9 @@ export function findModel(name: string): ModelInfo {
 }
 
 /** The parameters of a model's entry (compiled for a 1-token input; shapes do not depend on it). */
-export function entryParams(spec: string, entry: string, args: Readonly<Record<string, ArgValue>>, inputs: readonly string[] = ["ids"], timesteps?: number): readonly ParamSpec[] {
+export function entryParams(spec: string, entry: string, args: Readonly<Record<string, ArgValue>>, inputs: readonly string[] = ["ids"], timesteps?: number, program?: Program): readonly ParamSpec[] {
   const one = i32([1, 1], [0]);
-  const compiled = compileEntry({ file: spec, entry, args, inputs: new Map(inputs.map((n) => [n, one])), timesteps });
+  const compiled = compileEntry({ file: spec, entry, args, inputs: new Map(inputs.map((n) => [n, one])), timesteps, program });
   return compiled.graph.params;
 }
 
@@ -197,9 +198,12 @@ export function inputNames(info: Pick<ModelInfo, "task">): string[] {
   return info.task === "generate" ? ["ids"] : ["ids", "types", "mask"];
 }
 
-/** The parameters of a registry model's entry (what `loadWeightsFor` checks a file against). */
-export function modelParams(info: Pick<ModelInfo, "spec" | "entry" | "args" | "task">): readonly ParamSpec[] {
-  return entryParams(info.spec, info.entry, info.args, inputNames(info));
+/**
+ * The parameters of a registry model's entry (what `loadWeightsFor` checks a file against).
+ * `program`: the checked files to reuse (the run that follows then does not check them again).
+ */
+export function modelParams(info: Pick<ModelInfo, "spec" | "entry" | "args" | "task">, program?: Program): readonly ParamSpec[] {
+  return entryParams(info.spec, info.entry, info.args, inputNames(info), undefined, program);
 }
 
 /** The model's tokenizer: bytes, or WordPiece from `vocab` (or the shipped vocab). */

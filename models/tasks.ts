@@ -11,6 +11,7 @@ import { UserError } from "../interpreter/io/errors.js";
 import type { SpikeReport } from "../interpreter/report/counts.js";
 import { runWithReport } from "../interpreter/report/run.js";
 import { compileEntry, resolveEntry } from "../interpreter/compile.js";
+import { Program } from "../interpreter/checker/program.js";
 import { type RunTimings, runSpec } from "../interpreter/run.js";
 import { type LoadedWeights, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
@@ -46,6 +47,8 @@ export interface LoadedModel {
   readonly loadedWeights?: LoadedWeights;
   readonly tokenizer: Tokenizer;
   readonly seed: number;
+  /** The spec's files, loaded and checked once: every compile of this model reuses them. */
+  readonly program: Program;
 }
 
 const ENTRY_FOR_TASK: Readonly<Record<Task, string>> = {
@@ -119,17 +122,18 @@ export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedMo
   }
 
   const file = opts.weights ?? info.weights;
+  const program = new Program();
   let loaded: LoadedWeights | undefined;
   if (file) {
     if (!platform.exists(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx tools/models/scripts.ts make-weights`);
     // The one loading path: the file's naming (spec paths or a declared mapping) is read off its names.
-    loaded = loadWeightsFor({ params: modelParams(info), entry: info.entry }, file, {
+    loaded = loadWeightsFor({ params: modelParams(info, program), entry: info.entry }, file, {
       preferred: info.mapping.rows.length > 0 ? info.mapping : undefined,
       keepAmplitudes: opts.keepAmplitudes,
       strict: opts.strict,
     });
   }
-  return { info, weights: loaded?.weights, weightsSource: file, loadedWeights: loaded, tokenizer, seed };
+  return { info, weights: loaded?.weights, weightsSource: file, loadedWeights: loaded, tokenizer, seed, program };
 }
 
 export interface Batch {
@@ -181,7 +185,7 @@ export function runModel(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "m
   const names = inputNames(m.info);
   const all: Record<string, Tensor> = { ids: batch.ids, types: batch.types, mask: batch.mask };
   const inputs = new Map(names.map((n) => [n, all[n]!]));
-  const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed: m.seed };
+  const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
   if (opts.report) {
     const tokens = batch.mask.data.length;
     const r = runWithReport({ ...req, model: m.info.name, tokens, onProgress: opts.onProgress });
@@ -275,6 +279,7 @@ export function encodeBatch(m: LoadedModel, batch: Pick<Batch, "ids" | "types" |
     weights: m.weights,
     weightsSource: m.weightsSource,
     seed: m.seed,
+    program: m.program,
     taps: opts.taps,
     record: opts.recordAll,
     mode: opts.mode,
