@@ -13,7 +13,7 @@
  * surrogate of width 1 centred on 0.
  */
 import { erf } from "../numerics.js";
-import { broadcastOffsets } from "../ops/broadcast.js";
+import { broadcastLayout, broadcastOffsets } from "../ops/broadcast.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape } from "../tensor.js";
 import { allocF32, allocF64, f32From } from "../arena.js";
 
@@ -28,6 +28,21 @@ export function unbroadcast(g: F32Tensor, shape: readonly number[]): F32Tensor {
     let s = 0;
     for (let i = 0; i < g.data.length; i++) s += g.data[i]!;
     return f32(shape, [s]);
+  }
+  const lay = broadcastLayout(shape, g.shape);
+  if (lay) {
+    // contiguous blocks or whole periods: the same sums in the same ascending order
+    const acc = allocF64(numel(shape));
+    const n = g.data.length;
+    const size = lay.size;
+    if (lay.kind === "block")
+      for (let s0 = 0, k = 0; s0 < n; s0 += size, k++) {
+        let s = acc[k]!;
+        for (let i = s0; i < s0 + size; i++) s += g.data[i]!;
+        acc[k] = s;
+      }
+    else for (let s0 = 0; s0 < n; s0 += size) for (let j = 0; j < size; j++) acc[j] = acc[j]! + g.data[s0 + j]!;
+    return f32(shape, f32From(acc));
   }
   const off = broadcastOffsets(shape, g.shape);
   const acc = allocF64(numel(shape));
@@ -102,7 +117,7 @@ export function binaryGrad(op: string, a: Tensor, b: Tensor, g: F32Tensor): [F32
   if (op === "add") return [unbroadcast(g, a.shape), unbroadcast(g, b.shape)];
   if (op === "sub") return [unbroadcast(g, a.shape), unbroadcast(scaleGrad(g, -1), b.shape)];
   if (op === "mul" || op === "div") {
-    const direct = mulDivGradDirect(op, a.data as Float32Array, b.data as Float32Array, g);
+    const direct = mulDivGradDirect(op, a.data as Float32Array, b.data as Float32Array, g) ?? mulDivGradLaidOut(op, a, b, g);
     if (direct) return [unbroadcast(direct[0], a.shape), unbroadcast(direct[1], b.shape)];
   }
   // operands of the output's shape are read directly; broadcast ones through offsets
@@ -194,6 +209,52 @@ function mulDivGradDirect(op: "mul" | "div", a: Float32Array, b: Float32Array, g
       const y = sb ? b[0]! : b[i]!;
       ga[i] = gd[i]! / y;
       gb[i] = (-gd[i]! * x) / (y * y);
+    }
+  }
+  return [f32(g.shape, ga), f32(g.shape, gb)];
+}
+
+/**
+ * mul and div with one operand of the output's size and the other repeated in blocks or
+ * periodically (ops/broadcast.ts broadcastLayout): the general loop's per-element values,
+ * read by direct indexing; undefined for other layouts.
+ */
+function mulDivGradLaidOut(op: "mul" | "div", a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32Tensor] | undefined {
+  const gd = g.data;
+  const n = gd.length;
+  const fullA = a.data.length === n;
+  if (!fullA && b.data.length !== n) return undefined;
+  const lay = broadcastLayout((fullA ? b : a).shape, g.shape);
+  if (!lay) return undefined;
+  const ad = a.data as Float32Array;
+  const bd = b.data as Float32Array;
+  const ga = allocF32(n);
+  const gb = allocF32(n);
+  const size = lay.size;
+  // index of the repeated operand's element for output i, walked without division
+  const one = (i: number, x: number, y: number) => {
+    if (op === "mul") {
+      ga[i] = gd[i]! * y;
+      gb[i] = gd[i]! * x;
+    } else {
+      ga[i] = gd[i]! / y;
+      gb[i] = (-gd[i]! * x) / (y * y);
+    }
+  };
+  if (lay.kind === "block") {
+    for (let s = 0, k = 0; s < n; s += size, k++) {
+      if (fullA) {
+        const y = bd[k]!;
+        for (let i = s; i < s + size; i++) one(i, ad[i]!, y);
+      } else {
+        const x = ad[k]!;
+        for (let i = s; i < s + size; i++) one(i, x, bd[i]!);
+      }
+    }
+  } else {
+    for (let s = 0; s < n; s += size) {
+      if (fullA) for (let j = 0; j < size; j++) one(s + j, ad[s + j]!, bd[j]!);
+      else for (let j = 0; j < size; j++) one(s + j, ad[j]!, bd[s + j]!);
     }
   }
   return [f32(g.shape, ga), f32(g.shape, gb)];

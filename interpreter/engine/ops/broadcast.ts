@@ -89,3 +89,29 @@ function computeOffsets(inShape: readonly number[], outShape: readonly number[])
   }
   return offsets;
 }
+
+/**
+ * How an operand of shape `inShape` (already known to broadcast to `outShape`) is laid out
+ * over the output, for loops without offset tables:
+ * - "block": its elements repeat over contiguous runs of `size` outputs (shape = a prefix of
+ *   the output's, then 1s: a per-time-step amplitude [T, 1, 1, 1]); size 1 = no broadcast;
+ * - "period": the whole operand repeats every `size` outputs (shape = 1s, then a suffix of
+ *   the output's: a bias [1, 1, d]); a single element is both;
+ * - undefined: anything else (use broadcastOffsets).
+ */
+export function broadcastLayout(inShape: readonly number[], outShape: readonly number[]): { readonly kind: "block" | "period"; readonly size: number } | undefined {
+  const lead = outShape.length - inShape.length;
+  if (lead < 0) return undefined;
+  const d = (ax: number) => (ax < lead ? 1 : inShape[ax - lead]!);
+  // block: axes [0, j) equal to the output's, axes [j, rank) of size 1
+  let j = 0;
+  while (j < outShape.length && d(j) === outShape[j]) j++;
+  let ok = true;
+  for (let ax = j; ax < outShape.length; ax++) if (d(ax) !== 1) ok = false;
+  if (ok) return { kind: "block", size: numel(outShape.slice(j)) };
+  // period: axes [0, j) of size 1, axes [j, rank) equal to the output's
+  j = 0;
+  while (j < outShape.length && d(j) === 1) j++;
+  for (let ax = j; ax < outShape.length; ax++) if (d(ax) !== outShape[ax]) return undefined;
+  return { kind: "period", size: numel(outShape.slice(j)) };
+}

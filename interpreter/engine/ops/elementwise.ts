@@ -9,7 +9,7 @@
 import type { F32Tensor, Tensor } from "../tensor.js";
 import { f32, numel } from "../tensor.js";
 import { erf, gelu, roundHalfEven } from "../numerics.js";
-import { broadcastOffsets, broadcastShapes } from "./broadcast.js";
+import { broadcastLayout, broadcastOffsets, broadcastShapes } from "./broadcast.js";
 import { expectF32 } from "./checks.js";
 import { allocF32 } from "../arena.js";
 
@@ -91,12 +91,41 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): F32Tensor {
   const f = binaryScalar(op);
   const shape = broadcastShapes(x.shape, y.shape);
   const out = allocF32(numel(shape));
-  if (!binaryDirect(op, x.data, y.data, out)) {
+  if (!binaryDirect(op, x.data, y.data, out) && !binaryLaidOut(f, x, y, shape, out)) {
     const ia = broadcastOffsets(x.shape, shape);
     const ib = broadcastOffsets(y.shape, shape);
     for (let i = 0; i < out.length; i++) out[i] = Math.fround(f(x.data[ia[i]!]!, y.data[ib[i]!]!));
   }
   return f32(shape, out);
+}
+
+/**
+ * One operand of the output's size, the other repeated in blocks (a per-step amplitude
+ * [T, 1, 1, 1]) or periodically (a bias [1, 1, d]): direct indexing, the same f and rounding
+ * as the general loop; false for other layouts.
+ */
+function binaryLaidOut(f: (a: number, b: number) => number, x: F32Tensor, y: F32Tensor, shape: readonly number[], out: Float32Array): boolean {
+  const n = out.length;
+  const fullA = x.data.length === n;
+  if (!fullA && y.data.length !== n) return false;
+  const other = broadcastLayout((fullA ? y : x).shape, shape);
+  if (!other) return false;
+  const full = (fullA ? x : y).data;
+  const rep = (fullA ? y : x).data;
+  const size = other.size;
+  if (other.kind === "block") {
+    for (let s = 0, k = 0; s < n; s += size, k++) {
+      const r = rep[k]!;
+      if (fullA) for (let i = s; i < s + size; i++) out[i] = f(full[i]!, r);
+      else for (let i = s; i < s + size; i++) out[i] = f(r, full[i]!);
+    }
+  } else {
+    for (let s = 0; s < n; s += size) {
+      if (fullA) for (let j = 0; j < size; j++) out[s + j] = f(full[s + j]!, rep[j]!);
+      else for (let j = 0; j < size; j++) out[s + j] = f(rep[j]!, full[s + j]!);
+    }
+  }
+  return true;
 }
 
 /**
