@@ -124,9 +124,11 @@ describe("spikelm generate", () => {
   it("streams a deterministic continuation of the prompt for a seed, with cache statistics", () => {
     const a = spikelm("generate", "--prompt", "Hello", "-n", "12", "--seed", "4");
     const b = spikelm("generate", "--prompt", "Hello", "-n", "12", "--seed", "4", "--no-cache");
+    const c = spikelm("generate", "--prompt", "Hello", "-n", "12", "--seed", "4", "--no-opt");
     expect(a.code).toBe(0);
     expect(a.out.startsWith("Hello")).toBe(true);
     expect(a.out).toBe(b.out);
+    expect(c.out).toBe(a.out); // the reference interpreter
     expect(a.err).toMatch(/decoder-small: 12 tokens .* key\/value cache 1024 bytes\/token as spikes \(int8 levels\) vs 4096 as float32/);
   });
 

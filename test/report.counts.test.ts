@@ -2,12 +2,17 @@
  * The operation counts of the spike report on layers whose spikes are known by construction
  * (hand-computed ACs, MACs and energy), and the report's consistency on the shipped models.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Tensor, f32 } from "../interpreter/engine/tensor.js";
 import { PJ_PER_AC, PJ_PER_MAC } from "../interpreter/report/counts.js";
 import { runWithReport } from "../interpreter/report/run.js";
 import { encodeTexts, loadModel, runModel } from "../models/tasks.js";
+import { i32 } from "../interpreter/engine/tensor.js";
+import { specArb } from "./generators/spec-gen.js";
 import { FIXTURES, REPO } from "./helpers.js";
 
 const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThan(1e-9 * Math.max(1, Math.abs(b)));
@@ -116,5 +121,31 @@ describe("report on the shipped small models", () => {
     expect(rep.non_spike_matmuls.map((x) => x.layer)).toEqual(["pooler", "classifier"]);
     expect(rep.non_spike_matmuls[0]!.origin).toMatch(/^prelude\.spk:\d+:\d+$/);
     close(rep.total.non_spike_matmul_share, rep.non_spike_matmuls.reduce((s, x) => s + x.share_of_matmul_ops, 0));
+  });
+});
+
+describe("the report on the optimized executor (the default) is the reference interpreter's", () => {
+  it("shipped decoder-small on a sentence: the same report, firing rates and counts included", () => {
+    const m = loadModel("generate");
+    const ids = m.tokenizer.encode("In the beginning God created the heaven and the earth.");
+    const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs: new Map([["ids", i32([1, ids.length], ids)]]), weights: m.weights, model: m.info.name };
+    const ref = runWithReport({ ...req, optimize: false }).report;
+    const opt = runWithReport(req).report;
+    expect(opt.total.acs).toBeGreaterThan(0);
+    expect(opt).toEqual(ref);
+  });
+
+  it("random specs (every template): the same report", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-report-"));
+    let n = 0;
+    fc.assert(
+      fc.property(specArb, (spec) => {
+        const file = path.join(tmp, `spec-${n++}.spk`);
+        fs.writeFileSync(file, spec.text);
+        const req = { file, entry: spec.entry, inputs: spec.inputs, weights: spec.weights, seed: 7 };
+        expect(runWithReport(req).report).toEqual(runWithReport({ ...req, optimize: false }).report);
+      }),
+      { numRuns: 40, seed: 5 },
+    );
   });
 });

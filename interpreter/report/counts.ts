@@ -39,6 +39,7 @@ import type { Tensor } from "../engine/tensor.js";
 import { numel } from "../engine/tensor.js";
 import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
 import type { NeuronRecord } from "../reference/interpreter.js";
+import { dimValue } from "../types/dims.js";
 
 export const PJ_PER_AC = 0.9;
 export const PJ_PER_MAC = 4.6;
@@ -75,6 +76,8 @@ const MACS_PER_ELEMENT: Readonly<Record<string, { readonly category: OpCategory;
 };
 
 const LAYOUT = new Set(["transpose", "reshape", "split_heads", "merge_heads", "index"]);
+/** Ops the reference interpreter does not pass to `observe` (sources, time, neurons, masks and positions, caches). */
+const UNOBSERVED = new Set(["const", "input", "param", "over_time", "mean_time", "neuron", "neuron_out", "causal_mask", "positions", "cache_concat"]);
 /** The layer of the entry's own ops (weights declared at the top, ops on the inputs only). */
 export const TOP_SCOPE = "(top)";
 
@@ -292,15 +295,53 @@ export class OpCounter {
     l.ops[category] = (l.ops[category] ?? 0) + acs + macs;
   }
 
+  /** The reference interpreter's `observe` hook: one op with its operand and result values. */
   readonly observe = (node: IRNode, inputs: readonly Tensor[], output: Tensor): void => {
+    this.count(
+      node,
+      inputs.map((x) => x.shape),
+      output.shape,
+      (i) => countNonzero(inputs[i]!),
+    );
+  };
+
+  /**
+   * Counts every op the reference interpreter's `observe` sees, in its order, from shapes
+   * alone, with the nonzero count of each spike operand from `nonzeros` (node id): for a run
+   * on another executor (see run.ts), whose graph is not this one.
+   */
+  countFromShapes(nonzeros: (id: number) => number): void {
+    const T = this.graph.timesteps;
+    const shapeOf = (id: number): number[] => {
+      const n = this.byId.get(id)!;
+      const dims = n.type.shape.map((d) => {
+        const v = dimValue(d);
+        if (v === undefined) throw new Error(`internal: node %${id} has a symbolic shape`);
+        return v;
+      });
+      return n.type.timed ? [T, ...dims] : dims;
+    };
+    for (const node of this.graph.nodes) {
+      if (UNOBSERVED.has(node.op)) continue;
+      this.count(
+        node,
+        node.inputs.map(shapeOf),
+        shapeOf(node.id),
+        (i) => nonzeros(node.inputs[i]!),
+      );
+    }
+  }
+
+  /** Counts one op from its operand and result shapes; `nonzeros(i)`: nonzero elements of operand i. */
+  private count(node: IRNode, shapes: readonly (readonly number[])[], outShape: readonly number[], nonzeros: (input: number) => number): void {
     const T = this.graph.timesteps;
     const perPass = node.type.timed ? T : 1;
     if (node.op === "matmul") {
-      const [a, b] = inputs as [Tensor, Tensor];
-      const M = a.shape[a.shape.length - 2] ?? 1;
-      const K = a.shape[a.shape.length - 1] ?? 1;
-      const N = b.shape[b.shape.length - 1] ?? 1;
-      const batch = numel(output.shape) / (M * N);
+      const [a, b] = shapes as [readonly number[], readonly number[]];
+      const M = a[a.length - 2] ?? 1;
+      const K = a[a.length - 1] ?? 1;
+      const N = b[b.length - 1] ?? 1;
+      const batch = numel(outShape) / (M * N);
       const dense = batch * M * K * N;
       const spike = (node.attrs.spike as MatmulStats["spike"] | undefined) ?? "none";
       let acs = 0;
@@ -308,8 +349,8 @@ export class OpCounter {
       if (spike !== "none") {
         const left = spike !== "right";
         const s = left ? a : b;
-        const nnz = countNonzero(s);
-        const spikeBatch = numel(s.shape) / (left ? M * K : K * N);
+        const nnz = nonzeros(left ? 0 : 1);
+        const spikeBatch = numel(s) / (left ? M * K : K * N);
         acs = nnz * (left ? N : M) * (batch / spikeBatch);
         neuron = this.spikeSource(node.inputs[left ? 0 : 1]!);
         if (neuron) this.neuronAcs.set(neuron, (this.neuronAcs.get(neuron) ?? 0) + acs);
@@ -321,15 +362,15 @@ export class OpCounter {
       return;
     }
     if (this.isScaleMul(node)) {
-      this.add(node, "scale", 0, numel(output.shape), 0);
+      this.add(node, "scale", 0, numel(outShape), 0);
       return;
     }
     const cost = MACS_PER_ELEMENT[node.op];
     if (!cost) return;
-    const elements = cost.category === "reduce" ? numel(inputs[0]!.shape) : numel(output.shape);
+    const elements = cost.category === "reduce" ? numel(shapes[0]!) : numel(outShape);
     const macs = cost.macs * elements;
     this.add(node, cost.category, 0, macs, macs / perPass);
-  };
+  }
 
   finish(record: ReadonlyMap<string, NeuronRecord>, meta: { model: string; tokens: number; rasterTokens?: number; rasterFeatures?: number }): SpikeReport {
     const T = this.graph.timesteps;

@@ -109,6 +109,7 @@ export function buildProgram(): Command {
     .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "40")
     .option("-s, --seed <n>", "sampling seed", "0")
     .option("--no-cache", "recompute the whole prefix for every token")
+    .option("--no-opt", "decode on the reference interpreter instead of the optimized executor")
     .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file")
     .option("--report [file]", "print the energy and spike report of the generated text (and write .json / .html)")
     .action((opts) => guarded(() => generateCommand(opts)));

@@ -1,8 +1,10 @@
 /**
  * `spikelm generate`: streams text from a causal model spec, token by token, using the
- * spike key/value cache (or, with --no-cache, recomputing the prefix every step). Prints the
+ * spike key/value cache (or, with --no-cache, recomputing the prefix every step), on the
+ * optimized executor (or, with --no-opt, the reference interpreter: same tokens). Prints the
  * cache's bytes per token next to what float32 keys and values would take.
  */
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { streamFor } from "../../../interpreter/engine/random.js";
 import { type CacheStats, Generator, sampleToken } from "../../../interpreter/generate/generator.js";
 import { UserError } from "../../../interpreter/io/errors.js";
@@ -24,6 +26,7 @@ export interface GenerateOptions {
   topK?: string;
   seed?: string;
   cache?: boolean;
+  opt?: boolean;
   report?: string | boolean;
   keepAmplitudes?: boolean;
 }
@@ -48,7 +51,8 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   const prompt = tokenizer.encode(opts.prompt);
   if (prompt.length === 0) throw new UserError("the prompt is empty after tokenization");
   if (prompt.length >= info.context) throw new UserError(`the prompt is ${prompt.length} tokens, but \`${info.name}\` has a context of ${info.context}: shorten it`);
-  const generator = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, weightsSource: model.weightsSource, seed: model.seed, cache: opts.cache !== false, maxContext: info.context });
+  if (opts.opt !== false) await initSpikeKernels();
+  const generator = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, weightsSource: model.weightsSource, seed: model.seed, cache: opts.cache !== false, maxContext: info.context, optimize: opts.opt !== false });
   const rng = streamFor(seed, "spikelm-generate");
   const decoder = new ByteStreamDecoder();
   process.stdout.write(opts.prompt);
@@ -75,7 +79,7 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   if (opts.report) {
     // The report observes one forward over the whole text with the calibrated amplitudes.
     const ids = [...prompt, ...produced].slice(0, info.context);
-    const r = runWithReport({ file: info.spec, entry: info.entry, args: info.args, inputs: new Map([["ids", i32([1, ids.length], ids)]]), params: generator.parameters, model: info.name });
+    const r = runWithReport({ file: info.spec, entry: info.entry, args: info.args, inputs: new Map([["ids", i32([1, ids.length], ids)]]), params: generator.parameters, model: info.name, optimize: opts.opt !== false });
     emitReport(r.report, [typeof opts.report === "string" ? opts.report : undefined]);
   }
   return 0;

@@ -1,8 +1,9 @@
 /**
  * `npm start` / `spikelm start`: the default demonstration on the shipped small decoder
  * (trained on the KJV corpus in models/data; models/README.md says how):
- * 1. generates text from a prompt with the spike key/value cache, and checks the tokens
- *    against recomputing the prefix;
+ * 1. generates text from a prompt with the spike key/value cache on the optimized executor,
+ *    and checks the tokens against recomputing the prefix and against the reference
+ *    interpreter (cached);
  * 2. runs one forward over the result on the optimized executor and the reference
  *    interpreter, in both execution modes, and checks they agree bit for bit;
  * 3. prints the energy and spike report of that forward.
@@ -29,8 +30,8 @@ export async function startCommand(): Promise<number> {
   w(`spikelm: ${info.name} (${info.description})`);
   w(`spec ${displayPath(info.spec)}, entry ${info.entry}, weights ${model.weightsSource ? displayPath(model.weightsSource) : "seeded"}\n`);
 
-  const run = (cache: boolean) => {
-    const g = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, seed: model.seed, cache, maxContext: info.context });
+  const run = (cache: boolean, optimize = true) => {
+    const g = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, seed: model.seed, cache, maxContext: info.context, optimize });
     const rng = streamFor(0, "spikelm-start");
     const ids = tokenizer.encode(PROMPT);
     const t0 = performance.now();
@@ -45,11 +46,13 @@ export async function startCommand(): Promise<number> {
   };
   const cached = run(true);
   const uncached = run(false);
+  const reference = run(true, false);
   const stats = cached.g.cacheStats();
   w(`generated (${TOKENS} tokens, temperature 0.8, top-k 40, seed 0):`);
   w(`  ${JSON.stringify(tokenizer.decode([...cached.prompt, ...cached.out]))}`);
-  const same = cached.out.every((t, i) => t === uncached.out[i]);
-  w(`  spike key/value cache: ${stats.bytesPerToken} bytes/token held as ${held(stats)} vs ${stats.float32BytesPerToken} as float32; ` + `${(cached.ms / TOKENS).toFixed(1)} ms/token cached vs ${(uncached.ms / TOKENS).toFixed(1)} recomputing the prefix; tokens ${same ? "identical" : "DIFFER"}\n`);
+  const same = cached.out.every((t, i) => t === uncached.out[i] && t === reference.out[i]);
+  const perToken = (r: { ms: number }) => (r.ms / TOKENS).toFixed(1);
+  w(`  spike key/value cache: ${stats.bytesPerToken} bytes/token held as ${held(stats)} vs ${stats.float32BytesPerToken} as float32; ` + `${perToken(cached)} ms/token cached vs ${perToken(uncached)} recomputing the prefix vs ${perToken(reference)} on the reference interpreter (cached; prompt included); tokens ${same ? "identical" : "DIFFER"}\n`);
 
   // One forward over the whole text: optimized and reference, both modes, same parameters.
   const ids = [...cached.prompt, ...cached.out];
