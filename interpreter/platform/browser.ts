@@ -1,10 +1,11 @@
 /**
  * The platform layer in a browser (Web Worker): an in-memory file table under `repoRoot`
  * (the bundled stdlib, examples and model specs, mounted by the worker that bundles them, plus
- * whatever it fetches, such as shipped weights), POSIX paths (pathe) and `file:` URLs
+ * whatever it fetches, such as shipped weights), POSIX paths (path-browserify: node:path's
+ * own POSIX code; paths are always resolved from "/", there is no working directory) and `file:` URLs
  * computed without node:url. There is nothing to write to.
  */
-import * as pathe from "pathe";
+import posix from "path-browserify";
 import type { DirEntry, FileError, PathApi, Platform, PlatformThread } from "./platform.js";
 
 const files = new Map<string, Uint8Array>();
@@ -16,14 +17,14 @@ function missing(file: string, what = "no such file or directory"): FileError {
 
 const path: PathApi = {
   sep: "/",
-  resolve: (...p) => pathe.resolve("/", ...p),
-  join: pathe.join,
-  dirname: pathe.dirname,
-  basename: pathe.basename,
-  extname: pathe.extname,
-  relative: pathe.relative,
-  isAbsolute: pathe.isAbsolute,
-  normalize: pathe.normalize,
+  resolve: (...p) => posix.resolve("/", ...p),
+  join: posix.join,
+  dirname: posix.dirname,
+  basename: posix.basename,
+  extname: posix.extname,
+  relative: (from, to) => posix.relative(posix.resolve("/", from), posix.resolve("/", to)),
+  isAbsolute: posix.isAbsolute,
+  normalize: posix.normalize,
 };
 
 /** Adds (or replaces) files by absolute path. */
