@@ -1,6 +1,7 @@
 /**
  * WebAssembly SIMD backend for the spike kernels: compiles the WAT of wasm-kernel-wat.ts
- * with wabt at load time (once per process, straight to optimized code), owns one shared
+ * at load time (assembled by wabt, cached on disk: wat-binary.ts; compiled once per process,
+ * straight to optimized code), owns one shared
  * linear memory, and runs operations on the calling thread plus a small worker_threads pool
  * that instantiates the same module on the same memory.
  *
@@ -22,6 +23,7 @@
 import { platform } from "#platform";
 import type { PlatformThread } from "../../platform/platform.js";
 import { kernelWat } from "./wasm-kernel-wat.js";
+import { watToBinary } from "./wat-binary.js";
 import { type BufferPool } from "./buffer-pool.js";
 
 /** Output columns per tile = 6 f32x4 accumulators (see wasm-kernel-wat.ts for why 6). */
@@ -99,16 +101,7 @@ export function startWasm(): Promise<boolean> {
   if (!starting) {
     starting = (async () => {
       try {
-        const wabtFactory = (await import("wabt")).default;
-        const wabt = await wabtFactory();
-        const parsed = wabt.parseWat("spike-kernels.wat", kernelWat({ tn: TN }), { simd: true, threads: true });
-        let bin: Uint8Array;
-        try {
-          parsed.resolveNames(); // (validation happens in WebAssembly.Module; wabt's validate() ignores the features)
-          bin = parsed.toBinary({}).buffer;
-        } finally {
-          parsed.destroy();
-        }
+        const bin = await watToBinary("spike-kernels.wat", kernelWat({ tn: TN }), { simd: true, threads: true });
         const module = compileOptimized(bin);
         const memory = new WA.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
         const inst = new WA.Instance(module, { env: { mem: memory } });
