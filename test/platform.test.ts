@@ -57,18 +57,20 @@ describe("platform layer", () => {
   });
 
   it("browser files: mounted bytes, folders listed as Node lists them, ENOENT when missing", () => {
-    mountFiles({ "/t/dir/a.spk": "neuron A {}", "/t/dir/sub/b.spk": new Uint8Array([104, 105]), "/t/top.txt": "x" });
-    expect(new TextDecoder().decode(browser.readBytes("/t/dir/a.spk"))).toBe("neuron A {}");
-    expect(browser.readBytes("/t/dir/../dir/sub/b.spk")).toEqual(new Uint8Array([104, 105]));
-    expect(browser.readDir("/t/dir")).toEqual([
+    // Paths in the browser layer's own virtual tree (under its repoRoot).
+    const at = (p: string) => browser.path.join(browser.repoRoot, "platform-test", p);
+    mountFiles({ [at("dir/a.spk")]: "neuron A {}", [at("dir/sub/b.spk")]: new Uint8Array([104, 105]), [at("top.txt")]: "x" });
+    expect(new TextDecoder().decode(browser.readBytes(at("dir/a.spk")))).toBe("neuron A {}");
+    expect(browser.readBytes(`${at("dir")}/../dir/sub/b.spk`)).toEqual(new Uint8Array([104, 105]));
+    expect(browser.readDir(at("dir"))).toEqual([
       { name: "a.spk", directory: false, file: true },
       { name: "sub", directory: true, file: false },
     ]);
-    expect(browser.exists("/t/dir/sub")).toBe(true);
-    expect(browser.exists("/t/di")).toBe(false);
-    expect(() => browser.readBytes("/t/nope.spk")).toThrow(expect.objectContaining({ code: "ENOENT" }));
-    expect(() => browser.readDir("/t/nope")).toThrow(expect.objectContaining({ code: "ENOENT" }));
-    expect(() => browser.writeAtomic("/t/out.json", "{}")).toThrow(expect.objectContaining({ code: "EROFS" }));
+    expect(browser.exists(at("dir/sub"))).toBe(true);
+    expect(browser.exists(at("di"))).toBe(false);
+    expect(() => browser.readBytes(at("nope.spk"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
+    expect(() => browser.readDir(at("nope"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
+    expect(() => browser.writeAtomic(at("out.json"), "{}")).toThrow(expect.objectContaining({ code: "EROFS" }));
   });
 
   it("Node lists a folder the same way (names, folder and file flags)", () => {
