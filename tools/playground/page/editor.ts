@@ -82,6 +82,7 @@ export class Editors {
       basicSetup,
       this.language.of(this.languageExtension),
       syntaxHighlighting(spkHighlighter),
+      EditorView.lineWrapping,
       lintGutter(),
       this.client.plugin(uri, "spk"),
       EditorView.contentAttributes.of({ "aria-label": `${labelOf(uri)}${readOnly ? " (read-only)" : ""}` }),
