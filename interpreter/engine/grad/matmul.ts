@@ -11,17 +11,32 @@
  * accumulators sharing the loads of g and b rows, each still summed in ascending n);
  * dL/db walks, per k, the rows m with a[m, k] ≠ 0 four at a time into one running sum per
  * n (the same additions in the same order, with a quarter of the loads and stores).
- * Scratch (the nonzero row lists) is kept between calls.
+ * Scratch (the nonzero row lists) is kept between calls. Once initGradKernels() has run
+ * (./matmul-wasm.ts), large products take the same sums on WebAssembly SIMD.
  */
+import { allocF64, f32From } from "../arena.js";
 import { broadcastOffsets, broadcastShapes } from "../ops/broadcast.js";
+import { gradKernelsReady, matmulGradWasm } from "./matmul-wasm.js";
 import { type F32Tensor, type Tensor, f32, numel } from "../tensor.js";
 
 type Data = Float32Array | Int32Array;
+
+/** Below this many multiply-adds the copies into WebAssembly memory cost more than they save. */
+const WASM_MIN_MACS = 1 << 14;
 
 let rowsScratch = new Int32Array(0);
 let valsScratch = new Float64Array(0);
 
 export function matmulGrad(a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32Tensor] {
+  return matmulGradOn("auto", a, b, g);
+}
+
+/**
+ * matmulGrad on a chosen implementation ("auto": WebAssembly for large float products once
+ * initGradKernels() has run, JavaScript otherwise); every choice gives the same bits (the
+ * tests force each one).
+ */
+export function matmulGradOn(backend: "auto" | "js" | "wasm", a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32Tensor] {
   const M = a.shape[a.shape.length - 2]!;
   const Kd = a.shape[a.shape.length - 1]!;
   const N = b.shape[b.shape.length - 1]!;
@@ -31,11 +46,17 @@ export function matmulGrad(a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32T
   const offA = broadcastOffsets(batchA, batch);
   const offB = broadcastOffsets(batchB, batch);
   const nb = numel(batch);
-  const ga = new Float64Array(a.data.length);
-  const gb = new Float64Array(b.data.length);
+  const ga = allocF64(a.data.length);
+  const gb = allocF64(b.data.length);
   if (rowsScratch.length < M) {
     rowsScratch = new Int32Array(M);
     valsScratch = new Float64Array(M);
+  }
+  const floats = a.data instanceof Float32Array && b.data instanceof Float32Array;
+  if (backend === "wasm" && (!gradKernelsReady() || !floats)) throw new Error("internal: the WebAssembly matmul backward needs initGradKernels() and float operands");
+  if (floats && (backend === "wasm" || (backend === "auto" && gradKernelsReady() && nb * M * Kd * N >= WASM_MIN_MACS))) {
+    matmulGradWasm(a.data as Float32Array, b.data as Float32Array, g.data, offA, offB, nb, M, Kd, N, ga, gb);
+    return [f32(a.shape, f32From(ga)), f32(b.shape, f32From(gb))];
   }
   for (let bi = 0; bi < nb; bi++) {
     const baseA = offA[bi]! * M * Kd;
@@ -44,7 +65,7 @@ export function matmulGrad(a: Tensor, b: Tensor, g: F32Tensor): [F32Tensor, F32T
     gradA(ga, baseA, g.data, baseG, b.data, baseB, M, Kd, N);
     gradB(gb, baseB, a.data, baseA, g.data, baseG, M, Kd, N, rowsScratch, valsScratch);
   }
-  return [f32(a.shape, Float32Array.from(ga)), f32(b.shape, Float32Array.from(gb))];
+  return [f32(a.shape, f32From(ga)), f32(b.shape, f32From(gb))];
 }
 
 /** ga[m, k] += Σ_n g[m, n] b[k, n] for one batch position. */

@@ -6,6 +6,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { initGradKernels } from "../../../interpreter/engine/grad/matmul-wasm.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { AdamW } from "../../../interpreter/train/adamw.js";
 import { TrainRng } from "../../../interpreter/train/rng.js";
@@ -51,6 +52,7 @@ async function bench(ctx: BenchContext, name: string, task: TrainTask, data: str
 
 registerGroup("training", async (ctx) => {
   await initSpikeKernels();
+  await initGradKernels();
   const runs = ctx.quick ? 1 : 3;
   ctx.addSteps(3 * (runs + 1));
   const kjv = path.join(ROOT, "models/data/kjv-valid.txt");

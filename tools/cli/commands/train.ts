@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { initGradKernels } from "../../../interpreter/engine/grad/matmul-wasm.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { UserError } from "../../../interpreter/io/errors.js";
 import { writeFileAtomic } from "../../../interpreter/io/files.js";
@@ -149,6 +150,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
     if (missing.length > 0) throw new UserError(`${opts.resume} has no optimizer state for ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}: it was written for another model or without --train-amplitudes`);
   }
   await initSpikeKernels();
+  await initGradKernels();
 
   // 3. Train.
   const say = (s: string) => {
