@@ -134,6 +134,28 @@ describe("trainer", () => {
     expect(a.state?.rng).toEqual(b.state?.rng);
   });
 
+  it("a periodic --save-every checkpoint of a run that goes on (as a killed run leaves it) resumes bit-identically", () => {
+    const full = new Bigram();
+    const fullLog: StepRecord[] = [];
+    train(full, config(), { onStep: (s) => fullLog.push(s) });
+
+    // The same run saving every 6 steps; the file is copied as it stands after step 12's save
+    // (onStep of step 13 runs before step 13's own save), then the run is killed after step 15.
+    const live = path.join(tmp, "periodic.safetensors");
+    const snapshot = path.join(tmp, "periodic-at-12.safetensors");
+    const killed = new Bigram();
+    train(killed, config({ saveEvery: 6 }), { out: live, stopAfter: 15, onStep: (s) => s.step === 13 && fs.copyFileSync(live, snapshot) });
+    const ck = loadCheckpoint(snapshot);
+    expect(ck.state?.step).toBe(12);
+    const resumed = new Bigram();
+    resumed.W.set(ck.weights.get("W")!.data);
+    resumed.b.set(ck.weights.get("b")!.data);
+    const log: StepRecord[] = [];
+    train(resumed, config({ saveEvery: 6 }), { resume: ck, onStep: (s) => log.push(s) });
+    expect(bytes(resumed).equals(bytes(full))).toBe(true);
+    expect(log.map((s) => [s.step, s.loss, s.lr, s.grad_norm])).toEqual(fullLog.slice(12).map((s) => [s.step, s.loss, s.lr, s.grad_norm]));
+  });
+
   it("a checkpoint loads as a plain weights file (the optimizer state is in the header)", () => {
     const m = new Bigram();
     const out = path.join(tmp, "plain.safetensors");
