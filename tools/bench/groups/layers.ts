@@ -9,9 +9,9 @@
  *  - `block` rows: the BERT-base-sized encoder block (d 768, 12 heads, FFN 3072, T 4, 128
  *    tokens) vs onnxruntime running the same block, exported by tools/export/onnx.ts (T
  *    unrolled, same weights and calibrated amplitudes) as one dense ONNX graph, at 2 threads
- *    each and at 1 thread each; and the same executor (2 threads) with neuron steps, GELU,
- *    softmax and LayerNorm in JavaScript instead of WebAssembly (`vs: spikelm js neurons+float
- *    kernels`);
+ *    each and at 1 thread each; and the same executor (2 threads) with its float kernels
+ *    (elementwise programs, GELU, softmax, LayerNorm) in JavaScript instead of WebAssembly
+ *    (`vs: spikelm js float kernels`);
  *  - `neuron step` rows: one neuron's whole step over T (the block's FFN-output neuron,
  *    SpikeLMReference, float membrane input in, int8 levels out) on the WebAssembly vector
  *    machine (1 and 2 threads) vs the generated JavaScript kernel, levels checked identical.
@@ -129,8 +129,8 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   const params = ParamStore.create(graph.params, new Map(), { seed: 1 });
   const ex = new OptimizedExecutor(graph, params, { threads: 2 });
   const ex1 = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 1 });
-  // the same executor with the float kernels of before: neuron steps, GELU, softmax and LayerNorm in JavaScript
-  const exJs = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { neurons: "js", numerics: "js", threads: 2 });
+  // the same executor with its float kernels in JavaScript (elementwise programs, GELU, softmax, LayerNorm)
+  const exJs = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { numerics: "js", threads: 2 });
   const o0 = ex.run(inputs, { record: true }); // calibrates the amplitudes in `params`
   const o1 = ex1.run(inputs, { record: true });
   exJs.run(inputs);
@@ -166,7 +166,7 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   return [
     { name: name(2), ...common, vs: "ort-onnx-block 2t", ratio: b / s, spike_ms: ms(s), base_ms: ms(b), identical_spikes: identical, ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount },
     { name: name(1), ...common, vs: "ort-onnx-block 1t", ratio: b1 / s1, spike_ms: ms(s1), base_ms: ms(b1), identical_spikes: identical1 },
-    { name: name(2), ...common, vs: "spikelm js neurons+float kernels", ratio: j / s, spike_ms: ms(s), base_ms: ms(j), identical_spikes: identical },
+    { name: name(2), ...common, vs: "spikelm js float kernels", ratio: j / s, spike_ms: ms(s), base_ms: ms(j), identical_spikes: identical },
   ];
 }
 
