@@ -17,7 +17,35 @@ const fr = Math.fround;
 
 /** out[j] = Σ_k q[k] · S[j, k] for one query row q [K] and levels S [N, K] (`Q @ Sᵀ`). */
 export function rowTimesLevelsT(q: Float32Array, qOff: number, K: number, S: Int8Array, sOff: number, N: number, out: Float32Array, oOff: number): void {
-  for (let j = 0; j < N; j++) {
+  // Four positions at a time: four independent sums (each still in ascending k), so the
+  // rounding latency of one does not stall the others.
+  let j = 0;
+  for (; j + 4 <= N; j += 4) {
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    const r0 = sOff + j * K;
+    const r1 = r0 + K;
+    const r2 = r1 + K;
+    const r3 = r2 + K;
+    for (let k = 0; k < K; k++) {
+      const x = q[qOff + k]!;
+      const s0 = S[r0 + k]!;
+      const s1 = S[r1 + k]!;
+      const s2 = S[r2 + k]!;
+      const s3 = S[r3 + k]!;
+      a0 = fr(a0 + fr(x * (s0 === NAN_LEVEL ? Number.NaN : s0)));
+      a1 = fr(a1 + fr(x * (s1 === NAN_LEVEL ? Number.NaN : s1)));
+      a2 = fr(a2 + fr(x * (s2 === NAN_LEVEL ? Number.NaN : s2)));
+      a3 = fr(a3 + fr(x * (s3 === NAN_LEVEL ? Number.NaN : s3)));
+    }
+    out[oOff + j] = a0;
+    out[oOff + j + 1] = a1;
+    out[oOff + j + 2] = a2;
+    out[oOff + j + 3] = a3;
+  }
+  for (; j < N; j++) {
     let acc = 0;
     const s0 = sOff + j * K;
     for (let k = 0; k < K; k++) {
@@ -28,15 +56,40 @@ export function rowTimesLevelsT(q: Float32Array, qOff: number, K: number, S: Int
   }
 }
 
-/** out[n] = Σ_k a[k] · S[k, n] for one row a [K] and levels S [K, N] (`A @ S`), i-k-j order. */
+/**
+ * out[n] = Σ_k a[k] · S[k, n] for one row a [K] and levels S [K, N] (`A @ S`): four output
+ * columns at a time, each its own sum in ascending k (as rowTimesLevelsT).
+ */
 export function rowTimesLevels(a: Float32Array, aOff: number, K: number, S: Int8Array, sOff: number, N: number, out: Float32Array, oOff: number): void {
-  out.fill(0, oOff, oOff + N);
-  for (let k = 0; k < K; k++) {
-    const x = a[aOff + k]!;
-    const s0 = sOff + k * N;
-    for (let n = 0; n < N; n++) {
-      const s = S[s0 + n]!;
-      out[oOff + n] = out[oOff + n]! + fr(x * (s === NAN_LEVEL ? Number.NaN : s));
+  let n = 0;
+  for (; n + 4 <= N; n += 4) {
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (let k = 0; k < K; k++) {
+      const x = a[aOff + k]!;
+      const b = sOff + k * N + n;
+      const s0 = S[b]!;
+      const s1 = S[b + 1]!;
+      const s2 = S[b + 2]!;
+      const s3 = S[b + 3]!;
+      a0 = fr(a0 + fr(x * (s0 === NAN_LEVEL ? Number.NaN : s0)));
+      a1 = fr(a1 + fr(x * (s1 === NAN_LEVEL ? Number.NaN : s1)));
+      a2 = fr(a2 + fr(x * (s2 === NAN_LEVEL ? Number.NaN : s2)));
+      a3 = fr(a3 + fr(x * (s3 === NAN_LEVEL ? Number.NaN : s3)));
     }
+    out[oOff + n] = a0;
+    out[oOff + n + 1] = a1;
+    out[oOff + n + 2] = a2;
+    out[oOff + n + 3] = a3;
+  }
+  for (; n < N; n++) {
+    let acc = 0;
+    for (let k = 0; k < K; k++) {
+      const s = S[sOff + k * N + n]!;
+      acc = fr(acc + fr(a[aOff + k]! * (s === NAN_LEVEL ? Number.NaN : s)));
+    }
+    out[oOff + n] = acc;
   }
 }
