@@ -11,7 +11,8 @@ import * as fs from "node:fs";
 import * as readline from "node:readline";
 import { mountFiles, platform } from "../interpreter/platform/browser.js";
 import { platform as resolved } from "#platform";
-import { BUNDLED_PATHS, handle } from "../tools/playground/workers/run-handler.js";
+import { BUNDLED_PATHS } from "../tools/playground/workers/bundled-paths.js";
+import { handle } from "../tools/playground/workers/run-handler.js";
 import type { RunWorkerRequest } from "../tools/playground/protocol.js";
 
 const repo = process.argv[2]!;

@@ -36,5 +36,15 @@ describe("the playground workers' browser bundle", () => {
     const lsp = chunks.find((c) => c.name === "lsp-worker")!;
     expect(lsp.moduleIds.some((m) => m.endsWith("tools/lsp/service.ts"))).toBe(true);
     expect(chunks.flatMap((c) => c.moduleIds).filter((m) => /tools\/lsp\/(supervisor|framing|server)\.ts$/.test(m))).toEqual([]);
+    // The LSP worker loads the checker, not the executor and the run handler.
+    const byFile = new Map(chunks.map((c) => [c.fileName, c]));
+    const lspModules = new Set<string>();
+    const visit = (c: Rollup.OutputChunk) => {
+      for (const m of c.moduleIds) lspModules.add(m);
+      for (const f of c.imports) visit(byFile.get(f)!);
+    };
+    visit(lsp);
+    expect([...lspModules].some((m) => m.endsWith("interpreter/checker/check.ts"))).toBe(true);
+    expect([...lspModules].filter((m) => /optimized\/executor\.ts$|workers\/run-handler\.ts$/.test(m))).toEqual([]);
   });
 });

@@ -43,14 +43,9 @@ import type {
   Tap,
   TensorData,
 } from "../protocol.js";
+import { BUNDLED_PATHS } from "./bundled-paths.js";
 
 const path = platform.path;
-
-/** Repository paths of the files the playground ships (what the browser build bundles). */
-export const BUNDLED_PATHS = {
-  specs: ["stdlib/prelude.spk", "stdlib/neurons.spk", "stdlib/layers.spk", "examples/neurons.spk", "examples/tiny_spikelm.spk", "models/tiny/tiny_spikelm.spk", "models/spikelm/spikelm_encoder.spk", "models/spikelm/spikelm_decoder.spk"],
-  data: ["models/tiny/prompt.json", "models/spikelm/vocab-small.txt"],
-} as const;
 
 /** Free sizes a random input takes unless the request says: one sequence of 8 tokens. */
 const DEFAULT_SIZES: Readonly<Record<string, number>> = { B: 1 };

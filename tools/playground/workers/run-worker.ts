@@ -6,7 +6,8 @@
  */
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import type { RunWorkerReply, RunWorkerRequest } from "../protocol.js";
-import { ensureModelWeights, hasModelWeights, mountBundledTexts } from "./bundled.js";
+import { mountBundledTexts } from "./bundled.js";
+import { ensureModelWeights, hasModelWeights } from "./model-weights.js";
 import { handle } from "./run-handler.js";
 
 interface WorkerScope {
