@@ -6,7 +6,7 @@
  *   models/spikelm/trained-mlm-small.safetensors         mlm-small, encoder-small (masked LM on the corpus)
  *   models/spikelm/trained-classifier-small.safetensors  classifier-small (fine-tuned on the sentiment set)
  *
- * Run: node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK]
+ * Run: node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--out-dir DIR]
  * The header's __metadata__ records the training run (steps, data, config, seconds) read off
  * the checkpoint. The commands that made the checkpoints are in models/README.md.
  */
@@ -56,12 +56,15 @@ export interface TrainedCheckpoints {
   readonly classifier?: string;
 }
 
-/** Writes the trained files next to this module from the given checkpoints; returns what it wrote. */
-export function shipTrained(checkpoints: TrainedCheckpoints): string[] {
+/**
+ * Writes the trained files from the given checkpoints, next to this module (or into `outDir`,
+ * to look at a candidate before it replaces the shipped file); returns what it wrote.
+ */
+export function shipTrained(checkpoints: TrainedCheckpoints, outDir: string = HERE): string[] {
   const jobs: [string, string | undefined, string][] = [
     ["decoder-small", checkpoints.decoder, TRAINED_FILES.decoder],
     ["mlm-small", checkpoints.mlm, TRAINED_FILES.mlm],
     ["classifier-small", checkpoints.classifier, TRAINED_FILES.classifier],
   ];
-  return jobs.flatMap(([name, ck, file]) => (ck ? [ship({ ...findModel(name), weights: undefined }, ck, path.join(HERE, file))] : []));
+  return jobs.flatMap(([name, ck, file]) => (ck ? [ship({ ...findModel(name), weights: undefined }, ck, path.join(outDir, file))] : []));
 }
