@@ -133,9 +133,15 @@ describe("run worker handler vs spikelm run --record", () => {
     expectSameAsCli(r, cli([onDisk, "--entry", "SpikeLinear", "--arg", "inp=16", "--arg", "out=8", "--seed", "5", "--record"], r.inputs));
   });
 
-  it("a shipped model on a text (decoder-small, trained weights): the command the response gives reproduces it", async () => {
-    const r = expectOk(await handle({ type: "run", id: 4, files: {}, main: "", entry: "", args: {}, model: "decoder-small", input: { kind: "text", text: "In the beginning" }, report: false }));
-    expect(Array.from(r.inputs.ids!.data)).toEqual([...Buffer.from("In the beginning")]);
+  it.each([
+    ["decoder-small", ["ids"]],
+    ["classifier-small", ["ids", "types", "mask"]],
+  ])("a shipped model on a text (%s, trained weights): the command the response gives reproduces it", async (model, inputs) => {
+    const r = expectOk(await handle({ type: "run", id: 4, files: {}, main: "", entry: "", args: {}, model, input: { kind: "text", text: "In the beginning" }, report: false }));
+    expect(Object.keys(r.inputs)).toEqual(inputs);
+    if (model === "decoder-small") expect(Array.from(r.inputs.ids!.data)).toEqual([...Buffer.from("In the beginning")]);
+    // WordPiece: [CLS] ... [SEP], all attended.
+    else expect(Array.from(r.inputs.mask!.data).every((v) => v === 1)).toBe(true);
     const words = r.command.split(" ");
     expect(words.slice(0, 2)).toEqual(["spikelm", "run"]);
     expect(words).toContain("--weights");
