@@ -61,7 +61,7 @@ interface KernelExports {
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
   run(job: number, tile: number, scr: number): number;
   vec_run(prog: number, nins: number, np: number, c0: number, c1: number, tcount: number, scr: number, ch: number): void;
-  gelu_f32(src: number, dst: number, i0: number, i1: number): void;
+  gelu_f32(src: number, dst: number, i0: number, i1: number, list: number): void;
   softmax_rows(src: number, dst: number, n: number, r0: number, r1: number): void;
   layernorm_rows(src: number, gamma: number, beta: number, dst: number, d: number, epsp: number, r0: number, r1: number): void;
   exp_f64(x: number): number;

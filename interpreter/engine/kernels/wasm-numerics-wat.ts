@@ -122,7 +122,7 @@ function simdWat(): string {
 
   const a = get("a");
   const geluV = `
-  (func $gelu_v (param $x v128) (result v128)
+  (func $gelu_v (param $x v128) (param $full i32) (result v128)
     (local $u v128) (local $a v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $v v128)
     (local $pq v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $s v128) (local $ma v128)
     (local $R v128) (local $S v128) (local $k v128) (local $z v128) (local $r v128)
@@ -139,9 +139,10 @@ function simdWat(): string {
     )})
     (local.set $r1 ${vsel(vadd(a, vmul(vc(E.EFX), a)), vadd(a, vmul(a, get("pq"))), `(f64x2.lt ${a} ${vc(E.ERF_TINY)})`)})
     (local.set $r2 ${vadd(vc(E.ERX), get("pq"))})
-    ;; interval 3 (erfc through two exponentials), only when a lane is in it: most GELU inputs are not
+    ;; interval 3 (erfc through two exponentials), only if $full and a lane is in it (without
+    ;; $full, lanes of interval 3 get a placeholder: the caller recomputes them)
     (local.set $r3 ${vc(1)})
-    (if (v128.any_true (v128.andnot ${get("m3")} ${get("m2")})) (then
+    (if (i32.and ${get("full")} (v128.any_true (v128.andnot ${get("m3")} ${get("m2")}))) (then
     (local.set $s ${vdiv(vc(1), vmul(a, a))})
     (local.set $ma (f64x2.lt ${a} ${vc(E.ERFC_SPLIT)}))
     (local.set $R ${hornerSel(get("s"), [E.RA0, E.RA1, E.RA2, E.RA3, E.RA4, E.RA5, E.RA6, E.RA7], [E.RB0, E.RB1, E.RB2, E.RB3, E.RB4, E.RB5, E.RB6], get("ma"))})
@@ -270,17 +271,48 @@ export function numericsWat(): string {
   const kernels = `
   ;; gelu_f32: dst[i] = fround((0.5 * x) * (1 + erf(x / SQRT2))), x = src[i], i in [i0, i1)
   ;; (engine/numerics.ts gelu). src and dst may be the same.
-  (func (export "gelu_f32") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
-    (local $i i32) (local $x f64)
+  ;; Pairs on f64x2 lanes in two passes, so that the costly interval of erf (two exponentials)
+  ;; runs on full pairs: pass 1 computes every pair without it and lists the elements that may
+  ;; need it (|x| in [1.7677, 8.4854), a superset of 1.25 <= |x / SQRT2| < 6), leaving their
+  ;; inputs in place; pass 2 computes the listed elements two at a time in full. $list: room for
+  ;; i1 - i0 indices. The odd element out runs on the scalar path.
+  (func (export "gelu_f32") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32) (param $list i32)
+    (local $i i32) (local $x f64) (local $xv v128) (local $in v128) (local $cand v128) (local $ax v128)
+    (local $bits i32) (local $q i32) (local $p i32) (local $j0 i32) (local $j1 i32) (local $rv v128)
     (local.set $i ${get("i0")})
-    ;; two elements at a time on f64x2 lanes, the rest one by one
+    (local.set $q ${get("list")})
     (block $vd (loop $vl
       (br_if $vd (i32.gt_s (i32.add ${get("i")} (i32.const 2)) ${get("i1")}))
+      (local.set $in (v128.load64_zero (i32.add ${get("src")} (i32.shl ${get("i")} (i32.const 2)))))
+      (local.set $xv (f64x2.promote_low_f32x4 ${get("in")}))
+      (local.set $ax (f64x2.abs ${get("xv")}))
+      (local.set $cand (v128.and (f64x2.ge ${get("ax")} ${vc(1.7677)}) (f64x2.lt ${get("ax")} ${vc(8.4854)})))
+      (local.set $bits (i64x2.bitmask ${get("cand")}))
+      (i32.store ${get("q")} ${get("i")})
+      (local.set $q (i32.add ${get("q")} (i32.shl (i32.and ${get("bits")} (i32.const 1)) (i32.const 2))))
+      (i32.store ${get("q")} (i32.add ${get("i")} (i32.const 1)))
+      (local.set $q (i32.add ${get("q")} (i32.shl (i32.shr_u ${get("bits")} (i32.const 1)) (i32.const 2))))
+      ;; listed lanes keep their input (the destination may be the source)
       (v128.store64_lane 0 (i32.add ${get("dst")} (i32.shl ${get("i")} (i32.const 2)))
-        (f32x4.demote_f64x2_zero (call $gelu_v (f64x2.promote_low_f32x4
-          (v128.load64_zero (i32.add ${get("src")} (i32.shl ${get("i")} (i32.const 2))))))))
+        (v128.bitselect ${get("in")} (f32x4.demote_f64x2_zero (call $gelu_v ${get("xv")} (i32.const 0)))
+          (i8x16.shuffle 0 0 0 0 8 8 8 8 0 0 0 0 0 0 0 0 ${get("cand")} ${get("cand")})))
       (local.set $i (i32.add ${get("i")} (i32.const 2)))
       (br $vl)))
+    ;; pass 2: the listed elements, two at a time (an odd last one paired with itself)
+    (local.set $p ${get("list")})
+    (block $ld (loop $ll
+      (br_if $ld (i32.ge_u ${get("p")} ${get("q")}))
+      (local.set $j0 (i32.load ${get("p")}))
+      (local.set $j1 (select (i32.load offset=4 ${get("p")}) ${get("j0")} (i32.lt_u (i32.add ${get("p")} (i32.const 4)) ${get("q")})))
+      (local.set $rv (f32x4.demote_f64x2_zero (call $gelu_v
+        (f64x2.replace_lane 1
+          (f64x2.splat (f64.promote_f32 (f32.load (i32.add ${get("dst")} (i32.shl ${get("j0")} (i32.const 2))))))
+          (f64.promote_f32 (f32.load (i32.add ${get("dst")} (i32.shl ${get("j1")} (i32.const 2))))))
+        (i32.const 1))))
+      (f32.store (i32.add ${get("dst")} (i32.shl ${get("j0")} (i32.const 2))) (f32x4.extract_lane 0 ${get("rv")}))
+      (f32.store (i32.add ${get("dst")} (i32.shl ${get("j1")} (i32.const 2))) (f32x4.extract_lane 1 ${get("rv")}))
+      (local.set $p (i32.add ${get("p")} (i32.const 8)))
+      (br $ll)))
     (block $d (loop $l
       (br_if $d (i32.ge_s ${get("i")} ${get("i1")}))
       (local.set $x (f64.promote_f32 (f32.load (i32.add ${get("src")} (i32.shl ${get("i")} (i32.const 2))))))

@@ -61,9 +61,9 @@ export function wasmGeluInto(x: Float32Array, out: Float32Array, threads = 1): b
   if (!w) return false;
   const n = x.length;
   if (n === 0) return true;
-  withBlocks(w, [n * 4], ([buf]) => {
+  withBlocks(w, [n * 4, n * 4], ([buf, list]) => {
     w.views.f32.set(x, buf! >> 2);
-    runSplit(w, "gelu_f32", n, threadsFor(n, tuning.gelu, n, threads), (a, b) => [buf!, buf!, a, b]);
+    runSplit(w, "gelu_f32", n, threadsFor(n, tuning.gelu, n, threads), (a, b) => [buf!, buf!, a, b, list! + 4 * a]);
     out.set(w.views.f32.subarray(buf! >> 2, (buf! >> 2) + n));
   });
   return true;
