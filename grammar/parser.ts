@@ -53,10 +53,16 @@ import {
 } from "./tokens.js";
 
 export class SpkParser extends LineAwareRecoveryParser {
-  constructor() {
+  /**
+   * `validate`: run chevrotain's grammar validations (ambiguities, left recursion) while
+   * building the parser. They check the grammar, not a document, and halve the cost of the
+   * first parse of every process (the parser is built then); a test runs them instead
+   * (test/grammar.parser-validation.test.ts).
+   */
+  constructor(opts: { readonly validate?: boolean } = {}) {
     super(
       allTokens as TokenType[],
-      { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: spkErrorMessages },
+      { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: spkErrorMessages, skipValidations: opts.validate !== true },
       {
         weak: [Ident], // a name resumes recovery only at the start of a line (see recovery.ts)
         hard: [Import, Const, Neuron, Layer, Model],
