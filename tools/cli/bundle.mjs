@@ -22,12 +22,15 @@ const ENTRY = path.join(ROOT, "tools", "cli", "main.ts");
 // wasm binary) next to themselves; onnxruntime-node is a native module.
 const EXTERNAL = ["prettier", "prettier/*", "wabt", "onnxruntime-node"];
 
-/** The bundle's path when it is at least as new as every file it was built from and the lock file. */
+/**
+ * The bundle's path when it is at least as new as every file it was built from, the package
+ * files (dependencies, the `#platform` import map) and this builder.
+ */
 export function freshBundle() {
   try {
     const built = fs.statSync(BUNDLE).mtimeMs;
     const inputs = JSON.parse(fs.readFileSync(INPUTS, "utf8"));
-    for (const rel of [...inputs, "package-lock.json", "tools/cli/bundle.mjs"]) {
+    for (const rel of [...inputs, "package.json", "package-lock.json", "tools/cli/bundle.mjs"]) {
       if (fs.statSync(path.join(ROOT, rel)).mtimeMs > built) return undefined;
     }
     return BUNDLE;
