@@ -12,7 +12,8 @@
  * opens it read-only (`readOnly: true` there).
  *
  * Run worker (workers/run-worker.ts): requests carry an `id` the response repeats. Any number of
- * requests may be in flight; they are served one at a time in arrival order.
+ * requests may be in flight; runs are served one at a time in arrival order, the other requests
+ * as they arrive (a run computing holds the worker's thread, so they wait for it to finish).
  */
 
 /** Virtual folder of the bundled repository files (stdlib/, examples/, models/ under it). */

@@ -4,7 +4,8 @@
  * resolves the glob), fetched from the same origin on a model's first run and mounted where
  * models/registry.ts expects the files.
  */
-import { mountFiles, platform } from "../../../interpreter/platform/browser.js";
+import { platform } from "#platform";
+import { mountFiles } from "../../../interpreter/platform/browser.js";
 import { MODELS } from "../../../models/registry.js";
 import { repoPath } from "./bundled.js";
 

@@ -1,8 +1,9 @@
 /**
  * The playground's run worker (a module Web Worker): compiles and runs specs on the optimized
  * executor (WebAssembly SIMD kernels when they start, the bit-identical JavaScript kernels
- * otherwise) and answers the requests of ../protocol.ts through run-handler.ts, one at a time
- * in arrival order. Typed arrays of a run's result are transferred, not copied.
+ * otherwise) and answers the requests of ../protocol.ts through run-handler.ts: runs one at a
+ * time in arrival order, the other requests as they arrive. Typed arrays of a run's result are
+ * transferred, not copied.
  */
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import type { RunWorkerReply, RunWorkerRequest } from "../protocol.js";
@@ -38,25 +39,32 @@ function transferables(r: RunWorkerReply): ArrayBuffer[] {
   return [...out];
 }
 
-let queue: Promise<void> = Promise.resolve();
+async function answer(req: RunWorkerRequest): Promise<RunWorkerReply> {
+  try {
+    if (req.type === "run") {
+      await kernels;
+      const fetchError = await ensureModelWeights(req.model).then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+      if (fetchError) return { type: req.type, id: req.id, ok: false, message: fetchError, diagnostics: [] };
+    }
+    const res = await handle(req, (p) => scope.postMessage(p));
+    // The catalog is asked before any weights are fetched: say which ones the bundle has.
+    return res.type === "catalog" && res.ok ? { ...res, models: res.models.map((m) => ({ ...m, weights: hasModelWeights(m.name) })) } : res;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { type: req.type, id: req.id, ok: false, message: `internal error (a bug in spikelm, please report it): ${message}`, diagnostics: [] };
+  }
+}
+
+let runs: Promise<void> = Promise.resolve();
 
 scope.onmessage = (e) => {
   const req = e.data as RunWorkerRequest;
-  queue = queue.then(async () => {
-    let res: RunWorkerReply;
-    try {
-      await kernels;
-      const fetchError = req.type === "run" ? await ensureModelWeights(req.model).then(() => undefined, (e: unknown) => (e instanceof Error ? e.message : String(e))) : undefined;
-      if (fetchError) res = { type: req.type, id: req.id, ok: false, message: fetchError, diagnostics: [] };
-      else {
-        res = await handle(req, (p) => scope.postMessage(p));
-        // The catalog runs before any weights are fetched: say which ones the bundle has.
-        if (res.type === "catalog" && res.ok) res = { ...res, models: res.models.map((m) => ({ ...m, weights: hasModelWeights(m.name) })) };
-      }
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      res = { type: req.type, id: req.id, ok: false, message: `internal error (a bug in spikelm, please report it): ${message}`, diagnostics: [] };
-    }
-    scope.postMessage(res, transferables(res));
-  });
+  const reply = (res: RunWorkerReply) => scope.postMessage(res, transferables(res));
+  // Runs go one after another in arrival order; the other requests are answered at once (not
+  // behind a run that waits for the kernels or a weights download).
+  if (req.type === "run") runs = runs.then(() => answer(req).then(reply));
+  else void answer(req).then(reply);
 };
