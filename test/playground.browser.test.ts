@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countSigns } from "../interpreter/report/counts.js";
 import { formatCell } from "../tools/cli/table.js";
@@ -42,6 +42,25 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
     await page.goto(url + fragment);
     await page.waitForSelector("body[data-ready=true]", { timeout: STEP });
     return page;
+  }
+
+  /**
+   * Hovers `target` until a tooltip with `text` shows, and returns the tooltip. CodeMirror drops
+   * a hover when the document view redraws under the pointer (diagnostics arriving), so a
+   * person would move the pointer again: so do we, a few times.
+   */
+  async function hoverFor(page: Page, target: Locator, text: string): Promise<Locator> {
+    const tip = page.locator(".cm-tooltip", { hasText: text });
+    for (let attempt = 1; ; attempt++) {
+      await page.mouse.move(0, 0);
+      await target.hover();
+      try {
+        await tip.waitFor({ timeout: 10_000 });
+        return tip;
+      } catch (e) {
+        if (attempt === 6) throw e;
+      }
+    }
   }
 
   /** The text of the visible editor (CodeMirror renders the lines in view; the specs here fit). */
@@ -99,12 +118,9 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
       await page.keyboard.type("\nlet z = nrom(h)");
       const range = page.locator(".cm-lintRange-error", { hasText: "nrom" });
       await range.waitFor({ timeout: STEP });
-      // Its message on hover (the completion popup closed and the pointer moved off first).
+      // Its message on hover (the completion popup closed first).
       await page.keyboard.press("Escape");
-      await page.mouse.move(0, 0);
-      await range.hover();
-      const tip = page.locator(".cm-tooltip", { hasText: "nrom" });
-      await tip.waitFor({ timeout: STEP });
+      const tip = await hoverFor(page, range, "nrom");
       expect(await tip.textContent()).toMatch(/unknown name `nrom`; did you mean `norm`\?/);
       // The edited text is in the link: opening it again shows the same document.
       const edited = await editorText(page);
@@ -122,9 +138,7 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
     "hovers a name and shows its shape; goes to a definition in the stdlib, read-only",
     async () => {
       const page = await open(LINK);
-      await page.locator(".cm-line", { hasText: "let h = norm(" }).locator(".spk-local", { hasText: /^h$/ }).hover();
-      const tip = page.locator(".cm-tooltip-hover");
-      await tip.waitFor({ timeout: STEP });
+      const tip = await hoverFor(page, page.locator(".cm-line", { hasText: "let h = norm(" }).locator(".spk-local", { hasText: /^h$/ }), "type:");
       expect(await tip.textContent()).toContain("f32[B, L, d]");
       await page.mouse.move(0, 0);
       await page.locator(".cm-line", { hasText: "SpikeBlock(" }).locator(".spk-call", { hasText: "SpikeBlock" }).click();
@@ -169,7 +183,8 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
       const rasters = await page.evaluate(
         ([pos, neg]) =>
           [...document.querySelectorAll<HTMLCanvasElement>("#rasters canvas")].map((c) => {
-            const cell = Number(c.dataset.cell);
+            const cellW = Number(c.dataset.cellW);
+            const cellH = Number(c.dataset.cellH);
             const shape = c.dataset.shape!.split(",").map(Number);
             const rows = Number(c.dataset.rows);
             const T = shape[0]!;
@@ -180,8 +195,8 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
             for (let t = 0; t < T; t++)
               for (let p = 0; p < positions; p++)
                 for (let f = 0; f < rows; f++) {
-                  const x = (p * T + t) * cell + (cell >> 1);
-                  const y = f * cell + (cell >> 1);
+                  const x = (p * T + t) * cellW + (cellW >> 1);
+                  const y = f * cellH + (cellH >> 1);
                   const i = (y * c.width + x) * 4;
                   const rgb = [px[i], px[i + 1], px[i + 2]];
                   levels[t * positions * features + p * features + f] = rgb.every((v, k) => v === pos[k]) ? 1 : rgb.every((v, k) => v === neg[k]) ? -1 : 0;

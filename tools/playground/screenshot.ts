@@ -26,8 +26,14 @@ async function main(out: string): Promise<void> {
     await page.locator("#run").click();
     await page.locator("#rates-table").waitFor({ timeout: SLOW });
     // A hover tooltip on the editor: the shape and spike type of a name.
-    await page.locator(".cm-line", { hasText: "let h = norm(" }).locator(".spk-local", { hasText: /^h$/ }).hover();
-    await page.locator(".cm-tooltip-hover").waitFor({ timeout: SLOW });
+    // (CodeMirror drops a hover when the view redraws under the pointer: move it again until one shows.)
+    const name = page.locator(".cm-line", { hasText: "let h = norm(" }).locator(".spk-local", { hasText: /^h$/ });
+    for (let attempt = 0; !(await page.locator(".cm-tooltip-hover").isVisible()); attempt++) {
+      if (attempt === 10) throw new Error("no hover tooltip showed");
+      await page.mouse.move(0, 0);
+      await name.hover();
+      await page.waitForTimeout(2000);
+    }
     await page.screenshot({ path: out });
   } finally {
     await browser.close();

@@ -265,12 +265,11 @@ function setInput(input: InputChoice, offeredFile: string | undefined): void {
   $("file-choice").hidden = inputFile === undefined;
   $("input-file").textContent = inputFile ? labelOf(inputFile) : "";
   for (const r of document.querySelectorAll<HTMLInputElement>('input[name="input"]')) r.checked = r.value === input.kind;
-  if (input.kind === "random") {
-    $<HTMLInputElement>("input-seed").value = String(input.seed);
-    $<HTMLInputElement>("input-sizes").value = Object.entries(input.sizes ?? {})
-      .map(([d, n]) => `${d}=${n}`)
-      .join(" ");
-  } else if (input.kind === "text") $<HTMLTextAreaElement>("input-text").value = input.text;
+  $<HTMLInputElement>("input-sizes").value = Object.entries(input.kind === "random" ? (input.sizes ?? {}) : {})
+    .map(([d, n]) => `${d}=${n}`)
+    .join(" ");
+  if (input.kind === "random") $<HTMLInputElement>("input-seed").value = String(input.seed);
+  else if (input.kind === "text") $<HTMLTextAreaElement>("input-text").value = input.text;
 }
 
 /** The shipped input file an example's suggested runs use, if any. */
