@@ -7,7 +7,7 @@
  * Anything without a fast kernel runs the op table's reference forward and copies the
  * result into the planned buffer, so every graph runs, fast paths or not.
  */
-import { broadcastOffsets } from "../engine/ops/broadcast.js";
+import { broadcastOffsets, broadcastOffsetsInto } from "../engine/ops/broadcast.js";
 import { type Tensor, f32, i32, numel } from "../engine/tensor.js";
 import { gatherInto, layernormInto, meanTimeInto, overTimeInto, softmaxInto } from "../engine/fast/rows.js";
 import { matmulInto } from "../engine/fast/matmul.js";
@@ -499,7 +499,9 @@ export class OptimizedExecutor {
           tables.push(undefined);
         } else {
           index.push("table");
-          tables.push(broadcastOffsets(s, outAligned));
+          // Decoding: the table is rewritten in place each step, in a buffer sized for the plan's capacity.
+          const prev = plan?.tables[tables.length];
+          tables.push(keys < 0 ? broadcastOffsets(s, outAligned) : broadcastOffsetsInto(s, outAligned, prev ?? new Int32Array(numel(p.shape))));
         }
       }
       plan = { index, tables, keys };

@@ -57,7 +57,17 @@ export function broadcastOffsets(inShape: readonly number[], outShape: readonly 
 
 const offsetCache = new Map<string, Int32Array>();
 
-function computeOffsets(inShape: readonly number[], outShape: readonly number[]): Int32Array {
+/**
+ * `broadcastOffsets` written into `into` (its first numel(outShape) entries; it must be at
+ * least that long), not memoized: for shapes that change every call (a decoding step's
+ * growing key length) without allocating.
+ */
+export function broadcastOffsetsInto(inShape: readonly number[], outShape: readonly number[], into: Int32Array): Int32Array {
+  if (into.length < numel(outShape)) throw new Error(`internal: an offset table of ${into.length} entries for ${numel(outShape)} elements`);
+  return computeOffsets(inShape, outShape, into);
+}
+
+function computeOffsets(inShape: readonly number[], outShape: readonly number[], into?: Int32Array): Int32Array {
   const rank = outShape.length;
   const lead = rank - inShape.length;
   if (lead < 0) throw new ShapeError(`cannot broadcast shape ${shapeString(inShape)} to ${shapeString(outShape)}`);
@@ -70,7 +80,7 @@ function computeOffsets(inShape: readonly number[], outShape: readonly number[])
     strides[lead + i] = d === 1 ? 0 : inStrides[i]!;
   }
   const n = numel(outShape);
-  const offsets = new Int32Array(n);
+  const offsets = into ?? new Int32Array(n);
   const coord = new Array<number>(rank).fill(0);
   let off = 0;
   for (let flat = 0; flat < n; flat++) {

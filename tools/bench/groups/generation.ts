@@ -7,7 +7,9 @@
  * - decoder-small: the shipped trained weights (d 64, 2 layers, context 128);
  * - decoder-base: GPT-2-small-sized (d 768, 12 layers, context 1024), seeded weights.
  * Per-token time is the median over the decoding steps after the first (the first one plans
- * the one-token executor and packs the weights once). The load average is in the JSON.
+ * the one-token executor and packs the weights once). The JSON also has the load average,
+ * the fastest step, and the ArrayBuffer bytes one decoding step allocates (the returned
+ * logits, 4 · vocab bytes, included).
  */
 import * as os from "node:os";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
@@ -22,6 +24,8 @@ interface Decoded {
   /** Per decoding step (prompt excluded). */
   readonly stepMs: number[];
   readonly promptMs: number;
+  /** ArrayBuffer bytes one steady decoding step allocates (after a forced GC; null without --expose-gc). */
+  readonly stepBytes: number | null;
 }
 
 function decode(ctx: BenchContext, label: string, opts: GeneratorOptions, prompt: readonly number[], steps: number): Decoded {
@@ -33,16 +37,22 @@ function decode(ctx: BenchContext, label: string, opts: GeneratorOptions, prompt
   const tokens: number[] = [];
   const all = [logits];
   const stepMs: number[] = [];
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let stepBytes: number | null = null;
   for (let i = 0; i < steps; i++) {
     const t = sampleToken(logits, { temperature: 0, topK: 0, uniform: () => 0 });
     tokens.push(t);
+    const measure = i === 2 && gc !== undefined;
+    if (measure) gc();
+    const before = process.memoryUsage().arrayBuffers;
     t0 = performance.now();
     logits = g.feed([t]);
     stepMs.push(performance.now() - t0);
+    if (measure) stepBytes = Math.max(0, process.memoryUsage().arrayBuffers - before);
     all.push(logits);
   }
   ctx.step(`${label}: ${steps} tokens`);
-  return { tokens, logits: all, stepMs, promptMs };
+  return { tokens, logits: all, stepMs, promptMs, stepBytes };
 }
 
 /** Same tokens and logits over the steps both ran (NaN payloads are not semantics). */
@@ -66,7 +76,7 @@ async function model(ctx: BenchContext, name: string, promptText: string, steps:
   const ms = perToken(cached);
   const t = threads ? `, ${threads} thread${threads > 1 ? "s" : ""}` : "";
   const steady = cached.stepMs.length > 1 ? cached.stepMs.slice(1) : cached.stepMs;
-  const common = { shape: null, rate: null, spike_ms: Number(ms.toFixed(2)), min_ms: Number(Math.min(...steady).toFixed(2)), prompt_tokens: prompt.length, tokens: steps.cached, prompt_ms: Number(cached.promptMs.toFixed(0)), first_token_ms: Number(cached.stepMs[0]!.toFixed(1)), load_average: Number(load.toFixed(2)), threads: threads ?? null };
+  const common = { shape: null, rate: null, spike_ms: Number(ms.toFixed(2)), min_ms: Number(Math.min(...steady).toFixed(2)), prompt_tokens: prompt.length, tokens: steps.cached, prompt_ms: Number(cached.promptMs.toFixed(0)), bytes_allocated_per_token: cached.stepBytes, returned_logits_bytes: 4 * cached.logits[0]!.length, first_token_ms: Number(cached.stepMs[0]!.toFixed(1)), load_average: Number(load.toFixed(2)), threads: threads ?? null };
   return [
     { name: `generate ${name}: ms/token, key/value cache, optimized executor${t}`, vs: "no cache (optimized, prefix recomputed)", ratio: perToken(uncached) / ms, base_ms: Number(perToken(uncached).toFixed(2)), identical_tokens_and_logits: same(cached, uncached), ...common },
     { name: `generate ${name}: ms/token, key/value cache, optimized executor${t}`, vs: "key/value cache on the reference interpreter", ratio: perToken(reference) / ms, base_ms: Number(perToken(reference).toFixed(2)), identical_tokens_and_logits: same(cached, reference), ...common },
