@@ -135,11 +135,16 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
   );
 
   it(
-    "hovers a name and shows its shape; goes to a definition in the stdlib, read-only",
+    "hovers a name and shows its shape and spike type; goes to a definition in the stdlib, read-only",
     async () => {
       const page = await open(LINK);
       const tip = await hoverFor(page, page.locator(".cm-line", { hasText: "let h = norm(" }).locator(".spk-local", { hasText: /^h$/ }), "type:");
       expect(await tip.textContent()).toContain("f32[B, L, d]");
+      // A spike type: BiLIF's `s` in the examples.
+      const neurons = await open(`#file=${encodeURIComponent("file:///spikelm/examples/neurons.spk")}&entry=BiLIF`);
+      const spike = await hoverFor(neurons, neurons.locator(".cm-line", { hasText: "let s = clamp(round(u / vth), -1, 1)" }).locator(".spk-local", { hasText: /^s$/ }), "type:");
+      expect(await spike.textContent()).toContain("f32[...] spike{-1,0,1}");
+      await neurons.close();
       await page.mouse.move(0, 0);
       await page.locator(".cm-line", { hasText: "SpikeBlock(" }).locator(".spk-call", { hasText: "SpikeBlock" }).click();
       await page.keyboard.press("F12");
