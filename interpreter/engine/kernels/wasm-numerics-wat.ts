@@ -325,14 +325,22 @@ export function numericsWat(): string {
   ;; m = max (NaN wins); e = fround(exp(fround(x - m))); s = fround(s + e); out = fround(e / s).
   (func (export "softmax_rows") (param $src i32) (param $dst i32) (param $n i32) (param $r0 i32) (param $r1 i32)
     (local $r i32) (local $i i32) (local $b i32) (local $o i32) (local $m f32) (local $s f32) (local $e f32)
-    (local $w v128) (local $ev v128)
+    (local $w v128) (local $ev v128) (local $mv v128)
     (local.set $r ${get("r0")})
     (block $rd (loop $rl
       (br_if $rd (i32.ge_s ${get("r")} ${get("r1")}))
       (local.set $b (i32.add ${get("src")} (i32.shl (i32.mul ${get("r")} ${get("n")}) (i32.const 2))))
       (local.set $o (i32.add ${get("dst")} (i32.shl (i32.mul ${get("r")} ${get("n")}) (i32.const 2))))
-      (local.set $m (f32.const -inf))
+      ;; the maximum four lanes at a time: IEEE max (NaN wins, +0 over -0) gives the same value in any order
+      (local.set $mv (v128.const f32x4 -inf -inf -inf -inf))
       (local.set $i (i32.const 0))
+      (block $v1 (loop $vl1
+        (br_if $v1 (i32.gt_s (i32.add ${get("i")} (i32.const 4)) ${get("n")}))
+        (local.set $mv (f32x4.max ${get("mv")} (v128.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2))))))
+        (local.set $i (i32.add ${get("i")} (i32.const 4)))
+        (br $vl1)))
+      (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 ${get("mv")}) (f32x4.extract_lane 1 ${get("mv")}))
+                             (f32.max (f32x4.extract_lane 2 ${get("mv")}) (f32x4.extract_lane 3 ${get("mv")}))))
       (block $d1 (loop $l1
         (br_if $d1 (i32.ge_s ${get("i")} ${get("n")}))
         (local.set $m (f32.max ${get("m")} (f32.load (i32.add ${get("b")} (i32.shl ${get("i")} (i32.const 2))))))
@@ -362,6 +370,12 @@ export function numericsWat(): string {
         (local.set $i (i32.add ${get("i")} (i32.const 1)))
         (br $l2)))
       (local.set $i (i32.const 0))
+      (block $v3 (loop $vl3
+        (br_if $v3 (i32.gt_s (i32.add ${get("i")} (i32.const 4)) ${get("n")}))
+        (v128.store (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2)))
+          (f32x4.div (v128.load (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2)))) (f32x4.splat ${get("s")})))
+        (local.set $i (i32.add ${get("i")} (i32.const 4)))
+        (br $vl3)))
       (block $d3 (loop $l3
         (br_if $d3 (i32.ge_s ${get("i")} ${get("n")}))
         (f32.store (i32.add ${get("o")} (i32.shl ${get("i")} (i32.const 2)))
