@@ -131,6 +131,7 @@ describe("spikelm train on a tiny decoder", () => {
     const log = (f: string) => fs.readFileSync(at(f), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const lines = log("a.jsonl");
     expect(lines[0].kind).toBe("start");
+    expect(lines[0].spec).toBe(path.join("models", "spikelm", "spikelm_decoder.spk")); // repo-relative, as the shipped logs
     expect(lines.filter((l) => l.kind === "step").map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(lines.filter((l) => l.kind === "eval").map((l) => l.step)).toEqual([4, 8]);
     expect(lines.find((l) => l.kind === "eval").rates["blocks.0.up.fire"]).toBeGreaterThan(0);

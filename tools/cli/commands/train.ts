@@ -179,7 +179,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
       }
     }
   }
-  const header = { kind: "start", model: m.info.name, entry: m.info.entry, spec: m.info.spec, task, data: opts.data, eval_data: opts.evalData ?? "(held out: last 5% / every 10th row)", batch, seq: model.seqLen, config, resume_from: resume?.state?.step ?? 0, trainable_parameters: nParams };
+  const header = { kind: "start", model: m.info.name, entry: m.info.entry, spec: displayPath(m.info.spec), task, data: opts.data, eval_data: opts.evalData ?? "(held out: last 5% / every 10th row)", batch, seq: model.seqLen, config, resume_from: resume?.state?.step ?? 0, trainable_parameters: nParams };
   logLines.push(JSON.stringify(header));
   const appendLog = (r: object) => {
     if (!opts.log) return;
