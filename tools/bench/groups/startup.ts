@@ -6,6 +6,9 @@
  * each stage from the command's own `--timings` line (start-up, kernels, model, compile,
  * optimize, params, forward); the JSON row has them as `<stage>_ms`.
  *
+ * Each row also gives the command's CPU time (all its threads; Linux), which a busy machine
+ * hardly changes.
+ *
  * Also the start-up alone (`spikelm models`): bundled vs the TypeScript sources through tsx
  * (`ratio` = tsx / bundled). The bundle is brought up to date once before timing (as any run
  * after an edit does), so rows time a user's second and later runs.
@@ -39,16 +42,37 @@ function bertSizedVocab(dir: string): string {
   return file;
 }
 
+/**
+ * CPU time (user + system, ms) of this process's waited-for children so far, from
+ * /proc/self/stat (Linux; undefined elsewhere). Unlike wall time it hardly moves with the
+ * machine's load, so rows stay comparable on a busy machine; it counts every thread, so it
+ * exceeds the wall time where the command uses two cores.
+ */
+function childrenCpuMs(): number | undefined {
+  try {
+    const stat = fs.readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[0] is field 3 (state): cutime and cstime are fields 16 and 17, in clock ticks (100 per second on Linux).
+    return (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 interface Timed {
   readonly wallMs: number;
+  readonly cpuMs?: number;
   readonly stages: Partial<Record<(typeof STAGES)[number], number>>;
 }
 
 /** Runs `node <argv>` once; its wall time and the stages of its `timings:` line, if any. */
 function runOnce(argv: readonly string[]): Timed {
+  const cpu0 = childrenCpuMs();
   const t0 = performance.now();
   const r = spawnSync(process.execPath, argv, { cwd: ROOT, encoding: "utf8" });
   const wallMs = performance.now() - t0;
+  const cpu1 = childrenCpuMs();
+  const cpuMs = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
   if (r.status !== 0) throw new Error(`bench startup: \`node ${argv.join(" ")}\` exited ${r.status}: ${r.stderr}`);
   const line = r.stderr.split("\n").find((l) => l.startsWith("timings: ")) ?? "";
   const stages: Timed["stages"] = {};
@@ -56,10 +80,10 @@ function runOnce(argv: readonly string[]): Timed {
     const m = new RegExp(`\\b${s} (\\d+) ms`).exec(line);
     if (m) stages[s] = Number(m[1]);
   }
-  return { wallMs, stages };
+  return { wallMs, cpuMs, stages };
 }
 
-function measure(argv: readonly string[], reps: number, step: () => void): { wall: number; stages: Partial<Record<(typeof STAGES)[number], number>> } {
+function measure(argv: readonly string[], reps: number, step: () => void): { wall: number; cpu?: number; stages: Partial<Record<(typeof STAGES)[number], number>> } {
   const runs: Timed[] = [];
   for (let i = 0; i < reps; i++) {
     runs.push(runOnce(argv));
@@ -70,7 +94,8 @@ function measure(argv: readonly string[], reps: number, step: () => void): { wal
     const xs = runs.map((r) => r.stages[s]).filter((x): x is number => x !== undefined);
     if (xs.length > 0) stages[s] = Math.round(median(xs));
   }
-  return { wall: median(runs.map((r) => r.wallMs)), stages };
+  const cpus = runs.map((r) => r.cpuMs).filter((x): x is number => x !== undefined);
+  return { wall: median(runs.map((r) => r.wallMs)), cpu: cpus.length ? median(cpus) : undefined, stages };
 }
 
 const round = (x: number) => Math.round(x);
@@ -79,12 +104,13 @@ function commandRow(label: string, m: ReturnType<typeof measure>): BenchRow {
   const parts = STAGES.filter((s) => m.stages[s] !== undefined).map((s) => `${s} ${m.stages[s]}`);
   const extra = Object.fromEntries(STAGES.filter((s) => m.stages[s] !== undefined).map((s) => [`${s}_ms`, m.stages[s]]));
   return {
-    name: `${label}, one shot${parts.length ? ` (${parts.join(" + ")} ms)` : ""}`,
+    name: `${label}, one shot${parts.length ? ` (${parts.join(" + ")} ms)` : ""}${m.cpu !== undefined ? `; cpu ${round(m.cpu)} ms` : ""}`,
     shape: null,
     rate: null,
     vs: "budget-2s",
     ratio: BUDGET_MS / m.wall,
     spike_ms: round(m.wall),
+    ...(m.cpu !== undefined ? { cpu_ms: round(m.cpu) } : {}),
     ...extra,
   };
 }
@@ -104,7 +130,7 @@ registerGroup("startup", async (ctx: BenchContext): Promise<BenchRow[]> => {
     const generate = measure([BIN, "generate", "--prompt", "In the beginning", "--max-tokens", "8"], reps, () => ctx.step("generate decoder-small"));
     ctx.log(`startup: spikelm models ${round(bundled.wall)} ms bundled, ${round(tsx.wall)} ms through tsx`);
     return [
-      { name: "spikelm models (start-up only): bundled CLI", shape: null, rate: null, vs: "tsx-sources", ratio: tsx.wall / bundled.wall, spike_ms: round(bundled.wall), base_ms: round(tsx.wall) },
+      { name: `spikelm models (start-up only): bundled CLI${bundled.cpu !== undefined && tsx.cpu !== undefined ? `; cpu ${round(bundled.cpu)} vs ${round(tsx.cpu)} ms` : ""}`, shape: null, rate: null, vs: "tsx-sources", ratio: tsx.wall / bundled.wall, spike_ms: round(bundled.wall), base_ms: round(tsx.wall) },
       commandRow("classify --model classifier-base (BERT-base, seeded)", classify),
       commandRow("fill-mask --model mlm-base (BERT-base + MLM head, seeded)", fill),
       commandRow("generate decoder-small, 8 tokens", generate),
