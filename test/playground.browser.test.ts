@@ -17,6 +17,7 @@ import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countSigns } from "../interpreter/report/counts.js";
 import { formatCell } from "../tools/cli/table.js";
+import { formatSpk } from "../tools/prettier/printer.js";
 import { NEG_COLOUR, POS_COLOUR } from "../tools/playground/page/raster.js";
 import { browserMissing, buildPlayground, launchChromium, servePlayground } from "../tools/playground/browser.js";
 import { REPO } from "./helpers.js";
@@ -158,6 +159,31 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
       await page.keyboard.type("xyz");
       expect(await editorText(page)).toBe(before);
       expect(await page.locator(".cm-editor:not([hidden]) .cm-content").getAttribute("aria-readonly")).toBe("true");
+      await page.close();
+    },
+    SLOW,
+  );
+
+  it(
+    "completes a name and formats the document through the language server",
+    async () => {
+      const page = await open(LINK);
+      await page.locator(".cm-line", { hasText: "let h = norm(" }).click();
+      await page.keyboard.press("End");
+      await page.keyboard.type("\nlet   e  =  h  +  layern");
+      await page.keyboard.press("Control+Space");
+      const option = page.locator(".cm-tooltip-autocomplete li", { hasText: /^layernorm/ });
+      await option.waitFor({ timeout: STEP });
+      await option.click();
+      expect(await editorText(page)).toContain("let   e  =  h  +  layernorm");
+      await page.keyboard.type("(h)");
+      // Format: the document becomes what the project's printer makes of it (tools/prettier, in Node here).
+      const messy = await editorText(page);
+      const want = await formatSpk(messy, { filepath: "tiny_spikelm.spk" });
+      expect(want).not.toBe(messy);
+      await page.locator("#format").click();
+      await page.waitForFunction((w) => [...document.querySelectorAll(".cm-editor:not([hidden]) .cm-line")].map((l) => l.textContent).join("\n") === w, want, { timeout: STEP });
+      expect(await editorText(page)).toBe(want);
       await page.close();
     },
     SLOW,
