@@ -7,7 +7,7 @@
  * The API training calls:
  *
  * ```ts
- * const engine = new GradientEngine(graph, params, { trainAmplitudes: false, optimize: true, mode: "multi" });
+ * const engine = new GradientEngine(graph, params, { trainAmplitudes: false, optimize: true, mode: "multi", reuseBuffers: false });
  * const r = engine.run(inputs, gradOutput);                  // dL/doutput given
  * const r = engine.run(inputs, (output) => ({ loss, gradOutput })); // or a loss callback
  * r.output;            // the forward output (a copy the caller owns)
@@ -28,7 +28,10 @@
  * - The engine is built once per graph/shape and reused every step. Parameters may be
  *   changed in place between runs (an optimizer step on the ParamStore's tensors): every run
  *   reads them anew (the optimized executor's weight-only values are recomputed).
- * - `grads` and `inputGrads` are fresh arrays the caller owns.
+ * - `grads` and `inputGrads` are fresh arrays the caller owns; with `reuseBuffers: true`
+ *   (training) they, and `output`, are the engine's own buffers, overwritten by the next run,
+ *   and the tape's and the backward's tensors come from a BufferArena (engine/arena.ts)
+ *   planned by the first run: later runs create no tensor storage.
  */
 export { GradientEngine, gradients } from "./engine.js";
 export type { GradientOptions, GradientResult, LossFn, GradSeed } from "./engine.js";
