@@ -11,7 +11,7 @@
 import { platform } from "#platform";
 import type { Diagnostic } from "../../../grammar/source.js";
 import { type FileHost, Program, diskHost } from "../../../interpreter/checker/program.js";
-import { type ArgValue, SpecError, compileEntry, resolveEntry } from "../../../interpreter/compile.js";
+import { type ArgValue, type Compiled, SpecError, compileEntry } from "../../../interpreter/compile.js";
 import { wasmReady, poolThreads } from "../../../interpreter/engine/kernels/wasm-backend.js";
 import { type Tensor, i32 } from "../../../interpreter/engine/tensor.js";
 import { UserError, isUserError } from "../../../interpreter/io/errors.js";
@@ -105,6 +105,8 @@ interface Inputs {
   readonly model?: LoadedModel;
   /** Tokens, for the report (a text's token count). */
   readonly tokens?: number;
+  /** The entry compiled for these inputs (and the request's taps), when making them needed it. */
+  readonly compiled?: Compiled;
 }
 
 /** The input tensors a request asks for (see `RunInput`). */
@@ -139,8 +141,8 @@ function makeInputs(req: RunRequest, file: string, program: Program, model: Load
   const c = { sizes, inputs: Object.fromEntries(sig.inputs.map((i) => [i.name, { profile: "normal" as const, seed }])), weights: {}, amplitudes: {}, probe: { profile: "normal" as const, seed } };
   const shape = { signature: sig, weights: [], amplitudes: [], maxSize: 1 };
   // Integer inputs' ranges come from the compiled graph (which tables they index).
-  const probe = compileEntry({ file, entry: req.entry, args: req.args, inputs: caseInputShapes(shape, c), timesteps: req.steps, program });
-  return { tensors: materialize(shape, c, [], idRanges(probe.graph)).inputs, model };
+  const compiled = compileEntry({ file, entry: req.entry, args: req.args, inputs: caseInputShapes(shape, c), timesteps: req.steps, taps: req.record ?? [], program });
+  return { tensors: materialize(shape, c, [], idRanges(compiled.graph)).inputs, model, compiled };
 }
 
 /** The neuron's layer, as the report groups it: its path without the field name. */
@@ -182,7 +184,7 @@ export async function run(req: RunRequest, progress: (p: RunProgress) => void = 
     const args: Record<string, ArgValue> = model ? { ...model.info.args } : { ...req.args };
     const inputs = makeInputs({ ...req, entry, args }, file, program, model);
     const record = req.record ?? [];
-    const compiled = compileEntry({ file, entry, args, inputs: inputs.tensors, timesteps: steps, taps: record, program });
+    const compiled = inputs.compiled ?? compileEntry({ file, entry, args, inputs: inputs.tensors, timesteps: steps, taps: record, program });
     const t1 = now();
     progress({ type: "progress", id: req.id, phase: "run", done: 0, total: 1 });
     const r = runSpec({
