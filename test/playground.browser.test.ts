@@ -263,6 +263,28 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
     SLOW,
   );
 
+  it(
+    "a run with a mistake says where it is, in file:line:col, and shows no results; the place is a link into the spec",
+    async () => {
+      const page = await open(`#file=${encodeURIComponent("file:///spikelm/examples/tiny_spikelm.spk")}&entry=SpikeLinear&arg.inp=16&arg.out=8&input=random&inputSeed=1`);
+      const line = page.locator(".cm-line", { hasText: "return fire(x) @ transpose(W) + b" });
+      await line.click();
+      await page.keyboard.press("End");
+      await page.keyboard.press("Backspace");
+      await page.keyboard.type("W");
+      await page.locator("#run").click();
+      const problem = page.locator("#run-problems button", { hasText: "examples/tiny_spikelm.spk:10:12: error SPK301" }).first();
+      await problem.waitFor({ timeout: STEP });
+      expect(await page.locator("#run-status").textContent()).toMatch(/^tiny_spikelm\.spk:10:12: shapes \[T, B, L, out\] and \[out, inp\] do not broadcast/);
+      expect(await page.locator("#results").isHidden()).toBe(true);
+      await page.locator(".cm-line", { hasText: "layer SpikeBlock(" }).click();
+      await problem.click();
+      expect(await page.locator(".cm-editor:not([hidden]) .cm-activeLine").textContent()).toBe("    return fire(x) @ transpose(W) + W");
+      await page.close();
+    },
+    SLOW,
+  );
+
   it("made no request outside localhost and threw no error", () => {
     expect(outside).toEqual([]);
     expect(pageErrors).toEqual([]);

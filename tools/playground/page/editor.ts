@@ -106,6 +106,15 @@ export class Editors {
     tab.view.requestMeasure();
   }
 
+  /** Shows a file (opening a bundled one read-only) with the cursor at a 1-based line and column. */
+  async reveal(uri: string, line: number, col: number): Promise<void> {
+    const view = await this.client.workspace.displayFile(uri);
+    if (!view) return;
+    const l = view.state.doc.line(Math.min(Math.max(1, line), view.state.doc.lines));
+    view.dispatch({ selection: { anchor: Math.min(l.from + Math.max(0, col - 1), l.to) }, scrollIntoView: true });
+    view.focus();
+  }
+
   /** Shows the main document's tab. */
   showMain(): void {
     const t = this.tabs.find((x) => !x.readOnly);

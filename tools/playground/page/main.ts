@@ -194,6 +194,23 @@ function describeDiagnostic(d: PlaygroundDiagnostic): string {
   return `${where}${d.severity}${d.code ? ` ${d.code}` : ""}: ${d.message}`;
 }
 
+/** A run's diagnostics under the form, each a link to its place in the spec. */
+function showProblems(list: readonly PlaygroundDiagnostic[]): void {
+  $("run-problems").replaceChildren(
+    ...list.map((d) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = describeDiagnostic(d);
+      const { uri, line } = d;
+      if (uri && line !== undefined) b.addEventListener("click", () => void editors.reveal(uri, line, d.col ?? 1));
+      else b.disabled = true;
+      li.append(b);
+      return li;
+    }),
+  );
+}
+
 $("run-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const s = pageState();
@@ -216,10 +233,13 @@ $("run-form").addEventListener("submit", async (e) => {
   const button = $<HTMLButtonElement>("run");
   button.disabled = true;
   status("run-status", "compiling…");
+  showProblems([]);
   const r = await runner.request(req, (p) => status("run-status", `${p.phase === "compile" ? "compiling" : p.phase === "run" ? "running" : "counting"}… ${p.total > 0 ? `${p.done}/${p.total}` : ""}`));
   button.disabled = false;
   if (!r.ok) {
-    status("run-status", [r.message, ...r.diagnostics.map(describeDiagnostic)].join("\n"), true);
+    status("run-status", r.message, true);
+    showProblems(r.diagnostics);
+    $("results").hidden = true;
     return;
   }
   status("run-status", `done in ${(r.timings.compileMs + r.timings.runMs + r.timings.reportMs).toFixed(0)} ms`);
@@ -289,6 +309,7 @@ async function applyState(s: PageState): Promise<void> {
   await refreshEntries(s.entry, s.args);
   $("results").hidden = true;
   status("run-status", "");
+  showProblems([]);
   await writeUrl();
 }
 
