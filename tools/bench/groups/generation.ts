@@ -8,21 +8,25 @@
  * - decoder-base: GPT-2-small-sized (d 768, 12 layers, context 1024), seeded weights.
  * Per-token time is the median over the decoding steps after the first (the first one plans
  * the one-token executor and packs the weights once). The JSON also has the load average,
- * the fastest step, and the ArrayBuffer bytes one decoding step allocates (the returned
+ * the fastest step, the CPU time per step (all threads: the work, whatever else the shared
+ * machine runs), and the ArrayBuffer bytes one decoding step allocates (the returned
  * logits, 4 · vocab bytes, included).
  */
 import * as os from "node:os";
-import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { denseTimesSpike, denseTimesSpikeT, initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { rowTimesLevels, rowTimesLevelsT } from "../../../interpreter/optimized/decode-attention.js";
 import { Generator, type GeneratorOptions, sampleToken } from "../../../interpreter/generate/generator.js";
 import { loadModel } from "../../../models/tasks.js";
 import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
-import { median } from "../stats.js";
+import { median, randomF32, randomSpikes, rng } from "../stats.js";
 
 interface Decoded {
   readonly tokens: number[];
   readonly logits: Float32Array[];
   /** Per decoding step (prompt excluded). */
   readonly stepMs: number[];
+  /** CPU time of the process (all its threads) per decoding step: the work, whatever else the machine runs. */
+  readonly stepCpuMs: number[];
   readonly promptMs: number;
   /** ArrayBuffer bytes one steady decoding step allocates (after a forced GC; null without --expose-gc). */
   readonly stepBytes: number | null;
@@ -37,6 +41,7 @@ function decode(ctx: BenchContext, label: string, opts: GeneratorOptions, prompt
   const tokens: number[] = [];
   const all = [logits];
   const stepMs: number[] = [];
+  const stepCpuMs: number[] = [];
   const gc = (globalThis as { gc?: () => void }).gc;
   let stepBytes: number | null = null;
   for (let i = 0; i < steps; i++) {
@@ -45,14 +50,17 @@ function decode(ctx: BenchContext, label: string, opts: GeneratorOptions, prompt
     const measure = i === 2 && gc !== undefined;
     if (measure) gc();
     const before = process.memoryUsage().arrayBuffers;
+    const cpu0 = process.cpuUsage();
     t0 = performance.now();
     logits = g.feed([t]);
     stepMs.push(performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    stepCpuMs.push((cpu.user + cpu.system) / 1000);
     if (measure) stepBytes = Math.max(0, process.memoryUsage().arrayBuffers - before);
     all.push(logits);
   }
   ctx.step(`${label}: ${steps} tokens`);
-  return { tokens, logits: all, stepMs, promptMs, stepBytes };
+  return { tokens, logits: all, stepMs, stepCpuMs, promptMs, stepBytes };
 }
 
 /** Same tokens and logits over the steps both ran (NaN payloads are not semantics). */
@@ -64,6 +72,7 @@ function same(a: Decoded, b: Decoded): boolean {
 
 /** Steady state: the steps after the first (which plans the one-token executor). */
 const perToken = (d: Decoded) => median(d.stepMs.length > 1 ? d.stepMs.slice(1) : d.stepMs);
+const cpuPerToken = (d: Decoded) => median(d.stepCpuMs.length > 1 ? d.stepCpuMs.slice(1) : d.stepCpuMs);
 
 async function model(ctx: BenchContext, name: string, promptText: string, steps: { cached: number; uncached: number; reference: number }, threads?: number): Promise<BenchRow[]> {
   const m = loadModel("generate", { model: name });
@@ -76,20 +85,66 @@ async function model(ctx: BenchContext, name: string, promptText: string, steps:
   const ms = perToken(cached);
   const t = threads ? `, ${threads} thread${threads > 1 ? "s" : ""}` : "";
   const steady = cached.stepMs.length > 1 ? cached.stepMs.slice(1) : cached.stepMs;
-  const common = { shape: null, rate: null, spike_ms: Number(ms.toFixed(2)), min_ms: Number(Math.min(...steady).toFixed(2)), prompt_tokens: prompt.length, tokens: steps.cached, prompt_ms: Number(cached.promptMs.toFixed(0)), bytes_allocated_per_token: cached.stepBytes, returned_logits_bytes: 4 * cached.logits[0]!.length, first_token_ms: Number(cached.stepMs[0]!.toFixed(1)), load_average: Number(load.toFixed(2)), threads: threads ?? null };
+  const common = { shape: null, rate: null, spike_ms: Number(ms.toFixed(2)), min_ms: Number(Math.min(...steady).toFixed(2)), cpu_ms: Number(cpuPerToken(cached).toFixed(2)), prompt_tokens: prompt.length, tokens: steps.cached, prompt_ms: Number(cached.promptMs.toFixed(0)), bytes_allocated_per_token: cached.stepBytes, returned_logits_bytes: 4 * cached.logits[0]!.length, first_token_ms: Number(cached.stepMs[0]!.toFixed(1)), load_average: Number(load.toFixed(2)), threads: threads ?? null };
   return [
-    { name: `generate ${name}: ms/token, key/value cache, optimized executor${t}`, vs: "no cache (optimized, prefix recomputed)", ratio: perToken(uncached) / ms, base_ms: Number(perToken(uncached).toFixed(2)), identical_tokens_and_logits: same(cached, uncached), ...common },
-    { name: `generate ${name}: ms/token, key/value cache, optimized executor${t}`, vs: "key/value cache on the reference interpreter", ratio: perToken(reference) / ms, base_ms: Number(perToken(reference).toFixed(2)), identical_tokens_and_logits: same(cached, reference), ...common },
+    { name: `generate ${name}: ms/token, key/value cache, optimized executor${t}`, vs: "no cache (optimized, prefix recomputed)", ratio: perToken(uncached) / ms, base_ms: Number(perToken(uncached).toFixed(2)), base_cpu_ms: Number(cpuPerToken(uncached).toFixed(2)), identical_tokens_and_logits: same(cached, uncached), ...common },
+    { name: `generate ${name}: ms/token, key/value cache, optimized executor${t}`, vs: "key/value cache on the reference interpreter", ratio: perToken(reference) / ms, base_ms: Number(perToken(reference).toFixed(2)), base_cpu_ms: Number(cpuPerToken(reference).toFixed(2)), identical_tokens_and_logits: same(cached, reference), ...common },
   ];
+}
+
+/**
+ * The attention of one decoding step of decoder-base at `positions` cached positions: 12
+ * layers × 48 (4 steps × 12 heads) of one query row against int8 keys [positions, 64], then
+ * one probability row against int8 values [positions, 64]; decode-attention.ts against the
+ * event-list spike kernels it replaced in the executor (same bits, checked).
+ */
+function attentionRow(ctx: BenchContext, positions: number, runs: number): BenchRow {
+  const e = 64;
+  const batches = 12 * 48;
+  const rand = rng(7);
+  const q = randomF32(e, rand);
+  const p = randomF32(positions, rand);
+  const keys = randomSpikes(positions * e, 0.5, rand);
+  const values = randomSpikes(positions * e, 0.5, rand);
+  const s1 = new Float32Array(positions);
+  const o1 = new Float32Array(e);
+  const s2 = new Float32Array(positions);
+  const o2 = new Float32Array(e);
+  const ours = () => {
+    for (let b = 0; b < batches; b++) {
+      rowTimesLevelsT(q, 0, e, keys, 0, positions, s1, 0);
+      rowTimesLevels(p, 0, positions, values, 0, e, o1, 0);
+    }
+  };
+  const kernels = () => {
+    for (let b = 0; b < batches; b++) {
+      denseTimesSpikeT(q, 1, e, keys, positions, s2);
+      denseTimesSpike(p, 1, positions, values, e, o2);
+    }
+  };
+  const a: number[] = [];
+  const k: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    ours();
+    a.push(performance.now() - t0);
+    t0 = performance.now();
+    kernels();
+    k.push(performance.now() - t0);
+  }
+  ctx.step(`attention at ${positions} positions`);
+  const same = s1.every((v, i) => Object.is(v, s2[i])) && o1.every((v, i) => Object.is(v, o2[i]));
+  return { name: `decoding attention per token, decoder-base shapes, ${positions} cached positions (JS, one thread)`, shape: null, rate: 0.5, vs: "event-list spike kernels per head", ratio: median(k) / median(a), spike_ms: Number(median(a).toFixed(2)), base_ms: Number(median(k).toFixed(2)), identical_outputs: same };
 }
 
 registerGroup("generation", async (ctx) => {
   await initSpikeKernels();
   const quick = ctx.quick;
-  ctx.addSteps(3 * 2 * 2);
+  ctx.addSteps(3 * 2 * 2 + 2);
   const rows: BenchRow[] = [];
   rows.push(...(await model(ctx, "decoder-small", "In the beginning God created", quick ? { cached: 20, uncached: 5, reference: 5 } : { cached: 64, uncached: 16, reference: 16 })));
   rows.push(...(await model(ctx, "decoder-base", "The spiking", quick ? { cached: 4, uncached: 2, reference: 2 } : { cached: 24, uncached: 3, reference: 3 })));
-  for (const r of rows) if (r["identical_tokens_and_logits"] === false) ctx.log(`WARNING: ${r.name} vs ${r.vs}: tokens or logits differ`);
+  rows.push(attentionRow(ctx, 128, quick ? 3 : 7), attentionRow(ctx, 1024, quick ? 1 : 3));
+  for (const r of rows) if (r["identical_tokens_and_logits"] === false || r["identical_outputs"] === false) ctx.log(`WARNING: ${r.name} vs ${r.vs}: tokens or logits differ`);
   return rows;
 });
