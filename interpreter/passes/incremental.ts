@@ -5,8 +5,10 @@
  * positions so far). A matmul that contracts a K axis of one operand against a Q axis of the
  * other (`A @ V`), or whose right operand carries Q on its output axis (`Q @ Kᵀ`), needs the
  * earlier positions of that operand: a `cache_concat` node is inserted there, which appends
- * this call's values to a cache and returns everything so far. Causal masks and position ids
- * become offset by the number of cached positions.
+ * this call's values to a cache and returns everything so far (for `Q @ transpose(K)` it goes
+ * before the transpose: the cache holds K, one row per position). Causal masks and position
+ * ids become offset by the number of cached positions. Every node with an axis over all
+ * positions so far is listed in `keyAxes`, for executors that plan buffers ahead.
  *
  * Each cache site records what its operand holds (`values`, from the operand's value set).
  * With the stdlib's attention the cached operands are the spike levels of keys and values
