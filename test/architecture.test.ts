@@ -8,6 +8,7 @@
  * sentence of ARCHITECTURE.md it enforces, and the first test checks the quotes are still
  * there, so the document and this test change together.
  */
+import { builtinModules } from "node:module";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import ts from "typescript";
@@ -124,6 +125,9 @@ const isProductOutsideTools = (f: string) => ["grammar", "interpreter", "stdlib"
  * plain text search for it finds only real uses, not this rule and its samples). */
 const SHARED = ["..", "shared"].join("/");
 
+/** Node's built-in modules by their bare names too (`fs` as well as `node:fs`). */
+const NODE_BUILTINS = new Set(builtinModules);
+
 const RULES: readonly Rule[] = [
   {
     name: "grammar/ imports nothing outside grammar/",
@@ -134,6 +138,14 @@ const RULES: readonly Rule[] = [
     name: "interpreter/engine/ imports nothing from grammar/, checker/, ir/ or reference/",
     doc: "kernels know nothing of the language: `engine/` imports nothing from `grammar/`, `checker/`, `ir/` or `reference/`.",
     check: () => relativeImports("interpreter/engine", (t) => ["grammar", "interpreter/checker", "interpreter/ir", "interpreter/reference"].some((d) => inside(t, d))),
+  },
+  {
+    name: "within interpreter/, only platform/node.ts imports Node built-ins",
+    doc: "within `interpreter/`, only `platform/node.ts` imports Node built-ins (`node:*`).",
+    check: () =>
+      SOURCES.filter((s) => inside(s.file, "interpreter") && s.file !== "interpreter/platform/node.ts").flatMap((s) =>
+        s.imports.filter((i) => i.spec.startsWith("node:") || NODE_BUILTINS.has(i.spec)).map((i) => `${s.file}:${i.line} imports ${i.spec}`),
+      ),
   },
   {
     name: "only tools/ imports terminal, LSP and JSON-RPC packages",
