@@ -12,7 +12,8 @@ import type { SpikeReport } from "../interpreter/report/counts.js";
 import { runWithReport } from "../interpreter/report/run.js";
 import { compileEntry, resolveEntry } from "../interpreter/compile.js";
 import { Program } from "../interpreter/checker/program.js";
-import { type RunTimings, runSpec } from "../interpreter/run.js";
+import { type RunTimings, runSpec, timed } from "../interpreter/run.js";
+import { ParamStore, gatheredRows } from "../interpreter/runtime/params.js";
 import { type LoadedWeights, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
@@ -191,8 +192,12 @@ export function runModel(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "m
     const r = runWithReport({ ...req, model: m.info.name, tokens, onProgress: opts.onProgress });
     return { output: r.output, report: r.report };
   }
-  // Compiled once: runSpec takes the compiled entry rather than elaborating the spec again.
-  return { output: runSpec({ ...req, timings: opts.timings }).output };
+  const { timings } = opts;
+  const compiled = timed(timings, "compile", () => compileEntry(req));
+  // One forward, its store private to it: embedding tables are seeded only at the rows it gathers.
+  const onlyRows = gatheredRows(compiled.graph, inputs);
+  const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource, onlyRows }));
+  return { output: runSpec({ ...req, compiled, params, timings }).output };
 }
 
 function softmaxRow(x: ArrayLike<number>, from: number, n: number): number[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { type Init, fillSeeded, fmix32, fnv1a32, initTensor, streamFor } from "../interpreter/engine/random.js";
+import { type Init, fillSeeded, fillSeededRows, fmix32, fnv1a32, initTensor, streamFor } from "../interpreter/engine/random.js";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -120,5 +120,36 @@ describe("fillSeeded", () => {
   it("overwrites whatever the array held", () => {
     const out = new Float32Array(5).fill(7);
     expect(Array.from(fillSeeded(out, { kind: "zeros" }, 1, "p"))).toEqual([0, 0, 0, 0, 0]);
+  });
+});
+
+describe("fillSeededRows", () => {
+  // The oracle: the whole tensor from the documented stream, compared at the chosen rows.
+  it("fills exactly the chosen rows with the whole tensor's values and leaves the others alone", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 6 }).map((h) => 2 * h),
+        fc.oneof(fc.constant({ kind: "normal" as const, std: 1 }), fc.constant({ kind: "uniform" as const, bound: 0.3 })),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.uniqueArray(fc.nat(), { maxLength: 9 }),
+        (n, width, init: Init, seed, picks) => {
+          const rows = [...new Set(picks.map((p) => p % n))].sort((a, b) => a - b);
+          const whole = initTensor([n, width], init, streamFor(seed, "t")).data;
+          const got = fillSeededRows(new Float32Array(n * width).fill(-7), init, seed, "t", width, rows);
+          for (let r = 0; r < n; r++)
+            for (let c = 0; c < width; c++) {
+              const want = rows.includes(r) ? whole[r * width + c]! : -7;
+              if (!Object.is(got[r * width + c], want)) return false;
+            }
+          return true;
+        },
+      ),
+    );
+  });
+
+  it("refuses rows out of order and odd-width normal rows (they would split Box–Muller pairs)", () => {
+    expect(() => fillSeededRows(new Float32Array(8), { kind: "uniform", bound: 1 }, 0, "t", 2, [2, 1])).toThrow(RangeError);
+    expect(() => fillSeededRows(new Float32Array(9), { kind: "normal", std: 1 }, 0, "t", 3, [1])).toThrow(RangeError);
   });
 });

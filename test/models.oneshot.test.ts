@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,6 +14,7 @@ import { i32 } from "../interpreter/engine/tensor.js";
 import { seedThreadStats } from "../interpreter/runtime/seed-threads.js";
 import { loadModel, runModel } from "../models/tasks.js";
 import { REPO } from "./helpers.js";
+import { ensureBundle, freshBundle } from "../tools/cli/bundle.mjs";
 
 // "a fine film" and "the [MASK] sat" in the small WordPiece vocabulary (the first 625 ids of
 // a BERT-sized vocabulary are the same here), [CLS] ... [SEP], no padding.
@@ -28,7 +30,7 @@ describe("logits are the bits they were before the start-up work (hashes recorde
     expect(logitsHash("mlm-small", "fill-mask")).toBe("d0135ec300f06cb9b1d5941a85525b9aa881838074b5f9c93c9ecff0ca633b41");
   });
 
-  it("classifier-base on seeded weights (109 M values, seeded on two threads where there are two cores)", () => {
+  it("classifier-base on seeded weights (seeded on two threads where there are two cores; the word table only at the gathered rows)", () => {
     expect(logitsHash("classifier-base", "classify")).toBe("8b80bdcee5b9363c0a8faef4c8b717831a5a4d54407576140062b53c9a9f524b");
     expect(seedThreadStats.filledByThread).toBe(os.availableParallelism() >= 2);
   });
@@ -40,6 +42,20 @@ function run(entry: string[], ...args: string[]) {
 }
 const sources = ["--import", "tsx", path.join(REPO, "tools/cli/main.ts")];
 const installed = [path.join(REPO, "tools/cli/bin.mjs")];
+
+describe("the installed entry point's bundle (tools/cli/bundle.mjs)", () => {
+  it("is stale once a source it was built from is newer, and is rebuilt", async () => {
+    expect(await ensureBundle()).toBeDefined();
+    expect(freshBundle()).toBeDefined();
+    // A source edited after the bundle was built (its content stays; only the time moves).
+    const source = path.join(REPO, "tools/cli/table.ts");
+    const later = new Date(Math.max(Date.now(), fs.statSync(freshBundle()!).mtimeMs + 10));
+    fs.utimesSync(source, later, later);
+    expect(freshBundle()).toBeUndefined();
+    expect(await ensureBundle()).toBeDefined();
+    expect(freshBundle()).toBeDefined();
+  });
+});
 
 describe("spikelm classify, one shot", () => {
   it("runs its forward on the WebAssembly kernels (ready before the model runs) and says where the time went", () => {

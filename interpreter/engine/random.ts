@@ -147,12 +147,20 @@ export function fillSeeded(out: Float32Array, init: Init, seed: number, path: st
   // A piece of the tensor starting at element `first` (threads fill pieces): element i
   // uses word i (uniform) or words i and i + 1 of its pair (normal), so skip `first` words.
   if (!Number.isInteger(first) || first < 0 || (init.kind === "normal" && first % 2 !== 0)) throw new RangeError(`fillSeeded: a ${init.kind} piece cannot start at element ${first}`);
-  const st = initialState(seed, path);
+  return fillFromState(out, init, initialState(seed, path), first);
+}
+
+/**
+ * The generator run on `st` (xoshiro128** state words, advanced in place): `skip` words
+ * stepped over, then `out` filled (uniform or normal, as initTensor). Each nextU32 below is
+ * the module header's step 4 on local copies of the words.
+ */
+function fillFromState(out: Float32Array, init: Init, st: Uint32Array, skip: number): Float32Array {
   let s0 = st[0]! | 0;
   let s1 = st[1]! | 0;
   let s2 = st[2]! | 0;
   let s3 = st[3]! | 0;
-  for (let i = 0; i < first; i++) {
+  for (let i = 0; i < skip; i++) {
     const t = s1 << 9;
     s2 ^= s0;
     s3 ^= s1;
@@ -162,7 +170,6 @@ export function fillSeeded(out: Float32Array, init: Init, seed: number, path: st
     s3 = (s3 << 11) | (s3 >>> 21);
   }
   const n = out.length;
-  // Each nextU32 below is the module header's step 4 on the local state words.
   if (init.kind === "uniform") {
     const bound = init.bound;
     for (let i = 0; i < n; i++) {
@@ -177,33 +184,56 @@ export function fillSeeded(out: Float32Array, init: Init, seed: number, path: st
       s3 = (s3 << 11) | (s3 >>> 21);
       out[i] = bound * (2 * (r / 4294967296) - 1);
     }
-    return out;
+  } else if (init.kind === "normal") {
+    const std = init.std;
+    for (let i = 0; i < n; i += 2) {
+      let m = Math.imul(s1, 5);
+      const a = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      let t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      m = Math.imul(s1, 5);
+      const b = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      // Box–Muller as normal() computes it: cos on even calls, the kept sin on odd ones.
+      const r = Math.sqrt(-2 * Math.log(1 - a / 4294967296));
+      const th = 2 * Math.PI * (b / 4294967296);
+      out[i] = std * (r * Math.cos(th));
+      if (i + 1 < n) out[i + 1] = std * (r * Math.sin(th));
+    }
   }
-  const std = init.std;
-  for (let i = 0; i < n; i += 2) {
-    let m = Math.imul(s1, 5);
-    const a = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
-    let t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-    m = Math.imul(s1, 5);
-    const b = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
-    t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-    // Box–Muller as normal() computes it: cos on even calls, the kept sin on odd ones.
-    const r = Math.sqrt(-2 * Math.log(1 - a / 4294967296));
-    const th = 2 * Math.PI * (b / 4294967296);
-    out[i] = std * (r * Math.cos(th));
-    if (i + 1 < n) out[i + 1] = std * (r * Math.sin(th));
+  st[0] = s0;
+  st[1] = s1;
+  st[2] = s2;
+  st[3] = s3;
+  return out;
+}
+
+/**
+ * Only rows `rows` (ascending, each in [0, out.length / width)) of a [n, width] tensor
+ * seeded as `fillSeeded` would fill it; other rows are left as they are. Between rows the
+ * generator only steps (no float work), so rows of a 30522-row embedding table cost one
+ * pass of ~23 M steps instead of 23 M Box–Muller values. `width` must be even for normal.
+ */
+export function fillSeededRows(out: Float32Array, init: Init, seed: number, path: string, width: number, rows: readonly number[]): Float32Array {
+  if (init.kind === "zeros" || init.kind === "ones") return fillSeeded(out, init, seed, path);
+  if (init.kind === "normal" && width % 2 !== 0) throw new RangeError(`fillSeededRows: normal rows of odd width ${width} split Box–Muller pairs`);
+  const st = initialState(seed, path);
+  let at = 0; // words consumed so far = elements before the current position
+  for (const r of rows) {
+    if (!Number.isInteger(r) || r * width < at || (r + 1) * width > out.length) throw new RangeError(`fillSeededRows: row ${r} is out of order or out of range`);
+    fillFromState(out.subarray(r * width, (r + 1) * width), init, st, r * width - at);
+    at = (r + 1) * width;
   }
   return out;
 }
@@ -214,5 +244,5 @@ export function fillSeeded(out: Float32Array, init: Init, seed: number, path: st
  * runs this very code rather than a copy of it.
  */
 export function fillSeededSource(): string {
-  return `${fnv1a32.toString()}\n${fmix32.toString()}\n${initialState.toString()}\nconst fillSeeded = ${fillSeeded.toString()};\n`;
+  return `${fnv1a32.toString()}\n${fmix32.toString()}\n${initialState.toString()}\n${fillFromState.toString()}\nconst fillSeeded = ${fillSeeded.toString()};\n`;
 }

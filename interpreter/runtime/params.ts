@@ -11,7 +11,7 @@ import type { Init } from "../engine/random.js";
 import { seededValues } from "./seed-threads.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape, shapeString } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
-import type { ParamSpec } from "../ir/graph.js";
+import type { Graph, IRNode, ParamSpec } from "../ir/graph.js";
 
 export interface ParamEntry {
   readonly spec: ParamSpec;
@@ -22,6 +22,13 @@ export interface ParamEntry {
 
 export interface ParamStoreOptions {
   readonly seed?: number;
+  /**
+   * Seed only these rows (any order, repeats and out-of-range ids allowed) of these seeded
+   * [rows, width] tables; their other rows stay zero. Only for a store used by one forward
+   * that reads those tables solely by gathering those rows (models/tasks.ts runModel checks
+   * the graph): a 30522-row embedding table then costs one row per token, not 23 M values.
+   */
+  readonly onlyRows?: ReadonlyMap<string, ArrayLike<number>>;
   /** Name of the weights source, for messages. */
   readonly source?: string;
 }
@@ -56,7 +63,7 @@ export class ParamStore {
         entries.set(spec.path, { spec, tensor: f32([0]) });
       }
     }
-    const values = seededValues(seeded.map((spec) => ({ path: spec.path, init: spec.init as Init, size: numel(spec.shape) })), seed);
+    const values = seededValues(seeded.map((spec) => ({ path: spec.path, init: spec.init as Init, size: numel(spec.shape), rows: rowsOf(spec, opts.onlyRows?.get(spec.path)) })), seed);
     for (const [i, spec] of seeded.entries()) entries.set(spec.path, { spec, tensor: f32(spec.shape, values[i]!) });
     const unknown = [...weights.keys()].filter((k) => !entries.has(k));
     for (const [i, k] of unknown.entries()) {
@@ -92,6 +99,47 @@ export class ParamStore {
     for (const [k, e] of this.entries) m.set(k, { spec: e.spec, tensor: f32(e.tensor.shape, Float32Array.from(e.tensor.data)), calibrated: e.calibrated ? [...e.calibrated] : undefined });
     return new ParamStore(m);
   }
+}
+
+/**
+ * The tables of `graph` read only by gathering rows whose ids are one of `inputs`, with
+ * those ids: what a store for one forward of `graph` on `inputs` may seed row by row
+ * (`onlyRows`). A table with any other use (a tied output layer, a neuron body) is not listed.
+ */
+export function gatheredRows(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Map<string, number[]> {
+  const inputIds = new Map(graph.inputs.map((i) => [i.node, inputs.get(i.name)]));
+  const pathOf = new Map(graph.nodes.filter((n) => n.op === "param").map((n) => [n.id, n.attrs.path as string]));
+  const rows = new Map<string, number[]>();
+  const otherUse = new Set<string>();
+  const visit = (nodes: readonly IRNode[]) => {
+    for (const n of nodes) {
+      const body = (n.attrs as { body?: { nodes?: readonly IRNode[] } }).body;
+      if (body?.nodes) {
+        // Anything a neuron body names by path is used by the neuron.
+        for (const b of body.nodes) if (typeof b.attrs.path === "string") otherUse.add(b.attrs.path);
+        visit(body.nodes);
+      }
+      n.inputs.forEach((id, k) => {
+        const path = pathOf.get(id);
+        if (path === undefined) return;
+        const ids = n.op === "gather" && k === 0 ? inputIds.get(n.inputs[1]!) : undefined;
+        if (ids) rows.set(path, [...(rows.get(path) ?? []), ...Array.from(ids.data)]);
+        else otherUse.add(path);
+      });
+    }
+  };
+  visit(graph.nodes);
+  for (const path of otherUse) rows.delete(path);
+  return rows;
+}
+
+/** The rows of a [n, width] table to seed, ascending and in range (undefined: the whole table). */
+function rowsOf(spec: ParamSpec, ids: ArrayLike<number> | undefined): { width: number; indices: number[] } | undefined {
+  if (!ids || spec.shape.length !== 2) return undefined;
+  const [n, width] = spec.shape as [number, number];
+  if (spec.init.kind === "normal" && width % 2 !== 0) return undefined;
+  const indices = [...new Set(Array.from(ids))].filter((r) => Number.isInteger(r) && r >= 0 && r < n).sort((a, b) => a - b);
+  return { width, indices };
 }
 
 /**

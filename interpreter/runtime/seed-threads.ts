@@ -11,12 +11,14 @@
  * thread fails, the caller fills everything itself.
  */
 import { platform } from "#platform";
-import { type Init, fillSeeded, fillSeededSource } from "../engine/random.js";
+import { type Init, fillSeeded, fillSeededRows, fillSeededSource } from "../engine/random.js";
 
 export interface SeedJob {
   readonly path: string;
   readonly init: Init;
   readonly size: number;
+  /** Only these rows (ascending) of a [size / width, width] table; the rest stay zero. */
+  readonly rows?: { readonly width: number; readonly indices: readonly number[] };
 }
 
 /** Relative cost per value (measured: 5.4 ns uniform, 30 ns normal, whose Box–Muller uses log, cos and sin). */
@@ -51,7 +53,16 @@ export interface SeedOptions {
 export const seedThreadStats = { pieces: 0, filledByThread: false };
 
 /** The jobs' tensors, filled. */
-export function seededValues(jobs: readonly SeedJob[], seed: number, opts: SeedOptions = {}): Float32Array[] {
+export function seededValues(allJobs: readonly SeedJob[], seed: number, opts: SeedOptions = {}): Float32Array[] {
+  // Tables seeded row by row are filled here (stepping between rows is cheap); the rest may split.
+  const out: (Float32Array | undefined)[] = allJobs.map((j) => (j.rows ? fillSeededRows(new Float32Array(j.size), j.init, seed, j.path, j.rows.width, j.rows.indices) : undefined));
+  const whole = allJobs.flatMap((j, i) => (j.rows ? [] : [i]));
+  const values = seededWhole(whole.map((i) => allJobs[i]!), seed, opts);
+  for (const [k, i] of whole.entries()) out[i] = values[k];
+  return out as Float32Array[];
+}
+
+function seededWhole(jobs: readonly SeedJob[], seed: number, opts: SeedOptions): Float32Array[] {
   const threads = opts.threads ?? Math.min(2, platform.availableParallelism());
   const total = jobs.reduce((a, j) => a + j.size * COST[j.init.kind], 0);
   seedThreadStats.pieces = 0;
