@@ -16,10 +16,15 @@
  *    SpikeLMReference, float membrane input in, int8 levels out) on the WebAssembly vector
  *    machine (1 and 2 threads) vs the generated JavaScript kernel, levels checked identical.
  *
+ * Block rows also carry the process's CPU time per run (every thread: ours, the kernel
+ * workers, onnxruntime's) and its ratio (`cpu_ratio`, JSON only), with the load average: on
+ * a shared machine wall time mostly measures the other jobs.
+ *
  * Spikes are checked identical to the reference interpreter once per spec (recorded levels).
  * Timing: contenders run in interleaved rounds after warm-up, medians reported (ratio =
  * baseline / spikelm, both from the same process).
  */
+import { loadavg } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
@@ -69,6 +74,8 @@ interface Contender {
   readonly key: string;
   readonly run: () => unknown;
   readonly times: number[];
+  /** CPU time of the whole process (every thread: ours, the kernel workers, onnxruntime's) per run. */
+  readonly cpu?: number[];
 }
 
 async function rounds(ctx: BenchContext, label: string, cs: Contender[], n: number): Promise<void> {
@@ -76,7 +83,10 @@ async function rounds(ctx: BenchContext, label: string, cs: Contender[], n: numb
   for (let r = 0; r < n; r++) {
     for (let i = 0; i < cs.length; i++) {
       const c = cs[(i + r) % cs.length]!;
+      const cpu0 = process.cpuUsage();
       c.times.push(await timeMs(c.run));
+      const cpu = process.cpuUsage(cpu0);
+      c.cpu?.push((cpu.user + cpu.system) / 1000);
     }
     ctx.step(`${label} round ${r + 1}/${n}`);
   }
@@ -150,23 +160,27 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   const mine = o0.output.data;
   for (let i = 0; i < mine.length; i++) maxDiff = Math.max(maxDiff, Math.abs(mine[i]! - ortOut[i]!));
   const cs: Contender[] = [
-    { key: "spike", run: () => ex.run(inputs), times: [] },
-    { key: "ort", run: () => sess.run(feeds), times: [] },
-    { key: "spike1", run: () => ex1.run(inputs), times: [] },
-    { key: "ort1", run: () => sess1.run(feeds), times: [] },
-    { key: "js", run: () => exJs.run(inputs), times: [] },
+    { key: "spike", run: () => ex.run(inputs), times: [], cpu: [] },
+    { key: "ort", run: () => sess.run(feeds), times: [], cpu: [] },
+    { key: "spike1", run: () => ex1.run(inputs), times: [], cpu: [] },
+    { key: "ort1", run: () => sess1.run(feeds), times: [], cpu: [] },
+    { key: "js", run: () => exJs.run(inputs), times: [], cpu: [] },
   ];
+  const load = loadavg()[0]!;
   await rounds(ctx, `block d${d} k=${k}`, cs, n);
   await sess.release();
   await sess1.release();
   const [s, b, s1, b1, j] = cs.map((c) => median(c.times)) as [number, number, number, number, number];
+  const [sc, bc, s1c, b1c, jc] = cs.map((c) => median(c.cpu!)) as [number, number, number, number, number];
   const name = (threads: number) => `block d${d} h12 ffn${4 * d} T4 L${L} (k=${k}) ${threads}t`;
-  const common = { shape: null, rate: Number(firingRate(o0).toFixed(4)) };
+  // the machine is shared: CPU time (all threads of the process) is the load-independent view of the work
+  const common = { shape: null, rate: Number(firingRate(o0).toFixed(4)), load_average: Number(load.toFixed(2)) };
   const ms = (v: number) => Number(v.toFixed(2));
+  const cpu = (mine: number, base: number) => ({ spike_cpu_ms: ms(mine), base_cpu_ms: ms(base), cpu_ratio: Number((base / mine).toFixed(3)) });
   return [
-    { name: name(2), ...common, vs: "ort-onnx-block 2t", ratio: b / s, spike_ms: ms(s), base_ms: ms(b), identical_spikes: identical, ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount },
-    { name: name(1), ...common, vs: "ort-onnx-block 1t", ratio: b1 / s1, spike_ms: ms(s1), base_ms: ms(b1), identical_spikes: identical1 },
-    { name: name(2), ...common, vs: "spikelm js float kernels", ratio: j / s, spike_ms: ms(s), base_ms: ms(j), identical_spikes: identical },
+    { name: name(2), ...common, vs: "ort-onnx-block 2t", ratio: b / s, spike_ms: ms(s), base_ms: ms(b), ...cpu(sc, bc), identical_spikes: identical, ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount },
+    { name: name(1), ...common, vs: "ort-onnx-block 1t", ratio: b1 / s1, spike_ms: ms(s1), base_ms: ms(b1), ...cpu(s1c, b1c), identical_spikes: identical1 },
+    { name: name(2), ...common, vs: "spikelm js float kernels", ratio: j / s, spike_ms: ms(s), base_ms: ms(j), ...cpu(sc, jc), identical_spikes: identical },
   ];
 }
 
