@@ -105,6 +105,12 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
       expect(await page.locator(".cm-content .spk-comment").first().textContent()).toMatch(/^\/\/ The small causal SpikeLM/);
       const options = await page.locator("#examples option").allTextContents();
       expect(options).toEqual(expect.arrayContaining(["examples/tiny_spikelm.spk", "examples/neurons.spk"]));
+      expect(await page.locator("#examples").inputValue()).toBe(`example:${TINY}`);
+      // Choosing another example opens it, with its suggested entry.
+      await page.selectOption("#examples", "example:file:///spikelm/examples/neurons.spk");
+      await page.waitForFunction(() => (document.getElementById("entry") as HTMLSelectElement).value === "SpikeLMReference", undefined, { timeout: STEP });
+      expect(await editorText(page)).toBe(fs.readFileSync(path.join(REPO, "examples/neurons.spk"), "utf8"));
+      expect(decodeURIComponent(new URL(page.url()).hash)).toContain("file=file:///spikelm/examples/neurons.spk");
       await page.close();
     },
     SLOW,

@@ -22,7 +22,7 @@ export function browserMissing(): string | undefined {
 
 /** Builds the page into `outDir` (a static folder any host can serve). */
 export async function buildPlayground(outDir: string): Promise<void> {
-  await build({ configFile: CONFIG, logLevel: "warn", build: { outDir: path.resolve(outDir), emptyOutDir: true } });
+  await build({ configFile: CONFIG, logLevel: "error", build: { outDir: path.resolve(outDir), emptyOutDir: true } });
 }
 
 /** Serves a built page on 127.0.0.1 (a free port); returns the server and the page's URL. */

@@ -310,6 +310,10 @@ async function applyState(s: PageState): Promise<void> {
   $("results").hidden = true;
   status("run-status", "");
   showProblems([]);
+  // The menu shows what is open, when it is a shipped example or model.
+  const menu = $<HTMLSelectElement>("examples");
+  const key = s.model !== undefined ? `model:${s.model}` : `example:${s.uri}`;
+  menu.value = [...menu.options].some((o) => o.value === key) ? key : "";
   await writeUrl();
 }
 
