@@ -196,10 +196,10 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
   );
 
   it(
-    "runs TinySpikeLM: rasters and rates equal the CLI's --record for the command and inputs the page shows, bit for bit",
+    "runs TinySpikeLM from a link: rasters and rates equal the CLI's --record for the command and inputs the page shows, bit for bit",
     async () => {
-      const page = await open(LINK);
-      await page.locator("#run").click();
+      // A link with run=1 (what "Copy link" makes) runs on opening.
+      const page = await open(`${LINK}&run=1`);
       await page.locator("#rates-table").waitFor({ timeout: SLOW / 2 });
       const command = (await page.locator("#command").textContent()) ?? "";
       expect(command).toMatch(/^spikelm run models\/tiny\/tiny_spikelm\.spk --entry TinySpikeLM .*--seed 3 .*--input inputs\.json .*--record$/);
@@ -264,6 +264,19 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
         expect(r.cells.slice(2)).toEqual([formatCell(r.rate), formatCell(r.pos), formatCell(r.neg)]);
       }
       expect(await page.locator("#proof").textContent()).toMatch(/spike-driven/i);
+
+      // "Copy link": the link opens the same run, with the same spikes.
+      await browser!.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(url).origin });
+      await page.locator("#share").click();
+      await page.locator("#run-status", { hasText: "link copied" }).waitFor({ timeout: STEP });
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      expect(copied).toContain("run=1");
+      const again = await open(new URL(copied).hash);
+      await again.locator("#rates-table").waitFor({ timeout: SLOW / 2 });
+      const ratesOf = (p: Page) => p.locator("#rates-table tr[data-path]").evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-path"), tr.getAttribute("data-rate"), tr.getAttribute("data-rate-pos")]));
+      expect(await ratesOf(again)).toEqual(await ratesOf(page));
+      expect(await again.locator("#command").textContent()).toBe(command);
+      await again.close();
       await page.close();
     },
     SLOW,

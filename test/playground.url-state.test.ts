@@ -23,6 +23,7 @@ const state: fc.Arbitrary<PageState> = fc.record(
       fc.record({ kind: fc.constant("file" as const), uri: fc.constant("file:///spikelm/models/tiny/prompt.json") }),
     ),
     model: fc.constantFrom("tiny", "decoder-small"),
+    run: fc.constant(true as const),
   },
   { requiredKeys: ["uri", "args", "seed", "input"] },
 );

@@ -178,11 +178,15 @@ $("format").addEventListener("click", () => {
 
 $("share").addEventListener("click", async () => {
   await writeUrl();
+  const s = pageState();
+  if (!s) return;
+  // The copied link also runs on opening; the address bar's does not (a reload keeps the results away).
+  const link = `${location.origin}${location.pathname}#${await encodeState({ ...s, run: true })}`;
   try {
-    await navigator.clipboard.writeText(location.href);
-    status("run-status", "link copied");
+    await navigator.clipboard.writeText(link);
+    status("run-status", "link copied: it opens this spec and runs it");
   } catch {
-    status("run-status", "the link is in the address bar");
+    status("run-status", "copying was refused: the address bar has the link (add &run=1 to run on opening)");
   }
 });
 
@@ -355,8 +359,10 @@ async function start(): Promise<void> {
   }
   catalog = c;
   fillMenu(c);
-  await applyState((await decodeState(location.hash)) ?? defaultState(c));
+  const linked = await decodeState(location.hash);
+  await applyState(linked ?? defaultState(c));
   document.body.dataset.ready = "true";
+  if (linked?.run) $<HTMLFormElement>("run-form").requestSubmit();
 }
 
 void start();

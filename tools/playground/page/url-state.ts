@@ -1,7 +1,8 @@
 /**
  * The page's state in the URL fragment, so that a link reproduces a spec and a run: which
  * document (a shipped file by URI, or the edited text, deflated and base64url-encoded), the
- * entry, its arguments, T, the weights seed, the input and the shipped model. Readable keys
+ * entry, its arguments, T, the weights seed, the input, the shipped model, and whether to run
+ * on opening. Readable keys
  * (`#file=…&entry=TinySpikeLM&arg.d=32&T=4&seed=0&input=random&inputSeed=1`) so a link can
  * be read and edited by hand.
  */
@@ -25,6 +26,8 @@ export interface PageState {
   readonly input: InputChoice;
   /** A shipped model whose weights and tokenizer the run uses. */
   readonly model?: string;
+  /** Run as soon as the page opens (the links "Copy link" makes). */
+  readonly run?: true;
 }
 
 async function pipeBytes(bytes: Uint8Array<ArrayBuffer>, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
@@ -68,6 +71,7 @@ export async function encodeState(s: PageState): Promise<string> {
   } else if (s.input.kind === "text") p.set("text", s.input.text);
   else p.set("inputFile", s.input.uri);
   if (s.model !== undefined) p.set("model", s.model);
+  if (s.run) p.set("run", "1");
   return p.toString();
 }
 
@@ -137,5 +141,6 @@ export async function decodeState(fragment: string): Promise<PageState | undefin
     seed: count(p.get("seed")) ?? 0,
     input,
     ...(model ? { model } : {}),
+    ...(p.get("run") === "1" ? { run: true as const } : {}),
   };
 }
