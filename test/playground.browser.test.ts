@@ -283,7 +283,7 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
   );
 
   it(
-    "a run with a mistake says where it is, in file:line:col, and shows no results; the place is a link into the spec",
+    "a run with a mistake says where it is, in file:line:col, and shows no results; the place is a link into the spec; fixed, Ctrl-Enter runs it",
     async () => {
       const page = await open(`#file=${encodeURIComponent("file:///spikelm/examples/tiny_spikelm.spk")}&entry=SpikeLinear&arg.inp=16&arg.out=8&input=random&inputSeed=1`);
       const line = page.locator(".cm-line", { hasText: "return fire(x) @ transpose(W) + b" });
@@ -299,6 +299,14 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
       await page.locator(".cm-line", { hasText: "layer SpikeBlock(" }).click();
       await problem.click();
       expect(await page.locator(".cm-editor:not([hidden]) .cm-activeLine").textContent()).toBe("    return fire(x) @ transpose(W) + W");
+      // Fixed where the link put the cursor, and run again from the keyboard: results, no problems.
+      await page.keyboard.press("End");
+      await page.keyboard.press("Backspace");
+      await page.keyboard.type("b");
+      await page.keyboard.press("Control+Enter");
+      await page.locator("#rates-table").waitFor({ timeout: STEP });
+      expect(await page.locator("#run-problems li").count()).toBe(0);
+      expect(await page.locator("#summary").textContent()).toMatch(/^SpikeLinear: output f32\[4, 1, 8, 8\], T = 4/);
       await page.close();
     },
     SLOW,

@@ -7,8 +7,8 @@
 import { LSPClient, languageServerExtensions } from "@codemirror/lsp-client";
 import { syntaxHighlighting } from "@codemirror/language";
 import { lintGutter } from "@codemirror/lint";
-import { Compartment, EditorState, type Extension } from "@codemirror/state";
-import { EditorView } from "@codemirror/view";
+import { Compartment, EditorState, type Extension, Prec } from "@codemirror/state";
+import { EditorView, keymap } from "@codemirror/view";
 import { basicSetup } from "codemirror";
 import { spkHighlighter } from "./highlight.js";
 
@@ -35,6 +35,8 @@ export class Editors {
     private readonly onMainChange: (text: string) => void,
     /** The text of a file the main document does not hold (a stdlib file), for go to definition. */
     private readonly fetchFile: (uri: string) => Promise<string | undefined>,
+    /** Ctrl-Enter (Cmd-Enter) in any editor: run. */
+    private readonly onRun: () => void,
   ) {
     // Go to definition into another file opens (or shows) a read-only tab for it.
     client.workspace.displayFile = async (uri: string) => {
@@ -83,6 +85,17 @@ export class Editors {
       this.language.of(this.languageExtension),
       syntaxHighlighting(spkHighlighter),
       EditorView.lineWrapping,
+      Prec.high(
+        keymap.of([
+          {
+            key: "Mod-Enter",
+            run: () => {
+              this.onRun();
+              return true;
+            },
+          },
+        ]),
+      ),
       lintGutter(),
       this.client.plugin(uri, "spk"),
       EditorView.contentAttributes.of({ "aria-label": `${labelOf(uri)}${readOnly ? " (read-only)" : ""}` }),

@@ -48,6 +48,7 @@ const editors = new Editors(
     const r = await runner.request({ type: "file", uri });
     return r.ok ? r.text : undefined;
   },
+  () => $<HTMLFormElement>("run-form").requestSubmit(),
 );
 
 loadSpkLanguage().then(
