@@ -124,17 +124,21 @@ function attentionRow(ctx: BenchContext, positions: number, runs: number): Bench
   };
   const a: number[] = [];
   const k: number[] = [];
+  const aCpu: number[] = [];
+  const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     let t0 = performance.now();
     ours();
     a.push(performance.now() - t0);
+    aCpu.push(cpuMs(process.cpuUsage(c0)));
     t0 = performance.now();
     kernels();
     k.push(performance.now() - t0);
   }
   ctx.step(`attention at ${positions} positions`);
   const same = s1.every((v, i) => Object.is(v, s2[i])) && o1.every((v, i) => Object.is(v, o2[i]));
-  return { name: `decoding attention per token, decoder-base shapes, ${positions} cached positions (JS, one thread)`, shape: null, rate: 0.5, vs: "event-list spike kernels per head", ratio: median(k) / median(a), spike_ms: Number(median(a).toFixed(2)), base_ms: Number(median(k).toFixed(2)), identical_outputs: same };
+  return { name: `decoding attention per token, decoder-base shapes, ${positions} cached positions (JS, one thread)`, shape: null, rate: 0.5, vs: "event-list spike kernels per head", ratio: median(k) / median(a), spike_ms: Number(median(a).toFixed(2)), cpu_ms: Number(median(aCpu).toFixed(2)), base_ms: Number(median(k).toFixed(2)), identical_outputs: same, load_average: Number(os.loadavg()[0]!.toFixed(2)) };
 }
 
 registerGroup("generation", async (ctx) => {
