@@ -11,6 +11,9 @@ export const sci = (x: number) => (x === 0 ? "0" : Math.abs(x) >= 1e4 || Math.ab
 export const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
 export const energy = (pj: number) => (pj >= 1e6 ? `${(pj / 1e6).toPrecision(4)} µJ` : pj >= 1e3 ? `${(pj / 1e3).toPrecision(4)} nJ` : `${pj.toPrecision(4)} pJ`);
 
+/** The colours of +1 and -1 spikes in every raster and rate chart (the playground's too). */
+export const SPIKE_COLOURS = { pos: "#1f5fbf", neg: "#c0392b" } as const;
+
 export const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 export function rasterSvg(r: Raster): string {
@@ -26,7 +29,7 @@ export function rasterSvg(r: Raster): string {
       if (v !== 0) (v > 0 ? pos : neg).push(`M${1 + c * cell} ${1 + f * cell}h${cell}v${cell}h-${cell}z`);
     }),
   );
-  const rects = [`<path fill="#1f5fbf" d="${pos.join("")}"/>`, `<path fill="#c0392b" d="${neg.join("")}"/>`];
+  const rects = [`<path fill="${SPIKE_COLOURS.pos}" d="${pos.join("")}"/>`, `<path fill="${SPIKE_COLOURS.neg}" d="${neg.join("")}"/>`];
   const seps: string[] = [];
   for (let l = 1; l < r.tokens; l++) seps.push(`<line x1="${1 + l * r.T * cell}" y1="0" x2="${1 + l * r.T * cell}" y2="${h}" stroke="#ddd" stroke-width="0.5"/>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><rect width="${w}" height="${h}" fill="#fafafa" stroke="#ccc"/>${seps.join("")}${rects.join("")}</svg>`;
@@ -46,8 +49,8 @@ export function rateChartSvg(r: SpikeReport): string {
     const wp = (n.rate_pos / max) * plotW;
     const wn = (n.rate_neg / max) * plotW;
     parts.push(`<text x="${labelW - 6}" y="${y + barH - 4}" text-anchor="end" font-size="11">${esc(n.path)}</text>`);
-    parts.push(`<rect x="${labelW}" y="${y + 2}" width="${wp.toFixed(2)}" height="${barH - 4}" fill="#1f5fbf"><title>+1: ${pct(n.rate_pos)}</title></rect>`);
-    parts.push(`<rect x="${(labelW + wp).toFixed(2)}" y="${y + 2}" width="${wn.toFixed(2)}" height="${barH - 4}" fill="#c0392b"><title>-1: ${pct(n.rate_neg)}</title></rect>`);
+    parts.push(`<rect x="${labelW}" y="${y + 2}" width="${wp.toFixed(2)}" height="${barH - 4}" fill="${SPIKE_COLOURS.pos}"><title>+1: ${pct(n.rate_pos)}</title></rect>`);
+    parts.push(`<rect x="${(labelW + wp).toFixed(2)}" y="${y + 2}" width="${wn.toFixed(2)}" height="${barH - 4}" fill="${SPIKE_COLOURS.neg}"><title>-1: ${pct(n.rate_neg)}</title></rect>`);
     parts.push(`<text x="${(labelW + wp + wn + 4).toFixed(2)}" y="${y + barH - 4}" font-size="10">${pct(n.rate)}</text>`);
   });
   parts.push(`<text x="${labelW}" y="12" font-size="11">firing rate (blue +1, red -1; full width = ${pct(max)})</text>`);

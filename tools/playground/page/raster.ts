@@ -5,10 +5,14 @@
  * (up to MAX_ROWS features), one opaque cell of `cellW` × `cellH` pixels each, so the picture
  * holds the levels exactly: the browser test reads them back from the pixels.
  */
+import { SPIKE_COLOURS } from "../../report/html.js";
 import type { Tap } from "../protocol.js";
 
-export const POS_COLOUR: readonly [number, number, number] = [0x1f, 0x5f, 0xbf];
-export const NEG_COLOUR: readonly [number, number, number] = [0xc0, 0x39, 0x2b];
+/** "#rrggbb" → [r, g, b]. */
+const rgbOf = (hex: string): readonly [number, number, number] => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as unknown as readonly [number, number, number];
+/** The report's spike colours (tools/report/html.ts), as the pixels the canvas holds. */
+export const POS_COLOUR = rgbOf(SPIKE_COLOURS.pos);
+export const NEG_COLOUR = rgbOf(SPIKE_COLOURS.neg);
 const BACKGROUND = "#fafafa";
 const SEPARATOR = "#e2e5ea";
 /** Features drawn at most (a BERT-base FFN has 3072). */
