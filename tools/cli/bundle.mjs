@@ -64,6 +64,15 @@ export async function buildBundle() {
   const esbuild = await import("esbuild");
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const tmp = `${BUNDLE}.${process.pid}.tmp`;
+  const tmpInputs = `${INPUTS}.${process.pid}.tmp`;
+  try {
+    return await build(esbuild, tmp, tmpInputs);
+  } finally {
+    for (const f of [tmp, tmpInputs]) fs.rmSync(f, { force: true });
+  }
+}
+
+async function build(esbuild, tmp, tmpInputs) {
   const result = await esbuild.build({
     entryPoints: [ENTRY],
     bundle: true,
@@ -82,8 +91,8 @@ export async function buildBundle() {
   const inputs = Object.keys(result.metafile.inputs)
     .map((p) => path.relative(ROOT, path.resolve(p)).split(path.sep).join("/"))
     .filter((p) => !p.startsWith("node_modules/") && !p.startsWith(".."));
-  fs.writeFileSync(`${INPUTS}.${process.pid}.tmp`, JSON.stringify(inputs));
-  fs.renameSync(`${INPUTS}.${process.pid}.tmp`, INPUTS);
+  fs.writeFileSync(tmpInputs, JSON.stringify(inputs));
+  fs.renameSync(tmpInputs, INPUTS);
   fs.renameSync(tmp, BUNDLE);
   return BUNDLE;
 }
