@@ -312,6 +312,27 @@ describe.skipIf(missing !== undefined)(missing ? `playground in Chromium (skippe
     SLOW,
   );
 
+  it(
+    "Stop cancels a long run; the next run works",
+    async () => {
+      // About ten seconds of work in the worker (4 × 128 tokens, d 256, T 8, then the report).
+      const page = await open(`#file=${encodeURIComponent(TINY)}&entry=TinySpikeLM&arg.d=256&arg.ffn=1024&T=8&input=random&inputSeed=1&size.B=4&size.L=128`);
+      await page.locator("#run").click();
+      await page.locator("#run-status", { hasText: /running|counting/ }).waitFor({ timeout: STEP });
+      await page.locator("#stop").click();
+      await page.locator("#run-status", { hasText: "stopped" }).waitFor({ timeout: 10_000 });
+      expect(await page.locator("#run").isEnabled()).toBe(true);
+      expect(await page.locator("#stop").isHidden()).toBe(true);
+      expect(await page.locator("#results").isHidden()).toBe(true);
+      for (const id of ["input[data-arg=d]", "input[data-arg=ffn]", "#steps", "#input-sizes"]) await page.locator(id).fill("");
+      await page.locator("#run").click();
+      await page.locator("#rates-table").waitFor({ timeout: STEP });
+      expect(await page.locator("#summary").textContent()).toMatch(/^TinySpikeLM: output f32\[1, 8, 256\], T = 4/);
+      await page.close();
+    },
+    SLOW,
+  );
+
   it("made no request outside localhost and threw no error", () => {
     expect(outside).toEqual([]);
     expect(pageErrors).toEqual([]);

@@ -15,8 +15,7 @@ import { lspWorkerTransport, RunWorkerClient } from "./workers.js";
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const lspWorker = new Worker(new URL("../workers/lsp-worker.ts", import.meta.url), { type: "module", name: "spikelm-lsp" });
-const runWorker = new Worker(new URL("../workers/run-worker.ts", import.meta.url), { type: "module", name: "spikelm-run" });
-const runner = new RunWorkerClient(runWorker);
+const runner = new RunWorkerClient(() => new Worker(new URL("../workers/run-worker.ts", import.meta.url), { type: "module", name: "spikelm-run" }));
 const client = createLspClient().connect(lspWorkerTransport(lspWorker));
 
 const status = (id: string, text: string, error = false) => {
@@ -172,6 +171,8 @@ $("entry").addEventListener("change", () => {
 for (const id of ["steps", "seed", "input-seed", "input-sizes", "input-text"]) $(id).addEventListener("input", scheduleUrl);
 for (const r of document.querySelectorAll('input[name="input"]')) r.addEventListener("change", scheduleUrl);
 
+$("stop").addEventListener("click", () => runner.restart("stopped: the run was cancelled (a fresh run worker is ready)"));
+
 $("format").addEventListener("click", () => {
   const v = editors.main;
   if (v) formatDocument(v);
@@ -237,10 +238,12 @@ $("run-form").addEventListener("submit", async (e) => {
   };
   const button = $<HTMLButtonElement>("run");
   button.disabled = true;
+  $("stop").hidden = false;
   status("run-status", "compiling…");
   showProblems([]);
   const r = await runner.request(req, (p) => status("run-status", `${p.phase === "compile" ? "compiling" : p.phase === "run" ? "running" : "counting"}… ${p.total > 0 ? `${p.done}/${p.total}` : ""}`));
   button.disabled = false;
+  $("stop").hidden = true;
   if (!r.ok) {
     status("run-status", r.message, true);
     showProblems(r.diagnostics);

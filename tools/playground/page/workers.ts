@@ -24,12 +24,22 @@ type Success<T extends RunWorkerRequest["type"]> = T extends "run" ? RunSuccess 
 /** A request without its id (the client numbers them). */
 type Unnumbered<R> = R extends RunWorkerRequest ? Omit<R, "id"> : never;
 
-/** Requests to the run worker; each answer is the success message or a `Failure`. */
+/**
+ * Requests to the run worker; each answer is the success message or a `Failure`. `restart()`
+ * stops whatever the worker is doing (a run too large for the page) by replacing the worker:
+ * the requests it had fail with `message`.
+ */
 export class RunWorkerClient {
   private next = 1;
   private readonly pending = new Map<number, { resolve: (r: RunWorkerResponse) => void; progress?: (p: RunProgress) => void }>();
+  private worker: Worker;
 
-  constructor(private readonly worker: Worker) {
+  constructor(private readonly create: () => Worker) {
+    this.worker = this.start();
+  }
+
+  private start(): Worker {
+    const worker = this.create();
     worker.addEventListener("message", (e: MessageEvent) => {
       const r = e.data as RunWorkerResponse;
       const waiting = this.pending.get(r.id);
@@ -40,11 +50,20 @@ export class RunWorkerClient {
         waiting.resolve(r);
       }
     });
-    worker.addEventListener("error", (e: ErrorEvent) => {
-      // A worker that fails to load or throws outside a request: every waiting request fails with its message.
-      for (const [id, w] of this.pending) w.resolve({ type: "run", id, ok: false, message: `the run worker failed: ${e.message || "it did not load"}`, diagnostics: [] });
-      this.pending.clear();
-    });
+    // A worker that fails to load or throws outside a request: every waiting request fails with its message.
+    worker.addEventListener("error", (e: ErrorEvent) => this.failAll(`the run worker failed: ${e.message || "it did not load"}`));
+    return worker;
+  }
+
+  private failAll(message: string): void {
+    for (const [id, w] of this.pending) w.resolve({ type: "run", id, ok: false, message, diagnostics: [] });
+    this.pending.clear();
+  }
+
+  restart(message: string): void {
+    this.worker.terminate();
+    this.failAll(message);
+    this.worker = this.start();
   }
 
   request<R extends Unnumbered<RunWorkerRequest>>(req: R, progress?: (p: RunProgress) => void): Promise<Success<R["type"]> | Failure> {
