@@ -7,7 +7,7 @@
  * - gradients, output and loss are the bits of a default engine (fresh arrays) on the same
  *   parameters and inputs (a buffer reused while still live would change them);
  * - after the first step, no step creates a buffer (the arena's count of buffers it made
- *   stays where the first step left it), while the first step made thousands.
+ *   stays where the first step left it), while the first step made hundreds.
  */
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ describe("gradient engine with reuseBuffers", () => {
         }
       }
     }
-    expect(created[0]).toBeGreaterThan(1000);
+    expect(created[0]).toBeGreaterThan(100);
     expect(created).toEqual([created[0], created[0], created[0], created[0]]);
   });
 });

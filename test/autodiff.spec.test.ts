@@ -20,6 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { gradients } from "../interpreter/autodiff/index.js";
+import { recordForward } from "../interpreter/autodiff/tape.js";
 import { compileEntry } from "../interpreter/compile.js";
 import { type Tensor, f32, i32, numel } from "../interpreter/engine/tensor.js";
 import { ReferenceInterpreter } from "../interpreter/reference/interpreter.js";
@@ -27,6 +28,7 @@ import { ParamStore } from "../interpreter/runtime/params.js";
 import { UserError } from "../interpreter/io/errors.js";
 import { specArb, specArbWith, type GeneratedSpec } from "./generators/spec-gen.js";
 import { xorshift32 } from "../interpreter/verify/arbitraries.js";
+import { REPO } from "./helpers.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-grad-"));
 let counter = 0;
@@ -207,3 +209,61 @@ describe("gradients do not depend on the execution path or mode", () => {
     fc.assert(fc.property(specArbWith({ nonfinite: true }), fc.integer({ min: 0, max: 1000 }), (g, seed) => checkPathsAgree(g, seed)), { numRuns: 10 });
   });
 });
+
+// ------------------------------------------------------------------ the compiled neuron walk
+
+/**
+ * With amplitudes frozen (the default, training's), neuron calls backpropagate on the compiled
+ * per-element walk (interpreter/autodiff/neuron-compiled.ts); training the amplitudes takes
+ * the tensor walk, and must change no other gradient. So the two give the same weight and
+ * input gradients, bit for bit, on generated specs (non-finite values included).
+ */
+function checkCompiledWalk(gen: GeneratedSpec, seed: number): void {
+  const file = writeSpec(gen.text);
+  const { graph } = compileEntry({ file, entry: gen.entry, inputs: gen.inputs });
+  const run = (trainAmplitudes: boolean) => {
+    const params = ParamStore.create(graph.params, gen.weights, { seed });
+    return gradients(
+      graph,
+      params,
+      gen.inputs,
+      (out) => {
+        const rr = xorshift32(seed);
+        return { loss: 0, gradOutput: f32(out.shape, Float32Array.from({ length: numel(out.shape) }, () => Math.fround(rr() * 2 - 1))) };
+      },
+      { trainAmplitudes },
+    );
+  };
+  let tensorWalk: ReturnType<typeof gradients>;
+  try {
+    tensorWalk = run(true);
+  } catch (e) {
+    if (e instanceof UserError) return;
+    throw e;
+  }
+  const compiled = run(false);
+  for (const [k, gv] of compiled.grads) expect(sameBits(gv, tensorWalk.grads.get(k)!), `${gen.description}: ${k}`).toBe(true);
+  for (const [k, gv] of compiled.inputGrads) expect(sameBits(gv, tensorWalk.inputGrads.get(k)!), `${gen.description}: input ${k}`).toBe(true);
+}
+
+describe("compiled neuron backward", () => {
+  it("gives the tensor walk's gradients bit for bit on generated specs", () => {
+    fc.assert(fc.property(specArb, fc.integer({ min: 0, max: 1000 }), (g, seed) => checkCompiledWalk(g, seed)), { numRuns: 30 });
+  });
+
+  it("... also with NaN and ±Infinity in inputs and weights", () => {
+    fc.assert(fc.property(specArbWith({ nonfinite: true }), fc.integer({ min: 0, max: 1000 }), (g, seed) => checkCompiledWalk(g, seed)), { numRuns: 15 });
+  });
+
+  it("is what the decoder's neurons run on (every call compiled)", () => {
+    const file = path.join(REPO, "models/spikelm/spikelm_decoder.spk");
+    const inputs = new Map<string, Tensor>([["ids", i32([1, 4], [1, 2, 3, 4])]]);
+    const { graph } = compileEntry({ file, entry: "SpikeLMDecoder", args: { d: 8, heads: 2, depth: 1, ffn: 16, ctx: 4 }, inputs });
+    const params = ParamStore.create(graph.params, new Map(), { seed: 1 });
+    new ReferenceInterpreter(graph, params).run(inputs); // calibrates the amplitudes
+    const tape = recordForward(graph, params, inputs, undefined, true);
+    expect(tape.neurons.size).toBeGreaterThan(3);
+    for (const f of tape.neurons.values()) expect(f.compiled).toBeDefined();
+  });
+});
+

@@ -91,7 +91,7 @@ export class GradientEngine {
 
   private gradients(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed, stepwise: Tensor | undefined): GradientResult {
     const ex = this.executor;
-    const tape = recordForward(this.graph, this.params, inputs, ex ? (node) => ex.valueOf(node.id) : undefined);
+    const tape = recordForward(this.graph, this.params, inputs, ex ? (node) => ex.valueOf(node.id) : undefined, !(this.options.trainAmplitudes ?? false));
     const taped = tape.values.get(this.graph.output)!;
     if (stepwise && !sameBits(stepwise, taped)) throw new Error("internal: the step-mode forward differs from the multi-step forward the gradients are taken on");
     const output = this.result("output", taped);

@@ -16,8 +16,11 @@ import type { IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
 import { opDef } from "../ir/ops.js";
 import { canonicalLevels, initialState, stepEvaluator } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
-import { GradAccumulator } from "./accumulate.js";
 import { allocF32 } from "../engine/arena.js";
+import { dimValue } from "../types/dims.js";
+import type { NeuronKernel } from "../optimized/neuron-codegen.js";
+import { GradAccumulator } from "./accumulate.js";
+import { type CompiledNeuronBackward, compileNeuronBackward, compileNeuronForward } from "./neuron-compiled.js";
 
 export interface NeuronGradSeeds {
   readonly value?: F32Tensor;
@@ -48,16 +51,94 @@ function evaluateStep(body: StepGraph, byId: ReadonlyMap<number, IRNode>, inputs
 }
 
 export interface NeuronForward {
-  /** Each step's node values by body node id. */
+  /** Each step's node values by body node id (empty when `compiled`). */
   readonly steps: readonly Map<number, Tensor>[];
+  /** Set when the backward runs compiled per element (./neuron-compiled.ts), recomputing the steps itself: where it reads the amplitudes. */
+  readonly compiled?: { readonly params: ParamStore };
   /** What the neuron emitted, stacked over time (levels canonical: -0 stored as 0). */
   readonly value: Tensor;
   readonly levels?: F32Tensor;
   readonly scale?: F32Tensor;
 }
 
-/** One neuron call over T steps (the reference interpreter's multi-step loop), keeping every step's values. */
-export function neuronForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore): NeuronForward {
+/** Compiled kernels per neuron node (the graph is reused every training step). */
+const compiledCache = new WeakMap<IRNode, { n: number; T: number; node: IRNode; forward: NeuronKernel; backward: Map<string, CompiledNeuronBackward | undefined> } | null>();
+
+/** The body with each node's per-step shape as numbers in attrs.outShape, or undefined if one is symbolic. */
+function shapedBody(body: StepGraph): StepGraph | undefined {
+  const nodes: IRNode[] = [];
+  for (const x of body.nodes) {
+    const dims = x.type.shape.map((d) => dimValue(d));
+    if (dims.some((d) => d === undefined)) return undefined;
+    nodes.push({ ...x, attrs: { ...x.attrs, outShape: dims } });
+  }
+  return { ...body, nodes };
+}
+
+/** The compiled backward of a call whose forward compiled, for the seeds it is given. */
+function backwardFor(node: IRNode, T: number, n: number, seeds: { value: boolean; levels: boolean }): CompiledNeuronBackward | undefined {
+  const c = compiledCache.get(node);
+  const key = `${T}:${n}:${seeds.value}:${seeds.levels}`;
+  if (!c) return undefined;
+  if (!c.backward.has(key)) c.backward.set(key, compileNeuronBackward(c.node, T, n, seeds));
+  return c.backward.get(key);
+}
+
+/**
+ * The call's forward on the compiled step, with the compiled backward ready, when both
+ * compile (./neuron-compiled.ts says when), every amplitude is calibrated and every input is
+ * float; otherwise undefined.
+ */
+function compiledForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore): NeuronForward | undefined {
+  const body = (node.attrs as unknown as NeuronAttrs).body;
+  const emitted = body.nodes.find((x) => x.id === body.emit.value);
+  const perStep = emitted?.type.shape.map((d) => dimValue(d));
+  if (!perStep || perStep.some((d) => d === undefined) || xs.some((x) => x.dtype !== "f32")) return undefined;
+  const n = (perStep as number[]).reduce((a, b) => a * b, 1);
+  let c = compiledCache.get(node);
+  if (c === undefined || (c && (c.n !== n || c.T !== T))) {
+    c = null;
+    // the compilers read each node's concrete per-step shape (what shape specialisation records)
+    const shaped = shapedBody(body);
+    if (shaped) {
+      const sNode = { ...node, attrs: { ...node.attrs, body: shaped } } as IRNode;
+      const forward = compileNeuronForward(shaped, n);
+      // whether the backward compiles does not depend on which seeds it gets (./neuron-compiled.ts)
+      const backward = forward && forward.params.length === 0 ? compileNeuronBackward(sNode, T, n, { value: true, levels: true }) : undefined;
+      if (forward && backward) c = { n, T, node: sNode, forward, backward: new Map([[`${T}:${n}:true:true`, backward]]) };
+    }
+    compiledCache.set(node, c);
+  }
+  if (!c) return undefined;
+  const amps: Float32Array[] = [];
+  for (const path of c.forward.amplitudes) {
+    const e = params.get(path);
+    if (!e.calibrated?.every(Boolean)) return undefined;
+    amps.push(e.tensor.data as Float32Array);
+  }
+  const value = allocF32(T * n);
+  const levels = body.emit.levels !== undefined ? allocF32(T * n) : undefined;
+  const scale = body.emit.scale !== undefined ? allocF32(T) : undefined;
+  const states = body.states.map((st) => allocF32(n).fill(st.init));
+  c.forward.run({ inputs: xs.map((x) => x.data as Float32Array), states, amplitudes: amps, params: [], levels, value, scale }, n, 0, T);
+  return {
+    steps: [],
+    compiled: { params },
+    value: f32([T, ...(perStep as number[])], value),
+    levels: levels ? f32([T, ...(perStep as number[])], levels) : undefined,
+    scale: scale ? f32([T], scale) : undefined,
+  };
+}
+
+/**
+ * One neuron call over T steps (the reference interpreter's multi-step loop), keeping every
+ * step's values; with `compiled`, on the compiled step where it applies (same values).
+ */
+export function neuronForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore, compiled = false): NeuronForward {
+  if (compiled) {
+    const fast = compiledForward(node, xs, T, params);
+    if (fast) return fast;
+  }
   const body = (node.attrs as unknown as NeuronAttrs).body;
   const byId = new Map(body.nodes.map((n) => [n.id, n]));
   const steps: Map<number, Tensor>[] = [];
@@ -84,6 +165,17 @@ export function neuronForward(node: IRNode, xs: readonly Tensor[], T: number, pa
  */
 export function neuronBackward(node: IRNode, xs: readonly Tensor[], fwd: NeuronForward, seeds: NeuronGradSeeds, T: number, sink: ParamSink): (F32Tensor | undefined)[] {
   const body = (node.attrs as unknown as NeuronAttrs).body;
+  if (fwd.compiled) {
+    // Compiled only where amplitudes are not trained; the scale is then a per-step scalar whose
+    // gradient reaches nothing but amplitudes and constants (scalars depend only on scalars in
+    // a compiled body), so a scale seed changes no gradient returned here.
+    const c = backwardFor(node, T, fwd.value.data.length / T, { value: seeds.value !== undefined, levels: seeds.levels !== undefined });
+    if (!c) throw new Error("internal: a neuron's backward compiled for its forward but not for its seeds");
+    const grads = xs.map((x, k) => (c.inputsWithGrad[k] ? allocF32(x.data.length) : undefined));
+    const amps = c.amplitudes.map((p) => fwd.compiled!.params.get(p).tensor.data as Float32Array);
+    c.run(xs.map((x) => x.data as Float32Array), amps, seeds.value?.data, seeds.levels?.data, grads, fwd.value.data.length / T);
+    return grads.map((d, k) => (d ? f32(xs[k]!.shape, d) : undefined));
+  }
   const steps = fwd.steps;
   const inputGrads: (Float32Array | undefined)[] = xs.map(() => undefined);
   let carried = new Map<string, F32Tensor>();

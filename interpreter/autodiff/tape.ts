@@ -47,7 +47,12 @@ export const alignsOverTime = (node: IRNode): boolean => opDef(node.op).elementw
  */
 export type KnownValue = (node: IRNode) => Tensor | undefined;
 
-export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>, known?: KnownValue): Tape {
+/**
+ * `compiledNeurons`: neuron calls run their compiled step and leave their backward to the
+ * compiled per-element walk where that applies (./neuron-compiled.ts; not when amplitudes are
+ * trained: their gradients are sums the compiled walk does not form).
+ */
+export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>, known?: KnownValue, compiledNeurons = false): Tape {
   const T = graph.timesteps;
   const values = new Map<number, Tensor>();
   const neurons = new Map<number, NeuronForward>();
@@ -75,7 +80,7 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
       case "cache_concat":
         throw new Error("internal: gradients of incremental-decoding graphs are not supported");
       case "neuron":
-        neurons.set(node.id, neuronForward(node, node.inputs.map(get), T, params));
+        neurons.set(node.id, neuronForward(node, node.inputs.map(get), T, params, compiledNeurons));
         continue;
       case "neuron_out": {
         const nv = neurons.get(node.inputs[0]!)!;
