@@ -6,7 +6,6 @@
  * class (or is declared as inheriting one).
  */
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as path from "node:path";
 import { ensureSyntaxTree } from "@codemirror/language";
 import { EditorState } from "@codemirror/state";
@@ -15,27 +14,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { IGrammar, StateStack } from "vscode-textmate";
 import { classOfScopes, cssClass, SCOPE_CLASSES, spkHighlighter, spkLanguage } from "../tools/playground/page/highlight.js";
 import { REPO } from "./helpers.js";
-
-const require = createRequire(import.meta.url);
-const vsctm = require("vscode-textmate") as typeof import("vscode-textmate");
-const onig = require("vscode-oniguruma") as typeof import("vscode-oniguruma");
-const GRAMMAR = path.join(REPO, "tools/vscode/syntaxes/spk.tmLanguage.json");
+import { loadSpkGrammar, SPK_GRAMMAR as GRAMMAR, vsctm } from "./textmate-grammar.js";
 
 let grammar: IGrammar;
 
 beforeAll(async () => {
-  const wasm = fs.readFileSync(require.resolve("vscode-oniguruma/release/onig.wasm"));
-  await onig.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
-  const registry = new vsctm.Registry({
-    onigLib: Promise.resolve({
-      createOnigScanner: (patterns: string[]) => new onig.OnigScanner(patterns),
-      createOnigString: (s: string) => new onig.OnigString(s),
-    }),
-    loadGrammar: async (scopeName: string) => (scopeName === "source.spk" ? vsctm.parseRawGrammar(fs.readFileSync(GRAMMAR, "utf8"), GRAMMAR) : null),
-  });
-  const g = await registry.loadGrammar("source.spk");
-  if (!g) throw new Error("the grammar did not load");
-  grammar = g;
+  grammar = await loadSpkGrammar();
 });
 
 /** The class of each character per vscode-textmate (tokenizing line by line as VS Code does); "" for none. */

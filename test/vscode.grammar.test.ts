@@ -5,7 +5,6 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
@@ -15,29 +14,14 @@ import { BUILTINS } from "../interpreter/checker/builtins.js";
 import { lexTokens } from "../grammar/tokens.js";
 import type { LexKind } from "../grammar/tokens.js";
 import { EXAMPLES, REPO } from "./helpers.js";
-
-const require = createRequire(import.meta.url);
-const vsctm = require("vscode-textmate") as typeof import("vscode-textmate");
-const onig = require("vscode-oniguruma") as typeof import("vscode-oniguruma");
+import { loadSpkGrammar, vsctm } from "./textmate-grammar.js";
 
 const VSCODE = path.join(REPO, "tools/vscode");
-const GRAMMAR = path.join(VSCODE, "syntaxes/spk.tmLanguage.json");
 
 let grammar: IGrammar;
 
 beforeAll(async () => {
-  const wasm = fs.readFileSync(require.resolve("vscode-oniguruma/release/onig.wasm"));
-  await onig.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
-  const registry = new vsctm.Registry({
-    onigLib: Promise.resolve({
-      createOnigScanner: (patterns: string[]) => new onig.OnigScanner(patterns),
-      createOnigString: (s: string) => new onig.OnigString(s),
-    }),
-    loadGrammar: async (scopeName: string) => (scopeName === "source.spk" ? vsctm.parseRawGrammar(fs.readFileSync(GRAMMAR, "utf8"), GRAMMAR) : null),
-  });
-  const g = await registry.loadGrammar("source.spk");
-  if (!g) throw new Error("the grammar did not load");
-  grammar = g;
+  grammar = await loadSpkGrammar();
 });
 
 interface Tok {
