@@ -12,9 +12,10 @@
  *                  `{ ready: true }` (loaded)
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
-import { AbstractMessageReader, AbstractMessageWriter, type DataCallback, type Disposable, type Message } from "vscode-languageserver";
+import type { Message } from "vscode-languageserver";
 import { createConnection } from "vscode-languageserver";
 import { createProtocolConnection } from "vscode-languageserver/node";
+import { DeliveredMessageReader, SendingMessageWriter } from "./message-channel.js";
 import { startServer } from "./service.js";
 import { type CheckGuard, CheckLevel } from "./workspace.js";
 
@@ -27,37 +28,9 @@ export interface GuardState {
 export type ToWorker = { readonly rpc: Message } | { readonly guard: GuardState };
 export type FromWorker = { readonly rpc: Message } | { readonly check: import("./workspace.js").CheckInfo } | { readonly checkEnd: true } | { readonly ready: true };
 
-class PortReader extends AbstractMessageReader {
-  private callback: DataCallback | undefined;
-  private readonly queued: Message[] = [];
-
-  deliver(m: Message): void {
-    if (this.callback) this.callback(m);
-    else this.queued.push(m);
-  }
-
-  listen(callback: DataCallback): Disposable {
-    this.callback = callback;
-    for (const m of this.queued.splice(0)) callback(m);
-    return { dispose: () => (this.callback = undefined) };
-  }
-}
-
-class PortWriter extends AbstractMessageWriter {
-  constructor(private readonly port: MessagePort) {
-    super();
-  }
-
-  async write(msg: Message): Promise<void> {
-    this.port.postMessage({ rpc: msg } satisfies FromWorker);
-  }
-
-  end(): void {}
-}
-
 function main(port: MessagePort): void {
-  const reader = new PortReader();
-  const writer = new PortWriter(port);
+  const reader = new DeliveredMessageReader();
+  const writer = new SendingMessageWriter((msg) => port.postMessage({ rpc: msg } satisfies FromWorker));
   let state: GuardState = { quarantine: [], oneByOne: false };
   const guard: CheckGuard = {
     level: (file, hash) => state.quarantine.find((q) => q.file === file && q.hash === hash)?.level ?? CheckLevel.Full,

@@ -9,50 +9,12 @@
  * Malformed text gets a JSON-RPC ParseError answer (id null) and the conversation goes on,
  * as the framed server does.
  */
-import {
-  AbstractMessageReader,
-  AbstractMessageWriter,
-  type DataCallback,
-  type Disposable,
-  type Logger,
-  type Message,
-  type MessageReader,
-  type MessageWriter,
-  type ProtocolConnection,
-  createConnection,
-} from "vscode-languageserver";
+import { type Logger, type Message, type MessageReader, type MessageWriter, type ProtocolConnection, createConnection } from "vscode-languageserver";
+import { DeliveredMessageReader, SendingMessageWriter } from "./message-channel.js";
 import { type RunningServer, type ServerOptions, startServer } from "./service.js";
 
 /** `createProtocolConnection` of the runtime in use (vscode-languageserver/browser or /node). */
 export type ProtocolConnectionFactory = (reader: MessageReader, writer: MessageWriter, logger: Logger) => ProtocolConnection;
-
-class StringReader extends AbstractMessageReader {
-  private callback: DataCallback | undefined;
-  private readonly queued: Message[] = [];
-
-  deliver(m: Message): void {
-    if (this.callback) this.callback(m);
-    else this.queued.push(m);
-  }
-
-  listen(callback: DataCallback): Disposable {
-    this.callback = callback;
-    for (const m of this.queued.splice(0)) callback(m);
-    return { dispose: () => (this.callback = undefined) };
-  }
-}
-
-class StringWriter extends AbstractMessageWriter {
-  constructor(private readonly send: (message: string) => void) {
-    super();
-  }
-
-  async write(msg: Message): Promise<void> {
-    this.send(JSON.stringify(msg));
-  }
-
-  end(): void {}
-}
 
 export interface StringServer {
   /** One message from the client. */
@@ -63,8 +25,8 @@ export interface StringServer {
 
 /** Starts the server; `send` receives each message for the client. */
 export function startStringServer(send: (message: string) => void, createProtocolConnection: ProtocolConnectionFactory, options: ServerOptions = {}): StringServer {
-  const reader = new StringReader();
-  const writer = new StringWriter(send);
+  const reader = new DeliveredMessageReader();
+  const writer = new SendingMessageWriter((msg) => send(JSON.stringify(msg)));
   let exited = false;
   const connection = createConnection((logger) => createProtocolConnection(reader, writer, logger), {
     shutdownReceived: false,
