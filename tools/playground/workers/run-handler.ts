@@ -187,15 +187,10 @@ export async function run(req: RunRequest, progress: (p: RunProgress) => void = 
     const compiled = inputs.compiled ?? compileEntry({ file, entry, args, inputs: inputs.tensors, timesteps: steps, taps: record, program });
     const t1 = now();
     progress({ type: "progress", id: req.id, phase: "run", done: 0, total: 1 });
+    // What the run and the report's run are given alike: the same spec, inputs and weights.
+    const sameRun = { file, entry, args, inputs: inputs.tensors, compiled, weights: model?.weights, weightsSource: model?.weightsSource, seed };
     const r = runSpec({
-      file,
-      entry,
-      args,
-      inputs: inputs.tensors,
-      compiled,
-      weights: model?.weights,
-      weightsSource: model?.weightsSource,
-      seed,
+      ...sameRun,
       timesteps: steps,
       mode: req.mode ?? "multi",
       record: record.length === 0,
@@ -207,14 +202,7 @@ export async function run(req: RunRequest, progress: (p: RunProgress) => void = 
     if (req.report !== false) {
       progress({ type: "progress", id: req.id, phase: "report", done: 0, total: compiled.graph.nodes.length });
       report = runWithReport({
-        file,
-        entry,
-        args,
-        inputs: inputs.tensors,
-        compiled,
-        weights: model?.weights,
-        weightsSource: model?.weightsSource,
-        seed,
+        ...sameRun,
         model: model?.info.name ?? entry,
         ...(inputs.tokens !== undefined ? { tokens: inputs.tokens } : {}),
         onProgress: (done, total) => {
