@@ -16,7 +16,7 @@
  */
 import type { IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
 import { erf } from "../engine/numerics.js";
-import { compileNeuron, type NeuronKernel } from "../optimized/neuron-codegen.js";
+import { compileNeuron, type NeuronKernel, reachableInStep } from "../optimized/neuron-codegen.js";
 import { compile, literal, type ScalarEnv, scalarExpr, slotOf } from "../optimized/scalar-code.js";
 
 export interface CompiledNeuronBackward {
@@ -99,15 +99,7 @@ export function compileNeuronBackward(node: IRNode, T: number, n: number, seeds:
     else if (m === n) kind.set(x.id, "elem");
   }
   // What the tensor walk's forward evaluates: the emitted value, levels, scale and the state writes.
-  const needed = new Set<number>();
-  const stack = [body.emit.value, ...(body.emit.levels !== undefined ? [body.emit.levels] : []), ...(body.emit.scale !== undefined ? [body.emit.scale] : []), ...body.states.map((s) => s.write)];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (needed.has(id)) continue;
-    needed.add(id);
-    const x = byId.get(id)!;
-    if (x.op !== "amplitude") stack.push(...x.inputs);
-  }
+  const needed = reachableInStep(byId, [body.emit.value, ...(body.emit.levels !== undefined ? [body.emit.levels] : []), ...(body.emit.scale !== undefined ? [body.emit.scale] : []), ...body.states.map((s) => s.write)]);
   for (const id of needed) {
     const x = byId.get(id)!;
     const k = kind.get(id);

@@ -38,6 +38,25 @@ export interface NeuronKernel {
 
 type Kind = "elem" | "scalar";
 
+/**
+ * The step nodes the results `roots` depend on, found from the roots (in the order met):
+ * everything reachable through inputs, not entering an `amplitude`'s initialiser (it is
+ * calibrated once, not computed per step). Shared by the forward kernel and the compiled
+ * backward (autodiff/neuron-compiled.ts), which must agree on what a step evaluates.
+ */
+export function reachableInStep(byId: ReadonlyMap<number, IRNode>, roots: readonly number[]): Set<number> {
+  const needed = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (needed.has(id)) continue;
+    needed.add(id);
+    const x = byId.get(id)!;
+    if (x.op !== "amplitude") stack.push(...x.inputs);
+  }
+  return needed;
+}
+
 export function compileNeuron(body: StepGraph, n: number, want: { levels: boolean; levelsInt8?: boolean; value: boolean; scale: boolean }): NeuronKernel | undefined {
   const byId = new Map(body.nodes.map((x) => [x.id, x]));
   const kind = new Map<number, Kind>();
@@ -53,15 +72,7 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
   if (want.levels && body.emit.levels !== undefined) roots.push(body.emit.levels);
   if (want.scale && body.emit.scale !== undefined) roots.push(body.emit.scale);
   if (want.value) roots.push(body.emit.value);
-  const needed = new Set<number>();
-  const stack = [...roots];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (needed.has(id)) continue;
-    needed.add(id);
-    const x = byId.get(id)!;
-    if (x.op !== "amplitude") stack.push(...x.inputs);
-  }
+  const needed = reachableInStep(byId, roots);
   const constants = new Map<string, number>();
   const env: ScalarEnv = { functions: new Map(), constants };
   const amplitudes: string[] = [];
