@@ -165,6 +165,14 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/** A loss with no value whose gradient at the output is seeded uniform values in [-1, 1). */
+function seededGradOutput(seed: number): (out: Tensor) => { loss: number; gradOutput: Tensor } {
+  return (out) => {
+    const rr = xorshift32(seed);
+    return { loss: 0, gradOutput: f32(out.shape, Float32Array.from({ length: numel(out.shape) }, () => Math.fround(rr() * 2 - 1))) };
+  };
+}
+
 function checkPathsAgree(gen: GeneratedSpec, seed: number): void {
   const file = writeSpec(gen.text);
   const { graph } = compileEntry({ file, entry: gen.entry, inputs: gen.inputs });
@@ -183,10 +191,7 @@ function checkPathsAgree(gen: GeneratedSpec, seed: number): void {
         graph,
         params,
         gen.inputs,
-        (out) => {
-          const rr = xorshift32(seed);
-          return { loss: 0, gradOutput: f32(out.shape, Float32Array.from({ length: numel(out.shape) }, () => Math.fround(rr() * 2 - 1))) };
-        },
+        seededGradOutput(seed),
         { optimize, mode, trainAmplitudes: true },
       );
       if (!base) {
@@ -227,10 +232,7 @@ function checkCompiledWalk(gen: GeneratedSpec, seed: number): void {
       graph,
       params,
       gen.inputs,
-      (out) => {
-        const rr = xorshift32(seed);
-        return { loss: 0, gradOutput: f32(out.shape, Float32Array.from({ length: numel(out.shape) }, () => Math.fround(rr() * 2 - 1))) };
-      },
+      seededGradOutput(seed),
       { trainAmplitudes },
     );
   };
