@@ -24,6 +24,20 @@ const caseArb = fc.record({
   offset: fc.integer({ min: 0, max: 3 }),
 });
 
+/**
+ * `kernel`'s N outputs for `row` (its K values) and levels `S`, with the row, the levels and the
+ * output at `offset` inside larger buffers, as the executor passes them.
+ */
+function runAtOffset(kernel: typeof rowTimesLevels, row: Float32Array, S: Int8Array, N: number, offset: number): Float32Array {
+  const rowBuf = new Float32Array(offset + row.length);
+  rowBuf.set(row, offset);
+  const sBuf = new Int8Array(offset + S.length);
+  sBuf.set(S, offset);
+  const out = new Float32Array(offset + N).fill(7);
+  kernel(rowBuf, offset, row.length, sBuf, offset, N, out, offset);
+  return out.subarray(offset);
+}
+
 describe("decoding attention", () => {
   it("rowTimesLevelsT (Q @ Sᵀ, one row) is the reference matmul's bits", () => {
     fc.assert(
@@ -31,14 +45,7 @@ describe("decoding attention", () => {
         const q = fillValues(K, profile, seed);
         const S = Int8Array.from(levels.slice(0, N * K));
         const want = matmul(f32([1, K], q), transpose(f32([N, K], levelsToF32(S)), [1, 0]));
-        // the row and the levels at an offset inside larger buffers, as the executor passes them
-        const qBuf = new Float32Array(offset + K);
-        qBuf.set(q, offset);
-        const sBuf = new Int8Array(offset + N * K);
-        sBuf.set(S, offset);
-        const out = new Float32Array(offset + N).fill(7);
-        rowTimesLevelsT(qBuf, offset, K, sBuf, offset, N, out, offset);
-        expect(bits(out.subarray(offset))).toEqual(bits(want.data as Float32Array));
+        expect(bits(runAtOffset(rowTimesLevelsT, q, S, N, offset))).toEqual(bits(want.data as Float32Array));
       }),
       { numRuns: 400, seed: 9 },
     );
@@ -50,13 +57,7 @@ describe("decoding attention", () => {
         const a = fillValues(K, profile, seed);
         const S = Int8Array.from(levels.slice(0, K * N));
         const want = matmul(f32([1, K], a), f32([K, N], levelsToF32(S)));
-        const aBuf = new Float32Array(offset + K);
-        aBuf.set(a, offset);
-        const sBuf = new Int8Array(offset + K * N);
-        sBuf.set(S, offset);
-        const out = new Float32Array(offset + N).fill(7);
-        rowTimesLevels(aBuf, offset, K, sBuf, offset, N, out, offset);
-        expect(bits(out.subarray(offset))).toEqual(bits(want.data as Float32Array));
+        expect(bits(runAtOffset(rowTimesLevels, a, S, N, offset))).toEqual(bits(want.data as Float32Array));
       }),
       { numRuns: 400, seed: 10 },
     );
