@@ -43,8 +43,10 @@ type Kind = "elem" | "scalar";
  * everything reachable through inputs, not entering an `amplitude`'s initialiser (it is
  * calibrated once, not computed per step). Shared by the forward kernel and the compiled
  * backward (autodiff/neuron-compiled.ts), which must agree on what a step evaluates.
+ * `valueOnly`: `surrogate(value, proxy)` forwards its value and the proxy only matters to
+ * gradients, so a kernel that is never differentiated (the WebAssembly one) skips the proxy.
  */
-export function reachableInStep(byId: ReadonlyMap<number, IRNode>, roots: readonly number[]): Set<number> {
+export function reachableInStep(byId: ReadonlyMap<number, IRNode>, roots: readonly number[], opts: { valueOnly?: boolean } = {}): Set<number> {
   const needed = new Set<number>();
   const stack = [...roots];
   while (stack.length) {
@@ -52,7 +54,8 @@ export function reachableInStep(byId: ReadonlyMap<number, IRNode>, roots: readon
     if (needed.has(id)) continue;
     needed.add(id);
     const x = byId.get(id)!;
-    if (x.op !== "amplitude") stack.push(...x.inputs);
+    if (opts.valueOnly && x.op === "surrogate") stack.push(x.inputs[0]!);
+    else if (x.op !== "amplitude") stack.push(...x.inputs);
   }
   return needed;
 }

@@ -17,7 +17,7 @@ import type { IRNode, StepGraph } from "../ir/graph.js";
 import { runVecProgram, vecReady, type VecInstr, type VecOperand, type VecProgram } from "../engine/kernels/wasm-vector.js";
 import type { VecOp } from "../engine/kernels/wasm-vector-wat.js";
 import { compile, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
-import type { NeuronKernel, NeuronKernelIO } from "./neuron-codegen.js";
+import { type NeuronKernel, type NeuronKernelIO, reachableInStep } from "./neuron-codegen.js";
 
 export type NeuronBackend = "js" | "wasm" | "auto";
 
@@ -60,17 +60,7 @@ export function compileNeuronWasm(
   if (want.levels && body.emit.levels !== undefined) roots.push(body.emit.levels);
   if (want.scale && body.emit.scale !== undefined) roots.push(body.emit.scale);
   if (want.value) roots.push(body.emit.value);
-  const needed = new Set<number>();
-  const stack = [...roots];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (needed.has(id)) continue;
-    needed.add(id);
-    const x = byId.get(id)!;
-    // surrogate(value, proxy) forwards its value: the proxy only matters to gradients
-    if (x.op === "surrogate") stack.push(x.inputs[0]!);
-    else if (x.op !== "amplitude") stack.push(...x.inputs);
-  }
+  const needed = reachableInStep(byId, roots, { valueOnly: true });
   // Per-element sources must be elem-shaped (a neuron over single elements stays in JS).
   for (const x of body.nodes) {
     if (!needed.has(x.id)) continue;
