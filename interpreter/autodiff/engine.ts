@@ -4,15 +4,16 @@
  *
  * The tape holds the reference's multi-step forward values. On the optimized path it takes
  * them from the executor's buffers (kept for the purpose) wherever the optimized graph still
- * has the node, and computes only the rest (neuron steps, nodes fused or merged away): every
- * path computes the reference's bits, so the mix is the reference's forward (the gradient
- * property tests hold the paths to identical gradients). On the reference path in step mode
+ * has the node (neuron calls' outputs included), and computes the rest (nodes fused or merged
+ * away) only when a backward rule reads it: every path computes the reference's bits, so the
+ * mix is the reference's forward (the gradient property tests hold the paths to identical
+ * gradients). On the reference path in step mode
  * the stepwise run's output is checked against the tape's, bit for bit: a divergence is an
  * internal error instead of a silently wrong gradient.
  */
 import { BufferArena, f32From, withArena } from "../engine/arena.js";
 import { type F32Tensor, type Tensor, f32, numel } from "../engine/tensor.js";
-import type { Graph } from "../ir/graph.js";
+import type { Graph, IRNode } from "../ir/graph.js";
 import { OptimizedExecutor } from "../optimized/executor.js";
 import { optimize as runPasses } from "../passes/pass.js";
 import { type Mode, ReferenceInterpreter } from "../reference/interpreter.js";
@@ -91,7 +92,8 @@ export class GradientEngine {
 
   private gradients(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed, stepwise: Tensor | undefined): GradientResult {
     const ex = this.executor;
-    const tape = recordForward(this.graph, this.params, inputs, ex ? (node) => ex.valueOf(node.id) : undefined, !(this.options.trainAmplitudes ?? false));
+    const known = ex && { value: (node: IRNode) => ex.valueOf(node.id), neuron: (node: IRNode) => ex.neuronOutputs(node.id) };
+    const tape = recordForward(this.graph, this.params, inputs, known, !(this.options.trainAmplitudes ?? false));
     const taped = tape.values.get(this.graph.output)!;
     if (stepwise && !sameBits(stepwise, taped)) throw new Error("internal: the step-mode forward differs from the multi-step forward the gradients are taken on");
     const output = this.result("output", taped);

@@ -17,6 +17,7 @@ import { opDef } from "../ir/ops.js";
 import { canonicalLevels, initialState, stepEvaluator } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { allocF32 } from "../engine/arena.js";
+import { levelsInto } from "../engine/levels.js";
 import { dimValue } from "../types/dims.js";
 import type { NeuronKernel } from "../optimized/neuron-codegen.js";
 import { GradAccumulator } from "./accumulate.js";
@@ -61,6 +62,14 @@ export interface NeuronForward {
   readonly scale?: F32Tensor;
 }
 
+/** A neuron call's outputs another path computed (the optimized executor's buffers, whole time axis). */
+export interface KnownNeuronOutputs {
+  readonly value?: Float32Array;
+  /** Canonical float levels, or int8 levels (NaN as NAN_LEVEL). */
+  readonly levels?: Int8Array | Float32Array;
+  readonly scale?: Float32Array;
+}
+
 /** Compiled kernels per neuron node (the graph is reused every training step). */
 const compiledCache = new WeakMap<IRNode, { n: number; T: number; node: IRNode; forward: NeuronKernel; backward: Map<string, CompiledNeuronBackward | undefined> } | null>();
 
@@ -89,7 +98,7 @@ function backwardFor(node: IRNode, T: number, n: number, seeds: { value: boolean
  * compile (./neuron-compiled.ts says when), every amplitude is calibrated and every input is
  * float; otherwise undefined.
  */
-function compiledForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore): NeuronForward | undefined {
+function compiledForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore, known?: KnownNeuronOutputs): NeuronForward | undefined {
   const body = (node.attrs as unknown as NeuronAttrs).body;
   const emitted = body.nodes.find((x) => x.id === body.emit.value);
   const perStep = emitted?.type.shape.map((d) => dimValue(d));
@@ -116,6 +125,10 @@ function compiledForward(node: IRNode, xs: readonly Tensor[], T: number, params:
     if (!e.calibrated?.every(Boolean)) return undefined;
     amps.push(e.tensor.data as Float32Array);
   }
+  const shape = [T, ...(perStep as number[])];
+  // The compiled backward recomputes the steps it needs itself: the tape needs only what the call emitted.
+  const have = known && outputsFrom(known, body, T * n, T);
+  if (have) return { steps: [], compiled: { params }, value: f32(shape, have.value), levels: have.levels && f32(shape, have.levels), scale: have.scale && f32([T], have.scale) };
   const value = allocF32(T * n);
   const levels = body.emit.levels !== undefined ? allocF32(T * n) : undefined;
   const scale = body.emit.scale !== undefined ? allocF32(T) : undefined;
@@ -130,13 +143,27 @@ function compiledForward(node: IRNode, xs: readonly Tensor[], T: number, params:
   };
 }
 
+/** Every output the body emits, from `known` (int8 levels read back as floats), or undefined if one is missing. */
+function outputsFrom(known: KnownNeuronOutputs, body: StepGraph, total: number, T: number): { value: Float32Array; levels?: Float32Array; scale?: Float32Array } | undefined {
+  const { value, levels, scale } = known;
+  if (value?.length !== total) return undefined;
+  if (body.emit.levels !== undefined && levels?.length !== total) return undefined;
+  if (body.emit.scale !== undefined && scale?.length !== T) return undefined;
+  return {
+    value,
+    levels: body.emit.levels === undefined ? undefined : levels instanceof Int8Array ? levelsInto(levels, allocF32(total)) : levels,
+    scale: body.emit.scale === undefined ? undefined : scale,
+  };
+}
+
 /**
  * One neuron call over T steps (the reference interpreter's multi-step loop), keeping every
- * step's values; with `compiled`, on the compiled step where it applies (same values).
+ * step's values; with `compiled`, on the compiled step where it applies (same values), and
+ * then not at all when `known` holds every output the call emits.
  */
-export function neuronForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore, compiled = false): NeuronForward {
+export function neuronForward(node: IRNode, xs: readonly Tensor[], T: number, params: ParamStore, compiled = false, known?: KnownNeuronOutputs): NeuronForward {
   if (compiled) {
-    const fast = compiledForward(node, xs, T, params);
+    const fast = compiledForward(node, xs, T, params, known);
     if (fast) return fast;
   }
   const body = (node.attrs as unknown as NeuronAttrs).body;

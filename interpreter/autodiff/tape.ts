@@ -12,7 +12,7 @@ import { dimValue } from "../types/dims.js";
 import type { Graph, IRNode } from "../ir/graph.js";
 import { constTensor, opDef } from "../ir/ops.js";
 import type { ParamStore } from "../runtime/params.js";
-import { type NeuronForward, neuronForward } from "./neuron.js";
+import { type KnownNeuronOutputs, type NeuronForward, neuronForward } from "./neuron.js";
 
 /** Node values by id; a neuron node's entry is its call's forward (every step's values). */
 export interface Tape {
@@ -33,6 +33,7 @@ export function alignForTime(inputs: readonly Tensor[], timed: readonly boolean[
 
 /** The same storage under another shape of the same size: no copy (ops never write their inputs). */
 export function viewAs<T extends Tensor>(x: T, shape: readonly number[]): T {
+  if (isDeferred(x)) return deferred(x.dtype, shape, () => x.data) as T;
   return { ...x, shape: [...shape] };
 }
 
@@ -40,19 +41,46 @@ export function viewAs<T extends Tensor>(x: T, shape: readonly number[]): T {
 export const alignsOverTime = (node: IRNode): boolean => opDef(node.op).elementwise === true || node.op === "matmul";
 
 /**
- * A value another execution path already computed for a node of this graph (the
- * optimized executor's buffers, by node id), or undefined. Only used for ops the tape
- * would otherwise compute itself; it must be the same bits (every path computes the
- * reference's bits, and the gradient tests hold them to it).
+ * Values another execution path already computed for nodes of this graph (the optimized
+ * executor's buffers, by node id), or undefined: `value` for an op's node, `neuron` for a
+ * neuron call's outputs (levels as int8 or floats). Only used where the tape would otherwise
+ * compute the value itself; they must be the same bits (every path computes the reference's
+ * bits, and the gradient tests hold them to it).
  */
-export type KnownValue = (node: IRNode) => Tensor | undefined;
+export interface KnownValues {
+  value(node: IRNode): Tensor | undefined;
+  neuron?(node: IRNode): KnownNeuronOutputs | undefined;
+}
+
+/**
+ * A node value the tape has not computed yet: its shape is known, its data is computed on
+ * first read. The backward rules that read only an operand's shape (add's, a layout op's)
+ * then cost nothing for a node the optimized graph fused away; only the values some rule
+ * reads are computed. `data` is an own getter, so a copy by spread computes it (never a
+ * tensor without data); `viewAs` keeps a deferred value deferred.
+ */
+const DEFERRED = Symbol("deferred");
+
+function deferred(dtype: Tensor["dtype"], shape: readonly number[], compute: () => Tensor["data"]): Tensor {
+  let data: Tensor["data"] | undefined;
+  return {
+    dtype,
+    shape: [...shape],
+    [DEFERRED]: true,
+    get data() {
+      return (data ??= compute());
+    },
+  } as unknown as Tensor;
+}
+
+const isDeferred = (x: Tensor): boolean => DEFERRED in x;
 
 /**
  * `compiledNeurons`: neuron calls run their compiled step and leave their backward to the
  * compiled per-element walk where that applies (./neuron-compiled.ts; not when amplitudes are
  * trained: their gradients are sums the compiled walk does not form).
  */
-export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>, known?: KnownValue, compiledNeurons = false): Tape {
+export function recordForward(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>, known?: KnownValues, compiledNeurons = false): Tape {
   const T = graph.timesteps;
   const values = new Map<number, Tensor>();
   const neurons = new Map<number, NeuronForward>();
@@ -80,7 +108,7 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
       case "cache_concat":
         throw new Error("internal: gradients of incremental-decoding graphs are not supported");
       case "neuron":
-        neurons.set(node.id, neuronForward(node, node.inputs.map(get), T, params, compiledNeurons));
+        neurons.set(node.id, neuronForward(node, node.inputs.map(get), T, params, compiledNeurons, known?.neuron?.(node)));
         continue;
       case "neuron_out": {
         const nv = neurons.get(node.inputs[0]!)!;
@@ -90,26 +118,38 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
         break;
       }
       default: {
-        const k = known?.(node);
-        if (k && sameShape(k.shape, wholeShape(node, T))) {
+        const shape = wholeShape(node, T);
+        const k = known?.value(node);
+        if (k && sameShape(k.shape, shape)) {
           v = k;
           break;
         }
-        const def = opDef(node.op);
         const xs = node.inputs.map(get);
-        const timed = node.inputs.map((i) => byId.get(i)!.type.timed);
-        if (!node.type.timed) v = def.forward!(xs, { attrs: node.attrs });
-        else if (def.time === "batched") v = def.forward!(alignsOverTime(node) ? alignForTime(xs, timed) : xs, { attrs: node.attrs });
-        else {
-          const steps: Tensor[] = [];
-          for (let t = 0; t < T; t++) steps.push(def.forward!(xs.map((x, i) => (timed[i] ? sliceLeading(x, t) : x)), { attrs: node.attrs }));
-          v = stackSteps(steps);
-        }
+        // With known values (the optimized path), what the executor does not hold is
+        // computed only if the backward reads it; otherwise now.
+        if (known && !shape.includes(-1)) {
+          v = deferred(node.type.elem, shape, () => {
+            const r = forwardOf(node, xs, byId, T);
+            if (r.dtype !== node.type.elem || !sameShape(r.shape, shape)) throw new Error(`internal: %${node.id} (${node.op}) computed ${r.dtype} [${r.shape.join(", ")}], its type says ${node.type.elem} [${shape.join(", ")}]`);
+            return r.data;
+          });
+        } else v = forwardOf(node, xs, byId, T);
       }
     }
     values.set(node.id, v);
   }
   return { values, neurons };
+}
+
+/** An op node's value from its inputs' values, as the reference interpreter's multi-step mode computes it. */
+function forwardOf(node: IRNode, xs: readonly Tensor[], byId: ReadonlyMap<number, IRNode>, T: number): Tensor {
+  const def = opDef(node.op);
+  const timed = node.inputs.map((i) => byId.get(i)!.type.timed);
+  if (!node.type.timed) return def.forward!(xs, { attrs: node.attrs });
+  if (def.time === "batched") return def.forward!(alignsOverTime(node) ? alignForTime(xs, timed) : xs, { attrs: node.attrs });
+  const steps: Tensor[] = [];
+  for (let t = 0; t < T; t++) steps.push(def.forward!(xs.map((x, i) => (timed[i] ? sliceLeading(x, t) : x)), { attrs: node.attrs }));
+  return stackSteps(steps);
 }
 
 /** A node's value shape over the whole time axis: [T, ...per-step shape] when timed. */

@@ -24,7 +24,11 @@ function int8ToLevel(b: number): number {
 
 /** Float levels of an int8 buffer. */
 export function levelsToF32(s: Int8Array): Float32Array {
-  const out = new Float32Array(s.length);
+  return levelsInto(s, new Float32Array(s.length));
+}
+
+/** Float levels of an int8 buffer, written into `out` (as long as `s`); returns `out`. */
+export function levelsInto(s: Int8Array, out: Float32Array): Float32Array {
   for (let i = 0; i < s.length; i++) out[i] = int8ToLevel(s[i]!);
   return out;
 }

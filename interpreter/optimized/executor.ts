@@ -157,7 +157,8 @@ export class OptimizedExecutor {
       states: attrs.body.states.map(() => new Float32Array(n)),
       // Levels go to int8 when the spike-accumulate pass asked for it; recording reads them too.
       levels: wantLevels || attrs.body.emit.levels !== undefined ? (p.node.attrs.levelsInt8 ? new Int8Array(total) : new Float32Array(total)) : undefined,
-      value: field("value") ? new Float32Array(total) : undefined,
+      // keepValues: the value too, for a reader of every neuron output (the gradient tape)
+      value: field("value") || this.options.keepValues ? new Float32Array(total) : undefined,
       scale: attrs.body.emit.scale !== undefined ? new Float32Array(this.T) : undefined,
     };
   }
@@ -257,6 +258,17 @@ export class OptimizedExecutor {
     if (!p || p.kind !== "f32" || p.node.op === "neuron") return undefined;
     const v = this.view(id, -1);
     return v.data instanceof Float32Array ? f32(v.shape, v.data) : undefined;
+  }
+
+  /**
+   * A neuron call's outputs after the last run (whole time axis; levels int8 when the
+   * spike-accumulate pass chose them, else canonical floats), as its buffers: valid until
+   * the next run. Needs `keepValues` (which also keeps the value nothing else reads).
+   */
+  neuronOutputs(id: number): { readonly value?: Float32Array; readonly levels?: Int8Array | Float32Array; readonly scale?: Float32Array } | undefined {
+    if (!this.options.keepValues) throw new Error("internal: neuronOutputs needs an executor built with keepValues");
+    const s = this.neurons.get(id);
+    return s && { value: s.value, levels: s.levels, scale: s.scale };
   }
 
   private outputData(p: PlannedNode): Storage {
