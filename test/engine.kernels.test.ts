@@ -209,6 +209,70 @@ describe("denseTimesSpike (A @ S) is bit-identical to the sequential float32 loo
   }
 });
 
+describe("batched Q @ Sᵀ and A @ S (attention: every step and head in one call) equal the per-product loop", () => {
+  const batchArb = fc.record({
+    B: fc.oneof(fc.constantFrom(0, 1, 2, 3, 48), fc.integer({ min: 0, max: 9 })),
+    M: dim(30),
+    K: dim(70),
+    N: dim(30),
+    rate: fc.oneof(fc.constantFrom(0, 1, 0.4), fc.double({ min: 0, max: 1, noNaN: true })),
+    seed: fc.integer(),
+  });
+  /** The oracle: the sequential loop on each product alone. */
+  const perProduct = (B: number, M: number, N: number, one: (b: number) => Float32Array) => {
+    const o = new Float32Array(B * M * N);
+    for (let b = 0; b < B; b++) o.set(one(b), b * M * N);
+    return o;
+  };
+  for (const cfg of CONFIGS) {
+    it(cfg.label, () => {
+      fc.assert(
+        fc.property(batchArb, ({ B, M, K, N, rate, seed }) => {
+          if (B * (M * K + N * K) > 200_000) return; // keep the oracle quick
+          const rand = prng(seed);
+          const Q = weights(B * M * K, rand, "float");
+          const St = spikes(B * N * K, rate, rand);
+          const S = spikes(B * K * N, rate, rand);
+          const refT = perProduct(B, M, N, (b) => naiveQST(Q.subarray(b * M * K), M, K, St.subarray(b * N * K), N));
+          const ref = perProduct(B, M, N, (b) => naiveAS(Q.subarray(b * M * K), M, K, S.subarray(b * K * N), N));
+          const opts = { ...cfg.opts, batch: B };
+          const outT = denseTimesSpikeT(Q, M, K, St, N, undefined, opts);
+          const out = denseTimesSpike(Q, M, K, S, N, undefined, opts);
+          const dT = firstDiff(outT, refT);
+          if (dT >= 0) throw new Error(`${cfg.label} Q@S^T B${B} ${M}x${K}x${N} rate ${rate}: out[${dT}] = ${outT[dT]} expected ${refT[dT]}`);
+          const d = firstDiff(out, ref);
+          if (d >= 0) throw new Error(`${cfg.label} A@S B${B} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
+        }),
+        { numRuns: RUNS / 2 },
+      );
+    });
+  }
+
+  it("runs as one WASM call whose products the worker shares (and the results still match)", () => {
+    const rand = prng(9);
+    const [B, M, K, N] = [48, 128, 64, 128];
+    const Q = weights(B * M * K, rand, "float");
+    const S = spikes(B * N * K, 0.4, rand);
+    const ref = perProduct(B, M, N, (b) => naiveQST(Q.subarray(b * M * K), M, K, S.subarray(b * N * K), N));
+    Object.assign(phaseTimes, { enabled: true, callerItems: 0, items: 0, batchCalls: 0 });
+    try {
+      for (let i = 0; i < 20 && phaseTimes.callerItems === phaseTimes.items; i++) {
+        expect(firstDiff(denseTimesSpikeT(Q, M, K, S, N, undefined, { backend: "wasm", threads: 2, batch: B }), ref)).toBe(-1);
+      }
+      expect(phaseTimes.batchCalls).toBeGreaterThan(0);
+      expect(phaseTimes.items).toBe(B * phaseTimes.batchCalls);
+      expect(phaseTimes.callerItems).toBeLessThan(phaseTimes.items);
+    } finally {
+      phaseTimes.enabled = false;
+    }
+  });
+
+  it("rejects a batch that is not a whole number, and operands too short for it", () => {
+    expect(() => denseTimesSpikeT(new Float32Array(4), 2, 2, new Int8Array(4), 2, undefined, { batch: 1.5 })).toThrow(RangeError);
+    expect(() => denseTimesSpike(new Float32Array(4), 2, 2, new Int8Array(4), 2, undefined, { batch: 2 })).toThrow(/A has 4 elements, needs 8/);
+  });
+});
+
 describe("options and plumbing", () => {
   it("threads on/off, js/wasm and auto agree on larger shapes (multi-tile, multi-chunk)", () => {
     const rand = prng(42);

@@ -168,6 +168,29 @@ describe("spike kernels: NaN levels and non-finite operands mean the reference l
     );
   });
 
+  it("batched Q @ Sᵀ and A @ S (every step and head in one call) equal ops/matmul on each product, bit for bit", () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer({ min: 2, max: 5 }), ({ M, K, N, nanLevels, profile, seed }, B) => {
+        const Q = fillValues(B * M * K, profile, seed + 3);
+        const St = levels(B * N * K, seed + 2, nanLevels);
+        const S2 = levels(B * K * N, seed + 4, nanLevels);
+        const refT = new Float32Array(B * M * N);
+        const ref2 = new Float32Array(B * M * N);
+        for (let b = 0; b < B; b++) {
+          const q = f32([M, K], Q.slice(b * M * K, (b + 1) * M * K));
+          refT.set(matmul(q, transpose(f32([N, K], levelsToF32(St.slice(b * N * K, (b + 1) * N * K))))).data as Float32Array, b * M * N);
+          ref2.set(matmul(q, f32([K, N], levelsToF32(S2.slice(b * K * N, (b + 1) * K * N)))).data as Float32Array, b * M * N);
+        }
+        for (const k of KERNELS) {
+          const opts = { ...k, batch: B };
+          expect(sameBits(denseTimesSpikeT(Q, M, K, St, N, undefined, opts), refT), `Q @ S^T ${JSON.stringify(opts)}`).toBe(true);
+          expect(sameBits(denseTimesSpike(Q, M, K, S2, N, undefined, opts), ref2), `A @ S ${JSON.stringify(opts)}`).toBe(true);
+        }
+      }),
+      { numRuns: 40, seed: 43 },
+    );
+  });
+
   it("cached weights: finiteness is remembered per array and forgotten on release", async () => {
     const { releasePackedWeights } = await import("../interpreter/engine/kernels/spike-matmul.js");
     const S = Int8Array.from([0, 1, -1, 0]);

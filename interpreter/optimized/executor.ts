@@ -654,15 +654,10 @@ export class OptimizedExecutor {
     if (side === "right" && int8(b) && !int8(a) && sameBatch) {
       const [M, K] = sa.slice(-2) as [number, number];
       if (M === 1) return this.rowAttention(a as Float32Array, K, b as Int8Array, sb, form, batchA, o);
-      if (form === "nt") {
-        const N = sb[sb.length - 2]!;
-        for (let i = 0; i < batchA; i++)
-          denseTimesSpikeT((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * N * K, (i + 1) * N * K), N, o.subarray(i * M * N, (i + 1) * M * N), { threads, backend, variant });
-      } else {
-        const N = sb[sb.length - 1]!;
-        for (let i = 0; i < batchA; i++)
-          denseTimesSpike((a as Float32Array).subarray(i * M * K, (i + 1) * M * K), M, K, (b as Int8Array).subarray(i * K * N, (i + 1) * K * N), N, o.subarray(i * M * N, (i + 1) * M * N), { threads, backend, variant });
-      }
+      // every step and head in one call (the kernels batch them)
+      const opts = { threads, backend, variant, batch: batchA };
+      if (form === "nt") denseTimesSpikeT(a as Float32Array, M, K, b as Int8Array, sb[sb.length - 2]!, o, opts);
+      else denseTimesSpike(a as Float32Array, M, K, b as Int8Array, sb[sb.length - 1]!, o, opts);
       return;
     }
     this.execFallback(p, t);

@@ -93,6 +93,12 @@ export interface SpikeKernelOptions {
   scale?: Float32Array;
   /** Rows per scale entry (default 1 = per-row scale; M = one scalar). */
   scaleBlock?: number;
+  /**
+   * denseTimesSpikeT / denseTimesSpike only: that many independent products, one after the
+   * other in each operand and in out (attention: one per step and head); default 1. On the
+   * WASM backend they run as one call, threads taking whole products.
+   */
+  batch?: number;
 }
 
 export interface SpikePlan {
@@ -169,6 +175,18 @@ function estimateNnz(S: Int8Array, rows: number, K: number, srs: number, scs: nu
     else for (let k = 0; k < K; k++) nz += S[b + k * scs] !== 0 ? 1 : 0;
   }
   return sampleRows === rows ? nz : Math.round((nz * rows) / sampleRows);
+}
+
+/** Nonzero count of S[0..n) (exact for small n; for large n estimated from an even sample). */
+function estimateNnzFlat(S: Int8Array, n: number): number {
+  if (n <= RATE_SAMPLE_ELEMS) {
+    let nz = 0;
+    for (let i = 0; i < n; i++) nz += S[i] !== 0 ? 1 : 0;
+    return nz;
+  }
+  let nz = 0;
+  for (let q = 0; q < RATE_SAMPLE_ELEMS; q++) nz += S[Math.floor((q * n) / RATE_SAMPLE_ELEMS)] !== 0 ? 1 : 0;
+  return Math.round((nz * n) / RATE_SAMPLE_ELEMS);
 }
 
 /**
@@ -387,6 +405,35 @@ function spikeMatmulFinite(S: Int8Array, M: number, K: number, W: Float32Array, 
   return o;
 }
 
+function batchCount(opts: SpikeKernelOptions): number {
+  const B = opts.batch ?? 1;
+  if (!Number.isInteger(B) || B < 0) throw new RangeError(`spike kernels: batch must be a whole number >= 0, got ${B}`);
+  return B;
+}
+
+/**
+ * A batch of dense-times-spike products (`op`: the kernel view of one, see below) as one
+ * WASM call, when the plan picks WASM and every level and float is finite (otherwise
+ * false: the caller runs the products one by one, which handles NaN levels and non-finite
+ * floats). One product's bits do not depend on the others or on the thread count.
+ */
+function batchOnWasm(
+  X: Float32Array, xLen: number, S: Int8Array, sLen: number, o: Float32Array,
+  op: { R: number; K: number; srs: number; scs: number; C: number; wrs: number; wcs: number; ors: number; ocs: number },
+  batch: { n: number; sStride: number; wStride: number; oStride: number },
+  opts: SpikeKernelOptions, pool: BufferPool,
+): boolean {
+  if (batch.n === 0 || op.R === 0 || op.C === 0 || op.K === 0) return false;
+  if (opts.backend === "js" || S.subarray(0, sLen).indexOf(NAN_LEVEL) >= 0 || nonFiniteIndices(X, xLen).length > 0) return false;
+  const plan = resolve(batch.n * op.R, op.K, op.C, S, op.K, 1, { ...opts, nnz: opts.nnz ?? estimateNnzFlat(S, sLen) }, false);
+  if (plan.backend !== "wasm") return false;
+  runSpikeOpWasm({
+    spike: S, ...op, weight: X, out: o,
+    variant: plan.variant, threads: plan.threads, cacheWeights: false, bufferPool: pool, batch,
+  });
+  return true;
+}
+
 /**
  * `Q @ Sᵀ`: Q [M,K] float32, S [N,K] ternary int8 → out [M,N] with
  * out[i,j] = Σ_{k ascending} Q[i,k]*S[j,k] (sequential float32, same contract).
@@ -402,8 +449,18 @@ export function denseTimesSpikeT(
   opts: SpikeKernelOptions = {},
 ): Float32Array {
   const pool = opts.pool ?? defaultPool;
-  const o = out ?? new Float32Array(M * N);
-  checkSizes("denseTimesSpikeT", [[Q, M * K, "Q"], [S, N * K, "S"], [o, M * N, "out"]]);
+  const B = batchCount(opts);
+  const o = out ?? new Float32Array(B * M * N);
+  checkSizes("denseTimesSpikeT", [[Q, B * M * K, "Q"], [S, B * N * K, "S"], [o, B * M * N, "out"]]);
+  if (B !== 1) {
+    // kernel view of one product as below; product b's operands and output b * size further on
+    const op = { R: N, K, srs: K, scs: 1, C: M, wrs: 1, wcs: K, ors: 1, ocs: N };
+    if (!batchOnWasm(Q, B * M * K, S, B * N * K, o, op, { n: B, sStride: N * K, wStride: M * K, oStride: M * N }, opts, pool)) {
+      for (let b = 0; b < B; b++)
+        denseTimesSpikeT(Q.subarray(b * M * K, (b + 1) * M * K), M, K, S.subarray(b * N * K, (b + 1) * N * K), N, o.subarray(b * M * N, (b + 1) * M * N), { ...opts, batch: 1 });
+    }
+    return o;
+  }
   // kernel view: spike rows r = j (S row j), weight (k, c=i) = Q[i*K + k], out (r=j, c=i) at i*N + j
   const nanLevels = nanLevelIndices(S, N * K);
   const badFloats = nonFiniteIndices(Q, M * K);
@@ -436,8 +493,17 @@ export function denseTimesSpike(
   opts: SpikeKernelOptions = {},
 ): Float32Array {
   const pool = opts.pool ?? defaultPool;
-  const o = out ?? new Float32Array(M * N);
-  checkSizes("denseTimesSpike", [[A, M * K, "A"], [S, K * N, "S"], [o, M * N, "out"]]);
+  const B = batchCount(opts);
+  const o = out ?? new Float32Array(B * M * N);
+  checkSizes("denseTimesSpike", [[A, B * M * K, "A"], [S, B * K * N, "S"], [o, B * M * N, "out"]]);
+  if (B !== 1) {
+    const op = { R: N, K, srs: 1, scs: N, C: M, wrs: 1, wcs: K, ors: 1, ocs: N };
+    if (!batchOnWasm(A, B * M * K, S, B * K * N, o, op, { n: B, sStride: K * N, wStride: M * K, oStride: M * N }, opts, pool)) {
+      for (let b = 0; b < B; b++)
+        denseTimesSpike(A.subarray(b * M * K, (b + 1) * M * K), M, K, S.subarray(b * K * N, (b + 1) * K * N), N, o.subarray(b * M * N, (b + 1) * M * N), { ...opts, batch: 1 });
+    }
+    return o;
+  }
   // kernel view: spike rows r = j (column j of S), weight (k, c=i) = A[i*K + k], out (r=j, c=i) at i*N + j
   const nanLevels = nanLevelIndices(S, K * N);
   const badFloats = nonFiniteIndices(A, M * K);

@@ -22,7 +22,7 @@
 
 import { platform } from "#platform";
 import type { PlatformThread } from "../../platform/platform.js";
-import { kernelWat } from "./wasm-kernel-wat.js";
+import { JOB_BYTES, kernelWat } from "./wasm-kernel-wat.js";
 import { watToBinary } from "./wat-binary.js";
 import { type BufferPool } from "./buffer-pool.js";
 
@@ -60,6 +60,7 @@ interface KernelExports {
   dense(S: number, srs: number, scs: number, K: number, P: number, out: number, ors: number, ocs: number, ncols: number,
         r0: number, r1: number, t0: number, t1: number, scr: number, scale: number): void;
   run(job: number, tile: number, scr: number): number;
+  run_batch(jobs: number, n: number, ctr: number, tile: number, scr: number): number;
   vec_run(prog: number, nins: number, np: number, c0: number, c1: number, tcount: number, scr: number, ch: number): void;
   gelu_f32(src: number, dst: number, i0: number, i1: number, list: number): void;
   softmax_rows(src: number, dst: number, n: number, r0: number, r1: number): void;
@@ -68,7 +69,7 @@ interface KernelExports {
   erf_f64(x: number): number;
 }
 
-const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows"] as const;
+const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "run_batch", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows"] as const;
 type FnName = (typeof FN_NAMES)[number];
 interface Call {
   fn: FnName;
@@ -424,7 +425,22 @@ export interface SpikeOp {
   /** Keep the packed weights in wasm memory keyed by this array (caller promises not to mutate it). */
   cacheWeights: boolean;
   bufferPool?: BufferPool | undefined;
+  /**
+   * `n` independent contractions of this shape (attention: one per step and head), the b-th
+   * with its operands and output `b * stride` elements further on. Run as one call: one
+   * copy in and out, threads taking whole contractions (runSpikeBatchWasm). No scale, no
+   * weight cache.
+   */
+  batch?: SpikeBatch | undefined;
 }
+
+export interface SpikeBatch {
+  readonly n: number;
+  readonly sStride: number;
+  readonly wStride: number;
+  readonly oStride: number;
+}
+
 
 interface PackedEntry {
   off: number;
@@ -466,9 +482,10 @@ function dropPacked(e: PackedEntry): void {
 /**
  * Optional diagnostics, accumulated while `enabled`: ms spent copying in (copyIn), in the
  * caller's own share of the work (phaseA), waiting for workers (phaseB), copying out
- * (copyOut); work items done by the caller (callerItems) out of all items (items).
+ * (copyOut); work items done by the caller (callerItems) out of all items (items); batched
+ * calls (batchCalls, whose items are whole contractions).
  */
-export const phaseTimes = { enabled: false, copyIn: 0, phaseA: 0, phaseB: 0, copyOut: 0, calls: 0, callerItems: 0, items: 0 };
+export const phaseTimes = { enabled: false, copyIn: 0, phaseA: 0, phaseB: 0, copyOut: 0, calls: 0, callerItems: 0, items: 0, batchCalls: 0 };
 
 function span(rows: number, cols: number, rs: number, cs: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * rs + (cols - 1) * cs + 1;
@@ -484,7 +501,6 @@ const J = {
   W: 44, wrs: 48, wcs: 52, ncols: 56, P: 60, out: 64, ors: 68, ocs: 72, scale: 76, listChunk: 80,
   nRC: 84, rowsPerChunk: 88, variant: 92, nT: 96,
 } as const;
-const JOB_BYTES = 128;
 
 /** Run a SpikeOp on the wasm backend (startWasm() must have resolved true). */
 export function runSpikeOpWasm(op: SpikeOp): void {
@@ -492,6 +508,7 @@ export function runSpikeOpWasm(op: SpikeOp): void {
   if (!st) throw new Error("spike kernels: WebAssembly backend not initialised (await initSpikeKernels())");
   const { R, K, C } = op;
   if (R === 0 || C === 0) return;
+  if (op.batch) return runSpikeBatchWasm(st, op, op.batch);
   const outSpan = span(R, C, op.ors, op.ocs);
   const arena = st.arena;
   const bp = op.bufferPool;
@@ -604,6 +621,93 @@ export function runSpikeOpWasm(op: SpikeOp): void {
     }
     lap("copyOut");
     if (pt) phaseTimes.calls++;
+  } finally {
+    for (const o of allocs) arena.free(o);
+  }
+}
+
+/** Region of `n` blocks of `one` elements, `stride` apart. */
+function batchSpan(n: number, stride: number, one: number): number {
+  return n === 0 || one === 0 ? 0 : (n - 1) * stride + one;
+}
+
+/**
+ * A batch of small contractions (SpikeOp.batch) as one call: every operand copied in once,
+ * one job block per contraction (the job layout of `run`, weights packed per tile into the
+ * running thread's scratch), and each thread claiming whole contractions through run_batch.
+ * A contraction is never split, so its bits are those of runSpikeOpWasm on it alone.
+ */
+function runSpikeBatchWasm(st: WasmState, op: SpikeOp, b: SpikeBatch): void {
+  const { R, K, C } = op;
+  const n = b.n;
+  if (n === 0) return;
+  if (op.scale || op.cacheWeights) throw new Error("internal: a batched spike contraction takes no scale and no weight cache");
+  const arena = st.arena;
+  const bp = op.bufferPool;
+  const nT = Math.ceil(C / TN);
+  const sOne = span(R, K, op.srs, op.scs);
+  const wOne = span(K, C, op.wrs, op.wcs);
+  const oOne = span(R, C, op.ors, op.ocs);
+  const sAll = batchSpan(n, b.sStride, sOne);
+  const wAll = batchSpan(n, b.wStride, wOne);
+  const oAll = batchSpan(n, b.oStride, oOne);
+  const threads = Math.max(1, Math.min(op.threads, MAX_THREADS, poolThreads(), n));
+  const event = op.variant === "event";
+  const allocs: number[] = [];
+  const take = (bytes: number) => {
+    const o = arena.alloc(bytes, bp);
+    allocs.push(o);
+    return o;
+  };
+  try {
+    const jobs = take(n * JOB_BYTES + 64);
+    const ctr = jobs + n * JOB_BYTES;
+    const sOff = take(sAll);
+    const wOff = take(wAll * 4);
+    const lOff = event ? take(n * R * K * 4) : 0;
+    const cOff = event ? take(n * R * 4) : 0;
+    const oOff = take(oAll * 4);
+    const tiles: number[] = [];
+    for (let t = 0; t < threads; t++) tiles.push(take(K * 2 * TN * 4));
+    const v = arena.v;
+    v.i8.set(op.spike.subarray(0, sAll), sOff);
+    v.f32.set(op.weight.subarray(0, wAll), wOff >> 2);
+    v.i32[ctr >> 2] = 0;
+    for (let q = 0; q < n; q++) {
+      const ji = (jobs + q * JOB_BYTES) >> 2;
+      const set = (f: number, x: number) => (v.i32[ji + (f >> 2)] = x);
+      set(J.listCtr, 0); set(J.listDone, 0); set(J.wReady, 1); set(J.itemCtr, 0);
+      set(J.S, sOff + q * b.sStride); set(J.srs, op.srs); set(J.scs, op.scs); set(J.K, K); set(J.R, R);
+      set(J.L, lOff + q * R * K * 4); set(J.C, cOff + q * R * 4); set(J.W, wOff + q * b.wStride * 4);
+      set(J.wrs, op.wrs); set(J.wcs, op.wcs); set(J.ncols, C); set(J.P, 0);
+      set(J.out, oOff + q * b.oStride * 4); set(J.ors, op.ors); set(J.ocs, op.ocs); set(J.scale, 0);
+      set(J.listChunk, R); set(J.nRC, 1); set(J.rowsPerChunk, R); set(J.variant, event ? 0 : 1); set(J.nT, nT);
+    }
+    const parts: Call[][] = [];
+    for (let t = 0; t < threads; t++) parts.push([{ fn: "run_batch", args: [jobs, n, ctr, tiles[t]!, SCRATCH_BASE + t * SCRATCH_SLOT] }]);
+    const { posted, local } = postParts(parts);
+    const mine = st.ex.run_batch(jobs, n, ctr, tiles[0]!, SCRATCH_BASE);
+    for (const part of local) for (const call of part) callFn(st.ex, call);
+    waitPosted(st.ex, posted);
+    if (phaseTimes.enabled) {
+      phaseTimes.batchCalls++;
+      phaseTimes.callerItems += mine;
+      phaseTimes.items += n;
+    }
+    const f = arena.v.f32;
+    const ob = oOff >> 2;
+    // the output region is fully covered when each contraction's output is (row-major or
+    // transposed) and the contractions follow one another; otherwise element by element
+    const denseOne = (op.ocs === 1 && op.ors === C) || (op.ors === 1 && op.ocs === R);
+    if (denseOne && b.oStride === oOne) op.out.set(f.subarray(ob, ob + oAll));
+    else {
+      for (let q = 0; q < n; q++)
+        for (let r = 0; r < R; r++)
+          for (let c = 0; c < C; c++) {
+            const idx = q * b.oStride + r * op.ors + c * op.ocs;
+            op.out[idx] = f[ob + idx]!;
+          }
+    }
   } finally {
     for (const o of allocs) arena.free(o);
   }

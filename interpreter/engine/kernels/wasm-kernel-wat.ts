@@ -42,6 +42,9 @@
 import { numericsWat } from "./wasm-numerics-wat.js";
 import { vectorVmWat, VEC_CHUNK } from "./wasm-vector-wat.js";
 
+/** Bytes per job block of `run` (fields up to offset 96; run_batch steps through blocks this far apart). */
+export const JOB_BYTES = 128;
+
 export interface WatOptions {
   /** Columns per tile; multiple of 8. Number of f32x4 accumulators = TN / 4. */
   readonly tn: number;
@@ -308,7 +311,7 @@ ${numericsWat()}
   ;; Fields: 0 listCtr  4 listDone  8 wReady  12 itemCtr  16 S  20 srs  24 scs  28 K  32 R
   ;;   36 L  40 C  44 W  48 wrs  52 wcs  56 ncols  60 P  64 out  68 ors  72 ocs  76 scale
   ;;   80 listChunk  84 nRC  88 rowsPerChunk  92 variant (0 event, 1 dense)  96 nT
-  (func (export "run") (param $job i32) (param $tile i32) (param $scr i32) (result i32)
+  (func $run (export "run") (param $job i32) (param $tile i32) (param $scr i32) (result i32)
     (local $K i32) (local $R i32) (local $r0 i32) (local $r1 i32) (local $w i32) (local $nItems i32)
     (local $t i32) (local $lastT i32) (local $tb i32) (local $pbase i32) (local $nRC i32) (local $rpc i32)
     (local $chunk i32) (local $variant i32) (local $full i32) (local $done i32)
@@ -385,6 +388,20 @@ ${numericsWat()}
       (local.set $done (i32.add (local.get $done) (i32.const 1)))
       (br $il)))
     ;; number of work items this thread did (diagnostics)
+    (local.get $done))
+
+  ;; run_batch: many small contractions (attention: one per step and head), job blocks of
+  ;; ${JOB_BYTES} bytes from $jobs. Threads claim whole jobs through the counter at $ctr
+  ;; and each runs its job alone with run (it lists every row itself, so it never waits for
+  ;; another thread). Returns the number of jobs this thread did (diagnostics).
+  (func (export "run_batch") (param $jobs i32) (param $n i32) (param $ctr i32) (param $tile i32) (param $scr i32) (result i32)
+    (local $b i32) (local $done i32)
+    (block $bd (loop $bl
+      (local.set $b (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)))
+      (br_if $bd (i32.ge_s (local.get $b) (local.get $n)))
+      (drop (call $run (i32.add (local.get $jobs) (i32.mul (local.get $b) (i32.const ${JOB_BYTES}))) (local.get $tile) (local.get $scr)))
+      (local.set $done (i32.add (local.get $done) (i32.const 1)))
+      (br $bl)))
     (local.get $done))
 )
 `;
