@@ -58,6 +58,8 @@ export class GradientEngine {
   private executor?: OptimizedExecutor;
   /** With reuseBuffers: the step's storage, and the results' buffers by name. */
   private readonly arena?: BufferArena;
+  /** With reuseBuffers on the optimized path: the executor's temporaries. */
+  private readonly scratch?: BufferArena;
   private readonly kept = new Map<string, Float32Array>();
 
   constructor(
@@ -67,12 +69,15 @@ export class GradientEngine {
   ) {
     // keepValues: the backward reads the forward's values from the executor's buffers
     if (options.optimize ?? true) this.executor = new OptimizedExecutor(runPasses(graph).graph, params, { keepValues: true });
-    if (options.reuseBuffers) this.arena = new BufferArena();
+    if (options.reuseBuffers) {
+      this.arena = new BufferArena();
+      if (this.executor) this.scratch = new BufferArena();
+    }
   }
 
   /** Buffers this engine's arena has created (constant after the first run when nothing else changes). */
   get buffersCreated(): number {
-    return this.arena?.created ?? 0;
+    return (this.arena?.created ?? 0) + (this.scratch?.created ?? 0);
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed): GradientResult {
@@ -83,7 +88,10 @@ export class GradientEngine {
       // Parameters may have changed in place since the last run (a training step): the
       // executor must not reuse weight-only values it computed from the old ones.
       ex.paramsChanged();
-      ex.run(inputs, { mode });
+      // The executor copies what it keeps into its planned buffers: the temporaries of its
+      // reference fallbacks (a causal mask, ...) come from a scratch arena of their own.
+      this.scratch?.reset();
+      withArena(this.scratch, () => ex.run(inputs, { mode }));
     } else if (mode === "step") stepwise = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
     // Outside the arena: the executor keeps its buffers (and weight-only values) across runs.
     this.arena?.reset();

@@ -97,6 +97,8 @@ export function compileFusedWasm(program: readonly FusedStep[], kinds: readonly 
   return { program: { instrs: [...splats, ...instrs], regs: Math.max(1, regs), scalars }, kinds };
 }
 
+const scratch = new WeakMap<FusedWasm, { T: number; n: number; table: Float32Array; params: Float32Array[] }>();
+
 /**
  * Runs `fw` over T steps of n elements: `ins` are the node's inputs (whole time axis),
  * `tables` the executor's broadcast offsets of each input into the output (used to expand
@@ -106,7 +108,11 @@ export function compileFusedWasm(program: readonly FusedStep[], kinds: readonly 
 export function runFusedWasm(fw: FusedWasm, ins: readonly Float32Array[], tables: readonly (Int32Array | undefined)[], T: number, n: number, out: Float32Array, threads: number): boolean {
   if (!vecReady() || ins.some((x) => !(x instanceof Float32Array))) return false;
   const scalarCount = fw.program.scalars;
-  const table = new Float32Array(T * scalarCount);
+  // The scalar table and the static operands' expansions are scratch: reused by the next
+  // run of the same program at the same sizes (training runs it every step), never shared.
+  let sc = scratch.get(fw);
+  if (!sc || sc.T !== T || sc.n !== n) scratch.set(fw, (sc = { T, n, table: new Float32Array(T * scalarCount), params: [] }));
+  const table = sc.table.fill(0);
   const inputs: Float32Array[] = [];
   const params: Float32Array[] = [];
   let slot = 0;
@@ -118,7 +124,7 @@ export function runFusedWasm(fw: FusedWasm, ins: readonly Float32Array[], tables
         break;
       case "static": {
         const tab = tables[k];
-        const p = new Float32Array(n);
+        const p = (sc.params[params.length] ??= new Float32Array(n));
         if (tab) for (let i = 0; i < n; i++) p[i] = x[tab[i]!]!;
         else p.set(x.subarray(0, n));
         params.push(p);

@@ -198,13 +198,17 @@ export function compileNeuronWasm(
   const ai = amplitudes.map((a) => fallback.amplitudes.indexOf(a));
   const pi = params.map((p) => fallback.params.indexOf(p));
   if (ai.some((i) => i < 0) || pi.some((i) => i < 0)) return undefined;
+  let scratchTable = new Float32Array(0);
   const run = (io: NeuronKernelIO, nn: number, t0: number, t1: number): void => {
     const ready = vecReady();
     if (opts.backend === "auto" && (!ready || nn * (t1 - t0) < WASM_NEURON_MIN)) return fallback.run(io, nn, t0, t1);
     if (!ready) throw new Error('neuron kernels: backend "wasm" requested before initSpikeKernels() resolved');
     const mine = { ...io, amplitudes: ai.map((i) => io.amplitudes[i]!), params: pi.map((i) => io.params[i]!) };
     wasmNeuronStats.runs++;
-    const table = new Float32Array(Math.max(1, (t1 - t0) * tableIds.length));
+    // scratch, reused by the next run of the same length (scalars() writes every entry)
+    const len = Math.max(1, (t1 - t0) * tableIds.length);
+    if (scratchTable.length !== len) scratchTable = new Float32Array(len);
+    const table = scratchTable;
     scalars(mine, t0, t1, table);
     const vio = {
       inputs: io.inputs,

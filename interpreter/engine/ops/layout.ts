@@ -80,7 +80,9 @@ export function reshape<T extends Tensor>(x: T, shape: readonly number[]): T {
     target = shape.map((d) => (d === -1 ? n / known : d));
   }
   if (numel(target) !== n) throw new ShapeError(`reshape: cannot reshape ${shapeString(x.shape)} to ${shapeString(shape)}`);
-  return build(x, target, x.data.slice());
+  const out = alloc(x, n); // a copy (ops never share storage), from the arena when there is one
+  out.set(x.data);
+  return build(x, target, out);
 }
 
 /**
