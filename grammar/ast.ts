@@ -99,6 +99,17 @@ export interface IndexExpr {
   readonly span: Span;
 }
 
+/**
+ * `word.table`: a parameter of one of the layer's own fields, read by its forward (shared
+ * weights: one parameter, used in two places). `target` is the field (or a longer path to it).
+ */
+export interface MemberExpr {
+  readonly kind: "Member";
+  readonly target: Expr;
+  readonly name: Ident;
+  readonly span: Span;
+}
+
 /** `repeat n { Block(...) }`: n fresh instances of the body, applied in sequence. */
 export interface RepeatExpr {
   readonly kind: "Repeat";
@@ -122,6 +133,7 @@ export type Expr =
   | BinaryExpr
   | CallExpr
   | IndexExpr
+  | MemberExpr
   | RepeatExpr
   | ErrorExpr;
 
@@ -155,6 +167,11 @@ export interface LetStmt {
 export interface AssignStmt {
   readonly kind: "Assign";
   readonly target: Ident;
+  /**
+   * `.table` in `word.table = ...`: writing a field's parameter, which the checker refuses
+   * (parameters are read-only); parsed so the message can say so. Absent for `u = ...`.
+   */
+  readonly members?: readonly Ident[];
   readonly value: Expr;
   readonly span: Span;
 }

@@ -91,6 +91,11 @@ function tok(n: CstNode | undefined, key: string): IToken | undefined {
   return e !== undefined && !isNode(e) && isReal(e) ? e : undefined;
 }
 
+/** Every real token child under `key`, in source order. */
+function toks(n: CstNode | undefined, key: string): IToken[] {
+  return (n?.children[key] ?? []).filter((e): e is IToken => !isNode(e) && isReal(e));
+}
+
 function isReal(t: IToken): boolean {
   return t.isInsertedInRecovery !== true && Number.isFinite(t.startOffset) && t.startOffset >= 0;
 }
@@ -433,9 +438,12 @@ class Converter {
       const nameTok = tok(d, "name");
       if (nameTok === undefined) return undefined;
       const target = this.ident(nameTok, nameTok.startOffset);
+      const members = toks(d, "member").map((m) => this.ident(m, m.startOffset));
+      const last = members[members.length - 1]?.span ?? target.span;
       const eq = tok(d, "eq");
-      const value = this.expr(node(d, "value"), this.after(target.span.end, eq));
-      return { kind: "Assign", target, value, span: this.cover(target.span.end, target.span, eq, value.span) };
+      const value = this.expr(node(d, "value"), this.after(last.end, eq));
+      const span = this.cover(target.span.end, target.span, last, eq, value.span);
+      return members.length > 0 ? { kind: "Assign", target, members, value, span } : { kind: "Assign", target, value, span };
     }
     const kw = tok(d, "kw");
     if (kw === undefined) return undefined;
@@ -531,6 +539,10 @@ class Converter {
         }
         const span = this.cover(at, target.span, this.range(s));
         target = { kind: "Index", target, items, span };
+      } else if (s.name === "memberAccess") {
+        const dot = tok(s, "dot");
+        const name = this.ident(tok(s, "name"), this.after(target.span.end, dot));
+        target = { kind: "Member", target, name, span: this.cover(at, target.span, dot, name.span) };
       }
     }
     return target;

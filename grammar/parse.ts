@@ -231,7 +231,7 @@ function tooDeeplyNested(tokens: readonly IToken[]): Map<IToken, string> {
   return out;
 }
 
-const EXPR_KINDS: ReadonlySet<string> = new Set(["Number", "Bool", "String", "Name", "Unary", "Binary", "Call", "Index", "Repeat", "ErrorExpr"]);
+const EXPR_KINDS: ReadonlySet<string> = new Set(["Number", "Bool", "String", "Name", "Unary", "Binary", "Call", "Index", "Member", "Repeat", "ErrorExpr"]);
 
 /**
  * Replaces every expression deeper than MAX_EXPRESSION_DEPTH in `decl` by an `ErrorExpr`

@@ -17,6 +17,7 @@ import {
   Colon,
   Comma,
   Const,
+  Dot,
   Ellipsis,
   Emit,
   Equals,
@@ -323,8 +324,13 @@ export class SpkParser extends LineAwareRecoveryParser {
     this.OPTION(() => this.CONSUME(Semi, { LABEL: "semi" }));
   });
 
+  /** `u = ...`; `word.table = ...` parses so the checker can say why it is refused. */
   readonly assignStmt = this.RULE("assignStmt", () => {
     this.CONSUME(Ident, { LABEL: "name" });
+    this.MANY(() => {
+      this.CONSUME(Dot, { LABEL: "dot" });
+      this.CONSUME2(Ident, { LABEL: "member" });
+    });
     this.CONSUME(Equals, { LABEL: "eq" });
     this.SUBRULE(this.expression, { LABEL: "value" });
     this.OPTION(() => this.CONSUME(Semi, { LABEL: "semi" }));
@@ -370,15 +376,22 @@ export class SpkParser extends LineAwareRecoveryParser {
     ]);
   });
 
-  /** A primary followed by any chain of calls `(...)` and indexings `[...]`. */
+  /** A primary followed by any chain of calls `(...)`, indexings `[...]` and members `.name`. */
   readonly postfix = this.RULE("postfix", () => {
     this.SUBRULE(this.primary, { LABEL: "primary" });
     this.MANY(() => {
       this.OR([
         { ALT: () => this.SUBRULE(this.callArgs, { LABEL: "suffix" }) },
         { ALT: () => this.SUBRULE(this.indexArgs, { LABEL: "suffix" }) },
+        { ALT: () => this.SUBRULE(this.memberAccess, { LABEL: "suffix" }) },
       ]);
     });
+  });
+
+  /** `.table` in `word.table`. */
+  readonly memberAccess = this.RULE("memberAccess", () => {
+    this.CONSUME(Dot, { LABEL: "dot" });
+    this.CONSUME(Ident, { LABEL: "name" });
   });
 
   readonly callArgs = this.RULE("callArgs", () => {

@@ -118,6 +118,8 @@ const keywordTokens: readonly TokenType[] = [
 
 export const Arrow = createToken({ name: "Arrow", pattern: /->/ });
 export const Ellipsis = createToken({ name: "Ellipsis", pattern: /\.\.\./ });
+/** `word.table`: a field's parameter (after `...` and numbers, so `.5` stays a number). */
+export const Dot = createToken({ name: "Dot", pattern: /\./ });
 export const Plus = createToken({ name: "Plus", pattern: /\+/ });
 export const Minus = createToken({ name: "Minus", pattern: /-/ });
 export const Star = createToken({ name: "Star", pattern: /\*/ });
@@ -161,6 +163,7 @@ export const allTokens: readonly TokenType[] = [
   RBrace,
   LBracket,
   RBracket,
+  Dot,
 ];
 
 /** How each token is spelled in messages (`)`), or described when it has no fixed spelling. */
@@ -256,6 +259,7 @@ const kindOf = new Map<TokenType, LexKind>([
   [At, "operator"],
   [Equals, "operator"],
   [Ellipsis, "punct"],
+  [Dot, "punct"],
   [Colon, "punct"],
   [Comma, "punct"],
   [Semi, "punct"],

@@ -18,7 +18,7 @@ import { i32 } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
 import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
-import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
+import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING, MLM_UNTIED_MAPPING } from "./spikelm/mapping.js";
 import type { WeightMapping } from "./weights-mapping.js";
 
 const MODELS_DIR = platform.path.join(platform.repoRoot, "models");
@@ -98,14 +98,15 @@ export const MODELS: readonly ModelInfo[] = [
   },
   {
     name: "mlm-small",
-    description: "SpikeLM encoder + masked-LM head, 2 layers, d 64 (masked LM on the KJV corpus)",
+    // Trained before the head was tied to the embeddings: a decoder matrix of its own.
+    description: "SpikeLM encoder + masked-LM head (decoder not tied), 2 layers, d 64 (masked LM on the KJV corpus)",
     task: "fill-mask",
     spec: ENCODER_SPEC,
-    entry: "SpikeLMForMaskedLM",
+    entry: "SpikeLMForMaskedLMUntied",
     args: SMALL_ENCODER_ARGS,
     tokenizer: smallWordPiece,
     weights: TRAINED_MLM_WEIGHTS,
-    mapping: MLM_MAPPING,
+    mapping: MLM_UNTIED_MAPPING,
     context: SMALL_ENCODER_ARGS.ctx,
   },
   {

@@ -16,7 +16,7 @@ import { type RunTimings, runSpec, timed } from "../interpreter/run.js";
 import { ParamStore, gatheredRows } from "../interpreter/runtime/params.js";
 import { type LoadedWeights, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
-import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING } from "./spikelm/mapping.js";
+import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING, MLM_UNTIED_MAPPING } from "./spikelm/mapping.js";
 import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
 import type { WeightMapping } from "./weights-mapping.js";
 
@@ -62,6 +62,7 @@ const ENTRY_FOR_TASK: Readonly<Record<Task, string>> = {
 const MAPPING_FOR_ENTRY: ReadonlyMap<string, WeightMapping> = new Map([
   ["SpikeLMEncoder", ENCODER_MAPPING],
   ["SpikeLMForMaskedLM", MLM_MAPPING],
+  ["SpikeLMForMaskedLMUntied", MLM_UNTIED_MAPPING],
   ["SpikeLMForSequenceClassification", CLASSIFIER_MAPPING],
   ["SpikeLMDecoder", DECODER_MAPPING],
 ]);

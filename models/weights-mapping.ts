@@ -8,6 +8,10 @@
  *   (`...act_clip_val.0` … `.{T-1}`) onto one spec amplitude of shape [T], stacked in order.
  * `ignored` rows are reference names a checkpoint may hold that the spec has no use for
  * (e.g. `weight_clip_val`, `bert.embeddings.position_ids`); `{*}` there matches any text.
+ * `tied` rows `[alias, primary]` are two reference names of one tensor (BERT's
+ * `cls.predictions.decoder.weight` IS `bert.embeddings.word_embeddings.weight`): importing,
+ * the alias must hold exactly the primary's values (or stand in for it when the file has
+ * only the alias); exporting writes both names, as PyTorch's `state_dict` does.
  *
  * Importing checks everything before anything is used, and reports every problem at once in
  * one UserError: missing tensors, extra (unknown) tensors, wrong dtype (integer where float),
@@ -21,12 +25,15 @@ import type { ParamSpec } from "../interpreter/ir/graph.js";
 
 export type MappingRow = readonly [reference: string, spec: string];
 export type IgnoredRow = readonly [reference: string, reason: string];
+export type TiedRow = readonly [alias: string, primary: string];
 
 export interface WeightMapping {
   /** Name of the mapping, for messages ("spikelm-encoder", ...). */
   readonly name: string;
   readonly rows: readonly MappingRow[];
   readonly ignored: readonly IgnoredRow[];
+  /** Reference names that are the same tensor as another (exact names, no placeholders). */
+  readonly tied?: readonly TiedRow[];
 }
 
 interface CompiledRow {
@@ -121,6 +128,10 @@ export function importWeights(
   const unmapped: string[] = [];
   const nonFinite: string[] = [];
 
+  // 0. Tied names: one tensor. The alias must equal the primary; then only the primary is read.
+  const tiedProblems: string[] = [];
+  tensors = resolveTied(tensors, mapping, tiedProblems);
+
   // 1. Every tensor in the file: mapped, ignored, or extra.
   const used = new Set<string>();
   let allNames: string[] | undefined;
@@ -197,9 +208,10 @@ export function importWeights(
   if (dtype.length) sections.push(problemList("wrong dtype", dtype));
   if (shape.length) sections.push(problemList("wrong shape", shape));
   if (nonFinite.length) sections.push(problemList("non-finite values", nonFinite));
+  if (tiedProblems.length) sections.push(problemList("tied tensors that differ", tiedProblems));
   if (unmapped.length) sections.push(problemList(`spec parameters the mapping "${mapping.name}" has no row for`, unmapped));
   if (sections.length > 0) {
-    const n = missing.length + extra.length + dtype.length + shape.length + nonFinite.length + unmapped.length;
+    const n = missing.length + extra.length + dtype.length + shape.length + nonFinite.length + unmapped.length + tiedProblems.length;
     throw new UserError(
       `${opts.source ?? "weights"}: ${n} problem${n === 1 ? "" : "s"} with the weights (reference naming, mapping "${mapping.name}"); nothing was loaded:\n  ${sections.join("\n  ")}`,
       { file: opts.source },
@@ -209,11 +221,44 @@ export function importWeights(
 }
 
 /**
+ * The file's tensors with every tied alias folded into its primary: dropped when it holds
+ * exactly the primary's dtype, shape and values (bit for bit), renamed to the primary when the
+ * file has only the alias (Hugging Face's `save_pretrained` keeps one name of a tied pair),
+ * and reported in `problems`, naming both tensors, when the two differ.
+ */
+function resolveTied(tensors: ReadonlyMap<string, Tensor>, mapping: WeightMapping, problems: string[]): ReadonlyMap<string, Tensor> {
+  if (!mapping.tied?.some(([alias]) => tensors.has(alias))) return tensors;
+  const out = new Map(tensors);
+  for (const [alias, primary] of mapping.tied) {
+    const a = out.get(alias);
+    if (!a) continue;
+    out.delete(alias);
+    const p = out.get(primary);
+    if (!p) out.set(primary, a);
+    else if (a.dtype !== p.dtype || !sameShape(a.shape, p.shape)) problems.push(`"${alias}" ${a.dtype}${shapeString(a.shape)} is tied to "${primary}" ${p.dtype}${shapeString(p.shape)} (one tensor in this model) but their shapes or dtypes differ`);
+    else {
+      const i = a.data.findIndex((v, k) => !Object.is(v, p.data[k]));
+      if (i >= 0) problems.push(`"${alias}" is tied to "${primary}" (one tensor in this model) but they differ: element ${i} is ${a.data[i]} in "${alias}" and ${p.data[i]} in "${primary}"`);
+    }
+  }
+  return out;
+}
+
+/** `names` (reference name → tensor) plus every tied alias of a name present, sharing its data. */
+export function withTiedAliases<T extends Tensor>(named: Map<string, T>, mapping: WeightMapping): Map<string, T> {
+  for (const [alias, primary] of mapping.tied ?? []) {
+    const p = named.get(primary);
+    if (p && !named.has(alias)) named.set(alias, p);
+  }
+  return named;
+}
+
+/**
  * Whether `name` is a reference name the mapping knows: it matches a row (whatever the
  * model's size) or a declared-ignored pattern. Used to pick the mapping a file is written in.
  */
 export function recognizes(mapping: WeightMapping, name: string): boolean {
-  return compileRows(mapping).some((r) => r.ref.test(name)) || ignoredRegexes(mapping).some((re) => re.test(name));
+  return compileRows(mapping).some((r) => r.ref.test(name)) || ignoredRegexes(mapping).some((re) => re.test(name)) || (mapping.tied ?? []).some(([alias]) => alias === name);
 }
 
 const ignoredCache = new WeakMap<WeightMapping, RegExp[]>();
@@ -241,6 +286,7 @@ export function withoutPrefix(mapping: WeightMapping, prefix: string): WeightMap
     name: `${mapping.name} without the "${prefix}" prefix`,
     rows: mapping.rows.map(([r, p]) => [strip(r), p] as const),
     ignored: mapping.ignored.map(([r, why]) => [strip(r), why] as const),
+    ...(mapping.tied ? { tied: mapping.tied.map(([a, p]) => [strip(a), strip(p)] as const) } : {}),
   };
   byPrefix.set(prefix, out);
   return out;
@@ -294,6 +340,11 @@ export function exportWeights(
     else names.forEach((n, t) => out.set(n, f32([], [v.data[t]!])));
   }
   if (problems.length > 0) throw new UserError(`cannot export to reference naming (mapping "${mapping.name}"):\n  ${problems.join("\n  ")}`);
+  // Both names of a tied tensor, each its own copy (a safetensors file holds each name's bytes).
+  for (const [alias, primary] of mapping.tied ?? []) {
+    const p = out.get(primary);
+    if (p) out.set(alias, copyTensor(p));
+  }
   for (const [k, v] of opts.buffers ?? []) out.set(k, copyTensor(v));
   return out;
 }

@@ -28,6 +28,8 @@ function sx(e: Expr): string {
       return `(idx ${sx(e.target)}${e.items
         .map((i) => " " + (i.kind === "Slice" ? `${i.start ? sx(i.start) : ""}:${i.end ? sx(i.end) : ""}` : sx(i)))
         .join("")})`;
+    case "Member":
+      return `(. ${sx(e.target)} ${e.name.name})`;
     case "Repeat":
       return `(repeat ${sx(e.count)} ${sx(e.body)})`;
     case "ErrorExpr":

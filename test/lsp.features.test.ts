@@ -193,6 +193,37 @@ describe("completion", () => {
   });
 });
 
+describe("shared weights (`embeddings.word.table`)", () => {
+  let tied: Fixture;
+  beforeAll(async () => {
+    tied = fixture("tied.spk");
+    await client.open(tied.uri, tied.text);
+  });
+  afterAll(() => client.closeDoc(tied.uri));
+
+  it("hover on the member shows the weight it reads, its path and its type", async () => {
+    const text = await hoverText(tied, "table");
+    expect(text).toContain("(weight) table: [n, d]");
+    expect(text).toContain("**reads:** `embeddings.word.table`");
+    expect(text).toContain("**type:** `f32[vocab, d]`");
+  });
+
+  it("goes to the weight's declaration in the prelude", async () => {
+    const loc = await client.request<Location[]>("textDocument/definition", at(tied, "table"));
+    expect(loc).toHaveLength(1);
+    expect(loc[0]!.uri).toBe(pathToFileURL(path.join(STDLIB_DIR, "prelude.spk")).href);
+    const prelude = (await import("node:fs")).readFileSync(path.join(STDLIB_DIR, "prelude.spk"), "utf8").split("\n");
+    const { line, character } = loc[0]!.range.start;
+    expect(prelude[line]!.slice(character)).toMatch(/^table: \[n, d\]/);
+  });
+
+  it("completes a field's weights and fields after `.`, through nested fields", async () => {
+    const ask = async (name: string) => (await client.request<CompletionItem[]>("textDocument/completion", at(tied, name))).map((i) => i.label);
+    expect(await ask("fields")).toEqual(["word"]);
+    expect(await ask("members")).toEqual(["table"]);
+  });
+});
+
 describe("navigation", () => {
   it("goes to a definition in another file and in the stdlib", async () => {
     const proj = await client.request<Location[]>("textDocument/definition", at(main, "proj"));

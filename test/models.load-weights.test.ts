@@ -246,7 +246,7 @@ describe("the model config's sizes are spec arguments", () => {
 
 describe("strict: false (PyTorch's load_state_dict(strict=False)): fine-tuning a classifier from a masked-LM checkpoint", () => {
   const cls = compileEntry({ file: SPEC, entry: "SpikeLMForSequenceClassification", args: { ...SMALL_ENCODER_ARGS, classes: 2 }, inputs });
-  const mlm = compileEntry({ file: SPEC, entry: "SpikeLMForMaskedLM", args: SMALL_ENCODER_ARGS, inputs });
+  const mlm = compileEntry({ file: SPEC, entry: "SpikeLMForMaskedLMUntied", args: SMALL_ENCODER_ARGS, inputs });
   const mlmWeights = loadWeightsFor(mlm, SMALL_ENCODER_WEIGHTS).weights;
 
   it("spec paths: the head's tensors are skipped and the new head is seeded; strict refuses", () => {
@@ -261,7 +261,7 @@ describe("strict: false (PyTorch's load_state_dict(strict=False)): fine-tuning a
   });
 
   it("reference naming: a pretraining checkpoint without pooler and classifier loads with those seeded", () => {
-    const ckpt = exportWeights(mlmWeights, (MAPPINGS.get("spikelm-mlm"))!, mlm.graph.params);
+    const ckpt = exportWeights(mlmWeights, (MAPPINGS.get("spikelm-mlm-untied"))!, mlm.graph.params);
     expect(() => weightsFromTensors(cls, ckpt, "ckpt")).toThrow(/missing \(4\)/);
     const r = weightsFromTensors(cls, ckpt, "ckpt", { strict: false });
     expect(r.mappingApplied).toBe("spikelm-classifier");

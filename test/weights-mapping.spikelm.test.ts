@@ -13,7 +13,7 @@ import { readSafetensors } from "../interpreter/io/safetensors.js";
 import { MODELS, SMALL_DECODER_WEIGHTS, SMALL_ENCODER_ARGS, SMALL_DECODER_ARGS, SMALL_ENCODER_WEIGHTS, SMALL_VOCAB, entryParams, findModel, inputNames, modelParams } from "../models/registry.js";
 import { loadWeightsFor } from "../models/load-weights.js";
 import { DECODER_ARGS, ENCODER_ARGS, smallDecoderBytes, smallEncoderBytes } from "../models/spikelm/make-weights.js";
-import { CLASSIFIER_MAPPING, MLM_MAPPING } from "../models/spikelm/mapping.js";
+import { CLASSIFIER_MAPPING, MLM_UNTIED_MAPPING } from "../models/spikelm/mapping.js";
 import { exportWeights, importWeights, referenceNames } from "../models/weights-mapping.js";
 
 const shipped = readSafetensors(SMALL_ENCODER_WEIGHTS).tensors;
@@ -22,7 +22,7 @@ const mlmParams = entryParams(mlm.spec, mlm.entry, mlm.args, inputNames(mlm));
 
 function problems(tensors: ReadonlyMap<string, Tensor>): string {
   try {
-    importWeights(tensors, MLM_MAPPING, mlmParams, { source: "ckpt.safetensors" });
+    importWeights(tensors, MLM_UNTIED_MAPPING, mlmParams, { source: "ckpt.safetensors" });
   } catch (e) {
     expect(e).toBeInstanceOf(UserError);
     return (e as Error).message;
@@ -47,7 +47,7 @@ describe("reference naming → spec paths", () => {
   });
 
   it("declared rows: a linear keeps [out, in]; act_clip_val.{t} (0-d) stack into the neuron's [T] amplitude; clip_key/clip_value go to kfire/vfire", () => {
-    const w = importWeights(shipped, MLM_MAPPING, mlmParams);
+    const w = importWeights(shipped, MLM_UNTIED_MAPPING, mlmParams);
     expect(Array.from(w.get("blocks.1.attn.q.W")!.data)).toEqual(Array.from(shipped.get("bert.encoder.layer.1.attention.self.query.weight")!.data));
     expect(w.get("blocks.1.up.W")!.shape).toEqual([256, 64]);
     const alpha = (n: string) => [0, 1, 2, 3].map((t) => shipped.get(`${n}.${t}`)!.data[0]);
@@ -67,7 +67,7 @@ describe("reference naming → spec paths", () => {
     // What each model leaves unused in the shipped file, written here independently of the
     // mapping tables: the unused clip values, the position-id buffer, and the other task's head.
     const cases = [
-      { name: "mlm", mapping: MLM_MAPPING, params: mlmParams, unused: /weight_clip_val$|^bert\.embeddings\.position_ids$|^bert\.pooler\.|^classifier\./ },
+      { name: "mlm", mapping: MLM_UNTIED_MAPPING, params: mlmParams, unused: /weight_clip_val$|^bert\.embeddings\.position_ids$|^bert\.pooler\.|^classifier\./ },
       { name: "classifier", mapping: CLASSIFIER_MAPPING, params: clsParams, unused: /weight_clip_val$|^bert\.embeddings\.position_ids$|^cls\./ },
     ];
     const bytes = (t: Tensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
@@ -161,22 +161,22 @@ describe("reference naming → spec paths", () => {
     const noAlpha = edit((m) => {
       for (const k of [...m.keys()]) if (/act_clip_val|clip_key|clip_value/.test(k)) m.delete(k);
     });
-    expect(() => importWeights(noAlpha, MLM_MAPPING, mlmParams)).toThrow(/missing \(64\)/);
-    const w = importWeights(noAlpha, MLM_MAPPING, mlmParams, { allowMissingAmplitudes: true });
+    expect(() => importWeights(noAlpha, MLM_UNTIED_MAPPING, mlmParams)).toThrow(/missing \(64\)/);
+    const w = importWeights(noAlpha, MLM_UNTIED_MAPPING, mlmParams, { allowMissingAmplitudes: true });
     expect([...w.keys()].some((k) => k.endsWith(".alpha"))).toBe(false);
     const partly = edit((m) => m.delete("bert.encoder.layer.0.output.dense.act_clip_val.1"));
-    expect(() => importWeights(partly, MLM_MAPPING, mlmParams, { allowMissingAmplitudes: true })).toThrow(/act_clip_val\.1/);
+    expect(() => importWeights(partly, MLM_UNTIED_MAPPING, mlmParams, { allowMissingAmplitudes: true })).toThrow(/act_clip_val\.1/);
   });
 
   it("export is the inverse: spec paths → reference naming → the same spec tensors", () => {
-    const w = importWeights(shipped, MLM_MAPPING, mlmParams);
-    const back = exportWeights(w, MLM_MAPPING, mlmParams);
+    const w = importWeights(shipped, MLM_UNTIED_MAPPING, mlmParams);
+    const back = exportWeights(w, MLM_UNTIED_MAPPING, mlmParams);
     expect(back.get("bert.encoder.layer.0.attention.self.clip_key.3")!.shape).toEqual([]);
     for (const [k, v] of back) expect(Array.from(v.data), k).toEqual(Array.from(shipped.get(k)!.data));
-    const again = importWeights(back, MLM_MAPPING, mlmParams);
+    const again = importWeights(back, MLM_UNTIED_MAPPING, mlmParams);
     for (const [k, v] of w) expect(Array.from(again.get(k)!.data)).toEqual(Array.from(v.data));
-    expect(new Set(referenceNames(MLM_MAPPING, mlmParams))).toEqual(new Set(back.keys()));
-    expect(() => exportWeights(new Map([...w].filter(([k]) => k !== "blocks.0.up.fire.alpha")), MLM_MAPPING, mlmParams)).toThrow(/"blocks\.0\.up\.fire\.alpha" has no value \(an amplitude not yet calibrated/);
+    expect(new Set(referenceNames(MLM_UNTIED_MAPPING, mlmParams))).toEqual(new Set(back.keys()));
+    expect(() => exportWeights(new Map([...w].filter(([k]) => k !== "blocks.0.up.fire.alpha")), MLM_UNTIED_MAPPING, mlmParams)).toThrow(/"blocks\.0\.up\.fire\.alpha" has no value \(an amplitude not yet calibrated/);
   });
 });
 

@@ -44,6 +44,8 @@ const CODES = {
   SPK411: "emit or return in the wrong body",
   SPK412: "weight initialiser not recognised",
   SPK413: "recursive instantiation",
+  SPK414: "not a weight of one of this layer's fields",
+  SPK415: "a field's weight is read-only",
   SPK501: "expected a constant",
   SPK502: "expected a tensor",
   SPK503: "wrong number of arguments to a builtin",

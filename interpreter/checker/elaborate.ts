@@ -18,6 +18,7 @@ import type {
   Decl,
   Expr,
   ForwardDecl,
+  Ident,
   ModuleDecl,
   NeuronDecl,
   Param,
@@ -590,6 +591,8 @@ export class Elaborator {
         return this.call(e, sc);
       case "Index":
         return this.index(e, sc);
+      case "Member":
+        return this.member(e, sc);
       case "Repeat":
         this.report("SPK205", sc.uri, e.span, "`repeat` builds a stack of layers and can only be a field's value");
         return UNKNOWN;
@@ -639,7 +642,8 @@ export class Elaborator {
   }
 
   private call(e: Extract<Expr, { kind: "Call" }>, sc: Scope): Value {
-    const callee = this.evalConst(e.callee, { ...sc, lower: undefined });
+    // `word.table(x)`: a member is a tensor (or refused), never a callee; say so as for any tensor.
+    const callee = e.callee.kind === "Member" ? this.evalExpr(e.callee, sc) : this.evalConst(e.callee, { ...sc, lower: undefined });
     switch (callee.kind) {
       case "unknown":
         for (const a of e.args) this.evalExpr(a.value, sc);
@@ -824,6 +828,74 @@ export class Elaborator {
 
   // ------------------------------------------------------------------ neurons
 
+  /**
+   * `word.table`, `embeddings.word.table`: a weight of one of this layer's own fields (or of
+   * their fields), read-only. The tensor is that parameter's node, under its one path, so a
+   * shared weight is one parameter used twice and its gradient is the sum of both uses.
+   * Only weights: a field's layer is called through its own field, a neuron keeps its
+   * amplitudes, and `repeat` copies have no names. Reading looks only down into instances
+   * this layer owns, which SPK413 keeps finite, so a read can never form a cycle.
+   */
+  private member(e: Extract<Expr, { kind: "Member" }>, sc: Scope): Value {
+    const chain: Ident[] = [];
+    let root: Expr = e;
+    while (root.kind === "Member") {
+      chain.unshift(root.name);
+      root = root.target;
+    }
+    if (root.kind !== "Name") {
+      this.evalExpr(root, sc);
+      this.report("SPK414", sc.uri, e.span, "`.name` reads a weight of one of this layer's fields (`word.table`); it starts from a field's name");
+      return UNKNOWN;
+    }
+    let cur = this.lookup(root.name, sc, root.span);
+    if (!cur) {
+      this.unknownName(root.name, root.span, sc);
+      return UNKNOWN;
+    }
+    let path = root.name;
+    for (const name of chain) {
+      if (cur.kind === "unknown" || !name.name) return UNKNOWN;
+      if (cur.kind !== "instance" || cur.ctor.decl.kind === "Neuron") {
+        const why =
+          cur.kind === "instance" ? `\`${path}\` is a neuron; its amplitudes are its own (only a layer's weights can be shared)`
+          : cur.kind === "stack" ? `\`${path}\` is a \`repeat\` stack, whose copies have no names to read through`
+          : cur.kind === "weight" ? `\`${path}\` is a weight, which has no members`
+          : `\`${path}\` is ${describeValue(cur)}, not a field holding a layer`;
+        this.report("SPK414", sc.uri, name.span, `cannot read \`${path}.${name.name}\`: ${why}`);
+        return UNKNOWN;
+      }
+      const env = this.moduleEnv(cur);
+      if (!env) return UNKNOWN;
+      const readable = env.decl.members.filter((m): m is Extract<typeof m, { kind: "Field" | "Weight" }> => m.kind === "Field" || m.kind === "Weight").map((m) => m.name.name);
+      if (!readable.includes(name.name)) {
+        const guess = closest(name.name, readable);
+        this.report("SPK414", sc.uri, name.span, `\`${path}\` (\`${env.decl.name.name}\`) has no weight or field \`${name.name}\`${guess ? `; did you mean \`${guess}\`?` : ""} (it has: ${readable.join(", ") || "none"})`, {
+          fix: guess ? { title: `Change to \`${guess}\``, edits: [{ uri: sc.uri, span: name.span, newText: guess }] } : undefined,
+        });
+        return UNKNOWN;
+      }
+      const def = defsOf(env.vars).get(name.name);
+      if (def) this.refer(sc.uri, name.span, name.name, def);
+      cur = env.vars.get(name.name) ?? UNKNOWN;
+      path = `${path}.${name.name}`;
+    }
+    if (cur.kind === "weight") {
+      if (sc.lower) {
+        const t = sc.lower.param(cur.path, cur.shape, e.span);
+        this.record(sc.uri, chain[chain.length - 1]!.span, t); // hover on `table` in `word.table`
+        return t;
+      }
+      this.report("SPK414", sc.uri, e.span, `\`${path}\` is a weight, a tensor: read it inside \`forward\``);
+      return UNKNOWN;
+    }
+    if (cur.kind !== "unknown") {
+      const what = cur.kind === "instance" || cur.kind === "stack" ? `${describeValue(cur)}; a forward calls only its own fields (\`${root.name}(...)\`) and reads their weights (\`${path}.<weight>\`)` : describeValue(cur);
+      this.report("SPK414", sc.uri, e.span, `\`${path}\` is ${what}; \`.\` reads a field's weight`);
+    }
+    return UNKNOWN;
+  }
+
   private amplitude(name: string, init: Expr, sc: Scope, span: Span): Value {
     const step = sc.step!;
     const existing = step.amplitudeNodes.get(name);
@@ -962,6 +1034,13 @@ export class Elaborator {
           }
           break;
         case "Assign": {
+          if (s.members) {
+            this.evalExpr(s.value, sc);
+            const path = [s.target, ...s.members].map((m) => m.name).join(".");
+            const at = { start: s.target.span.start, end: s.members[s.members.length - 1]!.span.end };
+            this.report("SPK415", sc.uri, at, `\`${path}\` belongs to the field \`${s.target.name}\` and is read-only here: a forward reads a field's weights but never assigns them (bind a local instead: \`let ${s.members[s.members.length - 1]!.name} = ...\`)`);
+            break;
+          }
           const name = s.target.name;
           this.lookup(name, sc, s.target.span);
           const isState = sc.step?.stateNames.has(name);

@@ -34,7 +34,7 @@ import { ParamStore } from "../../interpreter/runtime/params.js";
 import { runSpec } from "../../interpreter/run.js";
 import { ByteTokenizer, WordPieceTokenizer } from "../tokenizers/index.js";
 import { type WeightMapping, exportWeights } from "../weights-mapping.js";
-import { CLASSIFIER_ROWS, DECODER_MAPPING, EMBEDDING_ROWS, IGNORED_ALWAYS, LAYER_ROWS, MLM_ROWS } from "./mapping.js";
+import { CLASSIFIER_ROWS, DECODER_MAPPING, EMBEDDING_ROWS, IGNORED_ALWAYS, LAYER_ROWS, MLM_UNTIED_ROWS } from "./mapping.js";
 
 const SEED = 20240605;
 
@@ -51,7 +51,7 @@ export const DECODER_ARGS = { vocab: 256, d: 64, heads: 4, depth: 2, ffn: 256, c
 /** Every tensor of the small encoder file: embeddings, layers, both heads. */
 const SMALL_ENCODER_FILE_MAPPING: WeightMapping = {
   name: "spikelm-encoder-all-heads",
-  rows: [...EMBEDDING_ROWS, ...LAYER_ROWS, ...MLM_ROWS, ...CLASSIFIER_ROWS],
+  rows: [...EMBEDDING_ROWS, ...LAYER_ROWS, ...MLM_UNTIED_ROWS, ...CLASSIFIER_ROWS],
   ignored: IGNORED_ALWAYS,
 };
 
@@ -119,7 +119,7 @@ export function smallEncoderBytes(): Uint8Array {
   const args = ENCODER_ARGS;
   const inputs3 = ["ids", "types", "mask"];
   const all = union(
-    params(ENCODER_SPEC, "SpikeLMForMaskedLM", args, inputs3),
+    params(ENCODER_SPEC, "SpikeLMForMaskedLMUntied", args, inputs3),
     params(ENCODER_SPEC, "SpikeLMForSequenceClassification", { ...args, classes: 2 }, inputs3),
   );
   const weights = seededWeights(all);

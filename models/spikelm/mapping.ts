@@ -12,7 +12,7 @@
  * The causal decoder has no counterpart in the reference code (it is BERT only); its file
  * uses the same BERT names for the embeddings and layers, and `lm_head.{weight,bias}`.
  */
-import type { IgnoredRow, MappingRow, WeightMapping } from "../weights-mapping.js";
+import type { IgnoredRow, MappingRow, TiedRow, WeightMapping } from "../weights-mapping.js";
 
 /** One spiking linear layer: weight, bias and the amplitude of its input neuron. */
 const spikeLinear = (ref: string, spec: string): MappingRow[] => [
@@ -47,11 +47,32 @@ export const EMBEDDING_ROWS: readonly MappingRow[] = [
   ["bert.embeddings.LayerNorm.bias", "embeddings.norm.beta"],
 ];
 
-export const MLM_ROWS: readonly MappingRow[] = [
+const MLM_TRANSFORM_ROWS: readonly MappingRow[] = [
   ["cls.predictions.transform.dense.weight", "mlm.transform.W"],
   ["cls.predictions.transform.dense.bias", "mlm.transform.b"],
   ["cls.predictions.transform.LayerNorm.weight", "mlm.norm.gamma"],
   ["cls.predictions.transform.LayerNorm.bias", "mlm.norm.beta"],
+];
+
+/**
+ * BERT's masked-LM head as BERT builds it (`SpikeLMForMaskedLM`): the decoder's weight is the
+ * word-embedding table (the spec reads `embeddings.word.table`), only the bias is the head's.
+ */
+export const MLM_ROWS: readonly MappingRow[] = [...MLM_TRANSFORM_ROWS, ["cls.predictions.bias", "mlm.bias"]];
+
+/**
+ * Hugging Face's `BertForMaskedLM` ties `cls.predictions.decoder.weight` to the word
+ * embeddings and `cls.predictions.decoder.bias` to `cls.predictions.bias`; its state_dict
+ * holds both names of each (equal data).
+ */
+export const MLM_TIED: readonly TiedRow[] = [
+  ["cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"],
+  ["cls.predictions.decoder.bias", "cls.predictions.bias"],
+];
+
+/** The untied head (`SpikeLMForMaskedLMUntied`, the shipped mlm-small): its own decoder matrix. */
+export const MLM_UNTIED_ROWS: readonly MappingRow[] = [
+  ...MLM_TRANSFORM_ROWS,
   ["cls.predictions.decoder.weight", "mlm.decoder.W"],
   ["cls.predictions.bias", "mlm.decoder.b"],
 ];
@@ -79,13 +100,22 @@ export const ENCODER_MAPPING: WeightMapping = {
   ignored: [...IGNORED_ALWAYS, IGNORED_POOLER, IGNORED_CLS, IGNORED_CLASSIFIER],
 };
 
+const IGNORED_NSP: IgnoredRow = ["cls.seq_relationship.{*}", "the next-sentence head of pretraining"];
+
 export const MLM_MAPPING: WeightMapping = {
   name: "spikelm-mlm",
   rows: [...EMBEDDING_ROWS, ...LAYER_ROWS, ...MLM_ROWS],
+  ignored: [...IGNORED_ALWAYS, IGNORED_NSP, IGNORED_POOLER, IGNORED_CLASSIFIER],
+  tied: MLM_TIED,
+};
+
+export const MLM_UNTIED_MAPPING: WeightMapping = {
+  name: "spikelm-mlm-untied",
+  rows: [...EMBEDDING_ROWS, ...LAYER_ROWS, ...MLM_UNTIED_ROWS],
   ignored: [
     ...IGNORED_ALWAYS,
     ["cls.predictions.decoder.bias", "Hugging Face's alias of cls.predictions.bias"],
-    ["cls.seq_relationship.{*}", "the next-sentence head of pretraining"],
+    IGNORED_NSP,
     IGNORED_POOLER,
     IGNORED_CLASSIFIER,
   ],
@@ -112,5 +142,5 @@ export const DECODER_MAPPING: WeightMapping = {
 };
 
 export const MAPPINGS: ReadonlyMap<string, WeightMapping> = new Map(
-  [ENCODER_MAPPING, MLM_MAPPING, CLASSIFIER_MAPPING, DECODER_MAPPING].map((m) => [m.name, m]),
+  [ENCODER_MAPPING, MLM_MAPPING, MLM_UNTIED_MAPPING, CLASSIFIER_MAPPING, DECODER_MAPPING].map((m) => [m.name, m]),
 );

@@ -535,6 +535,9 @@ def _rename_in_place(state, fn):
         return this.call(e, ctx);
       case "Index":
         return this.index(e, ctx);
+      case "Member":
+        // `word.table`: the same Parameter object (`self.word.table`), tied as in PyTorch.
+        return `${this.expr(e.target, ctx)}.${pyName(e.name.name)}`;
       case "Repeat":
         return this.fail("`repeat` outside a field", ctx.uri, e.span);
       default:
@@ -792,6 +795,9 @@ function visit(e: Expr | Arg | SliceItem, f: (e: Expr) => void): void {
     case "Index":
       visit(e.target, f);
       e.items.forEach((i) => visit(i, f));
+      break;
+    case "Member":
+      visit(e.target, f);
       break;
     case "Repeat":
       visit(e.count, f);

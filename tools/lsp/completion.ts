@@ -4,7 +4,8 @@
  * the enclosing body (parameters, members, inputs, earlier lets, shape names), the file's
  * scope as the checker sees it (`program.scope`: prelude, imports, own declarations),
  * builtins with their signatures, keywords, and stdlib declarations not yet imported (with
- * the import added on accept).
+ * the import added on accept). After `word.` (a field's name and a dot): that field's weights
+ * and fields, the members a forward may read (`embeddings.word.table`).
  */
 import { platform } from "#platform";
 import type { DirEntry } from "../../interpreter/platform/platform.js";
@@ -109,6 +110,39 @@ function localItems(a: Analysis, offset: number): CompletionItem[] {
   return [...items.values()];
 }
 
+/**
+ * After `embeddings.word.`: the weights and fields of the layer that path holds, followed
+ * syntactically (a field's value is a constructor call, resolved in its file's scope).
+ * Nothing when the path does not lead to a layer.
+ */
+function memberItems(a: Analysis, offset: number, chain: readonly string[]): CompletionItem[] {
+  let decl = declAt(a.parsed.ast, offset);
+  let uri = a.file;
+  for (const name of chain) {
+    if (!decl || (decl.kind !== "Layer" && decl.kind !== "Model")) return [];
+    const field = decl.members.find((m) => m.kind === "Field" && m.name.name === name);
+    if (field?.kind !== "Field" || field.value.kind !== "Call" || field.value.callee.kind !== "Name") return [];
+    const entry = a.program.scope(uri).get(field.value.callee.name);
+    if (!entry) return [];
+    decl = entry.decl;
+    uri = entry.uri;
+  }
+  if (!decl || (decl.kind !== "Layer" && decl.kind !== "Model")) return [];
+  const text = a.program.files.get(uri)?.text ?? "";
+  const items: CompletionItem[] = [];
+  for (const m of decl.members) {
+    if (m.kind !== "Weight" && m.kind !== "Field") continue;
+    items.push({
+      label: m.name.name,
+      kind: DEF_ITEM_KIND[m.kind === "Weight" ? "weight" : "field"],
+      detail: `${slice(text, m.span)}  (${m.kind === "Weight" ? "weight" : "field"} of ${decl.name.name})`,
+      documentation: m.doc ? markdown(m.doc) : undefined,
+      sortText: `${m.kind === "Weight" ? "0" : "1"}${m.name.name}`,
+    });
+  }
+  return items;
+}
+
 function importEdit(a: Analysis, module: string): TextEdit {
   const imports = a.parsed.ast.imports;
   const last = imports[imports.length - 1];
@@ -125,6 +159,10 @@ export function completion(a: Analysis, offset: number): CompletionItem[] {
   if (/^\s*import\b/.test(lineText)) return [];
   if (tokensOf(a.text).some((t) => (t.kind === "comment" || t.kind === "doc" || t.kind === "string") && t.span.start < offset && offset <= t.span.end && !(t.kind === "string" && offset === t.span.end && a.text[offset - 1] === '"')))
     return [];
+
+  // `word.|`: the members a forward can read through that field
+  const member = /(?:^|[^\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\.\w*$/.exec(lineText);
+  if (member) return memberItems(a, offset, member[1]!.split("."));
 
   const items: CompletionItem[] = [];
   const seen = new Set<string>();

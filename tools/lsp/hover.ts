@@ -74,6 +74,14 @@ function pathSection(def: Def): string | undefined {
   return `**path:** \`${at}${path}\`${where}: ${record}; the energy report groups by the same paths`;
 }
 
+/** On `table` in `embeddings.word.table`: the weight is read through fields, one parameter shared. */
+function sharedSection(a: Analysis, at: Span, def: Def): string | undefined {
+  if (def.kind !== "weight") return undefined;
+  const chain = /([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)$/.exec(a.text.slice(Math.max(0, at.start - 200), at.end))?.[1];
+  if (!chain) return undefined;
+  return `**reads:** \`${chain}\`, the weight of a field (shared: one parameter, its gradient the sum of every use)`;
+}
+
 export function hover(a: Analysis, offset: number): Hover | null {
   const hit = hitAt(a, offset);
   if (hit) {
@@ -82,6 +90,8 @@ export function hover(a: Analysis, offset: number): Hover | null {
       const sections = [defSection(a, def, hit.target.file)];
       const paths = pathSection(def);
       if (paths) sections.push(paths);
+      const shared = sharedSection(a, hit.at, def);
+      if (shared) sections.push(shared);
       // The checker records types on expressions, not on the name a `let` declares: at the
       // declaration, the let's type is its value's.
       const types = typesAt(a, offset, hit.at) ?? (def.kind === "let" && hit.isDeclaration && def.node?.kind === "Let" ? typesAt(a, offset, def.node.value.span) : undefined);

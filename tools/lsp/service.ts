@@ -146,7 +146,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         capabilities: {
           textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
           hoverProvider: true,
-          completionProvider: { triggerCharacters: ['"', "/", "(", ","], resolveProvider: false },
+          completionProvider: { triggerCharacters: ['"', "/", "(", ",", "."], resolveProvider: false },
           signatureHelpProvider: { triggerCharacters: ["(", ","], retriggerCharacters: ["="] },
           definitionProvider: true,
           referencesProvider: true,

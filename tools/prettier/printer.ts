@@ -385,7 +385,7 @@ class SpkPrinter {
       case "Let":
         return { doc: ["let ", n.name.name, " = ", this.expr(n.value)], interior: inside };
       case "Assign":
-        return { doc: [n.target.name, " = ", this.expr(n.value)], interior: inside };
+        return { doc: [[n.target, ...(n.members ?? [])].map((m) => m.name).join("."), " = ", this.expr(n.value)], interior: inside };
       case "Emit":
         return { doc: ["emit ", this.expr(n.value)], interior: inside };
       case "Return":
@@ -542,6 +542,8 @@ class SpkPrinter {
         return [this.operand(e.callee, PREC_POSTFIX), this.list("(", e.args.map((a) => this.arg(a)), ")")];
       case "Index":
         return [this.operand(e.target, PREC_POSTFIX), this.list("[", e.items.map((i) => this.indexItem(i)), "]")];
+      case "Member":
+        return [this.operand(e.target, PREC_POSTFIX), ".", e.name.name];
       case "Repeat":
         return group(["repeat ", this.operand(e.count, PREC_POSTFIX), " {", indent([line, this.expr(e.body)]), line, "}"]);
     }
@@ -593,6 +595,7 @@ function precedence(e: Expr): number {
       return PREC_UNARY;
     case "Call":
     case "Index":
+    case "Member":
       return PREC_POSTFIX;
     default:
       return PREC_PRIMARY;

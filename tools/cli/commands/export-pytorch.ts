@@ -19,6 +19,7 @@ import { parseArgs, parseIntOption } from "./run.js";
 const REFERENCE_MAPPING: Readonly<Record<string, string>> = {
   SpikeLMEncoder: "spikelm-encoder",
   SpikeLMForMaskedLM: "spikelm-mlm",
+  SpikeLMForMaskedLMUntied: "spikelm-mlm-untied",
   SpikeLMForSequenceClassification: "spikelm-classifier",
   SpikeLMDecoder: "spikelm-decoder",
 };
@@ -41,7 +42,7 @@ export function exportPytorchCommand(file: string, opts: ExportOptions, out: str
   const m = MAPPINGS.get(REFERENCE_MAPPING[opts.entry] ?? "");
   if (names === "reference" && !m)
     throw new UserError(`--names reference: \`${opts.entry}\` does not follow the reference code (the authors' naming exists for ${Object.keys(REFERENCE_MAPPING).join(", ")})`);
-  const referenceNames = m ? { rows: m.rows.map(([r, s]) => [r, s] as [string, string]), ignored: m.ignored.map(([r, why]) => [r, why] as [string, string]), name: m.name } : undefined;
+  const referenceNames = m ? { rows: m.rows.map(([r, s]) => [r, s] as [string, string]), ignored: [...m.ignored, ...(m.tied ?? []).map(([alias, primary]) => [alias, `tied: the same tensor as ${primary}`] as const)].map(([r, why]) => [r, why] as [string, string]), name: m.name } : undefined;
   const naming = names === "reference" ? "reference" : "spec";
   const ex = exportPytorch({ file, entry: opts.entry, args, inputs, timesteps, referenceNames, naming });
   // the training script fits the task entries: a language model (ids) or a classifier (ids, types, mask)

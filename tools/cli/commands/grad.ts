@@ -23,7 +23,7 @@ import { parseTensor, parseTensorFile, readJsonFile, readTensorMap } from "../..
 import { findNonFinite, loadWeightsFile, saveWeightsFile, weightsFormatOf } from "../../../interpreter/io/weights.js";
 import type { Mode } from "../../../interpreter/reference/interpreter.js";
 import { ParamStore } from "../../../interpreter/runtime/params.js";
-import { referenceNamesFor } from "../../../models/weights-mapping.js";
+import { referenceNamesFor, withTiedAliases } from "../../../models/weights-mapping.js";
 import { loadWeightsNoted, parseArgs, parseIntOption } from "./run.js";
 
 export interface GradOptions {
@@ -94,6 +94,8 @@ export async function gradCommand(file: string, opts: GradOptions): Promise<numb
     else if (spec.kind === "amplitude") names.forEach((n, t) => out.set(n, f32([], [g[t]!])));
     else out.set(names[0]!, f32(spec.shape, g));
   }
+  // a tied tensor's gradient under each of its names, as PyTorch reports it for both
+  if (mapping) withTiedAliases(out, mapping);
   for (const [name, g] of r.inputGrads) out.set(out.has(name) ? `input.${name}` : name, f32(inputs.get(name)!.shape, g));
   saveWeightsFile(opts.out, out, { "spikelm.grad": `d sum(output * probe) / d parameter; entry ${opts.entry}; names: ${loaded?.mappingApplied ?? "spec paths"}` });
   const weightsN = [...r.grads.keys()].length;
