@@ -140,15 +140,15 @@ describe("generation on the optimized executor", () => {
     await initSpikeKernels();
   });
 
-  it("random causal models: optimized cached == optimized uncached == reference (cached and uncached), tokens and logits bit for bit, with both neuron kernels", () => {
+  it("random causal models: optimized cached == optimized uncached == reference (cached and uncached), tokens and logits bit for bit, with both neuron kernels and both spike-kernel backends", () => {
     let n = 0;
     fc.assert(
-      fc.property(decoderSpecArb(), fc.array(fc.nat(), { minLength: 1, maxLength: 5 }), fc.constantFrom("js" as const, "wasm" as const), (spec, rawPrompt, neurons) => {
+      fc.property(decoderSpecArb(), fc.array(fc.nat(), { minLength: 1, maxLength: 5 }), fc.constantFrom("js" as const, "wasm" as const), fc.constantFrom("js" as const, "auto" as const), (spec, rawPrompt, neurons, backend) => {
         const file = path.join(tmp, `decoder-${n++}.spk`);
         fs.writeFileSync(file, spec.text);
         const vocab = spec.text.match(/vocab = (\d+)/)![1]!;
         const prompt = rawPrompt.map((t) => t % Number(vocab));
-        const base = { file, entry: spec.entry, args: { ctx: 10 }, weights: spec.weights, seed: 3, maxContext: 10, executor: { neurons } };
+        const base = { file, entry: spec.entry, args: { ctx: 10 }, weights: spec.weights, seed: 3, maxContext: 10, executor: { neurons, backend } };
         const runs = PATHS.map((p) => greedy({ ...base, ...p }, prompt, 10 - prompt.length));
         for (const r of runs.slice(1)) {
           expect(r.tokens).toEqual(runs[0]!.tokens);

@@ -1,16 +1,18 @@
 /**
- * The decoding attention loops (optimized/decode-attention.ts) against the reference matmul
+ * The decoding attention loops (optimized/decode-attention.ts), in JavaScript and on the
+ * WebAssembly kernels (several batch matrices per call), against the reference matmul
  * (engine/ops/matmul.ts) on float levels: same bits (NaN as one value), with -0, subnormals,
  * NaN and ±Infinity in the float row, NaN levels (int8 NAN_LEVEL), and lengths that are
- * not multiples of the four-way unrolling.
+ * not multiples of the four- and sixteen-way SIMD steps.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initSpikeKernels } from "../interpreter/engine/kernels/spike-matmul.js";
 import { levelsToF32 } from "../interpreter/engine/levels.js";
 import { matmul } from "../interpreter/engine/ops/matmul.js";
 import { transpose } from "../interpreter/engine/ops/index.js";
 import { f32 } from "../interpreter/engine/tensor.js";
-import { rowTimesLevels, rowTimesLevelsT } from "../interpreter/optimized/decode-attention.js";
+import { rowTimesLevels, rowTimesLevelsT, rowsTimesLevelsWasm } from "../interpreter/optimized/decode-attention.js";
 import { fillValues, valueProfileArb } from "../interpreter/verify/arbitraries.js";
 
 const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length), (b, i) => (Number.isNaN(x[i]) ? 0x7fc00000 : b));
@@ -61,5 +63,62 @@ describe("decoding attention", () => {
       }),
       { numRuns: 400, seed: 10 },
     );
+  });
+
+  describe("on the WebAssembly kernels", () => {
+    beforeAll(async () => {
+      await initSpikeKernels();
+    });
+
+    // lengths around the SIMD steps (4 positions for the keys, 16 columns for the values)
+    const wasmCaseArb = fc.record({
+      B: fc.integer({ min: 1, max: 3 }),
+      K: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(4, 8, 16, 32, 36)),
+      N: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(4, 15, 16, 17, 32, 33)),
+      profile: valueProfileArb({ nonfinite: true }),
+      seed: fc.integer({ min: 1, max: 1e6 }),
+      levelSeed: fc.integer({ min: 1, max: 1e6 }),
+      nanLevels: fc.boolean(),
+    });
+    const levelsOf = (n: number, seed: number, nan: boolean) => {
+      let s = seed;
+      const pick = nan ? [-1, 0, 1, 0, 2, -3, -128] : [-1, 0, 1, 0];
+      return Int8Array.from({ length: n }, () => {
+        s = (s * 1103515245 + 12345) >>> 0;
+        return pick[s % pick.length]!;
+      });
+    };
+
+    it("nt (Q @ Sᵀ, one row per batch matrix) is the reference matmul's bits", () => {
+      fc.assert(
+        fc.property(wasmCaseArb, ({ B, K, N, profile, seed, levelSeed, nanLevels }) => {
+          const q = fillValues(B * K, profile, seed);
+          const S = levelsOf(B * N * K, levelSeed, nanLevels);
+          const out = new Float32Array(B * N).fill(7);
+          expect(rowsTimesLevelsWasm("nt", q, K, S, N, B, out)).toBe(true);
+          for (let b = 0; b < B; b++) {
+            const want = matmul(f32([1, K], q.subarray(b * K, (b + 1) * K)), transpose(f32([N, K], levelsToF32(S.subarray(b * N * K, (b + 1) * N * K))), [1, 0]));
+            expect(bits(out.subarray(b * N, (b + 1) * N))).toEqual(bits(want.data as Float32Array));
+          }
+        }),
+        { numRuns: 400, seed: 12 },
+      );
+    });
+
+    it("nn (A @ S, one row per batch matrix) is the reference matmul's bits", () => {
+      fc.assert(
+        fc.property(wasmCaseArb, ({ B, K, N, profile, seed, levelSeed, nanLevels }) => {
+          const a = fillValues(B * K, profile, seed);
+          const S = levelsOf(B * K * N, levelSeed, nanLevels);
+          const out = new Float32Array(B * N).fill(7);
+          expect(rowsTimesLevelsWasm("nn", a, K, S, N, B, out)).toBe(true);
+          for (let b = 0; b < B; b++) {
+            const want = matmul(f32([1, K], a.subarray(b * K, (b + 1) * K)), f32([K, N], levelsToF32(S.subarray(b * K * N, (b + 1) * K * N))));
+            expect(bits(out.subarray(b * N, (b + 1) * N))).toEqual(bits(want.data as Float32Array));
+          }
+        }),
+        { numRuns: 400, seed: 13 },
+      );
+    });
   });
 });

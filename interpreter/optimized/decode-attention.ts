@@ -12,6 +12,8 @@
  * are the reference's on every input, non-finite ones included, with no special cases.
  */
 import { NAN_LEVEL } from "../engine/levels.js";
+import { rowsScratch } from "../engine/kernels/spike-rows.js";
+import { wasmAccess } from "../engine/kernels/wasm-backend.js";
 
 const fr = Math.fround;
 
@@ -92,4 +94,31 @@ export function rowTimesLevels(a: Float32Array, aOff: number, K: number, S: Int8
     }
     out[oOff + n] = acc;
   }
+}
+
+/**
+ * Every batch matrix's one-row product of a decoding step at once on the WebAssembly kernels
+ * (engine/kernels/wasm-rows-wat.ts `row_keys`, `row_values`: the loops above, four or sixteen
+ * outputs on SIMD lanes, same bits): `nt`: out[b, j] = Σ_k a[b, k] · S[b, j, k] (S [B, N, K]);
+ * `nn`: out[b, n] = Σ_k a[b, k] · S[b, k, n] (S [B, K, N]). Returns false, doing nothing,
+ * when the WebAssembly backend is not initialised.
+ */
+export function rowsTimesLevelsWasm(form: "nt" | "nn", a: Float32Array, K: number, S: Int8Array, N: number, batch: number, out: Float32Array): boolean {
+  const w = wasmAccess();
+  if (!w) return false;
+  const aN = batch * K;
+  const sN = batch * N * K;
+  const oN = batch * N;
+  if (a.length < aN || S.length < sN || out.length < oN) throw new RangeError(`rowsTimesLevelsWasm: operands too short for ${batch} x [1, ${K}] by ${N}`);
+  if (oN === 0) return true;
+  const aOff = rowsScratch(w, 16 + aN * 4 + oN * 4 + sN);
+  const oOff = aOff + aN * 4;
+  const sOff = oOff + oN * 4;
+  const v = w.views;
+  v.f32.set(aN === a.length ? a : a.subarray(0, aN), aOff >> 2);
+  v.i8.set(sN === S.length ? S : S.subarray(0, sN), sOff);
+  if (form === "nt") w.rows.row_keys(aOff, sOff, oOff, batch, N, K);
+  else w.rows.row_values(aOff, sOff, oOff, batch, K, N);
+  out.set(w.views.f32.subarray(oOff >> 2, (oOff >> 2) + oN));
+  return true;
 }

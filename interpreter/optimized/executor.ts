@@ -25,7 +25,8 @@ import { type Mode, type NeuronRecord, type RunResult, type TraceFn, collectTaps
 import { canonicalLevels, runStep } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { PlannedCache, type PlannedSequence } from "../runtime/planned-cache.js";
-import { rowTimesLevels, rowTimesLevelsT } from "./decode-attention.js";
+import { ROWS_KERNEL_MAX_ROWS, releaseRowsWeights, spikeRowsMatmul } from "../engine/kernels/spike-rows.js";
+import { rowTimesLevels, rowTimesLevelsT, rowsTimesLevelsWasm } from "./decode-attention.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
 import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorthIt, runFusedWasm } from "./fused-wasm.js";
 import { compileNeuron, type NeuronKernel } from "./neuron-codegen.js";
@@ -243,7 +244,10 @@ export class OptimizedExecutor {
     for (const p of this.plan.nodes) {
       if (!p.isStatic) continue;
       const b = this.slots.get(p.node.id);
-      if (b instanceof Float32Array) releasePackedWeights(b);
+      if (b instanceof Float32Array) {
+        releasePackedWeights(b);
+        releaseRowsWeights(b);
+      }
     }
   }
 
@@ -647,7 +651,10 @@ export class OptimizedExecutor {
     if (side === "left" && int8(a) && !int8(b) && batchB === 1) {
       const K = sa[sa.length - 1]!;
       const N = sb[sb.length - 1]!;
-      spikeMatmul(a as Int8Array, (a.length / K) | 0, K, b as Float32Array, N, o, { cacheWeights: true, threads, backend, variant });
+      const M = (a.length / K) | 0;
+      // A few rows (a decoding step): the weights as stored, read once, on this thread.
+      if (M <= ROWS_KERNEL_MAX_ROWS && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o)) return;
+      spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: true, threads, backend, variant });
       return;
     }
     const sameBatch = batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join();
@@ -666,6 +673,7 @@ export class OptimizedExecutor {
   /** One query row per batch matrix (a decoding step) against spike levels: decode-attention.ts. */
   private rowAttention(a: Float32Array, K: number, b: Int8Array, sb: readonly number[], form: string, batch: number, o: Float32Array): void {
     const N = sb[sb.length - (form === "nt" ? 2 : 1)]!;
+    if (this.options.backend !== "js" && rowsTimesLevelsWasm(form === "nt" ? "nt" : "nn", a, K, b, N, batch, o)) return;
     for (let i = 0; i < batch; i++) {
       if (form === "nt") rowTimesLevelsT(a, i * K, K, b, i * N * K, N, o, i * N);
       else rowTimesLevels(a, i * K, K, b, i * K * N, N, o, i * N);

@@ -67,7 +67,13 @@ interface KernelExports {
   layernorm_rows(src: number, gamma: number, beta: number, dst: number, d: number, epsp: number, r0: number, r1: number): void;
   exp_f64(x: number): number;
   erf_f64(x: number): number;
+  spike_rows(S: number, M: number, K: number, W: number, ld: number, out: number, c0: number, c1: number, ev: number): void;
+  row_keys(Q: number, S: number, out: number, B: number, L: number, E: number): void;
+  row_values(P: number, S: number, out: number, B: number, L: number, E: number): void;
 }
+
+/** The few-rows and one-query-row kernels (wasm-rows-wat.ts), run on the calling thread. */
+export type RowsKernels = Pick<KernelExports, "spike_rows" | "row_keys" | "row_values">;
 
 const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "run_batch", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows"] as const;
 type FnName = (typeof FN_NAMES)[number];
@@ -752,12 +758,17 @@ export interface WasmAccess {
   runParts(parts: { fn: "vec_run" | "gelu_f32" | "softmax_rows" | "layernorm_rows"; args: number[] }[][]): void;
   /** The module's scalar double functions, on this thread (tests compare them with Math). */
   readonly scalar: { exp(x: number): number; erf(x: number): number };
+  readonly rows: RowsKernels;
 }
+
+/** Made once per module instance: kernels of a decoding step call this dozens of times per token. */
+let access: { st: WasmState; api: WasmAccess } | null = null;
 
 export function wasmAccess(): WasmAccess | null {
   const st = state;
   if (!st) return null;
-  return {
+  if (access?.st === st) return access.api;
+  const api: WasmAccess = {
     alloc: (bytes, bp) => st.arena.alloc(bytes, bp),
     free: (off) => st.arena.free(off),
     get views() {
@@ -765,7 +776,10 @@ export function wasmAccess(): WasmAccess | null {
     },
     runParts: (parts) => runParallel(st.ex, parts),
     scalar: { exp: (x) => st.ex.exp_f64(x), erf: (x) => st.ex.erf_f64(x) },
+    rows: st.ex,
   };
+  access = { st, api };
+  return api;
 }
 
 /** Bytes of wasm linear memory currently reserved (for diagnostics / benchmarks). */

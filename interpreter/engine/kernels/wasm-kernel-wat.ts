@@ -41,6 +41,7 @@
 
 import { numericsWat } from "./wasm-numerics-wat.js";
 import { vectorVmWat, VEC_CHUNK } from "./wasm-vector-wat.js";
+import { rowsWat } from "./wasm-rows-wat.js";
 
 /** Bytes per job block of `run` (fields up to offset 96; run_batch steps through blocks this far apart). */
 export const JOB_BYTES = 128;
@@ -201,6 +202,7 @@ ${opts.list16 ? listFns(2, "16") : ""}
 ${listFns(4, "")}
 ${vectorVmWat(VEC_CHUNK)}
 ${numericsWat()}
+${rowsWat()}
   ;; ---------------------------------------------------------------- packing
   ;; pack: tiles [t0, t1) of the weight operand into P (any strides, partial tiles).
   (func $pack (export "pack") (param $W i32) (param $wrs i32) (param $wcs i32) (param $K i32) (param $ncols i32)
