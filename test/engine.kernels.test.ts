@@ -16,7 +16,7 @@ import {
   type SpikeKernelOptions,
 } from "../interpreter/engine/kernels/spike-matmul.js";
 import { denseMatmulRef } from "../interpreter/engine/kernels/dense-ref.js";
-import { phaseTimes, poolThreads } from "../interpreter/engine/kernels/wasm-backend.js";
+import { kernelPoolStats, phaseTimes, poolThreads, setWorkerSpin } from "../interpreter/engine/kernels/wasm-backend.js";
 
 // ---------------------------------------------------------------- references (the contract)
 
@@ -305,6 +305,33 @@ describe("options and plumbing", () => {
       expect(phaseTimes.callerItems).toBeLessThan(phaseTimes.items);
     } finally {
       phaseTimes.enabled = false;
+    }
+  });
+
+  it("the pool's diagnostics count the worker's jobs and busy time, and a worker told not to spin sleeps", () => {
+    const rand = prng(6);
+    const [M, K, N] = [128, 512, 960];
+    const S = spikes(M * K, 0.3, rand);
+    const W = weights(K * N, rand, "float");
+    const before = kernelPoolStats()[0]!;
+    Object.assign(phaseTimes, { enabled: true, callerItems: 0, items: 0 });
+    try {
+      for (let i = 0; i < 20 && phaseTimes.callerItems === phaseTimes.items; i++) spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", threads: 2 });
+    } finally {
+      phaseTimes.enabled = false;
+    }
+    const after = kernelPoolStats()[0]!;
+    expect(after.jobs).toBeGreaterThan(before.jobs);
+    expect(after.busyMs).toBeGreaterThan(before.busyMs);
+    setWorkerSpin(0);
+    try {
+      spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", threads: 2 });
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      // no more jobs: the worker must go to sleep (polled, for a loaded machine)
+      for (let i = 0; i < 500 && kernelPoolStats()[0]!.sleeps === after.sleeps; i++) Atomics.wait(gate, 0, 0, 10);
+      expect(kernelPoolStats()[0]!.sleeps).toBeGreaterThan(after.sleeps);
+    } finally {
+      setWorkerSpin();
     }
   });
 

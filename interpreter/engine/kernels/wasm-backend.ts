@@ -191,28 +191,40 @@ const CALL_INTS = 16; // [fn, nargs, args(14)]
 const MAX_CALLS = 3;
 /** How long an idle worker spins before sleeping (waking a sleeping vCPU costs ~0.5-1 ms here). */
 const WORKER_SPIN_MS = 1;
+/** ctrl word (after the worker slots) holding the current spin in µs (setWorkerSpin). */
+const SPIN_US_AT = MAX_THREADS * SLOT_INTS;
+/** Float64 fields per worker in the pool's stats buffer (see kernelPoolStats). */
+const STAT_FIELDS = 4;
 
 // Plain JavaScript (no TypeScript loader needed): the body of platform.startThread, which
 // provides `workerData` and `postToParent`.
 const WORKER_SOURCE = `
-const { module, memory, ctrl, index, fnNames, spinMs } = workerData;
+const { module, memory, ctrl, stats, index, fnNames } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = fnNames.map((n) => inst.exports[n]);
 const c = new Int32Array(ctrl);
 const base = index * ${SLOT_INTS};
+// diagnostics (kernelPoolStats): ms running jobs, ms spinning idle, sleeps, jobs taken
+const st = new Float64Array(stats, index * ${STAT_FIELDS} * 8, ${STAT_FIELDS});
 postToParent("ready");
 let seen = 0;
 for (;;) {
   // spin for up to spinMs (kernel calls tend to come in bursts), then sleep
   if (Atomics.load(c, base + ${W_SEQ}) === seen) {
-    const until = performance.now() + spinMs;
+    const from = performance.now();
+    const until = from + Atomics.load(c, ${SPIN_US_AT}) / 1000;
     let i = 0;
+    let slept = false;
     while (Atomics.load(c, base + ${W_SEQ}) === seen) {
       if ((++i & 1023) === 0 && performance.now() > until) {
+        st[2]++;
+        st[1] += performance.now() - from;
+        slept = true;
         Atomics.wait(c, base + ${W_SEQ}, seen);
         break;
       }
     }
+    if (!slept) st[1] += performance.now() - from;
   }
   const seq = Atomics.load(c, base + ${W_SEQ});
   if (seq === seen) continue;
@@ -220,6 +232,8 @@ for (;;) {
   // take the job unless the caller already cancelled it (it then runs the calls itself)
   const cur = Atomics.load(c, base + ${W_CLAIM});
   if (cur === -seq || Atomics.compareExchange(c, base + ${W_CLAIM}, cur, seq) !== cur) continue;
+  const began = performance.now();
+  st[3]++;
   const n = c[base + ${W_NCALLS}];
   let status = 0;
   try {
@@ -234,6 +248,7 @@ for (;;) {
     status = 1;
   }
   c[base + ${W_STATUS}] = status;
+  st[0] += performance.now() - began;
   Atomics.store(c, base + ${W_DONE}, seq);
   Atomics.notify(c, base + ${W_DONE});
 }
@@ -242,6 +257,7 @@ for (;;) {
 interface PoolState {
   workers: PlatformThread[];
   ctrl: Int32Array;
+  stats: Float64Array;
   seq: number;
   ready: boolean;
   starting: Promise<void> | null;
@@ -250,6 +266,36 @@ interface PoolState {
 
 let pool: PoolState | null = null;
 let poolError: unknown = null;
+let spinMs = WORKER_SPIN_MS;
+
+/**
+ * How long (ms) an idle worker spins for the next job before it sleeps; default
+ * WORKER_SPIN_MS. Spinning saves the wake-up when calls come close together but burns CPU
+ * time when they do not (the bench's pool rows compare settings). Takes effect at once.
+ */
+export function setWorkerSpin(ms: number = WORKER_SPIN_MS): void {
+  spinMs = Math.max(0, ms);
+  if (pool) Atomics.store(pool.ctrl, SPIN_US_AT, Math.round(spinMs * 1000));
+}
+
+/** Per worker since the pool started: ms running jobs, ms spinning idle, times it slept, jobs it took. */
+export interface WorkerStats {
+  readonly busyMs: number;
+  readonly spinMs: number;
+  readonly sleeps: number;
+  readonly jobs: number;
+}
+
+/** The pool's per-worker diagnostics (empty without a pool). */
+export function kernelPoolStats(): WorkerStats[] {
+  const p = pool;
+  if (!p) return [];
+  return p.workers.map((_, w) => {
+    const f = p.stats.subarray(w * STAT_FIELDS, (w + 1) * STAT_FIELDS);
+    return { busyMs: f[0]!, spinMs: f[1]!, sleeps: f[2]!, jobs: f[3]! };
+  });
+}
+
 
 /** Why the worker pool failed to start, if it did. */
 export function kernelPoolError(): unknown {
@@ -274,14 +320,16 @@ export async function startPool(threads: number): Promise<void> {
   }
   if (pool) await shutdownKernelPool();
   const st = state;
-  const ctrl = new Int32Array(new SharedArrayBuffer(MAX_THREADS * SLOT_INTS * 4));
-  const p: PoolState = { workers: [], ctrl, seq: 0, ready: false, starting: null, broken: false };
+  const ctrl = new Int32Array(new SharedArrayBuffer((MAX_THREADS * SLOT_INTS + 16) * 4));
+  ctrl[SPIN_US_AT] = Math.round(spinMs * 1000);
+  const stats = new Float64Array(new SharedArrayBuffer(MAX_THREADS * STAT_FIELDS * 8));
+  const p: PoolState = { workers: [], ctrl, stats, seq: 0, ready: false, starting: null, broken: false };
   pool = p;
   poolError = null;
   p.starting = (async () => {
     const readies: Promise<void>[] = [];
     for (let w = 0; w < want; w++) {
-      const worker = platform.startThread(WORKER_SOURCE, { module: st.module, memory: st.memory, ctrl: ctrl.buffer, index: w, fnNames: [...FN_NAMES], spinMs: WORKER_SPIN_MS });
+      const worker = platform.startThread(WORKER_SOURCE, { module: st.module, memory: st.memory, ctrl: ctrl.buffer, stats: stats.buffer, index: w, fnNames: [...FN_NAMES] });
       if (!worker) break; // no threads here: the caller's thread runs everything
       // stay ref'd until ready (so an awaiting caller isn't cut short), then unref
       readies.push(worker.ready);
