@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { gradients } from "../interpreter/autodiff/index.js";
+import { GradientEngine, gradients } from "../interpreter/autodiff/index.js";
 import { recordForward } from "../interpreter/autodiff/tape.js";
 import { compileEntry } from "../interpreter/compile.js";
 import { type Tensor, f32, i32, numel } from "../interpreter/engine/tensor.js";
@@ -101,6 +101,32 @@ describe("the optimized path's tape (executor values, deferred recomputation)", 
     for (let j = 0; j < d / 2; j++) w[ids.data[0]! * d + j] = 3.4028234663852886e38;
     const huge = expectPathsAgree(graph, new Map([[table, f32([V, d], w)]]), new Map([["ids", ids]]), 7, "decoder with NaN");
     expect(huge.output.data.some(Number.isNaN)).toBe(true);
+  });
+
+  it("a training engine computes a forward value a second time only in its first run, then the executor keeps it", () => {
+    const B = 2, L = 8, V = 256;
+    const file = path.join(REPO, "models/spikelm/spikelm_decoder.spk");
+    const { graph } = compileEntry({ file, entry: "SpikeLMDecoder", args: { d: 16, heads: 2, depth: 2, ffn: 32, ctx: 8 }, inputs: new Map([["ids", i32([B, L])]]) });
+    const params = ParamStore.create(graph.params, new Map(), { seed: 3 });
+    const engine = new GradientEngine(graph, params, { reuseBuffers: true });
+    const fresh = new GradientEngine(graph, params);
+    const rand = xorshift32(2);
+    const op = (id: number) => graph.nodes.find((n) => n.id === id)!.op;
+    const computed: string[][] = [];
+    for (let step = 0; step < 3; step++) {
+      const inputs = new Map([["ids", i32([B, L], Array.from({ length: B * L }, () => rand() % V))]]);
+      const a = engine.run(inputs, seededGrad(step));
+      computed.push([...engine.computedByTape].map(op));
+      // the replanned executor changes no bit
+      const b = fresh.run(inputs, seededGrad(step));
+      for (const [k, g] of a.grads) expect(same(g, b.grads.get(k)!), `step ${step}: ${k}`).toBe(true);
+    }
+    // the first run computed values the fused graph had no buffer for (GELU's input, the
+    // attention scores before scaling); later runs only re-read int8 spike levels as floats
+    // through a layout op, and the positions (integers), which the executor holds in other types
+    expect(computed[0]).toContain("add");
+    expect(computed[0]).toContain("mul");
+    for (const later of computed.slice(1)) expect(later.every((o) => o === "split_heads" || o === "transpose" || o === "positions"), later.join()).toBe(true);
   });
 
   it("takes a neuron call's outputs from the known values instead of running the call", () => {

@@ -74,7 +74,8 @@ export function countAllocations(): AllocCounter {
   };
   for (const m of ["slice", "map", "filter"]) wrap(TypedProto, m, `typed array .${m}`);
   wrap(ArrayBufferOrig.prototype as unknown as Record<string, unknown>, "slice", "ArrayBuffer .slice");
-  wrap(WebAssembly.Memory.prototype as unknown as Record<string, unknown>, "grow", "WebAssembly memory .grow");
+  const wasm = (globalThis as unknown as { WebAssembly: { Memory: { prototype: Record<string, unknown> } } }).WebAssembly;
+  wrap(wasm.Memory.prototype, "grow", "WebAssembly memory .grow");
   const subarray = TypedProto.subarray as (...a: unknown[]) => unknown;
   TypedProto.subarray = function (this: unknown, ...args: unknown[]) {
     if (c.counting) c.views++;

@@ -61,14 +61,16 @@ export class GradientEngine {
   /** With reuseBuffers on the optimized path: the executor's temporaries. */
   private readonly scratch?: BufferArena;
   private readonly kept = new Map<string, Float32Array>();
+  /** Nodes whose values the tape computed in this run (the backward read them; the executor does not hold them). */
+  private readonly computed = new Set<number>();
+  private replanned = false;
 
   constructor(
     readonly graph: Graph,
     readonly params: ParamStore,
     readonly options: GradientOptions = {},
   ) {
-    // keepValues: the backward reads the forward's values from the executor's buffers
-    if (options.optimize ?? true) this.executor = new OptimizedExecutor(runPasses(graph).graph, params, { keepValues: true });
+    if (options.optimize ?? true) this.executor = executorKeeping(graph, params, new Set());
     if (options.reuseBuffers) {
       this.arena = new BufferArena();
       if (this.executor) this.scratch = new BufferArena();
@@ -95,12 +97,29 @@ export class GradientEngine {
     } else if (mode === "step") stepwise = new ReferenceInterpreter(this.graph, this.params).run(inputs, { mode }).output;
     // Outside the arena: the executor keeps its buffers (and weight-only values) across runs.
     this.arena?.reset();
-    return withArena(this.arena, () => this.gradients(inputs, seed, stepwise));
+    this.computed.clear();
+    const r = withArena(this.arena, () => this.gradients(inputs, seed, stepwise));
+    if (ex && this.arena && !this.replanned) {
+      // Training runs again and again: once, after the first run, the executor is planned
+      // again to keep the values the backward read but the fused graph did not hold, so
+      // later runs compute none of the forward a second time.
+      this.replanned = true;
+      if (this.computed.size > 0) {
+        ex.release();
+        this.executor = executorKeeping(this.graph, this.params, this.computed);
+      }
+    }
+    return r;
+  }
+
+  /** Nodes whose values the last run's tape had to compute itself (for tests and benchmarks). */
+  get computedByTape(): ReadonlySet<number> {
+    return this.computed;
   }
 
   private gradients(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed, stepwise: Tensor | undefined): GradientResult {
     const ex = this.executor;
-    const known = ex && { value: (node: IRNode) => ex.valueOf(node.id), neuron: (node: IRNode) => ex.neuronOutputs(node.id) };
+    const known = ex && { value: (node: IRNode) => ex.valueOf(node.id), neuron: (node: IRNode) => ex.neuronOutputs(node.id), computed: (node: IRNode) => void this.computed.add(node.id) };
     const tape = recordForward(this.graph, this.params, inputs, known, !(this.options.trainAmplitudes ?? false));
     const taped = tape.values.get(this.graph.output)!;
     if (stepwise && !sameBits(stepwise, taped)) throw new Error("internal: the step-mode forward differs from the multi-step forward the gradients are taken on");
@@ -142,6 +161,20 @@ export class GradientEngine {
     if (t.dtype === "i32" || !this.arena) return copy(t);
     return { dtype: "f32", shape: [...t.shape], data: this.keep(key, t.data as Float32Array, t.data.length) } as F32Tensor;
   }
+}
+
+/**
+ * The optimized executor the tape reads (keepValues: every node's buffer kept after a run),
+ * on the optimized graph with the nodes `keep` materialised: passed to the passes as taps
+ * (which they keep and never fuse away), dropped again before the executor sees the graph
+ * (it would copy taps out on every run).
+ */
+function executorKeeping(graph: Graph, params: ParamStore, keep: ReadonlySet<number>): OptimizedExecutor {
+  const mark = "\u0000backward reads ";
+  const extra = [...keep].map((node) => ({ path: `${mark}%${node}`, node }));
+  const opt = runPasses(extra.length ? { ...graph, taps: [...(graph.taps ?? []), ...extra] } : graph).graph;
+  const taps = opt.taps?.filter((t) => !t.path.startsWith(mark));
+  return new OptimizedExecutor({ ...opt, taps }, params, { keepValues: true });
 }
 
 export function gradients(graph: Graph, params: ParamStore, inputs: ReadonlyMap<string, Tensor>, seed: GradSeed, options: GradientOptions = {}): GradientResult {

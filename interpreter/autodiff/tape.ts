@@ -50,6 +50,8 @@ export const alignsOverTime = (node: IRNode): boolean => opDef(node.op).elementw
 export interface KnownValues {
   value(node: IRNode): Tensor | undefined;
   neuron?(node: IRNode): KnownNeuronOutputs | undefined;
+  /** Called when the tape computes a value it was not given (a backward rule read it). */
+  computed?(node: IRNode): void;
 }
 
 /**
@@ -129,6 +131,7 @@ export function recordForward(graph: Graph, params: ParamStore, inputs: Readonly
         // computed only if the backward reads it; otherwise now.
         if (known && !shape.includes(-1)) {
           v = deferred(node.type.elem, shape, () => {
+            known.computed?.(node);
             const r = forwardOf(node, xs, byId, T);
             if (r.dtype !== node.type.elem || !sameShape(r.shape, shape)) throw new Error(`internal: %${node.id} (${node.op}) computed ${r.dtype} [${r.shape.join(", ")}], its type says ${node.type.elem} [${shape.join(", ")}]`);
             return r.data;
