@@ -20,6 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "../grammar/index.js";
+import type { ForwardDecl, ModuleDecl, Stmt } from "../grammar/ast.js";
 import { gradients } from "../interpreter/autodiff/index.js";
 import { checkFiles } from "../interpreter/checker/check.js";
 import { compileEntry } from "../interpreter/compile.js";
@@ -333,10 +334,11 @@ describe("misuse of shared weights: located diagnostics", () => {
 
   it("a member path parses as nested member expressions, and writing one parses (for the checker to refuse)", () => {
     const ast = parse("layer A(d) {\n  forward(x: [d]) -> [d] {\n    a.b.c = x\n    return x @ emb.word.table\n  }\n}\n", "a.spk").file;
-    const fwd = (ast.decls[0] as Extract<(typeof ast.decls)[number], { kind: "Layer" }>).members[0] as Extract<(typeof ast.decls)[number], { kind: "Layer" }>["members"][number] & { kind: "Forward" };
-    const [assign, ret] = fwd.body.stmts;
-    expect(assign!.kind === "Assign" && [assign.target.name, ...(assign.members ?? []).map((m) => m.name)]).toEqual(["a", "b", "c"]);
-    const value = ret!.kind === "Return" ? ret.value : undefined;
+    const layer = ast.decls[0] as ModuleDecl;
+    const fwd = layer.members.find((m): m is ForwardDecl => m.kind === "Forward")!;
+    const [assign, ret] = fwd.body.stmts as [Stmt, Stmt];
+    expect(assign.kind === "Assign" && [assign.target.name, ...(assign.members ?? []).map((m) => m.name)]).toEqual(["a", "b", "c"]);
+    const value = ret.kind === "Return" ? ret.value : undefined;
     expect(value?.kind === "Binary" && value.right.kind === "Member" && value.right.name.name).toBe("table");
     expect(value?.kind === "Binary" && value.right.kind === "Member" && value.right.target.kind === "Member" && value.right.target.name.name).toBe("word");
     // `.5` is still a number, `...` still an ellipsis
