@@ -18,7 +18,9 @@
  *
  * Block rows also carry the process's CPU time per run (every thread: ours, the kernel
  * workers, onnxruntime's) and its ratio (`cpu_ratio`, JSON only), with the load average: on
- * a shared machine wall time mostly measures the other jobs.
+ * a shared machine wall time mostly measures the other jobs. The 2-thread row also carries
+ * the kernel pool per run (JSON only): the worker's ms running jobs and spinning idle, its
+ * sleeps and jobs, and the caller's share of the spike-accumulate work items.
  *
  * Spikes are checked identical to the reference interpreter once per spec (recorded levels).
  * Timing: contenders run in interleaved rounds after warm-up, medians reported (ratio =
@@ -30,6 +32,7 @@ import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { compileEntry } from "../../../interpreter/compile.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { kernelPoolStats, phaseTimes } from "../../../interpreter/engine/kernels/wasm-backend.js";
 import { setVecTuning } from "../../../interpreter/engine/kernels/wasm-vector.js";
 import { streamFor } from "../../../interpreter/engine/random.js";
 import { type Tensor, f32 } from "../../../interpreter/engine/tensor.js";
@@ -90,6 +93,49 @@ async function rounds(ctx: BenchContext, label: string, cs: Contender[], n: numb
     }
     ctx.step(`${label} round ${r + 1}/${n}`);
   }
+}
+
+/**
+ * The kernel pool over runs of `run` (2 threads: the caller and one worker): the worker's
+ * time running jobs and spinning idle, its sleeps and jobs, and the caller's share of the
+ * spike-accumulate work items. Where a 2-thread run loses its wall time shows here.
+ */
+function poolTracker(): { run: (f: () => unknown) => unknown; perRun: () => Record<string, number> } {
+  const sum = { busy: 0, spin: 0, sleeps: 0, jobs: 0, items: 0, callerItems: 0, runs: 0 };
+  return {
+    run: (f) => {
+      const w0 = kernelPoolStats()[0];
+      const was = phaseTimes.enabled;
+      const [i0, c0] = [phaseTimes.items, phaseTimes.callerItems];
+      phaseTimes.enabled = true;
+      try {
+        return f();
+      } finally {
+        phaseTimes.enabled = was;
+        const w1 = kernelPoolStats()[0];
+        if (w0 && w1) {
+          sum.busy += w1.busyMs - w0.busyMs;
+          sum.spin += w1.spinMs - w0.spinMs;
+          sum.sleeps += w1.sleeps - w0.sleeps;
+          sum.jobs += w1.jobs - w0.jobs;
+        }
+        sum.items += phaseTimes.items - i0;
+        sum.callerItems += phaseTimes.callerItems - c0;
+        sum.runs++;
+      }
+    },
+    perRun: () => {
+      const n = Math.max(1, sum.runs);
+      const r = (v: number) => Number((v / n).toFixed(2));
+      return {
+        worker_busy_ms: r(sum.busy),
+        worker_spin_ms: r(sum.spin),
+        worker_sleeps: r(sum.sleeps),
+        worker_jobs: r(sum.jobs),
+        caller_item_share: Number((sum.items ? sum.callerItems / sum.items : 1).toFixed(3)),
+      };
+    },
+  };
 }
 
 async function layerRows(ctx: BenchContext, K: number, N: number, L: number, k: number, n: number): Promise<BenchRow[]> {
@@ -159,8 +205,9 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   let maxDiff = 0;
   const mine = o0.output.data;
   for (let i = 0; i < mine.length; i++) maxDiff = Math.max(maxDiff, Math.abs(mine[i]! - ortOut[i]!));
+  const pool = poolTracker();
   const cs: Contender[] = [
-    { key: "spike", run: () => ex.run(inputs), times: [], cpu: [] },
+    { key: "spike", run: () => pool.run(() => ex.run(inputs)), times: [], cpu: [] },
     { key: "ort", run: () => sess.run(feeds), times: [], cpu: [] },
     { key: "spike1", run: () => ex1.run(inputs), times: [], cpu: [] },
     { key: "ort1", run: () => sess1.run(feeds), times: [], cpu: [] },
@@ -178,7 +225,7 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   const ms = (v: number) => Number(v.toFixed(2));
   const cpu = (mine: number, base: number) => ({ spike_cpu_ms: ms(mine), base_cpu_ms: ms(base), cpu_ratio: Number((base / mine).toFixed(3)) });
   return [
-    { name: name(2), ...common, vs: "ort-onnx-block 2t", ratio: b / s, spike_ms: ms(s), base_ms: ms(b), ...cpu(sc, bc), identical_spikes: identical, ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount },
+    { name: name(2), ...common, vs: "ort-onnx-block 2t", ratio: b / s, spike_ms: ms(s), base_ms: ms(b), ...cpu(sc, bc), identical_spikes: identical, ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount, ...pool.perRun() },
     { name: name(1), ...common, vs: "ort-onnx-block 1t", ratio: b1 / s1, spike_ms: ms(s1), base_ms: ms(b1), ...cpu(s1c, b1c), identical_spikes: identical1 },
     { name: name(2), ...common, vs: "spikelm js float kernels", ratio: j / s, spike_ms: ms(s), base_ms: ms(j), ...cpu(sc, jc), identical_spikes: identical },
   ];
