@@ -141,6 +141,7 @@ function exprArb(depth: number): fc.Arbitrary<string> {
     fc.tuple(postfixBase, args).map(([c, a]) => `${c}(${a})`),
     fc.tuple(postfixBase, fc.array(indexItem, { minLength: 1, maxLength: 3 })).map(([t, items]) => `${t}[${items.join(", ")}]`),
     fc.tuple(fc.oneof(nameArb, numberArb), sub).map(([n, e]) => `repeat ${n} { ${e} }`),
+    fc.tuple(postfixBase, fc.array(nameArb, { minLength: 1, maxLength: 2 }), sp).map(([t, ns, s]) => `${t}${s.length > 1 ? "" : s}.${ns.join(".")}`),
   );
   exprCache.set(depth, arb);
   return arb;
@@ -184,6 +185,7 @@ function items(member: fc.Arbitrary<string>, max: number): fc.Arbitrary<string> 
 const stmt = fc.oneof(
   fc.tuple(nameArb, expr).map(([n, e]) => `let ${n} = ${e}`),
   fc.tuple(nameArb, expr).map(([n, e]) => `${n} = ${e}`),
+  fc.tuple(nameArb, nameArb, expr).map(([n, m, e]) => `${n}.${m} = ${e}`),
   expr.map((e) => `emit ${e}`),
   expr.map((e) => `return ${e}`),
 );

@@ -65,6 +65,12 @@ describe("style rules", () => {
     );
   });
 
+  it("prints a field's weight `word.table` without spaces, parenthesising only a looser target", async () => {
+    expect(await fmt("layer L{forward(x){embeddings . word.table = x\nreturn x@transpose( embeddings.word .table)+(a+b).c+f(x).W+-e.W}}")).toBe(
+      lines("layer L {", "  forward(x) {", "    embeddings.word.table = x", "    return x @ transpose(embeddings.word.table) + (a + b).c + f(x).W + -e.W", "  }", "}"),
+    );
+  });
+
   it("prints slices and named arguments", async () => {
     expect(await fmt("const z = f(x[ : , 0 ], y[1 :], w[: 2], v[a : b], causal=true)\n")).toBe(
       "const z = f(x[:, 0], y[1:], w[:2], v[a:b], causal = true)\n",
