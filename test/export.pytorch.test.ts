@@ -84,6 +84,19 @@ const cases: Case[] = [
     trainAmplitudes: true,
   },
   {
+    // the decoder reads `embeddings.word.table`: one Parameter used twice in the module
+    name: "spikelm_encoder SpikeLMForMaskedLM (tied decoder, small)",
+    file: path.join(root, "models/spikelm/spikelm_encoder.spk"),
+    entry: "SpikeLMForMaskedLM",
+    args: { vocab: 40, d: 16, heads: 2, depth: 1, ffn: 32, ctx: 16 },
+    inputs: new Map([
+      ["ids", seededIds(2, 6, 40, 21)],
+      ["types", seededIds(2, 6, 2, 22)],
+      ["mask", i32([2, 6], [1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0])],
+    ]),
+    grads: true,
+  },
+  {
     name: "models/tiny TinySpikeLM",
     file: path.join(root, "models/tiny/tiny_spikelm.spk"),
     entry: "TinySpikeLM",
