@@ -155,6 +155,12 @@ describe("spikeMatmul (S @ W) is bit-identical to the sequential float32 loop", 
           const out = spikeMatmul(S, M, K, W, N, undefined, cfg.opts);
           const d = firstDiff(out, ref);
           if (d >= 0) throw new Error(`${cfg.label} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
+          // The same weights stored [N, K] (a linear layer's W as declared): S @ Wᵀ read through strides.
+          const Wnk = new Float32Array(N * K);
+          for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) Wnk[j * K + k] = W[k * N + j]!;
+          const outT = spikeMatmul(S, M, K, Wnk, N, undefined, { ...cfg.opts, weightLayout: "nk" });
+          const dT = firstDiff(outT, ref);
+          if (dT >= 0) throw new Error(`${cfg.label} nk ${M}x${K}x${N} rate ${rate}: out[${dT}] = ${outT[dT]} expected ${ref[dT]}`);
           if (kind === "int") {
             // small integers: every partial sum is exact, so this is the exact integer product
             for (let i = 0; i < M; i++)

@@ -153,6 +153,7 @@ describe("spike kernels: NaN levels and non-finite operands mean the reference l
         const S = levels(M * K, seed, nanLevels);
         const W = fillValues(K * N, profile, seed + 1);
         const ref = matmul(f32([M, K], levelsToF32(S)), f32([K, N], W)).data;
+        const Wnk = transpose(f32([K, N], W)).data as Float32Array;
         const St = levels(N * K, seed + 2, nanLevels);
         const Q = fillValues(M * K, profile, seed + 3);
         const refT = matmul(f32([M, K], Q), transpose(f32([N, K], levelsToF32(St)))).data;
@@ -160,6 +161,7 @@ describe("spike kernels: NaN levels and non-finite operands mean the reference l
         const ref2 = matmul(f32([M, K], Q), f32([K, N], levelsToF32(S2))).data;
         for (const k of KERNELS) {
           expect(sameBits(spikeMatmul(S, M, K, W, N, undefined, k), ref), `S @ W ${JSON.stringify(k)}`).toBe(true);
+          expect(sameBits(spikeMatmul(S, M, K, Wnk, N, undefined, { ...k, weightLayout: "nk" }), ref), `S @ Wᵀ (W stored [N, K]) ${JSON.stringify(k)}`).toBe(true);
           expect(sameBits(denseTimesSpikeT(Q, M, K, St, N, undefined, k), refT), `Q @ S^T ${JSON.stringify(k)}`).toBe(true);
           expect(sameBits(denseTimesSpike(Q, M, K, S2, N, undefined, k), ref2), `A @ S ${JSON.stringify(k)}`).toBe(true);
         }
@@ -200,6 +202,21 @@ describe("spike kernels: NaN levels and non-finite operands mean the reference l
     releasePackedWeights(W);
     W[0] = Infinity; // row 0 meets a zero spike: 0 * Infinity = NaN in column 0
     expect(sameBits(spikeMatmul(S, 1, 4, W, 2, undefined, opts), [NaN, -2])).toBe(true);
+  });
+
+  it("weights declared finite (what the parameter store makes or checked) are not scanned; undeclared ones are, once", async () => {
+    const { declareFiniteWeights, weightScanStats } = await import("../interpreter/engine/kernels/spike-matmul.js");
+    const S = Int8Array.from([0, 1, -1, 0]);
+    const opts = { cacheWeights: true, backend: "js" as const };
+    const declared = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    declareFiniteWeights(declared);
+    const before = weightScanStats.elements;
+    expect([...spikeMatmul(S, 1, 4, declared, 2, undefined, opts)]).toEqual([-2, -2]);
+    expect(weightScanStats.elements).toBe(before);
+    const other = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    spikeMatmul(S, 1, 4, other, 2, undefined, opts);
+    spikeMatmul(S, 1, 4, other, 2, undefined, opts);
+    expect(weightScanStats.elements).toBe(before + 8);
   });
 });
 

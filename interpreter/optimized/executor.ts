@@ -17,19 +17,19 @@ import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
-import type { Graph, IRNode, NeuronAttrs } from "../ir/graph.js";
+import type { Graph, IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
 import { F32_LOWEST, opDef } from "../ir/ops.js";
 import { timeStages } from "../ir/stages.js";
 import type { FusedStep } from "../passes/fuse-elementwise.js";
 import { type Mode, type NeuronRecord, type RunResult, type TraceFn, collectTaps } from "../reference/interpreter.js";
-import { canonicalLevels, runStep } from "../reference/step.js";
+import { canonicalLevels, runStep, stepEvaluator } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { PlannedCache, type PlannedSequence } from "../runtime/planned-cache.js";
 import { ROWS_KERNEL_MAX_ROWS, releaseRowsWeights, spikeRowsMatmul } from "../engine/kernels/spike-rows.js";
 import { rowTimesLevels, rowTimesLevelsT, rowsTimesLevelsWasm } from "./decode-attention.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
 import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorthIt, runFusedWasm } from "./fused-wasm.js";
-import { compileNeuron, type NeuronKernel } from "./neuron-codegen.js";
+import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
 
@@ -649,12 +649,14 @@ export class OptimizedExecutor {
     const batchA = numel(sa.slice(0, -2));
     const batchB = numel(sb.slice(0, -2));
     if (side === "left" && int8(a) && !int8(b) && batchB === 1) {
+      // form "nt": b is the weight as declared, [N, K] (x @ transpose(W)), read through strides.
       const K = sa[sa.length - 1]!;
-      const N = sb[sb.length - 1]!;
+      const N = sb[sb.length - (form === "nt" ? 2 : 1)]!;
       const M = (a.length / K) | 0;
+      const weightLayout = form === "nt" ? "nk" : "kn";
       // A few rows (a decoding step): the weights as stored, read once, on this thread.
-      if (M <= ROWS_KERNEL_MAX_ROWS && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o)) return;
-      spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: true, threads, backend, variant });
+      if (weightLayout === "kn" && M <= ROWS_KERNEL_MAX_ROWS && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o)) return;
+      spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: true, weightLayout, threads, backend, variant });
       return;
     }
     const sameBatch = batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join();
@@ -704,25 +706,26 @@ export class OptimizedExecutor {
       for (let u = t0; u < t1; u++) if (!c[u]) return false;
       return true;
     };
-    if (k && k.amplitudes.every(calibrated)) {
-      k.run(
-        {
-          inputs,
-          states: s.states,
-          amplitudes: k.amplitudes.map((a) => this.params.get(a).tensor.data),
-          params: k.params.map((q) => this.params.get(q).tensor.data),
-          levels: s.levels,
-          value: s.value,
-          scale: s.scale,
-        },
-        s.n,
-        t0,
-        t1,
-      );
+    const stateShape = p.shape.slice(1);
+    if (k) {
+      const io = {
+        inputs,
+        states: s.states,
+        amplitudes: k.amplitudes.map((a) => this.params.get(a).tensor.data),
+        params: k.params.map((q) => this.params.get(q).tensor.data),
+        levels: s.levels,
+        value: s.value,
+        scale: s.scale,
+      };
+      if (k.amplitudes.every(calibrated)) return k.run(io, s.n, t0, t1);
+      // The first call: step by step, amplitudes calibrated, then the compiled step.
+      for (let u = t0; u < t1; u++) {
+        this.calibrateStep(attrs.body, s, inputs, stateShape, u);
+        k.run(io, s.n, u, u + 1);
+      }
       return;
     }
-    // Reference step: the first call (amplitude calibration) or a body the compiler declined.
-    const stateShape = p.shape.slice(1);
+    // Reference step: a body the compiler declined.
     for (let u = t0; u < t1; u++) {
       const xs = inputs.map((x) => f32(stateShape, x.subarray(u * s.n, (u + 1) * s.n)));
       const state = new Map<string, Tensor>(attrs.body.states.map((st, j) => [st.name, f32(stateShape, s.states[j]!)]));
@@ -733,5 +736,28 @@ export class OptimizedExecutor {
       if (s.value) s.value.set(r.value.data as Float32Array, u * s.n);
       if (s.scale && r.scale !== undefined) s.scale[u] = r.scale;
     }
+  }
+
+  /**
+   * Calibrates the amplitudes step `u` reads that are not calibrated yet: each is the
+   * reference's own evaluation of its initialiser on this step's inputs and state (the state
+   * before the step), so it is the value runStep would calibrate. The amplitudes are the
+   * ones runStep's results reach (value, levels, scale, state writes), whether or not the
+   * kernel reads them.
+   */
+  private calibrateStep(body: StepGraph, s: NeuronSlots, inputs: readonly Float32Array[], stateShape: readonly number[], u: number): void {
+    const byId = new Map(body.nodes.map((x) => [x.id, x]));
+    const roots = [body.emit.value, ...body.states.map((st) => st.write)];
+    if (body.emit.levels !== undefined) roots.push(body.emit.levels);
+    if (body.emit.scale !== undefined) roots.push(body.emit.scale);
+    const amplitudes = [...reachableInStep(byId, roots)].filter((id) => {
+      const x = byId.get(id)!;
+      return x.op === "amplitude" && !this.params.get(x.attrs.path as string).calibrated![u];
+    });
+    if (amplitudes.length === 0) return;
+    const xs = inputs.map((x) => f32(stateShape, x.subarray(u * s.n, (u + 1) * s.n)));
+    const state = new Map<string, Tensor>(body.states.map((st, j) => [st.name, f32(stateShape, s.states[j]!)]));
+    const evaluate = stepEvaluator(byId, xs, state, u, this.params);
+    for (const id of amplitudes) evaluate(id);
   }
 }

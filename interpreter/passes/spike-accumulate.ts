@@ -9,6 +9,10 @@
  *   Q @ transpose(S)  ->  spike_matmul{form: "nt"}(Q, S)     (attention scores)
  *   S @ W             ->  spike_matmul{side: "left"}(S, W)   (linear layers)
  *   A @ S             ->  spike_matmul{side: "right"}(A, S)  (attention-weighted values)
+ * and so is a transpose of the float operand of a left spike operand (a linear layer's
+ * `x @ transpose(W)`): the kernel reads W as declared, so no transposed copy of a weight
+ * is ever made:
+ *   S @ transpose(W)  ->  spike_matmul{side: "left", form: "nt"}(S, W)
  */
 import type { Graph, IRNode } from "../ir/graph.js";
 import type { PassResult } from "./pass.js";
@@ -45,7 +49,11 @@ export function spikeAccumulate(g: Graph): PassResult {
     const rightT = rightRaw?.op === "transpose" && isLastTwoSwap(rightRaw) ? levelsChain(rightRaw.inputs[0]!) : undefined;
     const right = levelsChain(b);
     let node: IRNode | undefined;
-    if (left) {
+    if (left && rightRaw?.op === "transpose" && isLastTwoSwap(rightRaw) && !levelsChain(rightRaw.inputs[0]!)) {
+      node = { ...n, op: "spike_matmul", inputs: [a, rightRaw.inputs[0]!], attrs: { ...n.attrs, side: "left", form: "nt" } };
+      left.forEach((x) => int8.add(x.id));
+      if ((users.get(b) ?? []).length === 1) absorbed.add(b);
+    } else if (left) {
       node = { ...n, op: "spike_matmul", attrs: { ...n.attrs, side: "left", form: "nn" } };
       left.forEach((x) => int8.add(x.id));
     } else if (rightT) {

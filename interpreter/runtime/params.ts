@@ -7,6 +7,7 @@
  * Nothing half-loads: every problem with the weights map is collected and reported at once.
  */
 import { closest } from "../checker/suggest.js";
+import { declareFiniteWeights } from "../engine/kernels/spike-matmul.js";
 import type { Init } from "../engine/random.js";
 import { seededValues } from "./seed-threads.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape, shapeString } from "../engine/tensor.js";
@@ -52,19 +53,27 @@ export class ParamStore {
         else {
           const tensor = f32(spec.shape, Float32Array.from(given.data));
           entries.set(spec.path, { spec, tensor, calibrated: spec.kind === "amplitude" ? new Array<boolean>(numel(spec.shape)).fill(true) : undefined });
+          // badValue found every value finite
+          if (spec.kind === "weight") declareFiniteWeights(tensor.data);
           continue;
         }
       }
       if (spec.kind === "amplitude") entries.set(spec.path, { spec, tensor: f32(spec.shape), calibrated: new Array<boolean>(numel(spec.shape)).fill(false) });
-      else if (spec.init.kind === "fill") entries.set(spec.path, { spec, tensor: f32(spec.shape, new Float32Array(numel(spec.shape)).fill(spec.init.value)) });
-      else {
+      else if (spec.init.kind === "fill") {
+        const tensor = f32(spec.shape, new Float32Array(numel(spec.shape)).fill(spec.init.value));
+        if (Number.isFinite(Math.fround(spec.init.value))) declareFiniteWeights(tensor.data);
+        entries.set(spec.path, { spec, tensor });
+      } else {
         // Filled below, all at once (on two threads when there are many); set now to keep the order.
         seeded.push(spec);
         entries.set(spec.path, { spec, tensor: f32([0]) });
       }
     }
     const values = seededValues(seeded.map((spec) => ({ path: spec.path, init: spec.init as Init, size: numel(spec.shape), rows: rowsOf(spec, opts.onlyRows?.get(spec.path)) })), seed);
-    for (const [i, spec] of seeded.entries()) entries.set(spec.path, { spec, tensor: f32(spec.shape, values[i]!) });
+    for (const [i, spec] of seeded.entries()) {
+      entries.set(spec.path, { spec, tensor: f32(spec.shape, values[i]!) });
+      if (seededFinite(spec.init as Init)) declareFiniteWeights(values[i]!);
+    }
     const unknown = [...weights.keys()].filter((k) => !entries.has(k));
     for (const [i, k] of unknown.entries()) {
       // Only the first 20 problems are shown; guessing for the rest would cost a pass over
@@ -140,6 +149,27 @@ function rowsOf(spec: ParamSpec, ids: ArrayLike<number> | undefined): { width: n
   if (spec.init.kind === "normal" && width % 2 !== 0) return undefined;
   const indices = [...new Set(Array.from(ids))].filter((r) => Number.isInteger(r) && r >= 0 && r < n).sort((a, b) => a - b);
   return { width, indices };
+}
+
+/** Largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
+/**
+ * Whether every value `init` seeds is finite in float32, so the spike kernels need not scan
+ * the tensor (engine/kernels/spike-matmul.ts, declareFiniteWeights). Uniform values are
+ * fround(bound * v) with |v| <= 1; normal values fround(std * z) with |z| <= 6.67 (Box–Muller
+ * on 32-bit words: r = sqrt(-2 ln u1) with u1 >= 2^-32). A bound or std that could overflow
+ * float32 is left to the scan.
+ */
+export function seededFinite(init: Init): boolean {
+  switch (init.kind) {
+    case "zeros":
+    case "ones":
+      return true;
+    case "uniform":
+      return Math.abs(init.bound) <= F32_MAX;
+    case "normal":
+      return Math.abs(init.std) * 6.67 <= F32_MAX;
+  }
 }
 
 /**

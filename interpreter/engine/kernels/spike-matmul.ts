@@ -99,6 +99,12 @@ export interface SpikeKernelOptions {
    * WASM backend they run as one call, threads taking whole products.
    */
   batch?: number;
+  /**
+   * spikeMatmul only: how W is stored. "kn" (default): W [K,N] row-major. "nk": W [N,K]
+   * row-major, i.e. the product is `S @ Wᵀ` (a linear layer's `x @ transpose(W)` on the
+   * weight as declared): the kernels read it through strides, so no transposed copy is made.
+   */
+  weightLayout?: "kn" | "nk";
 }
 
 export interface SpikePlan {
@@ -297,6 +303,19 @@ function nonFiniteIndices(X: Float32Array, n: number): number[] {
 /** Non-finite entries of cached weights, per array object (cached weights are never mutated). */
 const weightEdges = new WeakMap<Float32Array, number[]>();
 
+/** Weight elements the kernels scanned for non-finite values since the process started (diagnostics, tests). */
+export const weightScanStats = { arrays: 0, elements: 0 };
+
+/**
+ * Declares that `W` holds no NaN or ±Infinity (its owner made it so, or checked it) and, as
+ * for any weight used with `cacheWeights`, that it does not change until
+ * `releasePackedWeights(W)`: used with `cacheWeights`, it is then never scanned. The
+ * parameter store declares the weights it creates (runtime/params.ts).
+ */
+export function declareFiniteWeights(W: Float32Array): void {
+  weightEdges.set(W, []);
+}
+
 /** Forget what was cached about W (packed copy, non-finite entries): W may change after this. */
 export function releasePackedWeights(W: Float32Array): void {
   weightEdges.delete(W);
@@ -304,11 +323,12 @@ export function releasePackedWeights(W: Float32Array): void {
 }
 
 function weightNonFinite(W: Float32Array, n: number, cached: boolean): number[] {
-  if (!cached) return nonFiniteIndices(W, n);
-  let at = weightEdges.get(W);
+  let at = cached ? weightEdges.get(W) : undefined;
   if (at === undefined) {
     at = nonFiniteIndices(W, n);
-    weightEdges.set(W, at);
+    weightScanStats.arrays++;
+    weightScanStats.elements += n;
+    if (cached) weightEdges.set(W, at);
   }
   return at;
 }
@@ -350,8 +370,9 @@ function poisonEdges(
 }
 
 /**
- * `S @ W`: S [M,K] ternary int8, W [K,N] float32 → out [M,N] float32 (see header for the
- * exact-bits contract). Returns `out` (allocated if not given).
+ * `S @ W`: S [M,K] ternary int8, W [K,N] float32 (or W [N,K] with `weightLayout: "nk"`:
+ * `S @ Wᵀ`) → out [M,N] float32 (see header for the exact-bits contract). Returns `out`
+ * (allocated if not given).
  */
 export function spikeMatmul(
   S: Int8Array,
@@ -370,7 +391,7 @@ export function spikeMatmul(
   const badFloats = weightNonFinite(W, K * N, !!opts.cacheWeights);
   if (nanLevels.length > 0 || badFloats.length > 0) {
     spikeMatmulFinite(nanLevels.length > 0 ? withoutNanLevels(S, M * K, nanLevels, pool) : S, M, K, W, N, o, opts, pool, scale);
-    poisonEdges(S, M, K, true, N, true, o, N, 1, nanLevels, badFloats);
+    poisonEdges(S, M, K, true, N, opts.weightLayout !== "nk", o, N, 1, nanLevels, badFloats);
     return o;
   }
   return spikeMatmulFinite(S, M, K, W, N, o, opts, pool, scale);
@@ -383,10 +404,11 @@ function spikeMatmulFinite(S: Int8Array, M: number, K: number, W: Float32Array, 
     o.fill(0, 0, M * N); // exact count: all spikes silent, every sum is +0
     return o;
   }
+  const nk = opts.weightLayout === "nk";
   if (plan.backend === "wasm") {
     const op: SpikeOp = {
       spike: S, R: M, K, srs: K, scs: 1,
-      weight: W, C: N, wrs: N, wcs: 1,
+      weight: W, C: N, wrs: nk ? 1 : N, wcs: nk ? K : 1,
       out: o, ors: N, ocs: 1,
       scale, variant: plan.variant, threads: plan.threads,
       cacheWeights: !!opts.cacheWeights, bufferPool: pool,
@@ -394,8 +416,11 @@ function spikeMatmulFinite(S: Int8Array, M: number, K: number, W: Float32Array, 
     runSpikeOpWasm(op);
     return o;
   }
-  if (plan.variant === "dense") spikeMatmulDenseJS(S, M, K, W, N, o);
-  else spikeMatmulEventJS(S, M, K, W, N, o, pool);
+  // The JavaScript kernels walk W [K,N] rows: a [N,K] weight is laid out that way first
+  // (JS runs only small products or before WebAssembly is ready).
+  const Wkn = nk ? transposeInto(W, N, K, pool.f32("weights-kn", K * N)) : W;
+  if (plan.variant === "dense") spikeMatmulDenseJS(S, M, K, Wkn, N, o);
+  else spikeMatmulEventJS(S, M, K, Wkn, N, o, pool);
   if (scale) {
     for (let i = 0; i < M; i++) {
       const a = scale[i]!;
@@ -403,6 +428,12 @@ function spikeMatmulFinite(S: Int8Array, M: number, K: number, W: Float32Array, 
     }
   }
   return o;
+}
+
+/** `out` [C,R] = `x` [R,C] transposed. */
+function transposeInto(x: Float32Array, R: number, C: number, out: Float32Array): Float32Array {
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = x[r * C + c]!;
+  return out;
 }
 
 function batchCount(opts: SpikeKernelOptions): number {

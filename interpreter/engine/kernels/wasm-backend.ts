@@ -586,7 +586,10 @@ export function runSpikeOpWasm(op: SpikeOp): void {
     // packed weights: cached (packed once, kept) or packed per tile into per-thread scratch
     let pOff = 0;
     let cachedReady = false;
-    if (op.cacheWeights) {
+    // A packed form larger than the cache may hold is not kept: its tiles are packed by each
+    // thread right before use, as for uncached weights (with limit 0, what a one-shot forward
+    // sets, nothing is packed whole).
+    if (op.cacheWeights && nT * tileBytes <= packedCacheLimit) {
       let cached = packedCache.get(op.weight);
       if (cached && packedLive.has(cached) && cached.K === K && cached.C === C && cached.wrs === op.wrs && cached.wcs === op.wcs && cached.length === op.weight.length) {
         cachedReady = true;
