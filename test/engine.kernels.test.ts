@@ -16,7 +16,7 @@ import {
   type SpikeKernelOptions,
 } from "../interpreter/engine/kernels/spike-matmul.js";
 import { denseMatmulRef } from "../interpreter/engine/kernels/dense-ref.js";
-import { kernelPoolStats, phaseTimes, poolThreads, setWorkerSpin } from "../interpreter/engine/kernels/wasm-backend.js";
+import { currentWorkerSpin, kernelPoolStats, phaseTimes, poolThreads, setWorkerSpin } from "../interpreter/engine/kernels/wasm-backend.js";
 
 // ---------------------------------------------------------------- references (the contract)
 
@@ -336,6 +336,27 @@ describe("options and plumbing", () => {
       // no more jobs: the worker must go to sleep (polled, for a loaded machine)
       for (let i = 0; i < 500 && kernelPoolStats()[0]!.sleeps === after.sleeps; i++) Atomics.wait(gate, 0, 0, 10);
       expect(kernelPoolStats()[0]!.sleeps).toBeGreaterThan(after.sleeps);
+    } finally {
+      setWorkerSpin();
+    }
+  });
+
+  it("the workers spin less once jobs keep coming far apart, and fully again in a burst", () => {
+    const rand = prng(8);
+    const [M, K, N] = [16, 64, 96];
+    const S = spikes(M * K, 0.3, rand);
+    const W = weights(K * N, rand, "float");
+    const call = () => expect(firstDiff(spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", threads: 2 }), naiveSW(S, M, K, W, N))).toBe(-1);
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    setWorkerSpin(1);
+    try {
+      for (let i = 0; i < 6; i++) {
+        Atomics.wait(gate, 0, 0, 5); // a gap longer than the spin
+        call();
+      }
+      expect(currentWorkerSpin()).toBeLessThan(1);
+      for (let i = 0; i < 20; i++) call();
+      expect(currentWorkerSpin()).toBe(1);
     } finally {
       setWorkerSpin();
     }

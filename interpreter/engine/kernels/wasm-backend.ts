@@ -259,6 +259,9 @@ interface PoolState {
   ctrl: Int32Array;
   stats: Float64Array;
   seq: number;
+  /** When the caller last finished waiting for a job (performance.now()), and how many idle gaps in a row outlasted the spin. */
+  lastEnd: number;
+  longGaps: number;
   ready: boolean;
   starting: Promise<void> | null;
   broken: boolean;
@@ -271,7 +274,7 @@ let spinMs = WORKER_SPIN_MS;
 /**
  * How long (ms) an idle worker spins for the next job before it sleeps; default
  * WORKER_SPIN_MS. Spinning saves the wake-up when calls come close together but burns CPU
- * time when they do not (the bench's pool rows compare settings). Takes effect at once.
+ * time when they do not; the pool shortens it while jobs come far apart (adaptSpin).
  */
 export function setWorkerSpin(ms: number = WORKER_SPIN_MS): void {
   spinMs = Math.max(0, ms);
@@ -323,7 +326,7 @@ export async function startPool(threads: number): Promise<void> {
   const ctrl = new Int32Array(new SharedArrayBuffer((MAX_THREADS * SLOT_INTS + 16) * 4));
   ctrl[SPIN_US_AT] = Math.round(spinMs * 1000);
   const stats = new Float64Array(new SharedArrayBuffer(MAX_THREADS * STAT_FIELDS * 8));
-  const p: PoolState = { workers: [], ctrl, stats, seq: 0, ready: false, starting: null, broken: false };
+  const p: PoolState = { workers: [], ctrl, stats, seq: 0, lastEnd: 0, longGaps: 0, ready: false, starting: null, broken: false };
   pool = p;
   poolError = null;
   p.starting = (async () => {
@@ -388,6 +391,7 @@ function postParts(parts: Call[][]): { posted: Posted | null; local: Call[][] } 
   if (nWorkers <= 0 || !p) return { posted: null, local: parts.slice(1) };
   const c = p.ctrl;
   const seq = ++p.seq;
+  adaptSpin(p);
   const claimBefore: number[] = [];
   for (let w = 0; w < nWorkers; w++) {
     const part = parts[w + 1]!;
@@ -405,6 +409,28 @@ function postParts(parts: Call[][]): { posted: Posted | null; local: Call[][] } 
     Atomics.notify(c, base + W_SEQ);
   }
   return { posted: { p, seq, parts: parts.slice(1, nWorkers + 1), claimBefore }, local: parts.slice(nWorkers + 1) };
+}
+
+/**
+ * Idle gaps in a row that outlast the spin before the workers spin only SHORT_SPIN_PART of
+ * it. In the encoder block every gap between pool jobs (a neuron step, an elementwise pass)
+ * outlasted the 1 ms spin, so each spin was CPU time spent for nothing before a sleep
+ * anyway; one gap shorter than the spin (calls in a burst) restores the full spin.
+ */
+const LONG_GAPS_TO_SHORTEN = 4;
+const SHORT_SPIN_PART = 1 / 16;
+
+/** Sets the spin the workers use after the job being posted, from the gaps between jobs so far. */
+function adaptSpin(p: PoolState): void {
+  const gap = performance.now() - p.lastEnd;
+  p.longGaps = gap > spinMs ? p.longGaps + 1 : 0;
+  const ms = p.longGaps >= LONG_GAPS_TO_SHORTEN ? spinMs * SHORT_SPIN_PART : spinMs;
+  Atomics.store(p.ctrl, SPIN_US_AT, Math.round(ms * 1000));
+}
+
+/** The spin (ms) the workers use after their current job (diagnostics, tests). */
+export function currentWorkerSpin(): number {
+  return pool ? Atomics.load(pool.ctrl, SPIN_US_AT) / 1000 : spinMs;
 }
 
 /**
@@ -438,6 +464,7 @@ function waitPosted(ex: KernelExports, h: Posted | null): void {
     }
     if (c[base + W_STATUS] !== 0) failed = true;
   }
+  p.lastEnd = performance.now();
   if (failed) throw new Error("spike kernel worker reported an error");
 }
 
