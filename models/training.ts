@@ -399,6 +399,11 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
     return this.store.snapshot();
   }
 
+  /** Forward values the gradient tape computed itself in the last step (the executor did not hold them as floats). */
+  get tapeRecomputed(): number {
+    return this.engine?.computedByTape.size ?? 0;
+  }
+
   /** Loss, bits per byte (lm), perplexity, accuracy (classify) and firing rates on `eval` data. */
   evaluate(): EvalStats {
     const d = this.opts.eval;

@@ -2,7 +2,7 @@
  * "Nothing is allocated per step after the first": the real training loop (`train`: batch
  * sampling, the optimized executor's forward, the gradient tape, the backward, the loss,
  * clipping, the schedule, AdamW) on the small shipped models, with every creation of
- * typed-array storage counted (./train.alloc-counter.ts wraps the constructors, `from`/`of`,
+ * typed-array storage counted (tools/bench/groups/training-alloc-counter.ts wraps the constructors, `from`/`of`,
  * the copying methods and WebAssembly memory growth) during steps 3 to 5. It must be none.
  * Steps 1 and 2 (compiling kernels, calibrating amplitudes, planning the arenas) allocate,
  * which also shows the counter sees the step's code.
@@ -16,7 +16,7 @@ import { initGradKernels } from "../interpreter/engine/grad/matmul-wasm.js";
 import { initSpikeKernels } from "../interpreter/engine/kernels/spike-matmul.js";
 import { TRAIN_DEFAULTS, train } from "../interpreter/train/trainer.js";
 import { SpecTrainModel, type TrainTask, loadClassifyData, loadTextData, resolveModel } from "../models/training.js";
-import { type AllocCounter, countAllocations } from "./train.alloc-counter.js";
+import { type AllocCounter, countAllocations } from "../tools/bench/groups/training-alloc-counter.js";
 import { REPO } from "./helpers.js";
 
 let counter: AllocCounter | undefined;

@@ -59,7 +59,9 @@ export function stridedCopy(x: Arr, offset: number, shape: readonly number[], st
   const idx = new Array<number>(r).fill(0);
   let base = offset;
   for (let o = 0; o < n; o += last) {
-    if (lastStride === 1) out.set(x.subarray(base, base + last), o);
+    // short contiguous rows (split heads: 16) by hand: a subarray per row is an object per row
+    if (lastStride === 1 && last > 64) out.set(x.subarray(base, base + last), o);
+    else if (lastStride === 1) for (let j = 0; j < last; j++) out[o + j] = x[base + j]!;
     else for (let j = 0, p = base; j < last; j++, p += lastStride) out[o + j] = x[p]!;
     // advance the odometer over all but the last axis
     for (let ax = r - 2; ax >= 0; ax--) {

@@ -26,7 +26,7 @@ export interface AllocCounter {
 function caller(): string {
   const lines = (new Error().stack ?? "").split("\n").slice(1);
   return lines
-    .filter((l) => !l.includes("train.alloc-counter"))
+    .filter((l) => !l.includes("training-alloc-counter"))
     .slice(0, 4)
     .map((l) => l.trim())
     .join(" < ");
