@@ -238,15 +238,18 @@ export class OptimizedExecutor {
   /**
    * Drops the spike kernels' packed copies of this executor's weight operands (they live in
    * WebAssembly memory, which garbage collection does not reach): call it before discarding
-   * an executor whose weights are not shared.
+   * an executor whose weights are not shared. `keepRowsWeights`: keep the few-rows kernel's
+   * copies (engine/kernels/spike-rows.ts), which another executor on the same parameters
+   * reads next (generation: the decoding steps after the prompt); they are freed when their
+   * weights are garbage-collected.
    */
-  release(): void {
+  release(opts: { readonly keepRowsWeights?: boolean } = {}): void {
     for (const p of this.plan.nodes) {
       if (!p.isStatic) continue;
       const b = this.slots.get(p.node.id);
       if (b instanceof Float32Array) {
         releasePackedWeights(b);
-        releaseRowsWeights(b);
+        if (!opts.keepRowsWeights) releaseRowsWeights(b);
       }
     }
   }
@@ -655,7 +658,10 @@ export class OptimizedExecutor {
       const M = (a.length / K) | 0;
       const weightLayout = form === "nt" ? "nk" : "kn";
       // A few rows (a decoding step): the weights as stored, read once, on this thread.
-      if (weightLayout === "kn" && M <= ROWS_KERNEL_MAX_ROWS && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o)) return;
+      // A weight as declared ([N, K]) is copied transposed for it: worth it when decoding
+      // steps read the copy again, not in a one-shot forward.
+      const rows = M <= ROWS_KERNEL_MAX_ROWS && (weightLayout === "kn" || this.options.decode !== undefined);
+      if (rows && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o, weightLayout)) return;
       spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: true, weightLayout, threads, backend, variant });
       return;
     }

@@ -70,10 +70,12 @@ interface KernelExports {
   spike_rows(S: number, M: number, K: number, W: number, ld: number, out: number, c0: number, c1: number, ev: number): void;
   row_keys(Q: number, S: number, out: number, B: number, L: number, E: number): void;
   row_values(P: number, S: number, out: number, B: number, L: number, E: number): void;
+  transpose_into(src: number, N: number, K: number, dst: number, ld: number): void;
+  count_nonfinite(p: number, n: number): number;
 }
 
 /** The few-rows and one-query-row kernels (wasm-rows-wat.ts), run on the calling thread. */
-export type RowsKernels = Pick<KernelExports, "spike_rows" | "row_keys" | "row_values">;
+export type RowsKernels = Pick<KernelExports, "spike_rows" | "row_keys" | "row_values" | "transpose_into" | "count_nonfinite">;
 
 const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "run_batch", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows"] as const;
 type FnName = (typeof FN_NAMES)[number];
@@ -299,7 +301,6 @@ export function kernelPoolStats(): WorkerStats[] {
   });
 }
 
-
 /** Why the worker pool failed to start, if it did. */
 export function kernelPoolError(): unknown {
   return poolError;
@@ -521,7 +522,6 @@ export interface SpikeBatch {
   readonly wStride: number;
   readonly oStride: number;
 }
-
 
 interface PackedEntry {
   off: number;

@@ -13,8 +13,8 @@
  * logits, 4 · vocab bytes, included).
  */
 import * as os from "node:os";
-import { denseTimesSpike, denseTimesSpikeT, initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
-import { rowTimesLevels, rowTimesLevelsT } from "../../../interpreter/optimized/decode-attention.js";
+import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
+import { rowTimesLevels, rowTimesLevelsT, rowsTimesLevelsWasm } from "../../../interpreter/optimized/decode-attention.js";
 import { Generator, type GeneratorOptions, sampleToken } from "../../../interpreter/generate/generator.js";
 import { loadModel } from "../../../models/tasks.js";
 import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
@@ -93,34 +93,37 @@ async function model(ctx: BenchContext, name: string, promptText: string, steps:
 }
 
 /**
- * The attention of one decoding step of decoder-base at `positions` cached positions: 12
- * layers × 48 (4 steps × 12 heads) of one query row against int8 keys [positions, 64], then
- * one probability row against int8 values [positions, 64]; decode-attention.ts against the
- * event-list spike kernels it replaced in the executor (same bits, checked).
+ * The attention of one decoding step of decoder-base at `positions` cached positions: per
+ * layer (12), 48 (4 steps × 12 heads) query rows against int8 keys [positions, 64], then 48
+ * probability rows against int8 values [positions, 64]; the WebAssembly kernels the executor
+ * runs (decode-attention.ts rowsTimesLevelsWasm, one call per layer and product) against the
+ * JavaScript loops they replaced (same bits, checked).
  */
 function attentionRow(ctx: BenchContext, positions: number, runs: number): BenchRow {
   const e = 64;
-  const batches = 12 * 48;
+  const layers = 12;
+  const heads = 48;
   const rand = rng(7);
-  const q = randomF32(e, rand);
-  const p = randomF32(positions, rand);
-  const keys = randomSpikes(positions * e, 0.5, rand);
-  const values = randomSpikes(positions * e, 0.5, rand);
-  const s1 = new Float32Array(positions);
-  const o1 = new Float32Array(e);
-  const s2 = new Float32Array(positions);
-  const o2 = new Float32Array(e);
+  const q = randomF32(heads * e, rand);
+  const p = randomF32(heads * positions, rand);
+  const keys = randomSpikes(heads * positions * e, 0.5, rand);
+  const values = randomSpikes(heads * positions * e, 0.5, rand);
+  const s1 = new Float32Array(heads * positions);
+  const o1 = new Float32Array(heads * e);
+  const s2 = new Float32Array(heads * positions);
+  const o2 = new Float32Array(heads * e);
   const ours = () => {
-    for (let b = 0; b < batches; b++) {
-      rowTimesLevelsT(q, 0, e, keys, 0, positions, s1, 0);
-      rowTimesLevels(p, 0, positions, values, 0, e, o1, 0);
+    for (let l = 0; l < layers; l++) {
+      rowsTimesLevelsWasm("nt", q, e, keys, positions, heads, s1);
+      rowsTimesLevelsWasm("nn", p, positions, values, e, heads, o1);
     }
   };
   const kernels = () => {
-    for (let b = 0; b < batches; b++) {
-      denseTimesSpikeT(q, 1, e, keys, positions, s2);
-      denseTimesSpike(p, 1, positions, values, e, o2);
-    }
+    for (let l = 0; l < layers; l++)
+      for (let b = 0; b < heads; b++) {
+        rowTimesLevelsT(q, b * e, e, keys, b * positions * e, positions, s2, b * positions);
+        rowTimesLevels(p, b * positions, positions, values, b * positions * e, e, o2, b * e);
+      }
   };
   const a: number[] = [];
   const k: number[] = [];
@@ -138,7 +141,7 @@ function attentionRow(ctx: BenchContext, positions: number, runs: number): Bench
   }
   ctx.step(`attention at ${positions} positions`);
   const same = s1.every((v, i) => Object.is(v, s2[i])) && o1.every((v, i) => Object.is(v, o2[i]));
-  return { name: `decoding attention per token, decoder-base shapes, ${positions} cached positions (JS, one thread)`, shape: null, rate: 0.5, vs: "event-list spike kernels per head", ratio: median(k) / median(a), spike_ms: Number(median(a).toFixed(2)), cpu_ms: Number(median(aCpu).toFixed(2)), base_ms: Number(median(k).toFixed(2)), identical_outputs: same, load_average: Number(os.loadavg()[0]!.toFixed(2)) };
+  return { name: `decoding attention per token, decoder-base shapes, ${positions} cached positions (WebAssembly, one thread)`, shape: null, rate: 0.5, vs: "JavaScript loops per head", ratio: median(k) / median(a), spike_ms: Number(median(a).toFixed(2)), cpu_ms: Number(median(aCpu).toFixed(2)), base_ms: Number(median(k).toFixed(2)), identical_outputs: same, load_average: Number(os.loadavg()[0]!.toFixed(2)) };
 }
 
 registerGroup("generation", async (ctx) => {
