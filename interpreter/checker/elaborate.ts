@@ -826,8 +826,6 @@ export class Elaborator {
     return sc.lower.index(t, items, e.span) ?? UNKNOWN;
   }
 
-  // ------------------------------------------------------------------ neurons
-
   /**
    * `word.table`, `embeddings.word.table`: a weight of one of this layer's own fields (or of
    * their fields), read-only. The tensor is that parameter's node, under its one path, so a
@@ -895,6 +893,8 @@ export class Elaborator {
     }
     return UNKNOWN;
   }
+
+  // ------------------------------------------------------------------ neurons
 
   private amplitude(name: string, init: Expr, sc: Scope, span: Span): Value {
     const step = sc.step!;
