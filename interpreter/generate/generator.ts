@@ -126,7 +126,8 @@ export class Generator {
       try {
         logits = exec.run(new Map([[this.idsName, ids]]), { sequence: this.planned }).output;
       } finally {
-        if (this.executors.get(tokens.length)?.exec !== exec) exec.release();
+        // The few-rows kernel's copies of the weights are what the decoding steps read next.
+        if (this.executors.get(tokens.length)?.exec !== exec) exec.release({ keepRowsWeights: true });
       }
       this.planned.offset += tokens.length;
     } else if (this.cached) {
@@ -141,7 +142,7 @@ export class Generator {
       try {
         logits = exec.run(new Map([[this.idsName, i32([1, all.length], all)]])).output;
       } finally {
-        exec.release();
+        exec.release({ keepRowsWeights: true });
       }
     } else {
       const { compiled } = this.graphFor(all.length);
@@ -163,7 +164,7 @@ export class Generator {
     const keys = this.planned.offset + n;
     const hit = this.executors.get(n);
     if (hit && hit.capacity >= keys) return hit.exec;
-    hit?.exec.release();
+    hit?.exec.release({ keepRowsWeights: true });
     this.executors.delete(n);
     const { inc } = this.graphFor(n);
     const max = this.options.maxContext;

@@ -20,11 +20,14 @@ import { wasmAccess, type WasmAccess } from "./wasm-backend.js";
 import { ROWS_COLUMN_STEP } from "./wasm-rows-wat.js";
 
 /**
- * Most spike rows the kernel is used for. Measured (scratch bench on 8 weights 768 x 3072,
- * rate 0.35, one thread, CPU ms): rows vs tiles 3.3/7.8 at 1 row, 9.9/14.6 at 4, 19.3/27.6
- * at 16, 32.7/38.3 at 32, 83/62 at 64.
+ * Most spike rows the kernel is used for. Measured (weights [3072, 768] as declared, spike
+ * rate 0.35, one thread, CPU ms for six weights, this kernel vs the tile kernels): on a
+ * weight's first use (its copy here against its [+W | -W] packing there) 141/204 at 16 rows,
+ * 109/146 at 32, 147/201 at 64, 187/221 at 96; once copied or packed 22/29 at 16, 35/29 at
+ * 32, 70/66 at 64, 103/87 at 96. Up to 64 rows (a prompt of 16 tokens at T = 4) the copy
+ * this kernel makes is also what the decoding steps after the prompt read.
  */
-export const ROWS_KERNEL_MAX_ROWS = 32;
+export const ROWS_KERNEL_MAX_ROWS = 64;
 
 interface Stored {
   readonly off: number;
@@ -38,6 +41,8 @@ interface Stored {
 }
 
 const stored = new WeakMap<Float32Array, Stored>();
+/** A copy whose weights were garbage-collected is freed (the module's memory is not collected). */
+const collected = new FinalizationRegistry<number>((off) => wasmAccess()?.free(off));
 
 /** Scratch in the module's memory kept between calls (a decoding step allocates nothing). */
 let scratch = { off: 0, bytes: 0 };
@@ -66,6 +71,7 @@ export function releaseRowsWeights(W: Float32Array): void {
   const s = stored.get(W);
   if (!s) return;
   stored.delete(W);
+  collected.unregister(s);
   wasmAccess()?.free(s.off);
 }
 
@@ -75,24 +81,38 @@ function store(w: WasmAccess, W: Float32Array, K: number, N: number, layout: "kn
   if (hit) releaseRowsWeights(W);
   const ld = Math.ceil(N / ROWS_COLUMN_STEP) * ROWS_COLUMN_STEP;
   const off = w.alloc(K * ld * 4);
-  const f = w.views.f32;
   const base = off >> 2;
-  const bad: number[] = [];
-  if (layout === "kn" && ld === N) f.set(W.subarray(0, K * N), base);
-  else
-    for (let k = 0; k < K; k++) {
-      const row = base + k * ld;
-      if (layout === "kn") f.set(W.subarray(k * N, (k + 1) * N), row);
-      else for (let c = 0; c < N; c++) f[row + c] = W[c * K + k]!;
-      f.fill(0, row + N, row + ld);
+  if (layout === "kn") {
+    const f = w.views.f32;
+    if (ld === N) f.set(W.subarray(0, K * N), base);
+    else for (let k = 0; k < K; k++) f.set(W.subarray(k * N, (k + 1) * N), base + k * ld);
+  } else {
+    // copied in as it is, then transposed by the kernel module (SIMD 4 x 4 blocks)
+    const tmp = w.alloc(K * N * 4);
+    try {
+      w.views.f32.set(W.subarray(0, K * N), tmp >> 2);
+      w.rows.transpose_into(tmp, N, K, off, ld);
+    } finally {
+      w.free(tmp);
     }
-  for (let k = 0; k < K; k++) {
-    const row = base + k * ld;
-    for (let c = 0; c < N; c++) if (f[row + c]! - f[row + c]! !== 0) bad.push(k * N + c);
   }
-  const s: Stored = { off, K, N, ld, layout, length: W.length, nonFinite: Int32Array.from(bad) };
+  const f = w.views.f32;
+  if (ld !== N) for (let k = 0; k < K; k++) f.fill(0, base + k * ld + N, base + (k + 1) * ld);
+  const any = w.rows.count_nonfinite(off, K * ld) > 0;
+  const s: Stored = { off, K, N, ld, layout, length: W.length, nonFinite: any ? nonFinite(W, K, N, layout) : new Int32Array(0) };
   stored.set(W, s);
+  collected.register(W, off, s);
   return s;
+}
+
+/** Flat indices k * N + c (in the [K, N] view) of W's NaN and ±Infinity. */
+function nonFinite(W: Float32Array, K: number, N: number, layout: "kn" | "nk"): Int32Array {
+  const at: number[] = [];
+  for (let i = 0; i < K * N; i++) {
+    const x = W[i]!;
+    if (x - x !== 0) at.push(layout === "kn" ? i : (i % K) * N + Math.floor(i / K));
+  }
+  return Int32Array.from(at);
 }
 
 /**

@@ -27,7 +27,7 @@
 /** Columns per step of `spike_rows` (W and output rows are padded to a multiple of it). */
 export const ROWS_COLUMN_STEP = 16;
 
-/** WAT of the three kernels (inserted into the spike-kernel module). */
+/** WAT of the kernels (inserted into the spike-kernel module). */
 export function rowsWat(): string {
   const step = (op: "add" | "sub") => [0, 1, 2, 3]
     .map((i) => `(v128.store offset=${i * 16} (local.get $o) (f32x4.${op} (v128.load offset=${i * 16} (local.get $o)) (v128.load offset=${i * 16} (local.get $w))))`)
@@ -117,6 +117,100 @@ export function rowsWat(): string {
               (br_if $ml2 (i32.lt_u (local.get $o) (local.get $end))))))))
       (local.set $p (i32.add (local.get $p) (i32.const 12)))
       (br $el))))
+
+  ;; transpose_into: dst[k*ld + c] = src[c*K + k] for c < N, k < K (a weight [N, K] stored as
+  ;; [K, ld] for spike_rows), by 4 x 4 blocks on SIMD lanes in tiles of 64 x 64 (so that a
+  ;; tile's rows stay in the caches and the TLB); the edges one by one.
+  (func (export "transpose_into") (param $src i32) (param $N i32) (param $K i32) (param $dst i32) (param $ld i32)
+    (local $c i32) (local $k i32) (local $c4 i32) (local $k4 i32) (local $s i32) (local $d i32) (local $rowK i32) (local $rowD i32)
+    (local $tc i32) (local $tk i32) (local $ce i32) (local $ke i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
+    (local.set $c4 (i32.and (local.get $N) (i32.const -4)))
+    (local.set $k4 (i32.and (local.get $K) (i32.const -4)))
+    (local.set $rowK (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $rowD (i32.shl (local.get $ld) (i32.const 2)))
+    (local.set $tc (i32.const 0))
+    (block $tcd (loop $tcl
+      (br_if $tcd (i32.ge_s (local.get $tc) (local.get $c4)))
+      (local.set $ce (select (i32.add (local.get $tc) (i32.const 64)) (local.get $c4) (i32.lt_s (i32.add (local.get $tc) (i32.const 64)) (local.get $c4))))
+      (local.set $tk (i32.const 0))
+      (block $tkd (loop $tkl
+      (br_if $tkd (i32.ge_s (local.get $tk) (local.get $k4)))
+      (local.set $ke (select (i32.add (local.get $tk) (i32.const 64)) (local.get $k4) (i32.lt_s (i32.add (local.get $tk) (i32.const 64)) (local.get $k4))))
+    (local.set $c (local.get $tc))
+    (block $cd (loop $cl
+      (br_if $cd (i32.ge_s (local.get $c) (local.get $ce)))
+      (local.set $k (local.get $tk))
+      (block $kd (loop $kl
+        (br_if $kd (i32.ge_s (local.get $k) (local.get $ke)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $K)) (local.get $k)) (i32.const 2))))
+        (local.set $x0 (v128.load (local.get $s)))
+        (local.set $x1 (v128.load (i32.add (local.get $s) (local.get $rowK))))
+        (local.set $x2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $rowK) (i32.const 1)))))
+        (local.set $x3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $rowK) (i32.const 3)))))
+        ;; 4 x 4 transpose of 32-bit lanes
+        (local.set $y0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x0) (local.get $x1)))
+        (local.set $y1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x0) (local.get $x1)))
+        (local.set $y2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x2) (local.get $x3)))
+        (local.set $y3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x2) (local.get $x3)))
+        (local.set $d (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $ld)) (local.get $c)) (i32.const 2))))
+        (v128.store (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $y0) (local.get $y2)))
+        (v128.store (i32.add (local.get $d) (local.get $rowD)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $y0) (local.get $y2)))
+        (v128.store (i32.add (local.get $d) (i32.shl (local.get $rowD) (i32.const 1))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $y1) (local.get $y3)))
+        (v128.store (i32.add (local.get $d) (i32.mul (local.get $rowD) (i32.const 3))) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $y1) (local.get $y3)))
+        (local.set $k (i32.add (local.get $k) (i32.const 4)))
+        (br $kl)))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $cl)))
+      (local.set $tk (local.get $ke))
+      (br $tkl)))
+      (local.set $tc (local.get $ce))
+      (br $tcl)))
+    ;; the last N mod 4 columns (every k), then the last K mod 4 rows (the other columns)
+    (local.set $c (local.get $c4))
+    (block $ed (loop $el
+      (br_if $ed (i32.ge_s (local.get $c) (local.get $N)))
+      (local.set $k (i32.const 0))
+      (block $ekd (loop $ekl
+        (br_if $ekd (i32.ge_s (local.get $k) (local.get $K)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $ld)) (local.get $c)) (i32.const 2)))
+          (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $K)) (local.get $k)) (i32.const 2)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $ekl)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $el)))
+    (local.set $c (i32.const 0))
+    (block $fd (loop $fl
+      (br_if $fd (i32.ge_s (local.get $c) (local.get $c4)))
+      (local.set $k (local.get $k4))
+      (block $fkd (loop $fkl
+        (br_if $fkd (i32.ge_s (local.get $k) (local.get $K)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $ld)) (local.get $c)) (i32.const 2)))
+          (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $K)) (local.get $k)) (i32.const 2)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $fkl)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $fl))))
+
+  ;; count_nonfinite: how many of the n floats at $p are NaN or ±Infinity (x - x is not 0).
+  (func (export "count_nonfinite") (param $p i32) (param $n i32) (result i32)
+    (local $end i32) (local $acc v128) (local $x v128) (local $r i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $x (v128.load (local.get $p)))
+      (local.set $acc (i32x4.sub (local.get $acc) (f32x4.ne (f32x4.sub (local.get $x) (local.get $x)) (v128.const i32x4 0 0 0 0))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (br $l)))
+    (local.set $r (i32.add (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+                           (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc)))))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $r (i32.add (local.get $r) (f32.ne (f32.sub (f32.load (local.get $p)) (f32.load (local.get $p))) (f32.const 0))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (br $l2)))
+    (local.get $r))
 
   ;; row_keys: for b < B: out[b*L + j] = sum over k < E ascending of q[b*E + k] * level(S[(b*L + j)*E + k]),
   ;; j < L. Four positions at a time (lanes = j) when E is a multiple of 4; the rest one by one.
