@@ -184,21 +184,43 @@ export interface RunModelOptions {
 }
 
 export function runModel(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "mask">, opts: RunModelOptions = {}): ModelRun {
+  return prepareRun(m, batch, opts).run();
+}
+
+/** A run of a model on a batch whose spec is compiled; `run` builds the parameters and runs it. */
+export interface PreparedRun<R = ModelRun> {
+  readonly run: () => R;
+}
+
+/**
+ * `runModel` in two halves: the compile now, the parameters and the forward when `run` is
+ * called. A one-shot command readies the WebAssembly kernels in between, so their worker
+ * threads start while the spec compiles.
+ */
+export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | "mask">, opts: RunModelOptions = {}): PreparedRun {
   const names = inputNames(m.info);
   const all: Record<string, Tensor> = { ids: batch.ids, types: batch.types, mask: batch.mask };
   const inputs = new Map(names.map((n) => [n, all[n]!]));
   const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
   if (opts.report) {
     const tokens = batch.mask.data.length;
-    const r = runWithReport({ ...req, model: m.info.name, tokens, onProgress: opts.onProgress });
-    return { output: r.output, report: r.report };
+    return {
+      run: () => {
+        const r = runWithReport({ ...req, model: m.info.name, tokens, onProgress: opts.onProgress });
+        return { output: r.output, report: r.report };
+      },
+    };
   }
   const { timings } = opts;
   const compiled = timed(timings, "compile", () => compileEntry(req));
-  // One forward, its store private to it: embedding tables are seeded only at the rows it gathers.
-  const onlyRows = gatheredRows(compiled.graph, inputs);
-  const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource, onlyRows }));
-  return { output: runSpec({ ...req, compiled, params, timings }).output };
+  return {
+    run: () => {
+      // One forward, its store private to it: embedding tables are seeded only at the rows it gathers.
+      const onlyRows = gatheredRows(compiled.graph, inputs);
+      const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource, onlyRows }));
+      return { output: runSpec({ ...req, compiled, params, timings }).output };
+    },
+  };
 }
 
 function softmaxRow(x: ArrayLike<number>, from: number, n: number): number[] {
@@ -215,18 +237,32 @@ export interface Classification {
   readonly probabilities: readonly { readonly label: string; readonly p: number }[];
 }
 
-export function classify(m: LoadedModel, texts: readonly string[], opts: RunModelOptions = {}): { results: Classification[]; report?: SpikeReport } {
-  const batch = encodeTexts(m, texts);
-  const r = runModel(m, batch, opts);
-  const [B, C] = r.output.shape as [number, number];
-  if (r.output.shape.length !== 2) throw new UserError(`\`${m.info.entry}\` returns ${JSON.stringify(r.output.shape)}, but a classifier returns [B, classes]`);
-  const labels = m.info.labels ?? Array.from({ length: C }, (_, i) => `LABEL_${i}`);
-  const results = Array.from({ length: B }, (_, b) => {
-    const p = softmaxRow(r.output.data, b * C, C);
-    const best = p.indexOf(Math.max(...p));
-    return { text: texts[b]!, label: labels[best] ?? `LABEL_${best}`, probabilities: p.map((v, i) => ({ label: labels[i] ?? `LABEL_${i}`, p: v })) };
-  });
-  return { results, report: r.report };
+export interface Classified {
+  readonly results: Classification[];
+  readonly report?: SpikeReport;
+}
+
+export function classify(m: LoadedModel, texts: readonly string[], opts: RunModelOptions = {}): Classified {
+  return prepareClassify(m, texts, opts).run();
+}
+
+/** `classify` with the compile done now and the forward when `run` is called (see prepareRun). */
+export function prepareClassify(m: LoadedModel, texts: readonly string[], opts: RunModelOptions = {}): PreparedRun<Classified> {
+  const prepared = prepareRun(m, encodeTexts(m, texts), opts);
+  return {
+    run: () => {
+      const r = prepared.run();
+      const [B, C] = r.output.shape as [number, number];
+      if (r.output.shape.length !== 2) throw new UserError(`\`${m.info.entry}\` returns ${JSON.stringify(r.output.shape)}, but a classifier returns [B, classes]`);
+      const labels = m.info.labels ?? Array.from({ length: C }, (_, i) => `LABEL_${i}`);
+      const results = Array.from({ length: B }, (_, b) => {
+        const p = softmaxRow(r.output.data, b * C, C);
+        const best = p.indexOf(Math.max(...p));
+        return { text: texts[b]!, label: labels[best] ?? `LABEL_${best}`, probabilities: p.map((v, i) => ({ label: labels[i] ?? `LABEL_${i}`, p: v })) };
+      });
+      return { results, report: r.report };
+    },
+  };
 }
 
 export interface MaskPrediction {
@@ -235,7 +271,17 @@ export interface MaskPrediction {
   readonly top: readonly { readonly token: string; readonly id: number; readonly p: number }[];
 }
 
-export function fillMask(m: LoadedModel, text: string, opts: RunModelOptions & { topK?: number } = {}): { masks: MaskPrediction[]; report?: SpikeReport } {
+export interface MaskFilled {
+  readonly masks: MaskPrediction[];
+  readonly report?: SpikeReport;
+}
+
+export function fillMask(m: LoadedModel, text: string, opts: RunModelOptions & { topK?: number } = {}): MaskFilled {
+  return prepareFillMask(m, text, opts).run();
+}
+
+/** `fillMask` with the compile done now and the forward when `run` is called (see prepareRun). */
+export function prepareFillMask(m: LoadedModel, text: string, opts: RunModelOptions & { topK?: number } = {}): PreparedRun<MaskFilled> {
   const tok = m.tokenizer;
   if (!(tok instanceof WordPieceTokenizer)) throw new UserError(`fill-mask needs a WordPiece model with a [MASK] token; \`${m.info.name}\` uses bytes`);
   const maskId = tok.specialIds.mask;
@@ -243,16 +289,21 @@ export function fillMask(m: LoadedModel, text: string, opts: RunModelOptions & {
   const batch = encodeTexts(m, [text]);
   const positions = batch.tokens[0]!.flatMap((id, i) => (id === maskId ? [i] : []));
   if (positions.length === 0) throw new UserError(`the text has no [MASK] token to fill: write it where the missing word goes, e.g. "the [MASK] sat on the mat"`);
-  const r = runModel(m, batch, opts);
-  const V = r.output.shape[2] ?? 0;
-  if (r.output.shape.length !== 3 || V !== tok.vocabSize) throw new UserError(`\`${m.info.entry}\` returns ${JSON.stringify(r.output.shape)}, but a masked-LM returns [B, L, ${tok.vocabSize}]`);
-  const k = Math.max(1, Math.min(opts.topK ?? 5, V));
-  const masks = positions.map((pos) => {
-    const p = softmaxRow(r.output.data, pos * V, V);
-    const order = [...p.keys()].sort((a, b) => p[b]! - p[a]! || a - b).slice(0, k);
-    return { position: pos, top: order.map((id) => ({ token: tok.idToToken(id), id, p: p[id]! })) };
-  });
-  return { masks, report: r.report };
+  const prepared = prepareRun(m, batch, opts);
+  return {
+    run: () => {
+      const r = prepared.run();
+      const V = r.output.shape[2] ?? 0;
+      if (r.output.shape.length !== 3 || V !== tok.vocabSize) throw new UserError(`\`${m.info.entry}\` returns ${JSON.stringify(r.output.shape)}, but a masked-LM returns [B, L, ${tok.vocabSize}]`);
+      const k = Math.max(1, Math.min(opts.topK ?? 5, V));
+      const masks = positions.map((pos) => {
+        const p = softmaxRow(r.output.data, pos * V, V);
+        const order = [...p.keys()].sort((a, b) => p[b]! - p[a]! || a - b).slice(0, k);
+        return { position: pos, top: order.map((id) => ({ token: tok.idToToken(id), id, p: p[id]! })) };
+      });
+      return { masks, report: r.report };
+    },
+  };
 }
 
 export interface EncodeOptions {

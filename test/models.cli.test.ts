@@ -23,9 +23,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-models-cli-"));
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*:\d+/);
 
 /** Runs a command in-process; returns its UserError message. */
-function userError(f: () => unknown): string {
+async function userError(f: () => unknown): Promise<string> {
   try {
-    f();
+    await f();
   } catch (e) {
     expect(e).toBeInstanceOf(UserError);
     return (e as Error).message;
@@ -85,17 +85,17 @@ describe("spikelm classify / fill-mask", () => {
     noStack(r.err);
   });
 
-  it("bad inputs (in-process): empty text, too long, no [MASK], missing vocab file, wrong kind of model, bad report file", () => {
-    expect(userError(() => classifyCommand(["fine", "  "], {}))).toBe("text 2 is empty");
-    expect(userError(() => classifyCommand([], {}))).toMatch(/no text to classify/);
-    expect(userError(() => classifyCommand(["the cat ".repeat(100)], {}))).toMatch(/^the text is 202 tokens \(with \[CLS\] and \[SEP\]\), longer than the context of `classifier-small` \(128\): shorten it$/);
-    expect(userError(() => fillMaskCommand(["the cat sat"], {}))).toMatch(/the text has no \[MASK\] token to fill/);
-    expect(userError(() => fillMaskCommand(["the [MASK] sat"], { vocab: path.join(tmp, "nope.txt") }))).toMatch(/cannot read the vocab file .*nope\.txt: no such file/);
-    expect(userError(() => fillMaskCommand(["the [MASK] sat"], { model: "classifier-small" }))).toMatch(/`classifier-small` is a classify model and cannot fill-mask; e\.g\. `mlm-small` can/);
-    expect(userError(() => classifyCommand(["hi"], { report: "r.txt" }))).toMatch(/a report file ends in \.json or \.html/);
-    expect(userError(() => classifyCommand(["hi"], { weights: path.join(tmp, "none.safetensors") }))).toMatch(/cannot read weights file .*none\.safetensors/);
-    expect(userError(() => reportCommand({ json: "r.html" }))).toMatch(/--json expects a \.json file/);
-    expect(userError(() => classifyCommand(["hi"], { model: path.join(REPO, "models/spikelm/spikelm_encoder.spk"), arg: ["d=64"] }))).toMatch(/needs a WordPiece vocabulary: pass --vocab/);
+  it("bad inputs (in-process): empty text, too long, no [MASK], missing vocab file, wrong kind of model, bad report file", async () => {
+    expect(await userError(() => classifyCommand(["fine", "  "], {}))).toBe("text 2 is empty");
+    expect(await userError(() => classifyCommand([], {}))).toMatch(/no text to classify/);
+    expect(await userError(() => classifyCommand(["the cat ".repeat(100)], {}))).toMatch(/^the text is 202 tokens \(with \[CLS\] and \[SEP\]\), longer than the context of `classifier-small` \(128\): shorten it$/);
+    expect(await userError(() => fillMaskCommand(["the cat sat"], {}))).toMatch(/the text has no \[MASK\] token to fill/);
+    expect(await userError(() => fillMaskCommand(["the [MASK] sat"], { vocab: path.join(tmp, "nope.txt") }))).toMatch(/cannot read the vocab file .*nope\.txt: no such file/);
+    expect(await userError(() => fillMaskCommand(["the [MASK] sat"], { model: "classifier-small" }))).toMatch(/`classifier-small` is a classify model and cannot fill-mask; e\.g\. `mlm-small` can/);
+    expect(await userError(() => classifyCommand(["hi"], { report: "r.txt" }))).toMatch(/a report file ends in \.json or \.html/);
+    expect(await userError(() => classifyCommand(["hi"], { weights: path.join(tmp, "none.safetensors") }))).toMatch(/cannot read weights file .*none\.safetensors/);
+    expect(await userError(() => reportCommand({ json: "r.html" }))).toMatch(/--json expects a \.json file/);
+    expect(await userError(() => classifyCommand(["hi"], { model: path.join(REPO, "models/spikelm/spikelm_encoder.spk"), arg: ["d=64"] }))).toMatch(/needs a WordPiece vocabulary: pass --vocab/);
   });
 
   it("a .spk file with --entry and --vocab works like a shipped model (reference-named weights are mapped)", () => {

@@ -10,7 +10,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { compileEntry } from "../interpreter/compile.js";
 import { i32 } from "../interpreter/engine/tensor.js";
+import { OptimizedExecutor, executorStats } from "../interpreter/optimized/executor.js";
+import { optimize } from "../interpreter/passes/pass.js";
+import { ParamStore } from "../interpreter/runtime/params.js";
 import { seedThreadStats } from "../interpreter/runtime/seed-threads.js";
 import { loadModel, runModel } from "../models/tasks.js";
 import { REPO } from "./helpers.js";
@@ -33,6 +37,25 @@ describe("logits are the bits they were before the start-up work (hashes recorde
   it("classifier-base on seeded weights (seeded on two threads where there are two cores; the word table only at the gathered rows)", () => {
     expect(logitsHash("classifier-base", "classify")).toBe("8b80bdcee5b9363c0a8faef4c8b717831a5a4d54407576140062b53c9a9f524b");
     expect(seedThreadStats.filledByThread).toBe(os.availableParallelism() >= 2);
+  });
+});
+
+describe("the path a one-shot forward runs (classifier-small, in process)", () => {
+  it("its spike products read each weight as declared (no transposed copy is planned) and its first call runs no neuron step on the reference path", () => {
+    const m = loadModel("classify", { model: "classifier-small", noTokenizer: true });
+    const inputs = new Map([["ids", batch.ids], ["types", batch.types], ["mask", batch.mask]]);
+    const { graph } = optimize(compileEntry({ file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, program: m.program }).graph);
+    const ex = new OptimizedExecutor(graph, ParamStore.create(graph.params, m.weights, { seed: 0 }));
+    // q, k, v, the attention output, up and down in each of the 2 layers
+    const linear = ex.plan.nodes.filter((p) => p.node.op === "spike_matmul" && p.node.attrs.side === "left");
+    expect(linear).toHaveLength(12);
+    for (const p of linear) {
+      expect(p.node.attrs.form).toBe("nt");
+      expect(ex.plan.byId.get(p.node.inputs[1]!)!.node.op).toBe("param");
+    }
+    const before = executorStats.referenceNeuronSteps;
+    ex.run(inputs);
+    expect(executorStats.referenceNeuronSteps).toBe(before);
   });
 });
 
@@ -66,6 +89,10 @@ describe("spikelm classify, one shot", () => {
     for (const stage of ["startup", "kernels", "model", "compile", "optimize", "params", "forward", "total"]) expect(line).toMatch(new RegExp(`${stage} \\d+ ms`));
     expect(Number(/spike matmuls: (\d+) wasm/.exec(line!)![1])).toBeGreaterThan(0);
     expect(Number(/neuron steps: (\d+) wasm/.exec(line!)![1])).toBeGreaterThan(0);
+    // No neuron step on the reference path (the first call calibrates on the compiled
+    // kernels), and the weights come from a checked file: the kernels scan none of them again.
+    expect(line).toMatch(/neuron steps: \d+ wasm, 0 reference; weight-only values: \d+ elements; weight elements scanned: 0$/);
+    expect(Number(/cpu (\d+) ms/.exec(line!)![1])).toBeGreaterThan(0);
   });
 
   it("prints the same through the installed entry point (the bundled CLI) as from the sources", () => {

@@ -88,6 +88,13 @@ export interface ExecutorRunOptions {
   readonly sequence?: PlannedSequence;
 }
 
+/**
+ * What executors did since the process started (diagnostics: `spikelm classify --timings`,
+ * tests): elements of weight-only values computed (a transposed weight, a mask), and neuron
+ * steps run on the reference step (a body no kernel compiles).
+ */
+export const executorStats = { weightOnlyElements: 0, referenceNeuronSteps: 0 };
+
 export class OptimizedExecutor {
   readonly plan: Plan;
   private readonly slots = new Map<number, Storage>();
@@ -197,7 +204,11 @@ export class OptimizedExecutor {
       this.slots.set(node, x.data);
     }
     if (!this.staticsReady) {
-      for (const p of this.plan.nodes) if (p.isStatic && p.node.op !== "param" && p.node.op !== "const") this.exec(p, -1);
+      for (const p of this.plan.nodes) {
+        if (!p.isStatic || p.node.op === "param" || p.node.op === "const") continue;
+        this.exec(p, -1);
+        executorStats.weightOnlyElements += numel(p.shape);
+      }
       this.staticsReady = true;
     }
     if ((opts.mode ?? "multi") === "step") this.runStepwise();
@@ -732,6 +743,7 @@ export class OptimizedExecutor {
       return;
     }
     // Reference step: a body the compiler declined.
+    executorStats.referenceNeuronSteps += t1 - t0;
     for (let u = t0; u < t1; u++) {
       const xs = inputs.map((x) => f32(stateShape, x.subarray(u * s.n, (u + 1) * s.n)));
       const state = new Map<string, Tensor>(attrs.body.states.map((st, j) => [st.name, f32(stateShape, s.states[j]!)]));

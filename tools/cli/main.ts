@@ -23,7 +23,7 @@ import { evalCommand } from "./commands/eval.js";
 import { verifyCommand } from "./commands/verify.js";
 import { checkOutputPaths } from "./output-paths.js";
 import { guarded, reportError } from "./report-errors.js";
-import { kernelsReady } from "./timings.js";
+import { startKernels } from "./timings.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -130,16 +130,16 @@ export function buildProgram(): Command {
     .argument("<texts...>", "texts to classify")
     .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
     .option("--timings", "print where the wall time went on stderr (start-up, kernels, model, compile, optimize, params, forward)")
-    // The WebAssembly kernels are ready before the model runs (otherwise the whole forward
-    // would run on the JS fallback while they compile in the background).
-    .action((texts: string[], opts) => guarded(async () => classifyCommand(texts, opts, await kernelsReady())));
+    // The WebAssembly kernels start first and are ready before the forward (otherwise it would
+    // run on the JS fallback while they compile); their threads boot while the spec compiles.
+    .action((texts: string[], opts) => guarded(async () => classifyCommand(texts, opts, await startKernels())));
 
   modelCommand("fill-mask", "predict the [MASK] tokens of a text with a SpikeLM masked-LM")
     .argument("<text...>", "text with [MASK] tokens")
     .option("-k, --top-k <k>", "predictions per mask", "5")
     .option("--report [file]", "also print the spike and energy report (and write it as .json or .html)")
     .option("--timings", "print where the wall time went on stderr (start-up, kernels, model, compile, optimize, params, forward)")
-    .action((texts: string[], opts) => guarded(async () => fillMaskCommand(texts, opts, await kernelsReady())));
+    .action((texts: string[], opts) => guarded(async () => fillMaskCommand(texts, opts, await startKernels())));
 
   modelCommand("encode", "hidden states of a SpikeLM encoder for texts (or token ids), and any layer's output with --record")
     .argument("[texts...]", "texts to encode (or --input)")

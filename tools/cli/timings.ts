@@ -1,45 +1,75 @@
 /**
  * Where a one-shot model command's wall time goes (`--timings`): process start to the
- * command's first line (node, module loading), WebAssembly kernels ready, the model resolved
- * (tokenizer, weights file read and mapped), then the run's stages (interpreter/run.ts).
- * The startup bench group reads this line off the real command.
+ * command's first line (node, module loading), the WebAssembly kernels (their module
+ * compiled, and the wait for their worker threads, which start while the spec compiles), the
+ * model resolved (tokenizer, weights file read and mapped), then the run's stages
+ * (interpreter/run.ts), and the process's CPU time on all threads. The startup bench group
+ * reads this line off the real command.
  */
-import { initSpikeKernels, setPackedCacheLimit, spikeKernelCalls } from "../../interpreter/engine/kernels/spike-matmul.js";
+import { initSpikeKernels, setPackedCacheLimit, spikeKernelCalls, weightScanStats } from "../../interpreter/engine/kernels/spike-matmul.js";
+import { executorStats } from "../../interpreter/optimized/executor.js";
 import { wasmNeuronStats } from "../../interpreter/optimized/neuron-wasm.js";
 import type { RunTimings } from "../../interpreter/run.js";
 
 export interface CommandTimings extends RunTimings {
   /** From process start (performance's time origin) to the command's action. */
   readonly startup: number;
-  /** Compiling and instantiating the WebAssembly kernels (and their worker threads). */
-  readonly kernels: number;
+  /** Compiling the WebAssembly kernels, then waiting for their worker threads before the forward. */
+  kernels: number;
   /** Resolving the model: tokenizer, and reading and mapping a weights file. */
   model?: number;
 }
 
+/** The kernels of a one-shot command, started: `ready()` before the forward. */
+export interface KernelStart {
+  readonly timings: CommandTimings;
+  /** Resolves when the kernels and their worker threads are ready (the wait is added to `timings.kernels`). */
+  ready(): Promise<void>;
+}
+
 /**
- * The kernels compiled and awaited before the one forward of a one-shot command runs;
- * returns the time so far. The forward multiplies by each weight once, so packed copies of
- * weights are not kept for reuse (cache limit 0): keeping them grew the kernels' memory by
- * two packed copies of every spiking weight (+640 MB peak RSS for classifier-base, and the
- * first touch of those pages made the forward ~30% slower).
+ * Starts the WebAssembly kernels of a one-shot command: the module is compiled now and the
+ * worker threads are started, then the command resolves its model and compiles the spec
+ * (synchronous work, during which the threads boot) and calls `ready()` right before the
+ * forward, so the forward runs on the WebAssembly kernels with both threads. The forward
+ * multiplies by each weight once, so packed copies of weights are not kept for reuse (cache
+ * limit 0): keeping them grew the kernels' memory by two packed copies of every spiking
+ * weight (+640 MB peak RSS for classifier-base, and the first touch of those pages made the
+ * forward ~30% slower).
  */
-export async function kernelsReady(): Promise<CommandTimings> {
+export async function startKernels(): Promise<KernelStart> {
   const startup = performance.now();
-  await initSpikeKernels();
+  const pool = initSpikeKernels();
   setPackedCacheLimit(0);
-  return { startup, kernels: performance.now() - startup };
+  // One turn of the event loop: the module compiles and the threads are created (they then
+  // boot on their own) before the command's synchronous work holds this thread.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const timings: CommandTimings = { startup, kernels: performance.now() - startup };
+  return {
+    timings,
+    ready: async () => {
+      const t0 = performance.now();
+      await pool;
+      timings.kernels += performance.now() - t0;
+    },
+  };
 }
 
 const STAGES = ["startup", "kernels", "model", "compile", "optimize", "params", "forward"] as const;
 
 /**
- * `timings: startup 310 ms, kernels 95 ms, ..., total 2410 ms; spike matmuls: 84 wasm, 0 js;
- * neuron steps: 96 wasm` (stages not run are left out): where the time went, and which
- * kernels the forward actually ran.
+ * `timings: startup 310 ms, kernels 95 ms, ..., total 2410 ms, cpu 3050 ms; spike matmuls:
+ * 84 wasm, 0 js; neuron steps: 96 wasm, 0 reference; weight-only values: 0 elements; weight
+ * elements scanned: 0` (stages not run are left out): where the time went, and what the
+ * forward actually ran: kernel calls per backend, neuron steps on WebAssembly and on the
+ * reference step, values computed from weights alone (a transposed copy of a weight) and
+ * weights scanned for non-finite values.
  */
 export function timingsLine(t: CommandTimings): string {
   const parts = STAGES.filter((s) => t[s] !== undefined).map((s) => `${s} ${Math.round(t[s]!)} ms`);
-  const kernels = `spike matmuls: ${spikeKernelCalls.wasm} wasm, ${spikeKernelCalls.js} js; neuron steps: ${wasmNeuronStats.runs} wasm`;
-  return `timings: ${parts.join(", ")}, total ${Math.round(performance.now())} ms; ${kernels}`;
+  const cpu = process.cpuUsage();
+  const kernels =
+    `spike matmuls: ${spikeKernelCalls.wasm} wasm, ${spikeKernelCalls.js} js; neuron steps: ${wasmNeuronStats.runs} wasm, ${executorStats.referenceNeuronSteps} reference; ` +
+    `weight-only values: ${executorStats.weightOnlyElements} elements; weight elements scanned: ${weightScanStats.elements}`;
+  return `timings: ${parts.join(", ")}, total ${Math.round(performance.now())} ms, cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms; ${kernels}`;
 }

@@ -5,9 +5,9 @@
  */
 import { progressBar } from "../progress.js";
 import { UserError } from "../../../interpreter/io/errors.js";
-import { classify, loadModel } from "../../../models/tasks.js";
+import { loadModel, prepareClassify } from "../../../models/tasks.js";
 import { renderTable } from "../table.js";
-import { type CommandTimings, timingsLine } from "../timings.js";
+import { type KernelStart, timingsLine } from "../timings.js";
 import { timed } from "../../../interpreter/run.js";
 import { checkReportTarget, emitReport } from "./report.js";
 import { noteWeights, parseArgs, parseIntOption } from "./run.js";
@@ -29,12 +29,16 @@ export function modelOptions(opts: ModelCommandOptions) {
   return { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, vocab: opts.vocab, seed: parseIntOption("--seed", opts.seed, 0) ?? 0, keepAmplitudes: opts.keepAmplitudes };
 }
 
-export function classifyCommand(texts: string[], opts: ModelCommandOptions, timings?: CommandTimings): number {
+/** `kernels`: started by the caller; awaited after the compile, right before the forward. */
+export async function classifyCommand(texts: string[], opts: ModelCommandOptions, kernels?: KernelStart): Promise<number> {
   checkReportTarget(opts.report);
   if (texts.length === 0) throw new UserError("no text to classify: spikelm classify \"some text\" [\"more text\" ...]");
+  const timings = kernels?.timings;
   const m = timed(timings, "model", () => loadModel("classify", modelOptions(opts)));
   if (opts.weights) noteWeights(m.loadedWeights);
-  const { results, report } = classify(m, texts, { report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("classify"), timings });
+  const prepared = prepareClassify(m, texts, { report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("classify"), timings });
+  await kernels?.ready();
+  const { results, report } = prepared.run();
   const labels = results[0]?.probabilities.map((p) => p.label) ?? [];
   const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
   process.stdout.write(`${renderTable(["text", "label", ...labels.map((l) => `p(${l})`)], results.map((r) => [clip(r.text), r.label, ...r.probabilities.map((p) => p.p)]))}\n`);

@@ -4,22 +4,26 @@
  */
 import { progressBar } from "../progress.js";
 import { UserError } from "../../../interpreter/io/errors.js";
-import { fillMask, loadModel } from "../../../models/tasks.js";
+import { loadModel, prepareFillMask } from "../../../models/tasks.js";
 import { renderTable } from "../table.js";
-import { type CommandTimings, timingsLine } from "../timings.js";
+import { type KernelStart, timingsLine } from "../timings.js";
 import { timed } from "../../../interpreter/run.js";
 import { type ModelCommandOptions, modelOptions } from "./classify.js";
 import { checkReportTarget, emitReport } from "./report.js";
 import { noteWeights, parseIntOption } from "./run.js";
 
-export function fillMaskCommand(texts: string[], opts: ModelCommandOptions & { topK?: string }, timings?: CommandTimings): number {
+/** `kernels`: started by the caller; awaited after the compile, right before the forward. */
+export async function fillMaskCommand(texts: string[], opts: ModelCommandOptions & { topK?: string }, kernels?: KernelStart): Promise<number> {
   checkReportTarget(opts.report);
+  const timings = kernels?.timings;
   const topK = parseIntOption("--top-k", opts.topK, 1) ?? 5;
   if (texts.length === 0) throw new UserError('no text given: spikelm fill-mask "the [MASK] sat on the mat"');
   const text = texts.join(" ");
   const m = timed(timings, "model", () => loadModel("fill-mask", modelOptions(opts)));
   if (opts.weights) noteWeights(m.loadedWeights);
-  const { masks, report } = fillMask(m, text, { topK, report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("fill-mask"), timings });
+  const prepared = prepareFillMask(m, text, { topK, report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("fill-mask"), timings });
+  await kernels?.ready();
+  const { masks, report } = prepared.run();
   for (const [i, mk] of masks.entries()) {
     if (masks.length > 1) process.stdout.write(`[MASK] #${i + 1} (token ${mk.position}):\n`);
     process.stdout.write(`${renderTable(["rank", "token", "probability", "filled in"], mk.top.map((t, r) => [r + 1, t.token, t.p, fillIn(text, i, t.token)]))}\n`);
