@@ -73,6 +73,8 @@ export class Generator {
   readonly cached: boolean;
   readonly optimized: boolean;
   private idsName = "ids";
+  private readonly oneToken = i32([1, 1]);
+  private readonly oneTokenInput = new Map([[this.idsName, this.oneToken as Tensor]]);
 
   constructor(readonly options: GeneratorOptions) {
     this.cached = options.cache ?? true;
@@ -118,13 +120,14 @@ export class Generator {
     const max = this.options.maxContext;
     if (max !== undefined && this.tokens.length + tokens.length > max)
       throw new UserError(`the sequence would be ${this.tokens.length + tokens.length} tokens, longer than the model's context of ${max}`);
-    const all = [...this.tokens, ...tokens];
     let logits: Tensor;
     if (this.cached && this.optimized) {
-      const ids = i32([1, tokens.length], tokens);
+      // A decoding step reuses its one-token input (it allocates nothing but the logits it returns).
+      this.oneToken.data[0] = tokens[0]!;
+      const inputs = tokens.length === 1 ? this.oneTokenInput : new Map([[this.idsName, i32([1, tokens.length], tokens)]]);
       const exec = this.decoderFor(tokens.length);
       try {
-        logits = exec.run(new Map([[this.idsName, ids]]), { sequence: this.planned }).output;
+        logits = exec.run(inputs, { sequence: this.planned }).output;
       } finally {
         // The few-rows kernel's copies of the weights are what the decoding steps read next.
         if (this.executors.get(tokens.length)?.exec !== exec) exec.release({ keepRowsWeights: true });
@@ -137,6 +140,7 @@ export class Generator {
       this.sequence.offset += tokens.length;
     } else if (this.optimized) {
       // The whole prefix, on an executor planned for its length (used once, then released).
+      const all = [...this.tokens, ...tokens];
       const { compiled } = this.graphFor(all.length);
       const exec = new OptimizedExecutor(optimize(compiled.graph).graph, this.params!, this.options.executor);
       try {
@@ -145,10 +149,11 @@ export class Generator {
         exec.release({ keepRowsWeights: true });
       }
     } else {
+      const all = [...this.tokens, ...tokens];
       const { compiled } = this.graphFor(all.length);
       logits = new ReferenceInterpreter(compiled.graph, this.params!).run(new Map([[this.idsName, i32([1, all.length], all)]])).output;
     }
-    this.tokens = all;
+    this.tokens.push(...tokens);
     const V = logits.shape[2]!;
     const rows = logits.shape[1]!;
     return Float32Array.from(logits.data.subarray((rows - 1) * V, rows * V));
