@@ -7,7 +7,9 @@
  * optimize, params, forward); the JSON row has them as `<stage>_ms`.
  *
  * Each row also gives the command's CPU time (all its threads; Linux), which a busy machine
- * hardly changes.
+ * hardly changes, and what the forward ran, from the same line: neuron steps on the
+ * reference path, elements of weight-only values computed (a transposed copy of a weight)
+ * and weight elements scanned for non-finite values (`ref_steps`, `weight_only`, `scanned`).
  *
  * Also the start-up alone (`spikelm models`): bundled vs the TypeScript sources through tsx
  * (`ratio` = tsx / bundled). The bundle is brought up to date once before timing (as any run
@@ -59,10 +61,15 @@ function childrenCpuMs(): number | undefined {
   }
 }
 
+/** Counts the `--timings` line reports after the stages: what the forward ran. */
+const COUNTS = { ref_steps: /(\d+) reference\b/, weight_only: /weight-only values: (\d+) elements/, scanned: /weight elements scanned: (\d+)/ } as const;
+type Count = keyof typeof COUNTS;
+
 interface Timed {
   readonly wallMs: number;
   readonly cpuMs?: number;
   readonly stages: Partial<Record<(typeof STAGES)[number], number>>;
+  readonly counts: Partial<Record<Count, number>>;
 }
 
 /** Runs `node <argv>` once; its wall time and the stages of its `timings:` line, if any. */
@@ -80,10 +87,15 @@ function runOnce(argv: readonly string[]): Timed {
     const m = new RegExp(`\\b${s} (\\d+) ms`).exec(line);
     if (m) stages[s] = Number(m[1]);
   }
-  return { wallMs, cpuMs, stages };
+  const counts: Timed["counts"] = {};
+  for (const [k, re] of Object.entries(COUNTS) as [Count, RegExp][]) {
+    const m = re.exec(line);
+    if (m) counts[k] = Number(m[1]);
+  }
+  return { wallMs, cpuMs, stages, counts };
 }
 
-function measure(argv: readonly string[], reps: number, step: () => void): { wall: number; cpu?: number; stages: Partial<Record<(typeof STAGES)[number], number>> } {
+function measure(argv: readonly string[], reps: number, step: () => void): { wall: number; cpu?: number; stages: Partial<Record<(typeof STAGES)[number], number>>; counts: Timed["counts"] } {
   const runs: Timed[] = [];
   for (let i = 0; i < reps; i++) {
     runs.push(runOnce(argv));
@@ -95,16 +107,23 @@ function measure(argv: readonly string[], reps: number, step: () => void): { wal
     if (xs.length > 0) stages[s] = Math.round(median(xs));
   }
   const cpus = runs.map((r) => r.cpuMs).filter((x): x is number => x !== undefined);
-  return { wall: median(runs.map((r) => r.wallMs)), cpu: cpus.length ? median(cpus) : undefined, stages };
+  // the counts are the same on every run (the same command, the same forward)
+  return { wall: median(runs.map((r) => r.wallMs)), cpu: cpus.length ? median(cpus) : undefined, stages, counts: runs[0]?.counts ?? {} };
 }
 
 const round = (x: number) => Math.round(x);
+
+/** `; 0 reference neuron steps, 591360 weight-only elements, 0 weights scanned` (when the command reports them). */
+function countsNote(c: Timed["counts"]): string {
+  if (c.ref_steps === undefined) return "";
+  return `; ${c.ref_steps} reference neuron steps, ${c.weight_only} weight-only elements, ${c.scanned} weights scanned`;
+}
 
 function commandRow(label: string, m: ReturnType<typeof measure>): BenchRow {
   const parts = STAGES.filter((s) => m.stages[s] !== undefined).map((s) => `${s} ${m.stages[s]}`);
   const extra = Object.fromEntries(STAGES.filter((s) => m.stages[s] !== undefined).map((s) => [`${s}_ms`, m.stages[s]]));
   return {
-    name: `${label}, one shot${parts.length ? ` (${parts.join(" + ")} ms)` : ""}${m.cpu !== undefined ? `; cpu ${round(m.cpu)} ms` : ""}`,
+    name: `${label}, one shot${parts.length ? ` (${parts.join(" + ")} ms)` : ""}${m.cpu !== undefined ? `; cpu ${round(m.cpu)} ms` : ""}${countsNote(m.counts)}`,
     shape: null,
     rate: null,
     vs: "budget-2s",
@@ -112,6 +131,7 @@ function commandRow(label: string, m: ReturnType<typeof measure>): BenchRow {
     spike_ms: round(m.wall),
     ...(m.cpu !== undefined ? { cpu_ms: round(m.cpu) } : {}),
     ...extra,
+    ...m.counts,
   };
 }
 
