@@ -11,7 +11,8 @@
  * the stepwise run's output is checked against the tape's, bit for bit: a divergence is an
  * internal error instead of a silently wrong gradient.
  */
-import { BufferArena, f32From, withArena } from "../engine/arena.js";
+import { BufferArena, allocF32, f32From, withArena } from "../engine/arena.js";
+import { levelsInto } from "../engine/levels.js";
 import { type F32Tensor, type Tensor, f32, numel } from "../engine/tensor.js";
 import type { Graph, IRNode } from "../ir/graph.js";
 import { OptimizedExecutor } from "../optimized/executor.js";
@@ -119,7 +120,7 @@ export class GradientEngine {
 
   private gradients(inputs: ReadonlyMap<string, Tensor>, seed: GradSeed, stepwise: Tensor | undefined): GradientResult {
     const ex = this.executor;
-    const known = ex && { value: (node: IRNode) => ex.valueOf(node.id), neuron: (node: IRNode) => ex.neuronOutputs(node.id), computed: (node: IRNode) => void this.computed.add(node.id) };
+    const known = ex && { value: (node: IRNode) => ex.valueOf(node.id) ?? levelsAsFloats(ex.levelsOf(node.id)), neuron: (node: IRNode) => ex.neuronOutputs(node.id), computed: (node: IRNode) => void this.computed.add(node.id) };
     const tape = recordForward(this.graph, this.params, inputs, known, !(this.options.trainAmplitudes ?? false));
     const taped = tape.values.get(this.graph.output)!;
     if (stepwise && !sameBits(stepwise, taped)) throw new Error("internal: the step-mode forward differs from the multi-step forward the gradients are taken on");
@@ -161,6 +162,11 @@ export class GradientEngine {
     if (t.dtype === "i32" || !this.arena) return copy(t);
     return { dtype: "f32", shape: [...t.shape], data: this.keep(key, t.data as Float32Array, t.data.length) } as F32Tensor;
   }
+}
+
+/** Spike levels the executor holds as int8 (a layout op on levels), read back as the floats the reference holds. */
+function levelsAsFloats(v: { readonly data: Int8Array; readonly shape: readonly number[] } | undefined): Tensor | undefined {
+  return v && f32(v.shape, levelsInto(v.data, allocF32(v.data.length)));
 }
 
 /**

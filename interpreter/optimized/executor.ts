@@ -279,6 +279,18 @@ export class OptimizedExecutor {
   }
 
   /**
+   * An int8 node's spike levels after the last run (whole time axis; NaN as NAN_LEVEL), as a
+   * view of its buffer: valid until the next run. Undefined for other nodes. Needs `keepValues`.
+   */
+  levelsOf(id: number): { readonly data: Int8Array; readonly shape: readonly number[] } | undefined {
+    if (!this.options.keepValues) throw new Error("internal: levelsOf needs an executor built with keepValues");
+    const p = this.plan.byId.get(id);
+    if (!p || p.kind !== "i8" || p.node.op === "neuron") return undefined;
+    const v = this.view(id, -1);
+    return v.data instanceof Int8Array ? { data: v.data, shape: v.shape } : undefined;
+  }
+
+  /**
    * A neuron call's outputs after the last run (whole time axis; levels int8 when the
    * spike-accumulate pass chose them, else canonical floats), as its buffers: valid until
    * the next run. Needs `keepValues` (which also keeps the value nothing else reads).

@@ -7,8 +7,8 @@
  * matmul backward on WebAssembly SIMD (initGradKernels) and buffers reused across steps.
  * After the timed steps, two more are run to report what a step still does that it should
  * not: typed-array storage it creates (./training-alloc-counter.ts; 0 expected) and forward
- * values the gradient tape computes a second time (int8 spike levels re-read as floats
- * through a layout op, integer positions).
+ * values the gradient tape computes a second time (integer positions: the executor gives
+ * the tape floats and int8 levels only).
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
