@@ -7,7 +7,8 @@
  * - decoder-small: the shipped trained weights (d 64, 2 layers, context 128);
  * - decoder-base: GPT-2-small-sized (d 768, 12 layers, context 1024), seeded weights.
  * Per-token time is the median over the decoding steps after the first (the first one plans
- * the one-token executor and packs the weights once). The JSON also has the load average,
+ * the one-token executor; a prompt longer than 16 tokens leaves it the weights to copy for
+ * the few-rows kernel too). The JSON also has the load average,
  * the fastest step, the CPU time per step (all threads: the work, whatever else the shared
  * machine runs), and the ArrayBuffer bytes one decoding step allocates (the returned
  * logits, 4 · vocab bytes, included).
