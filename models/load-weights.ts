@@ -24,6 +24,7 @@ import { closest } from "../interpreter/checker/suggest.js";
 import type { Compiled } from "../interpreter/compile.js";
 import { type F32Tensor, type Tensor, f32, sameShape, shapeString } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
+import { declareFiniteWeights } from "../interpreter/engine/kernels/spike-matmul.js";
 import { findNonFinite, loadWeightsFile } from "../interpreter/io/weights.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
 import { MAPPINGS } from "./spikelm/mapping.js";
@@ -196,7 +197,7 @@ function fromSpecPaths(tensors: ReadonlyMap<string, Tensor>, params: readonly Pa
     const spec = byPath.get(name)!;
     if (t.dtype !== "f32") problems.push(`"${name}" is an integer tensor (${t.dtype}) where float32 is expected`);
     else if (!sameShape(t.shape, spec.shape)) problems.push(`"${name}" has shape ${shapeString(t.shape)} but the spec declares ${shapeString(spec.shape)}`);
-    else weights.set(name, f32(spec.shape, Float32Array.from(t.data)));
+    else weights.set(name, f32(spec.shape, (t.data as Float32Array).slice()));
   }
   for (const bad of findNonFinite(tensors)) problems.push(`"${bad.name}"[${bad.index}] = ${bad.value} (non-finite)`);
   if (problems.length > 0) {
@@ -204,6 +205,8 @@ function fromSpecPaths(tensors: ReadonlyMap<string, Tensor>, params: readonly Pa
     const more = problems.length > shown.length ? `\n  ... and ${problems.length - shown.length} more` : "";
     throw new UserError(`${source}: ${problems.length} problem${problems.length === 1 ? "" : "s"} with the weights (spec paths); nothing was loaded:\n  ${shown.join("\n  ")}${more}`, { file: source });
   }
+  // scanned above: the parameter store and the kernels need not scan them again
+  for (const [name, t] of weights) if (byPath.get(name)!.kind === "weight") declareFiniteWeights(t.data);
   const absent = params.filter((p) => !weights.has(p.path));
   const calibrate = absent.filter((p) => p.kind === "amplitude").map((p) => p.path);
   const seeded = absent.filter((p) => p.kind === "weight").map((p) => p.path);

@@ -217,7 +217,8 @@ export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | 
     run: () => {
       // One forward, its store private to it: embedding tables are seeded only at the rows it gathers.
       const onlyRows = gatheredRows(compiled.graph, inputs);
-      const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource, onlyRows }));
+      // The model's weights are read, not copied: nothing in one forward changes a weight.
+      const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource, onlyRows, adopt: true }));
       return { output: runSpec({ ...req, compiled, params, timings }).output };
     },
   };

@@ -21,6 +21,7 @@ import { closest } from "../interpreter/checker/suggest.js";
 import { type F32Tensor, type Tensor, copyTensor, f32, numel, sameShape, shapeString } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
 import { findNonFinite } from "../interpreter/io/weights.js";
+import { declareFiniteWeights } from "../interpreter/engine/kernels/spike-matmul.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
 
 export type MappingRow = readonly [reference: string, spec: string];
@@ -176,6 +177,7 @@ export function importWeights(
   }
   for (const bad of findNonFinite(new Map([...tensors].filter(([k]) => used.has(k)))))
     nonFinite.push(`"${bad.name}"[${bad.index}] = ${bad.value}`);
+  const scanned = nonFinite.length === 0;
 
   // 2. Every spec parameter: all its reference names present?
   const out = new Map<string, F32Tensor>();
@@ -198,7 +200,12 @@ export function importWeights(
       if (vals.every((v) => v.dtype === "f32" && numel(v.shape) === 1)) out.set(spec.path, f32(spec.shape, vals.map((v) => v.data[0]!)));
     } else {
       const v = tensors.get(names[0]!)!;
-      if (v.dtype === "f32" && sameShape(v.shape, spec.shape)) out.set(spec.path, f32(spec.shape, Float32Array.from(v.data)));
+      if (v.dtype === "f32" && sameShape(v.shape, spec.shape)) {
+        const data = (v.data as Float32Array).slice();
+        // scanned above: the parameter store and the kernels need not scan it again
+        if (scanned && spec.kind === "weight") declareFiniteWeights(data);
+        out.set(spec.path, f32(spec.shape, data));
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Tensor } from "../interpreter/engine/tensor.js";
 import { f32, i32 } from "../interpreter/engine/tensor.js";
@@ -71,6 +72,18 @@ describe("weights files", () => {
     expect(found[1]!.value).toBe(Infinity);
     expect(findNonFinite(map, 10).filter((f) => f.name === "bad")).toHaveLength(5);
     expect(findNonFinite(weights)).toEqual([]);
+  });
+
+  it("findNonFinite finds one NaN or ±Infinity anywhere among finite edge values (-0, subnormals, float32 max), as a per-value check does", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 41 }), fc.nat(), fc.constantFrom(NaN, Infinity, -Infinity, undefined), (n, at, bad) => {
+        const edge = [0, -0, 1e-45, -1e-45, 3.4028234663852886e38, -3.4028234663852886e38, 1.5, -2];
+        const d = Float32Array.from({ length: n }, (_, i) => edge[i % edge.length]!);
+        if (bad !== undefined) d[at % n] = bad;
+        const oracle = [...d.keys()].filter((i) => !Number.isFinite(d[i]!));
+        expect(findNonFinite(new Map([["t", f32([n], d)]]), n).map((f) => f.index)).toEqual(oracle);
+      }),
+    );
   });
 
   it("NaN/Inf in weights survive a JSON save/load and are reported", () => {

@@ -5,10 +5,11 @@
  * that could overflow are left to the kernels' scan.
  */
 import { describe, expect, it } from "vitest";
-import { spikeMatmul, weightScanStats } from "../interpreter/engine/kernels/spike-matmul.js";
+import { knownFinite, spikeMatmul, weightScanStats } from "../interpreter/engine/kernels/spike-matmul.js";
 import { f32 } from "../interpreter/engine/tensor.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
 import { ParamStore, seededFinite } from "../interpreter/runtime/params.js";
+import { weightsFromTensors } from "../models/load-weights.js";
 
 const F32_MAX = 3.4028234663852886e38;
 const origin = { uri: "test.spk", span: { start: 0, end: 0 } } as unknown as ParamSpec["origin"];
@@ -49,5 +50,25 @@ describe("weights the parameter store declares finite", () => {
     expect(scanned(store.get("filled").tensor.data)).toBe(0);
     expect(scanned(store.get("huge").tensor.data)).toBe(8);
     expect(scanned(store.get("amp").tensor.data)).toBe(8);
+  });
+});
+
+describe("weights loaded from a file", () => {
+  const specs = [weight("W", { kind: "normal", std: 1 })];
+  const file = (values: number[]) => new Map([["W", f32([4, 2], values)]]);
+
+  it("are checked once: the loader's arrays are known finite, and a store adopting them holds those arrays (no copy)", () => {
+    const loaded = weightsFromTensors({ params: specs }, file([1, 2, 3, 4, 5, 6, 7, 8]), "w.safetensors");
+    const W = loaded.weights.get("W")!.data;
+    expect(knownFinite(W)).toBe(true);
+    expect(ParamStore.create(specs, loaded.weights, { adopt: true }).get("W").tensor.data).toBe(W);
+    const copied = ParamStore.create(specs, loaded.weights).get("W").tensor.data;
+    expect(copied).not.toBe(W);
+    expect([...copied]).toEqual([...W]);
+  });
+
+  it("holding a non-finite value are rejected, by the loader and by a store given them directly", () => {
+    expect(() => weightsFromTensors({ params: specs }, file([1, 2, 3, NaN, 5, 6, 7, 8]), "w.safetensors")).toThrow(/"W"\[3\] = NaN/);
+    expect(() => ParamStore.create(specs, file([1, 2, 3, 4, 5, 6, 7, -Infinity]), { adopt: true })).toThrow(/"W"\[7\] = -Infinity: weights must be finite/);
   });
 });

@@ -44,6 +44,27 @@ export interface NonFiniteValue {
 }
 
 /**
+ * Whether every value of `d` is finite: v * 0 is ±0 for a finite v and NaN for NaN and
+ * ±Infinity, and a sum of ±0s is ±0, so four running sums of v * 0 say it without a branch
+ * per value (a BERT-base file is 110 M values).
+ */
+function allFinite(d: Float32Array): boolean {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let e = 0;
+  const n4 = d.length - (d.length % 4);
+  for (let i = 0; i < n4; i += 4) {
+    a += d[i]! * 0;
+    b += d[i + 1]! * 0;
+    c += d[i + 2]! * 0;
+    e += d[i + 3]! * 0;
+  }
+  for (let i = n4; i < d.length; i++) a += d[i]! * 0;
+  return a + b + c + e === 0;
+}
+
+/**
  * NaN and ±Infinity values in f32 tensors: the first `maxPerTensor` per tensor, in
  * map order then index order. Empty when every value is finite.
  */
@@ -51,11 +72,13 @@ export function findNonFinite(tensors: ReadonlyMap<string, Tensor>, maxPerTensor
   const out: NonFiniteValue[] = [];
   for (const [name, t] of tensors) {
     if (t.dtype !== "f32") continue;
-    const d = t.data;
+    const d = t.data as Float32Array;
+    if (allFinite(d)) continue;
     let found = 0;
+    // v - v is 0 for every finite v and NaN for NaN and ±Infinity
     for (let i = 0; i < d.length && found < maxPerTensor; i++) {
       const v = d[i]!;
-      if (!Number.isFinite(v)) {
+      if (v - v !== 0) {
         out.push({ name, index: i, value: v });
         found++;
       }

@@ -7,7 +7,7 @@
  * Nothing half-loads: every problem with the weights map is collected and reported at once.
  */
 import { closest } from "../checker/suggest.js";
-import { declareFiniteWeights } from "../engine/kernels/spike-matmul.js";
+import { declareFiniteWeights, knownFinite } from "../engine/kernels/spike-matmul.js";
 import type { Init } from "../engine/random.js";
 import { seededValues } from "./seed-threads.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape, shapeString } from "../engine/tensor.js";
@@ -32,6 +32,12 @@ export interface ParamStoreOptions {
   readonly onlyRows?: ReadonlyMap<string, ArrayLike<number>>;
   /** Name of the weights source, for messages. */
   readonly source?: string;
+  /**
+   * Use the given float32 weights' arrays as they are instead of copying them (amplitudes
+   * are still copied): for a store private to one forward, whose weights nothing changes
+   * while the caller keeps them (models/tasks.ts runModel). A BERT-base file is 440 MB.
+   */
+  readonly adopt?: boolean;
 }
 
 export class ParamStore {
@@ -49,9 +55,11 @@ export class ParamStore {
       if (given) {
         if (given.dtype !== "f32") problems.push(`tensor "${spec.path}" must be f32, found ${given.dtype}`);
         else if (!sameShape(given.shape, spec.shape)) problems.push(`tensor "${spec.path}" has shape ${shapeString(given.shape)} but the spec declares ${shapeString(spec.shape)}`);
-        else if (badValue(spec, given)) problems.push(badValue(spec, given)!);
+        // (a weight a loader already found finite is not scanned again: a BERT-base file is 110 M values)
+        else if (!(spec.kind === "weight" && knownFinite(given.data as Float32Array)) && badValue(spec, given)) problems.push(badValue(spec, given)!);
         else {
-          const tensor = f32(spec.shape, Float32Array.from(given.data));
+          const data = given.data as Float32Array;
+          const tensor = f32(spec.shape, opts.adopt && spec.kind === "weight" ? data : data.slice());
           entries.set(spec.path, { spec, tensor, calibrated: spec.kind === "amplitude" ? new Array<boolean>(numel(spec.shape)).fill(true) : undefined });
           // badValue found every value finite
           if (spec.kind === "weight") declareFiniteWeights(tensor.data);
@@ -178,11 +186,13 @@ export function seededFinite(init: Init): boolean {
  * survive a calibration that lands on 0, not to accept a file that says 0 or -2).
  */
 function badValue(spec: ParamSpec, given: Tensor): string | undefined {
-  const d = given.data;
+  const d = given.data as Float32Array;
+  const amplitude = spec.kind === "amplitude";
   for (let i = 0; i < d.length; i++) {
     const v = d[i]!;
-    if (!Number.isFinite(v)) return `tensor "${spec.path}"[${i}] = ${v}: ${spec.kind === "amplitude" ? "amplitudes" : "weights"} must be finite numbers`;
-    if (spec.kind === "amplitude" && v <= 0) return `amplitude "${spec.path}"[${i}] = ${v}: an amplitude is a spike's magnitude and must be > 0`;
+    // v - v is NaN exactly for NaN and ±Infinity
+    if (v - v !== 0) return `tensor "${spec.path}"[${i}] = ${v}: ${amplitude ? "amplitudes" : "weights"} must be finite numbers`;
+    if (amplitude && v <= 0) return `amplitude "${spec.path}"[${i}] = ${v}: an amplitude is a spike's magnitude and must be > 0`;
   }
   return undefined;
 }

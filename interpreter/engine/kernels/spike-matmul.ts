@@ -316,6 +316,11 @@ export function declareFiniteWeights(W: Float32Array): void {
   weightEdges.set(W, []);
 }
 
+/** Whether `W` is known to hold no NaN or ±Infinity (declared, or scanned as a cached weight) and not released since. */
+export function knownFinite(W: Float32Array): boolean {
+  return weightEdges.get(W)?.length === 0;
+}
+
 /** Forget what was cached about W (packed copy, non-finite entries): W may change after this. */
 export function releasePackedWeights(W: Float32Array): void {
   weightEdges.delete(W);
