@@ -16,7 +16,8 @@
  * after an edit does), so rows time a user's second and later runs.
  *
  * BERT-sized models ship no vocabulary; the group writes one of 30522 tokens (the small
- * model's 625, then [unusedN]) to a temporary folder. Timings depend on the machine's load:
+ * model's 625, then [unusedN]) to a temporary folder, and classifier-base's weights as a
+ * 438 MB file there (the weights-file row). Timings depend on the machine's load:
  * the benchmark reports them, it does not fail on them.
  */
 import { spawnSync } from "node:child_process";
@@ -25,7 +26,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBundle } from "../../cli/bundle.mjs";
-import { SMALL_VOCAB } from "../../../models/registry.js";
+import { SMALL_VOCAB, findModel, modelParams } from "../../../models/registry.js";
+import { ParamStore } from "../../../interpreter/runtime/params.js";
+import { writeSafetensors } from "../../../interpreter/io/safetensors.js";
 import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
 import { median } from "../stats.js";
 
@@ -41,6 +44,16 @@ function bertSizedVocab(dir: string): string {
   const lines = [...small, ...Array.from({ length: 30522 - small.length }, (_, i) => `[unused${i}]`)];
   const file = path.join(dir, "vocab-30522.txt");
   fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+/**
+ * classifier-base's weights as a file (by spec path, 438 MB; its seeded values, amplitudes
+ * left to calibrate): what a user's trained BERT-base checkpoint costs to load and run.
+ */
+function baseWeightsFile(dir: string): string {
+  const file = path.join(dir, "classifier-base.safetensors");
+  writeSafetensors(file, ParamStore.create(modelParams(findModel("classifier-base")), undefined, { seed: 0 }).snapshot());
   return file;
 }
 
@@ -137,7 +150,7 @@ function commandRow(label: string, m: ReturnType<typeof measure>): BenchRow {
 
 registerGroup("startup", async (ctx: BenchContext): Promise<BenchRow[]> => {
   const reps = ctx.quick ? 1 : 3;
-  ctx.addSteps(reps * 5 + 1);
+  ctx.addSteps(reps * 6 + 2);
   if (!(await ensureBundle())) throw new Error("bench startup: the CLI bundle could not be built (tools/cli/bundle.mjs)");
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-bench-startup-"));
   try {
@@ -146,12 +159,16 @@ registerGroup("startup", async (ctx: BenchContext): Promise<BenchRow[]> => {
     const bundled = measure([BIN, "models"], reps, () => ctx.step("models (bundled)"));
     const tsx = measure(["--import", "tsx", MAIN, "models"], reps, () => ctx.step("models (tsx)"));
     const classify = measure([BIN, "classify", "--timings", "--model", "classifier-base", "--vocab", vocab, "a fine film"], reps, () => ctx.step("classify classifier-base"));
+    const weights = baseWeightsFile(tmp);
+    ctx.step("classifier-base weights file");
+    const fromFile = measure([BIN, "classify", "--timings", "--model", "classifier-base", "--vocab", vocab, "--weights", weights, "a fine film"], reps, () => ctx.step("classify classifier-base --weights"));
     const fill = measure([BIN, "fill-mask", "--timings", "--model", "mlm-base", "--vocab", vocab, "a fine [MASK]"], reps, () => ctx.step("fill-mask mlm-base"));
     const generate = measure([BIN, "generate", "--prompt", "In the beginning", "--max-tokens", "8"], reps, () => ctx.step("generate decoder-small"));
     ctx.log(`startup: spikelm models ${round(bundled.wall)} ms bundled, ${round(tsx.wall)} ms through tsx`);
     return [
       { name: `spikelm models (start-up only): bundled CLI${bundled.cpu !== undefined && tsx.cpu !== undefined ? `; cpu ${round(bundled.cpu)} vs ${round(tsx.cpu)} ms` : ""}`, shape: null, rate: null, vs: "tsx-sources", ratio: tsx.wall / bundled.wall, spike_ms: round(bundled.wall), base_ms: round(tsx.wall) },
       commandRow("classify --model classifier-base (BERT-base, seeded)", classify),
+      commandRow("classify --model classifier-base --weights (a 438 MB file by spec path)", fromFile),
       commandRow("fill-mask --model mlm-base (BERT-base + MLM head, seeded)", fill),
       commandRow("generate decoder-small, 8 tokens", generate),
     ];
