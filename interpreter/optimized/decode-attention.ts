@@ -115,10 +115,13 @@ export function rowsTimesLevelsWasm(form: "nt" | "nn", a: Float32Array, K: numbe
   const oOff = aOff + aN * 4;
   const sOff = oOff + oN * 4;
   const v = w.views;
+  const levels = sN === S.length ? S : S.subarray(0, sN);
   v.f32.set(aN === a.length ? a : a.subarray(0, aN), aOff >> 2);
-  v.i8.set(sN === S.length ? S : S.subarray(0, sN), sOff);
-  if (form === "nt") w.rows.row_keys(aOff, sOff, oOff, batch, N, K);
-  else w.rows.row_values(aOff, sOff, oOff, batch, K, N);
+  v.i8.set(levels, sOff);
+  // Levels without NAN_LEVEL (almost always; a SIMD byte search) take the kernels that skip its test.
+  const finite = w.rows.has_nan_level(sOff, sN) === 0;
+  if (form === "nt") (finite ? w.rows.row_keys_finite : w.rows.row_keys)(aOff, sOff, oOff, batch, N, K);
+  else (finite ? w.rows.row_values_finite : w.rows.row_values)(aOff, sOff, oOff, batch, K, N);
   out.set(w.views.f32.subarray(oOff >> 2, (oOff >> 2) + oN));
   return true;
 }

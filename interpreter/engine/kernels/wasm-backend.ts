@@ -70,12 +70,15 @@ interface KernelExports {
   spike_rows(S: number, M: number, K: number, W: number, ld: number, out: number, c0: number, c1: number, ev: number): void;
   row_keys(Q: number, S: number, out: number, B: number, L: number, E: number): void;
   row_values(P: number, S: number, out: number, B: number, L: number, E: number): void;
+  row_keys_finite(Q: number, S: number, out: number, B: number, L: number, E: number): void;
+  row_values_finite(P: number, S: number, out: number, B: number, L: number, E: number): void;
   transpose_into(src: number, N: number, K: number, dst: number, ld: number): void;
   count_nonfinite(p: number, n: number): number;
+  has_nan_level(p: number, n: number): number;
 }
 
 /** The few-rows and one-query-row kernels (wasm-rows-wat.ts), run on the calling thread. */
-export type RowsKernels = Pick<KernelExports, "spike_rows" | "row_keys" | "row_values" | "transpose_into" | "count_nonfinite">;
+export type RowsKernels = Pick<KernelExports, "spike_rows" | "row_keys" | "row_values" | "row_keys_finite" | "row_values_finite" | "transpose_into" | "count_nonfinite" | "has_nan_level">;
 
 const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "run_batch", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows"] as const;
 type FnName = (typeof FN_NAMES)[number];

@@ -21,7 +21,8 @@
  *  In both attention kernels each term is the float32 product of the float and the float
  *  level (exact: ±x, ±0, or NaN for a non-finite x times 0), the int8 NAN_LEVEL (-128)
  *  widened to NaN, added to an accumulator starting at +0 in ascending k: the reference
- *  matmul's loop (engine/ops/matmul.ts) lane by lane, on every input.
+ *  matmul's loop (engine/ops/matmul.ts) lane by lane, on every input. Their "_finite" twins
+ *  leave out the NAN_LEVEL test, for levels `has_nan_level` found none in.
  */
 
 /** Columns per step of `spike_rows` (W and output rows are padded to a multiple of it). */
@@ -192,6 +193,24 @@ export function rowsWat(): string {
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $fl))))
 
+  ;; has_nan_level: whether any of the n bytes at $p is NAN_LEVEL (-128), 16 at a time.
+  (func (export "has_nan_level") (param $p i32) (param $n i32) (result i32)
+    (local $end i32) (local $acc v128)
+    (local.set $end (i32.add (local.get $p) (i32.and (local.get $n) (i32.const -16))))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $acc (v128.or (local.get $acc) (i8x16.eq (v128.load (local.get $p)) (v128.const i8x16 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (br $l)))
+    (if (v128.any_true (local.get $acc)) (then (return (i32.const 1))))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $n) (i32.const 15))))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $p) (local.get $end)))
+      (if (i32.eq (i32.load8_s (local.get $p)) (i32.const -128)) (then (return (i32.const 1))))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $l2)))
+    (i32.const 0))
+
   ;; count_nonfinite: how many of the n floats at $p are NaN or ±Infinity (x - x is not 0).
   (func (export "count_nonfinite") (param $p i32) (param $n i32) (result i32)
     (local $end i32) (local $acc v128) (local $x v128) (local $r i32)
@@ -212,9 +231,20 @@ export function rowsWat(): string {
       (br $l2)))
     (local.get $r))
 
+${attention("", level, scalarLevel)}
+${attention("_finite", (i) => `(f32x4.convert_i32x4_s ${i})`, (b) => `(f32.convert_i32_s ${b})`)}`;
+}
+
+/**
+ * `row_keys` and `row_values` with the float level of an int8 level given by `level` (SIMD)
+ * and `scalarLevel`: NAN_LEVEL widened to NaN, or (the "_finite" pair, for levels the caller
+ * found no NAN_LEVEL in) the plain conversion, two instructions fewer per four terms.
+ */
+function attention(sfx: string, level: (i: string) => string, scalarLevel: (b: string) => string): string {
+  return `
   ;; row_keys: for b < B: out[b*L + j] = sum over k < E ascending of q[b*E + k] * level(S[(b*L + j)*E + k]),
   ;; j < L. Four positions at a time (lanes = j) when E is a multiple of 4; the rest one by one.
-  (func (export "row_keys") (param $Q i32) (param $S i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
+  (func (export "row_keys${sfx}") (param $Q i32) (param $S i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
     (local $b i32) (local $j i32) (local $k i32) (local $q i32) (local $s i32) (local $r i32) (local $j4 i32)
     (local $x v128) (local $h v128) (local $acc v128) (local $a f32)
     (local.set $j4 (select (i32.and (local.get $L) (i32.const -4)) (i32.const 0) (i32.eqz (i32.and (local.get $E) (i32.const 3)))))
@@ -275,7 +305,7 @@ export function rowsWat(): string {
 
   ;; row_values: for b < B: out[b*E + n] = sum over k < L ascending of p[b*L + k] * level(S[(b*L + k)*E + n]),
   ;; n < E. Sixteen columns at a time; the rest one by one.
-  (func (export "row_values") (param $P i32) (param $S i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
+  (func (export "row_values${sfx}") (param $P i32) (param $S i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
     (local $b i32) (local $n i32) (local $k i32) (local $p i32) (local $s i32) (local $n16 i32) (local $r i32)
     (local $x v128) (local $h v128) (local $pk v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a f32)
     (local.set $n16 (i32.and (local.get $E) (i32.const -16)))
