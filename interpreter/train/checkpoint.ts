@@ -40,9 +40,13 @@ function toBase64(a: Float32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64");
 }
 
+// Buffer.from(s, "base64") skips characters outside the alphabet, so a damaged entry would
+// decode to fewer (or other) numbers without complaint: check the text first.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 function fromBase64(s: string, file: string, key: string): Float32Array {
-  const b = Buffer.from(s, "base64");
-  if (b.length % 4 !== 0) throw new UserError(`${file}: checkpoint entry "${key}" is not a float32 array`, { file });
+  const b = BASE64.test(s) ? Buffer.from(s, "base64") : undefined;
+  if (b === undefined || b.length % 4 !== 0) throw new UserError(`${file}: checkpoint entry "${key}" is not a float32 array (base64 of little-endian float32 values)`, { file });
   const out = new Float32Array(b.length / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
@@ -55,21 +59,52 @@ export function saveCheckpoint(file: string, weights: ReadonlyMap<string, F32Ten
   writeSafetensors(file, weights, meta);
 }
 
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+
+/** The header's training state, checked: a hand-edited or damaged one is the user's mistake, not a crash. */
+function parseTrainState(raw: string, file: string): TrainState {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new UserError(`${file}: the training state in the header is not valid JSON`, { file });
+  }
+  const bad = (what: string, found: unknown) => new UserError(`${file}: the training state in the header is damaged: ${what}, found ${JSON.stringify(found) ?? String(found)}`, { file });
+  if (!isObject(parsed)) throw bad("expected a JSON object", parsed);
+  const { step, rng, info } = parsed;
+  if (!Number.isSafeInteger(step) || (step as number) < 0) throw bad("step must be a whole number >= 0", step);
+  if (!Array.isArray(rng) || rng.length !== 4 || rng.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)) throw bad("rng must be four unsigned 32-bit integers", rng);
+  if (info !== undefined && !isObject(info)) throw bad("info must be a JSON object", info);
+  for (const k of ["tokens", "elapsed_s"]) {
+    const x = info?.[k];
+    if (x !== undefined && !(typeof x === "number" && Number.isFinite(x) && x >= 0)) throw bad(`info.${k} must be a number >= 0`, x);
+  }
+  return { step: step as number, rng: rng as number[], info: info ?? {} };
+}
+
+/**
+ * Throws a UserError naming the parameter and both sizes unless `ckpt` holds both Adam moments
+ * of every parameter, each as long as the parameter (resuming with a missing or short moment
+ * would silently restart that tensor's optimizer from zero).
+ */
+export function checkOptimizerState(file: string, ckpt: Checkpoint, params: readonly { readonly path: string; readonly data: { readonly length: number } }[]): void {
+  for (const p of params) {
+    for (const [kind, moments] of [["m", ckpt.m], ["v", ckpt.v]] as const) {
+      const a = moments.get(p.path);
+      const key = `spikelm.adam.${kind}.${p.path}`;
+      if (a === undefined) throw new UserError(`${file} has no optimizer state "${key}" for parameter ${p.path}: it was written for another model or without --train-amplitudes`, { file });
+      if (a.length !== p.data.length) throw new UserError(`${file}: optimizer state "${key}" has ${a.length} values, but parameter ${p.path} has ${p.data.length}: it was written for another model`, { file });
+    }
+  }
+}
+
 /** Reads a checkpoint (or a plain weights file: then `state` is undefined and m/v empty). */
 export function loadCheckpoint(file: string): Checkpoint {
   const { tensors, metadata } = readSafetensors(file);
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
-  let state: TrainState | undefined;
   const raw = metadata[TRAIN_KEY];
-  if (raw !== undefined) {
-    try {
-      state = JSON.parse(raw) as TrainState;
-    } catch {
-      throw new UserError(`${file}: the training state in the header is not valid JSON`, { file });
-    }
-    if (!Number.isInteger(state.step) || !Array.isArray(state.rng) || state.rng.length !== 4) throw new UserError(`${file}: the training state in the header is incomplete (step, rng)`, { file });
-  }
+  const state = raw === undefined ? undefined : parseTrainState(raw, file);
   for (const [k, s] of Object.entries(metadata)) {
     if (k.startsWith(M_PREFIX)) m.set(k.slice(M_PREFIX.length), fromBase64(s, file, k));
     else if (k.startsWith(V_PREFIX)) v.set(k.slice(V_PREFIX.length), fromBase64(s, file, k));

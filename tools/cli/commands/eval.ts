@@ -33,7 +33,7 @@ export interface EvalOptions {
 const int = (name: string, raw: string | undefined, min: number): number | undefined => {
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new UserError(`${name} expects a whole number >= ${min}, found \`${raw}\``);
+  if (raw.trim() === "" || !Number.isSafeInteger(v) || v < min) throw new UserError(`${name} expects a whole number >= ${min}, found \`${raw}\``);
   return v;
 };
 

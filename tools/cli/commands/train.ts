@@ -10,7 +10,7 @@ import { initGradKernels } from "../../../interpreter/engine/grad/matmul-wasm.js
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { UserError } from "../../../interpreter/io/errors.js";
 import { writeFileAtomic } from "../../../interpreter/io/files.js";
-import { type Checkpoint, loadCheckpoint } from "../../../interpreter/train/checkpoint.js";
+import { type Checkpoint, checkOptimizerState, loadCheckpoint } from "../../../interpreter/train/checkpoint.js";
 import type { ScheduleKind } from "../../../interpreter/train/schedule.js";
 import { type EvalRecord, type StepRecord, TRAIN_DEFAULTS, type TrainConfig, train } from "../../../interpreter/train/trainer.js";
 import { type TaskData, type TrainTask, SpecTrainModel, TRAIN_TASKS, loadClassifyData, loadTextData, resolveModel, splitHeldOut } from "../../../models/training.js";
@@ -57,9 +57,53 @@ function num(name: string, raw: string | undefined, check: (v: number) => boolea
   if (raw.trim() === "" || !Number.isFinite(v) || !check(v)) throw new UserError(`${name} expects ${what}, found \`${raw}\``);
   return v;
 }
-const int = (name: string, raw: string | undefined, min: number) => num(name, raw, (v) => Number.isInteger(v) && v >= min, `a whole number >= ${min}`);
+const int = (name: string, raw: string | undefined, min: number) => num(name, raw, (v) => Number.isSafeInteger(v) && v >= min, `a whole number >= ${min}`);
+/** Micro-batches per step: more would make one step run for hours with no progress shown. */
+const MAX_ACCUM = 1024;
+/** Tokens in one micro-batch: its activations (and logits) grow with it; more would exhaust memory. */
+const MAX_BATCH_TOKENS = 1 << 20;
+const atMost = (name: string, v: number | undefined, max: number) => {
+  if (v !== undefined && v > max) throw new UserError(`${name} is at most ${max.toLocaleString("en")}, found ${v}`);
+  return v;
+};
 const pos = (name: string, raw: string | undefined) => num(name, raw, (v) => v > 0, "a positive number");
 const nonneg = (name: string, raw: string | undefined) => num(name, raw, (v) => v >= 0, "a number >= 0");
+
+/**
+ * What a resumed run takes from its checkpoint's `config` / `shape` when an option is not
+ * given: each value must pass the check its option would, so a damaged or hand-edited
+ * checkpoint is refused here rather than training on NaN or asking for a huge batch.
+ */
+const RESUMED_CHECKS: Readonly<Record<string, [(v: number) => boolean, string]>> = {
+  steps: [(v) => Number.isSafeInteger(v) && v >= 1, "a whole number >= 1"],
+  lr: [(v) => v > 0, "a positive number"],
+  warmup: [(v) => Number.isSafeInteger(v) && v >= 0, "a whole number >= 0"],
+  minLrRatio: [(v) => v >= 0, "a number >= 0"],
+  clip: [(v) => v >= 0, "a number >= 0"],
+  accum: [(v) => Number.isSafeInteger(v) && v >= 1 && v <= MAX_ACCUM, `a whole number from 1 to ${MAX_ACCUM}`],
+  weightDecay: [(v) => v >= 0, "a number >= 0"],
+  beta1: [(v) => v >= 0 && v < 1, "a number in [0, 1)"],
+  beta2: [(v) => v >= 0 && v < 1, "a number in [0, 1)"],
+  seed: [(v) => Number.isSafeInteger(v) && v >= 0, "a whole number >= 0"],
+  evalEvery: [(v) => Number.isSafeInteger(v) && v >= 0, "a whole number >= 0"],
+  saveEvery: [(v) => Number.isSafeInteger(v) && v >= 0, "a whole number >= 0"],
+  batch: [(v) => Number.isSafeInteger(v) && v >= 1, "a whole number >= 1"],
+  seq: [(v) => Number.isSafeInteger(v) && v >= 2, "a whole number >= 2"],
+  evalBatches: [(v) => Number.isSafeInteger(v) && v >= 0, "a whole number >= 0"],
+};
+
+function resumedConfig(file: string | undefined, raw: unknown, where = "config"): Record<string, unknown> {
+  if (raw === undefined || file === undefined) return {};
+  const bad = (what: string, found: unknown) => new UserError(`${file}: the training state's ${where}${what}, found ${JSON.stringify(found) ?? String(found)}`, { file });
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad(" must be a JSON object", raw);
+  const out = raw as Record<string, unknown>;
+  for (const [k, v] of Object.entries(out)) {
+    if (k === "schedule") continue; // checked with --schedule below
+    const check = RESUMED_CHECKS[k];
+    if (check && !(typeof v === "number" && Number.isFinite(v) && check[0](v))) throw bad(`.${k} must be ${check[1]}`, v);
+  }
+  return out;
+}
 
 export function parseTask(raw: string | undefined): TrainTask {
   if (raw === undefined) throw new UserError(`--task is required: one of ${TRAIN_TASKS.join(", ")}`);
@@ -104,9 +148,12 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
     if (!resume.state) throw new UserError(`${opts.resume} is a weights file without training state (not written by spikelm train); to start from its weights use --weights`);
     if (opts.weights) throw new UserError("--resume continues from the checkpoint's weights; --weights cannot be given with it");
   }
-  const prev = (resume?.state?.info.config ?? {}) as Partial<TrainConfig>;
+  const prev = resumedConfig(opts.resume, resume?.state?.info.config) as Partial<TrainConfig>;
   const schedule = (opts.schedule ?? prev.schedule ?? TRAIN_DEFAULTS.schedule) as ScheduleKind;
-  if (!["cosine", "linear", "constant"].includes(schedule)) throw new UserError(`--schedule is cosine, linear or constant, found \`${schedule}\``);
+  if (!["cosine", "linear", "constant"].includes(schedule)) {
+    const from = opts.schedule === undefined && prev.schedule !== undefined ? `${opts.resume}: the training state's config.schedule` : "--schedule";
+    throw new UserError(`${from} is cosine, linear or constant, found \`${String(schedule)}\``);
+  }
   const steps = int("--steps", opts.steps, 1) ?? prev.steps;
   if (steps === undefined) throw new UserError("--steps N is required");
   const config: TrainConfig = {
@@ -116,7 +163,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
     schedule,
     minLrRatio: nonneg("--min-lr-ratio", opts.minLrRatio) ?? prev.minLrRatio ?? TRAIN_DEFAULTS.minLrRatio,
     clip: nonneg("--clip", opts.clip) ?? prev.clip ?? TRAIN_DEFAULTS.clip,
-    accum: int("--accum", opts.accum, 1) ?? prev.accum ?? TRAIN_DEFAULTS.accum,
+    accum: atMost("--accum", int("--accum", opts.accum, 1), MAX_ACCUM) ?? prev.accum ?? TRAIN_DEFAULTS.accum,
     weightDecay: nonneg("--weight-decay", opts.weightDecay) ?? prev.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
     beta1: prev.beta1 ?? TRAIN_DEFAULTS.beta1,
     beta2: prev.beta2 ?? TRAIN_DEFAULTS.beta2,
@@ -124,10 +171,11 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
     evalEvery: int("--eval-every", opts.evalEvery, 0) ?? prev.evalEvery ?? Math.max(1, Math.floor(steps / 10)),
     saveEvery: int("--save-every", opts.saveEvery, 0) ?? prev.saveEvery ?? 0,
   };
-  const prevShape = (resume?.state?.info.shape ?? {}) as { batch?: number; seq?: number; evalBatches?: number };
+  const prevShape = resumedConfig(opts.resume, resume?.state?.info.shape, "shape") as { batch?: number; seq?: number; evalBatches?: number };
   const batch = int("--batch", opts.batch, 1) ?? prevShape.batch ?? 8;
   const seqDefault = task === "classify" ? 64 : 128;
   const seq = int("--seq", opts.seq, 2) ?? prevShape.seq ?? seqDefault;
+  if (batch * seq > MAX_BATCH_TOKENS) throw new UserError(`a micro-batch of ${batch.toLocaleString("en")} × ${seq.toLocaleString("en")} tokens is more than the limit of ${MAX_BATCH_TOKENS.toLocaleString("en")}${opts.batch === undefined || opts.seq === undefined ? ` (batch and sequence length from ${opts.resume ?? "the defaults"} where not given)` : ""}: use a smaller --batch or --seq (and --accum to accumulate)`);
   if (task === "mlm" && seq < 4) throw new UserError("--seq must be at least 4 for mlm ([CLS] + tokens + [SEP])");
   const evalBatches = int("--eval-batches", opts.evalBatches, 0) ?? prevShape.evalBatches ?? 0;
   const stopAfter = int("--stop-after", opts.stopAfter, 1);
@@ -144,11 +192,10 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
   const minTokens = task === "lm" ? seq + 1 : Math.max(1, seq - 2);
   const split = opts.evalData ? { train: data, held: loadTaskData(task, opts.evalData, m, classes, maxLen) } : splitHeldOut(data, minTokens);
   if (split.train.kind !== "classify" && split.train.tokens.length < minTokens) throw new UserError(`${opts.data} has ${split.train.tokens.length} tokens for training; windows of --seq ${seq} need at least ${minTokens}`);
+  // A held-out file shorter than one window would be "evaluated" on nothing.
+  if (opts.evalData && split.held.kind !== "classify" && split.held.tokens.length < minTokens) throw new UserError(`${opts.evalData} has ${split.held.tokens.length} tokens for evaluation; windows of --seq ${seq} need at least ${minTokens}`);
   const model = new SpecTrainModel({ task, model: m, train: split.train, eval: split.held, batch, seq, seed: config.seed, trainAmplitudes: opts.trainAmplitudes, resumeWeights: resume?.weights, evalBatches });
-  if (resume) {
-    const missing = model.params.filter((p) => !resume!.m.has(p.path)).map((p) => p.path);
-    if (missing.length > 0) throw new UserError(`${opts.resume} has no optimizer state for ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}: it was written for another model or without --train-amplitudes`);
-  }
+  if (resume) checkOptimizerState(opts.resume!, resume, model.params);
   await initSpikeKernels();
   await initGradKernels();
 
