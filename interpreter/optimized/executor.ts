@@ -408,7 +408,7 @@ export class OptimizedExecutor {
         const ids = this.view(node.inputs[1]!, t);
         const [N, D] = table.shape as [number, number];
         const bad = gatherInto(table.data as Float32Array, N, D, ids.data as Int32Array, this.out(p, t).data as Float32Array);
-        if (bad >= 0) throw new UserError(`token id ${bad} is out of range for an embedding table of ${N} rows`);
+        if (bad >= 0) throw new UserError(`token id ${ids.data[bad]} is out of range for an embedding table of ${N} rows`);
         return;
       }
       case "positions": {

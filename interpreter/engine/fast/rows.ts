@@ -41,11 +41,15 @@ export function softmaxInto(x: Float32Array, n: number, out: Float32Array): void
   }
 }
 
-/** Rows of table [N, D] picked by ids, into out [ids.length, D]. Returns the first bad id, or -1. */
+/**
+ * Rows of table [N, D] picked by ids, into out [ids.length, D]. Returns the position of the
+ * first id outside [0, N), or -1 (a position, not the id: a negative id such as -1 would be
+ * indistinguishable from "all fine").
+ */
 export function gatherInto(table: Float32Array, N: number, D: number, ids: Int32Array, out: Float32Array): number {
   for (let p = 0; p < ids.length; p++) {
     const id = ids[p]!;
-    if (id < 0 || id >= N) return id;
+    if (id < 0 || id >= N) return p;
     out.set(table.subarray(id * D, (id + 1) * D), p * D);
   }
   return -1;
