@@ -11,6 +11,7 @@ import { broadcastOffsets, broadcastOffsetsInto } from "../engine/ops/broadcast.
 import { type Tensor, f32, i32, numel } from "../engine/tensor.js";
 import { gatherInto, layernormInto, meanTimeInto, overTimeInto, softmaxInto } from "../engine/fast/rows.js";
 import { matmulInto } from "../engine/fast/matmul.js";
+import { matmulNtInto } from "../engine/fast/matmul-nt.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
@@ -32,6 +33,7 @@ import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorth
 import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
+import { readThroughTransposes } from "./read-through-transposes.js";
 
 interface View {
   readonly data: Storage;
@@ -117,7 +119,9 @@ export class OptimizedExecutor {
     readonly options: ExecutorOptions = {},
   ) {
     this.T = graph.timesteps;
-    this.plan = planBuffers(options.decode ? this.atCapacity(graph, options.decode) : graph, { keepAll: options.keepValues });
+    const sized = options.decode ? this.atCapacity(graph, options.decode) : graph;
+    // The gradient tape reads every value, transposed weights included: it plans them all.
+    this.plan = planBuffers(options.keepValues ? sized : readThroughTransposes(sized), { keepAll: options.keepValues });
     for (const id of options.decode?.keyAxes.keys() ?? []) {
       const p = this.plan.byId.get(id);
       if (p) this.keyShapes.set(id, [...p.shape]);
@@ -651,8 +655,10 @@ export class OptimizedExecutor {
     const b = this.view(node.inputs[1]!, t).data as Float32Array;
     const o = this.out(p, t).data as Float32Array;
     const [M, K] = sa.slice(-2) as [number, number];
-    const N = sb[sb.length - 1]!;
     const batchA = numel(sa.slice(0, -2));
+    // form "nt" (read-through-transposes.ts): b is a 2-D operand as stored, [N, K]
+    if (node.attrs.form === "nt") return matmulNtInto(a, 0, b, 0, M * batchA, K, sb[sb.length - 2]!, o, 0);
+    const N = sb[sb.length - 1]!;
     const batchB = numel(sb.slice(0, -2));
     if (batchB === 1) return matmulInto(a, 0, b, 0, M * batchA, K, N, o, 0);
     if (batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join()) {
