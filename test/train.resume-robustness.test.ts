@@ -179,7 +179,7 @@ describe("train's numeric options", () => {
     expect(r.err).not.toMatch(STACK);
     expect(fs.existsSync(out)).toBe(false);
   };
-  it("a seed or step count beyond the safe integers, a huge --accum, a held-out file shorter than a window", async () => {
+  it("a seed or step count beyond the safe integers, a huge --accum or batch, a held-out file shorter than a window, a --log that is a folder", async () => {
     await bad({ seed: "1e300" }, /--seed expects a whole number >= 0, found `1e300`/);
     await bad({ steps: "1e20" }, /--steps expects a whole number >= 1, found `1e20`/);
     await bad({ accum: "1000000000" }, /--accum is at most 1,024, found 1000000000/);
@@ -187,5 +187,8 @@ describe("train's numeric options", () => {
     const short = at("short.txt");
     fs.writeFileSync(short, "a\n");
     await bad({ evalData: short }, /short\.txt has 2 tokens for evaluation; windows of --seq 16 need at least 17/);
+    const folder = at("log-folder.jsonl");
+    fs.mkdirSync(folder);
+    await bad({ log: folder }, /--log .*log-folder\.jsonl: cannot write there: it is a folder/);
   }, 60_000);
 });

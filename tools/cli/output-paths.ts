@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { describeError, UserError } from "../../interpreter/io/errors.js";
 
 /** The options, in every command, whose string value is a file the command will write. */
-const OUTPUT_OPTIONS = ["out", "report", "html", "json"] as const;
+const OUTPUT_OPTIONS: Readonly<Record<string, string>> = { out: "--out", report: "--report", html: "--html", json: "--json", log: "--log", caseOut: "--case-out" };
 
 /**
  * Throws a UserError naming the option if one of `opts`' output files cannot be written:
@@ -17,11 +17,11 @@ const OUTPUT_OPTIONS = ["out", "report", "html", "json"] as const;
  * Nothing is created (a failed run leaves no file behind).
  */
 export function checkOutputPaths(opts: Readonly<Record<string, unknown>>): void {
-  for (const name of OUTPUT_OPTIONS) {
+  for (const [name, flag] of Object.entries(OUTPUT_OPTIONS)) {
     const value = opts[name];
     if (typeof value !== "string") continue; // absent, or `--report` without a file
     const problem = whyNotWritable(value);
-    if (problem) throw new UserError(`--${name} ${value}: cannot write there: ${problem}`, { file: value });
+    if (problem) throw new UserError(`${flag} ${value}: cannot write there: ${problem}`, { file: value });
   }
 }
 

@@ -130,6 +130,8 @@ function checkOutFile(flag: string, file: string | undefined, exts: readonly str
   if (!exts.some((e) => file.toLowerCase().endsWith(e))) throw new UserError(`${flag} ${file}: expected a ${exts.join(" or ")} file`);
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${flag} ${file}: the directory ${dir} does not exist`);
+  // Found out only when the file is written, this would fail after the whole run.
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UserError(`${flag} ${file}: cannot write there: it is a folder`);
 }
 
 export async function trainCommand(file: string | undefined, opts: TrainOptions): Promise<number> {
