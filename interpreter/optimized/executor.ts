@@ -689,9 +689,13 @@ export class OptimizedExecutor {
       // A few rows (a decoding step): the weights as stored, read once, on this thread.
       // A weight as declared ([N, K]) is copied transposed for it: worth it when decoding
       // steps read the copy again, not in a one-shot forward.
-      const rows = M <= ROWS_KERNEL_MAX_ROWS && (weightLayout === "kn" || this.options.decode !== undefined);
+      // Both kernels keep their copy of b, keyed by the array: only a weight (a static value,
+      // whose copies release() drops when the parameters change) may be kept. A float
+      // activation also lands here at one time step and one batch (S @ transpose(h)).
+      const weight = this.plan.byId.get(node.inputs[1]!)!.isStatic;
+      const rows = weight && M <= ROWS_KERNEL_MAX_ROWS && (weightLayout === "kn" || this.options.decode !== undefined);
       if (rows && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o, weightLayout)) return;
-      spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: true, weightLayout, threads, backend, variant });
+      spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: weight, weightLayout, threads, backend, variant });
       return;
     }
     const sameBatch = batchA === batchB && sa.slice(0, -2).join() === sb.slice(0, -2).join();

@@ -13,6 +13,12 @@
  * `x @ transpose(W)`): the kernel reads W as declared, so no transposed copy of a weight
  * is ever made:
  *   S @ transpose(W)  ->  spike_matmul{side: "left", form: "nt"}(S, W)
+ *
+ * Only ternary levels ({-1, 0, 1} or a subset) become a spike operand: the kernels keep a
+ * level's sign only (event lists, [+W | -W] tiles) and int8 holds -128..127. A matmul whose
+ * other operand is a spike may still have a multi-level operand (levels {-2..2} of an
+ * "elastic frequency" neuron, {0, 100, 200}, ...) on one side: that operand stays a float
+ * operand, so the product is either a spike_matmul on the ternary side or stays a matmul.
  */
 import type { Graph, IRNode } from "../ir/graph.js";
 import type { PassResult } from "./pass.js";
@@ -24,7 +30,7 @@ const LAYOUT = new Set(["split_heads", "merge_heads", "transpose", "reshape", "i
 export function spikeAccumulate(g: Graph): PassResult {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const users = consumers(g.nodes);
-  const isLevelsSource = (n: IRNode) => n.op === "neuron_out" && n.attrs.field === "levels";
+  const isLevelsSource = (n: IRNode) => n.op === "neuron_out" && n.attrs.field === "levels" && isTernary(n);
   /** The chain from a neuron's levels to `id` through layout ops, or undefined. */
   const levelsChain = (id: number): IRNode[] | undefined => {
     const chain: IRNode[] = [];
@@ -91,6 +97,12 @@ export function spikeAccumulate(g: Graph): PassResult {
   });
   const out = nodes.map((n) => (neurons.has(n.id) ? { ...n, attrs: { ...n.attrs, levelsInt8: true } } : n));
   return { graph: { ...g, nodes: out }, notes: [`${count} matmuls became spike-accumulates; ${neurons.size} neurons emit int8 levels; ${int8.size} int8 nodes`] };
+}
+
+/** Levels the spike kernels compute exactly: a statically known subset of {-1, 0, 1} (NaN levels are handled apart). */
+function isTernary(n: IRNode): boolean {
+  const v = n.type.values;
+  return v.kind === "levels" && v.levels.every((x) => x >= -1 && x <= 1);
 }
 
 function isLastTwoSwap(n: IRNode): boolean {
