@@ -290,6 +290,12 @@ export interface EvalStats extends EvalResult {
   readonly rates: Record<string, number>;
 }
 
+/** Throws unless windows of `seq` tokens fit the model's context (its `ctx` argument, if smaller). */
+export function checkSeqFits(seq: number, info: { readonly name: string; readonly context: number; readonly args: Readonly<Record<string, unknown>> }): void {
+  const ctx = typeof info.args.ctx === "number" ? Math.min(info.context, info.args.ctx) : info.context;
+  if (seq > ctx) throw new UserError(`--seq ${seq} is longer than the context of \`${info.name}\` (${ctx})`);
+}
+
 /** Spec + task + data → the trainer's TrainModel (and evaluation for `spikelm eval`). */
 export class SpecTrainModel implements TrainModel<BatchBuffers> {
   readonly params: OptimParam[];
@@ -314,8 +320,7 @@ export class SpecTrainModel implements TrainModel<BatchBuffers> {
     const { info } = opts.model;
     const task = opts.task;
     this.inputNames = task === "lm" ? ["ids"] : ["ids", "types", "mask"];
-    const ctx = typeof info.args.ctx === "number" ? Math.min(info.context, info.args.ctx) : info.context;
-    if (opts.seq > ctx) throw new UserError(`--seq ${opts.seq} is longer than the context of \`${info.name}\` (${ctx})`);
+    checkSeqFits(opts.seq, info);
     this.special = specials(opts.model.tokenizer);
     if (task === "mlm" && !this.special) throw new UserError(`--task mlm needs a WordPiece vocabulary with [CLS], [SEP] and [MASK]`);
     let L = opts.seq;

@@ -187,6 +187,8 @@ describe("train's numeric options", () => {
     const short = at("short.txt");
     fs.writeFileSync(short, "a\n");
     await bad({ evalData: short }, /short\.txt has 2 tokens for evaluation; windows of --seq 16 need at least 17/);
+    // Longer than the context and than the data: the context is the problem to name.
+    await bad({ seq: "20000" }, /--seq 20000 is longer than the context of `decoder-small` \(16\)/);
     const folder = at("log-folder.jsonl");
     fs.mkdirSync(folder);
     await bad({ log: folder }, /--log .*log-folder\.jsonl: cannot write there: it is a folder/);

@@ -13,7 +13,7 @@ import { writeFileAtomic } from "../../../interpreter/io/files.js";
 import { type Checkpoint, checkOptimizerState, loadCheckpoint } from "../../../interpreter/train/checkpoint.js";
 import type { ScheduleKind } from "../../../interpreter/train/schedule.js";
 import { type EvalRecord, type StepRecord, TRAIN_DEFAULTS, type TrainConfig, train } from "../../../interpreter/train/trainer.js";
-import { type TaskData, type TrainTask, SpecTrainModel, TRAIN_TASKS, loadClassifyData, loadTextData, resolveModel, splitHeldOut } from "../../../models/training.js";
+import { type TaskData, type TrainTask, SpecTrainModel, TRAIN_TASKS, checkSeqFits, loadClassifyData, loadTextData, resolveModel, splitHeldOut } from "../../../models/training.js";
 import { renderTrainingHtml } from "../../report/train-render.js";
 import { trainingBar } from "../progress.js";
 import { displayPath } from "../report-errors.js";
@@ -189,6 +189,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
   // The class count comes from the model (a compile for a tiny batch is cheap).
   const probe = task === "classify" ? new SpecTrainModel({ task, model: { ...m, weights: undefined }, batch: 1, seq: 2, seed: config.seed }) : undefined;
   const classes = probe?.classes ?? 0;
+  checkSeqFits(seq, m.info); // before the data: a long --seq is not "too few tokens"
   const maxLen = Math.min(seq, m.info.context);
   const data = loadTaskData(task, opts.data, m, classes, maxLen);
   const minTokens = task === "lm" ? seq + 1 : Math.max(1, seq - 2);
