@@ -4,7 +4,7 @@
  * probabilities or masked-token predictions. The CLI commands are thin layers over this.
  */
 import { platform } from "#platform";
-import type { ArgValue } from "../interpreter/compile.js";
+import type { ArgValue, Compiled } from "../interpreter/compile.js";
 import { type F32Tensor, type I32Tensor, type Tensor, i32, numel, sameShape, shapeString } from "../interpreter/engine/tensor.js";
 import type { Mode, NeuronRecord } from "../interpreter/reference/interpreter.js";
 import { UserError } from "../interpreter/io/errors.js";
@@ -14,7 +14,7 @@ import { compileEntry, resolveEntry } from "../interpreter/compile.js";
 import { Program } from "../interpreter/checker/program.js";
 import { type RunTimings, runSpec, timed } from "../interpreter/run.js";
 import { ParamStore, gatheredRows } from "../interpreter/runtime/params.js";
-import { type LoadedWeights, loadWeightsFor } from "./load-weights.js";
+import { type LoadedWeights, type WeightsTarget, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING, MLM_UNTIED_MAPPING } from "./spikelm/mapping.js";
 import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
@@ -46,6 +46,13 @@ export interface LoadedModel {
   readonly weightsSource?: string;
   /** How the weights were loaded (mapping applied, amplitudes left to calibrate); `.summary` is for stderr. */
   readonly loadedWeights?: LoadedWeights;
+  /**
+   * The weights loaded against a compile of this model's entry: a forward that compiles the
+   * entry anyway checks the file against that compile. Reading `weights` or `loadedWeights`
+   * first compiles the entry once more for its parameter list (seconds for BERT-base).
+   * The file is read once either way.
+   */
+  readonly weightsFor: (compiled: Compiled) => LoadedWeights | undefined;
   readonly tokenizer: Tokenizer;
   readonly seed: number;
   /** The spec's files, loaded and checked once: every compile of this model reuses them. */
@@ -125,17 +132,34 @@ export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedMo
 
   const file = opts.weights ?? info.weights;
   const program = new Program();
+  if (file && !platform.exists(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx tools/models/scripts.ts make-weights`);
+  // The one loading path: the file's naming (spec paths or a declared mapping) is read off its
+  // names. Loaded on first use, against the forward's compile when it comes first.
   let loaded: LoadedWeights | undefined;
-  if (file) {
-    if (!platform.exists(file)) throw new UserError(opts.weights ? `cannot read weights file ${file}: no such file` : `the shipped weights of \`${info.name}\` are missing (${file}); regenerate them: node --import tsx tools/models/scripts.ts make-weights`);
-    // The one loading path: the file's naming (spec paths or a declared mapping) is read off its names.
-    loaded = loadWeightsFor({ params: modelParams(info, program), entry: info.entry }, file, {
+  const load = (target: () => WeightsTarget): LoadedWeights | undefined => {
+    if (!file) return undefined;
+    loaded ??= loadWeightsFor(target(), file, {
       preferred: info.mapping.rows.length > 0 ? info.mapping : undefined,
       keepAmplitudes: opts.keepAmplitudes,
       strict: opts.strict,
     });
-  }
-  return { info, weights: loaded?.weights, weightsSource: file, loadedWeights: loaded, tokenizer, seed, program };
+    return loaded;
+  };
+  const byParamList = () => load(() => ({ params: modelParams(info, program), entry: info.entry }));
+  return {
+    info,
+    get weights() {
+      return byParamList()?.weights;
+    },
+    get loadedWeights() {
+      return byParamList();
+    },
+    weightsFor: (compiled) => load(() => compiled),
+    weightsSource: file,
+    tokenizer,
+    seed,
+    program,
+  };
 }
 
 export interface Batch {
@@ -201,8 +225,8 @@ export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | 
   const names = inputNames(m.info);
   const all: Record<string, Tensor> = { ids: batch.ids, types: batch.types, mask: batch.mask };
   const inputs = new Map(names.map((n) => [n, all[n]!]));
-  const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
   if (opts.report) {
+    const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weights: m.weights, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
     const tokens = batch.mask.data.length;
     return {
       run: () => {
@@ -212,14 +236,17 @@ export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | 
     };
   }
   const { timings } = opts;
+  const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
   const compiled = timed(timings, "compile", () => compileEntry(req));
+  // The file is checked against this compile: no second compile for the parameter list.
+  const weights = timed(timings, "params", () => m.weightsFor(compiled)?.weights);
   return {
     run: () => {
       // One forward, its store private to it: embedding tables are seeded only at the rows it gathers.
       const onlyRows = gatheredRows(compiled.graph, inputs);
       // The model's weights are read, not copied: nothing in one forward changes a weight.
-      const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, m.weights, { seed: m.seed, source: m.weightsSource, onlyRows, adopt: true }));
-      return { output: runSpec({ ...req, compiled, params, timings }).output };
+      const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, weights, { seed: m.seed, source: m.weightsSource, onlyRows, adopt: true }));
+      return { output: runSpec({ ...req, weights, compiled, params, timings }).output };
     },
   };
 }

@@ -35,8 +35,9 @@ export async function classifyCommand(texts: string[], opts: ModelCommandOptions
   if (texts.length === 0) throw new UserError("no text to classify: spikelm classify \"some text\" [\"more text\" ...]");
   const timings = kernels?.timings;
   const m = timed(timings, "model", () => loadModel("classify", modelOptions(opts)));
-  if (opts.weights) noteWeights(m.loadedWeights);
   const prepared = prepareClassify(m, texts, { report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("classify"), timings });
+  // after the compile: the file was checked against it (models/tasks.ts, weightsFor)
+  if (opts.weights) noteWeights(m.loadedWeights);
   await kernels?.ready();
   const { results, report } = prepared.run();
   const labels = results[0]?.probabilities.map((p) => p.label) ?? [];

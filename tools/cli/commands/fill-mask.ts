@@ -20,8 +20,9 @@ export async function fillMaskCommand(texts: string[], opts: ModelCommandOptions
   if (texts.length === 0) throw new UserError('no text given: spikelm fill-mask "the [MASK] sat on the mat"');
   const text = texts.join(" ");
   const m = timed(timings, "model", () => loadModel("fill-mask", modelOptions(opts)));
-  if (opts.weights) noteWeights(m.loadedWeights);
   const prepared = prepareFillMask(m, text, { topK, report: opts.report !== undefined && opts.report !== false, onProgress: progressBar("fill-mask"), timings });
+  // after the compile: the file was checked against it (models/tasks.ts, weightsFor)
+  if (opts.weights) noteWeights(m.loadedWeights);
   await kernels?.ready();
   const { masks, report } = prepared.run();
   for (const [i, mk] of masks.entries()) {
