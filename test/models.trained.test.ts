@@ -14,8 +14,12 @@ import { REPO } from "./helpers.js";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-trained-"));
 
 function evaluate(name: string, ...args: string[]): Record<string, number> {
-  const out = path.join(tmp, `${name}.json`);
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "tools/cli/main.ts"), "eval", "--model", name, ...args, "--json", out], { cwd: REPO, encoding: "utf8" });
+  return evaluateWith(name, ["--model", name, ...args]);
+}
+
+function evaluateWith(label: string, args: string[]): Record<string, number> {
+  const out = path.join(tmp, `${label.replace(/[^\w.-]/g, "_")}.json`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "tools/cli/main.ts"), "eval", ...args, "--json", out], { cwd: REPO, encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(fs.readFileSync(out, "utf8")) as Record<string, number>;
 }
@@ -26,6 +30,12 @@ describe("shipped trained models (README numbers)", () => {
     expect(j.bits_per_byte).toBeCloseTo(3.061, 2);
     expect(j.unigram_bits_per_byte).toBeCloseTo(4.35, 2);
     expect(j.bits_per_byte!).toBeLessThan(j.unigram_bits_per_byte! - 0.8);
+  }, 180_000);
+
+  it("the same architecture as a dense ANN, trained with decoder-small's budget: 2.30 bits/byte on the same held-out text", () => {
+    const dense = evaluateWith("dense", ["models/spikelm/decoder_dense.spk", "--entry", "DenseDecoder", "--weights", "models/spikelm/trained-decoder-dense-small.safetensors", "--task", "lm", "--data", "models/data/kjv-valid.txt", "--seq", "64"]);
+    expect(dense.tokens).toBe(19632);
+    expect(dense.bits_per_byte).toBeCloseTo(2.298, 2);
   }, 180_000);
 
   it("classifier-small: 77.0% on the 500 held-out sentences, against a 51% majority class", () => {

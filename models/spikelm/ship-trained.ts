@@ -5,6 +5,8 @@
  *   models/spikelm/trained-decoder-small.safetensors     decoder-small  (causal LM on the KJV corpus)
  *   models/spikelm/trained-mlm-small.safetensors         mlm-small, encoder-small (masked LM on the corpus)
  *   models/spikelm/trained-classifier-small.safetensors  classifier-small (fine-tuned on the sentiment set)
+ *   models/spikelm/trained-decoder-dense-small.safetensors  decoder_dense.spk DenseDecoder: decoder-small's
+ *     architecture as a dense ANN, trained with the same budget (the README's comparison); spec paths
  *
  * Run: node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--out-dir DIR]
  * The header's __metadata__ records the training run (steps, data, config, seconds) read off
@@ -25,17 +27,14 @@ const TRAINED_FILES = {
   decoder: "trained-decoder-small.safetensors",
   mlm: "trained-mlm-small.safetensors",
   classifier: "trained-classifier-small.safetensors",
+  dense: "trained-decoder-dense-small.safetensors",
 } as const;
 
-function ship(model: ModelInfo, checkpoint: string, out: string): string {
-  const ck = loadCheckpoint(checkpoint);
-  const params = entryParams(model.spec, model.entry, model.args, inputNames(model));
-  const mine = new Map<string, Tensor>([...ck.weights].filter(([k]) => params.some((p) => p.path === k)));
-  const ref = exportWeights(mine, model.mapping, params);
+function runMetadata(ck: ReturnType<typeof loadCheckpoint>, model: string): Record<string, string> {
   const info = ck.state?.info ?? {};
-  const meta: Record<string, string> = {
+  return {
     format: "pt",
-    model: model.name,
+    model,
     generator: "spikelm train, then models/spikelm/ship-trained.ts",
     trained: "yes",
     steps: String(ck.state?.step ?? "?"),
@@ -44,9 +43,26 @@ function ship(model: ModelInfo, checkpoint: string, out: string): string {
     seconds: String(Math.round(Number(info.elapsed_s ?? 0))),
     config: JSON.stringify(info.config ?? {}),
   };
+}
+
+function ship(model: ModelInfo, checkpoint: string, out: string): string {
+  const ck = loadCheckpoint(checkpoint);
+  const params = entryParams(model.spec, model.entry, model.args, inputNames(model));
+  const mine = new Map<string, Tensor>([...ck.weights].filter(([k]) => params.some((p) => p.path === k)));
+  const ref = exportWeights(mine, model.mapping, params);
+  const meta = runMetadata(ck, model.name);
   const bytes = serializeSafetensors(ref, meta);
   writeFileAtomic(out, bytes);
   return `wrote ${out} (${bytes.length} bytes; ${model.name}, ${meta.steps} steps)`;
+}
+
+/** The dense comparison model is not a registry model: its weights keep the spec's paths. */
+function shipDense(checkpoint: string, out: string): string {
+  const ck = loadCheckpoint(checkpoint);
+  const meta = runMetadata(ck, "decoder_dense.spk DenseDecoder");
+  const bytes = serializeSafetensors(ck.weights, meta);
+  writeFileAtomic(out, bytes);
+  return `wrote ${out} (${bytes.length} bytes; ${meta.model}, ${meta.steps} steps)`;
 }
 
 /** The checkpoint to ship for each trained model (absent: that file is left as it is). */
@@ -54,6 +70,8 @@ export interface TrainedCheckpoints {
   readonly decoder?: string;
   readonly mlm?: string;
   readonly classifier?: string;
+  /** decoder_dense.spk's DenseDecoder, trained with decoder-small's budget */
+  readonly dense?: string;
 }
 
 /**
@@ -66,5 +84,6 @@ export function shipTrained(checkpoints: TrainedCheckpoints, outDir: string = HE
     ["mlm-small", checkpoints.mlm, TRAINED_FILES.mlm],
     ["classifier-small", checkpoints.classifier, TRAINED_FILES.classifier],
   ];
-  return jobs.flatMap(([name, ck, file]) => (ck ? [ship({ ...findModel(name), weights: undefined }, ck, path.join(outDir, file))] : []));
+  const shipped = jobs.flatMap(([name, ck, file]) => (ck ? [ship({ ...findModel(name), weights: undefined }, ck, path.join(outDir, file))] : []));
+  return checkpoints.dense ? [...shipped, shipDense(checkpoints.dense, path.join(outDir, TRAINED_FILES.dense))] : shipped;
 }

@@ -4,7 +4,7 @@
  *
  *   node --import tsx tools/models/scripts.ts make-weights [--out DIR]
  *       the seeded small-model weights (models/spikelm/make-weights.ts)
- *   node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--out-dir DIR]
+ *   node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--dense CK] [--out-dir DIR]
  *       the trained weights from `spikelm train` checkpoints (models/spikelm/ship-trained.ts)
  *   node --import tsx tools/models/scripts.ts make-sentiment
  *       the labeled sentiment set (models/data/make-sentiment.ts)
@@ -15,7 +15,7 @@ import { shipTrained } from "../../models/spikelm/ship-trained.js";
 
 const SCRIPTS: Record<string, (option: (name: string) => string | undefined) => string[]> = {
   "make-weights": (option) => writeShippedWeights(option("--out")),
-  "ship-trained": (option) => shipTrained({ decoder: option("--decoder"), mlm: option("--mlm"), classifier: option("--classifier") }, option("--out-dir")),
+  "ship-trained": (option) => shipTrained({ decoder: option("--decoder"), mlm: option("--mlm"), classifier: option("--classifier"), dense: option("--dense") }, option("--out-dir")),
   "make-sentiment": () => writeSentimentData(),
 };
 
