@@ -9,7 +9,9 @@
  * vector machine (one thread and two); step-by-step equals multi-step; every pass keeps the IR valid and keeps
  * each node's type. Specs come from several templates (test/generators/spec-gen.ts), inputs
  * from interpreter/verify/arbitraries.ts: finite edge values in one run, NaN and ±Infinity
- * in another.
+ * in another. A third run takes neurons with levels beyond ±1 multiplied with a ternary
+ * neuron's spikes on either side (the kernels take ternary levels only: such operands must
+ * stay float).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -32,7 +34,7 @@ import { ParamStore } from "../interpreter/runtime/params.js";
 import { typeToString } from "../interpreter/types/tensor-type.js";
 import { runDifference } from "../interpreter/verify/compare.js";
 import { KERNEL_PATHS } from "../interpreter/verify/paths.js";
-import { type GeneratedSpec, specArb, specArbWith } from "./generators/spec-gen.js";
+import { type GeneratedSpec, mixedLevelsSpecArb, specArb, specArbWith } from "./generators/spec-gen.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-gen-"));
 let counter = 0;
@@ -128,6 +130,13 @@ describe("optimized executor equals the reference interpreter", () => {
     fc.assert(
       fc.property(specArbWith({ nonfinite: true }), fc.integer({ min: 0, max: 1000 }), (g, seed) => checkEquivalence(g, seed)),
       { numRuns: 50, seed: 8 },
+    );
+  }, PROPERTY_TIMEOUT);
+
+  it("on spikes with levels beyond ±1 multiplied with ternary spikes, finite and non-finite inputs", () => {
+    fc.assert(
+      fc.property(fc.oneof(mixedLevelsSpecArb(), mixedLevelsSpecArb({ nonfinite: true })), fc.integer({ min: 0, max: 1000 }), (g, seed) => checkEquivalence(g, seed)),
+      { numRuns: 30, seed: 11 },
     );
   }, PROPERTY_TIMEOUT);
 

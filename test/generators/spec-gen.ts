@@ -5,13 +5,16 @@
  * - model: the same layer inside a model that repeats its input over time and averages;
  * - stages: two time stages (mean_time, then over_time again);
  * - layout: reshape, split/merge heads, transpose, slicing and indexing of scaled spikes
- *   before the spike-accumulate;
+ *   before the spike-accumulate, and the generated neuron's spikes multiplied with a fixed
+ *   ternary neuron's on either side (multi-level times ternary, see below);
  * - embed: embeddings + positions (gather), a `repeat depth { ... }` stack of generated
  *   blocks, a float head;
  * - stdlib: the stdlib's SpikeBlock / SpikeLinear with every stdlib neuron as `act`.
  * The generated neuron covers binary, ternary, elastic-amplitude (with and without the
  * reference's 1e-5 amplitude clamp, and with none at all, as the design's example), the
- * multiplicative reset and sign spikes. Input values (and the embedding tables, and edge
+ * multiplicative reset and sign spikes, and levels beyond ±1, which the spike kernels do not
+ * take: {-2..2} ("elastic frequency" style), {-2..2} times an amplitude, and {0, 100, 200}
+ * (more than int8 holds). Input values (and the embedding tables, and edge
  * values for some weights) come from interpreter/verify/arbitraries.ts: -0, subnormals,
  * ties, overflow, all-zero and constant inputs, and NaN/±Infinity in float inputs when
  * `nonfinite` is set (tables are weights, which must be finite: there a non-finite profile
@@ -41,7 +44,7 @@ const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
 
 // ------------------------------------------------------------------ the generated neuron
 
-const NEURON_KINDS = ["binary", "ternary", "elastic", "elastic-eps", "elastic-raw", "elastic-mult", "mult-eps", "sign"] as const;
+const NEURON_KINDS = ["binary", "ternary", "elastic", "elastic-eps", "elastic-raw", "elastic-mult", "mult-eps", "sign", "multi", "multi-elastic", "wide"] as const;
 
 const neuronArb = fc.record({
   tau: pick(["0.25", "0.5", "0.75", "1.0"]),
@@ -55,11 +58,11 @@ type NeuronChoice = typeof neuronArb extends fc.Arbitrary<infer U> ? U : never;
 
 function neuronText(n: NeuronChoice): string {
   const lines: string[] = [];
-  const amp = n.kind.startsWith("elastic") || n.kind === "mult-eps";
+  const amp = n.kind.startsWith("elastic") || n.kind === "mult-eps" || n.kind === "multi-elastic";
   const mult = n.kind === "elastic-mult" || n.kind === "mult-eps";
   lines.push(`neuron Gen(tau = ${n.tau}, vth = ${n.vth}, k = ${n.k}) {`);
   // "+ 0.01" keeps the amplitude positive; the eps and raw kinds calibrate 0 on a zero input.
-  const offset = n.kind === "elastic" || n.kind === "elastic-mult" ? " + 0.01" : "";
+  const offset = n.kind === "elastic" || n.kind === "elastic-mult" || n.kind === "multi-elastic" ? " + 0.01" : "";
   if (amp) lines.push(`  amplitude alpha[T] = k * 2 * mean(abs(u))${offset}`);
   lines.push("  state u = 0");
   if (n.second) lines.push("  state v = 0");
@@ -91,6 +94,15 @@ function neuronText(n: NeuronChoice): string {
     case "sign":
       // vth = 0 would make `0 * s` a plain spike; the sign neuron always scales by a constant
       lines.push("    let s = sign(u)", "    u = u * tau", `    emit ${n.vth === "0.0" ? "0.5" : n.vth} * s`);
+      break;
+    case "multi":
+      lines.push("    let s = clamp(round(u / vth), -2, 2)", "    u = u - s * vth", "    emit s");
+      break;
+    case "multi-elastic":
+      lines.push("    let s = clamp(round(u / alpha[t]), -2, 2)", "    u = u - s * alpha[t]", "    emit alpha[t] * s");
+      break;
+    case "wide":
+      lines.push("    let s = clamp(round(u / vth), 0, 2)", "    u = u - s * vth", "    emit s * 100");
       break;
   }
   lines.push("  }", "}");
@@ -248,9 +260,12 @@ const stagesSpec = (opts: SpecGenOptions) =>
 
 // ------------------------------------------------------------------ template: layout
 
-const layoutSpec = (opts: SpecGenOptions) =>
+const LAYOUT_VARIANTS = ["reshape", "heads", "index", "transpose", "mixed", "mixed-right"] as const;
+type LayoutVariant = (typeof LAYOUT_VARIANTS)[number];
+
+const layoutSpec = (opts: SpecGenOptions, variants: readonly LayoutVariant[] = LAYOUT_VARIANTS, neuron = neuronArb) =>
   fc
-    .record({ neuron: neuronArb, sizes: sizesArb, out: fc.integer({ min: 1, max: 6 }), variant: pick(["reshape", "heads", "index", "transpose"] as const), values: valuesArb(opts), weightEdge: weightEdgeArb(opts), which: fc.nat() })
+    .record({ neuron, sizes: sizesArb, out: fc.integer({ min: 1, max: 6 }), variant: pick(variants), values: valuesArb(opts), weightEdge: weightEdgeArb(opts), which: fc.nat() })
     .map((s): GeneratedSpec => {
       const { T, B, L, heads, per } = s.sizes;
       const d = heads * per;
@@ -294,13 +309,39 @@ const layoutSpec = (opts: SpecGenOptions) =>
           decl = ["out, heads * per", "out, out"];
           weights = [["W1", [o, d]], ["W2", [o, o]]];
           break;
+        case "mixed":
+          // the generated neuron's spikes M left of a ternary neuron's S: only a ternary
+          // operand may become the kernels' spike operand (they keep a level's sign; int8
+          // holds no 200), so M stays a float operand
+          body.push("    let M = f1(x)", "    let y = (M @ transpose(tern(x))) @ f2(x)", "    return y @ W1");
+          ret = "[T, B, L, out]";
+          decl = ["heads * per, out", "1, 1"];
+          weights = [["W1", [d, o]], ["W2", [1, 1]]];
+          break;
+        case "mixed-right":
+          // M as the float operand of a ternary spike's products (in a weight's slot at one
+          // step and one batch), also through split heads
+          body.push(
+            "    let M = f1(x)",
+            "    let S = tern(x)",
+            "    let z = (S @ transpose(M)) @ S + S @ (transpose(S) @ M)",
+            "    let K = split_heads(S, heads)",
+            "    return (z + merge_heads((K @ transpose(split_heads(M, heads))) @ K)) @ W1",
+          );
+          ret = "[T, B, L, out]";
+          decl = ["heads * per, out", "1, 1"];
+          weights = [["W1", [d, o]], ["W2", [1, 1]]];
+          break;
       }
+      const tern = ["neuron GenTern(vth = 0.5) {", "  state u = 0", "  step(x) {", "    u = 0.75 * u + x", "    let s = clamp(round(u / vth), -1, 1)", "    u = u - s * vth", "    emit s", "  }", "}", ""];
       const lines = [
         neuronText(s.neuron),
         "",
+        ...(s.variant.startsWith("mixed") ? tern : []),
         `layer GenLayer(heads = ${heads}, per = ${per}, out = ${o}) {`,
         "  f1 = Gen()",
         "  f2 = Gen()",
+        ...(s.variant.startsWith("mixed") ? ["  tern = GenTern()"] : []),
         `  weight W1: [${decl[0]}]`,
         `  weight W2: [${decl[1]}]`,
         `  forward(x: [T, B, L, heads * per]) -> ${ret} {`,
@@ -426,6 +467,15 @@ export function specArbWith(opts: SpecGenOptions = {}): fc.Arbitrary<GeneratedSp
  */
 export function decoderSpecArb(opts: SpecGenOptions = {}): fc.Arbitrary<GeneratedSpec> {
   return embedSpec(opts, true);
+}
+
+/**
+ * The generated neuron's spikes multiplied with a ternary neuron's on either side (the layout
+ * template's mixed variants), the neuron mostly one whose levels go beyond ±1.
+ */
+export function mixedLevelsSpecArb(opts: SpecGenOptions = {}): fc.Arbitrary<GeneratedSpec> {
+  const kinds = pick(["multi", "wide", "multi-elastic", "multi", "wide", "ternary", "elastic"] as const);
+  return layoutSpec(opts, ["mixed", "mixed-right"], fc.tuple(neuronArb, kinds).map(([n, kind]) => ({ ...n, kind })));
 }
 
 /** Finite inputs (with -0, subnormals, overflow to Infinity inside the network). */
