@@ -439,6 +439,10 @@ class Converter {
       if (nameTok === undefined) return undefined;
       const target = this.ident(nameTok, nameTok.startOffset);
       const members = toks(d, "member").map((m) => this.ident(m, m.startOffset));
+      // `lin. = x`: a `.` whose name is missing (reported by the parser) still makes a member
+      // path, with an empty name there, so the checker does not take it for `lin = x`.
+      const dots = toks(d, "dot");
+      if (dots.length > members.length) members.push(this.ident(undefined, this.after((members[members.length - 1]?.span ?? target.span).end, dots[dots.length - 1])));
       const last = members[members.length - 1]?.span ?? target.span;
       const eq = tok(d, "eq");
       const value = this.expr(node(d, "value"), this.after(last.end, eq));

@@ -1,6 +1,7 @@
 /**
  * The invalid-program corpus: each file in test/fixtures/invalid ends with
- * `// expect: CODE line:col`, the diagnostic that `spikelm check` must report first.
+ * `// expect: CODE line:col`, the diagnostic that `spikelm check` must report first, and may
+ * add `// expect-count: N`, how many diagnostics the file gets in all (no follow-on errors).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -31,6 +32,8 @@ describe("invalid programs", () => {
     const first = mine[0]!;
     const pos = lines.position(first.span.start);
     expect(`${first.code} ${pos.line + 1}:${pos.character + 1}`).toBe(`${code} ${line}:${col}`);
+    const count = /\/\/ expect-count: (\d+)/.exec(text);
+    if (count) expect(mine.map((d) => `${d.code} ${d.message}`)).toHaveLength(Number(count[1]));
     for (const d of r.diagnostics) {
       expect(d.message.length).toBeGreaterThan(10);
       const len = r.program.files.get(d.uri)!.text.length;

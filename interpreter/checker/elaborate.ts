@@ -85,6 +85,15 @@ function copyDefs(from: Map<string, unknown>, to: Map<string, unknown>): void {
   for (const [k, v] of defsOf(from)) defsOf(to).set(k, v);
 }
 
+/**
+ * `a.b.c` for a message; a path of hundreds of names (generated, or an attack) is cut in the
+ * middle so that the message stays one readable line.
+ */
+function memberPath(names: readonly string[]): string {
+  if (names.length <= 8) return names.join(".");
+  return `${names.slice(0, 4).join(".")}.….${names.slice(-2).join(".")} (${names.length.toLocaleString("en-US")} names)`;
+}
+
 /** A type fact for the language server: what the expression at `span` is. */
 export interface TypeRecord {
   readonly uri: string;
@@ -842,8 +851,13 @@ export class Elaborator {
       root = root.target;
     }
     if (root.kind !== "Name") {
-      this.evalExpr(root, sc);
-      this.report("SPK414", sc.uri, e.span, "`.name` reads a weight of one of this layer's fields (`word.table`); it starts from a field's name");
+      // Unknown: the target already has its diagnostic (or is where SPK005 cut a chain too
+      // deep), so one more here would only repeat it, once per `.` of a long chain.
+      if (this.evalExpr(root, sc).kind === "unknown") return UNKNOWN;
+      const first = chain[0]!;
+      if (!first.name) return UNKNOWN; // `relu(x).` with the name missing: the parser said so
+      const target = this.sourceExcerpt(sc.uri, root.span);
+      this.report("SPK414", sc.uri, first.span, `cannot read \`.${first.name}\` of \`${target}\`: \`.\` reads a weight of one of this layer's fields and starts from the field's name (\`field.weight\`)`);
       return UNKNOWN;
     }
     let cur = this.lookup(root.name, sc, root.span);
@@ -892,6 +906,12 @@ export class Elaborator {
       this.report("SPK414", sc.uri, e.span, `\`${path}\` is ${what}; \`.\` reads a field's weight`);
     }
     return UNKNOWN;
+  }
+
+  /** The source text at `span` for a message, on one line and cut in the middle when long. */
+  private sourceExcerpt(uri: string, span: Span): string {
+    const text = (this.program.files.get(uri)?.text.slice(span.start, span.end) ?? "").replace(/\s+/g, " ");
+    return text.length <= 60 ? text : `${text.slice(0, 28)} … ${text.slice(-28)}`;
   }
 
   // ------------------------------------------------------------------ neurons
@@ -1036,9 +1056,19 @@ export class Elaborator {
         case "Assign": {
           if (s.members) {
             this.evalExpr(s.value, sc);
-            const path = [s.target, ...s.members].map((m) => m.name).join(".");
+            if (!s.target.name || s.members.some((m) => !m.name)) break; // the parser reported the missing name
+            const owner = this.lookup(s.target.name, sc, s.target.span);
+            if (!owner) {
+              this.unknownName(s.target.name, s.target.span, sc);
+              break;
+            }
+            const path = memberPath([s.target, ...s.members].map((m) => m.name));
             const at = { start: s.target.span.start, end: s.members[s.members.length - 1]!.span.end };
-            this.report("SPK415", sc.uri, at, `\`${path}\` belongs to the field \`${s.target.name}\` and is read-only here: a forward reads a field's weights but never assigns them (bind a local instead: \`let ${s.members[s.members.length - 1]!.name} = ...\`)`);
+            const last = s.members[s.members.length - 1]!.name;
+            const why = owner.kind === "instance" || owner.kind === "stack"
+              ? `\`${path}\` belongs to the field \`${s.target.name}\` and is read-only here: a forward reads a field's weights but never assigns them`
+              : `\`${path}\` cannot be assigned: \`${s.target.name}\` is ${describeValue(owner)}, not a field, and only a local name can be assigned`;
+            this.report("SPK415", sc.uri, at, `${why} (bind a local instead: \`let ${last} = ...\`)`);
             break;
           }
           const name = s.target.name;
