@@ -66,7 +66,7 @@ describe("train / eval mistakes: exit 1, a clear message, no output", () => {
     expect(r.out).toBe("");
     expect(outs()).toEqual([]);
   };
-  const trainArgs = (data: string, task = "lm") => ["train", ...TINY, "--task", task, "--data", data, "--steps", "2", "--out", at("ck.safetensors"), "--log", at("run.jsonl"), "--html", at("page.html")];
+  const trainArgs = (data: string, task = "lm") => ["train", ...TINY, "--task", task, "--data", data, "--steps", "2", "--seq", "16", "--out", at("ck.safetensors"), "--log", at("run.jsonl"), "--html", at("page.html")];
 
   it("a missing data file", () => bad(trainArgs(at("nope.txt")), /cannot read data file .*nope\.txt: no such file/));
   it("an empty data file", () => {
