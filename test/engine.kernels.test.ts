@@ -304,13 +304,18 @@ describe("options and plumbing", () => {
     const W = weights(K * N, rand, "float");
     const ref = spikeMatmul(S, M, K, W, N, undefined, { backend: "js" });
     Object.assign(phaseTimes, { enabled: true, callerItems: 0, items: 0 });
+    // On a loaded machine a sleeping worker may wake only after the caller has taken every
+    // item: a long idle spin keeps it awake between calls once the first call has woken it,
+    // and more attempts give the scheduler time to run it (the loop stops at the first share).
+    setWorkerSpin(200);
     try {
-      for (let i = 0; i < 20 && phaseTimes.callerItems === phaseTimes.items; i++) {
+      for (let i = 0; i < 200 && phaseTimes.callerItems === phaseTimes.items; i++) {
         expect(firstDiff(spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", threads: 2 }), ref)).toBe(-1);
       }
       expect(phaseTimes.callerItems).toBeLessThan(phaseTimes.items);
     } finally {
       phaseTimes.enabled = false;
+      setWorkerSpin();
     }
   });
 
