@@ -11,7 +11,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCommand } from "../tools/cli/commands/run.js";
-import { guarded } from "../tools/cli/report-errors.js";
+import { inProcess } from "./cli-in-process.js";
 import { REPO } from "./helpers.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-ids-"));
@@ -20,22 +20,6 @@ const TINY = path.join(REPO, "models/tiny/tiny_spikelm.spk");
 const ARGS = ["d=16", "heads=2", "depth=1", "ffn=32", "ctx=8", "vocab=16"];
 const VOCAB = 16;
 
-async function inProcess(body: () => Promise<number | void>): Promise<{ code: number; err: string }> {
-  const err: string[] = [];
-  const realOut = process.stdout.write.bind(process.stdout);
-  const realErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
-  const before = process.exitCode;
-  try {
-    await guarded(body);
-    return { code: Number(process.exitCode ?? 0), err: err.join("") };
-  } finally {
-    process.stdout.write = realOut;
-    process.stderr.write = realErr;
-    process.exitCode = before;
-  }
-}
 
 async function runIds(ids: number[], opt: boolean) {
   const input = path.join(tmp, "ids.json");

@@ -26,7 +26,7 @@ import { serializeSafetensors } from "../interpreter/io/safetensors.js";
 import { f32, i32, type Tensor } from "../interpreter/engine/tensor.js";
 import { checkCommand } from "../tools/cli/commands/check.js";
 import { runCommand, type RunOptions } from "../tools/cli/commands/run.js";
-import { guarded } from "../tools/cli/report-errors.js";
+import { type Outcome, inProcess } from "./cli-in-process.js";
 import { rng } from "../tools/bench/stats.js";
 import { EXAMPLES, REPO } from "./helpers.js";
 
@@ -154,30 +154,6 @@ describe("fuzz: parser and checker on mutated specs", () => {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-fuzz-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Outcome {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs a command body as `spikelm` does (through `guarded`), capturing output and exit code. */
-async function inProcess(body: () => Promise<number | void> | number | void): Promise<Outcome> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const realOut = process.stdout.write.bind(process.stdout);
-  const realErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
-  const before = process.exitCode;
-  try {
-    await guarded(body);
-    return { code: Number(process.exitCode ?? 0), out: out.join(""), err: err.join("") };
-  } finally {
-    process.stdout.write = realOut;
-    process.stderr.write = realErr;
-    process.exitCode = before; // the test process must not inherit a case's exit code
-  }
-}
 
 const STACK = /\n\s+at .+:\d+:\d+|internal error|SPK000/;
 

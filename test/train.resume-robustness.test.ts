@@ -20,7 +20,7 @@ import { readSafetensors, writeSafetensors } from "../interpreter/io/safetensors
 import type { F32Tensor } from "../interpreter/engine/tensor.js";
 import { loadCheckpoint } from "../interpreter/train/checkpoint.js";
 import { trainCommand, type TrainOptions } from "../tools/cli/commands/train.js";
-import { guarded } from "../tools/cli/report-errors.js";
+import { inProcess } from "./cli-in-process.js";
 import { REPO } from "./helpers.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-resume-"));
@@ -28,23 +28,6 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (f: string) => path.join(tmp, f);
 const STACK = /\n\s+at .+:\d+|internal error/;
 
-async function inProcess(body: () => Promise<number | void>): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const realOut = process.stdout.write.bind(process.stdout);
-  const realErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
-  const before = process.exitCode;
-  try {
-    await guarded(body);
-    return { code: Number(process.exitCode ?? 0), out: out.join(""), err: err.join("") };
-  } finally {
-    process.stdout.write = realOut;
-    process.stderr.write = realErr;
-    process.exitCode = before;
-  }
-}
 
 const TINY: TrainOptions = {
   model: "decoder-small",
