@@ -239,7 +239,9 @@ export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | 
   const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
   const compiled = timed(timings, "compile", () => compileEntry(req));
   // The file is checked against this compile: no second compile for the parameter list.
-  const weights = timed(timings, "params", () => m.weightsFor(compiled)?.weights);
+  // A model object without a weights source (e.g. `{ ...loadModel(...), weights: undefined,
+  // weightsSource: undefined }`: seeded) keeps what it says, not what its loader would read.
+  const weights = timed(timings, "params", () => (m.weightsSource === undefined ? m.weights : m.weightsFor(compiled)?.weights));
   return {
     run: () => {
       // One forward, its store private to it: embedding tables are seeded only at the rows it gathers.
