@@ -145,6 +145,21 @@ class Arena {
 
   constructor(readonly memory: WasmMemory) {}
 
+  /** Allocations for one kernel call: `take` as `alloc`, `release` frees all of them. */
+  scope(pool?: BufferPool): { take: (bytes: number) => number; release: () => void } {
+    const offs: number[] = [];
+    return {
+      take: (bytes) => {
+        const o = this.alloc(bytes, pool);
+        offs.push(o);
+        return o;
+      },
+      release: () => {
+        for (const o of offs) this.free(o);
+      },
+    };
+  }
+
   /** Allocate `bytes`; grows the memory if needed (growth is reported to `pool`). */
   alloc(bytes: number, pool?: BufferPool): number {
     const size = Math.max(64, Math.ceil(bytes / 64) * 64);
@@ -606,12 +621,7 @@ export function runSpikeOpWasm(op: SpikeOp): void {
   const rowsPerChunk = Math.ceil(R / nRC);
   const threads = Math.max(1, Math.min(threadsWanted, poolThreads(), nT * nRC));
 
-  const allocs: number[] = [];
-  const take = (bytes: number) => {
-    const o = arena.alloc(bytes, bp);
-    allocs.push(o);
-    return o;
-  };
+  const { take, release } = arena.scope(bp);
   try {
     // packed weights: cached (packed once, kept) or packed per tile into per-thread scratch
     let pOff = 0;
@@ -709,7 +719,7 @@ export function runSpikeOpWasm(op: SpikeOp): void {
     lap("copyOut");
     if (pt) phaseTimes.calls++;
   } finally {
-    for (const o of allocs) arena.free(o);
+    release();
   }
 }
 
@@ -740,12 +750,7 @@ function runSpikeBatchWasm(st: WasmState, op: SpikeOp, b: SpikeBatch): void {
   const oAll = batchSpan(n, b.oStride, oOne);
   const threads = Math.max(1, Math.min(op.threads, MAX_THREADS, poolThreads(), n));
   const event = op.variant === "event";
-  const allocs: number[] = [];
-  const take = (bytes: number) => {
-    const o = arena.alloc(bytes, bp);
-    allocs.push(o);
-    return o;
-  };
+  const { take, release } = arena.scope(bp);
   try {
     const jobs = take(n * JOB_BYTES + 64);
     const ctr = jobs + n * JOB_BYTES;
@@ -796,7 +801,7 @@ function runSpikeBatchWasm(st: WasmState, op: SpikeOp, b: SpikeBatch): void {
           }
     }
   } finally {
-    for (const o of allocs) arena.free(o);
+    release();
   }
 }
 
