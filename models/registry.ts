@@ -17,7 +17,7 @@ import { closest } from "../interpreter/checker/suggest.js";
 import { i32 } from "../interpreter/engine/tensor.js";
 import { UserError } from "../interpreter/io/errors.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
-import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
+import { BpeTokenizer, ByteTokenizer, type Tokenizer, WordPieceTokenizer, tokenizerFromFile } from "./tokenizers/index.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING, MLM_UNTIED_MAPPING } from "./spikelm/mapping.js";
 import type { WeightMapping } from "./weights-mapping.js";
 
@@ -28,6 +28,8 @@ export type Task = "encode" | "fill-mask" | "classify" | "generate";
 
 export type TokenizerInfo =
   | { readonly kind: "byte" }
+  /** Byte-level BPE: `merges` is the shipped merges file (models/tokenizers/bpe.ts), `size` 256 + its merges. */
+  | { readonly kind: "bpe"; readonly merges: string; readonly size: number }
   /** `vocab` is the shipped vocab.txt, if any (otherwise the user passes --vocab). */
   | { readonly kind: "wordpiece"; readonly vocab?: string; readonly size: number };
 
@@ -52,10 +54,13 @@ export interface ModelInfo {
 const ENCODER_SPEC = here("spikelm/spikelm_encoder.spk");
 const DECODER_SPEC = here("spikelm/spikelm_decoder.spk");
 export const SMALL_VOCAB = here("spikelm/vocab-small.txt");
+/** Byte-level BPE merges learned from kjv-train.txt (models/spikelm/make-bpe.ts). */
+export const KJV_BPE = here("spikelm/bpe-kjv.txt");
 export const SMALL_ENCODER_WEIGHTS = here("spikelm/spikelm-small.safetensors");
 export const SMALL_DECODER_WEIGHTS = here("spikelm/decoder-small.safetensors");
 /** Trained weights (models/README.md says how they were made). */
 export const TRAINED_DECODER_WEIGHTS = here("spikelm/trained-decoder-small.safetensors");
+export const TRAINED_BPE_DECODER_WEIGHTS = here("spikelm/trained-decoder-small-bpe.safetensors");
 export const TRAINED_MLM_WEIGHTS = here("spikelm/trained-mlm-small.safetensors");
 export const TRAINED_CLASSIFIER_WEIGHTS = here("spikelm/trained-classifier-small.safetensors");
 /** The shipped input `spikelm report` runs on. */
@@ -66,6 +71,8 @@ export const SMALL_ENCODER_ARGS = { vocab: 625, d: 64, heads: 4, depth: 2, ffn: 
 /** BERT-base: 12 layers, d 768, 12 heads, FFN 3072, vocab 30522, context 512 (the spec's defaults). */
 const BASE_ENCODER_ARGS = { vocab: 30522, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 512 } as const;
 export const SMALL_DECODER_ARGS = { vocab: 256, d: 64, heads: 4, depth: 2, ffn: 256, ctx: 128 } as const;
+/** decoder-small's architecture over the 2,048-token KJV BPE vocabulary (256 bytes + 1,792 merges). */
+export const SMALL_BPE_DECODER_ARGS = { ...SMALL_DECODER_ARGS, vocab: 2048 } as const;
 /** GPT-2-small-sized: 12 layers, d 768, 12 heads, FFN 3072, context 1024, byte vocabulary. */
 const BASE_DECODER_ARGS = { vocab: 256, d: 768, heads: 12, depth: 12, ffn: 3072, ctx: 1024 } as const;
 
@@ -73,6 +80,18 @@ const smallWordPiece: TokenizerInfo = { kind: "wordpiece", vocab: SMALL_VOCAB, s
 const baseWordPiece: TokenizerInfo = { kind: "wordpiece", size: BASE_ENCODER_ARGS.vocab };
 
 export const MODELS: readonly ModelInfo[] = [
+  {
+    name: "decoder-small-bpe",
+    description: "causal SpikeLM, byte-level BPE (2,048 tokens), 2 layers, d 64 (trained on the KJV corpus, models/data)",
+    task: "generate",
+    spec: DECODER_SPEC,
+    entry: "SpikeLMDecoder",
+    args: SMALL_BPE_DECODER_ARGS,
+    tokenizer: { kind: "bpe", merges: KJV_BPE, size: SMALL_BPE_DECODER_ARGS.vocab },
+    weights: TRAINED_BPE_DECODER_WEIGHTS,
+    mapping: DECODER_MAPPING,
+    context: SMALL_BPE_DECODER_ARGS.ctx,
+  },
   {
     name: "decoder-small",
     description: "causal SpikeLM, bytes, 2 layers, d 64 (trained on the KJV corpus, models/data)",
@@ -207,9 +226,18 @@ export function modelParams(info: Pick<ModelInfo, "spec" | "entry" | "args" | "t
   return entryParams(info.spec, info.entry, info.args, inputNames(info), undefined, program);
 }
 
-/** The model's tokenizer: bytes, or WordPiece from `vocab` (or the shipped vocab). */
+/** The model's tokenizer: bytes, or BPE / WordPiece from `vocab` (or the shipped file). */
 export function modelTokenizer(info: Pick<ModelInfo, "name" | "tokenizer">, vocab?: string): Tokenizer {
   if (info.tokenizer.kind === "byte") return new ByteTokenizer();
+  if (info.tokenizer.kind === "bpe") {
+    const file = vocab ?? info.tokenizer.merges;
+    if (!platform.exists(file)) throw new UserError(`cannot read the BPE merges file ${file}: no such file`);
+    const tok = tokenizerFromFile(file);
+    if (!(tok instanceof BpeTokenizer)) throw new UserError(`${file} is a WordPiece vocabulary, but \`${info.name}\` uses byte-level BPE: pass a merges file (its first line is \`#version: 0.2\`)`);
+    if (tok.vocabSize !== info.tokenizer.size)
+      throw new UserError(`${file} makes ${tok.vocabSize} tokens (256 bytes + ${tok.vocabSize - 256} merges), but \`${info.name}\` has a vocabulary of ${info.tokenizer.size}`);
+    return tok;
+  }
   const file = vocab ?? info.tokenizer.vocab;
   if (!file)
     throw new UserError(`\`${info.name}\` needs a WordPiece vocabulary of ${info.tokenizer.size} tokens (BERT's vocab.txt): pass --vocab FILE`);

@@ -17,7 +17,7 @@ import { ParamStore, gatheredRows } from "../interpreter/runtime/params.js";
 import { type LoadedWeights, type WeightsTarget, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING, MLM_UNTIED_MAPPING } from "./spikelm/mapping.js";
-import { ByteTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
+import { BpeTokenizer, ByteTokenizer, type Tokenizer, WordPieceTokenizer, tokenizerFromFile } from "./tokenizers/index.js";
 import type { WeightMapping } from "./weights-mapping.js";
 
 export interface ModelOptions {
@@ -83,7 +83,7 @@ function forwardInputs(file: string, entry: string): string[] {
 }
 
 /** A spec file as a model: entry, arguments, tokenizer and context from what is given. */
-function specModel(task: Task, opts: ModelOptions): ModelInfo {
+function specModel(task: Task, opts: ModelOptions, tokenizer: Tokenizer): ModelInfo {
   const file = opts.model!;
   if (!platform.exists(file)) throw new UserError(`cannot read spec file ${file}: no such file`);
   const entry = opts.entry ?? ENTRY_FOR_TASK[task];
@@ -101,7 +101,7 @@ function specModel(task: Task, opts: ModelOptions): ModelInfo {
     spec: platform.path.resolve(file),
     entry,
     args,
-    tokenizer: opts.vocab ? { kind: "wordpiece", vocab: opts.vocab, size: wordTable?.shape[0] ?? 0 } : { kind: "byte" },
+    tokenizer: !opts.vocab ? { kind: "byte" } : tokenizer instanceof BpeTokenizer ? { kind: "bpe", merges: opts.vocab, size: tokenizer.vocabSize } : { kind: "wordpiece", vocab: opts.vocab, size: wordTable?.shape[0] ?? 0 },
     mapping: MAPPING_FOR_ENTRY.get(entry) ?? { name: "none", rows: [], ignored: [] },
     context,
   };
@@ -119,8 +119,8 @@ export function loadModel(task: Task | "any", opts: ModelOptions = {}): LoadedMo
   if (isSpec) {
     const t: Task = task !== "any" ? task : forwardInputs(opts.model!, opts.entry ?? ENTRY_FOR_TASK.generate).length === 1 ? "generate" : "encode";
     if (!opts.vocab && t !== "generate" && !opts.noTokenizer) throw new UserError(`a ${t} model needs a WordPiece vocabulary: pass --vocab vocab.txt`);
-    tokenizer = opts.vocab ? WordPieceTokenizer.fromFile(opts.vocab) : new ByteTokenizer();
-    info = specModel(t, opts);
+    tokenizer = opts.vocab ? tokenizerFromFile(opts.vocab) : new ByteTokenizer();
+    info = specModel(t, opts, tokenizer);
   } else {
     const base = findModel(opts.model ?? (task === "any" ? DEFAULT_MODELS.generate : DEFAULT_MODELS[task]));
     if (task !== "any" && base.task !== task)

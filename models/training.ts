@@ -27,7 +27,7 @@ import { TrainRng } from "../interpreter/train/rng.js";
 import type { EvalResult, MicroResult, TrainModel } from "../interpreter/train/trainer.js";
 import { type ModelInfo, type Task, MODELS, findModel, modelTokenizer } from "./registry.js";
 import { loadModel } from "./tasks.js";
-import { type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
+import { BpeTokenizer, type Tokenizer, WordPieceTokenizer } from "./tokenizers/index.js";
 
 export type TrainTask = "lm" | "mlm" | "classify";
 export const TRAIN_TASKS: readonly TrainTask[] = ["lm", "mlm", "classify"];
@@ -85,6 +85,11 @@ export interface LmData {
   readonly tokens: Int32Array;
   /** UTF-8 bytes of the text the tokens came from (for bits per byte). */
   readonly bytes: number;
+  /**
+   * Bytes of each token id, where tokens cover different numbers of bytes (BPE): bits per byte
+   * is then the NLL of the scored tokens over the bytes those tokens cover.
+   */
+  readonly tokenBytes?: Uint16Array;
   readonly source: string;
 }
 
@@ -115,7 +120,8 @@ export function loadTextData(kind: "lm" | "mlm", file: string, tok: Tokenizer): 
     for (const line of text.split("\n")) if (line.trim()) for (const id of tok.encode(line)) all.push(id);
     tokens = Int32Array.from(all);
   } else tokens = Int32Array.from(tok.encode(text));
-  return { kind, tokens, bytes: Buffer.byteLength(text, "utf8"), source: file };
+  const tokenBytes = tok instanceof BpeTokenizer ? Uint16Array.from({ length: tok.vocabSize }, (_, id) => tok.bytesOf(id).length) : undefined;
+  return { kind, tokens, bytes: Buffer.byteLength(text, "utf8"), source: file, ...(tokenBytes ? { tokenBytes } : {}) };
 }
 
 /**
@@ -470,6 +476,9 @@ export function evaluateData(m: SpecTrainModel, d: TaskData): EvalStats {
   let sum = 0;
   let count = 0;
   let correct = 0;
+  /** Bytes covered by the scored tokens (when tokens differ in length). */
+  let covered = 0;
+  const lens = d.kind !== "classify" && task === "lm" ? d.tokenBytes : undefined;
   const rates: Record<string, number> = {};
   for (let k = 0; k < limit; k++) {
     buf.types.data.fill(0);
@@ -490,6 +499,7 @@ export function evaluateData(m: SpecTrainModel, d: TaskData): EvalStats {
     const ce = crossEntropy(res.output.data, buf.targets, outDim);
     sum += ce.sum;
     count += ce.count;
+    if (lens) for (const t of buf.targets) if (t >= 0) covered += lens[t]!;
     correct += ce.correct;
     if (k === 0)
       for (const [path, rec] of res.record) {
@@ -501,7 +511,8 @@ export function evaluateData(m: SpecTrainModel, d: TaskData): EvalStats {
   }
   const loss = count > 0 ? sum / count : NaN;
   let bitsPerByte: number | undefined;
-  if (task === "lm" && d.kind !== "classify") {
+  if (task === "lm" && lens) bitsPerByte = sum / Math.max(1, covered) / Math.LN2;
+  else if (task === "lm" && d.kind !== "classify") {
     // Nats per token times tokens per byte, in bits (exact for byte tokenizers).
     const tokensPerByte = d.tokens.length / Math.max(1, d.bytes);
     bitsPerByte = (loss * tokensPerByte) / Math.LN2;
@@ -515,7 +526,13 @@ export function unigramBitsPerByte(train: LmData, held: LmData, vocab: number): 
   for (const t of train.tokens) counts[t]! += 1;
   const total = train.tokens.length + vocab;
   let nats = 0;
-  for (let i = 1; i < held.tokens.length; i++) nats -= Math.log(counts[held.tokens[i]!]! / total);
+  let covered = 0;
+  for (let i = 1; i < held.tokens.length; i++) {
+    nats -= Math.log(counts[held.tokens[i]!]! / total);
+    covered += held.tokenBytes ? held.tokenBytes[held.tokens[i]!]! : 1;
+  }
+  // Tokens of different lengths (BPE): the NLL of tokens 1.. over the bytes they cover.
+  if (held.tokenBytes) return nats / Math.max(1, covered) / Math.LN2;
   const perToken = nats / Math.max(1, held.tokens.length - 1);
   return (perToken * (held.tokens.length / Math.max(1, held.bytes))) / Math.LN2;
 }

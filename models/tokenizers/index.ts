@@ -1,18 +1,40 @@
 /**
- * Tokenizers: byte-level (no files) and BERT WordPiece (vocab.txt).
+ * Tokenizers: byte-level (no files), byte-level BPE (a merges file) and BERT WordPiece (vocab.txt).
  */
 
+import { platform } from "#platform";
 import { UserError } from "../../interpreter/io/errors.js";
-import { ByteTokenizer } from "./byte-level.js";
+import { readFileText } from "../../interpreter/io/files.js";
+import { BpeTokenizer, isMergesText, parseMerges } from "./bpe.js";
+import { ByteStreamDecoder, ByteTokenizer } from "./byte-level.js";
 import type { Tokenizer } from "./types.js";
 import { WordPieceTokenizer, type WordPieceOptions } from "./wordpiece.js";
 
 export type { Tokenizer } from "./types.js";
 export { ByteStreamDecoder, ByteTokenizer } from "./byte-level.js";
 export { WordPieceTokenizer } from "./wordpiece.js";
+export { BpeTokenizer } from "./bpe.js";
+
+/**
+ * A `--vocab` file: a BPE merges file (its first line is `#version...`) or a WordPiece vocab.txt.
+ */
+export function tokenizerFromFile(file: string): BpeTokenizer | WordPieceTokenizer {
+  const text = readFileText(file, "vocab file");
+  if (isMergesText(text)) return new BpeTokenizer(parseMerges(text, file), `bpe(${platform.path.basename(file)})`);
+  return WordPieceTokenizer.fromFile(file);
+}
+
+/** Incremental id → text decoding for streaming generation (bytes and BPE; held back mid-character). */
+export function streamDecoderFor(tok: Tokenizer): { push(ids: number | readonly number[]): string; flush(): string } {
+  if (tok instanceof BpeTokenizer) return tok.streamDecoder();
+  if (tok instanceof ByteTokenizer) return new ByteStreamDecoder();
+  let pending: number[] = [];
+  return { push: (ids) => (pending.push(...(typeof ids === "number" ? [ids] : ids)), ""), flush: () => { const t = tok.decode(pending); pending = []; return t; } };
+}
 
 export type TokenizerSpec =
   | { kind: "byte" }
+  | { kind: "bpe"; merges: string }
   | ({ kind: "wordpiece"; vocab: string } & WordPieceOptions);
 
 /**
@@ -22,10 +44,11 @@ export type TokenizerSpec =
 export function loadTokenizer(spec: TokenizerSpec | string): Tokenizer {
   if (typeof spec === "string") {
     if (spec === "byte" || spec === "bytes") return new ByteTokenizer();
-    if (spec.toLowerCase().endsWith(".txt")) return WordPieceTokenizer.fromFile(spec);
-    throw new UserError(`unknown tokenizer ${JSON.stringify(spec)}: expected "byte" or a WordPiece vocab.txt path`);
+    if (spec.toLowerCase().endsWith(".txt")) return tokenizerFromFile(spec);
+    throw new UserError(`unknown tokenizer ${JSON.stringify(spec)}: expected "byte", a BPE merges file or a WordPiece vocab.txt path`);
   }
   if (spec.kind === "byte") return new ByteTokenizer();
+  if (spec.kind === "bpe") return BpeTokenizer.fromFile(spec.merges);
   const { kind: _kind, vocab, ...options } = spec;
   return WordPieceTokenizer.fromFile(vocab, options);
 }

@@ -6,16 +6,20 @@
  *       the seeded small-model weights (models/spikelm/make-weights.ts)
  *   node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--dense CK] [--out-dir DIR]
  *       the trained weights from `spikelm train` checkpoints (models/spikelm/ship-trained.ts)
+ *   node --import tsx tools/models/scripts.ts make-bpe [--out FILE]
+ *       the byte-level BPE merges of decoder-small-bpe (models/spikelm/make-bpe.ts)
  *   node --import tsx tools/models/scripts.ts make-sentiment
  *       the labeled sentiment set (models/data/make-sentiment.ts)
  */
 import { writeSentimentData } from "../../models/data/make-sentiment.js";
+import { writeKjvMerges } from "../../models/spikelm/make-bpe.js";
 import { writeShippedWeights } from "../../models/spikelm/make-weights.js";
 import { shipTrained } from "../../models/spikelm/ship-trained.js";
 
 const SCRIPTS: Record<string, (option: (name: string) => string | undefined) => string[]> = {
   "make-weights": (option) => writeShippedWeights(option("--out")),
   "ship-trained": (option) => shipTrained({ decoder: option("--decoder"), mlm: option("--mlm"), classifier: option("--classifier"), dense: option("--dense") }, option("--out-dir")),
+  "make-bpe": (option) => writeKjvMerges(option("--out")),
   "make-sentiment": () => writeSentimentData(),
 };
 

@@ -9,7 +9,7 @@ export function modelsCommand(): number {
   const rows = MODELS.map((m) => {
     const a = m.args as Record<string, number | boolean | undefined>;
     const config = `${a.depth}×d${a.d}, ${a.heads} heads, ffn ${a.ffn}`;
-    const tok = m.tokenizer.kind === "byte" ? "bytes" : m.tokenizer.vocab ? `wordpiece ${m.tokenizer.size} (${displayPath(m.tokenizer.vocab)})` : `wordpiece ${m.tokenizer.size} (--vocab)`;
+    const tok = m.tokenizer.kind === "byte" ? "bytes" : m.tokenizer.kind === "bpe" ? `bpe ${m.tokenizer.size} (${displayPath(m.tokenizer.merges)})` : m.tokenizer.vocab ? `wordpiece ${m.tokenizer.size} (${displayPath(m.tokenizer.vocab)})` : `wordpiece ${m.tokenizer.size} (--vocab)`;
     const weights = m.weights ? (fs.existsSync(m.weights) ? displayPath(m.weights) : `${displayPath(m.weights)} (missing)`) : "seeded init (--weights)";
     return [`${m.name}${defaults.has(m.name) ? " *" : ""}`, m.task, m.entry, config, m.context, tok, weights];
   });
