@@ -81,18 +81,6 @@ const baseWordPiece: TokenizerInfo = { kind: "wordpiece", size: BASE_ENCODER_ARG
 
 export const MODELS: readonly ModelInfo[] = [
   {
-    name: "decoder-small-bpe",
-    description: "causal SpikeLM, byte-level BPE (2,048 tokens), 2 layers, d 64 (trained on the KJV corpus, models/data)",
-    task: "generate",
-    spec: DECODER_SPEC,
-    entry: "SpikeLMDecoder",
-    args: SMALL_BPE_DECODER_ARGS,
-    tokenizer: { kind: "bpe", merges: KJV_BPE, size: SMALL_BPE_DECODER_ARGS.vocab },
-    weights: TRAINED_BPE_DECODER_WEIGHTS,
-    mapping: DECODER_MAPPING,
-    context: SMALL_BPE_DECODER_ARGS.ctx,
-  },
-  {
     name: "decoder-small",
     description: "causal SpikeLM, bytes, 2 layers, d 64 (trained on the KJV corpus, models/data)",
     task: "generate",
@@ -103,6 +91,18 @@ export const MODELS: readonly ModelInfo[] = [
     weights: TRAINED_DECODER_WEIGHTS,
     mapping: DECODER_MAPPING,
     context: SMALL_DECODER_ARGS.ctx,
+  },
+  {
+    name: "decoder-small-bpe",
+    description: "causal SpikeLM, byte-level BPE (2,048 tokens), 2 layers, d 64 (trained on the KJV corpus, models/data)",
+    task: "generate",
+    spec: DECODER_SPEC,
+    entry: "SpikeLMDecoder",
+    args: SMALL_BPE_DECODER_ARGS,
+    tokenizer: { kind: "bpe", merges: KJV_BPE, size: SMALL_BPE_DECODER_ARGS.vocab },
+    weights: TRAINED_BPE_DECODER_WEIGHTS,
+    mapping: DECODER_MAPPING,
+    context: SMALL_BPE_DECODER_ARGS.ctx,
   },
   {
     name: "decoder-base",

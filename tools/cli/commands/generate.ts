@@ -11,7 +11,7 @@ import { UserError } from "../../../interpreter/io/errors.js";
 import { i32 } from "../../../interpreter/engine/tensor.js";
 import { runWithReport } from "../../../interpreter/report/run.js";
 import { loadModel } from "../../../models/tasks.js";
-import { ByteStreamDecoder } from "../../../models/tokenizers/index.js";
+import { streamDecoderFor } from "../../../models/tokenizers/index.js";
 import { checkReportTarget, emitReport } from "./report.js";
 import { noteWeights, parseArgs, parseIntOption } from "./run.js";
 
@@ -54,7 +54,7 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   if (opts.opt !== false) await initSpikeKernels();
   const generator = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, weightsSource: model.weightsSource, seed: model.seed, cache: opts.cache !== false, maxContext: info.context, optimize: opts.opt !== false });
   const rng = streamFor(seed, "spikelm-generate");
-  const decoder = new ByteStreamDecoder();
+  const decoder = streamDecoderFor(tokenizer);
   process.stdout.write(opts.prompt);
   const t0 = performance.now();
   let logits = generator.feed(prompt);
