@@ -7,8 +7,11 @@
  *   models/spikelm/trained-classifier-small.safetensors  classifier-small (fine-tuned on the sentiment set)
  *   models/spikelm/trained-decoder-dense-small.safetensors  decoder_dense.spk DenseDecoder: decoder-small's
  *     architecture as a dense ANN, trained with the same budget (the README's comparison); spec paths
+ *   models/spikelm/trained-decoder-small-bpe.safetensors  decoder-small-bpe (causal LM over the KJV BPE vocabulary)
+ *   models/spikelm/trained-decoder-dense-bpe.safetensors  DenseDecoder with vocab 2048: decoder-small-bpe's
+ *     dense twin, trained with the same budget; spec paths
  *
- * Run: node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--out-dir DIR]
+ * Run: node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--dense CK] [--bpe CK] [--bpe-dense CK] [--out-dir DIR]
  * The header's __metadata__ records the training run (steps, data, config, seconds) read off
  * the checkpoint. The commands that made the checkpoints are in models/README.md.
  */
@@ -28,6 +31,8 @@ const TRAINED_FILES = {
   mlm: "trained-mlm-small.safetensors",
   classifier: "trained-classifier-small.safetensors",
   dense: "trained-decoder-dense-small.safetensors",
+  bpe: "trained-decoder-small-bpe.safetensors",
+  bpeDense: "trained-decoder-dense-bpe.safetensors",
 } as const;
 
 function runMetadata(ck: ReturnType<typeof loadCheckpoint>, model: string): Record<string, string> {
@@ -57,9 +62,9 @@ function ship(model: ModelInfo, checkpoint: string, out: string): string {
 }
 
 /** The dense comparison model is not a registry model: its weights keep the spec's paths. */
-function shipDense(checkpoint: string, out: string): string {
+function shipDense(checkpoint: string, out: string, model = "decoder_dense.spk DenseDecoder"): string {
   const ck = loadCheckpoint(checkpoint);
-  const meta = runMetadata(ck, "decoder_dense.spk DenseDecoder");
+  const meta = runMetadata(ck, model);
   const bytes = serializeSafetensors(ck.weights, meta);
   writeFileAtomic(out, bytes);
   return `wrote ${out} (${bytes.length} bytes; ${meta.model}, ${meta.steps} steps)`;
@@ -72,6 +77,10 @@ export interface TrainedCheckpoints {
   readonly classifier?: string;
   /** decoder_dense.spk's DenseDecoder, trained with decoder-small's budget */
   readonly dense?: string;
+  /** decoder-small-bpe */
+  readonly bpe?: string;
+  /** decoder_dense.spk's DenseDecoder with vocab 2048, trained with decoder-small-bpe's budget */
+  readonly bpeDense?: string;
 }
 
 /**
@@ -83,7 +92,10 @@ export function shipTrained(checkpoints: TrainedCheckpoints, outDir: string = HE
     ["decoder-small", checkpoints.decoder, TRAINED_FILES.decoder],
     ["mlm-small", checkpoints.mlm, TRAINED_FILES.mlm],
     ["classifier-small", checkpoints.classifier, TRAINED_FILES.classifier],
+    ["decoder-small-bpe", checkpoints.bpe, TRAINED_FILES.bpe],
   ];
   const shipped = jobs.flatMap(([name, ck, file]) => (ck ? [ship({ ...findModel(name), weights: undefined }, ck, path.join(outDir, file))] : []));
-  return checkpoints.dense ? [...shipped, shipDense(checkpoints.dense, path.join(outDir, TRAINED_FILES.dense))] : shipped;
+  if (checkpoints.dense) shipped.push(shipDense(checkpoints.dense, path.join(outDir, TRAINED_FILES.dense)));
+  if (checkpoints.bpeDense) shipped.push(shipDense(checkpoints.bpeDense, path.join(outDir, TRAINED_FILES.bpeDense), "decoder_dense.spk DenseDecoder vocab=2048 (bpe-kjv.txt)"));
+  return shipped;
 }

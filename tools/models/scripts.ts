@@ -4,7 +4,7 @@
  *
  *   node --import tsx tools/models/scripts.ts make-weights [--out DIR]
  *       the seeded small-model weights (models/spikelm/make-weights.ts)
- *   node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--dense CK] [--out-dir DIR]
+ *   node --import tsx tools/models/scripts.ts ship-trained [--decoder CK] [--mlm CK] [--classifier CK] [--dense CK] [--bpe CK] [--bpe-dense CK] [--out-dir DIR]
  *       the trained weights from `spikelm train` checkpoints (models/spikelm/ship-trained.ts)
  *   node --import tsx tools/models/scripts.ts make-bpe [--out FILE]
  *       the byte-level BPE merges of decoder-small-bpe (models/spikelm/make-bpe.ts)
@@ -18,7 +18,7 @@ import { shipTrained } from "../../models/spikelm/ship-trained.js";
 
 const SCRIPTS: Record<string, (option: (name: string) => string | undefined) => string[]> = {
   "make-weights": (option) => writeShippedWeights(option("--out")),
-  "ship-trained": (option) => shipTrained({ decoder: option("--decoder"), mlm: option("--mlm"), classifier: option("--classifier"), dense: option("--dense") }, option("--out-dir")),
+  "ship-trained": (option) => shipTrained({ decoder: option("--decoder"), mlm: option("--mlm"), classifier: option("--classifier"), dense: option("--dense"), bpe: option("--bpe"), bpeDense: option("--bpe-dense") }, option("--out-dir")),
   "make-bpe": (option) => writeKjvMerges(option("--out")),
   "make-sentiment": () => writeSentimentData(),
 };
