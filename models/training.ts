@@ -292,6 +292,8 @@ export interface SpecTrainOptions {
 
 export interface EvalStats extends EvalResult {
   readonly perplexity: number;
+  /** Bytes the scored tokens cover (lm with tokens of different lengths: bits per byte's denominator). */
+  readonly bytes?: number;
   /** Fraction of nonzero spikes per neuron path, on the first evaluation batch. */
   readonly rates: Record<string, number>;
 }
@@ -517,7 +519,7 @@ export function evaluateData(m: SpecTrainModel, d: TaskData): EvalStats {
     const tokensPerByte = d.tokens.length / Math.max(1, d.bytes);
     bitsPerByte = (loss * tokensPerByte) / Math.LN2;
   }
-  return { loss, count, accuracy: task === "classify" ? correct / Math.max(1, count) : undefined, bitsPerByte, perplexity: Math.exp(loss), rates };
+  return { loss, count, accuracy: task === "classify" ? correct / Math.max(1, count) : undefined, bitsPerByte, perplexity: Math.exp(loss), rates, ...(lens ? { bytes: covered } : {}) };
 }
 
 /** The unigram baseline: token frequencies of `train` (add-one smoothed) scored on `held`, in bits per byte. */

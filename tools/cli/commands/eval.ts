@@ -72,6 +72,7 @@ export async function evalCommand(file: string | undefined, opts: EvalOptions): 
     perplexity: e.perplexity,
     ...(e.accuracy !== undefined ? { accuracy: e.accuracy } : {}),
     tokens: e.count,
+    ...(e.bytes !== undefined ? { bytes: e.bytes } : {}),
     firing_rates: e.rates,
     seconds,
   };
@@ -82,6 +83,7 @@ export async function evalCommand(file: string | undefined, opts: EvalOptions): 
     ["perplexity", e.perplexity.toFixed(3)],
     ...(e.accuracy !== undefined ? [["accuracy", `${(100 * e.accuracy).toFixed(2)}%`]] : []),
     [task === "classify" ? "examples" : "tokens", e.count],
+    ...(e.bytes !== undefined ? [["bytes the tokens cover", e.bytes]] : []),
     ...[...ratesByLayer(e.rates)].map(([l, r]) => [`firing rate ${l}`, `${(100 * r).toFixed(1)}%`]),
   ];
   process.stdout.write(`${m.info.name} on ${displayPath(opts.data)} (task ${task}, weights ${m.weightsSource ? displayPath(m.weightsSource) : "seeded"}, ${seconds.toFixed(1)} s)\n${renderTable(["metric", "value"], rows)}\n`);
