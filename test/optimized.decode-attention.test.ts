@@ -3,7 +3,9 @@
  * WebAssembly kernels (several batch matrices per call), against the reference matmul
  * (engine/ops/matmul.ts) on float levels: same bits (NaN as one value), with -0, subnormals,
  * NaN and ±Infinity in the float row, NaN levels (int8 NAN_LEVEL), and lengths that are
- * not multiples of the four- and sixteen-way SIMD steps.
+ * not multiples of the four- and sixteen-way SIMD steps; and against a key/value cache read
+ * where it is stored (rowsTimesCache: batch matrices a cache's room apart, in the WebAssembly
+ * module's memory or in JS arrays, after appends that cross its growth boundaries).
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +14,8 @@ import { levelsToF32 } from "../interpreter/engine/levels.js";
 import { matmul } from "../interpreter/engine/ops/matmul.js";
 import { transpose } from "../interpreter/engine/ops/index.js";
 import { f32 } from "../interpreter/engine/tensor.js";
-import { rowTimesLevels, rowTimesLevelsT, rowsTimesLevelsWasm } from "../interpreter/optimized/decode-attention.js";
+import { rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } from "../interpreter/optimized/decode-attention.js";
+import { PlannedCache } from "../interpreter/runtime/planned-cache.js";
 import { fillValues, valueProfileArb } from "../interpreter/verify/arbitraries.js";
 
 const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length), (b, i) => (Number.isNaN(x[i]) ? 0x7fc00000 : b));
@@ -118,6 +121,62 @@ describe("decoding attention", () => {
           }
         }),
         { numRuns: 400, seed: 13 },
+      );
+    });
+
+    it("against a key/value cache grown by appends, read in place: the reference matmul's bits, nt and nn, WebAssembly and JS", () => {
+      fc.assert(
+        fc.property(
+          fc.record({
+            B: fc.integer({ min: 1, max: 3 }),
+            E: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(4, 16, 17, 32)),
+            chunks: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 }),
+            block: fc.integer({ min: 1, max: 5 }),
+            limit: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+            memory: fc.constantFrom("auto" as const, "js" as const),
+            useWasm: fc.boolean(),
+            profile: valueProfileArb({ nonfinite: true }),
+            seed: fc.integer({ min: 1, max: 1e6 }),
+            levelSeed: fc.integer({ min: 1, max: 1e6 }),
+            nanLevels: fc.boolean(),
+          }),
+          ({ B, E, chunks, block, limit, memory, useWasm, profile, seed, levelSeed, nanLevels }) => {
+            const cache = new PlannedCache(true, -2, { block, limit, memory });
+            const appended: Int8Array[] = []; // [B, n, E] per append
+            for (const [c, n] of chunks.entries()) {
+              const part = levelsOf(B * n * E, levelSeed + c, nanLevels);
+              appended.push(part);
+              cache.append(part, [B, n, E]);
+              const L = cache.length;
+              // oracle operands: batch matrix b of the concatenation, [L, E]
+              const matrix = (b: number) => {
+                const m = new Int8Array(L * E);
+                let at = 0;
+                for (const p of appended) {
+                  const n2 = p.length / (B * E);
+                  m.set(p.subarray(b * n2 * E, (b + 1) * n2 * E), at);
+                  at += n2 * E;
+                }
+                return levelsToF32(m);
+              };
+              const q = fillValues(B * E, profile, seed + c);
+              const keysOut = new Float32Array(B * L).fill(7);
+              rowsTimesCache("nt", q, E, cache, L, B, keysOut, useWasm);
+              const p = fillValues(B * L, profile, seed + 1000 + c);
+              const valuesOut = new Float32Array(B * E).fill(7);
+              rowsTimesCache("nn", p, L, cache, E, B, valuesOut, useWasm);
+              for (let b = 0; b < B; b++) {
+                const S = f32([L, E], matrix(b));
+                const wantKeys = matmul(f32([1, E], q.subarray(b * E, (b + 1) * E)), transpose(S, [1, 0]));
+                expect(bits(keysOut.subarray(b * L, (b + 1) * L))).toEqual(bits(wantKeys.data as Float32Array));
+                const wantValues = matmul(f32([1, L], p.subarray(b * L, (b + 1) * L)), S);
+                expect(bits(valuesOut.subarray(b * E, (b + 1) * E))).toEqual(bits(wantValues.data as Float32Array));
+              }
+            }
+            cache.release();
+          },
+        ),
+        { numRuns: 300, seed: 14 },
       );
     });
   });

@@ -38,6 +38,11 @@ export interface GeneratorOptions {
   readonly maxContext?: number;
   /** Run on the optimized executor (default) or the reference interpreter (false). */
   readonly optimize?: boolean;
+  /**
+   * Positions the optimized executor's key/value caches grow by (default 64; they reserve room
+   * up to `maxContext` in such blocks): tests make it small to cross growth boundaries often.
+   */
+  readonly cacheBlock?: number;
   /** Optimized executor options (threads, kernel backends); tests force each kernel. */
   readonly executor?: Pick<ExecutorOptions, "threads" | "backend" | "variant" | "neurons">;
 }
@@ -66,7 +71,7 @@ export class Generator {
   private params: ParamStore | undefined;
   private readonly graphs = new Map<number, { compiled: Compiled; inc?: IncrementalGraph }>();
   private sequence: SequenceState = { offset: 0, caches: new Map() };
-  private planned: PlannedSequence = { offset: 0, caches: new Map() };
+  private planned: PlannedSequence;
   /** Optimized: the executor of each number of new positions (cached decoding) kept for reuse. */
   private readonly executors = new Map<number, Planned>();
   private tokens: number[] = [];
@@ -79,6 +84,12 @@ export class Generator {
   constructor(readonly options: GeneratorOptions) {
     this.cached = options.cache ?? true;
     this.optimized = options.optimize ?? true;
+    this.planned = this.newSequence();
+  }
+
+  /** The optimized executor's caches: room reserved in blocks up to the model's context. */
+  private newSequence(): PlannedSequence {
+    return { offset: 0, caches: new Map(), limit: this.options.maxContext, block: this.options.cacheBlock };
   }
 
   get length(): number {
@@ -185,7 +196,8 @@ export class Generator {
   reset(): void {
     this.tokens = [];
     this.sequence = { offset: 0, caches: new Map() };
-    this.planned = { offset: 0, caches: new Map() };
+    for (const c of this.planned.caches.values()) c.release();
+    this.planned = this.newSequence();
   }
 
   /** The caches held now, by cache_concat node (empty before the first feed, or without the cache). */

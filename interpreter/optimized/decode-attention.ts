@@ -13,7 +13,9 @@
  */
 import { NAN_LEVEL } from "../engine/levels.js";
 import { rowsScratch } from "../engine/kernels/spike-rows.js";
-import { wasmAccess } from "../engine/kernels/wasm-backend.js";
+import { wasmAccess, type WasmAccess } from "../engine/kernels/wasm-backend.js";
+import { numel } from "../engine/tensor.js";
+import type { PlannedCache } from "../runtime/planned-cache.js";
 
 const fr = Math.fround;
 
@@ -120,8 +122,47 @@ export function rowsTimesLevelsWasm(form: "nt" | "nn", a: Float32Array, K: numbe
   v.i8.set(levels, sOff);
   // Levels without NAN_LEVEL (almost always; a SIMD byte search) take the kernels that skip its test.
   const finite = w.rows.has_nan_level(sOff, sN) === 0;
-  if (form === "nt") (finite ? w.rows.row_keys_finite : w.rows.row_keys)(aOff, sOff, oOff, batch, N, K);
-  else (finite ? w.rows.row_values_finite : w.rows.row_values)(aOff, sOff, oOff, batch, K, N);
+  run(w, form, finite, aOff, sOff, N * K, oOff, batch, K, N);
   out.set(w.views.f32.subarray(oOff >> 2, (oOff >> 2) + oN));
   return true;
+}
+
+/**
+ * The same products against a key/value cache (runtime/planned-cache.ts, int8 levels, the
+ * sequence axis second to last: [B, L, E] with room for more positions), read where it is
+ * stored: `nt` is `q @ keysᵀ` (K = E, N = L), `nn` is `p @ values` (K = L, N = E). On the
+ * WebAssembly kernels when the cache lives in the module's memory (nothing is copied but the
+ * query rows in and the outputs out, and the cache says whether it holds a NAN_LEVEL); else
+ * the JavaScript loops above, batch matrix by batch matrix, on its storage. Same bits either way.
+ */
+export function rowsTimesCache(form: "nt" | "nn", a: Float32Array, K: number, cache: PlannedCache, N: number, batch: number, out: Float32Array, useWasm: boolean): void {
+  const shape = cache.shape;
+  const [L, E] = shape.slice(-2) as [number, number];
+  if (!cache.int8 || cache.axis !== -2 || numel(shape.slice(0, -2)) !== batch || (form === "nt" ? K !== E || N !== L : K !== L || N !== E))
+    throw new Error(`internal: rowsTimesCache ${form} with ${batch} x [1, ${K}] by ${N} against a cache [${shape.join(", ")}] along axis ${cache.axis}`);
+  if (a.length < batch * K || out.length < batch * N) throw new RangeError(`rowsTimesCache: operands too short for ${batch} x [1, ${K}] by ${N}`);
+  if (batch * N === 0) return;
+  const w = useWasm ? wasmAccess() : null;
+  const sOff = w ? cache.wasmOffset(w) : undefined;
+  if (w && sOff !== undefined) {
+    const aN = batch * K;
+    const oN = batch * N;
+    const aOff = rowsScratch(w, aN * 4 + oN * 4);
+    const oOff = aOff + aN * 4;
+    w.views.f32.set(aN === a.length ? a : a.subarray(0, aN), aOff >> 2);
+    run(w, form, !cache.hasNanLevel, aOff, sOff, cache.stride, oOff, batch, K, N);
+    out.set(w.views.f32.subarray(oOff >> 2, (oOff >> 2) + oN));
+    return;
+  }
+  const S = cache.region() as Int8Array;
+  for (let b = 0; b < batch; b++) {
+    if (form === "nt") rowTimesLevelsT(a, b * K, K, S, b * cache.stride, N, out, b * N);
+    else rowTimesLevels(a, b * K, K, S, b * cache.stride, N, out, b * N);
+  }
+}
+
+/** One call of row_keys / row_values (or their "_finite" twins) on operands in the module's memory. */
+function run(w: WasmAccess, form: "nt" | "nn", finite: boolean, aOff: number, sOff: number, sStride: number, oOff: number, batch: number, K: number, N: number): void {
+  if (form === "nt") (finite ? w.rows.row_keys_finite : w.rows.row_keys)(aOff, sOff, sStride, oOff, batch, N, K);
+  else (finite ? w.rows.row_values_finite : w.rows.row_values)(aOff, sOff, sStride, oOff, batch, K, N);
 }

@@ -27,7 +27,7 @@ import { canonicalLevels, runStep, stepEvaluator } from "../reference/step.js";
 import type { ParamStore } from "../runtime/params.js";
 import { PlannedCache, type PlannedSequence } from "../runtime/planned-cache.js";
 import { ROWS_KERNEL_MAX_ROWS, releaseRowsWeights, spikeRowsMatmul } from "../engine/kernels/spike-rows.js";
-import { rowTimesLevels, rowTimesLevelsT, rowsTimesLevelsWasm } from "./decode-attention.js";
+import { rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } from "./decode-attention.js";
 import { compileFused, type InputIndex } from "./fused-codegen.js";
 import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorthIt, runFusedWasm } from "./fused-wasm.js";
 import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-codegen.js";
@@ -351,7 +351,7 @@ export class OptimizedExecutor {
   /** A node's value: whole (t = -1) or, for a timed node, the slice of step t. */
   private view(id: number, t: number): View {
     const p = this.plan.byId.get(id)!;
-    let data = p.node.op === "neuron_out" ? this.projection(p.node) : this.slots.get(id)!;
+    let data = p.node.op === "neuron_out" ? this.projection(p.node) : p.node.op === "cache_concat" ? this.cacheOf(id).contents() : this.slots.get(id)!;
     let shape = p.shape;
     const keyed = this.keyShapes.get(id);
     if (keyed) {
@@ -465,13 +465,20 @@ export class OptimizedExecutor {
     const node = p.node;
     let cache = seq.caches.get(node.id);
     if (!cache) {
-      cache = new PlannedCache(p.kind === "i8", node.attrs.axis as number, this.options.decode!.capacity);
+      cache = new PlannedCache(p.kind === "i8", node.attrs.axis as number, { limit: seq.limit, block: seq.block });
       seq.caches.set(node.id, cache);
     }
     const x = this.view(node.inputs[0]!, -1);
-    this.slots.set(node.id, cache.append(x.data as Int8Array | Float32Array, x.shape));
+    cache.append(x.data as Int8Array | Float32Array, x.shape);
     const want = this.keyShapes.get(node.id)!;
     if (cache.shape.join() !== want.join()) throw new Error(`internal: cache %${node.id} is [${cache.shape.join(", ")}], the plan expects [${want.join(", ")}]`);
+  }
+
+  /** A cache_concat node's cache in this run's sequence. */
+  private cacheOf(id: number): PlannedCache {
+    const cache = this.sequence?.caches.get(id);
+    if (!cache) throw new Error(`internal: no cache for %${id}`);
+    return cache;
   }
 
   /** Reference forward, copied into the planned buffer (ops without a fast kernel). */
@@ -670,6 +677,7 @@ export class OptimizedExecutor {
 
   private execSpikeMatmul(p: PlannedNode, t: number): void {
     const node = p.node;
+    if (t < 0 && node.attrs.side === "right" && this.attendToCache(p)) return;
     const [sa, sb] = this.aligned(node.inputs, t) as [number[], number[]];
     const a = this.view(node.inputs[0]!, t).data;
     const b = this.view(node.inputs[1]!, t).data;
@@ -709,6 +717,24 @@ export class OptimizedExecutor {
       return;
     }
     this.execFallback(p, t);
+  }
+
+  /**
+   * A decoding step's attention: one query row per batch matrix against the int8 key/value
+   * cache, read where it is stored (decode-attention.ts rowsTimesCache). False: not that shape.
+   */
+  private attendToCache(p: PlannedNode): boolean {
+    const cache = this.sequence?.caches.get(p.node.inputs[1]!);
+    if (!cache?.int8 || cache.axis !== -2) return false;
+    const a = this.view(p.node.inputs[0]!, -1);
+    const cs = cache.shape;
+    const lead = a.shape.slice(0, -2);
+    if (!(a.data instanceof Float32Array) || a.shape[a.shape.length - 2] !== 1 || lead.join() !== cs.slice(0, -2).join()) return false;
+    const form = p.node.attrs.form === "nt" ? "nt" : "nn";
+    const K = a.shape[a.shape.length - 1]!;
+    const N = cs[cs.length - (form === "nt" ? 2 : 1)]!;
+    rowsTimesCache(form, a.data, K, cache, N, numel(lead), this.out(p, -1).data as Float32Array, this.options.backend !== "js");
+    return true;
   }
 
   /** One query row per batch matrix (a decoding step) against spike levels: decode-attention.ts. */

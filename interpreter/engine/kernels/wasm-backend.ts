@@ -68,10 +68,10 @@ interface KernelExports {
   exp_f64(x: number): number;
   erf_f64(x: number): number;
   spike_rows(S: number, M: number, K: number, W: number, ld: number, out: number, c0: number, c1: number, ev: number): void;
-  row_keys(Q: number, S: number, out: number, B: number, L: number, E: number): void;
-  row_values(P: number, S: number, out: number, B: number, L: number, E: number): void;
-  row_keys_finite(Q: number, S: number, out: number, B: number, L: number, E: number): void;
-  row_values_finite(P: number, S: number, out: number, B: number, L: number, E: number): void;
+  row_keys(Q: number, S: number, ss: number, out: number, B: number, L: number, E: number): void;
+  row_values(P: number, S: number, ss: number, out: number, B: number, L: number, E: number): void;
+  row_keys_finite(Q: number, S: number, ss: number, out: number, B: number, L: number, E: number): void;
+  row_values_finite(P: number, S: number, ss: number, out: number, B: number, L: number, E: number): void;
   transpose_into(src: number, N: number, K: number, dst: number, ld: number): void;
   count_nonfinite(p: number, n: number): number;
   has_nan_level(p: number, n: number): number;

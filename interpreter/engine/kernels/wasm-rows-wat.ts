@@ -15,7 +15,9 @@
  *    caller handles the others).
  *  - `row_keys`: out[j] = Σ_{k ascending} q[k] · S[j, k] (one query row against int8 keys
  *    [L, E], `q @ Sᵀ`), four positions j at a time on the lanes: four bytes of four key rows
- *    are loaded, transposed (one shuffle) and widened to float levels per k.
+ *    are loaded, transposed (one shuffle) and widened to float levels per k. Batch matrices
+ *    of S lie a given stride apart, so a key/value cache with room for later positions
+ *    (runtime/planned-cache.ts) is read where it is stored.
  *  - `row_values`: out[n] = Σ_{k ascending} p[k] · S[k, n] (one probability row against
  *    int8 values [L, E], `p @ S`), sixteen columns at a time.
  *  In both attention kernels each term is the float32 product of the float and the float
@@ -242,9 +244,10 @@ ${attention("_finite", (i) => `(f32x4.convert_i32x4_s ${i})`, (b) => `(f32.conve
  */
 function attention(sfx: string, level: (i: string) => string, scalarLevel: (b: string) => string): string {
   return `
-  ;; row_keys: for b < B: out[b*L + j] = sum over k < E ascending of q[b*E + k] * level(S[(b*L + j)*E + k]),
-  ;; j < L. Four positions at a time (lanes = j) when E is a multiple of 4; the rest one by one.
-  (func (export "row_keys${sfx}") (param $Q i32) (param $S i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
+  ;; row_keys: for b < B: out[b*L + j] = sum over k < E ascending of q[b*E + k] * level(S[b*ss + j*E + k]),
+  ;; j < L ($ss: bytes from one batch matrix of S to the next, L*E when packed). Four positions
+  ;; at a time (lanes = j) when E is a multiple of 4; the rest one by one.
+  (func (export "row_keys${sfx}") (param $Q i32) (param $S i32) (param $ss i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
     (local $b i32) (local $j i32) (local $k i32) (local $q i32) (local $s i32) (local $r i32) (local $j4 i32)
     (local $x v128) (local $h v128) (local $acc v128) (local $a f32)
     (local.set $j4 (select (i32.and (local.get $L) (i32.const -4)) (i32.const 0) (i32.eqz (i32.and (local.get $E) (i32.const 3)))))
@@ -255,7 +258,7 @@ function attention(sfx: string, level: (i: string) => string, scalarLevel: (b: s
       (local.set $j (i32.const 0))
       (block $jd (loop $jl
         (br_if $jd (i32.ge_s (local.get $j) (local.get $j4)))
-        (local.set $s (i32.add (local.get $S) (i32.mul (i32.add (i32.mul (local.get $b) (local.get $L)) (local.get $j)) (local.get $E))))
+        (local.set $s (i32.add (i32.add (local.get $S) (i32.mul (local.get $b) (local.get $ss))) (i32.mul (local.get $j) (local.get $E))))
         (local.set $acc (v128.const i32x4 0 0 0 0))
         (local.set $k (i32.const 0))
         (block $kd (loop $kl
@@ -288,7 +291,7 @@ function attention(sfx: string, level: (i: string) => string, scalarLevel: (b: s
       ;; the remaining positions, one at a time
       (block $rd (loop $rl
         (br_if $rd (i32.ge_s (local.get $j) (local.get $L)))
-        (local.set $s (i32.add (local.get $S) (i32.mul (i32.add (i32.mul (local.get $b) (local.get $L)) (local.get $j)) (local.get $E))))
+        (local.set $s (i32.add (i32.add (local.get $S) (i32.mul (local.get $b) (local.get $ss))) (i32.mul (local.get $j) (local.get $E))))
         (local.set $a (f32.const 0))
         (local.set $k (i32.const 0))
         (block $kd2 (loop $kl2
@@ -303,9 +306,9 @@ function attention(sfx: string, level: (i: string) => string, scalarLevel: (b: s
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
-  ;; row_values: for b < B: out[b*E + n] = sum over k < L ascending of p[b*L + k] * level(S[(b*L + k)*E + n]),
-  ;; n < E. Sixteen columns at a time; the rest one by one.
-  (func (export "row_values${sfx}") (param $P i32) (param $S i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
+  ;; row_values: for b < B: out[b*E + n] = sum over k < L ascending of p[b*L + k] * level(S[b*ss + k*E + n]),
+  ;; n < E ($ss as in row_keys). Sixteen columns at a time; the rest one by one.
+  (func (export "row_values${sfx}") (param $P i32) (param $S i32) (param $ss i32) (param $out i32) (param $B i32) (param $L i32) (param $E i32)
     (local $b i32) (local $n i32) (local $k i32) (local $p i32) (local $s i32) (local $n16 i32) (local $r i32)
     (local $x v128) (local $h v128) (local $pk v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a f32)
     (local.set $n16 (i32.and (local.get $E) (i32.const -16)))
@@ -316,7 +319,7 @@ function attention(sfx: string, level: (i: string) => string, scalarLevel: (b: s
       (local.set $n (i32.const 0))
       (block $nd (loop $nl
         (br_if $nd (i32.ge_s (local.get $n) (local.get $n16)))
-        (local.set $s (i32.add (i32.add (local.get $S) (i32.mul (i32.mul (local.get $b) (local.get $L)) (local.get $E))) (local.get $n)))
+        (local.set $s (i32.add (i32.add (local.get $S) (i32.mul (local.get $b) (local.get $ss))) (local.get $n)))
         (local.set $a0 (v128.const i32x4 0 0 0 0))
         (local.set $a1 (v128.const i32x4 0 0 0 0))
         (local.set $a2 (v128.const i32x4 0 0 0 0))
@@ -344,7 +347,7 @@ function attention(sfx: string, level: (i: string) => string, scalarLevel: (b: s
         (br $nl)))
       (block $rd (loop $rl
         (br_if $rd (i32.ge_s (local.get $n) (local.get $E)))
-        (local.set $s (i32.add (i32.add (local.get $S) (i32.mul (i32.mul (local.get $b) (local.get $L)) (local.get $E))) (local.get $n)))
+        (local.set $s (i32.add (i32.add (local.get $S) (i32.mul (local.get $b) (local.get $ss))) (local.get $n)))
         (local.set $a (f32.const 0))
         (local.set $k (i32.const 0))
         (block $kd2 (loop $kl2

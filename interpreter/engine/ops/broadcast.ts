@@ -81,12 +81,21 @@ function computeOffsets(inShape: readonly number[], outShape: readonly number[],
   }
   const n = numel(outShape);
   const offsets = into ?? new Int32Array(n);
+  if (rank === 0) {
+    if (n > 0) offsets[0] = 0;
+    return offsets;
+  }
+  // Rows of the last axis in a tight loop (a decoding step rebuilds tables of ~10^5 entries
+  // per layer as its key length grows); the multi-index of the other axes steps per row.
+  const last = rank - 1;
+  const row = outShape[last]!;
+  const step = strides[last]!;
   const coord = new Array<number>(rank).fill(0);
   let off = 0;
-  for (let flat = 0; flat < n; flat++) {
-    offsets[flat] = off;
-    // increment the multi-index (last axis fastest), keeping `off` in step
-    for (let ax = rank - 1; ax >= 0; ax--) {
+  for (let flat = 0; flat < n; flat += row) {
+    for (let i = 0; i < row; i++) offsets[flat + i] = off + i * step;
+    // increment the multi-index of the axes before the last, keeping `off` in step
+    for (let ax = last - 1; ax >= 0; ax--) {
       const c = coord[ax]! + 1;
       if (c < outShape[ax]!) {
         coord[ax] = c;
