@@ -161,6 +161,24 @@ describe("generation on the optimized executor", () => {
     );
   });
 
+  it("random causal models with caches growing by 1-3 positions (many growth boundaries crossed, prompt and steps): optimized cached == reference cached, tokens and logits bit for bit, both spike-kernel backends", () => {
+    let n = 0;
+    fc.assert(
+      fc.property(decoderSpecArb(), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 3 }), fc.constantFrom("js" as const, "auto" as const), fc.option(fc.constant(10), { nil: undefined }), (spec, rawPrompt, cacheBlock, backend, maxContext) => {
+        const file = path.join(tmp, `decoder-growth-${n++}.spk`);
+        fs.writeFileSync(file, spec.text);
+        const vocab = spec.text.match(/vocab = (\d+)/)![1]!;
+        const prompt = rawPrompt.map((t) => t % Number(vocab));
+        const base = { file, entry: spec.entry, args: { ctx: 10 }, weights: spec.weights, seed: 3, maxContext };
+        const ref = greedy({ ...base, optimize: false }, prompt, 10 - prompt.length);
+        const opt = greedy({ ...base, cacheBlock, executor: { backend } }, prompt, 10 - prompt.length);
+        expect(opt.tokens).toEqual(ref.tokens);
+        expect(opt.logits).toEqual(ref.logits);
+      }),
+      { numRuns: 16, seed: 29 },
+    );
+  });
+
   it("the shipped decoder-small: optimized == reference, tokens and logits bit for bit, with both neuron kernels, past the cache's first growth", () => {
     const m = loadModel("generate");
     const base = { file: m.info.spec, entry: m.info.entry, args: m.info.args, weights: m.weights, maxContext: m.info.context };
