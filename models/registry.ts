@@ -196,6 +196,13 @@ export const DEFAULT_MODELS: Readonly<Record<Task, string>> = {
   encode: "encoder-small",
 };
 
+/**
+ * The decoder `npm start` and `spikelm generate` use unless `--model` says otherwise: the BPE
+ * model, whose text reads like the corpus. The library's default decoder
+ * (`DEFAULT_MODELS.generate`, also `report`'s) stays the byte model that tests and benches pin.
+ */
+export const READABLE_DECODER = "decoder-small-bpe";
+
 /** A shipped model by name; an unknown name is a UserError listing the names. */
 export function findModel(name: string): ModelInfo {
   const m = MODELS.find((x) => x.name === name);

@@ -129,7 +129,7 @@ describe("spikelm generate", () => {
     expect(a.out.startsWith("Hello")).toBe(true);
     expect(a.out).toBe(b.out);
     expect(c.out).toBe(a.out); // the reference interpreter
-    expect(a.err).toMatch(/decoder-small: 12 tokens .* key\/value cache 1024 bytes\/token as spikes \(int8 levels\) vs 4096 as float32/);
+    expect(a.err).toMatch(/decoder-small-bpe: 12 tokens .* key\/value cache 1024 bytes\/token as spikes \(int8 levels\) vs 4096 as float32/);
   });
 
   it("rejects an unknown model, an empty prompt and a prompt longer than the context", () => {

@@ -11,7 +11,8 @@ import { checkFiles } from "../interpreter/checker/check.js";
 import { i32 } from "../interpreter/engine/tensor.js";
 import { Generator } from "../interpreter/generate/generator.js";
 import { runWithReport } from "../interpreter/report/run.js";
-import { DEFAULT_MODELS, MODELS, entryParams, findModel, inputNames } from "../models/registry.js";
+import { DEFAULT_MODELS, MODELS, READABLE_DECODER, entryParams, findModel, inputNames, modelTokenizer } from "../models/registry.js";
+import { BpeTokenizer, mergesFileText, trainBpe } from "../models/tokenizers/bpe.js";
 import { loadModel } from "../models/tasks.js";
 import { UserError } from "../interpreter/io/errors.js";
 import { REPO } from "./helpers.js";
@@ -41,6 +42,24 @@ describe("model specs and registry", () => {
     expect(p.find((x) => x.path === "head.W")!.shape).toEqual([256, 768]);
     expect(DEFAULT_MODELS.generate).toBe("decoder-small");
     expect(findModel("decoder-small").args).toMatchObject({ depth: 2, d: 64 });
+  });
+
+  it("the readable decoder (npm start, generate): decoder-small's architecture over the KJV BPE vocabulary", () => {
+    expect(READABLE_DECODER).toBe("decoder-small-bpe");
+    const m = findModel(READABLE_DECODER);
+    expect(m.args).toEqual({ ...findModel("decoder-small").args, vocab: 2048 });
+    const tok = modelTokenizer(m);
+    expect(tok).toBeInstanceOf(BpeTokenizer);
+    expect(tok.vocabSize).toBe(m.args.vocab);
+    const p = entryParams(m.spec, m.entry, m.args, ["ids"]);
+    expect(p.find((x) => x.path === "head.W")!.shape).toEqual([2048, 64]);
+    // A merges file of another size, or a WordPiece vocabulary, is refused with both sizes / kinds named.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-bpe-reg-"));
+    const other = path.join(dir, "merges.txt");
+    fs.writeFileSync(other, mergesFileText(trainBpe(new TextEncoder().encode("the cat sat on the mat ".repeat(20)), 10)));
+    expect(() => modelTokenizer(m, other)).toThrow(UserError);
+    expect(() => modelTokenizer(m, other)).toThrow(/merges\.txt makes 266 tokens \(256 bytes \+ 10 merges\), but `decoder-small-bpe` has a vocabulary of 2048/);
+    expect(() => modelTokenizer(m, path.join(REPO, "models/spikelm/vocab-small.txt"))).toThrow(/is a WordPiece vocabulary, but `decoder-small-bpe` uses byte-level BPE/);
   });
 
   it("every registry entry compiles, names a mapping, and unknown names are a UserError with a suggestion", () => {

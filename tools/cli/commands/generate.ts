@@ -10,6 +10,7 @@ import { type CacheStats, Generator, sampleToken } from "../../../interpreter/ge
 import { UserError } from "../../../interpreter/io/errors.js";
 import { i32 } from "../../../interpreter/engine/tensor.js";
 import { runWithReport } from "../../../interpreter/report/run.js";
+import { READABLE_DECODER } from "../../../models/registry.js";
 import { loadModel } from "../../../models/tasks.js";
 import { streamDecoderFor } from "../../../models/tokenizers/index.js";
 import { checkReportTarget, emitReport } from "./report.js";
@@ -45,7 +46,7 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   const temperature = parseFloatOption("--temperature", opts.temperature, 0.8, 0);
   const topK = parseIntOption("--top-k", opts.topK, 0) ?? 40;
   const seed = parseIntOption("--seed", opts.seed, 0) ?? 0;
-  const model = loadModel("generate", { model: opts.model, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, keepAmplitudes: opts.keepAmplitudes });
+  const model = loadModel("generate", { model: opts.model ?? READABLE_DECODER, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, keepAmplitudes: opts.keepAmplitudes });
   if (opts.weights) noteWeights(model.loadedWeights);
   const { info, tokenizer } = model;
   const prompt = tokenizer.encode(opts.prompt);

@@ -14,18 +14,19 @@ import { Generator, sampleToken } from "../../../interpreter/generate/generator.
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { runWithReport } from "../../../interpreter/report/run.js";
 import { runSpec } from "../../../interpreter/run.js";
+import { READABLE_DECODER } from "../../../models/registry.js";
 import { loadModel } from "../../../models/tasks.js";
 import { renderReportText } from "../../report/render.js";
 import { displayPath } from "../report-errors.js";
 import { held } from "./generate.js";
 
-const PROMPT = "The spiking model reads";
+const PROMPT = "And the LORD said";
 const TOKENS = 40;
 
 export async function startCommand(): Promise<number> {
   await initSpikeKernels();
   const w = (s: string) => process.stdout.write(`${s}\n`);
-  const model = loadModel("generate", {});
+  const model = loadModel("generate", { model: READABLE_DECODER });
   const { info, tokenizer } = model;
   w(`spikelm: ${info.name} (${info.description})`);
   w(`spec ${displayPath(info.spec)}, entry ${info.entry}, weights ${model.weightsSource ? displayPath(model.weightsSource) : "seeded"}\n`);
