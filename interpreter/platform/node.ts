@@ -53,7 +53,13 @@ function compileEagerly<T>(compile: () => T): T {
   try {
     return compile();
   } finally {
-    if (flipped) setFlagsFromString("--liftoff");
+    // --no-liftoff also turned dynamic tiering off (a V8 flag implication): both are put
+    // back, so the flags end as they started (the CLI's V8 code cache, made at exit by
+    // tools/cli/code-cache.mjs, is accepted only by a process whose flags hash the same).
+    if (flipped) {
+      setFlagsFromString("--liftoff");
+      setFlagsFromString("--wasm-dynamic-tiering");
+    }
   }
 }
 

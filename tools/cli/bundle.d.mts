@@ -5,4 +5,3 @@ export function freshBundle(): string | undefined;
 export function buildBundle(): Promise<string>;
 /** The bundle, rebuilt if stale; undefined when it cannot be built here. */
 export function ensureBundle(): Promise<string | undefined>;
-export function bundleUrl(file: string): string;

@@ -1,7 +1,9 @@
 // The installed `spikelm` command's fast start: the CLI and its sources as one JavaScript
 // file, so a one-shot command does not pay tsx's per-module resolve-and-transpile of ~170
 // TypeScript modules (1.7 s wall for `spikelm models` through tsx, 0.35 s from the bundle:
-// `npm run bench -- --group startup`).
+// `npm run bench -- --group startup`). The bundle is a CommonJS script, not an ES module,
+// so that code-cache.mjs can compile it with vm.Script from V8's code cache; its first line
+// is `// spikelm-bundle <sha1 of the rest>`, which names the build a cache file is for.
 //
 // Plain JavaScript because it runs before any TypeScript loader. The bundle is a cache, not
 // a source: it lives under node_modules/.cache/spikelm/, is rebuilt (esbuild, which tsx
@@ -10,14 +12,15 @@
 // clone and an edited tree both run the current sources.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const OUT_DIR = path.join(ROOT, "node_modules", ".cache", "spikelm");
-const BUNDLE = path.join(OUT_DIR, "cli.mjs");
+const BUNDLE = path.join(OUT_DIR, "cli.cjs");
 /** The repository files (relative to ROOT) the bundle was built from, and the lock file. */
 const INPUTS = path.join(OUT_DIR, "cli.inputs.json");
-const ENTRY = path.join(ROOT, "tools", "cli", "main.ts");
+const ENTRY = path.join(ROOT, "tools", "cli", "program.ts");
 // Loaded at run time, not bundled: prettier and wabt find their own files (plugins, the
 // wasm binary) next to themselves; onnxruntime-node is a native module.
 const EXTERNAL = ["prettier", "prettier/*", "wabt", "onnxruntime-node"];
@@ -42,7 +45,8 @@ export function freshBundle() {
 /**
  * `import.meta.url` of a repository module, as seen from the bundle: modules find their
  * neighbours through it (registry.ts its models, program.ts the stdlib, the LSP its worker),
- * so each keeps its own URL, relative to wherever the bundle is.
+ * so each keeps its own URL, relative to wherever the bundle is (`__spikelmBundleUrl`, which
+ * code-cache.mjs passes in: a script has no import.meta).
  */
 function ownUrlPlugin() {
   return {
@@ -52,14 +56,14 @@ function ownUrlPlugin() {
         if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
         const text = await fs.promises.readFile(args.path, "utf8");
         const rel = path.relative(OUT_DIR, args.path).split(path.sep).join("/");
-        const contents = text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, import.meta.url).href`);
+        const contents = text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, __spikelmBundleUrl).href`);
         return { contents, loader: args.path.endsWith(".ts") ? "ts" : "js" };
       });
     },
   };
 }
 
-/** Builds the bundle (written whole, then renamed: concurrent builds never see half a file). */
+/** Builds the bundle (written whole, then renamed: concurrent builds never see half a file); older builds' code caches are removed. */
 export async function buildBundle() {
   const esbuild = await import("esbuild");
   fs.mkdirSync(OUT_DIR, { recursive: true });
@@ -77,23 +81,28 @@ async function build(esbuild, tmp, tmpInputs) {
     entryPoints: [ENTRY],
     bundle: true,
     platform: "node",
-    format: "esm",
+    format: "cjs",
     target: "node20",
     outfile: tmp,
     external: EXTERNAL,
-    // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
-    banner: { js: 'import { createRequire as __spikelmRequire } from "node:module"; const require = __spikelmRequire(import.meta.url);' },
     plugins: [ownUrlPlugin()],
     metafile: true,
     logLevel: "silent",
-    write: true,
+    write: false,
   });
+  // A dependency's own import.meta would be empty in a script: no bundle rather than a broken one (then: tsx).
+  const meta = result.warnings.find((w) => /import\.meta/.test(w.text));
+  if (meta) throw new Error(`bundle: ${meta.text}`);
+  const code = result.outputFiles[0].contents;
+  const build = createHash("sha1").update(code).digest("hex");
+  fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`// spikelm-bundle ${build}\n`), code]));
   const inputs = Object.keys(result.metafile.inputs)
     .map((p) => path.relative(ROOT, path.resolve(p)).split(path.sep).join("/"))
     .filter((p) => !p.startsWith("node_modules/") && !p.startsWith(".."));
   fs.writeFileSync(tmpInputs, JSON.stringify(inputs));
   fs.renameSync(tmpInputs, INPUTS);
   fs.renameSync(tmp, BUNDLE);
+  for (const f of fs.readdirSync(OUT_DIR)) if (/^cli\.(cjs|mjs)\..*v8cache$|^cli\.mjs$/.test(f)) fs.rmSync(path.join(OUT_DIR, f), { force: true });
   return BUNDLE;
 }
 
@@ -108,4 +117,3 @@ export async function ensureBundle() {
   }
 }
 
-export const bundleUrl = (file) => pathToFileURL(file).href;
