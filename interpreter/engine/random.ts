@@ -151,6 +151,18 @@ export function fillSeeded(out: Float32Array, init: Init, seed: number, path: st
 }
 
 /**
+ * The xoshiro128** state words of `path` under `seed` after `skip` words: where the stream of
+ * element `skip` of a uniform tensor starts (a seeder that keeps the state elsewhere, such as
+ * the WebAssembly one in runtime/seed-wasm.ts, starts from these).
+ */
+export function stateAfter(seed: number, path: string, skip = 0): Uint32Array {
+  if (!Number.isInteger(skip) || skip < 0) throw new RangeError(`stateAfter: cannot skip ${skip} words`);
+  const st = initialState(seed, path);
+  fillFromState(new Float32Array(0), { kind: "zeros" }, st, skip);
+  return st;
+}
+
+/**
  * The generator run on `st` (xoshiro128** state words, advanced in place): `skip` words
  * stepped over, then `out` filled (uniform or normal, as initTensor). Each nextU32 below is
  * the module header's step 4 on local copies of the words.

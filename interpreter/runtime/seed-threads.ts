@@ -12,6 +12,7 @@
  */
 import { platform } from "#platform";
 import { type Init, fillSeeded, fillSeededRows, fillSeededSource } from "../engine/random.js";
+import { fillUniformWasm, seedWasmReady, wasmSeedable } from "./seed-wasm.js";
 
 export interface SeedJob {
   readonly path: string;
@@ -47,16 +48,27 @@ export interface SeedOptions {
   readonly threads?: number;
   /** Work below which the calling thread does it all (default MIN_SPLIT_COST). */
   readonly minSplitCost?: number;
+  /** false: uniform tensors in JavaScript even when the WebAssembly seeder is ready (tests compare the two). */
+  readonly wasm?: boolean;
 }
+
+/** Values the last `seededValues` call filled on the WebAssembly seeder. */
+export const seedWasmStats = { values: 0 };
 
 /** What the last `seededValues` call did with the other thread (tests and benches read it). */
 export const seedThreadStats = { pieces: 0, filledByThread: false };
 
 /** The jobs' tensors, filled. */
 export function seededValues(allJobs: readonly SeedJob[], seed: number, opts: SeedOptions = {}): Float32Array[] {
-  // Tables seeded row by row are filled here (stepping between rows is cheap); the rest may split.
-  const out: (Float32Array | undefined)[] = allJobs.map((j) => (j.rows ? fillSeededRows(new Float32Array(j.size), j.init, seed, j.path, j.rows.width, j.rows.indices) : undefined));
-  const whole = allJobs.flatMap((j, i) => (j.rows ? [] : [i]));
+  // Tables seeded row by row are filled here (stepping between rows is cheap); uniform
+  // tensors on the WebAssembly seeder when it is ready (four streams at once, the same
+  // values); the rest may split between threads.
+  const onWasm = (j: SeedJob) => opts.wasm !== false && !j.rows && j.init.kind === "uniform" && wasmSeedable(j.init.bound) && seedWasmReady();
+  const out: (Float32Array | undefined)[] = allJobs.map((j) => (j.rows ? fillSeededRows(new Float32Array(j.size), j.init, seed, j.path, j.rows.width, j.rows.indices) : onWasm(j) ? new Float32Array(j.size) : undefined));
+  const uniform = allJobs.flatMap((j, i) => (onWasm(j) ? [{ out: out[i]!, bound: (j.init as { bound: number }).bound, path: j.path, first: 0 }] : []));
+  seedWasmStats.values = uniform.reduce((a, p) => a + p.out.length, 0);
+  if (uniform.length > 0) fillUniformWasm(uniform, seed);
+  const whole = allJobs.flatMap((j, i) => (out[i] ? [] : [i]));
   const values = seededWhole(whole.map((i) => allJobs[i]!), seed, opts);
   for (const [k, i] of whole.entries()) out[i] = values[k];
   return out as Float32Array[];

@@ -8,6 +8,8 @@
  */
 import { initSpikeKernels, setPackedCacheLimit, spikeKernelCalls, weightScanStats } from "../../interpreter/engine/kernels/spike-matmul.js";
 import { executorStats } from "../../interpreter/optimized/executor.js";
+import { startSeedWasm } from "../../interpreter/runtime/seed-wasm.js";
+import { seedWasmStats } from "../../interpreter/runtime/seed-threads.js";
 import { wasmNeuronStats } from "../../interpreter/optimized/neuron-wasm.js";
 import type { RunTimings } from "../../interpreter/run.js";
 
@@ -28,9 +30,10 @@ export interface KernelStart {
 }
 
 /**
- * Starts the WebAssembly kernels of a one-shot command: the module is compiled now and the
- * worker threads are started, then the command resolves its model and compiles the spec
- * (synchronous work, during which the threads boot) and calls `ready()` right before the
+ * Starts the WebAssembly kernels of a one-shot command: the module is compiled now (and the
+ * seeder's, for weights a model does not ship) and the worker threads are started, then the
+ * command resolves its model and compiles the spec (synchronous work, during which the
+ * threads boot) and calls `ready()` right before the
  * forward, so the forward runs on the WebAssembly kernels with both threads. The forward
  * multiplies by each weight once, so packed copies of weights are not kept for reuse (cache
  * limit 0): keeping them grew the kernels' memory by two packed copies of every spiking
@@ -39,7 +42,8 @@ export interface KernelStart {
  */
 export async function startKernels(): Promise<KernelStart> {
   const startup = performance.now();
-  const pool = initSpikeKernels();
+  // The seeder too: a model without weights file is seeded after ready() (runtime/seed-wasm.ts).
+  const pool = Promise.all([initSpikeKernels(), startSeedWasm()]);
   setPackedCacheLimit(0);
   // One turn of the event loop: the module compiles and the threads are created (they then
   // boot on their own) before the command's synchronous work holds this thread.
@@ -58,7 +62,8 @@ export async function startKernels(): Promise<KernelStart> {
 const STAGES = ["startup", "kernels", "model", "compile", "optimize", "params", "forward"] as const;
 
 /**
- * `timings: startup 310 ms, kernels 95 ms, ..., total 2410 ms, cpu 3050 ms; spike matmuls:
+ * `timings: startup 310 ms, kernels 95 ms, ..., total 2410 ms, cpu 3050 ms; seeded on wasm:
+ * 85017600 values; spike matmuls:
  * 84 wasm, 0 js; neuron steps: 96 wasm, 0 reference; weight-only values: 0 elements; weight
  * elements scanned: 0` (stages not run are left out): where the time went, and what the
  * forward actually ran: kernel calls per backend, neuron steps on WebAssembly and on the
@@ -69,7 +74,7 @@ export function timingsLine(t: CommandTimings): string {
   const parts = STAGES.filter((s) => t[s] !== undefined).map((s) => `${s} ${Math.round(t[s]!)} ms`);
   const cpu = process.cpuUsage();
   const kernels =
-    `spike matmuls: ${spikeKernelCalls.wasm} wasm, ${spikeKernelCalls.js} js; neuron steps: ${wasmNeuronStats.runs} wasm, ${executorStats.referenceNeuronSteps} reference; ` +
+    `seeded on wasm: ${seedWasmStats.values} values; spike matmuls: ${spikeKernelCalls.wasm} wasm, ${spikeKernelCalls.js} js; neuron steps: ${wasmNeuronStats.runs} wasm, ${executorStats.referenceNeuronSteps} reference; ` +
     `weight-only values: ${executorStats.weightOnlyElements} elements; weight elements scanned: ${weightScanStats.elements}`;
   return `timings: ${parts.join(", ")}, total ${Math.round(performance.now())} ms, cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms; ${kernels}`;
 }
