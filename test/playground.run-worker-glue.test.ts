@@ -65,7 +65,7 @@ describe("run worker message loop", () => {
     send({ type: "catalog", id: 201 });
     const [c] = await settle([201]);
     if (c?.type !== "catalog" || !c.ok) throw new Error("catalog failed");
-    expect(Object.fromEntries(c.models.map((m) => [m.name, m.weights]))).toEqual({ "decoder-small": true, "mlm-small": true, "classifier-small": true, "encoder-small": true });
+    expect(Object.fromEntries(c.models.map((m) => [m.name, m.weights]))).toEqual({ "decoder-small": true, "decoder-small-bpe": true, "mlm-small": true, "classifier-small": true, "encoder-small": true });
     // Under Node the bundle's asset URL is a bare path: fetch refuses it, as a browser would a 404.
     send({ type: "run", id: 202, files: {}, main: "", entry: "", args: {}, model: "decoder-small", input: { kind: "text", text: "hi" } });
     const r = (await settle([202])).find((m) => m.type === "run");

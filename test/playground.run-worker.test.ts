@@ -16,7 +16,11 @@ import type { Tensor } from "../interpreter/engine/tensor.js";
 import { parseTensor } from "../interpreter/io/tensor-json.js";
 import type { RunRequest, RunSuccess, RunWorkerReply, Tap, TensorData } from "../tools/playground/protocol.js";
 import { handle } from "../tools/playground/workers/run-handler.js";
+import { KJV_MERGES } from "../models/spikelm/make-bpe.js";
+import { BpeTokenizer } from "../models/tokenizers/bpe.js";
 import { REPO } from "./helpers.js";
+
+const KJV_BPE_TOKENIZER = BpeTokenizer.fromFile(KJV_MERGES);
 
 const TINY = path.join(REPO, "models/tiny/tiny_spikelm.spk");
 const TINY_URI = pathToFileURL(TINY).href;
@@ -135,11 +139,14 @@ describe("run worker handler vs spikelm run --record", () => {
 
   it.each([
     ["decoder-small", ["ids"]],
+    ["decoder-small-bpe", ["ids"]],
     ["classifier-small", ["ids", "types", "mask"]],
   ])("a shipped model on a text (%s, trained weights): the command the response gives reproduces it", async (model, inputs) => {
     const r = expectOk(await handle({ type: "run", id: 4, files: {}, main: "", entry: "", args: {}, model, input: { kind: "text", text: "In the beginning" }, report: false }));
     expect(Object.keys(r.inputs)).toEqual(inputs);
     if (model === "decoder-small") expect(Array.from(r.inputs.ids!.data)).toEqual([...Buffer.from("In the beginning")]);
+    // BPE: "In", " the", " beginning", each one token of the KJV vocabulary.
+    else if (model === "decoder-small-bpe") expect(Array.from(r.inputs.ids!.data).map((id) => KJV_BPE_TOKENIZER.decode([id]))).toEqual(["In", " the", " beginning"]);
     // WordPiece: [CLS] ... [SEP], all attended.
     else expect(Array.from(r.inputs.mask!.data).every((v) => v === 1)).toBe(true);
     const words = r.command.split(" ");
@@ -226,7 +233,7 @@ describe("catalog, entries and bundled files", () => {
   it("lists the examples with runs that work as written, and the small models", async () => {
     const c = await handle({ type: "catalog", id: 1 });
     if (c.type !== "catalog" || !c.ok) throw new Error("catalog failed");
-    expect(c.models.map((m) => m.name)).toEqual(["decoder-small", "mlm-small", "classifier-small", "encoder-small"]);
+    expect(c.models.map((m) => m.name)).toEqual(["decoder-small", "decoder-small-bpe", "mlm-small", "classifier-small", "encoder-small"]);
     for (const ex of c.examples)
       for (const run of ex.runs) {
         const r = await handle({ type: "run", id: 9, files: {}, main: ex.uri, entry: run.entry, args: run.args, input: run.input, report: false });

@@ -4,5 +4,5 @@
  */
 export const BUNDLED_PATHS = {
   specs: ["stdlib/prelude.spk", "stdlib/neurons.spk", "stdlib/layers.spk", "examples/neurons.spk", "examples/tiny_spikelm.spk", "models/tiny/tiny_spikelm.spk", "models/spikelm/spikelm_encoder.spk", "models/spikelm/spikelm_decoder.spk"],
-  data: ["models/tiny/prompt.json", "models/spikelm/vocab-small.txt"],
+  data: ["models/tiny/prompt.json", "models/spikelm/vocab-small.txt", "models/spikelm/bpe-kjv.txt"],
 } as const;

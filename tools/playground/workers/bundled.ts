@@ -10,7 +10,7 @@ import { mountFiles, platform } from "../../../interpreter/platform/browser.js";
 import { BUNDLED_PATHS } from "./bundled-paths.js";
 
 const texts = import.meta.glob(
-  ["../../../stdlib/*.spk", "../../../examples/*.spk", "../../../models/tiny/*.spk", "../../../models/tiny/prompt.json", "../../../models/spikelm/*.spk", "../../../models/spikelm/vocab-small.txt"],
+  ["../../../stdlib/*.spk", "../../../examples/*.spk", "../../../models/tiny/*.spk", "../../../models/tiny/prompt.json", "../../../models/spikelm/*.spk", "../../../models/spikelm/vocab-small.txt", "../../../models/spikelm/bpe-kjv.txt"],
   { query: "?raw", import: "default", eager: true },
 ) as Record<string, string>;
 

@@ -52,7 +52,7 @@ const DEFAULT_SIZES: Readonly<Record<string, number>> = { B: 1 };
 const DEFAULT_FREE_SIZE = 8;
 
 /** The small shipped models the playground offers (the base-sized ones take minutes in a browser). */
-const PLAYGROUND_MODELS = ["decoder-small", "mlm-small", "classifier-small", "encoder-small"];
+const PLAYGROUND_MODELS = ["decoder-small", "decoder-small-bpe", "mlm-small", "classifier-small", "encoder-small"];
 
 const fileOf = (uri: string) => (uri.startsWith("file:") ? platform.fileURLToPath(uri) : path.resolve(uri));
 const uriOf = (file: string) => platform.pathToFileURL(file);
