@@ -34,11 +34,12 @@ async function userError(f: () => unknown): Promise<string> {
 }
 
 describe("spikelm models", () => {
-  it("lists the shipped models; the small decoder is the default", () => {
+  it("lists the shipped models; the small BPE decoder is generate's default", () => {
     const r = spikelm("models");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^model +task +entry/);
-    expect(r.out).toMatch(/\ndecoder-small \* +generate +SpikeLMDecoder +2×d64/);
+    expect(r.out).toMatch(/\ndecoder-small +generate +SpikeLMDecoder +2×d64/);
+    expect(r.out).toMatch(/\ndecoder-small-bpe \* +generate +SpikeLMDecoder +2×d64.* bpe 2048 \(models\/spikelm\/bpe-kjv\.txt\) +models\/spikelm\/trained-decoder-small-bpe\.safetensors/);
     expect(r.out).toMatch(/\ndecoder-base +generate +SpikeLMDecoder +12×d768, 12 heads, ffn 3072 +1024 +bytes/);
     expect(r.out).toMatch(/\nmlm-base +fill-mask .*12×d768.* 512 +wordpiece 30522 \(--vocab\)/);
     expect(r.out).toMatch(/\nclassifier-small \* .*models\/spikelm\/trained-classifier-small\.safetensors/);
