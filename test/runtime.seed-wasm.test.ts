@@ -9,9 +9,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type Init, initTensor, streamFor } from "../interpreter/engine/random.js";
 import { SEED_CHUNK } from "../interpreter/runtime/seed-wasm-wat.js";
 import { fillUniformWasm, seedWasmReady, startSeedWasm } from "../interpreter/runtime/seed-wasm.js";
-import { type SeedJob, seedWasmStats, seededValues } from "../interpreter/runtime/seed-threads.js";
+import { type SeedJob, seedThreadStats, seedWasmStats, seededValues } from "../interpreter/runtime/seed-threads.js";
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const sameBits = (a: Float32Array, b: Float32Array) => bytes(a).equals(bytes(b));
 /** Elements [first, first + count) of the tensor `path` seeded uniform(bound), per the documented scheme. */
 const oracle = (seed: number, path: string, bound: number, first: number, count: number) =>
   (initTensor([first + count], { kind: "uniform", bound }, streamFor(seed, path)).data as Float32Array).subarray(first);
@@ -39,12 +41,21 @@ describe("fillUniformWasm", () => {
     );
   });
 
+  it("fills a BERT-base layer's weights on two threads, each with its own instance, with the stream's bits", () => {
+    const jobs: SeedJob[] = ["q", "k", "v", "o", "up", "down"].map((n, i) => ({ path: `blocks.3.${n}.W`, init: { kind: "uniform", bound: 1 / Math.sqrt(i < 5 ? 768 : 3072) }, size: i < 4 ? 768 * 768 : 768 * 3072 }));
+    const got = seededValues(jobs, 7, { threads: 2, minSplitCost: 1 });
+    expect(seedThreadStats.pieces).toBeGreaterThan(0);
+    expect(seedThreadStats.filledByThread).toBe(true);
+    expect(seedWasmStats.values).toBe(4 * 768 * 768 + 2 * 768 * 3072);
+    jobs.forEach((j, i) => expect(sameBits(got[i]!, oracle(7, j.path, (j.init as { bound: number }).bound, 0, j.size))).toBe(true));
+  });
+
   it("keeps lanes apart when four tensors of one size run side by side (a layer's q, k, v and output)", () => {
     const paths = ["blocks.0.q.W", "blocks.0.k.W", "blocks.0.v.W", "blocks.0.o.W", "blocks.0.up.W"];
     const n = 3 * SEED_CHUNK + 5;
     const outs = paths.map(() => new Float32Array(n));
     fillUniformWasm(paths.map((path, i) => ({ out: outs[i]!, bound: 1 / Math.sqrt(768 + i), path, first: 0 })), 0);
-    paths.forEach((path, i) => expect(bits(outs[i]!)).toEqual(bits(oracle(0, path, 1 / Math.sqrt(768 + i), 0, n))));
+    paths.forEach((path, i) => expect(sameBits(outs[i]!, oracle(0, path, 1 / Math.sqrt(768 + i), 0, n))).toBe(true));
   });
 
   it("refuses a non-finite bound (its NaNs' bits are not promised): those stay in JavaScript", () => {
@@ -75,6 +86,8 @@ describe("seededValues with the WebAssembly seeder ready", () => {
       fc.property(fc.array(job, { minLength: 1, maxLength: 7 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(1, 2), (jobs, seed, threads) => {
         const withWasm = seededValues(jobs, seed, { threads, minSplitCost: 1 });
         const onWasm = seedWasmStats.values;
+        // with two threads, the other thread filled its share (on its own instance of the seeder)
+        if (threads === 2 && seedThreadStats.pieces > 0) expect(seedThreadStats.filledByThread).toBe(true);
         const without = seededValues(jobs, seed, { threads, minSplitCost: 1, wasm: false });
         expect(seedWasmStats.values).toBe(0);
         jobs.forEach((_, i) => expect(bits(withWasm[i]!)).toEqual(bits(without[i]!)));

@@ -9,10 +9,13 @@
  * thread fills are backed by a SharedArrayBuffer each; everything else is ordinary memory.
  * Where no thread can be started (one core, a page without cross-origin isolation) or the
  * thread fails, the caller fills everything itself.
+ *
+ * Uniform tensors (every linear weight) go to the WebAssembly seeder when it has been
+ * started (seed-wasm.ts): each thread runs its own instance of it on its share.
  */
 import { platform } from "#platform";
 import { type Init, fillSeeded, fillSeededRows, fillSeededSource } from "../engine/random.js";
-import { fillUniformWasm, seedWasmReady, wasmSeedable } from "./seed-wasm.js";
+import { fillUniformWasm, seedWasmModule, seedWasmReady, seedWasmSource, wasmSeedable } from "./seed-wasm.js";
 
 export interface SeedJob {
   readonly path: string;
@@ -24,6 +27,8 @@ export interface SeedJob {
 
 /** Relative cost per value (measured: 5.4 ns uniform, 30 ns normal, whose Box–Muller uses log, cos and sin). */
 const COST: Readonly<Record<Init["kind"], number>> = { uniform: 1, normal: 6, zeros: 0, ones: 0 };
+/** The same for a uniform value on the WebAssembly seeder (first touch of the tensor's memory included). */
+const WASM_COST = 0.5;
 /**
  * Below this much work (in uniform values, ~45 ms) one thread does it all: starting a thread
  * costs ~30 ms of the other core.
@@ -60,15 +65,9 @@ export const seedThreadStats = { pieces: 0, filledByThread: false };
 
 /** The jobs' tensors, filled. */
 export function seededValues(allJobs: readonly SeedJob[], seed: number, opts: SeedOptions = {}): Float32Array[] {
-  // Tables seeded row by row are filled here (stepping between rows is cheap); uniform
-  // tensors on the WebAssembly seeder when it is ready (four streams at once, the same
-  // values); the rest may split between threads.
-  const onWasm = (j: SeedJob) => opts.wasm !== false && !j.rows && j.init.kind === "uniform" && wasmSeedable(j.init.bound) && seedWasmReady();
-  const out: (Float32Array | undefined)[] = allJobs.map((j) => (j.rows ? fillSeededRows(new Float32Array(j.size), j.init, seed, j.path, j.rows.width, j.rows.indices) : onWasm(j) ? new Float32Array(j.size) : undefined));
-  const uniform = allJobs.flatMap((j, i) => (onWasm(j) ? [{ out: out[i]!, bound: (j.init as { bound: number }).bound, path: j.path, first: 0 }] : []));
-  seedWasmStats.values = uniform.reduce((a, p) => a + p.out.length, 0);
-  if (uniform.length > 0) fillUniformWasm(uniform, seed);
-  const whole = allJobs.flatMap((j, i) => (out[i] ? [] : [i]));
+  // Tables seeded row by row are filled here (stepping between rows is cheap); the rest may split.
+  const out: (Float32Array | undefined)[] = allJobs.map((j) => (j.rows ? fillSeededRows(new Float32Array(j.size), j.init, seed, j.path, j.rows.width, j.rows.indices) : undefined));
+  const whole = allJobs.flatMap((j, i) => (j.rows ? [] : [i]));
   const values = seededWhole(whole.map((i) => allJobs[i]!), seed, opts);
   for (const [k, i] of whole.entries()) out[i] = values[k];
   return out as Float32Array[];
@@ -76,23 +75,41 @@ export function seededValues(allJobs: readonly SeedJob[], seed: number, opts: Se
 
 function seededWhole(jobs: readonly SeedJob[], seed: number, opts: SeedOptions): Float32Array[] {
   const threads = opts.threads ?? Math.min(2, platform.availableParallelism());
-  const total = jobs.reduce((a, j) => a + j.size * COST[j.init.kind], 0);
+  // Uniform tensors (finite bounds) on the WebAssembly seeder when it is ready: four
+  // streams at once, the same values.
+  const module = opts.wasm !== false && seedWasmReady() ? seedWasmModule() : null;
+  const onWasm = jobs.map((j) => module !== null && j.init.kind === "uniform" && wasmSeedable(j.init.bound));
+  const perValue = jobs.map((j, i) => (onWasm[i] ? WASM_COST : COST[j.init.kind]));
+  const total = jobs.reduce((a, j, i) => a + j.size * perValue[i]!, 0);
   seedThreadStats.pieces = 0;
   seedThreadStats.filledByThread = false;
-  if (threads < 2 || total < (opts.minSplitCost ?? MIN_SPLIT_COST)) return jobs.map((j) => fillSeeded(new Float32Array(j.size), j.init, seed, j.path));
-  const { mine, theirs } = split(jobs, total / 2);
+  seedWasmStats.values = jobs.reduce((a, j, i) => a + (onWasm[i] ? j.size : 0), 0);
+  const all = jobs.map((j, i) => ({ job: i, first: 0, count: j.size }));
+  if (threads < 2 || total < (opts.minSplitCost ?? MIN_SPLIT_COST)) {
+    const out = jobs.map((j) => new Float32Array(j.size));
+    fillPieces(out, jobs, onWasm, all, seed);
+    return out;
+  }
+  const { mine, theirs } = split(jobs, perValue, total / 2);
   const shared = new Set(theirs.map((p) => p.job));
   const out = jobs.map((j, i) => (shared.has(i) ? new Float32Array(new SharedArrayBuffer(j.size * 4)) : new Float32Array(j.size)));
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const pieces = theirs.map((p) => ({ ...p, buffer: out[p.job]!.buffer, init: jobs[p.job]!.init, path: jobs[p.job]!.path }));
-  const thread = startFiller(pieces, seed, flag);
-  for (const p of mine) fillPiece(out, jobs, p, seed);
+  const pieces = theirs.map((p) => ({ ...p, buffer: out[p.job]!.buffer, init: jobs[p.job]!.init, path: jobs[p.job]!.path, wasm: onWasm[p.job]! }));
+  const thread = startFiller(pieces, seed, flag, module);
+  fillPieces(out, jobs, onWasm, mine, seed);
   // Unless the thread filled its pieces (it never started, failed, or is far too slow):
   // fill them here (the same values, so a late thread writing too changes nothing).
   seedThreadStats.pieces = theirs.length;
   seedThreadStats.filledByThread = thread && finished(flag);
-  if (!seedThreadStats.filledByThread) for (const p of theirs) fillPiece(out, jobs, p, seed);
+  if (!seedThreadStats.filledByThread) fillPieces(out, jobs, onWasm, theirs, seed);
   return out;
+}
+
+/** Fills `pieces` on this thread: those of uniform jobs marked `onWasm` on the seeder, the rest in JavaScript. */
+function fillPieces(out: readonly Float32Array[], jobs: readonly SeedJob[], onWasm: readonly boolean[], pieces: readonly Piece[], seed: number): void {
+  const wasm = pieces.filter((p) => onWasm[p.job]);
+  if (wasm.length > 0) fillUniformWasm(wasm.map((p) => ({ out: out[p.job]!.subarray(p.first, p.first + p.count), bound: (jobs[p.job]!.init as { bound: number }).bound, path: jobs[p.job]!.path, first: p.first })), seed);
+  for (const p of pieces) if (!onWasm[p.job]) fillPiece(out, jobs, p, seed);
 }
 
 /** Blocks until the other thread is done; false if it did not start in time, failed or did not finish. */
@@ -108,20 +125,20 @@ function fillPiece(out: readonly Float32Array[], jobs: readonly SeedJob[], p: Pi
 }
 
 /**
- * The jobs cut where the running cost reaches `half`: pieces before the cut are the caller's,
- * after it the other thread's. A tensor the cut falls in is split at an even element (a
- * normal pair is never split).
+ * The jobs cut where the running cost (`perValue[i]` per element of job i) reaches `half`:
+ * pieces before the cut are the caller's, after it the other thread's. A tensor the cut falls
+ * in is split at an even element (a normal pair is never split).
  */
-function split(jobs: readonly SeedJob[], half: number): { mine: Piece[]; theirs: Piece[] } {
+function split(jobs: readonly SeedJob[], perValue: readonly number[], half: number): { mine: Piece[]; theirs: Piece[] } {
   const mine: Piece[] = [];
   const theirs: Piece[] = [];
   let acc = 0;
   for (const [i, j] of jobs.entries()) {
-    const cost = j.size * COST[j.init.kind];
+    const cost = j.size * perValue[i]!;
     if (cost === 0 || acc >= half) theirs.push({ job: i, first: 0, count: j.size });
     else if (acc + cost <= half) mine.push({ job: i, first: 0, count: j.size });
     else {
-      const cut = Math.min(j.size, 2 * Math.ceil((half - acc) / COST[j.init.kind] / 2));
+      const cut = Math.min(j.size, 2 * Math.ceil((half - acc) / perValue[i]! / 2));
       mine.push({ job: i, first: 0, count: cut });
       if (cut < j.size) theirs.push({ job: i, first: cut, count: j.size - cut });
     }
@@ -130,14 +147,23 @@ function split(jobs: readonly SeedJob[], half: number): { mine: Piece[]; theirs:
   return { mine, theirs };
 }
 
-/** Starts the thread filling `pieces`; it sets `flag` to RUNNING, then DONE (or 2 if it failed). */
-function startFiller(pieces: readonly (Piece & { buffer: ArrayBufferLike; init: Init; path: string })[], seed: number, flag: Int32Array): boolean {
+/**
+ * Starts the thread filling `pieces`; it sets `flag` to RUNNING, then DONE (or 2 if it
+ * failed). Pieces marked `wasm` it fills on its own instance of `module` (the seeder).
+ */
+function startFiller(pieces: readonly (Piece & { buffer: ArrayBufferLike; init: Init; path: string; wasm: boolean })[], seed: number, flag: Int32Array, module: object | null): boolean {
   const body = `${fillSeededSource()}
-const { pieces, seed, flag } = workerData;
+${seedWasmSource()}
+const { pieces, seed, flag, module } = workerData;
 Atomics.store(flag, 0, ${RUNNING});
 Atomics.notify(flag, 0);
 try {
-  for (const p of pieces) fillSeeded(new Float32Array(p.buffer, p.first * 4, p.count), p.init, seed, p.path, p.first);
+  const wasm = pieces.filter((p) => p.wasm);
+  if (wasm.length > 0) {
+    const seeder = seederOf(new WebAssembly.Instance(module, {}).exports, SEED_SCRATCH, SEED_CHUNK);
+    drivePieces(seeder, wasm.map((p) => ({ out: new Float32Array(p.buffer, p.first * 4, p.count), bound: p.init.bound, path: p.path, first: p.first })), seed, stateAfter);
+  }
+  for (const p of pieces) if (!p.wasm) fillSeeded(new Float32Array(p.buffer, p.first * 4, p.count), p.init, seed, p.path, p.first);
   Atomics.store(flag, 0, ${DONE});
 } catch {
   Atomics.store(flag, 0, 2);
@@ -146,7 +172,7 @@ Atomics.notify(flag, 0);
 postToParent("done");
 `;
   try {
-    const thread = platform.startThread(body, { pieces, seed, flag });
+    const thread = platform.startThread(body, { pieces, seed, flag, module });
     if (!thread) return false;
     thread.ready.catch(() => Atomics.store(flag, 0, 2));
     thread.unref();

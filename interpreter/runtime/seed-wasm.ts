@@ -19,17 +19,26 @@ interface WasmApi {
 }
 const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-interface Seeder {
+/** The seeder's instance as the driver sees it (built by `seederOf`, here or on another thread). */
+export interface Seeder {
   readonly fill: (n: number) => void;
   /** State words: s_j of lane k at [4 * j + k]. */
   readonly words: Uint32Array;
   /** Lane k's bound at [k]. */
   readonly bounds: Float64Array;
-  /** Lane k's output run at [k * SEED_CHUNK, (k + 1) * SEED_CHUNK). */
+  /** Lane k's output run at [k * chunk, (k + 1) * chunk). */
   readonly scratch: Float32Array;
+  readonly chunk: number;
+}
+
+/** The driver's view of an instance's exports (self-contained: a filler thread runs its source). */
+export function seederOf(ex: Record<string, unknown>, scratchAt: number, chunk: number): Seeder {
+  const buf = (ex.mem as { buffer: ArrayBuffer }).buffer;
+  return { fill: ex.fill as (n: number) => void, words: new Uint32Array(buf, 0, 16), bounds: new Float64Array(buf, 64, 4), scratch: new Float32Array(buf, scratchAt, 4 * chunk), chunk };
 }
 
 let seeder: Seeder | null = null;
+let compiled: object | null = null;
 let starting: Promise<boolean> | null = null;
 
 /** Assembles, compiles and instantiates the seeder (once); resolves false where it cannot run (no SIMD). */
@@ -40,9 +49,8 @@ export function startSeedWasm(): Promise<boolean> {
       const bin = await watToBinary("seed-uniform.wat", seedWat(), { simd: true });
       // One hot loop run ~20 000 times: straight to optimized code, as the kernels are.
       const module = platform.compileEagerly(() => new WA.Module(bin));
-      const ex = new WA.Instance(module, {}).exports as { fill: (n: number) => void; mem: { buffer: ArrayBuffer } };
-      const buf = ex.mem.buffer;
-      seeder = { fill: ex.fill, words: new Uint32Array(buf, 0, 16), bounds: new Float64Array(buf, 64, 4), scratch: new Float32Array(buf, SEED_SCRATCH, 4 * SEED_CHUNK) };
+      seeder = seederOf(new WA.Instance(module, {}).exports, SEED_SCRATCH, SEED_CHUNK);
+      compiled = module;
       return true;
     } catch {
       return false;
@@ -53,6 +61,11 @@ export function startSeedWasm(): Promise<boolean> {
 
 export function seedWasmReady(): boolean {
   return seeder !== null;
+}
+
+/** The compiled seeder module (for a filler thread to instantiate), once ready. */
+export function seedWasmModule(): object | null {
+  return compiled;
 }
 
 /** A uniform piece to fill: `out` is elements [first, first + out.length) of parameter `path`'s tensor. */
@@ -68,13 +81,21 @@ export const wasmSeedable = (bound: number): boolean => Number.isFinite(bound);
 
 /**
  * Fills `pieces` (finite bounds) with exactly `fillSeeded(out, { kind: "uniform", bound },
- * seed, path, first)`'s values. Lanes take pieces longest first, so pieces of one size (a
- * model's layers) run side by side to the end. Requires `seedWasmReady()`.
+ * seed, path, first)`'s values. Requires `seedWasmReady()`.
  */
 export function fillUniformWasm(pieces: readonly UniformPiece[], seed: number): void {
-  const s = seeder;
-  if (!s) throw new Error("internal: the WebAssembly seeder is not started (startSeedWasm)");
+  if (!seeder) throw new Error("internal: the WebAssembly seeder is not started (startSeedWasm)");
   for (const p of pieces) if (!wasmSeedable(p.bound)) throw new RangeError(`fillUniformWasm: bound ${p.bound} of "${p.path}" is not finite`);
+  drivePieces(seeder, pieces, seed, stateAfter);
+}
+
+/**
+ * The lanes' driver: lanes take pieces longest first, so pieces of one size (a model's
+ * layers) run side by side to the end; each `fill` runs as many values as the shortest
+ * active lane has left (at most a chunk), which are copied out to their tensors.
+ * Self-contained (everything it uses is an argument): a filler thread runs its source.
+ */
+export function drivePieces(s: Seeder, pieces: readonly UniformPiece[], seed: number, stateOf: (seed: number, path: string, skip: number) => Uint32Array): void {
   const order = [...pieces].sort((a, b) => b.out.length - a.out.length);
   let next = 0;
   const lanes: ({ out: Float32Array; pos: number } | undefined)[] = [undefined, undefined, undefined, undefined];
@@ -85,14 +106,14 @@ export function fillUniformWasm(pieces: readonly UniformPiece[], seed: number): 
       s.bounds[k] = 0;
       return;
     }
-    const st = stateAfter(seed, p.path, p.first);
+    const st = stateOf(seed, p.path, p.first);
     for (let j = 0; j < 4; j++) s.words[4 * j + k] = st[j]!;
     s.bounds[k] = p.bound;
     lanes[k] = { out: p.out, pos: 0 };
   };
   for (let k = 0; k < 4; k++) assign(k);
   for (;;) {
-    let n = SEED_CHUNK;
+    let n = s.chunk;
     let active = false;
     for (const l of lanes) if (l) (active = true), (n = Math.min(n, l.out.length - l.pos));
     if (!active) return;
@@ -100,9 +121,18 @@ export function fillUniformWasm(pieces: readonly UniformPiece[], seed: number): 
     for (let k = 0; k < 4; k++) {
       const l = lanes[k];
       if (!l) continue;
-      if (n > 0) l.out.set(s.scratch.subarray(k * SEED_CHUNK, k * SEED_CHUNK + n), l.pos);
+      if (n > 0) l.out.set(s.scratch.subarray(k * s.chunk, k * s.chunk + n), l.pos);
       l.pos += n;
       if (l.pos >= l.out.length) assign(k);
     }
   }
+}
+
+/**
+ * Source defining `seederOf`, `drivePieces` and `stateAfter` (with what it calls), and
+ * SEED_SCRATCH / SEED_CHUNK: the body of a filler thread that instantiates the module it
+ * is given and fills its share of the pieces.
+ */
+export function seedWasmSource(): string {
+  return `const seederOf = ${seederOf.toString()};\nconst drivePieces = ${drivePieces.toString()};\nconst stateAfter = ${stateAfter.toString()};\nconst SEED_SCRATCH = ${SEED_SCRATCH};\nconst SEED_CHUNK = ${SEED_CHUNK};\n`;
 }
