@@ -50,7 +50,8 @@ export async function startCommand(): Promise<number> {
   const reference = run(true, false);
   const stats = cached.g.cacheStats();
   w(`generated (${TOKENS} tokens, temperature 0.8, top-k 40, seed 0):`);
-  w(`  ${JSON.stringify(tokenizer.decode([...cached.prompt, ...cached.out]))}`);
+  // The text as it reads (its own line breaks, indented), not as a quoted string.
+  for (const line of tokenizer.decode([...cached.prompt, ...cached.out]).split("\n")) w(`  ${line}`);
   const same = cached.out.every((t, i) => t === uncached.out[i] && t === reference.out[i]);
   const perToken = (r: { ms: number }) => (r.ms / TOKENS).toFixed(1);
   w(`  spike key/value cache: ${stats.bytesPerToken} bytes/token held as ${held(stats)} vs ${stats.float32BytesPerToken} as float32; ` + `${perToken(cached)} ms/token cached vs ${perToken(uncached)} recomputing the prefix vs ${perToken(reference)} on the reference interpreter (cached; prompt included); tokens ${same ? "identical" : "DIFFER"}\n`);
