@@ -14,8 +14,7 @@ import { levelsToF32 } from "../interpreter/engine/levels.js";
 import { matmul } from "../interpreter/engine/ops/matmul.js";
 import { transpose } from "../interpreter/engine/ops/index.js";
 import { f32 } from "../interpreter/engine/tensor.js";
-import { ATTENTION_SPLIT_MIN_LEVELS, rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } from "../interpreter/optimized/decode-attention.js";
-import { rowsThreads } from "../interpreter/engine/kernels/spike-rows.js";
+import { rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } from "../interpreter/optimized/decode-attention.js";
 import { PlannedCache } from "../interpreter/runtime/planned-cache.js";
 import { fillValues, valueProfileArb } from "../interpreter/verify/arbitraries.js";
 
@@ -178,63 +177,6 @@ describe("decoding attention", () => {
           },
         ),
         { numRuns: 300, seed: 14 },
-      );
-    });
-
-    it("a cache large enough to split the heads across threads: the same bits, the reference's, on 1, 2 and 3 threads", () => {
-      fc.assert(
-        fc.property(
-          fc.record({
-            B: fc.constantFrom(8, 11),
-            L: fc.constantFrom(700, 1030),
-            E: fc.constantFrom(64, 66),
-            profile: valueProfileArb({ nonfinite: true }),
-            seed: fc.integer({ min: 1, max: 1e6 }),
-            levelSeed: fc.integer({ min: 1, max: 1e6 }),
-            nanLevels: fc.boolean(),
-          }),
-          ({ B, L, E, profile, seed, levelSeed, nanLevels }) => {
-            expect(rowsThreads(B * L * E, ATTENTION_SPLIT_MIN_LEVELS, 2, B)).toBe(2); // the split is taken
-            const cache = new PlannedCache(true, -2, { limit: L + 40 });
-            const levels = levelsOf(B * L * E, levelSeed, nanLevels);
-            // the prompt, then one position: batch matrices `stride` apart with room left
-            const first = new Int8Array(B * (L - 1) * E);
-            const last = new Int8Array(B * E);
-            for (let b = 0; b < B; b++) {
-              first.set(levels.subarray(b * L * E, (b * L + L - 1) * E), b * (L - 1) * E);
-              last.set(levels.subarray((b * L + L - 1) * E, (b + 1) * L * E), b * E);
-            }
-            cache.append(first, [B, L - 1, E]);
-            cache.append(last, [B, 1, E]);
-            expect(cache.stride).toBeGreaterThan(L * E);
-            const q = fillValues(B * E, profile, seed);
-            const p = fillValues(B * L, profile, seed + 1);
-            const keys: number[][] = [];
-            const values: number[][] = [];
-            for (const threads of [1, 2, 3]) {
-              // other products first, so that an output the split missed would keep other values in the kernels' scratch
-              rowsTimesCache("nt", q.map((x) => x + 1), E, cache, L, B, new Float32Array(B * L), true, 1);
-              rowsTimesCache("nn", p.map((x) => x + 1), L, cache, E, B, new Float32Array(B * E), true, 1);
-              const k = new Float32Array(B * L).fill(7);
-              const v = new Float32Array(B * E).fill(7);
-              rowsTimesCache("nt", q, E, cache, L, B, k, true, threads);
-              rowsTimesCache("nn", p, L, cache, E, B, v, true, threads);
-              keys.push(bits(k));
-              values.push(bits(v));
-            }
-            for (let b = 0; b < B; b++) {
-              const S = f32([L, E], levelsToF32(levels.subarray(b * L * E, (b + 1) * L * E)));
-              const wantKeys = bits(matmul(f32([1, E], q.subarray(b * E, (b + 1) * E)), transpose(S, [1, 0])).data as Float32Array);
-              const wantValues = bits(matmul(f32([1, L], p.subarray(b * L, (b + 1) * L)), S).data as Float32Array);
-              for (const t of [0, 1, 2]) {
-                expect(keys[t]!.slice(b * L, (b + 1) * L)).toEqual(wantKeys);
-                expect(values[t]!.slice(b * E, (b + 1) * E)).toEqual(wantValues);
-              }
-            }
-            cache.release();
-          },
-        ),
-        { numRuns: 6, seed: 15 },
       );
     });
   });

@@ -12,7 +12,7 @@
  * are the reference's on every input, non-finite ones included, with no special cases.
  */
 import { NAN_LEVEL } from "../engine/levels.js";
-import { rowsScratch, rowsThreads } from "../engine/kernels/spike-rows.js";
+import { rowsScratch } from "../engine/kernels/spike-rows.js";
 import { wasmAccess, type WasmAccess } from "../engine/kernels/wasm-backend.js";
 import { numel } from "../engine/tensor.js";
 import type { PlannedCache } from "../runtime/planned-cache.js";
@@ -135,7 +135,7 @@ export function rowsTimesLevelsWasm(form: "nt" | "nn", a: Float32Array, K: numbe
  * query rows in and the outputs out, and the cache says whether it holds a NAN_LEVEL); else
  * the JavaScript loops above, batch matrix by batch matrix, on its storage. Same bits either way.
  */
-export function rowsTimesCache(form: "nt" | "nn", a: Float32Array, K: number, cache: PlannedCache, N: number, batch: number, out: Float32Array, useWasm: boolean, threads = 1): void {
+export function rowsTimesCache(form: "nt" | "nn", a: Float32Array, K: number, cache: PlannedCache, N: number, batch: number, out: Float32Array, useWasm: boolean): void {
   const shape = cache.shape;
   const [L, E] = shape.slice(-2) as [number, number];
   if (!cache.int8 || cache.axis !== -2 || numel(shape.slice(0, -2)) !== batch || (form === "nt" ? K !== E || N !== L : K !== L || N !== E))
@@ -150,21 +150,7 @@ export function rowsTimesCache(form: "nt" | "nn", a: Float32Array, K: number, ca
     const aOff = rowsScratch(w, aN * 4 + oN * 4);
     const oOff = aOff + aN * 4;
     w.views.f32.set(aN === a.length ? a : a.subarray(0, aN), aOff >> 2);
-    const finite = !cache.hasNanLevel;
-    const parts = rowsThreads(batch * N * K, ATTENTION_SPLIT_MIN_LEVELS, threads, batch);
-    if (parts === 1) run(w, form, finite, aOff, sOff, cache.stride, oOff, batch, K, N);
-    else {
-      // whole batch matrices per thread: each output is one thread's loop, whatever the split
-      const fn = `${form === "nt" ? "row_keys" : "row_values"}${finite ? "_finite" : ""}` as const;
-      w.runParts(
-        Array.from({ length: parts }, (_, t) => {
-          const b0 = Math.floor((batch * t) / parts);
-          const b1 = Math.floor((batch * (t + 1)) / parts);
-          const args = [aOff + b0 * K * 4, sOff + b0 * cache.stride, cache.stride, oOff + b0 * N * 4, b1 - b0, form === "nt" ? N : K, form === "nt" ? K : N];
-          return b1 > b0 ? [{ fn, args }] : [];
-        }),
-      );
-    }
+    run(w, form, !cache.hasNanLevel, aOff, sOff, cache.stride, oOff, batch, K, N);
     out.set(w.views.f32.subarray(oOff >> 2, (oOff >> 2) + oN));
     return;
   }
@@ -174,12 +160,6 @@ export function rowsTimesCache(form: "nt" | "nn", a: Float32Array, K: number, ca
     else rowTimesLevels(a, b * K, K, S, b * cache.stride, N, out, b * N);
   }
 }
-
-/**
- * Levels read from which a step's attention is split across threads (by batch matrices):
- * decoder-base's 48 heads and steps at 128 positions and up are; decoder-small's are not.
- */
-export const ATTENTION_SPLIT_MIN_LEVELS = 1 << 18;
 
 /** One call of row_keys / row_values (or their "_finite" twins) on operands in the module's memory. */
 function run(w: WasmAccess, form: "nt" | "nn", finite: boolean, aOff: number, sOff: number, sStride: number, oOff: number, batch: number, K: number, N: number): void {

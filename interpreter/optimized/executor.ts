@@ -702,7 +702,7 @@ export class OptimizedExecutor {
       // activation also lands here at one time step and one batch (S @ transpose(h)).
       const weight = this.plan.byId.get(node.inputs[1]!)!.isStatic;
       const rows = weight && M <= ROWS_KERNEL_MAX_ROWS && (weightLayout === "kn" || this.options.decode !== undefined);
-      if (rows && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o, weightLayout, this.threads)) return;
+      if (rows && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o, weightLayout)) return;
       spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: weight, weightLayout, threads, backend, variant });
       return;
     }
@@ -733,7 +733,7 @@ export class OptimizedExecutor {
     const form = p.node.attrs.form === "nt" ? "nt" : "nn";
     const K = a.shape[a.shape.length - 1]!;
     const N = cs[cs.length - (form === "nt" ? 2 : 1)]!;
-    rowsTimesCache(form, a.data, K, cache, N, numel(lead), this.out(p, -1).data as Float32Array, this.options.backend !== "js", this.threads);
+    rowsTimesCache(form, a.data, K, cache, N, numel(lead), this.out(p, -1).data as Float32Array, this.options.backend !== "js");
     return true;
   }
 

@@ -16,7 +16,7 @@
  * kernel skips zero levels; the non-finite weights are listed once, when they are copied).
  */
 import { NAN_LEVEL } from "../levels.js";
-import { poolThreads, wasmAccess, type WasmAccess } from "./wasm-backend.js";
+import { wasmAccess, type WasmAccess } from "./wasm-backend.js";
 import { ROWS_COLUMN_STEP } from "./wasm-rows-wat.js";
 
 /**
@@ -116,25 +116,11 @@ function nonFinite(W: Float32Array, K: number, N: number, layout: "kn" | "nk"): 
 }
 
 /**
- * Weights from which a product is split across threads (by columns): below it, waking a
- * worker costs more than the columns it would take (decoder-small's largest weight, 64 x 256,
- * stays on one thread; decoder-base's, 768 x 768 and up, are split).
- */
-export const ROWS_SPLIT_MIN_WEIGHTS = 1 << 17;
-
-/** Threads a decoding-step kernel with `work` units (weights read, or levels) uses, of `threads`. */
-export function rowsThreads(work: number, min: number, threads: number, units: number): number {
-  return work < min ? 1 : Math.max(1, Math.min(threads, poolThreads(), units));
-}
-
-/**
  * out [M, N] = S [M, K] (int8 levels, NaN as NAN_LEVEL) @ W, with W [K, N] row-major
  * ("kn") or [N, K] ("nk", the product is then S @ Wᵀ). Returns false, doing nothing, when
- * the WebAssembly backend is not initialised. With `threads` > 1 a large W's columns are
- * split across the kernel pool's threads in runs of 16 (each column is computed whole by one
- * thread, so the bits do not depend on the split).
+ * the WebAssembly backend is not initialised.
  */
-export function spikeRowsMatmul(S: Int8Array, M: number, K: number, W: Float32Array, N: number, out: Float32Array, layout: "kn" | "nk" = "kn", threads = 1): boolean {
+export function spikeRowsMatmul(S: Int8Array, M: number, K: number, W: Float32Array, N: number, out: Float32Array, layout: "kn" | "nk" = "kn"): boolean {
   const w = wasmAccess();
   if (!w) return false;
   if (S.length < M * K || W.length < K * N || out.length < M * N) throw new RangeError(`spikeRowsMatmul: operands too short for [${M}, ${K}] @ [${K}, ${N}]`);
@@ -143,10 +129,7 @@ export function spikeRowsMatmul(S: Int8Array, M: number, K: number, W: Float32Ar
   const ld = wt.ld;
   const sBytes = Math.ceil((M * K) / 16) * 16;
   const oBytes = M * ld * 4;
-  const steps = ld / ROWS_COLUMN_STEP;
-  const parts = rowsThreads(K * ld, ROWS_SPLIT_MIN_WEIGHTS, threads, steps);
-  const evBytes = M * K * 12;
-  const base = rowsScratch(w, sBytes + oBytes + parts * evBytes);
+  const base = rowsScratch(w, sBytes + oBytes + M * K * 12);
   const sOff = base;
   const oOff = base + sBytes;
   const evOff = oOff + oBytes;
@@ -158,15 +141,7 @@ export function spikeRowsMatmul(S: Int8Array, M: number, K: number, W: Float32Ar
     v.i8[sOff + i] = 0;
     (nanRows ??= []).push(Math.floor(i / K));
   }
-  if (parts === 1) w.rows.spike_rows(sOff, M, K, wt.off, ld, oOff, 0, ld, evOff);
-  else
-    w.runParts(
-      Array.from({ length: parts }, (_, t) => {
-        const c0 = Math.floor((steps * t) / parts) * ROWS_COLUMN_STEP;
-        const c1 = Math.floor((steps * (t + 1)) / parts) * ROWS_COLUMN_STEP;
-        return [{ fn: "spike_rows" as const, args: [sOff, M, K, wt.off, ld, oOff, c0, c1, evOff + t * evBytes] }];
-      }),
-    );
+  w.rows.spike_rows(sOff, M, K, wt.off, ld, oOff, 0, ld, evOff);
   const f = w.views.f32;
   const o = oOff >> 2;
   if (ld === N) out.set(f.subarray(o, o + M * N));

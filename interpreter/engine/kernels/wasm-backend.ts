@@ -80,7 +80,7 @@ interface KernelExports {
 /** The few-rows and one-query-row kernels (wasm-rows-wat.ts), run on the calling thread. */
 export type RowsKernels = Pick<KernelExports, "spike_rows" | "row_keys" | "row_values" | "row_keys_finite" | "row_values_finite" | "transpose_into" | "count_nonfinite" | "has_nan_level">;
 
-const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "run_batch", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows", "spike_rows", "row_keys", "row_values", "row_keys_finite", "row_values_finite"] as const;
+const FN_NAMES = ["build_lists", "pack", "pack_fast", "compute", "dense", "run", "run_batch", "vec_run", "gelu_f32", "softmax_rows", "layernorm_rows"] as const;
 type FnName = (typeof FN_NAMES)[number];
 interface Call {
   fn: FnName;
@@ -841,7 +841,7 @@ export interface WasmAccess {
   free(off: number): void;
   readonly views: { u8: Uint8Array; i8: Int8Array; i32: Int32Array; f32: Float32Array };
   /** parts[0] on this thread, parts[t] on worker t-1 (or here, if fewer are available). */
-  runParts(parts: { fn: "vec_run" | "gelu_f32" | "softmax_rows" | "layernorm_rows" | "spike_rows" | "row_keys" | "row_values" | "row_keys_finite" | "row_values_finite"; args: number[] }[][]): void;
+  runParts(parts: { fn: "vec_run" | "gelu_f32" | "softmax_rows" | "layernorm_rows"; args: number[] }[][]): void;
   /** The module's scalar double functions, on this thread (tests compare them with Math). */
   readonly scalar: { exp(x: number): number; erf(x: number): number };
   readonly rows: RowsKernels;
