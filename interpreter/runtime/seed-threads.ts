@@ -86,13 +86,15 @@ function seededWhole(jobs: readonly SeedJob[], seed: number, opts: SeedOptions):
   seedWasmStats.values = jobs.reduce((a, j, i) => a + (onWasm[i] ? j.size : 0), 0);
   const all = jobs.map((j, i) => ({ job: i, first: 0, count: j.size }));
   if (threads < 2 || total < (opts.minSplitCost ?? MIN_SPLIT_COST)) {
-    const out = jobs.map((j) => new Float32Array(j.size));
+    const out = slab(jobs.map((j) => j.size), false);
     fillPieces(out, jobs, onWasm, all, seed);
     return out;
   }
   const { mine, theirs } = split(jobs, perValue, total / 2);
   const shared = new Set(theirs.map((p) => p.job));
-  const out = jobs.map((j, i) => (shared.has(i) ? new Float32Array(new SharedArrayBuffer(j.size * 4)) : new Float32Array(j.size)));
+  const own = slab(jobs.map((j, i) => (shared.has(i) ? 0 : j.size)), false);
+  const theirsOut = slab(jobs.map((j, i) => (shared.has(i) ? j.size : 0)), true);
+  const out = jobs.map((_, i) => (shared.has(i) ? theirsOut[i]! : own[i]!));
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const pieces = theirs.map((p) => ({ ...p, buffer: out[p.job]!.buffer, init: jobs[p.job]!.init, path: jobs[p.job]!.path, wasm: onWasm[p.job]! }));
   const thread = startFiller(pieces, seed, flag, module);
@@ -103,6 +105,23 @@ function seededWhole(jobs: readonly SeedJob[], seed: number, opts: SeedOptions):
   seedThreadStats.filledByThread = thread && finished(flag);
   if (!seedThreadStats.filledByThread) fillPieces(out, jobs, onWasm, theirs, seed);
   return out;
+}
+
+/**
+ * Arrays of these sizes, views of one buffer (shared: a SharedArrayBuffer, which another
+ * thread can fill): V8 counts each new buffer towards its external memory and collects
+ * garbage each time that grows by tens of MB, which a BERT-base model's 73 weight tensors
+ * did about ten times (~0.1 s) while they were made one by one.
+ */
+function slab(sizes: readonly number[], shared: boolean): Float32Array[] {
+  const total = sizes.reduce((a, n) => a + n, 0);
+  const buffer = shared ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4);
+  let at = 0;
+  return sizes.map((n) => {
+    const view = new Float32Array(buffer, at * 4, n);
+    at += n;
+    return view;
+  });
 }
 
 /** Fills `pieces` on this thread: those of uniform jobs marked `onWasm` on the seeder, the rest in JavaScript. */
