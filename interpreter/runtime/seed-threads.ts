@@ -96,7 +96,8 @@ function seededWhole(jobs: readonly SeedJob[], seed: number, opts: SeedOptions):
   const theirsOut = slab(jobs.map((j, i) => (shared.has(i) ? j.size : 0)), true);
   const out = jobs.map((_, i) => (shared.has(i) ? theirsOut[i]! : own[i]!));
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const pieces = theirs.map((p) => ({ ...p, buffer: out[p.job]!.buffer, init: jobs[p.job]!.init, path: jobs[p.job]!.path, wasm: onWasm[p.job]! }));
+  // (a piece's elements start at its tensor's offset in the slab, plus `first`)
+  const pieces = theirs.map((p) => ({ ...p, buffer: out[p.job]!.buffer, at: out[p.job]!.byteOffset + p.first * 4, init: jobs[p.job]!.init, path: jobs[p.job]!.path, wasm: onWasm[p.job]! }));
   const thread = startFiller(pieces, seed, flag, module);
   fillPieces(out, jobs, onWasm, mine, seed);
   // Unless the thread filled its pieces (it never started, failed, or is far too slow):
@@ -170,7 +171,7 @@ function split(jobs: readonly SeedJob[], perValue: readonly number[], half: numb
  * Starts the thread filling `pieces`; it sets `flag` to RUNNING, then DONE (or 2 if it
  * failed). Pieces marked `wasm` it fills on its own instance of `module` (the seeder).
  */
-function startFiller(pieces: readonly (Piece & { buffer: ArrayBufferLike; init: Init; path: string; wasm: boolean })[], seed: number, flag: Int32Array, module: object | null): boolean {
+function startFiller(pieces: readonly (Piece & { buffer: ArrayBufferLike; at: number; init: Init; path: string; wasm: boolean })[], seed: number, flag: Int32Array, module: object | null): boolean {
   const body = `${fillSeededSource()}
 ${seedWasmSource()}
 const { pieces, seed, flag, module } = workerData;
@@ -180,9 +181,9 @@ try {
   const wasm = pieces.filter((p) => p.wasm);
   if (wasm.length > 0) {
     const seeder = seederOf(new WebAssembly.Instance(module, {}).exports, SEED_SCRATCH, SEED_CHUNK);
-    drivePieces(seeder, wasm.map((p) => ({ out: new Float32Array(p.buffer, p.first * 4, p.count), bound: p.init.bound, path: p.path, first: p.first })), seed, stateAfter);
+    drivePieces(seeder, wasm.map((p) => ({ out: new Float32Array(p.buffer, p.at, p.count), bound: p.init.bound, path: p.path, first: p.first })), seed, stateAfter);
   }
-  for (const p of pieces) if (!p.wasm) fillSeeded(new Float32Array(p.buffer, p.first * 4, p.count), p.init, seed, p.path, p.first);
+  for (const p of pieces) if (!p.wasm) fillSeeded(new Float32Array(p.buffer, p.at, p.count), p.init, seed, p.path, p.first);
   Atomics.store(flag, 0, ${DONE});
 } catch {
   Atomics.store(flag, 0, 2);
