@@ -28,7 +28,7 @@ import type { ParamStore } from "../runtime/params.js";
 import { PlannedCache, type PlannedSequence } from "../runtime/planned-cache.js";
 import { ROWS_KERNEL_MAX_ROWS, releaseRowsWeights, spikeRowsMatmul } from "../engine/kernels/spike-rows.js";
 import { rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } from "./decode-attention.js";
-import { compileFused, type InputIndex } from "./fused-codegen.js";
+import { compileFused, type FusedKernel, type InputIndex } from "./fused-codegen.js";
 import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorthIt, runFusedWasm } from "./fused-wasm.js";
 import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
@@ -101,7 +101,8 @@ export class OptimizedExecutor {
   readonly plan: Plan;
   private readonly slots = new Map<number, Storage>();
   private readonly neurons = new Map<number, NeuronSlots>();
-  private readonly fusedTables = new Map<string, { index: InputIndex[]; tables: (Int32Array | undefined)[]; keys: number }>();
+  /** Per fused node and mode: operand indexing, broadcast tables, and the compiled kernels (without, with a GELU tail taken off). */
+  private readonly fusedTables = new Map<string, { index: InputIndex[]; tables: (Int32Array | undefined)[]; keys: number; kernels: (FusedKernel | undefined)[] }>();
   private staticsReady = false;
   /** Elementwise programs compiled for the vector machine (null: it cannot run them), by node and operand kinds. */
   private readonly fusedWasm = new Map<string, FusedWasm | null>();
@@ -557,7 +558,8 @@ export class OptimizedExecutor {
           tables.push(keys < 0 ? broadcastOffsets(s, outAligned) : broadcastOffsetsInto(s, outAligned, prev ?? new Int32Array(numel(p.shape))));
         }
       }
-      plan = { index, tables, keys };
+      // (a decoding step rebuilds the tables, not the kernels, unless the indexing changed)
+      plan = { index, tables, keys, kernels: plan && plan.index.join() === index.join() ? plan.kernels : [] };
       this.fusedTables.set(key, plan);
     }
     const ins = node.inputs.map((i) => this.view(i, t).data as Float32Array);
@@ -569,7 +571,7 @@ export class OptimizedExecutor {
     const arg = last.args[0];
     const geluTail = wasm && program.length > 1 && last.op === "gelu" && arg !== undefined && "tmp" in arg && arg.tmp === program.length - 2;
     const body = geluTail ? program.slice(0, -1) : program;
-    if (!(wasm && t < 0 && this.fusedOnWasm(node, body, ins, plan.tables, o.shape, out))) compileFused(body, plan.index)(ins, plan.tables, out);
+    if (!(wasm && t < 0 && this.fusedOnWasm(node, body, ins, plan.tables, o.shape, out))) (plan.kernels[geluTail ? 1 : 0] ??= compileFused(body, plan.index))(ins, plan.tables, out);
     if (geluTail) wasmGeluInto(out, out, this.threads);
   }
 
