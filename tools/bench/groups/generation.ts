@@ -15,7 +15,8 @@
  */
 import * as os from "node:os";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
-import { rowTimesLevels, rowTimesLevelsT, rowsTimesLevelsWasm } from "../../../interpreter/optimized/decode-attention.js";
+import { rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } from "../../../interpreter/optimized/decode-attention.js";
+import { PlannedCache } from "../../../interpreter/runtime/planned-cache.js";
 import { Generator, type GeneratorOptions, sampleToken } from "../../../interpreter/generate/generator.js";
 import { loadModel } from "../../../models/tasks.js";
 import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
@@ -97,10 +98,13 @@ async function model(ctx: BenchContext, name: string, promptText: string, steps:
  * The attention of one decoding step of decoder-base at `positions` cached positions: per
  * layer (12), 48 (4 steps × 12 heads) query rows against int8 keys [positions, 64], then 48
  * probability rows against int8 values [positions, 64]; the WebAssembly kernels the executor
- * runs (decode-attention.ts rowsTimesLevelsWasm, one call per layer and product) against the
- * JavaScript loops they replaced (same bits, checked).
+ * runs, reading the key/value caches where they are stored (decode-attention.ts
+ * rowsTimesCache, one call per layer and product, on runtime/planned-cache.ts caches in the
+ * module's memory), against the same kernels with each cache copied into the module's memory
+ * per call (rowsTimesLevelsWasm: what a step did before the caches lived there) and against
+ * the JavaScript loops per head. Same bits, checked.
  */
-function attentionRow(ctx: BenchContext, positions: number, runs: number): BenchRow {
+function attentionRows(ctx: BenchContext, positions: number, runs: number): BenchRow[] {
   const e = 64;
   const layers = 12;
   const heads = 48;
@@ -109,40 +113,59 @@ function attentionRow(ctx: BenchContext, positions: number, runs: number): Bench
   const p = randomF32(heads * positions, rand);
   const keys = randomSpikes(heads * positions * e, 0.5, rand);
   const values = randomSpikes(heads * positions * e, 0.5, rand);
-  const s1 = new Float32Array(heads * positions);
-  const o1 = new Float32Array(heads * e);
-  const s2 = new Float32Array(heads * positions);
-  const o2 = new Float32Array(heads * e);
-  const ours = () => {
-    for (let l = 0; l < layers; l++) {
-      rowsTimesLevelsWasm("nt", q, e, keys, positions, heads, s1);
-      rowsTimesLevelsWasm("nn", p, positions, values, e, heads, o1);
-    }
-  };
-  const kernels = () => {
-    for (let l = 0; l < layers; l++)
-      for (let b = 0; b < heads; b++) {
-        rowTimesLevelsT(q, b * e, e, keys, b * positions * e, positions, s2, b * positions);
-        rowTimesLevels(p, b * positions, positions, values, b * positions * e, e, o2, b * e);
+  const keyCache = new PlannedCache(true, -2, { limit: 1024 });
+  const valueCache = new PlannedCache(true, -2, { limit: 1024 });
+  keyCache.append(keys, [heads, positions, e]);
+  valueCache.append(values, [heads, positions, e]);
+  const outs = () => ({ s: new Float32Array(heads * positions), o: new Float32Array(heads * e) });
+  const [inPlace, copied, loops] = [outs(), outs(), outs()];
+  const variants: Record<"inPlace" | "copied" | "loops", () => void> = {
+    inPlace: () => {
+      for (let l = 0; l < layers; l++) {
+        rowsTimesCache("nt", q, e, keyCache, positions, heads, inPlace.s, true);
+        rowsTimesCache("nn", p, positions, valueCache, e, heads, inPlace.o, true);
       }
+    },
+    copied: () => {
+      for (let l = 0; l < layers; l++) {
+        rowsTimesLevelsWasm("nt", q, e, keys, positions, heads, copied.s);
+        rowsTimesLevelsWasm("nn", p, positions, values, e, heads, copied.o);
+      }
+    },
+    loops: () => {
+      for (let l = 0; l < layers; l++)
+        for (let b = 0; b < heads; b++) {
+          rowTimesLevelsT(q, b * e, e, keys, b * positions * e, positions, loops.s, b * positions);
+          rowTimesLevels(p, b * positions, positions, values, b * positions * e, e, loops.o, b * e);
+        }
+    },
   };
-  const a: number[] = [];
-  const k: number[] = [];
-  const aCpu: number[] = [];
-  const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+  const ms = { inPlace: [] as number[], copied: [] as number[], loops: [] as number[] };
+  const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    let t0 = performance.now();
-    ours();
-    a.push(performance.now() - t0);
-    aCpu.push(cpuMs(process.cpuUsage(c0)));
-    t0 = performance.now();
-    kernels();
-    k.push(performance.now() - t0);
+    for (const k of ["inPlace", "copied", "loops"] as const) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      variants[k]();
+      ms[k].push(performance.now() - t0);
+      if (k === "inPlace") {
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1000);
+      }
+    }
   }
+  keyCache.release();
+  valueCache.release();
   ctx.step(`attention at ${positions} positions`);
-  const same = s1.every((v, i) => Object.is(v, s2[i])) && o1.every((v, i) => Object.is(v, o2[i]));
-  return { name: `decoding attention per token, decoder-base shapes, ${positions} cached positions (WebAssembly, one thread)`, shape: null, rate: 0.5, vs: "JavaScript loops per head", ratio: median(k) / median(a), spike_ms: Number(median(a).toFixed(2)), cpu_ms: Number(median(aCpu).toFixed(2)), base_ms: Number(median(k).toFixed(2)), identical_outputs: same, load_average: Number(os.loadavg()[0]!.toFixed(2)) };
+  const eq = (a: Float32Array, b: Float32Array) => a.every((v, i) => Object.is(v, b[i]));
+  const same = eq(inPlace.s, loops.s) && eq(inPlace.o, loops.o) && eq(copied.s, loops.s) && eq(copied.o, loops.o);
+  const ours = median(ms.inPlace);
+  const common = { shape: null, rate: 0.5, spike_ms: Number(ours.toFixed(2)), cpu_ms: Number(median(cpu).toFixed(2)), identical_outputs: same, load_average: Number(os.loadavg()[0]!.toFixed(2)) };
+  const name = `decoding attention per token, decoder-base shapes, ${positions} cached positions (WebAssembly, cache read in place, one thread)`;
+  return [
+    { name, vs: "the same kernels, each cache copied into the module's memory per call", ratio: median(ms.copied) / ours, base_ms: Number(median(ms.copied).toFixed(2)), ...common },
+    { name, vs: "JavaScript loops per head", ratio: median(ms.loops) / ours, base_ms: Number(median(ms.loops).toFixed(2)), ...common },
+  ];
 }
 
 registerGroup("generation", async (ctx) => {
@@ -152,7 +175,7 @@ registerGroup("generation", async (ctx) => {
   const rows: BenchRow[] = [];
   rows.push(...(await model(ctx, "decoder-small", "In the beginning God created", quick ? { cached: 20, uncached: 5, reference: 5 } : { cached: 64, uncached: 16, reference: 16 })));
   rows.push(...(await model(ctx, "decoder-base", "The spiking", quick ? { cached: 4, uncached: 2, reference: 2 } : { cached: 24, uncached: 3, reference: 3 })));
-  rows.push(attentionRow(ctx, 128, quick ? 3 : 7), attentionRow(ctx, 1024, quick ? 1 : 3));
+  rows.push(...attentionRows(ctx, 128, quick ? 3 : 7), ...attentionRows(ctx, 1024, quick ? 1 : 3));
   for (const r of rows) if (r["identical_tokens_and_logits"] === false || r["identical_outputs"] === false) ctx.log(`WARNING: ${r.name} vs ${r.vs}: tokens or logits differ`);
   return rows;
 });
