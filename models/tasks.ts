@@ -14,6 +14,8 @@ import { compileEntry, resolveEntry } from "../interpreter/compile.js";
 import { Program } from "../interpreter/checker/program.js";
 import { type RunTimings, runSpec, timed } from "../interpreter/run.js";
 import { ParamStore, gatheredRows } from "../interpreter/runtime/params.js";
+import { rememberJobs, rememberedJobs } from "../interpreter/runtime/param-list.js";
+import { type SeedJob, prefillOnThread } from "../interpreter/runtime/seed-threads.js";
 import { type LoadedWeights, type WeightsTarget, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
 import { CLASSIFIER_MAPPING, DECODER_MAPPING, ENCODER_MAPPING, MLM_MAPPING, MLM_UNTIED_MAPPING } from "./spikelm/mapping.js";
@@ -237,6 +239,11 @@ export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | 
   }
   const { timings } = opts;
   const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
+  // A seeded model: its weights (as seeded last time) start seeding on another thread now,
+  // during the compile; the store takes those the compile asks for (runtime/param-list.ts).
+  const seededKey = m.weightsSource === undefined && m.weights === undefined ? JSON.stringify({ spec: m.info.spec, entry: m.info.entry, args: m.info.args }) : undefined;
+  const remembered = seededKey === undefined ? undefined : rememberedJobs(seededKey);
+  const prefill = remembered ? prefillOnThread(remembered, m.seed) : undefined;
   const compiled = timed(timings, "compile", () => compileEntry(req));
   // The file is checked against this compile: no second compile for the parameter list.
   // A model object without a weights source (e.g. `{ ...loadModel(...), weights: undefined,
@@ -247,7 +254,8 @@ export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | 
       // One forward, its store private to it: embedding tables are seeded only at the rows it gathers.
       const onlyRows = gatheredRows(compiled.graph, inputs);
       // The model's weights are read, not copied: nothing in one forward changes a weight.
-      const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, weights, { seed: m.seed, source: m.weightsSource, onlyRows, adopt: true }));
+      const onSeeded = seededKey === undefined ? undefined : (jobs: readonly SeedJob[]) => rememberJobs(seededKey, jobs);
+      const params = timed(timings, "params", () => ParamStore.create(compiled.graph.params, weights, { seed: m.seed, source: m.weightsSource, onlyRows, adopt: true, prefill, onSeeded }));
       return { output: runSpec({ ...req, weights, compiled, params, timings }).output };
     },
   };

@@ -9,7 +9,7 @@
 import { closest } from "../checker/suggest.js";
 import { declareFiniteWeights, knownFinite } from "../engine/kernels/spike-matmul.js";
 import type { Init } from "../engine/random.js";
-import { seededValues } from "./seed-threads.js";
+import { type Prefill, type SeedJob, prefillStats, seedThreadStats, seededValues } from "./seed-threads.js";
 import { type F32Tensor, type Tensor, f32, numel, sameShape, shapeString } from "../engine/tensor.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, ParamSpec } from "../ir/graph.js";
@@ -38,6 +38,14 @@ export interface ParamStoreOptions {
    * while the caller keeps them (models/tasks.ts runModel). A BERT-base file is 440 MB.
    */
   readonly adopt?: boolean;
+  /**
+   * Tensors already being seeded on another thread (seed-threads.ts, prefillOnThread): a
+   * parameter seeded here takes the prefilled tensor of the same path, size, init and seed
+   * instead of seeding its own (the same values: they depend on nothing else).
+   */
+  readonly prefill?: Prefill;
+  /** Told which tensors were seeded whole (what a later prefill of this model can start with: param-list.ts). */
+  readonly onSeeded?: (jobs: readonly SeedJob[]) => void;
 }
 
 export class ParamStore {
@@ -77,7 +85,18 @@ export class ParamStore {
         entries.set(spec.path, { spec, tensor: f32([0]) });
       }
     }
-    const values = seededValues(seeded.map((spec) => ({ path: spec.path, init: spec.init as Init, size: numel(spec.shape), rows: rowsOf(spec, opts.onlyRows?.get(spec.path)) })), seed);
+    const jobs: SeedJob[] = seeded.map((spec) => ({ path: spec.path, init: spec.init as Init, size: numel(spec.shape), rows: rowsOf(spec, opts.onlyRows?.get(spec.path)) }));
+    opts.onSeeded?.(jobs.filter((j) => !j.rows));
+    const prefilled = prefilledValues(opts.prefill, jobs, seed);
+    const rest = jobs.flatMap((j, i) => (prefilled[i] ? [] : [i]));
+    const made = seededValues(rest.map((i) => jobs[i]!), seed);
+    // Tensors prefilled during the compile were seeded on the other thread too.
+    if (prefillStats.tensors > 0) {
+      seedThreadStats.pieces += prefillStats.tensors;
+      seedThreadStats.filledByThread = true;
+    }
+    const values = prefilled.slice();
+    for (const [k, i] of rest.entries()) values[i] = made[k];
     for (const [i, spec] of seeded.entries()) {
       entries.set(spec.path, { spec, tensor: f32(spec.shape, values[i]!) });
       if (seededFinite(spec.init as Init)) declareFiniteWeights(values[i]!);
@@ -148,6 +167,37 @@ export function gatheredRows(graph: Graph, inputs: ReadonlyMap<string, Tensor>):
   visit(graph.nodes);
   for (const path of otherUse) rows.delete(path);
   return rows;
+}
+
+/**
+ * For each job, the prefilled tensor seeded exactly as it would be here (same path, size,
+ * init and seed, the whole tensor), once the thread is done; undefined for the others (and
+ * for all when the thread failed).
+ */
+function prefilledValues(prefill: Prefill | undefined, jobs: readonly SeedJob[], seed: number): (Float32Array | undefined)[] {
+  prefillStats.tensors = 0;
+  prefillStats.values = 0;
+  if (!prefill || prefill.seed !== seed) return jobs.map(() => undefined);
+  const byPath = new Map(prefill.jobs.map((j, i) => [j.path, i]));
+  const matches = jobs.map((j) => {
+    const i = byPath.get(j.path);
+    const p = i === undefined ? undefined : prefill.jobs[i]!;
+    return p && !j.rows && !p.rows && p.size === j.size && sameInit(p.init, j.init) ? i : undefined;
+  });
+  if (matches.every((i) => i === undefined) || !prefill.wait()) return jobs.map(() => undefined);
+  return matches.map((i) => {
+    if (i === undefined) return undefined;
+    prefillStats.tensors++;
+    prefillStats.values += prefill.values[i]!.length;
+    return prefill.values[i];
+  });
+}
+
+function sameInit(a: Init, b: Init): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === "uniform") return Object.is(a.bound, (b as typeof a).bound);
+  if (a.kind === "normal") return Object.is(a.std, (b as typeof a).std);
+  return true;
 }
 
 /** The rows of a [n, width] table to seed, ascending and in range (undefined: the whole table). */

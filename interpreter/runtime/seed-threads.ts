@@ -60,7 +60,10 @@ export interface SeedOptions {
 /** Values the last `seededValues` call filled on the WebAssembly seeder. */
 export const seedWasmStats = { values: 0 };
 
-/** What the last `seededValues` call did with the other thread (tests and benches read it). */
+/**
+ * What the last `seededValues` call did with the other thread (tests and benches read it);
+ * a ParamStore adds the tensors it took from a prefill (seeded on another thread as well).
+ */
 export const seedThreadStats = { pieces: 0, filledByThread: false };
 
 /** The jobs' tensors, filled. */
@@ -130,6 +133,43 @@ function fillPieces(out: readonly Float32Array[], jobs: readonly SeedJob[], onWa
   const wasm = pieces.filter((p) => onWasm[p.job]);
   if (wasm.length > 0) fillUniformWasm(wasm.map((p) => ({ out: out[p.job]!.subarray(p.first, p.first + p.count), bound: (jobs[p.job]!.init as { bound: number }).bound, path: jobs[p.job]!.path, first: p.first })), seed);
   for (const p of pieces) if (!onWasm[p.job]) fillPiece(out, jobs, p, seed);
+}
+
+/** Tensors being seeded on another thread, started before their spec was compiled (prefillOnThread). */
+export interface Prefill {
+  readonly seed: number;
+  readonly jobs: readonly SeedJob[];
+  /** Job i's tensor (a view of one SharedArrayBuffer): valid once `wait()` returned true. */
+  readonly values: readonly Float32Array[];
+  /** Blocks until the thread is done; false if it failed or never started (then the values are not to be used). */
+  wait(): boolean;
+}
+
+/**
+ * The last prefill: values it was started with and how many of them on the WebAssembly
+ * seeder (prefillOnThread), and the tensors and values the ParamStore took from it.
+ */
+export const prefillStats = { started: 0, onWasm: 0, tensors: 0, values: 0 };
+
+/**
+ * Starts seeding whole tensors `jobs` (no `rows`) on another thread now, uniform ones on
+ * the WebAssembly seeder when it is ready: a one-shot command starts this before it
+ * compiles its spec (the jobs from a list kept from an earlier run, runtime/param-list.ts),
+ * so the seeding overlaps the compile instead of following it. Undefined where no thread can
+ * be started.
+ */
+export function prefillOnThread(jobs: readonly SeedJob[], seed: number, opts: Pick<SeedOptions, "threads" | "wasm"> = {}): Prefill | undefined {
+  const threads = opts.threads ?? Math.min(2, platform.availableParallelism());
+  if (threads < 2 || jobs.length === 0 || jobs.some((j) => j.rows)) return undefined;
+  const module = opts.wasm !== false && seedWasmReady() ? seedWasmModule() : null;
+  const values = slab(jobs.map((j) => j.size), true);
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const pieces = jobs.map((j, i) => ({ job: i, first: 0, count: j.size, buffer: values[i]!.buffer, at: values[i]!.byteOffset, init: j.init, path: j.path, wasm: module !== null && j.init.kind === "uniform" && wasmSeedable(j.init.bound) }));
+  if (!startFiller(pieces, seed, flag, module)) return undefined;
+  prefillStats.started = pieces.reduce((a, p) => a + p.count, 0);
+  prefillStats.onWasm = pieces.reduce((a, p) => a + (p.wasm ? p.count : 0), 0);
+  let done: boolean | undefined;
+  return { seed, jobs, values, wait: () => (done ??= finished(flag)) };
 }
 
 /** Blocks until the other thread is done; false if it did not start in time, failed or did not finish. */

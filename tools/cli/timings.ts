@@ -9,7 +9,7 @@
 import { initSpikeKernels, setPackedCacheLimit, spikeKernelCalls, weightScanStats } from "../../interpreter/engine/kernels/spike-matmul.js";
 import { executorStats } from "../../interpreter/optimized/executor.js";
 import { startSeedWasm } from "../../interpreter/runtime/seed-wasm.js";
-import { seedThreadStats, seedWasmStats } from "../../interpreter/runtime/seed-threads.js";
+import { prefillStats, seedThreadStats, seedWasmStats } from "../../interpreter/runtime/seed-threads.js";
 import { wasmNeuronStats } from "../../interpreter/optimized/neuron-wasm.js";
 import type { RunTimings } from "../../interpreter/run.js";
 
@@ -62,8 +62,9 @@ export async function startKernels(): Promise<KernelStart> {
 const STAGES = ["startup", "kernels", "model", "compile", "optimize", "params", "forward"] as const;
 
 /**
- * `timings: startup 310 ms, kernels 95 ms, ..., total 2410 ms, cpu 3050 ms; seeded on wasm:
- * 85017600 values (2 threads); spike matmuls:
+ * `timings: startup 310 ms, kernels 95 ms, ..., total 2410 ms, cpu 3050 ms; seeded during the
+ * compile: 85017600 values (85017600 of 85411584 started on wasm); seeded on wasm: 0 values;
+ * spike matmuls:
  * 84 wasm, 0 js; neuron steps: 96 wasm, 0 reference; weight-only values: 0 elements; weight
  * elements scanned: 0` (stages not run are left out): where the time went, and what the
  * forward actually ran: kernel calls per backend, neuron steps on WebAssembly and on the
@@ -74,6 +75,7 @@ export function timingsLine(t: CommandTimings): string {
   const parts = STAGES.filter((s) => t[s] !== undefined).map((s) => `${s} ${Math.round(t[s]!)} ms`);
   const cpu = process.cpuUsage();
   const kernels =
+    `seeded during the compile: ${prefillStats.values} values (${prefillStats.onWasm} of ${prefillStats.started} started on wasm); ` +
     `seeded on wasm: ${seedWasmStats.values} values${seedThreadStats.filledByThread ? " (2 threads)" : ""}; spike matmuls: ${spikeKernelCalls.wasm} wasm, ${spikeKernelCalls.js} js; neuron steps: ${wasmNeuronStats.runs} wasm, ${executorStats.referenceNeuronSteps} reference; ` +
     `weight-only values: ${executorStats.weightOnlyElements} elements; weight elements scanned: ${weightScanStats.elements}`;
   return `timings: ${parts.join(", ")}, total ${Math.round(performance.now())} ms, cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms; ${kernels}`;
