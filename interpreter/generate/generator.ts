@@ -10,7 +10,9 @@
  * executor per number of new positions, planned once for the model's context (the nodes
  * whose axis grows with the positions held at full length, run at the current one), so a
  * decoding step allocates no tensor memory and the weights are packed once; the key/value
- * caches are runtime/planned-cache.ts, read by the spike kernels as int8 levels. `optimize:
+ * caches are runtime/planned-cache.ts: int8 levels in the WebAssembly module's memory with
+ * room reserved in blocks up to `maxContext`, appended in place and read in place by the
+ * decoding attention (optimized/decode-attention.ts rowsTimesCache). `optimize:
  * false` runs the reference interpreter (its caches are runtime/spike-cache.ts); both give
  * the same logits bit for bit (test/generate.test.ts).
  */

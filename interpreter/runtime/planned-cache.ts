@@ -16,7 +16,8 @@
  * `stride` elements between batch matrices; they are never copied per step. The cache also
  * knows whether it holds a NAN_LEVEL (checked on the new positions only), so the attention
  * need not search the whole cache for one. Readers that want the plain row-major tensor take
- * `contents()`, a packed copy when the blocks have room left (made once per append, on demand).
+ * `contents()`, a packed copy when the blocks have room left (made on demand, once per append,
+ * and dropped at the next one: a prompt's products read it, decoding steps never make it).
  */
 import { NAN_LEVEL } from "../engine/levels.js";
 import { numel } from "../engine/tensor.js";
@@ -94,6 +95,9 @@ export class PlannedCache implements CacheContents {
     for (let o = 0; o < this.outer; o++) data.set(src.subarray(o * add, (o + 1) * add) as never, o * stride + L * this.inner);
     if (this.int8 && !this.nan) this.nan = (src as Int8Array).indexOf(NAN_LEVEL) >= 0;
     this.dims = shape.map((d, i) => (i === ax ? L + n : d));
+    // A packed copy is made for the run that appended (a prompt's products); not kept beyond it.
+    this.packed = undefined;
+    this.packedFor = -1;
   }
 
   /** Makes room for `needed` positions per block, keeping the first `L`. */
@@ -165,7 +169,7 @@ export class PlannedCache implements CacheContents {
     if (this.outer === 1 || L === this.room) return data.subarray(0, numel(this.dims));
     if (this.packedFor !== L) {
       const size = this.outer * L * this.inner;
-      if (!this.packed || this.packed.length < size) this.packed = this.int8 ? new Int8Array(this.outer * this.room * this.inner) : new Float32Array(this.outer * this.room * this.inner);
+      this.packed = this.int8 ? new Int8Array(size) : new Float32Array(size);
       for (let o = 0; o < this.outer; o++) this.packed.set(data.subarray(o * this.stride, o * this.stride + L * this.inner) as never, o * L * this.inner);
       this.packedFor = L;
     }
