@@ -9,6 +9,7 @@ import { platform } from "#platform";
 import { utf8 } from "../platform/platform.js";
 import type { Decl, ImportDecl, SpkFile } from "../../grammar/ast.js";
 import { parse } from "../../grammar/parse.js";
+import { cachedParse } from "./parse-cache.js";
 import { type Diagnostic, LineIndex } from "../../grammar/source.js";
 
 const path = platform.path;
@@ -65,7 +66,9 @@ export class Program {
     if (done) return done;
     const text = this.host.read(abs);
     if (text === undefined) return undefined;
-    const { file: ast, diagnostics } = parse(text, abs);
+    // Files read from disk (a command's spec and the stdlib) through the parse cache; an
+    // editor's unsaved documents (the LSP's host) are parsed as they are.
+    const { file: ast, diagnostics } = this.host === diskHost ? cachedParse(text, abs) : parse(text, abs);
     const importTargets: (string | undefined)[] = [];
     const parsed: ParsedFile = { uri: abs, text, ast, lines: new LineIndex(text), parseDiagnostics: diagnostics, importTargets };
     this.files.set(abs, parsed);

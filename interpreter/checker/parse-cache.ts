@@ -1,0 +1,79 @@
+/**
+ * `parse` (grammar/parse.ts) from a cache when this very text was parsed by this very grammar
+ * before: a one-shot command parses the model's spec and the stdlib every time, and building
+ * the parser and lexer and running them cold was ~0.14 s of classifier-base's compile (a
+ * quarter of it), where reading the syntax tree back is a JSON.parse.
+ *
+ * One file per spec (by its URI) in node_modules/.cache/spikelm/ (next to the CLI bundle and
+ * the kernels' binaries): the grammar's version (a hash of every grammar/ source file), the
+ * text itself, and the tree. A cached tree is used only when both match exactly; only a
+ * parse without diagnostics whose tree survives JSON unchanged (compared key by key, -0 and
+ * all) is kept. Where the folder or the grammar sources cannot be read, or the folder cannot
+ * be written, every file is parsed.
+ */
+import { platform } from "#platform";
+import { type ParseResult, parse } from "../../grammar/parse.js";
+import { fnv1a32 } from "../engine/random.js";
+
+const cacheDir = () => platform.path.join(platform.repoRoot, "node_modules", ".cache", "spikelm");
+
+let grammar: string | null | undefined;
+/** A hash of the grammar's sources (null: unreadable, so nothing is cached). */
+function grammarVersion(): string | null {
+  if (grammar !== undefined) return grammar;
+  try {
+    const dir = platform.path.join(platform.repoRoot, "grammar");
+    const names = platform.readDir(dir).filter((e) => e.file).map((e) => e.name).sort();
+    if (names.length === 0) return (grammar = null);
+    const parts = names.map((n) => `${n}:${fnv1a32(platform.readBytes(platform.path.join(dir, n))).toString(16)}`);
+    grammar = `${parts.length}/${fnv1a32(new TextEncoder().encode(parts.join(","))).toString(16)}`;
+  } catch {
+    grammar = null;
+  }
+  return grammar;
+}
+
+/** Deep equality of JSON-shaped values: the same keys, and numbers by Object.is. */
+function sameTree(a: unknown, b: unknown): boolean {
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return Object.is(a, b);
+  if (Array.isArray(a) !== Array.isArray(b) || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameTree((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** What the last `cachedParse` did (tests read it). */
+export const parseCacheStats = { hits: 0, parsed: 0 };
+
+/** `parse(text, uri)`, read back from the cache when it holds this text under this grammar. */
+export function cachedParse(text: string, uri: string): ParseResult {
+  const version = grammarVersion();
+  const dir = cacheDir();
+  if (version === null || !platform.exists(dir)) {
+    parseCacheStats.parsed++;
+    return parse(text, uri);
+  }
+  const file = platform.path.join(dir, `ast-${fnv1a32(new TextEncoder().encode(uri)).toString(16)}.json`);
+  try {
+    if (platform.exists(file)) {
+      const c = JSON.parse(new TextDecoder().decode(platform.readBytes(file))) as { version?: unknown; uri?: unknown; text?: unknown; tree?: unknown };
+      if (c.version === version && c.uri === uri && c.text === text && c.tree !== null && typeof c.tree === "object") {
+        parseCacheStats.hits++;
+        return { file: c.tree as ParseResult["file"], diagnostics: [] };
+      }
+    }
+  } catch {
+    // unreadable or damaged: parse, and replace it
+  }
+  parseCacheStats.parsed++;
+  const result = parse(text, uri);
+  if (result.diagnostics.length === 0) {
+    try {
+      const json = JSON.stringify({ version, uri, text, tree: result.file });
+      if (sameTree((JSON.parse(json) as { tree: unknown }).tree, result.file)) platform.writeAtomic(file, json);
+    } catch {
+      // read-only: nothing kept
+    }
+  }
+  return result;
+}
