@@ -117,6 +117,17 @@ describe("the CLI's code cache, spawned", () => {
     expect(run(classify).trace).toEqual(["accepted"]);
   });
 
+  it("runs a command that loads a package at run time (fmt: prettier) from the cache as well", () => {
+    const spec = path.join(REPO, "stdlib/layers.spk");
+    fs.rmSync(cacheFile(BUNDLE, "fmt"), { force: true });
+    const first = run(["fmt", "--check", spec]);
+    expect({ code: first.code, trace: first.trace }).toEqual({ code: 0, trace: ["absent", "wrote"] });
+    const second = run(["fmt", "--check", spec]);
+    const said = (err: string) => err.replace(/^code cache: .*\n/gm, "");
+    expect({ code: second.code, trace: second.trace, err: said(second.err) }).toEqual({ code: 0, trace: ["accepted"], err: said(first.err) });
+    expect(said(second.err)).toMatch(/already formatted/);
+  });
+
   it("is not written by a failed command", () => {
     fs.rmSync(file(), { force: true });
     const r = run(["classify", "--model", "classifier-nope", "x"]);

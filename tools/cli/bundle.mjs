@@ -83,6 +83,10 @@ async function build(esbuild, tmp, tmpInputs) {
     platform: "node",
     format: "cjs",
     target: "node20",
+    // import() of a package becomes require(): a script compiled from V8's code cache loses
+    // its dynamic-import callback in Node 20 (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), and
+    // the packages loaded this way (prettier, wabt) all have CommonJS entry points.
+    supported: { "dynamic-import": false },
     outfile: tmp,
     external: EXTERNAL,
     plugins: [ownUrlPlugin()],

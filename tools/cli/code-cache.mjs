@@ -109,8 +109,8 @@ export function loadBundle(bundle, command, trace = () => {}) {
   const script = new vm.Script(wrapped, {
     filename: bundle,
     cachedData: found.data,
-    // import() in the bundle (prettier, wabt, node:worker_threads) resolves as in any module.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    // No importModuleDynamically: a script compiled from the cache loses it in Node 20
+    // (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so the bundle has no import() (bundle.mjs).
   });
   const status = found.status !== "usable" ? found.status : script.cachedDataRejected ? "rejected" : "accepted";
   trace(status);
