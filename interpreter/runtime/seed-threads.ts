@@ -6,7 +6,7 @@
  *
  * Synchronous on purpose (ParamStore.create is): the other thread writes into shared memory
  * and the caller blocks on an Atomics flag once its own share is done. Tensors the other
- * thread fills are backed by a SharedArrayBuffer each; everything else is ordinary memory.
+ * thread fills are views of one SharedArrayBuffer; the caller's, of one ArrayBuffer.
  * Where no thread can be started (one core, a page without cross-origin isolation) or the
  * thread fails, the caller fills everything itself.
  *
