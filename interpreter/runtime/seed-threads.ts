@@ -152,15 +152,18 @@ export interface Prefill {
 export const prefillStats = { started: 0, onWasm: 0, tensors: 0, values: 0 };
 
 /**
- * Starts seeding whole tensors `jobs` (no `rows`) on another thread now, uniform ones on
- * the WebAssembly seeder when it is ready: a one-shot command starts this before it
+ * Starts seeding the uniform ones of whole tensors `jobs` (no `rows`) on another thread now,
+ * on the WebAssembly seeder when it is ready: a one-shot command starts this before it
  * compiles its spec (the jobs from a list kept from an earlier run, runtime/param-list.ts),
- * so the seeding overlaps the compile instead of following it. Undefined where no thread can
- * be started.
+ * so the seeding overlaps the compile instead of following it. Normal tensors are left to
+ * the store (a normal value costs six uniform ones in JavaScript: mlm-base's 23 M-value word
+ * table, tied to its decoder, is better split between both threads after the compile).
+ * Undefined where no thread can be started or there is nothing to start.
  */
-export function prefillOnThread(jobs: readonly SeedJob[], seed: number, opts: Pick<SeedOptions, "threads" | "wasm"> = {}): Prefill | undefined {
+export function prefillOnThread(allJobs: readonly SeedJob[], seed: number, opts: Pick<SeedOptions, "threads" | "wasm"> = {}): Prefill | undefined {
   const threads = opts.threads ?? Math.min(2, platform.availableParallelism());
-  if (threads < 2 || jobs.length === 0 || jobs.some((j) => j.rows)) return undefined;
+  const jobs = allJobs.filter((j) => !j.rows && j.init.kind === "uniform");
+  if (threads < 2 || jobs.length === 0) return undefined;
   const module = opts.wasm !== false && seedWasmReady() ? seedWasmModule() : null;
   const values = slab(jobs.map((j) => j.size), true);
   const flag = new Int32Array(new SharedArrayBuffer(4));
