@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initSpikeKernels } from "../interpreter/engine/kernels/spike-matmul.js";
+import { initSpikeKernels, weightScanStats } from "../interpreter/engine/kernels/spike-matmul.js";
 import { streamFor } from "../interpreter/engine/random.js";
 import { Generator, type GeneratorOptions, sampleToken } from "../interpreter/generate/generator.js";
 import { UserError } from "../interpreter/io/errors.js";
@@ -189,6 +189,16 @@ describe("generation on the optimized executor", () => {
       expect(opt.tokens).toEqual(ref.tokens);
       expect(opt.logits).toEqual(ref.logits);
     }
+  });
+
+  it("a prompt longer than the few-rows kernel's 16 tokens: neither the prompt nor the decoding steps scan a weight for non-finite values (the store declared them finite; the prompt's release keeps that)", () => {
+    const m = loadModel("generate", { model: "decoder-small" });
+    const g = new Generator({ file: m.info.spec, entry: m.info.entry, args: m.info.args, weights: m.weights, maxContext: m.info.context });
+    const before = weightScanStats.elements;
+    let logits = g.feed(m.tokenizer.encode("In the beginning God created the heaven"));
+    expect(g.length).toBeGreaterThan(16);
+    for (let i = 0; i < 3; i++) logits = g.feed([sampleToken(logits, { temperature: 0, topK: 0, uniform: () => 0 })]);
+    expect(weightScanStats.elements - before).toBe(0);
   });
 
   it("chunks of several tokens after decoding started, and a reset: optimized == reference", () => {

@@ -14,7 +14,7 @@ import { matmulInto } from "../engine/fast/matmul.js";
 import { matmulNtInto } from "../engine/fast/matmul-nt.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
-import { type SpikeBackend, type SpikeVariant, denseTimesSpike, denseTimesSpikeT, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
+import { type SpikeBackend, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
@@ -264,7 +264,10 @@ export class OptimizedExecutor {
       if (!p.isStatic) continue;
       const b = this.slots.get(p.node.id);
       if (b instanceof Float32Array) {
+        // Kept for another executor on the same parameters, a weight also stays known finite.
+        const finite = opts.keepRowsWeights === true && knownFinite(b);
         releasePackedWeights(b);
+        if (finite) declareFiniteWeights(b);
         if (!opts.keepRowsWeights) releaseRowsWeights(b);
       }
     }

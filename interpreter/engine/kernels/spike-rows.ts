@@ -16,6 +16,7 @@
  * kernel skips zero levels; the non-finite weights are listed once, when they are copied).
  */
 import { NAN_LEVEL } from "../levels.js";
+import { knownFinite, weightScanStats } from "./spike-matmul.js";
 import { wasmAccess, type WasmAccess } from "./wasm-backend.js";
 import { ROWS_COLUMN_STEP } from "./wasm-rows-wat.js";
 
@@ -98,7 +99,13 @@ function store(w: WasmAccess, W: Float32Array, K: number, N: number, layout: "kn
   }
   const f = w.views.f32;
   if (ld !== N) for (let k = 0; k < K; k++) f.fill(0, base + k * ld + N, base + (k + 1) * ld);
-  const any = w.rows.count_nonfinite(off, K * ld) > 0;
+  // A weight known finite (the parameter store made it, a loader checked it) is not scanned.
+  let any = false;
+  if (!knownFinite(W)) {
+    any = w.rows.count_nonfinite(off, K * ld) > 0;
+    weightScanStats.arrays++;
+    weightScanStats.elements += K * N;
+  }
   const s: Stored = { off, K, N, ld, layout, length: W.length, nonFinite: any ? nonFinite(W, K, N, layout) : new Int32Array(0) };
   stored.set(W, s);
   collected.register(W, off, s);
