@@ -15,7 +15,9 @@ import { Program } from "../interpreter/checker/program.js";
 import { REPO } from "./helpers.js";
 
 const CACHE = path.join(REPO, "node_modules", ".cache", "spikelm");
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-parse-cache-"));
+// Specs of the repository are cached (the folder is under it); those elsewhere are not.
+const TMP = fs.mkdtempSync(path.join(REPO, "node_modules", ".cache", "spikelm-parse-cache-test-"));
+const OUTSIDE = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-parse-cache-"));
 const cacheFileOf = (uri: string) => path.join(CACHE, `ast-${fnv1a32(new TextEncoder().encode(uri)).toString(16)}.json`);
 const made: string[] = [];
 /** A uri of this test's own (its cache file is removed afterwards). */
@@ -27,6 +29,7 @@ function uri(name: string): string {
 afterAll(() => {
   for (const f of made) fs.rmSync(f, { force: true });
   fs.rmSync(TMP, { recursive: true, force: true });
+  fs.rmSync(OUTSIDE, { recursive: true, force: true });
 });
 
 const neuron = (name: string, input: string) => `neuron ${name}(tau = 0.5) {\n  state u = 0\n  step(x) {\n    u = tau * u + ${input}\n    emit heaviside(u - 1)\n  }\n}\n`;
@@ -87,6 +90,15 @@ describe("cachedParse", () => {
       fs.writeFileSync(cacheFileOf(u), damaged);
       expect(cachedParse(text, u)).toEqual(parse(text, u));
     }
+  });
+
+  it("keeps nothing for a spec outside the repository (a temporary folder would grow the cache without bound)", () => {
+    const u = path.join(OUTSIDE, "elsewhere.spk");
+    made.push(cacheFileOf(u));
+    const { a, b, hits, parsed } = twice(neuron("F", "x"), u);
+    expect({ hits, parsed }).toEqual({ hits: 0, parsed: 2 });
+    expect(fs.existsSync(cacheFileOf(u))).toBe(false);
+    expect(b).toEqual(a);
   });
 
   it("is what a Program reading from disk uses (and an in-memory host does not)", () => {

@@ -4,8 +4,8 @@
  * the parser and lexer and running them cold was ~0.14 s of classifier-base's compile (a
  * quarter of it), where reading the syntax tree back is a JSON.parse.
  *
- * One file per spec (by its URI) in node_modules/.cache/spikelm/ (next to the CLI bundle and
- * the kernels' binaries): the grammar's version (a hash of every grammar/ source file), the
+ * One file per spec of the repository (by its URI; specs elsewhere are parsed every time) in
+ * node_modules/.cache/spikelm/ (next to the CLI bundle and the kernels' binaries): the grammar's version (a hash of every grammar/ source file), the
  * text itself, and the tree. A cached tree is used only when both match exactly; only a
  * parse without diagnostics whose tree survives JSON unchanged (compared key by key, -0 and
  * all) is kept. Where the folder or the grammar sources cannot be read, or the folder cannot
@@ -42,6 +42,11 @@ function sameTree(a: unknown, b: unknown): boolean {
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameTree((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
+const isUnder = (file: string, dir: string) => {
+  const rel = platform.path.relative(dir, file);
+  return rel.length > 0 && !rel.startsWith("..") && !platform.path.isAbsolute(rel);
+};
+
 /** What the last `cachedParse` did (tests read it). */
 export const parseCacheStats = { hits: 0, parsed: 0 };
 
@@ -49,7 +54,9 @@ export const parseCacheStats = { hits: 0, parsed: 0 };
 export function cachedParse(text: string, uri: string): ParseResult {
   const version = grammarVersion();
   const dir = cacheDir();
-  if (version === null || !platform.exists(dir)) {
+  // Only the repository's own specs (the stdlib, the shipped models, examples): one file per
+  // spec keeps the cache bounded, where specs written to temporary folders would not be.
+  if (version === null || !isUnder(uri, platform.repoRoot) || !platform.exists(dir)) {
     parseCacheStats.parsed++;
     return parse(text, uri);
   }
