@@ -14,7 +14,7 @@ import { compileEntry, resolveEntry } from "../interpreter/compile.js";
 import { Program } from "../interpreter/checker/program.js";
 import { type RunTimings, runSpec, timed } from "../interpreter/run.js";
 import { ParamStore, gatheredRows } from "../interpreter/runtime/params.js";
-import { rememberJobs, rememberedJobs } from "../interpreter/runtime/param-list.js";
+import { listKey, rememberJobs, rememberedJobs } from "../interpreter/runtime/param-list.js";
 import { type SeedJob, prefillOnThread } from "../interpreter/runtime/seed-threads.js";
 import { type LoadedWeights, type WeightsTarget, loadWeightsFor } from "./load-weights.js";
 import { type ModelInfo, type Task, DEFAULT_MODELS, findModel, inputNames, modelParams, modelTokenizer } from "./registry.js";
@@ -241,7 +241,7 @@ export function prepareRun(m: LoadedModel, batch: Pick<Batch, "ids" | "types" | 
   const req = { file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, weightsSource: m.weightsSource, seed: m.seed, program: m.program };
   // A seeded model: its weights (as seeded last time) start seeding on another thread now,
   // during the compile; the store takes those the compile asks for (runtime/param-list.ts).
-  const seededKey = m.weightsSource === undefined && m.weights === undefined ? JSON.stringify({ spec: m.info.spec, entry: m.info.entry, args: m.info.args }) : undefined;
+  const seededKey = m.weightsSource === undefined && m.weights === undefined ? listKey(m.info.spec, m.info.entry, m.info.args) : undefined;
   const remembered = seededKey === undefined ? undefined : rememberedJobs(seededKey);
   const prefill = remembered ? prefillOnThread(remembered, m.seed) : undefined;
   const compiled = timed(timings, "compile", () => compileEntry(req));

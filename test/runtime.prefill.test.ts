@@ -6,12 +6,13 @@
  * any prefill.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Init } from "../interpreter/engine/random.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
-import { rememberJobs, rememberedJobs } from "../interpreter/runtime/param-list.js";
+import { listKey, rememberJobs, rememberedJobs } from "../interpreter/runtime/param-list.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { type Prefill, type SeedJob, prefillOnThread, prefillStats } from "../interpreter/runtime/seed-threads.js";
 import { REPO } from "./helpers.js";
@@ -70,6 +71,12 @@ describe("a prefill started before the compile", () => {
 });
 
 describe("the remembered list of seeded tensors (param-list.ts)", () => {
+  it("is kept for the repository's specs only (a spec in a temporary folder has no key)", () => {
+    expect(listKey(path.join(REPO, "models/spikelm/spikelm_encoder.spk"), "SpikeLMEncoder", {})).toBeDefined();
+    expect(listKey(path.join(REPO, "models/spikelm/spikelm_encoder.spk"), "A", {})).not.toBe(listKey(path.join(REPO, "models/spikelm/spikelm_encoder.spk"), "B", {}));
+    expect(listKey(path.join(os.tmpdir(), "m.spk"), "SpikeLMEncoder", {})).toBeUndefined();
+  });
+
   const key = `test ${process.pid} ${Date.now()}`;
   const jobs: SeedJob[] = [
     { path: "blocks.0.q.W", init: { kind: "uniform", bound: 0.036 }, size: 589824 },

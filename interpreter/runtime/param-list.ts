@@ -26,6 +26,17 @@ const isJob = (x: unknown): x is SeedJob => {
   return typeof j?.path === "string" && Number.isSafeInteger(j.size) && (j.size as number) >= 0 && isInit(j.init) && j.rows === undefined;
 };
 
+/**
+ * The key a model's list is kept under: its spec, entry and arguments; undefined (nothing
+ * kept) for a spec outside the repository (the shipped models are in it), so specs in
+ * temporary folders do not grow the cache without bound.
+ */
+export function listKey(spec: string, entry: string, args: unknown): string | undefined {
+  const rel = platform.path.relative(platform.repoRoot, spec);
+  if (rel.length === 0 || rel.startsWith("..") || platform.path.isAbsolute(rel)) return undefined;
+  return JSON.stringify({ spec, entry, args });
+}
+
 /** The whole-tensor seed jobs remembered for `key` (undefined: none, or unreadable). */
 export function rememberedJobs(key: string): SeedJob[] | undefined {
   try {
