@@ -265,6 +265,12 @@ export function buildProgram(): Command {
 
 /** Runs the command line on `argv` (process.argv's layout); the exit code goes to process.exitCode. */
 export async function runCli(argv: readonly string[]): Promise<void> {
+  // A reader that stops early (`spikelm models | head`) closes the pipe: stop quietly, as
+  // Unix tools do, instead of an unhandled EPIPE with a stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   try {
     await buildProgram().parseAsync([...argv]);
   } catch (e) {
