@@ -304,14 +304,17 @@ export function mergesFileText(merges: readonly Merge[], comment = ""): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Whether `text` looks like a merges file (its first line is the `#version` header). */
+/** A byte order mark some editors put at the start of a UTF-8 file (not part of the text). */
+const BOM = "\uFEFF";
+
+/** Whether `text` looks like a merges file (its first line is the `#version` header, after a byte order mark if any). */
 export function isMergesText(text: string): boolean {
-  return text.startsWith("#version");
+  return text.startsWith("#version") || text.startsWith(`${BOM}#version`);
 }
 
 /** A merges file's text → merges; any problem is a UserError `file:line:col: ...`. */
 export function parseMerges(text: string, file: string): Merge[] {
-  const lines = text.split("\n");
+  const lines = (text.startsWith(BOM) ? text.slice(1) : text).split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   if (!isMergesText(text)) throw new UserError(`${file}:1:1: a merges file starts with a \`${MERGES_HEADER}\` line, found ${JSON.stringify(lines[0]?.slice(0, 40) ?? "")}`, { file });
   const ids = new Map<string, number>(BYTE_CHAR.map((c, b) => [c, b]));
@@ -326,7 +329,8 @@ export function parseMerges(text: string, file: string): Merge[] {
     const [a, b] = parts as [string, string];
     const side = (t: string, col: number): number => {
       for (let i = 0; i < t.length; i++)
-        if (!CHAR_BYTE.has(t[i]!)) throw new UserError(`${where(col + i)}: ${JSON.stringify(t[i])} is not a character of the byte alphabet (GPT-2's bytes_to_unicode)`, { file });
+        if (!CHAR_BYTE.has(t[i]!))
+          throw new UserError(`${where(col + i)}: ${t[i] === "\uFFFD" ? "invalid UTF-8 (read as U+FFFD)" : JSON.stringify(t[i])}: not a character of the byte alphabet (GPT-2's bytes_to_unicode)`, { file });
       const id = ids.get(t);
       if (id === undefined) throw new UserError(`${where(col)}: unknown token ${JSON.stringify(t)}: not a byte and not made by an earlier line`, { file });
       return id;

@@ -5,7 +5,7 @@
 import { platform } from "#platform";
 import { UserError } from "../../interpreter/io/errors.js";
 import { readFileText } from "../../interpreter/io/files.js";
-import { BpeTokenizer, isMergesText, parseMerges } from "./bpe.js";
+import { BpeTokenizer, MERGES_HEADER, isMergesText, parseMerges } from "./bpe.js";
 import { ByteStreamDecoder, ByteTokenizer } from "./byte-level.js";
 import type { Tokenizer } from "./types.js";
 import { WordPieceTokenizer, type WordPieceOptions } from "./wordpiece.js";
@@ -21,6 +21,9 @@ export { BpeTokenizer } from "./bpe.js";
 export function tokenizerFromFile(file: string): BpeTokenizer | WordPieceTokenizer {
   const text = readFileText(file, "vocab file");
   if (isMergesText(text)) return new BpeTokenizer(parseMerges(text, file), `bpe(${platform.path.basename(file)})`);
+  // Neither kind: an empty file would otherwise be read as a WordPiece vocabulary without [UNK].
+  if (text.trim().length === 0)
+    throw new UserError(`${file}:1:1: the vocab file is empty: expected a byte-level BPE merges file (first line \`${MERGES_HEADER}\`) or a WordPiece vocab.txt (one token per line)`, { file });
   return WordPieceTokenizer.fromFile(file);
 }
 

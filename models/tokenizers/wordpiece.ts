@@ -16,6 +16,7 @@
 import { platform } from "#platform";
 import { UserError } from "../../interpreter/io/errors.js";
 import { readFileText } from "../../interpreter/io/files.js";
+import { isMergesText } from "./bpe.js";
 import type { SpecialIds, Tokenizer } from "./types.js";
 
 export interface WordPieceOptions {
@@ -125,6 +126,9 @@ export class WordPieceTokenizer implements Tokenizer {
   /** Loads `vocab.txt`; a missing file is a UserError naming it. */
   static fromFile(vocabPath: string, options: WordPieceOptions = {}): WordPieceTokenizer {
     const text = readFileText(vocabPath, "vocab file");
+    // A merges file handed to a WordPiece model would otherwise fail as "no [UNK] token".
+    if (isMergesText(text))
+      throw new UserError(`${vocabPath}:1:1: this is a byte-level BPE merges file (its first line is \`#version...\`), but this model needs a WordPiece vocab.txt (one token per line)`, { file: vocabPath });
     return new WordPieceTokenizer(parseVocab(text), { name: `wordpiece(${platform.path.basename(vocabPath)})`, ...options }, vocabPath);
   }
 
