@@ -11,7 +11,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { isUserError } from "../interpreter/io/errors.js";
-import { BpeTokenizer, mergesFileText, trainBpe } from "../models/tokenizers/bpe.js";
+import { BpeTokenizer, mergesFileText, printable, trainBpe } from "../models/tokenizers/bpe.js";
 import { tokenizerFromFile } from "../models/tokenizers/index.js";
 import { evalCommand } from "../tools/cli/commands/eval.js";
 import { fillMaskCommand } from "../tools/cli/commands/fill-mask.js";
@@ -54,7 +54,16 @@ describe("--vocab files a BPE model is given", () => {
 
   it("invalid UTF-8 in a merges line is named as such, at its line and column", () => {
     const f = write("badutf.txt", Buffer.concat([Buffer.from("#version: 0.2\nt h\nth "), Buffer.from([0xff, 0xfe]), Buffer.from("\n")]));
-    expect(() => tokenizerFromFile(f)).toThrow(/badutf\.txt:3:4: invalid UTF-8 \(read as U\+FFFD\): not a character of the byte alphabet/);
+    expect(() => tokenizerFromFile(f)).toThrow(/badutf\.txt:3:4: invalid UTF-8 \(read as U\+FFFD\) is not a character of the byte alphabet/);
+  });
+
+  it("a huge merges file is refused at the first line past the most merges a vocabulary holds, and a huge line at once", () => {
+    // Every pair of the 256 byte characters is a distinct two-byte token: 65,536 valid merges.
+    const chars = Array.from({ length: 256 }, (_, b) => printable(Uint8Array.of(b)));
+    const lines = ["#version: 0.2"];
+    for (const x of chars) for (const y of chars) lines.push(`${x} ${y}`);
+    expect(() => tokenizerFromFile(write("huge.txt", `${lines.join("\n")}\n`))).toThrow(/huge\.txt:65282:1: too many merges \(a vocabulary holds at most 65536 tokens\)/);
+    expect(() => tokenizerFromFile(write("wide.txt", `#version: 0.2\n${"a ".repeat(1 << 20)}\n`))).toThrow(/wide\.txt:2:1: a merge is two tokens separated by one space/);
   });
 
   it("a merges file with more or fewer merges than the model's vocabulary is refused before any forward, naming both sizes", async () => {

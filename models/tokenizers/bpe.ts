@@ -314,23 +314,29 @@ export function isMergesText(text: string): boolean {
 
 /** A merges file's text → merges; any problem is a UserError `file:line:col: ...`. */
 export function parseMerges(text: string, file: string): Merge[] {
-  const lines = (text.startsWith(BOM) ? text.slice(1) : text).split("\n");
-  if (lines[lines.length - 1] === "") lines.pop();
-  if (!isMergesText(text)) throw new UserError(`${file}:1:1: a merges file starts with a \`${MERGES_HEADER}\` line, found ${JSON.stringify(lines[0]?.slice(0, 40) ?? "")}`, { file });
+  const body = text.startsWith(BOM) ? text.slice(1) : text;
+  if (!isMergesText(text)) throw new UserError(`${file}:1:1: a merges file starts with a \`${MERGES_HEADER}\` line, found ${JSON.stringify(body.slice(0, 40).split("\n")[0])}`, { file });
   const ids = new Map<string, number>(BYTE_CHAR.map((c, b) => [c, b]));
   const madeBy = new Map<string, number>();
   const merges: Merge[] = [];
-  for (let n = 1; n < lines.length; n++) {
-    const line = lines[n]!.endsWith("\r") ? lines[n]!.slice(0, -1) : lines[n]!;
+  // Line by line without splitting the whole text: a huge file fails at its first bad line
+  // (at the latest one past the most merges a vocabulary holds) without holding every line.
+  let next = body.indexOf("\n") + 1;
+  for (let n = 1; next > 0 && next < body.length; n++) {
+    const end = body.indexOf("\n", next);
+    const raw = body.slice(next, end < 0 ? body.length : end);
+    next = end + 1;
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     const where = (col: number) => `${file}:${n + 1}:${col}`;
-    const parts = line.split(" ");
-    if (parts.length !== 2 || parts[0] === "" || parts[1] === "")
+    const space = line.indexOf(" ");
+    if (space <= 0 || space === line.length - 1 || line.indexOf(" ", space + 1) >= 0)
       throw new UserError(`${where(1)}: a merge is two tokens separated by one space, found ${JSON.stringify(line.slice(0, 60))}`, { file });
-    const [a, b] = parts as [string, string];
+    const a = line.slice(0, space);
+    const b = line.slice(space + 1);
     const side = (t: string, col: number): number => {
       for (let i = 0; i < t.length; i++)
         if (!CHAR_BYTE.has(t[i]!))
-          throw new UserError(`${where(col + i)}: ${t[i] === "\uFFFD" ? "invalid UTF-8 (read as U+FFFD)" : JSON.stringify(t[i])}: not a character of the byte alphabet (GPT-2's bytes_to_unicode)`, { file });
+          throw new UserError(`${where(col + i)}: ${t[i] === "\uFFFD" ? "invalid UTF-8 (read as U+FFFD)" : JSON.stringify(t[i])} is not a character of the byte alphabet (GPT-2's bytes_to_unicode)`, { file });
       const id = ids.get(t);
       if (id === undefined) throw new UserError(`${where(col)}: unknown token ${JSON.stringify(t)}: not a byte and not made by an earlier line`, { file });
       return id;
