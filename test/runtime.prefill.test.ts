@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Init } from "../interpreter/engine/random.js";
 import type { ParamSpec } from "../interpreter/ir/graph.js";
-import { listKey, rememberJobs, rememberedJobs } from "../interpreter/runtime/param-list.js";
+import { MAX_REMEMBERED_VALUES, listKey, rememberJobs, rememberedJobs } from "../interpreter/runtime/param-list.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { type Prefill, type SeedJob, prefillOnThread, prefillStats } from "../interpreter/runtime/seed-threads.js";
 import { REPO } from "./helpers.js";
@@ -102,6 +102,14 @@ describe("the remembered list of seeded tensors (param-list.ts)", () => {
       expect(rememberedJobs(key)).toBeUndefined();
       fs.writeFileSync(file, JSON.stringify({ key, jobs: [{ path: "x", size: 4, init: { kind: "gamma" } }] }));
       expect(rememberedJobs(key)).toBeUndefined();
+      // absurd sizes (a tampered list) are no list: the prefill must not allocate 10^12 values
+      const job = (size: number) => ({ path: `p${size}`, size, init: { kind: "uniform", bound: 1 } });
+      fs.writeFileSync(file, JSON.stringify({ key, jobs: [job(1e12)] }));
+      expect(rememberedJobs(key)).toBeUndefined();
+      fs.writeFileSync(file, JSON.stringify({ key, jobs: Array.from({ length: 5 }, () => job(MAX_REMEMBERED_VALUES / 4)) }));
+      expect(rememberedJobs(key)).toBeUndefined();
+      fs.writeFileSync(file, JSON.stringify({ key, jobs: [job(MAX_REMEMBERED_VALUES)] }));
+      expect(rememberedJobs(key)).toEqual([job(MAX_REMEMBERED_VALUES)]);
       // a list that changed is written again
       rememberJobs(key, jobs.slice(1));
       expect(rememberedJobs(key)).toEqual(jobs.slice(1));

@@ -37,13 +37,21 @@ export function listKey(spec: string, entry: string, args: unknown): string | un
   return JSON.stringify({ spec, entry, args });
 }
 
-/** The whole-tensor seed jobs remembered for `key` (undefined: none, or unreadable). */
+/**
+ * The most values a remembered list may seed (2^28 float32, 1 GiB; BERT-base seeds 110 M): a
+ * damaged or tampered list naming absurd sizes must not make the prefill allocate them. A
+ * larger model just seeds after its compile, as without a list.
+ */
+export const MAX_REMEMBERED_VALUES = 2 ** 28;
+
+/** The whole-tensor seed jobs remembered for `key` (undefined: none, unreadable, or absurdly large). */
 export function rememberedJobs(key: string): SeedJob[] | undefined {
   try {
     const file = fileOf(key);
     if (!platform.exists(file)) return undefined;
     const data = JSON.parse(new TextDecoder().decode(platform.readBytes(file))) as { key?: unknown; jobs?: unknown };
     if (data.key !== key || !Array.isArray(data.jobs) || !data.jobs.every(isJob)) return undefined;
+    if (data.jobs.reduce((a, j) => a + j.size, 0) > MAX_REMEMBERED_VALUES) return undefined;
     return data.jobs;
   } catch {
     return undefined;
