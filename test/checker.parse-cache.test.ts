@@ -34,6 +34,9 @@ afterAll(() => {
 
 const neuron = (name: string, input: string) => `neuron ${name}(tau = 0.5) {\n  state u = 0\n  step(x) {\n    u = tau * u + ${input}\n    emit heaviside(u - 1)\n  }\n}\n`;
 
+/** A kept file's header line and tree JSON. */
+const splitKept = (kept: string): [string, string] => [kept.slice(0, kept.indexOf("\n")), kept.slice(kept.indexOf("\n") + 1)];
+
 /** Parses twice through the cache: the second is a hit, and both are parse's tree. */
 function twice(text: string, u: string) {
   fs.mkdirSync(CACHE, { recursive: true });
@@ -82,13 +85,46 @@ describe("cachedParse", () => {
     const u = uri("stale.spk");
     const text = neuron("C", "x");
     twice(text, u);
-    const kept = JSON.parse(fs.readFileSync(cacheFileOf(u), "utf8")) as { version: string; tree: { decls: unknown[] } };
+    const [line, treeJson] = splitKept(fs.readFileSync(cacheFileOf(u), "utf8"));
+    const kept = JSON.parse(line) as { version: string; sum: string };
     // the same text, but a tree another grammar made
-    fs.writeFileSync(cacheFileOf(u), JSON.stringify({ ...kept, version: `${kept.version}-old`, tree: { ...kept.tree, decls: [] } }));
+    fs.writeFileSync(cacheFileOf(u), `${JSON.stringify({ ...kept, version: `${kept.version}-old` })}\n${treeJson}`);
     expect(cachedParse(text, u)).toEqual(parse(text, u));
-    for (const damaged of ["", "{", JSON.stringify({ ...kept, tree: null }), "\u0000\u0001"]) {
+    for (const damaged of ["", "{", `${line}\nnull`, `${line}\n`, `${line}\n${treeJson.slice(0, -1)}`, "\u0000\u0001", `${line}`]) {
       fs.writeFileSync(cacheFileOf(u), damaged);
       expect(cachedParse(text, u)).toEqual(parse(text, u));
+    }
+  });
+
+  it("never takes a tree that is valid JSON but not the one kept (its checksum): no wrong program, no crash", () => {
+    const u = uri("tampered.spk");
+    const text = neuron("G", "x");
+    twice(text, u);
+    const [line, treeJson] = splitKept(fs.readFileSync(cacheFileOf(u), "utf8"));
+    const otherTree = parse(neuron("H", "3 * x"), u).file;
+    const other = JSON.stringify(otherTree);
+    const trees = [other, treeJson.replace('"G"', '"Z"'), "{}", "[]", '{"decls":7}', treeJson.replace(/"start":(\d+)/, '"start":9$1')];
+    // each tree after the kept header line, and (what a file held before it had a checksum) the header with another tree in one JSON object
+    const tampered = [...trees.map((tree) => `${line}\n${tree}`), JSON.stringify({ ...(JSON.parse(line) as object), tree: otherTree })];
+    for (const kept of tampered) {
+      expect(kept).not.toBe(`${line}\n${treeJson}`);
+      fs.writeFileSync(cacheFileOf(u), kept);
+      const before = parseCacheStats.hits;
+      expect(cachedParse(text, u)).toEqual(parse(text, u));
+      expect(parseCacheStats.hits).toBe(before);
+    }
+    // A Program loading the spec from disk compiles the spec's own neuron, not the kept one.
+    const file = path.join(TMP, "tampered-prog.spk");
+    made.push(cacheFileOf(file));
+    fs.writeFileSync(file, text);
+    new Program().load(file);
+    const [fileLine] = splitKept(fs.readFileSync(cacheFileOf(file), "utf8"));
+    const fileOther = parse(neuron("H", "3 * x"), file).file;
+    for (const kept of [`${fileLine}\n${JSON.stringify(fileOther)}`, JSON.stringify({ ...(JSON.parse(fileLine) as object), tree: fileOther })]) {
+      fs.writeFileSync(cacheFileOf(file), kept);
+      const p = new Program();
+      p.load(file);
+      expect(p.files.get(file)!.ast).toEqual(parse(text, file).file);
     }
   });
 

@@ -10,6 +10,11 @@
  * parse without diagnostics whose tree survives JSON unchanged (compared key by key, -0 and
  * all) is kept. Where the folder or the grammar sources cannot be read, or the folder cannot
  * be written, every file is parsed.
+ *
+ * Unlike the seeded-tensor lists (a hint the compile checks), a cached tree is taken as the
+ * program, so the file carries a checksum of the tree's JSON: a damaged or hand-edited tree
+ * that is still valid JSON (and names the right text) would otherwise be compiled as if the
+ * spec said it. Layout: one JSON line {version, uri, text, sum}, then the tree's JSON.
  */
 import { platform } from "#platform";
 import { type ParseResult, parse } from "../../grammar/parse.js";
@@ -32,6 +37,9 @@ function grammarVersion(): string | null {
   }
   return grammar;
 }
+
+/** The checksum a kept tree's JSON must match (FNV-1a of its UTF-8, as hex). */
+const checksum = (json: string) => fnv1a32(new TextEncoder().encode(json)).toString(16);
 
 /** Deep equality of JSON-shaped values: the same keys, and numbers by Object.is. */
 function sameTree(a: unknown, b: unknown): boolean {
@@ -63,10 +71,16 @@ export function cachedParse(text: string, uri: string): ParseResult {
   const file = platform.path.join(dir, `ast-${fnv1a32(new TextEncoder().encode(uri)).toString(16)}.json`);
   try {
     if (platform.exists(file)) {
-      const c = JSON.parse(new TextDecoder().decode(platform.readBytes(file))) as { version?: unknown; uri?: unknown; text?: unknown; tree?: unknown };
-      if (c.version === version && c.uri === uri && c.text === text && c.tree !== null && typeof c.tree === "object") {
-        parseCacheStats.hits++;
-        return { file: c.tree as ParseResult["file"], diagnostics: [] };
+      const kept = new TextDecoder().decode(platform.readBytes(file));
+      const cut = kept.indexOf("\n");
+      const c = JSON.parse(kept.slice(0, cut)) as { version?: unknown; uri?: unknown; text?: unknown; sum?: unknown };
+      const treeJson = kept.slice(cut + 1);
+      if (cut > 0 && c.version === version && c.uri === uri && c.text === text && c.sum === checksum(treeJson)) {
+        const tree = JSON.parse(treeJson) as unknown;
+        if (tree !== null && typeof tree === "object" && !Array.isArray(tree)) {
+          parseCacheStats.hits++;
+          return { file: tree as ParseResult["file"], diagnostics: [] };
+        }
       }
     }
   } catch {
@@ -76,8 +90,8 @@ export function cachedParse(text: string, uri: string): ParseResult {
   const result = parse(text, uri);
   if (result.diagnostics.length === 0) {
     try {
-      const json = JSON.stringify({ version, uri, text, tree: result.file });
-      if (sameTree((JSON.parse(json) as { tree: unknown }).tree, result.file)) platform.writeAtomic(file, json);
+      const treeJson = JSON.stringify(result.file);
+      if (sameTree(JSON.parse(treeJson), result.file)) platform.writeAtomic(file, `${JSON.stringify({ version, uri, text, sum: checksum(treeJson) })}\n${treeJson}`);
     } catch {
       // read-only: nothing kept
     }
