@@ -41,6 +41,7 @@ beforeAll(async () => {
     RUNNER,
     `import { loadBundle } from ${JSON.stringify(loader)};\n` +
       `const trace = (what) => process.stderr.write("code cache: " + what + "\\n");\n` +
+      `process.on("exit", () => { if (process.env.SHOW_MAX_RSS) process.stderr.write("max rss kB " + process.resourceUsage().maxRSS + "\\n"); });\n` +
       `const { runCli } = loadBundle(${JSON.stringify(BUNDLE)}, process.argv[2], trace);\n` +
       `await runCli(process.argv);\n`,
   );
@@ -95,6 +96,24 @@ describe("the CLI's code cache, spawned", () => {
       expect({ what, code: r.code, trace: r.trace, same: r.out === reference }).toEqual({ what, code: 0, trace: [status, "wrote"], same: true });
       expect(run(models).trace).toEqual(["accepted"]);
     }
+  });
+
+  it("runs the command when the cache path is a directory (nothing written) or a huge file (not read into memory, then replaced)", () => {
+    const models = ["models"];
+    const reference = run(models).out;
+    fs.rmSync(cacheFile(BUNDLE, "models"), { force: true });
+    fs.mkdirSync(cacheFile(BUNDLE, "models"));
+    const dir = run(models);
+    expect({ code: dir.code, trace: dir.trace, same: dir.out === reference }).toEqual({ code: 0, trace: ["absent", "unwritable"], same: true });
+    fs.rmSync(cacheFile(BUNDLE, "models"), { recursive: true });
+    // sparse: 1 GiB of zeros that take no disk
+    fs.writeFileSync(cacheFile(BUNDLE, "models"), "");
+    fs.truncateSync(cacheFile(BUNDLE, "models"), 1 << 30);
+    const r = spawnSync(process.execPath, [RUNNER, ...models], { cwd: REPO, encoding: "utf8", env: { ...process.env, SPIKELM_NO_CODE_CACHE: "", SHOW_MAX_RSS: "1" } });
+    const rss = Number(/^max rss kB (\d+)$/m.exec(r.stderr)?.[1]);
+    expect({ code: r.status, same: r.stdout === reference, trace: r.stderr.match(/^code cache: .*$/gm) }).toEqual({ code: 0, same: true, trace: ["code cache: corrupt", "code cache: wrote"] });
+    expect(rss).toBeLessThan(512 * 1024);
+    expect(run(models).trace).toEqual(["accepted"]);
   });
 
   it("replaces a cache V8 rejects (made under other V8 flags), then is accepted again", () => {

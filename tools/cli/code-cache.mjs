@@ -66,8 +66,13 @@ export function decodeCache(bytes, build) {
   return { status: "usable", data };
 }
 
+/** Larger than any cache V8 makes of the bundle (~2 MB): such a file is damaged, and not read into memory. */
+const MAX_CACHE_BYTES = 64 << 20;
+
+/** The file's bytes; undefined when there is none (or it is not a readable file); empty when absurdly large. */
 function readIfAny(file) {
   try {
+    if (fs.statSync(file).size > MAX_CACHE_BYTES) return Buffer.alloc(0);
     return fs.readFileSync(file);
   } catch {
     return undefined;
