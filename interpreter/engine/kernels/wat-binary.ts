@@ -7,29 +7,36 @@
  *
  * The cache is one file per text in node_modules/.cache/spikelm/ of the repository (the
  * folder the CLI bundle lives in, tools/cli/bundle.mjs): the text's bytes, then the binary.
- * A cached binary is used only when the stored text equals this text byte for byte; where the
+ * A cached binary is used only when the stored text equals this text byte for byte and the
+ * binary matches its checksum (a truncated or damaged binary could still compile, to other
+ * kernels, and would never be replaced; `.v2.watbin`, so no process of the layout without the
+ * checksum reads one); where the
  * folder does not exist or cannot be written (a browser, a read-only install) nothing is
  * cached and wabt assembles every time.
  */
 import { platform } from "#platform";
 import { fnv1a32 } from "../random.js";
 
-/** Little-endian u32 length of the text, the text (UTF-8), the binary. */
+/** Little-endian u32 length of the text, the text (UTF-8), u32 FNV-1a of the binary, the binary. */
 function entry(text: Uint8Array, bin: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + text.length + bin.length);
-  new DataView(out.buffer).setUint32(0, text.length, true);
+  const out = new Uint8Array(8 + text.length + bin.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, text.length, true);
   out.set(text, 4);
-  out.set(bin, 4 + text.length);
+  view.setUint32(4 + text.length, fnv1a32(bin), true);
+  out.set(bin, 8 + text.length);
   return out;
 }
 
-/** The binary of `entry` when its text is `text`. */
+/** The binary of `entry` when its text is `text` and the binary is intact. */
 function cachedBinary(bytes: Uint8Array, text: Uint8Array): Uint8Array | undefined {
   if (bytes.length < 4) return undefined;
-  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  if (n !== text.length || bytes.length <= 4 + n) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(0, true);
+  if (n !== text.length || bytes.length <= 8 + n) return undefined;
   for (let i = 0; i < n; i++) if (bytes[4 + i] !== text[i]) return undefined;
-  return bytes.slice(4 + n);
+  const bin = bytes.slice(8 + n);
+  return fnv1a32(bin) === view.getUint32(4 + n, true) ? bin : undefined;
 }
 
 async function assemble(name: string, text: string, features: { simd?: boolean; threads?: boolean }): Promise<Uint8Array> {
@@ -47,7 +54,7 @@ async function assemble(name: string, text: string, features: { simd?: boolean; 
 export async function watToBinary(name: string, text: string, features: { simd?: boolean; threads?: boolean } = {}): Promise<Uint8Array> {
   const bytes = new TextEncoder().encode(text);
   const dir = platform.path.join(platform.repoRoot, "node_modules", ".cache", "spikelm");
-  const file = platform.path.join(dir, `${name}-${fnv1a32(bytes).toString(16)}.watbin`);
+  const file = platform.path.join(dir, `${name}-${fnv1a32(bytes).toString(16)}.v2.watbin`);
   try {
     const hit = platform.exists(file) ? cachedBinary(platform.readBytes(file), bytes) : undefined;
     if (hit) return hit;
