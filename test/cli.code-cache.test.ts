@@ -116,6 +116,39 @@ describe("the CLI's code cache, spawned", () => {
     expect(run(models).trace).toEqual(["accepted"]);
   });
 
+  it("a damaged bundle (truncated, or throwing at its top level) is built again and the command runs; none leaves a code cache", () => {
+    const damagedBundle = path.join(DIR, "damaged.cjs");
+    const runner = path.join(DIR, "run-damaged.mjs");
+    const loader = pathToFileURL(path.join(REPO, "tools/cli/code-cache.mjs")).href;
+    // getBundle gives the damaged file; rebuild puts the real bundle there (or, with NO_REBUILD, fails)
+    fs.writeFileSync(
+      runner,
+      `import * as fs from "node:fs";\nimport { loadCli } from ${JSON.stringify(loader)};\n` +
+        `const trace = (what) => process.stderr.write("code cache: " + what + "\\n");\n` +
+        `const rebuild = () => { if (process.env.NO_REBUILD) return undefined; fs.copyFileSync(${JSON.stringify(BUNDLE)}, ${JSON.stringify(damagedBundle)}); return ${JSON.stringify(damagedBundle)}; };\n` +
+        `const cli = await loadCli(() => ${JSON.stringify(damagedBundle)}, rebuild, process.argv[2], trace);\n` +
+        `if (cli) await cli.runCli(process.argv); else process.stdout.write("fallback\\n");\n`,
+    );
+    const reference = run(["models"]).out;
+    const good = fs.readFileSync(BUNDLE, "utf8");
+    // truncated: does not compile (before the cache is looked at); throwing: compiles, then its top level throws
+    const damages: [string, string[]][] = [
+      [good.slice(0, good.length >> 1), []],
+      [`${good.split("\n")[0]}\nthrow new Error("damaged");\n${good.slice(good.indexOf("\n") + 1)}`, ["code cache: absent"]],
+    ];
+    for (const [damaged, before] of damages) {
+      for (const rebuild of [true, false]) {
+        fs.writeFileSync(damagedBundle, damaged);
+        fs.rmSync(cacheFile(damagedBundle, "models"), { force: true });
+        const r = spawnSync(process.execPath, [runner, "models"], { cwd: REPO, encoding: "utf8", env: { ...process.env, SPIKELM_NO_CODE_CACHE: "", NO_REBUILD: rebuild ? "" : "1" } });
+        const trace = r.stderr.match(/^code cache: .*$/gm);
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+        if (rebuild) expect({ code: r.status, same: r.stdout === reference, trace }).toEqual({ code: 0, same: true, trace: [...before, "code cache: damaged bundle", "code cache: absent", "code cache: wrote"] });
+        else expect({ code: r.status, out: r.stdout, trace, cache: fs.existsSync(cacheFile(damagedBundle, "models")) }).toEqual({ code: 0, out: "fallback\n", trace: [...before, "code cache: damaged bundle"], cache: false });
+      }
+    }
+  });
+
   it("replaces a cache V8 rejects (made under other V8 flags), then is accepted again", () => {
     run(classify);
     // A run under another flag: V8 rejects the cache made without it, and writes one with it ...

@@ -8,3 +8,10 @@ export function encodeCache(build: string, data: Buffer): Buffer;
 export function decodeCache(bytes: Buffer | undefined, build: string): { status: "absent" | "stale" | "corrupt" } | { status: "usable"; data: Buffer };
 /** Runs the bundle from its code cache (written at exit when missing and the command succeeded); its exports. */
 export function loadBundle(bundle: string, command: string | undefined, trace?: (what: CacheStatus) => void): Record<string, unknown>;
+/** The CLI's exports from `getBundle()`'s bundle, rebuilt once with `rebuild` when it does not load; undefined: run the sources. */
+export function loadCli(
+  getBundle: () => Promise<string | undefined> | string | undefined,
+  rebuild: () => Promise<string | undefined> | string | undefined,
+  command: string | undefined,
+  trace?: (what: CacheStatus | "damaged bundle") => void,
+): Promise<Record<string, unknown> | undefined>;

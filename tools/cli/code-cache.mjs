@@ -119,13 +119,37 @@ export function loadBundle(bundle, command, trace = () => {}) {
   });
   const status = found.status !== "usable" ? found.status : script.cachedDataRejected ? "rejected" : "accepted";
   trace(status);
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), pathToFileURL(bundle).href);
+  // Only a bundle that compiled and ran its top level leaves a cache (a damaged one throws above).
   if (status !== "accepted" && status !== "off" && build) {
     process.once("exit", (code) => {
       if (code !== 0) return;
       trace(writeAtomic(file, encodeCache(build, script.createCachedData())) ? "wrote" : "unwritable");
     });
   }
-  const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), pathToFileURL(bundle).href);
   return module.exports;
+}
+
+/**
+ * The CLI's exports from the bundle `getBundle()` gives (loadBundle), or undefined when there
+ * is none (then the caller runs the sources). The bundle is a cache: one that does not compile
+ * or whose top level throws (a truncated or damaged file with a fresh date) is built again
+ * with `rebuild` and loaded once more; a failure then is undefined too, never a stack trace.
+ */
+export async function loadCli(getBundle, rebuild, command, trace = () => {}) {
+  const bundle = await getBundle();
+  if (!bundle) return undefined;
+  try {
+    return loadBundle(bundle, command, trace);
+  } catch {
+    trace("damaged bundle");
+  }
+  try {
+    const again = await rebuild();
+    return again ? loadBundle(again, command, trace) : undefined;
+  } catch {
+    trace("damaged bundle");
+    return undefined;
+  }
 }
