@@ -472,7 +472,8 @@ export function evaluateData(m: SpecTrainModel, d: TaskData): EvalStats {
   const rng = TrainRng.seeded(0, "spikelm-eval-mask");
   // Row sources: LM windows of L (stride L), MLM windows of L-2, TSV rows.
   const rows = d.kind === "classify" ? d.rows.length : task === "lm" ? Math.ceil(Math.max(0, d.tokens.length - 1) / L) : Math.ceil(d.tokens.length / (L - 2));
-  if (rows === 0) throw new UserError(`${d.source}: no evaluation examples (${d.kind === "classify" ? "no rows" : `${d.tokens.length} tokens`})`);
+  if (rows === 0)
+    throw new UserError(`${d.source}: no evaluation examples (${d.kind === "classify" ? "no rows" : `${d.tokens.length} token${d.tokens.length === 1 ? "" : "s"}; ${task === "lm" ? "a language model is scored on at least 2" : "at least 1 is needed"}`})`, { file: d.source });
   const batches = Math.ceil(rows / B);
   const limit = m.opts.evalBatches && m.opts.evalBatches > 0 ? Math.min(batches, m.opts.evalBatches) : batches;
   let sum = 0;

@@ -12,7 +12,7 @@ import { ratesByLayer } from "../../report/train-render.js";
 import { displayPath } from "../report-errors.js";
 import { renderTable } from "../table.js";
 import { parseArgs } from "./run.js";
-import { loadTaskData, modelArg, parseTask } from "./train.js";
+import { MAX_BATCH_TOKENS, loadTaskData, modelArg, parseTask } from "./train.js";
 
 export interface EvalOptions {
   model?: string;
@@ -46,6 +46,9 @@ export async function evalCommand(file: string | undefined, opts: EvalOptions): 
   const batch = int("--batch", opts.batch, 1) ?? 8;
   const seq = int("--seq", opts.seq, 4) ?? (task === "classify" ? 64 : 128);
   const maxBatches = int("--max-batches", opts.maxBatches, 0) ?? 0;
+  // As train's micro-batch: a batch the model's tensors cannot hold is the user's option, not a compile error in the spec.
+  if (batch * seq > MAX_BATCH_TOKENS)
+    throw new UserError(`a batch of ${batch.toLocaleString("en")} × ${seq.toLocaleString("en")} tokens is more than the limit of ${MAX_BATCH_TOKENS.toLocaleString("en")}${opts.seq === undefined ? " (sequence length from the default)" : ""}: use a smaller --batch or --seq`);
   const m = resolveModel(task, { ...which, args: parseArgs(opts.arg), weights: opts.weights, shippedWeights: true, vocab: opts.vocab, seed });
   const probe = task === "classify" ? new SpecTrainModel({ task, model: { ...m, weights: undefined }, batch: 1, seq: 2, seed }) : undefined;
   const maxLen = Math.min(seq, m.info.context);
@@ -86,7 +89,8 @@ export async function evalCommand(file: string | undefined, opts: EvalOptions): 
     ...(e.bytes !== undefined ? [["bytes the tokens cover", e.bytes]] : []),
     ...[...ratesByLayer(e.rates)].map(([l, r]) => [`firing rate ${l}`, `${(100 * r).toFixed(1)}%`]),
   ];
-  process.stdout.write(`${m.info.name} on ${displayPath(opts.data)} (task ${task}, weights ${m.weightsSource ? displayPath(m.weightsSource) : "seeded"}, ${seconds.toFixed(1)} s)\n${renderTable(["metric", "value"], rows)}\n`);
+  // The file first: should it fail after all (the folder went away during the run), stdout holds nothing.
   if (opts.json) writeFileAtomic(opts.json, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`${m.info.name} on ${displayPath(opts.data)} (task ${task}, weights ${m.weightsSource ? displayPath(m.weightsSource) : "seeded"}, ${seconds.toFixed(1)} s)\n${renderTable(["metric", "value"], rows)}\n`);
   return 0;
 }

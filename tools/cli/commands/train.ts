@@ -61,7 +61,7 @@ const int = (name: string, raw: string | undefined, min: number) => num(name, ra
 /** Micro-batches per step: more would make one step run for hours with no progress shown. */
 const MAX_ACCUM = 1024;
 /** Tokens in one micro-batch: its activations (and logits) grow with it; more would exhaust memory. */
-const MAX_BATCH_TOKENS = 1 << 20;
+export const MAX_BATCH_TOKENS = 1 << 20;
 const atMost = (name: string, v: number | undefined, max: number) => {
   if (v !== undefined && v > max) throw new UserError(`${name} is at most ${max.toLocaleString("en")}, found ${v}`);
   return v;
