@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { isUserError } from "../interpreter/io/errors.js";
 import { BpeTokenizer, mergesFileText, printable, trainBpe } from "../models/tokenizers/bpe.js";
-import { tokenizerFromFile } from "../models/tokenizers/index.js";
+import { ByteTokenizer, tokenizerFingerprint, tokenizerFromFile } from "../models/tokenizers/index.js";
 import { evalCommand } from "../tools/cli/commands/eval.js";
 import { fillMaskCommand } from "../tools/cli/commands/fill-mask.js";
 import { inProcess } from "./cli-in-process.js";
@@ -81,6 +81,24 @@ describe("--vocab files a BPE model is given", () => {
     expect(r.err).toMatch(/bpe-kjv\.txt:1:1: this is a byte-level BPE merges file .* needs a WordPiece vocab\.txt/);
     const bpeModel = await evalWith(VOCAB);
     expect(bpeModel.err).toMatch(/vocab-small\.txt is a WordPiece vocabulary, but `decoder-small-bpe` uses byte-level BPE/);
+  });
+});
+
+describe("tokenizerFingerprint (kept in checkpoints)", () => {
+  it("is the same for the same merges or vocab, and differs for other merges of the same size", () => {
+    const text = fs.readFileSync(KJV, "utf8").split("\n");
+    // the last two merges swapped: the same vocabulary size, other ids for some texts
+    const swapped = [...text.slice(0, -3), text.at(-2)!, text.at(-3)!, ""].join("\n");
+    const a = tokenizerFingerprint(tokenizerFromFile(KJV));
+    expect(tokenizerFingerprint(tokenizerFromFile(write("copy.txt", fs.readFileSync(KJV))))).toBe(a);
+    expect(a).toMatch(/^bpe 2048 [0-9a-f]+$/);
+    expect(tokenizerFingerprint(tokenizerFromFile(write("swapped.txt", swapped)))).not.toBe(a);
+    const wp = tokenizerFingerprint(tokenizerFromFile(VOCAB));
+    expect(wp).toMatch(/^wordpiece 625 [0-9a-f]+$/);
+    const lines = fs.readFileSync(VOCAB, "utf8").split("\n");
+    [lines[5], lines[6]] = [lines[6]!, lines[5]!];
+    expect(tokenizerFingerprint(tokenizerFromFile(write("vocab-swapped.txt", lines.join("\n"))))).not.toBe(wp);
+    expect(tokenizerFingerprint(new ByteTokenizer())).toBe("byte");
   });
 });
 

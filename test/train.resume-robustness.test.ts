@@ -99,6 +99,11 @@ describe("train --resume: a damaged checkpoint is a clear error, no output", () 
     await refused(editState("tokens.safetensors", (s) => (info(s).tokens = "many" as never)), /info\.tokens must be a number >= 0/);
   }, 60_000);
 
+  it("a checkpoint trained on other token ids (another merges file or vocab of the same size) is refused; its own tokenizer is kept", async () => {
+    expect(loadCheckpoint(CKPT).state!.info.tokenizer).toBe("byte");
+    await refused(editState("other-tokenizer.safetensors", (s) => (info(s).tokenizer = "bpe 256 deadbeef" as never)), /was trained with the tokenizer `bpe 256 deadbeef`, but this run tokenizes with `byte`: resume with the same merges file or vocab\.txt/);
+  });
+
   it("a state without info resumes with the options given (it used to crash on info.config)", async () => {
     const r = await resume(editState("no-info.safetensors", (s) => delete s.info));
     expect(r.code, r.err).toBe(0);

@@ -3,6 +3,7 @@
  */
 
 import { platform } from "#platform";
+import { fnv1a32 } from "../../interpreter/engine/random.js";
 import { UserError } from "../../interpreter/io/errors.js";
 import { readFileText } from "../../interpreter/io/files.js";
 import { BpeTokenizer, MERGES_HEADER, isMergesText, parseMerges } from "./bpe.js";
@@ -25,6 +26,21 @@ export function tokenizerFromFile(file: string): BpeTokenizer | WordPieceTokeniz
   if (text.trim().length === 0)
     throw new UserError(`${file}:1:1: the vocab file is empty: expected a byte-level BPE merges file (first line \`${MERGES_HEADER}\`) or a WordPiece vocab.txt (one token per line)`, { file });
   return WordPieceTokenizer.fromFile(file);
+}
+
+/**
+ * What a tokenizer maps text to, as a short string: its kind, vocabulary size and a hash of
+ * its merges (BPE) or tokens (WordPiece). Two tokenizers with the same fingerprint give the
+ * same ids; a checkpoint keeps it so a resumed run cannot continue on other ids silently.
+ */
+export function tokenizerFingerprint(tok: Tokenizer): string {
+  if (tok instanceof ByteTokenizer) return "byte";
+  if (tok instanceof BpeTokenizer) return `bpe ${tok.vocabSize} ${fnv1a32(new Uint8Array(new Uint16Array(tok.merges.flat()).buffer)).toString(16)}`;
+  if (tok instanceof WordPieceTokenizer) {
+    const tokens = Array.from({ length: tok.vocabSize }, (_, id) => tok.idToToken(id)).join("\n");
+    return `wordpiece ${tok.vocabSize} ${fnv1a32(new TextEncoder().encode(tokens)).toString(16)}`;
+  }
+  return `${tok.name} ${tok.vocabSize}`;
 }
 
 /** Incremental id → text decoding for streaming generation (bytes and BPE; held back mid-character). */

@@ -14,6 +14,7 @@ import { type Checkpoint, checkOptimizerState, loadCheckpoint } from "../../../i
 import type { ScheduleKind } from "../../../interpreter/train/schedule.js";
 import { type EvalRecord, type StepRecord, TRAIN_DEFAULTS, type TrainConfig, train } from "../../../interpreter/train/trainer.js";
 import { type TaskData, type TrainTask, SpecTrainModel, TRAIN_TASKS, checkSeqFits, loadClassifyData, loadTextData, resolveModel, splitHeldOut } from "../../../models/training.js";
+import { tokenizerFingerprint } from "../../../models/tokenizers/index.js";
 import { renderTrainingHtml } from "../../report/train-render.js";
 import { trainingBar } from "../progress.js";
 import { displayPath } from "../report-errors.js";
@@ -190,6 +191,11 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
   const probe = task === "classify" ? new SpecTrainModel({ task, model: { ...m, weights: undefined }, batch: 1, seq: 2, seed: config.seed }) : undefined;
   const classes = probe?.classes ?? 0;
   checkSeqFits(seq, m.info); // before the data: a long --seq is not "too few tokens"
+  // A checkpoint trained on other token ids (another merges file or vocab.txt of the same size) must not be continued on these.
+  const tokenizer = tokenizerFingerprint(m.tokenizer);
+  const trainedOn = resume?.state?.info.tokenizer;
+  if (trainedOn !== undefined && trainedOn !== tokenizer)
+    throw new UserError(`${opts.resume} was trained with the tokenizer \`${String(trainedOn)}\`, but this run tokenizes with \`${tokenizer}\`${opts.vocab ? ` (--vocab ${opts.vocab})` : ""}: resume with the same merges file or vocab.txt`, { file: opts.resume });
   const maxLen = Math.min(seq, m.info.context);
   const data = loadTaskData(task, opts.data, m, classes, maxLen);
   const minTokens = task === "lm" ? seq + 1 : Math.max(1, seq - 2);
@@ -244,7 +250,7 @@ export async function trainCommand(file: string | undefined, opts: TrainOptions)
     out: opts.out,
     resume,
     stopAfter,
-    info: { task, model: m.info.name, entry: m.info.entry, shape: { batch, seq, evalBatches }, data: opts.data },
+    info: { task, model: m.info.name, entry: m.info.entry, shape: { batch, seq, evalBatches }, data: opts.data, tokenizer },
     onStep: (r) => {
       steps_.push(r);
       appendLog(r);
