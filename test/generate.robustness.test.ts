@@ -12,6 +12,7 @@ import { wasmAccess } from "../interpreter/engine/kernels/wasm-backend.js";
 import { Generator } from "../interpreter/generate/generator.js";
 import { loadModel } from "../models/tasks.js";
 import { generateCommand } from "../tools/cli/commands/generate.js";
+import { reportCommand } from "../tools/cli/commands/report.js";
 import { inProcess } from "./cli-in-process.js";
 
 const MODEL = "decoder-small-bpe";
@@ -51,6 +52,18 @@ describe("generate at its edges", () => {
     const long = await inProcess(() => generateCommand({ model: MODEL, prompt: promptOf(3), maxTokens: String(10 * CONTEXT), temperature: "0" }));
     expect(long.code).toBe(0);
     expect(generated(long.err)).toBe(CONTEXT - 3);
+  });
+
+  it("report on the BPE decoder: an empty text is refused, a text longer than the context is said to be cut", async () => {
+    const empty = await inProcess(() => reportCommand({ model: MODEL, text: [" ".repeat(0)] }));
+    expect({ code: empty.code, out: empty.out }).toEqual({ code: 1, out: "" });
+    expect(empty.err).toMatch(/the text is empty/);
+    const long = await inProcess(() => reportCommand({ model: MODEL, text: [promptOf(CONTEXT + 20)] }));
+    expect(long.code).toBe(0);
+    expect(long.out).toMatch(new RegExp(`${MODEL} \\(T = \\d+, ${CONTEXT} tokens`));
+    expect(long.err).toMatch(new RegExp(`note: the text is ${CONTEXT + 20} tokens; the report covers the first ${CONTEXT} \\(the context of \`${MODEL}\`\\)`));
+    const fits = await inProcess(() => reportCommand({ model: MODEL, text: [promptOf(CONTEXT)] }));
+    expect(fits.err).not.toMatch(/note:/);
   });
 
   it("prints the same text cached or not, optimized or on the reference interpreter", async () => {

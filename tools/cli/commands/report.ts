@@ -54,8 +54,12 @@ export function reportCommand(opts: ReportOptions): number {
     if (m.info.task === "generate") {
       // One sequence (a causal model has no padding mask), cut to the context.
       const joined = texts.join(" ");
-      const ids = m.tokenizer.encode(joined).slice(0, m.info.context);
+      const all = m.tokenizer.encode(joined);
+      const ids = all.slice(0, m.info.context);
       if (ids.length === 0) throw new UserError("the text is empty");
+      // The user's own text cut short is said (the shipped sample is cut to the context by design).
+      if (opts.text && opts.text.length > 0 && all.length > ids.length)
+        process.stderr.write(`note: the text is ${all.length} tokens; the report covers the first ${ids.length} (the context of \`${m.info.name}\`)\n`);
       report = runModel(m, { ids: i32([1, ids.length], ids), types: i32([1, ids.length]), mask: i32([1, ids.length]) }, { report: true, onProgress: progressBar("report") }).report!;
       texts = [joined];
     } else {
