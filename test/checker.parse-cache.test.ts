@@ -4,6 +4,7 @@
  * grammar version, a damaged file and a parse with diagnostics are parsed afresh. The oracle
  * is grammar/parse.ts itself.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -127,6 +128,20 @@ describe("cachedParse", () => {
       expect(p.files.get(file)!.ast).toEqual(parse(text, file).file);
     }
   });
+
+  it("two processes racing to write the same entry with different texts: every read is its own text's tree", async () => {
+    const u = uri("raced.spk");
+    const script = path.join(REPO, "test/fixtures/scripts/parse-cache-race.ts");
+    const spawnOne = (texts: string[]) =>
+      new Promise<string>((resolve) => {
+        const c = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(texts), u], { cwd: REPO });
+        let out = "";
+        c.stdout.on("data", (d: Buffer) => (out += String(d)));
+        c.on("close", (code) => resolve(`${code}:${out}`));
+      });
+    const results = await Promise.all([spawnOne([neuron("R1", "x"), neuron("R2", "2 * x")]), spawnOne([neuron("R3", "3 * x"), neuron("R4", "4 * x")])]);
+    expect(results).toEqual(["0:0", "0:0"]);
+  }, 60_000);
 
   it("keeps nothing for a spec outside the repository (a temporary folder would grow the cache without bound)", () => {
     const u = path.join(OUTSIDE, "elsewhere.spk");
