@@ -4,7 +4,8 @@
  * recomputing the prefix (optimized executor, no cache) and against the cache on the
  * reference interpreter, in the same process. Every path's tokens and logits are checked
  * identical (bit for bit, NaN as one value) over the tokens they share.
- * - decoder-small: the shipped trained weights (d 64, 2 layers, context 128);
+ * - decoder-small: the shipped trained weights (d 64, 2 layers, context 128; bytes), and
+ *   decoder-small-bpe, the same with a 2,048-token byte-level BPE vocabulary (`generate`'s default);
  * - decoder-base: GPT-2-small-sized (d 768, 12 layers, context 1024), seeded weights.
  * Per-token time is the median over the decoding steps after the first (the first one plans
  * the one-token executor; a prompt longer than 16 tokens leaves it the weights to copy for
@@ -171,9 +172,11 @@ function attentionRows(ctx: BenchContext, positions: number, runs: number): Benc
 registerGroup("generation", async (ctx) => {
   await initSpikeKernels();
   const quick = ctx.quick;
-  ctx.addSteps(3 * 2 * 2 + 2);
+  ctx.addSteps(3 * 2 * 3 + 2);
   const rows: BenchRow[] = [];
   rows.push(...(await model(ctx, "decoder-small", "In the beginning God created", quick ? { cached: 20, uncached: 5, reference: 5 } : { cached: 64, uncached: 16, reference: 16 })));
+  // What `npm start` and `generate` decode by default: the same architecture with a 2,048-token head.
+  rows.push(...(await model(ctx, "decoder-small-bpe", "In the beginning God created", quick ? { cached: 20, uncached: 5, reference: 5 } : { cached: 64, uncached: 16, reference: 16 })));
   rows.push(...(await model(ctx, "decoder-base", "The spiking", quick ? { cached: 4, uncached: 2, reference: 2 } : { cached: 24, uncached: 3, reference: 3 })));
   rows.push(...attentionRows(ctx, 128, quick ? 3 : 7), ...attentionRows(ctx, 1024, quick ? 1 : 3));
   for (const r of rows) if (r["identical_tokens_and_logits"] === false || r["identical_outputs"] === false) ctx.log(`WARNING: ${r.name} vs ${r.vs}: tokens or logits differ`);

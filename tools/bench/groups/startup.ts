@@ -191,7 +191,7 @@ registerGroup("startup", async (ctx: BenchContext): Promise<BenchRow[]> => {
     ctx.step("classifier-base weights file");
     const fromFile = measure([BIN, "classify", "--timings", "--model", "classifier-base", "--vocab", vocab, "--weights", weights, "a fine film"], reps, () => ctx.step("classify classifier-base --weights"));
     const fill = measure([BIN, "fill-mask", "--timings", "--model", "mlm-base", "--vocab", vocab, "a fine [MASK]"], reps, () => ctx.step("fill-mask mlm-base"));
-    const generate = measure([BIN, "generate", "--prompt", "In the beginning", "--max-tokens", "8"], reps, () => ctx.step("generate decoder-small"));
+    const generate = measure([BIN, "generate", "--model", "decoder-small", "--prompt", "In the beginning", "--max-tokens", "8"], reps, () => ctx.step("generate decoder-small"));
     const cache = measureCodeCache([BIN, "classify", "--timings", "--model", "classifier-base", "--vocab", vocab, "a fine film"], reps, () => ctx.step("classify classifier-base, code cache on / off"));
     ctx.log(`startup: spikelm models ${round(bundled.wall)} ms bundled, ${round(tsx.wall)} ms through tsx`);
     return [
