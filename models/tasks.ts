@@ -96,6 +96,9 @@ function specModel(task: Task, opts: ModelOptions, tokenizer: Tokenizer): ModelI
   const posTable = graph.params.find((p) => /(^|\.)(position|pos)\.table$/.test(p.path));
   const wordTable = graph.params.find((p) => /(^|\.)(word|embed)\.table$/.test(p.path));
   const context = typeof args.ctx === "number" ? args.ctx : (posTable?.shape[0] ?? Number.MAX_SAFE_INTEGER);
+  // Ids the table has no row for are refused here, before any forward, with both sizes.
+  if (opts.vocab && wordTable && tokenizer.vocabSize > wordTable.shape[0]!)
+    throw new UserError(`${opts.vocab} makes ${tokenizer.vocabSize} tokens, but \`${entry}\` in ${platform.path.basename(file)} embeds only ${wordTable.shape[0]} (${wordTable.path} is [${wordTable.shape.join(", ")}]): pass -a vocab=${tokenizer.vocabSize} or a smaller vocabulary`, { file: opts.vocab });
   return {
     name: platform.path.basename(file),
     description: `${entry} from ${file}`,

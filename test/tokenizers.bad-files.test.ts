@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { isUserError } from "../interpreter/io/errors.js";
 import { BpeTokenizer, mergesFileText, printable, trainBpe } from "../models/tokenizers/bpe.js";
 import { ByteTokenizer, tokenizerFingerprint, tokenizerFromFile } from "../models/tokenizers/index.js";
+import { encodeCommand } from "../tools/cli/commands/encode.js";
 import { evalCommand } from "../tools/cli/commands/eval.js";
 import { fillMaskCommand } from "../tools/cli/commands/fill-mask.js";
 import { inProcess } from "./cli-in-process.js";
@@ -73,6 +74,16 @@ describe("--vocab files a BPE model is given", () => {
     expect(more.err).toMatch(/more\.txt makes 2049 tokens \(256 bytes \+ 1793 merges\), but `decoder-small-bpe` has a vocabulary of 2048/);
     const fewer = await evalWith(write("fewer.txt", text.split("\n").slice(0, 101).join("\n")));
     expect(fewer.err).toMatch(/fewer\.txt makes 356 tokens .* a vocabulary of 2048/);
+  });
+
+  it("a spec whose embedding table is smaller than the --vocab file's tokens is refused before any forward, naming both sizes", async () => {
+    const spec = path.join(REPO, "models/spikelm/spikelm_decoder.spk");
+    const r = await inProcess(() => evalCommand(spec, { entry: "SpikeLMDecoder", arg: ["vocab=300", "d=16", "heads=2", "depth=1", "ffn=32", "ctx=32"], task: "lm", data: DATA, vocab: KJV, seq: "16", batch: "1" }));
+    expect({ code: r.code, out: r.out }).toEqual({ code: 1, out: "" });
+    expect(r.err).toMatch(/bpe-kjv\.txt makes 2048 tokens, but `SpikeLMDecoder` in spikelm_decoder\.spk embeds only 300 \(embeddings\.word\.table is \[300, 16\]\): pass -a vocab=2048/);
+    const enc = await inProcess(() => encodeCommand(["the LORD said unto Moses"], { model: path.join(REPO, "models/spikelm/spikelm_encoder.spk"), entry: "SpikeLMEncoder", arg: ["vocab=300", "d=16", "heads=2", "depth=1", "ffn=32"], vocab: KJV }));
+    expect({ code: enc.code, out: enc.out }).toEqual({ code: 1, out: "" });
+    expect(enc.err).toMatch(/makes 2048 tokens, but `SpikeLMEncoder` in spikelm_encoder\.spk embeds only 300/);
   });
 
   it("a WordPiece model given a merges file says so (not `no [UNK] token`)", async () => {
