@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { isUserError } from "../interpreter/io/errors.js";
 import { BpeTokenizer, mergesFileText, printable, trainBpe } from "../models/tokenizers/bpe.js";
 import { ByteTokenizer, tokenizerFingerprint, tokenizerFromFile } from "../models/tokenizers/index.js";
+import { MAX_WORDPIECE_TOKENS } from "../models/tokenizers/wordpiece.js";
 import { encodeCommand } from "../tools/cli/commands/encode.js";
 import { evalCommand } from "../tools/cli/commands/eval.js";
 import { fillMaskCommand } from "../tools/cli/commands/fill-mask.js";
@@ -65,6 +66,13 @@ describe("--vocab files a BPE model is given", () => {
     for (const x of chars) for (const y of chars) lines.push(`${x} ${y}`);
     expect(() => tokenizerFromFile(write("huge.txt", `${lines.join("\n")}\n`))).toThrow(/huge\.txt:65282:1: too many merges \(a vocabulary holds at most 65536 tokens\)/);
     expect(() => tokenizerFromFile(write("wide.txt", `#version: 0.2\n${"a ".repeat(1 << 20)}\n`))).toThrow(/wide\.txt:2:1: a merge is two tokens separated by one space/);
+  });
+
+  it("a vocab.txt of more lines than any vocabulary is refused before its tables are built", () => {
+    const f = write("huge-vocab.txt", `[PAD]\n[UNK]\n${"w\n".repeat(MAX_WORDPIECE_TOKENS)}`);
+    expect(() => tokenizerFromFile(f)).toThrow(/huge-vocab\.txt: more than 1,048,576 lines; a WordPiece vocab\.txt is one token per line/);
+    // the limit itself loads
+    expect(tokenizerFromFile(write("big-vocab.txt", `[UNK]\n${"w\n".repeat(MAX_WORDPIECE_TOKENS - 1)}`)).vocabSize).toBe(MAX_WORDPIECE_TOKENS);
   });
 
   it("a merges file with more or fewer merges than the model's vocabulary is refused before any forward, naming both sizes", async () => {

@@ -98,6 +98,9 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** The most tokens a vocab.txt may hold (the largest BERT-style vocabularies have ~250,000). */
+export const MAX_WORDPIECE_TOKENS = 1 << 20;
+
 /** Parses vocab.txt text: one token per line, id = line number (a final empty line is ignored). */
 export function parseVocab(text: string): string[] {
   if (text.startsWith("\uFEFF")) text = text.slice(1);
@@ -129,6 +132,11 @@ export class WordPieceTokenizer implements Tokenizer {
     // A merges file handed to a WordPiece model would otherwise fail as "no [UNK] token".
     if (isMergesText(text))
       throw new UserError(`${vocabPath}:1:1: this is a byte-level BPE merges file (its first line is \`#version...\`), but this model needs a WordPiece vocab.txt (one token per line)`, { file: vocabPath });
+    // Counted before any table is built: a huge file must not take gigabytes to be refused.
+    let lines = 0;
+    for (let at = text.indexOf("\n"); at >= 0 && lines <= MAX_WORDPIECE_TOKENS; at = text.indexOf("\n", at + 1)) lines++;
+    if (lines > MAX_WORDPIECE_TOKENS)
+      throw new UserError(`${vocabPath}: more than ${MAX_WORDPIECE_TOKENS.toLocaleString("en")} lines; a WordPiece vocab.txt is one token per line (BERT's has 30,522)`, { file: vocabPath });
     return new WordPieceTokenizer(parseVocab(text), { name: `wordpiece(${platform.path.basename(vocabPath)})`, ...options }, vocabPath);
   }
 
