@@ -30,6 +30,7 @@ import { ROWS_KERNEL_MAX_ROWS, releaseRowsWeights, spikeRowsMatmul } from "../en
 import { rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } from "./decode-attention.js";
 import { compileFused, type FusedKernel, type InputIndex } from "./fused-codegen.js";
 import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorthIt, runFusedWasm } from "./fused-wasm.js";
+import { type Calibration, compileCalibration } from "./calibration-codegen.js";
 import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
@@ -48,6 +49,8 @@ interface NeuronSlots {
   readonly value?: Float32Array;
   readonly scale?: Float32Array;
   kernel?: NeuronKernel | null;
+  /** Compiled amplitude initialisers by amplitude node id (null: the reference calibrates it). */
+  calibrations?: Map<number, Calibration | null>;
 }
 
 export interface ExecutorOptions {
@@ -95,7 +98,7 @@ export interface ExecutorRunOptions {
  * tests): elements of weight-only values computed (a transposed weight, a mask), and neuron
  * steps run on the reference step (a body no kernel compiles).
  */
-export const executorStats = { weightOnlyElements: 0, referenceNeuronSteps: 0 };
+export const executorStats = { weightOnlyElements: 0, referenceNeuronSteps: 0, compiledCalibrations: 0, referenceCalibrations: 0 };
 
 export class OptimizedExecutor {
   readonly plan: Plan;
@@ -826,9 +829,29 @@ export class OptimizedExecutor {
       return x.op === "amplitude" && !this.params.get(x.attrs.path as string).calibrated![u];
     });
     if (amplitudes.length === 0) return;
+    // Compiled initialisers first (one loop each, the reference's bits: calibration-codegen.ts);
+    // an initialiser reads no amplitude, so the order among them does not matter.
+    const calibrations = (s.calibrations ??= new Map<number, Calibration | null>());
+    const rest: number[] = [];
+    for (const id of amplitudes) {
+      let c = calibrations.get(id);
+      if (c === undefined) calibrations.set(id, (c = compileCalibration(body, id, s.n) ?? null));
+      if (c === null) {
+        rest.push(id);
+        continue;
+      }
+      const entry = this.params.get(byId.get(id)!.attrs.path as string);
+      if (entry.calibrated![u]) continue; // two nodes of one amplitude: the first one calibrates
+      const io = { inputs, states: s.states, params: c.params.map((q) => this.params.get(q).tensor.data) };
+      entry.tensor.data[u] = c.run(io, s.n, u);
+      entry.calibrated![u] = true;
+      executorStats.compiledCalibrations++;
+    }
+    if (rest.length === 0) return;
+    executorStats.referenceCalibrations += rest.length;
     const xs = inputs.map((x) => f32(stateShape, x.subarray(u * s.n, (u + 1) * s.n)));
     const state = new Map<string, Tensor>(body.states.map((st, j) => [st.name, f32(stateShape, s.states[j]!)]));
     const evaluate = stepEvaluator(byId, xs, state, u, this.params);
-    for (const id of amplitudes) evaluate(id);
+    for (const id of rest) evaluate(id);
   }
 }
