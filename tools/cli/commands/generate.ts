@@ -16,6 +16,17 @@ import { streamDecoderFor } from "../../../models/tokenizers/index.js";
 import { checkReportTarget, emitReport } from "./report.js";
 import { noteWeights, parseArgs, parseIntOption } from "./run.js";
 
+/**
+ * Sampling needs finite logits (as torch.multinomial does): NaN or ±Infinity means the
+ * model's weights or activations overflowed float32, and any token chosen from them would be
+ * arbitrary, so the command stops with the position instead of printing junk.
+ */
+function requireFinite(logits: Float32Array, position: number): void {
+  let bad = 0;
+  for (const v of logits) if (!Number.isFinite(v)) bad++;
+  if (bad > 0) throw new UserError(`the logits after position ${position} are not finite (${bad} of ${logits.length} are NaN or ±Infinity): the model's weights or activations overflow float32, so no token can be sampled`);
+}
+
 export interface GenerateOptions {
   model?: string;
   entry?: string;
@@ -56,12 +67,16 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   const generator = new Generator({ file: info.spec, entry: info.entry, args: info.args, weights: model.weights, weightsSource: model.weightsSource, seed: model.seed, cache: opts.cache !== false, maxContext: info.context, optimize: opts.opt !== false });
   const rng = streamFor(seed, "spikelm-generate");
   const decoder = streamDecoderFor(tokenizer);
-  process.stdout.write(opts.prompt);
   const t0 = performance.now();
   let logits = generator.feed(prompt);
   const tPrompt = performance.now();
+  // The prompt is echoed once its logits are known to be usable: a model that cannot
+  // sample its first token prints nothing on stdout.
+  requireFinite(logits, generator.length);
+  process.stdout.write(opts.prompt);
   const produced: number[] = [];
   while (produced.length < maxTokens && generator.length < info.context) {
+    requireFinite(logits, generator.length);
     const next = sampleToken(logits, { temperature, topK, uniform: () => rng.uniform() });
     produced.push(next);
     process.stdout.write(decoder.push(next));
