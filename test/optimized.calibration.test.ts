@@ -123,4 +123,23 @@ describe("the one-shot forward's first call (classifier-small, in process)", () 
     expect(executorStats.compiledCalibrations - compiled).toBeGreaterThanOrEqual(uncalibrated);
     for (const e of store.entries.values()) if (e.calibrated) expect(e.calibrated.every(Boolean)).toBe(true);
   });
+
+  it("neurons of one kind share one compiled initialiser (so it gets hot after the first few)", () => {
+    const m = loadModel("classify", { model: "classifier-small", noTokenizer: true });
+    const inputs = new Map([["ids", i32([1, 5])], ["types", i32([1, 5])], ["mask", i32([1, 5])]]);
+    const { graph: g } = optimize(compileEntry({ file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, program: m.program }).graph);
+    const neurons = g.nodes.filter((x) => x.op === "neuron").map((x) => x.attrs as unknown as NeuronAttrs);
+    const kinds = new Set(neurons.map((a) => a.neuron));
+    const runs = new Set<unknown>();
+    let amplitudes = 0;
+    for (const a of neurons) {
+      const n = (a.body.nodes.find((x) => x.op === "step_input")!.attrs.outShape as number[]).reduce((p, q) => p * q, 1);
+      for (const amp of amplitudeNodes(a.body)) {
+        runs.add(compileCalibration(a.body, amp.id, n)!.run);
+        amplitudes++;
+      }
+    }
+    expect(amplitudes).toBeGreaterThan(2 * kinds.size);
+    expect(runs.size).toBeLessThanOrEqual(kinds.size);
+  });
 });

@@ -76,7 +76,11 @@ export function compileCalibration(body: StepGraph, ampId: number, n: number): C
   const before: string[] = [];
   const elems: string[] = [];
   const after: string[] = [];
-  const name = (id: number) => `v${id}`;
+  // Names by position in the initialiser, not node id: every neuron of one kind then has the
+  // same source and shares one compiled function, which gets hot (a fresh function per
+  // neuron stays in the interpreter for a short loop: slower than the reference).
+  const local = new Map(body.nodes.filter((x) => needed.has(x.id)).map((x, k) => [x.id, k]));
+  const name = (id: number) => `v${local.get(id)!}`;
   for (const x of body.nodes) {
     if (!needed.has(x.id)) continue;
     const k = kind.get(x.id)!;
@@ -132,5 +136,10 @@ export function compileCalibration(body: StepGraph, ampId: number, n: number): C
     `  return ${name(root)};`,
     "};",
   ].join("\n");
-  return { params, run: compile<Calibration["run"]>(src, env), source: src };
+  let run = compiled.get(src);
+  if (!run) compiled.set(src, (run = compile<Calibration["run"]>(src, env)));
+  return { params, run, source: src };
 }
+
+/** Compiled initialisers by source (the helpers a source names are fixed by its text). */
+const compiled = new Map<string, Calibration["run"]>();
