@@ -15,6 +15,7 @@ import { f32, i32, type Tensor } from "../interpreter/engine/tensor.js";
 import type { IRNode, NeuronAttrs, StepGraph } from "../interpreter/ir/graph.js";
 import { compileCalibration } from "../interpreter/optimized/calibration-codegen.js";
 import { OptimizedExecutor, executorStats } from "../interpreter/optimized/executor.js";
+import { compileNeuron } from "../interpreter/optimized/neuron-codegen.js";
 import { optimize } from "../interpreter/passes/pass.js";
 import { stepEvaluator } from "../interpreter/reference/step.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
@@ -124,7 +125,7 @@ describe("the one-shot forward's first call (classifier-small, in process)", () 
     for (const e of store.entries.values()) if (e.calibrated) expect(e.calibrated.every(Boolean)).toBe(true);
   });
 
-  it("neurons of one kind share one compiled initialiser (so it gets hot after the first few)", () => {
+  it("neurons of one kind share one compiled initialiser and one step kernel (so they get hot after the first few)", () => {
     const m = loadModel("classify", { model: "classifier-small", noTokenizer: true });
     const inputs = new Map([["ids", i32([1, 5])], ["types", i32([1, 5])], ["mask", i32([1, 5])]]);
     const { graph: g } = optimize(compileEntry({ file: m.info.spec, entry: m.info.entry, args: m.info.args, inputs, program: m.program }).graph);
@@ -141,5 +142,12 @@ describe("the one-shot forward's first call (classifier-small, in process)", () 
     }
     expect(amplitudes).toBeGreaterThan(2 * kinds.size);
     expect(runs.size).toBeLessThanOrEqual(kinds.size);
+    // and so do their step kernels (neuron-codegen.ts, as the executor asks for them)
+    const kernels = new Set<unknown>();
+    for (const a of neurons) {
+      const n = (a.body.nodes.find((x) => x.op === "step_input")!.attrs.outShape as number[]).reduce((p, q) => p * q, 1);
+      kernels.add(compileNeuron(a.body, n, { levels: true, levelsInt8: true, value: false, scale: true })!.run);
+    }
+    expect(kernels.size).toBeLessThanOrEqual(kinds.size);
   });
 });

@@ -12,7 +12,7 @@
  * scalar-code cannot write) is declined (`undefined`) and calibrated by the reference.
  */
 import type { IRNode, StepGraph } from "../ir/graph.js";
-import { compile, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
+import { compileShared, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
 
 export interface CalibrationIO {
   /** Step inputs, each [T * n] (index t * n + i). */
@@ -136,10 +136,5 @@ export function compileCalibration(body: StepGraph, ampId: number, n: number): C
     `  return ${name(root)};`,
     "};",
   ].join("\n");
-  let run = compiled.get(src);
-  if (!run) compiled.set(src, (run = compile<Calibration["run"]>(src, env)));
-  return { params, run, source: src };
+  return { params, run: compileShared<Calibration["run"]>(src, env), source: src };
 }
-
-/** Compiled initialisers by source (the helpers a source names are fixed by its text). */
-const compiled = new Map<string, Calibration["run"]>();

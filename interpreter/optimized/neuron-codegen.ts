@@ -12,7 +12,7 @@
  */
 import type { IRNode, StepGraph } from "../ir/graph.js";
 import { NAN_LEVEL } from "../engine/levels.js";
-import { compile, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
+import { compileShared, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
 
 export interface NeuronKernelIO {
   /** Step inputs, each [T * n] (index t * n + i). */
@@ -83,7 +83,9 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
   const stateIndex = new Map(body.states.map((s, k) => [s.read, k]));
   const scalarLines: string[] = [];
   const elemLines: string[] = [];
-  const name = (id: number) => `v${id}`;
+  // by position, not id: neurons of one kind share one compiled kernel (compileShared)
+  const position = new Map(body.nodes.map((x, k) => [x.id, k]));
+  const name = (id: number) => `v${position.get(id)!}`;
   for (const x of body.nodes) {
     if (!needed.has(x.id)) continue;
     const k = kind.get(x.id)!;
@@ -99,7 +101,7 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
         break;
       case "const":
         expr = literal(x.attrs.value as number);
-        constants.set(`v${x.id}`, x.attrs.value as number);
+        constants.set(name(x.id), x.attrs.value as number);
         break;
       case "step_index":
         expr = "t";
@@ -152,6 +154,6 @@ export function compileNeuron(body: StepGraph, n: number, want: { levels: boolea
     "  }",
     "};",
   ].join("\n");
-  const run = compile<NeuronKernel["run"]>(src, env);
+  const run = compileShared<NeuronKernel["run"]>(src, env);
   return { amplitudes, params, run, source: src };
 }

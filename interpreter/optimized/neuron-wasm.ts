@@ -16,7 +16,7 @@
 import type { IRNode, StepGraph } from "../ir/graph.js";
 import { runVecProgram, vecReady, type VecInstr, type VecOperand, type VecProgram } from "../engine/kernels/wasm-vector.js";
 import type { VecOp } from "../engine/kernels/wasm-vector-wat.js";
-import { compile, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
+import { compileShared, literal, type ScalarEnv, scalarExpr, slotOf } from "./scalar-code.js";
 import { type NeuronKernel, type NeuronKernelIO, reachableInStep } from "./neuron-codegen.js";
 
 export type NeuronBackend = "js" | "wasm" | "auto";
@@ -81,7 +81,9 @@ export function compileNeuronWasm(
   const amplitudes: string[] = [];
   const params: string[] = [];
   const scalarLines: string[] = [];
-  const name = (id: number) => `v${id}`;
+  // by position, not id: neurons of one kind share one compiled function (compileShared)
+  const position = new Map(body.nodes.map((x, k) => [x.id, k]));
+  const name = (id: number) => `v${position.get(id)!}`;
   for (const x of body.nodes) {
     if (!needed.has(x.id) || kind.get(x.id) !== "scalar") continue;
     let expr: string | undefined;
@@ -191,7 +193,7 @@ export function compileNeuronWasm(
     "  }",
     "};",
   ].join("\n");
-  const scalars = compile<(io: NeuronKernelIO, t0: number, t1: number, tab: Float32Array) => void>(src, env);
+  const scalars = compileShared<(io: NeuronKernelIO, t0: number, t1: number, tab: Float32Array) => void>(src, env);
 
   // The executor hands the kernel its io arrays ordered by the JS kernel's lists; this
   // kernel found the same paths in the same walk minus the per-element part, so map them.

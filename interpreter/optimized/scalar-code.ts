@@ -52,6 +52,21 @@ export function compile<T>(source: string, env: ScalarEnv): T {
   return new Function(...names, source)(...values) as T;
 }
 
+const shared = new Map<string, unknown>();
+
+/**
+ * `compile`, one function per (helpers, source): for generated kernels that keep no state of
+ * their own (everything comes in through their arguments). Generators name values by
+ * position, not node id, so the neurons of one kind get one function, which gets hot after
+ * the first few instead of each one's short loops staying in the interpreter.
+ */
+export function compileShared<T>(source: string, env: ScalarEnv): T {
+  const key = `${[...env.functions.keys()].join(",")}\n${source}`;
+  let f = shared.get(key) as T | undefined;
+  if (f === undefined) shared.set(key, (f = compile<T>(source, env)));
+  return f;
+}
+
 /** A number literal that evaluates to exactly `v`. */
 export function literal(v: number): string {
   if (Object.is(v, -0)) return "-0";
