@@ -53,6 +53,10 @@ export function compile<T>(source: string, env: ScalarEnv): T {
 }
 
 const shared = new Map<string, unknown>();
+/** How many compiled sources `compileShared` keeps (a model has a few dozen distinct ones). */
+export const SHARED_LIMIT = 512;
+/** How many it holds now (tests). */
+export const sharedCompiledCount = () => shared.size;
 
 /**
  * `compile`, one function per (helpers, source): for generated kernels that keep no state of
@@ -63,7 +67,15 @@ const shared = new Map<string, unknown>();
 export function compileShared<T>(source: string, env: ScalarEnv): T {
   const key = `${[...env.functions.keys()].join(",")}\n${source}`;
   let f = shared.get(key) as T | undefined;
-  if (f === undefined) shared.set(key, (f = compile<T>(source, env)));
+  if (f !== undefined) {
+    // Most recently used last: a long-lived process (language server, playground, training
+    // many specs) keeps the newest SHARED_LIMIT sources, not every one it ever compiled.
+    shared.delete(key);
+  } else {
+    f = compile<T>(source, env);
+    if (shared.size >= SHARED_LIMIT) shared.delete(shared.keys().next().value!);
+  }
+  shared.set(key, f);
   return f;
 }
 
