@@ -112,6 +112,7 @@ export function buildProgram(): Command {
     .option("--no-cache", "recompute the whole prefix for every token")
     .option("--no-opt", "decode on the reference interpreter instead of the optimized executor")
     .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file")
+    .option("--vocab <file>", "a byte-level BPE merges file (first line `#version`) or a WordPiece vocab.txt, for a model that does not ship one (default: bytes)")
     .option("--report [file]", "print the energy and spike report of the generated text (and write .json / .html)")
     .action((opts) => guarded(() => generateCommand(opts)));
 

@@ -41,6 +41,8 @@ export interface GenerateOptions {
   opt?: boolean;
   report?: string | boolean;
   keepAmplitudes?: boolean;
+  /** A byte-level BPE merges file (or WordPiece vocab.txt) for a model that does not ship one. */
+  vocab?: string;
 }
 
 function parseFloatOption(name: string, raw: string | undefined, dflt: number, min: number): number {
@@ -57,7 +59,7 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   const temperature = parseFloatOption("--temperature", opts.temperature, 0.8, 0);
   const topK = parseIntOption("--top-k", opts.topK, 0) ?? 40;
   const seed = parseIntOption("--seed", opts.seed, 0) ?? 0;
-  const model = loadModel("generate", { model: opts.model ?? READABLE_DECODER, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, keepAmplitudes: opts.keepAmplitudes });
+  const model = loadModel("generate", { model: opts.model ?? READABLE_DECODER, entry: opts.entry, args: parseArgs(opts.arg), weights: opts.weights, keepAmplitudes: opts.keepAmplitudes, vocab: opts.vocab });
   if (opts.weights) noteWeights(model.loadedWeights);
   const { info, tokenizer } = model;
   const prompt = tokenizer.encode(opts.prompt);
