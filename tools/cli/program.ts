@@ -26,6 +26,9 @@ import { checkOutputPaths } from "./output-paths.js";
 import { guarded, reportError } from "./report-errors.js";
 import { startKernels } from "./timings.js";
 
+/** `--vocab` on the commands that tokenize text for a model. */
+const VOCAB_HELP = "a WordPiece vocab.txt or a byte-level BPE merges file (first line `#version`), for models that do not ship one or to replace the shipped one";
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function buildProgram(): Command {
@@ -124,7 +127,7 @@ export function buildProgram(): Command {
       .option("-e, --entry <name>", "the model in a .spk file")
       .option("-a, --arg <name=value>", "constructor argument (repeatable)", collect)
       .option("-w, --weights <file>", "weights (.safetensors or .json): by parameter path, or the reference code's naming with or without `bert.` (read off the names)")
-      .option("--vocab <file>", "a WordPiece vocab.txt or a byte-level BPE merges file (first line `#version`), for models that do not ship one or to replace the shipped one")
+      .option("--vocab <file>", VOCAB_HELP)
       .option("-s, --seed <n>", "seed for weights not given", "0")
       .option("--keep-amplitudes", "keep amplitudes that are exactly 1.0 in a reference-named weights file (default: calibrate them, as the reference does)");
 
@@ -186,7 +189,7 @@ export function buildProgram(): Command {
     .option("--data <file>", "training data: text (lm, mlm) or TSV (classify)")
     .option("--eval-data <file>", "held-out data (default: the last 5% of --data, every 10th row of a TSV)")
     .option("-w, --weights <file>", "initial weights (default: the spec's seeded initialisation)")
-    .option("--vocab <file>", "a WordPiece vocab.txt or a byte-level BPE merges file (first line `#version`), for models that do not ship one or to replace the shipped one")
+    .option("--vocab <file>", VOCAB_HELP)
     .option("--steps <n>", "optimizer steps")
     .option("--batch <n>", "sequences per micro-batch (default 8)")
     .option("--seq <n>", "sequence length in tokens (default 128; classify 64)")
@@ -220,7 +223,7 @@ export function buildProgram(): Command {
     .option("--task <task>", "lm, mlm or classify")
     .option("--data <file>", "evaluation data: text (lm, mlm) or TSV (classify)")
     .option("-w, --weights <file>", "weights or a training checkpoint (default: the shipped weights)")
-    .option("--vocab <file>", "a WordPiece vocab.txt or a byte-level BPE merges file (first line `#version`), for models that do not ship one or to replace the shipped one")
+    .option("--vocab <file>", VOCAB_HELP)
     .option("--batch <n>", "sequences per batch (default 8)")
     .option("--seq <n>", "sequence length (default 128; classify 64)")
     .option("-s, --seed <n>", "seed for weights not given (default 0)")

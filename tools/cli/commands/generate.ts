@@ -78,11 +78,13 @@ export async function generateCommand(opts: GenerateOptions): Promise<number> {
   process.stdout.write(opts.prompt);
   const produced: number[] = [];
   while (produced.length < maxTokens && generator.length < info.context) {
-    requireFinite(logits, generator.length);
     const next = sampleToken(logits, { temperature, topK, uniform: () => rng.uniform() });
     produced.push(next);
     process.stdout.write(decoder.push(next));
-    if (produced.length < maxTokens && generator.length < info.context) logits = generator.feed([next]);
+    if (produced.length < maxTokens && generator.length < info.context) {
+      logits = generator.feed([next]);
+      requireFinite(logits, generator.length);
+    }
   }
   process.stdout.write(`${decoder.flush()}\n`);
   const tEnd = performance.now();
