@@ -129,4 +129,5 @@ export const platform: Platform = {
   availableParallelism: () => Math.max(1, scope.navigator?.hardwareConcurrency ?? 1),
   startThread,
   compileEagerly: (compile) => compile(),
+  loadNativeAddon: () => ({ error: "a browser runs no native code" }),
 };

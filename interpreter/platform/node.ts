@@ -1,4 +1,6 @@
 /** The platform layer under Node: node:fs, node:path, node:url, node:os (see platform.ts). */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -63,6 +65,49 @@ function compileEagerly<T>(compile: () => T): T {
   }
 }
 
+/**
+ * Flags for the native kernels: IEEE float32 semantics kept exactly (no contraction of a*b+c
+ * into one rounding, no fast-math), position-independent, threads.
+ */
+const NATIVE_FLAGS = ["-O2", "-std=c11", "-D_GNU_SOURCE", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared", "-pthread"];
+
+function loadNativeAddon(name: string, sources: readonly string[], cacheDir: string): { exports: unknown } | { error: string } {
+  if (process.arch !== "x64") return { error: `no native kernels for ${process.arch} (they are written for x86-64)` };
+  const hash = createHash("sha256");
+  for (const source of sources) {
+    try {
+      hash.update(fs.readFileSync(source)).update("\0");
+    } catch (e) {
+      return { error: `cannot read ${source}: ${(e as Error).message}` };
+    }
+  }
+  const include = path.resolve(path.dirname(process.execPath), "..", "include", "node");
+  if (!fs.existsSync(path.join(include, "node_api.h"))) return { error: `no Node headers at ${include} (node_api.h)` };
+  const cc = process.env.CC || "cc";
+  const key = hash.update(JSON.stringify([sources.map((s) => path.basename(s)), NATIVE_FLAGS, cc, process.versions.modules, process.versions.napi, process.arch, process.platform])).digest("hex").slice(0, 16);
+  const file = path.join(cacheDir, `${name}-${key}.node`);
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.${process.pid}.${Date.now()}.${tempCounter++}.tmp`;
+    try {
+      fs.mkdirSync(cacheDir, { recursive: true });
+      execFileSync(cc, [...NATIVE_FLAGS, "-I", include, "-o", tmp, ...sources], { stdio: ["ignore", "ignore", "pipe"], timeout: 120_000 });
+      fs.renameSync(tmp, file);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      const err = e as Error & { code?: string; stderr?: Buffer };
+      if (err.code === "ENOENT") return { error: `no C compiler (${cc}) to build the native kernels` };
+      return { error: `could not build the native kernels with ${cc}: ${(err.stderr?.toString() || err.message).trim().split("\n").slice(0, 3).join(" / ")}` };
+    }
+  }
+  try {
+    const m = { exports: {} as unknown };
+    process.dlopen(m, file);
+    return { exports: m.exports };
+  } catch (e) {
+    return { error: `could not load ${file}: ${(e as Error).message}` };
+  }
+}
+
 export const platform: Platform = {
   kind: "node",
   path,
@@ -89,4 +134,5 @@ export const platform: Platform = {
   availableParallelism: () => os.availableParallelism(),
   startThread,
   compileEagerly,
+  loadNativeAddon,
 };

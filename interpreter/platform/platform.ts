@@ -74,6 +74,13 @@ export interface Platform {
    * to optimized code where the engine allows choosing (V8 under Node: `--no-liftoff`).
    */
   compileEagerly<T>(compile: () => T): T;
+  /**
+   * The exports of the Node-API addon `name` built from the C files `sources` (absolute
+   * paths), compiled with the system's C compiler on first use and kept in `cacheDir` under a
+   * name that hashes the sources, the compile flags, Node's ABI and the architecture; or why
+   * there is none (no compiler, no Node headers, a browser, the compile failed). Synchronous.
+   */
+  loadNativeAddon(name: string, sources: readonly string[], cacheDir: string): { readonly exports: unknown } | { readonly error: string };
 }
 
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });

@@ -1,0 +1,157 @@
+/**
+ * The native spike-accumulate backend: `native/spike_native.c`, a Node-API addon using
+ * AVX-512, compiled with the system's C compiler on first use (platform.loadNativeAddon) and
+ * kept in node_modules/.cache/spikelm/. It runs the same `SpikeOp` as the WebAssembly
+ * backend, with the same bits (see the C file's header), on the caller's thread and threads
+ * of its own; there is no copy into a kernel memory: it reads the typed arrays in place.
+ *
+ * Why native code at all: WebAssembly's SIMD is 128 bits wide, while the CPUs people run
+ * BERT-sized layers on have 512-bit vectors; the accumulate is the block's largest cost.
+ * Where there is no addon (a browser, no compiler, a CPU without AVX-512, `SPIKELM_NATIVE=0`)
+ * the WebAssembly kernels run instead; `nativeStatus()` says which and why.
+ */
+import { platform } from "#platform";
+import type { SpikeOp } from "./wasm-backend.js";
+
+interface NativeExports {
+  spikeOp(
+    S: Int8Array, R: number, K: number, srs: number, scs: number,
+    W: Float32Array, C: number, wrs: number, wcs: number,
+    out: Float32Array, ors: number, ocs: number, scale: Float32Array | null, threads: number,
+    n: number, sStride: number, wStride: number, oStride: number, wPacked: boolean,
+  ): void;
+  pack(W: Float32Array, K: number, C: number, wrs: number, wcs: number, dst: Float32Array): void;
+  available(): boolean;
+  readonly tileWidth: number;
+}
+
+/** The addon's C files (in native/), compiled together into one module. */
+const NATIVE_SOURCES = ["spike_native.c"];
+
+let addon: NativeExports | null = null;
+let tried = false;
+let why = "";
+
+/** Loads (building it if needed) the native addon once; whether it is usable. */
+export function startNative(): boolean {
+  if (tried) return addon !== null;
+  tried = true;
+  const env = typeof process === "object" ? process.env?.SPIKELM_NATIVE : undefined;
+  if (env === "0") {
+    why = "turned off (SPIKELM_NATIVE=0)";
+    return false;
+  }
+  const dir = platform.path.join(platform.repoRoot, "interpreter", "engine", "kernels", "native");
+  const sources = NATIVE_SOURCES.map((f) => platform.path.join(dir, f));
+  const cacheDir = platform.path.join(platform.repoRoot, "node_modules", ".cache", "spikelm");
+  const got = platform.loadNativeAddon("spikelm-native", sources, cacheDir);
+  if ("error" in got) {
+    why = got.error;
+    return false;
+  }
+  const ex = got.exports as NativeExports;
+  if (!ex.available()) {
+    why = "this CPU has no AVX-512 (avx512f, avx512bw)";
+    return false;
+  }
+  addon = ex;
+  return true;
+}
+
+/** Whether the native backend has been loaded (does not try to load it). */
+export function nativeReady(): boolean {
+  return addon !== null;
+}
+
+/** "native (AVX-512)" or why the WebAssembly kernels run instead. */
+export function nativeStatus(): { readonly ready: boolean; readonly reason: string } {
+  startNative();
+  return addon ? { ready: true, reason: "native spike-accumulate kernels (AVX-512)" } : { ready: false, reason: why };
+}
+
+interface PackedWeight {
+  K: number;
+  C: number;
+  wrs: number;
+  wcs: number;
+  length: number;
+  packed: Float32Array | null;
+  lastUse: number;
+}
+
+/** Packed forms of cached weights, keyed by the weight array (freed with it). */
+const packedCache = new WeakMap<Float32Array, PackedWeight>();
+const live = new Set<PackedWeight>();
+let liveBytes = 0;
+let clock = 0;
+/** Bytes the packed forms of cached weights may hold (least recently used dropped beyond it). */
+let cacheLimit = 1024 * 1024 * 1024;
+
+export function setNativePackedLimit(bytes: number): void {
+  cacheLimit = bytes;
+}
+
+/** Bytes now held by packed forms of cached weights (tests, diagnostics). */
+export function nativePackedBytes(): number {
+  return liveBytes;
+}
+
+function drop(e: PackedWeight): void {
+  if (!live.delete(e)) return;
+  liveBytes -= (e.packed?.length ?? 0) * 4;
+  e.packed = null;
+}
+
+/** Forget the packed form of `W` (after mutating a weight used with cacheWeights). */
+export function releaseNativePacked(W: Float32Array): void {
+  const e = packedCache.get(W);
+  if (e) drop(e);
+  packedCache.delete(W);
+}
+
+function packedLength(K: number, C: number, tw: number): number {
+  return Math.ceil(C / tw) * K * tw;
+}
+
+/** The packed form of a cached weight: made once, or null when the cache may not hold it. */
+function packedFor(a: NativeExports, op: SpikeOp): Float32Array | null {
+  const { K, C, wrs, wcs } = op;
+  const length = packedLength(K, C, a.tileWidth);
+  let e = packedCache.get(op.weight);
+  if (e && e.packed && e.K === K && e.C === C && e.wrs === wrs && e.wcs === wcs && e.length === op.weight.length) {
+    e.lastUse = ++clock;
+    return e.packed;
+  }
+  if (e) drop(e);
+  const bytes = length * 4;
+  if (bytes > cacheLimit) return null;
+  // least recently used first, until the new one fits
+  if (liveBytes + bytes > cacheLimit) {
+    for (const old of [...live].sort((x, y) => x.lastUse - y.lastUse)) {
+      drop(old);
+      if (liveBytes + bytes <= cacheLimit) break;
+    }
+  }
+  const packed = new Float32Array(length);
+  a.pack(op.weight, K, C, wrs, wcs, packed);
+  e = { K, C, wrs, wcs, length: op.weight.length, packed, lastUse: ++clock };
+  packedCache.set(op.weight, e);
+  live.add(e);
+  liveBytes += bytes;
+  return packed;
+}
+
+/** Run a SpikeOp on the native backend (startNative() must have returned true). */
+export function runSpikeOpNative(op: SpikeOp): void {
+  const a = addon;
+  if (!a) throw new Error("spike kernels: native backend not loaded");
+  if (op.R === 0 || op.C === 0) return;
+  const b = op.batch;
+  const packed = op.cacheWeights && !b ? packedFor(a, op) : null;
+  a.spikeOp(
+    op.spike, op.R, op.K, op.srs, op.scs,
+    packed ?? op.weight, op.C, op.wrs, op.wcs,
+    op.out, op.ors, op.ocs, op.scale ?? null, Math.max(1, op.threads),
+    b?.n ?? 1, b?.sStride ?? 0, b?.wStride ?? 0, b?.oStride ?? 0, packed !== null,
+  );
+}

@@ -1,0 +1,414 @@
+/*
+ * spikelm's native spike-accumulate kernel: a Node-API addon, AVX-512, for x86-64 CPUs that
+ * have it (native-backend.ts compiles this file with the system's C compiler on first use and
+ * falls back to the WebAssembly kernels where it cannot).
+ *
+ * It computes the generic strided spike contraction of wasm-backend.ts (`SpikeOp`), bit for
+ * bit the meaning spike-matmul.ts defines:
+ *
+ *   out[r*ors + c*ocs] = Σ_{k ascending} spike[r*srs + k*scs] * weight[k*wrs + c*wcs]
+ *
+ * with every partial sum rounded to float32, starting from +0, then (optionally) one float32
+ * multiplication by scale[r]. Levels are -1, 0 or +1 (NaN levels are removed by the caller).
+ * A term s*W with s = ±1 is exact, so fma(W, s, acc) rounds once, exactly as the reference's
+ * f32(acc + f32(s*W)); zero levels are skipped (adding ±0 to an accumulator that started at
+ * +0 is the identity). Lanes run over output columns and k is never reordered: blocking k
+ * only parks the accumulators in memory between blocks, so every element still sees its
+ * terms in ascending k. The compile flags forbid contraction and fast-math (native-backend.ts).
+ *
+ * Work: event lists per spike row (k*ldw with the sign in bit 31), built by the threads over
+ * row ranges; then (contraction, column tile of 128, row chunk) items taken from an atomic
+ * counter. Each item walks k in blocks that keep the tile's weights in L1, 8 zmm accumulators
+ * per row.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SPK_X86 1
+#else
+#define SPK_X86 0
+#endif
+
+#define TW 128          /* columns per tile: 8 zmm accumulators */
+#define KB_BYTES 32768  /* weights of one k block of a tile: L1-resident */
+#define MAX_THREADS 16
+
+typedef struct {
+  const int8_t* S; int64_t srs, scs;
+  const float* W;                     /* tile-packed, see pack_tiles */
+  float* out; int64_t ors, ocs;
+  const float* scale;                 /* per row, or NULL */
+  int64_t R, K, C;
+  int64_t n, sStride, oStride;      /* batch of n contractions (weights: nT*K*TW apart) */
+} Job;
+
+typedef struct {
+  const Job* job;
+  uint32_t* events;      /* per (b, r): up to K events at (b*R + r)*K */
+  int32_t* counts;       /* events per (b, r) */
+  int64_t nRC, rowsPerChunk, nT, items;
+  int threads;
+  int64_t next_list, listed, next_item; /* atomics: rows claimed, rows listed, items claimed */
+  float* acc[MAX_THREADS];
+  int32_t* cursor[MAX_THREADS];
+} Shared;
+
+#if SPK_X86
+__attribute__((target("avx512f,avx512bw")))
+static void list_rows(Shared* sh, int64_t first, int64_t last) {
+  const Job* j = sh->job;
+  for (int64_t q = first; q < last; q++) {
+    const int64_t b = q / j->R, r = q % j->R;
+    const int8_t* s = j->S + b * j->sStride + r * j->srs;
+    uint32_t* ev = sh->events + q * j->K;
+    int32_t n = 0;
+    if (j->scs == 1) {
+      int64_t k = 0;
+      for (; k + 64 <= j->K; k += 64) {
+        __m512i v = _mm512_loadu_si512((const void*)(s + k));
+        uint64_t nz = _mm512_test_epi8_mask(v, v);
+        while (nz) {
+          int64_t kk = k + __builtin_ctzll(nz);
+          nz &= nz - 1;
+          ev[n++] = (uint32_t)(kk * TW) | (s[kk] < 0 ? 0x80000000u : 0u);
+        }
+      }
+      for (; k < j->K; k++)
+        if (s[k] != 0) ev[n++] = (uint32_t)(k * TW) | (s[k] < 0 ? 0x80000000u : 0u);
+    } else {
+      for (int64_t k = 0; k < j->K; k++) {
+        int8_t v = s[k * j->scs];
+        if (v != 0) ev[n++] = (uint32_t)(k * TW) | (v < 0 ? 0x80000000u : 0u);
+      }
+    }
+    sh->counts[q] = n;
+  }
+}
+
+/* One item: contraction b, columns [c0, c0+w), rows [r0, r1). */
+__attribute__((target("avx512f")))
+static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_t r0, int64_t r1) {
+  const Job* j = sh->job;
+  const float* W = j->W + (b * sh->nT + c0 / TW) * j->K * TW;
+  float* acc = sh->acc[t];
+  int32_t* cur = sh->cursor[t];
+  const uint32_t* evb = sh->events + b * j->R * j->K;
+  const int32_t* cnt = sh->counts + b * j->R;
+  const int64_t rows = r1 - r0;
+  memset(acc, 0, (size_t)rows * TW * sizeof(float));
+  for (int64_t i = 0; i < rows; i++) cur[i] = 0;
+  int64_t kb = KB_BYTES / (TW * 4);
+  if (kb < 1) kb = 1;
+  const __m512i one = _mm512_set1_epi32(0x3f800000);
+  for (int64_t k0 = 0; k0 < j->K; k0 += kb) {
+    const int64_t kend = k0 + kb < j->K ? k0 + kb : j->K;
+    const uint64_t limit = (uint64_t)kend * TW;
+    for (int64_t i = 0; i < rows; i++) {
+      const uint32_t* ev = evb + (r0 + i) * j->K;
+      int32_t e = cur[i];
+      const int32_t n = cnt[r0 + i];
+      if (e >= n || (uint64_t)(ev[e] & 0x7fffffffu) >= limit) continue;
+      float* a = acc + i * TW;
+      __m512 a0 = _mm512_loadu_ps(a), a1 = _mm512_loadu_ps(a + 16), a2 = _mm512_loadu_ps(a + 32), a3 = _mm512_loadu_ps(a + 48);
+      __m512 a4 = _mm512_loadu_ps(a + 64), a5 = _mm512_loadu_ps(a + 80), a6 = _mm512_loadu_ps(a + 96), a7 = _mm512_loadu_ps(a + 112);
+      for (; e < n; e++) {
+        const uint32_t x = ev[e];
+        const uint32_t off = x & 0x7fffffffu;
+        if ((uint64_t)off >= limit) break;
+        const __m512 s = _mm512_castsi512_ps(_mm512_or_si512(one, _mm512_set1_epi32((int)(x & 0x80000000u))));
+        const float* p = W + off;
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p), s, a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16), s, a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 32), s, a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 48), s, a3);
+        a4 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 64), s, a4);
+        a5 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 80), s, a5);
+        a6 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 96), s, a6);
+        a7 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 112), s, a7);
+      }
+      cur[i] = e;
+      _mm512_storeu_ps(a, a0); _mm512_storeu_ps(a + 16, a1); _mm512_storeu_ps(a + 32, a2); _mm512_storeu_ps(a + 48, a3);
+      _mm512_storeu_ps(a + 64, a4); _mm512_storeu_ps(a + 80, a5); _mm512_storeu_ps(a + 96, a6); _mm512_storeu_ps(a + 112, a7);
+    }
+  }
+  float* out = j->out + b * j->oStride;
+  for (int64_t i = 0; i < rows; i++) {
+    const int64_t r = r0 + i;
+    const float* a = acc + i * TW;
+    float* o = out + r * j->ors + c0 * j->ocs;
+    if (j->scale) {
+      const float sc = j->scale[r];
+      if (j->ocs == 1) for (int64_t c = 0; c < w; c++) o[c] = sc * a[c];
+      else for (int64_t c = 0; c < w; c++) o[c * j->ocs] = sc * a[c];
+    } else {
+      if (j->ocs == 1) memcpy(o, a, (size_t)w * sizeof(float));
+      else for (int64_t c = 0; c < w; c++) o[c * j->ocs] = a[c];
+    }
+  }
+}
+
+static void work(Shared* sh, int t) {
+  const Job* j = sh->job;
+  const int64_t rowsTotal = j->n * j->R;
+  const int64_t chunk = 16;
+  for (;;) {
+    const int64_t q = __atomic_fetch_add(&sh->next_list, chunk, __ATOMIC_RELAXED);
+    if (q >= rowsTotal) break;
+    const int64_t e = q + chunk < rowsTotal ? q + chunk : rowsTotal;
+    list_rows(sh, q, e);
+    __atomic_fetch_add(&sh->listed, e - q, __ATOMIC_RELEASE);
+  }
+  /* every row's list is needed by every item: wait for the last chunks */
+  while (__atomic_load_n(&sh->listed, __ATOMIC_ACQUIRE) < rowsTotal) _mm_pause();
+  for (;;) {
+    const int64_t it = __atomic_fetch_add(&sh->next_item, 1, __ATOMIC_RELAXED);
+    if (it >= sh->items) break;
+    const int64_t perB = sh->nT * sh->nRC;
+    const int64_t b = it / perB, rest = it % perB;
+    const int64_t tile = rest / sh->nRC, rc = rest % sh->nRC;
+    const int64_t c0 = tile * TW;
+    const int64_t w = j->C - c0 < TW ? j->C - c0 : TW;
+    const int64_t r0 = rc * sh->rowsPerChunk;
+    const int64_t r1 = r0 + sh->rowsPerChunk < j->R ? r0 + sh->rowsPerChunk : j->R;
+    if (r0 < r1) run_item(sh, t, b, c0, w, r0, r1);
+  }
+}
+#endif
+
+typedef struct { Shared* sh; int t; } ThreadArg;
+
+static void* thread_main(void* p) {
+#if SPK_X86
+  ThreadArg* a = (ThreadArg*)p;
+  work(a->sh, a->t);
+#else
+  (void)p;
+#endif
+  return NULL;
+}
+
+/* Scratch of the calling OS thread (a JS thread: main or a worker), grown, never shrunk. */
+static __thread void* tl_buf = NULL;
+static __thread size_t tl_cap = 0;
+
+static void* scratch(size_t bytes) {
+  if (bytes <= tl_cap) return tl_buf;
+  free(tl_buf);
+  size_t cap = bytes + bytes / 4 + 4096;
+  tl_buf = aligned_alloc(64, (cap + 63) & ~(size_t)63);
+  tl_cap = tl_buf ? cap : 0;
+  return tl_buf;
+}
+
+static int cpu_ok(void) {
+#if SPK_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#else
+  return 0;
+#endif
+}
+
+/*
+ * The kernel's weight layout: column tiles of TW, each [K, TW] row-major, the last one
+ * zero-padded: dst[(t*K + k)*TW + c] = src[k*wrs + (t*TW + c)*wcs].
+ */
+static void pack_tiles(const float* src, int64_t K, int64_t C, int64_t wrs, int64_t wcs, float* dst) {
+  const int64_t nT = (C + TW - 1) / TW;
+  for (int64_t t = 0; t < nT; t++) {
+    const int64_t c0 = t * TW, w = C - c0 < TW ? C - c0 : TW;
+    float* d = dst + t * K * TW;
+    if (wcs == 1) {
+      for (int64_t k = 0; k < K; k++) {
+        memcpy(d + k * TW, src + k * wrs + c0, (size_t)w * sizeof(float));
+        if (w < TW) memset(d + k * TW + w, 0, (size_t)(TW - w) * sizeof(float));
+      }
+    } else {
+      /* read down the source's columns in blocks of 16 k, so its lines are used whole */
+      for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        const int64_t k1 = k0 + 16 < K ? k0 + 16 : K;
+        for (int64_t c = 0; c < TW; c++)
+          for (int64_t k = k0; k < k1; k++) d[k * TW + c] = c < w ? src[k * wrs + (c0 + c) * wcs] : 0.0f;
+      }
+    }
+  }
+}
+
+/* ---- Node-API glue ---------------------------------------------------------------------- */
+
+static napi_value throw_range(napi_env env, const char* msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+static int get_i64(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int get_array(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, length, data, &ab, &off) != napi_ok) return 0;
+  return type == want;
+}
+
+/* Largest element index a strided 2-D view touches, or -1 when it is empty. */
+static int64_t last_index(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  if (rows <= 0 || cols <= 0) return -1;
+  return (rows - 1) * rs + (cols - 1) * cs;
+}
+
+/*
+ * spikeOp(S, R, K, srs, scs, W, C, wrs, wcs, out, ors, ocs, scale | null, threads,
+ *         n, sStride, wStride, oStride, wPacked)
+ * wPacked: W is already in the kernel's layout for (K, C) (pack below; one contraction),
+ * and wrs, wcs, wStride are ignored.
+ */
+static napi_value spike_op(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value a[19];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc != 19) return throw_range(env, "spikeOp: 19 arguments expected");
+  bool wPacked = false;
+  if (napi_get_value_bool(env, a[18], &wPacked) != napi_ok) return throw_range(env, "spikeOp: wPacked must be a boolean");
+  void *S, *W, *O, *SC = NULL;
+  size_t sLen, wLen, oLen, scLen = 0;
+  int64_t v[14];
+  const int idx[14] = {1, 2, 3, 4, 6, 7, 8, 10, 11, 13, 14, 15, 16, 17};
+  if (!get_array(env, a[0], napi_int8_array, &S, &sLen)) return throw_range(env, "spikeOp: S must be an Int8Array");
+  if (!get_array(env, a[5], napi_float32_array, &W, &wLen)) return throw_range(env, "spikeOp: W must be a Float32Array");
+  if (!get_array(env, a[9], napi_float32_array, &O, &oLen)) return throw_range(env, "spikeOp: out must be a Float32Array");
+  napi_valuetype st;
+  napi_typeof(env, a[12], &st);
+  if (st != napi_null && st != napi_undefined && !get_array(env, a[12], napi_float32_array, &SC, &scLen))
+    return throw_range(env, "spikeOp: scale must be a Float32Array or null");
+  for (int i = 0; i < 14; i++)
+    if (!get_i64(env, a[idx[i]], &v[i])) return throw_range(env, "spikeOp: sizes and strides must be safe integers");
+  Job j = {0};
+  j.R = v[0]; j.K = v[1]; j.srs = v[2]; j.scs = v[3]; j.C = v[4];
+  const int64_t wrs = v[5], wcs = v[6];
+  j.ors = v[7]; j.ocs = v[8];
+  int64_t threads = v[9];
+  j.n = v[10]; j.sStride = v[11]; const int64_t wStride = v[12]; j.oStride = v[13];
+  for (int i = 0; i < 14; i++)
+    if (v[i] < 0) return throw_range(env, "spikeOp: sizes and strides must be >= 0");
+  if (j.R == 0 || j.C == 0 || j.n == 0) return NULL;
+  if (j.K >= 0x7fffffffLL / TW) return throw_range(env, "spikeOp: K too large for the native kernel");
+  /* every index any contraction touches lies inside its array */
+  const int64_t nb = j.n - 1;
+  const int64_t sLast = last_index(j.R, j.K, j.srs, j.scs), wLast = last_index(j.K, j.C, wrs, wcs), oLast = last_index(j.R, j.C, j.ors, j.ocs);
+  const int64_t nT = (j.C + TW - 1) / TW;
+  if (wPacked && (j.n != 1 || nT * j.K * TW > (int64_t)wLen)) return throw_range(env, "spikeOp: packed weights of another shape");
+  if ((sLast >= 0 && nb * j.sStride + sLast >= (int64_t)sLen) || (!wPacked && wLast >= 0 && nb * wStride + wLast >= (int64_t)wLen) || nb * j.oStride + oLast >= (int64_t)oLen)
+    return throw_range(env, "spikeOp: a strided view reaches past its array");
+  if (SC && (int64_t)scLen < j.R) return throw_range(env, "spikeOp: scale shorter than R");
+  if (SC && j.n != 1) return throw_range(env, "spikeOp: scale with a batch");
+  if (!cpu_ok()) return throw_range(env, "spikeOp: this CPU has no AVX-512");
+  if (j.K == 0) {
+    for (int64_t b = 0; b < j.n; b++)
+      for (int64_t r = 0; r < j.R; r++)
+        for (int64_t c = 0; c < j.C; c++) ((float*)O)[b * j.oStride + r * j.ors + c * j.ocs] = SC ? ((const float*)SC)[r] * 0.0f : 0.0f;
+    return NULL;
+  }
+  if (threads < 1) threads = 1;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  j.S = (const int8_t*)S; j.out = (float*)O; j.scale = (const float*)SC;
+
+  int64_t nRC = nT * j.n >= 4 * threads ? 1 : (4 * threads + nT * j.n - 1) / (nT * j.n);
+  if (nRC > j.R) nRC = j.R;
+  const int64_t rowsPerChunk = (j.R + nRC - 1) / nRC;
+  const size_t evBytes = (size_t)(j.n * j.R * j.K) * 4, cntBytes = (size_t)(j.n * j.R) * 4;
+  const size_t wBytes = wPacked ? 0 : (size_t)(j.n * nT * j.K * TW) * 4;
+  const size_t accBytes = (size_t)rowsPerChunk * TW * 4, curBytes = (size_t)rowsPerChunk * 4;
+  const size_t align = 64;
+#define UP(x) (((x) + align - 1) & ~(align - 1))
+  const size_t total = UP(evBytes) + UP(cntBytes) + UP(wBytes) + (size_t)threads * (UP(accBytes) + UP(curBytes));
+  char* buf = (char*)scratch(total);
+  if (!buf) return throw_range(env, "spikeOp: out of memory for the native kernel's scratch");
+  Shared sh;
+  memset(&sh, 0, sizeof sh);
+  sh.job = &j;
+  sh.events = (uint32_t*)buf; buf += UP(evBytes);
+  sh.counts = (int32_t*)buf; buf += UP(cntBytes);
+  if (!wPacked) {
+    float* P = (float*)buf; buf += UP(wBytes);
+    for (int64_t b = 0; b < j.n; b++) pack_tiles((const float*)W + b * wStride, j.K, j.C, wrs, wcs, P + b * nT * j.K * TW);
+    j.W = P;
+  } else {
+    j.W = (const float*)W;
+  }
+  for (int t = 0; t < threads; t++) {
+    sh.acc[t] = (float*)buf; buf += UP(accBytes);
+    sh.cursor[t] = (int32_t*)buf; buf += UP(curBytes);
+  }
+#undef UP
+  sh.nRC = nRC; sh.rowsPerChunk = rowsPerChunk; sh.nT = nT; sh.items = j.n * nT * nRC;
+  if (threads > sh.items) threads = (int)sh.items;
+  sh.threads = (int)threads;
+#if SPK_X86
+  /* a thread that cannot be started is simply not there: the others claim its rows and items */
+  pthread_t tid[MAX_THREADS];
+  ThreadArg args[MAX_THREADS];
+  int started = 1;
+  for (int t = 1; t < threads; t++) {
+    args[t].sh = &sh; args[t].t = t;
+    if (pthread_create(&tid[started], NULL, thread_main, &args[t]) != 0) break;
+    started++;
+  }
+  work(&sh, 0);
+  for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
+#endif
+  return NULL;
+}
+
+/* pack(W, K, C, wrs, wcs, dst): W [K, C] (through strides) in the kernel's layout into dst, of packedLength(K, C) floats. */
+static napi_value pack(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc != 6) return throw_range(env, "pack: 6 arguments expected");
+  void *W, *D;
+  size_t wLen, dLen;
+  int64_t K, C, wrs, wcs;
+  if (!get_array(env, a[0], napi_float32_array, &W, &wLen) || !get_array(env, a[5], napi_float32_array, &D, &dLen))
+    return throw_range(env, "pack: W and dst must be Float32Arrays");
+  if (!get_i64(env, a[1], &K) || !get_i64(env, a[2], &C) || !get_i64(env, a[3], &wrs) || !get_i64(env, a[4], &wcs) || K < 0 || C < 0 || wrs < 0 || wcs < 0)
+    return throw_range(env, "pack: sizes and strides must be safe integers >= 0");
+  if (K >= 0x7fffffffLL / TW) return throw_range(env, "pack: K too large for the native kernel");
+  if ((C + TW - 1) / TW * K * TW > (int64_t)dLen || last_index(K, C, wrs, wcs) >= (int64_t)wLen) return throw_range(env, "pack: a view reaches past its array");
+  pack_tiles((const float*)W, K, C, wrs, wcs, (float*)D);
+  return NULL;
+}
+
+static napi_value available(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_get_boolean(env, cpu_ok(), &r);
+  return r;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value tile_width;
+  napi_create_int32(env, TW, &tile_width);
+  napi_property_descriptor d[] = {
+    {"spikeOp", NULL, spike_op, NULL, NULL, NULL, napi_default, NULL},
+    {"pack", NULL, pack, NULL, NULL, NULL, napi_default, NULL},
+    {"available", NULL, available, NULL, NULL, NULL, napi_default, NULL},
+    {"tileWidth", NULL, NULL, NULL, NULL, tile_width, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  return exports;
+}
