@@ -38,6 +38,9 @@
 #define TW 128          /* columns per tile: 8 zmm accumulators */
 #define KB_BYTES 32768  /* weights of one k block of a tile: L1-resident */
 #define MAX_THREADS 16
+/* Most events or packed weights one call may need (4 TB each): far past any real layer, and
+ * small enough that no scratch size computed from them can wrap. */
+#define MAX_SCRATCH_ELEMS ((int64_t)1 << 40)
 
 typedef struct {
   const int8_t* S; int64_t srs, scs;
@@ -199,6 +202,7 @@ static __thread size_t tl_cap = 0;
 
 static void* scratch(size_t bytes) {
   if (bytes <= tl_cap) return tl_buf;
+  if (bytes > SIZE_MAX / 2) return NULL; /* the growth below would wrap */
   free(tl_buf);
   size_t cap = bytes + bytes / 4 + 4096;
   tl_buf = aligned_alloc(64, (cap + 63) & ~(size_t)63);
@@ -265,10 +269,24 @@ static int get_array(napi_env env, napi_value v, napi_typedarray_type want, void
   return type == want;
 }
 
-/* Largest element index a strided 2-D view touches, or -1 when it is empty. */
-static int64_t last_index(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
-  if (rows <= 0 || cols <= 0) return -1;
-  return (rows - 1) * rs + (cols - 1) * cs;
+/*
+ * Whether every element of n strided 2-D views (rows x cols, the b-th `stride` further on)
+ * lies inside an array of `length` elements; all arguments are >= 0. The arithmetic is
+ * checked: safe integers (up to 2^53) multiply past int64, and a wrapped index would pass.
+ */
+static int views_fit(int64_t n, int64_t stride, int64_t rows, int64_t cols, int64_t rs, int64_t cs, size_t length) {
+  if (n <= 0 || rows <= 0 || cols <= 0) return 1;
+  int64_t a, b, c, last;
+  if (__builtin_mul_overflow(rows - 1, rs, &a) || __builtin_mul_overflow(cols - 1, cs, &b) || __builtin_mul_overflow(n - 1, stride, &c)) return 0;
+  if (__builtin_add_overflow(a, b, &last) || __builtin_add_overflow(last, c, &last)) return 0;
+  return (uint64_t)last < (uint64_t)length;
+}
+
+/* x * y * z as a byte or element count, or -1 when it does not fit in int64 (all >= 0). */
+static int64_t product3(int64_t x, int64_t y, int64_t z) {
+  int64_t p;
+  if (__builtin_mul_overflow(x, y, &p) || __builtin_mul_overflow(p, z, &p)) return -1;
+  return p;
 }
 
 /*
@@ -308,12 +326,15 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   if (j.R == 0 || j.C == 0 || j.n == 0) return NULL;
   if (j.K >= 0x7fffffffLL / TW) return throw_range(env, "spikeOp: K too large for the native kernel");
   /* every index any contraction touches lies inside its array */
-  const int64_t nb = j.n - 1;
-  const int64_t sLast = last_index(j.R, j.K, j.srs, j.scs), wLast = last_index(j.K, j.C, wrs, wcs), oLast = last_index(j.R, j.C, j.ors, j.ocs);
   const int64_t nT = (j.C + TW - 1) / TW;
-  if (wPacked && (j.n != 1 || nT * j.K * TW > (int64_t)wLen)) return throw_range(env, "spikeOp: packed weights of another shape");
-  if ((sLast >= 0 && nb * j.sStride + sLast >= (int64_t)sLen) || (!wPacked && wLast >= 0 && nb * wStride + wLast >= (int64_t)wLen) || nb * j.oStride + oLast >= (int64_t)oLen)
+  const int64_t packedLen = product3(nT, j.K, TW);
+  if (wPacked && (j.n != 1 || packedLen < 0 || (uint64_t)packedLen > (uint64_t)wLen)) return throw_range(env, "spikeOp: packed weights of another shape");
+  if (!views_fit(j.n, j.sStride, j.R, j.K, j.srs, j.scs, sLen) || (!wPacked && !views_fit(j.n, wStride, j.K, j.C, wrs, wcs, wLen)) || !views_fit(j.n, j.oStride, j.R, j.C, j.ors, j.ocs, oLen))
     return throw_range(env, "spikeOp: a strided view reaches past its array");
+  /* the scratch's sizes (events, packed weights, accumulators) must not wrap: refused as too large */
+  const int64_t evCount = product3(j.n, j.R, j.K), wCount = packedLen < 0 ? -1 : product3(j.n, packedLen, 1);
+  if (evCount < 0 || evCount > MAX_SCRATCH_ELEMS || (!wPacked && (wCount < 0 || wCount > MAX_SCRATCH_ELEMS)))
+    return throw_range(env, "spikeOp: too large for the native kernel's scratch");
   if (SC && (int64_t)scLen < j.R) return throw_range(env, "spikeOp: scale shorter than R");
   if (SC && j.n != 1) return throw_range(env, "spikeOp: scale with a batch");
   if (!cpu_ok()) return throw_range(env, "spikeOp: this CPU has no AVX-512");
@@ -388,7 +409,8 @@ static napi_value pack(napi_env env, napi_callback_info info) {
   if (!get_i64(env, a[1], &K) || !get_i64(env, a[2], &C) || !get_i64(env, a[3], &wrs) || !get_i64(env, a[4], &wcs) || K < 0 || C < 0 || wrs < 0 || wcs < 0)
     return throw_range(env, "pack: sizes and strides must be safe integers >= 0");
   if (K >= 0x7fffffffLL / TW) return throw_range(env, "pack: K too large for the native kernel");
-  if ((C + TW - 1) / TW * K * TW > (int64_t)dLen || last_index(K, C, wrs, wcs) >= (int64_t)wLen) return throw_range(env, "pack: a view reaches past its array");
+  const int64_t need = product3((C + TW - 1) / TW, K, TW);
+  if (need < 0 || (uint64_t)need > (uint64_t)dLen || !views_fit(1, 0, K, C, wrs, wcs, wLen)) return throw_range(env, "pack: a view reaches past its array");
   pack_tiles((const float*)W, K, C, wrs, wcs, (float*)D);
   return NULL;
 }
