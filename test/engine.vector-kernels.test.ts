@@ -2,11 +2,13 @@
  * The WebAssembly SIMD vector machine (engine/kernels/wasm-vector*.ts) against the scalar
  * definitions (engine/ops/elementwise.ts: double, then one float32 rounding), op by op, on
  * edge values (±0, subnormals, ties, ±Infinity, NaN, the float32 extremes) and random
- * floats; rows that are not a multiple of 16, several chunks, steps, and both threads.
+ * floats; rows that are not a multiple of 16, several chunks, steps, and both threads. The
+ * same checks run on the native vector machine (engine/kernels/native/vec_native.c, AVX-512)
+ * where it loads, and are reported as skipped with the reason where it does not.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
+import { initSpikeKernels, nativeStatus, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
 import { runVecProgram, setVecTuning, type VecInstr } from "../interpreter/engine/kernels/wasm-vector.js";
 import type { VecOp } from "../interpreter/engine/kernels/wasm-vector-wat.js";
 import { binaryScalar, unaryScalar } from "../interpreter/engine/ops/elementwise.js";
@@ -31,7 +33,7 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 }
 
 /** x op y over [T, n] inputs, out as value [T, n]; plus levels = i8(round-clamped x). */
-function check(op: VecOp, x: Float32Array, y: Float32Array, n: number, T: number, threads: number): void {
+function check(op: VecOp, x: Float32Array, y: Float32Array, n: number, T: number, threads: number, machine: Machine): void {
   const value = new Float32Array(T * n);
   const levels = new Int8Array(T * n);
   const instrs: VecInstr[] = [
@@ -47,7 +49,7 @@ function check(op: VecOp, x: Float32Array, y: Float32Array, n: number, T: number
   ];
   const table = new Float32Array(2 * T);
   for (let t = 0; t < T; t++) [table[2 * t], table[2 * t + 1]] = [-1 - (t % 2), 1];
-  runVecProgram({ instrs, regs: 4, scalars: 2 }, { inputs: [x, y], states: [], params: [], table, levels, value }, n, 0, T, threads);
+  runVecProgram({ instrs, regs: 4, scalars: 2 }, { inputs: [x, y], states: [], params: [], table, levels, value }, n, 0, T, threads, machine);
   const want = new Float32Array(T * n);
   const wantLv = new Int8Array(T * n);
   for (let i = 0; i < T * n; i++) {
@@ -70,22 +72,30 @@ afterAll(() => {
   return shutdownKernelPool();
 });
 
-describe("vector machine ops equal the scalar definitions", () => {
+type Machine = "wasm" | "native";
+const native = nativeStatus();
+const machines: [Machine, string | null][] = [
+  ["wasm", null],
+  ["native", native.ready ? null : native.reason],
+];
+
+describe.each(machines)("%s vector machine ops equal the scalar definitions", (machine, skipWhy) => {
   const ops = Object.keys(REF) as VecOp[];
-  it("on every pair of edge values", () => {
+  const title = (t: string) => (skipWhy ? `${t} (skipped: ${skipWhy})` : t);
+  it.skipIf(skipWhy !== null)(title("on every pair of edge values"), () => {
     const n = EDGE.length * EDGE.length;
     const x = new Float32Array(n);
     const y = new Float32Array(n);
     EDGE.forEach((a, i) => EDGE.forEach((b, j) => ((x[i * EDGE.length + j] = a), (y[i * EDGE.length + j] = b))));
-    for (const op of ops) for (const threads of [1, 2]) check(op, x, y, n, 1, threads);
+    for (const op of ops) for (const threads of [1, 2]) check(op, x, y, n, 1, threads, machine);
   });
-  it("on random floats, any row length, several steps", () => {
+  it.skipIf(skipWhy !== null)(title("on random floats, any row length, several steps"), () => {
     const float = fc.oneof(fc.float({ noDefaultInfinity: false, noNaN: false }), fc.constantFrom(...EDGE), fc.float({ min: -3, max: 3 }));
     fc.assert(
-      fc.property(fc.constantFrom(...ops), fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.array(float, { minLength: 600, maxLength: 600 }), (op, n, T, threads, vals) => {
+      fc.property(fc.constantFrom(...ops), fc.integer({ min: 1, max: 700 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.array(float, { minLength: 600, maxLength: 600 }), (op, n, T, threads, vals) => {
         const x = Float32Array.from({ length: T * n }, (_, i) => vals[i % 300]!);
         const y = Float32Array.from({ length: T * n }, (_, i) => vals[300 + (i % 300)]!);
-        check(op, x, y, n, T, threads);
+        check(op, x, y, n, T, threads, machine);
       }),
       { numRuns: 150, seed: 11 },
     );

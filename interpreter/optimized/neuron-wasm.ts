@@ -221,7 +221,8 @@ export function compileNeuronWasm(
       value: want.value ? io.value : undefined,
     };
     try {
-      runVecProgram(program, vio, nn, t0, t1, opts.threads ?? 1);
+      // "wasm" asks for WebAssembly's machine; "auto" takes the native one when it is loaded
+      runVecProgram(program, vio, nn, t0, t1, opts.threads ?? 1, opts.backend === "wasm" ? "wasm" : "auto");
     } catch (e) {
       // Out of WebAssembly memory (2 GiB): nothing was written yet; "auto" runs it in JS.
       if (opts.backend === "auto" && e instanceof RangeError) return fallback.run(io, nn, t0, t1);

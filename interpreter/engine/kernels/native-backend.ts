@@ -23,10 +23,20 @@ interface NativeExports {
   pack(W: Float32Array, K: number, C: number, wrs: number, wcs: number, dst: Float32Array): void;
   available(): boolean;
   readonly tileWidth: number;
+  vecRun(
+    prog: Int32Array, nIns: number, regs: number, scalars: number,
+    inputs: readonly Float32Array[], states: readonly Float32Array[], params: readonly Float32Array[], table: Float32Array,
+    levels: Int8Array | Float32Array | null, value: Float32Array | null, n: number, t0: number, t1: number, threads: number,
+  ): void;
+}
+
+/** The native addon's exports, or null when it is not loaded (startNative() loads it). */
+export function nativeAddon(): NativeExports | null {
+  return addon;
 }
 
 /** The addon's C files (in native/), compiled together into one module. */
-const NATIVE_SOURCES = ["spike_native.c"];
+const NATIVE_SOURCES = ["spike_native.c", "vec_native.c"];
 
 let addon: NativeExports | null = null;
 let tried = false;

@@ -7,6 +7,7 @@
  */
 import { VEC_CHUNK, VEC_INSTR_WORDS, VEC_OPS, type VecOp } from "./wasm-vector-wat.js";
 import { poolThreads, wasmAccess } from "./wasm-backend.js";
+import { nativeAddon, startNative } from "./native-backend.js";
 
 export type VecOperand =
   /** A scratch register (VEC_CHUNK floats per thread). */
@@ -63,10 +64,16 @@ export interface VecIO {
  */
 const VEC_THREAD_MIN = 1 << 22;
 
-const tuning = { chunk: VEC_CHUNK, threadMin: VEC_THREAD_MIN };
+/**
+ * Element-steps below which the native vector machine runs on one thread (starting a thread
+ * costs tens of microseconds; the FFN neuron of a BERT-base block is 1.57M element-steps).
+ */
+const NATIVE_VEC_THREAD_MIN = 1 << 18;
+
+const tuning = { chunk: VEC_CHUNK, threadMin: VEC_THREAD_MIN, nativeThreadMin: NATIVE_VEC_THREAD_MIN };
 /**
  * Chunk length (a multiple of 16, at most VEC_CHUNK) and the work below which one thread
- * runs. Tests shrink both so that small programs run as many chunks over several threads;
+ * runs (both machines; the native one has its own chunk). Tests shrink both so that small programs run as many chunks over several threads;
  * results never depend on them.
  */
 export function setVecTuning(t: { chunk?: number; threadMin?: number }): void {
@@ -74,14 +81,51 @@ export function setVecTuning(t: { chunk?: number; threadMin?: number }): void {
   if (chunk % 16 !== 0 || chunk <= 0 || chunk > VEC_CHUNK) throw new RangeError(`chunk must be a multiple of 16 up to ${VEC_CHUNK}`);
   tuning.chunk = chunk;
   tuning.threadMin = t.threadMin ?? VEC_THREAD_MIN;
+  tuning.nativeThreadMin = t.threadMin ?? NATIVE_VEC_THREAD_MIN;
 }
 
+/** Whether a vector machine can run now: the native one (loaded here if it can be) or WebAssembly's. */
 export function vecReady(): boolean {
-  return wasmAccess() !== null;
+  return startNative() || wasmAccess() !== null;
 }
 
-/** Runs `prog` for steps [t0, t1) over n elements. Needs the WebAssembly backend. */
-export function runVecProgram(prog: VecProgram, io: VecIO, n: number, t0: number, t1: number, threads = 1): void {
+/** Operand kinds and ops as native/vec_native.c numbers them. */
+const NATIVE_KIND = { none: 0, reg: 1, input: 2, state: 3, param: 4, scalar: 5, levels: 6, value: 7 } as const;
+const nativeCode = new WeakMap<VecProgram, Int32Array>();
+
+function nativeProgram(prog: VecProgram): Int32Array {
+  let code = nativeCode.get(prog);
+  if (code) return code;
+  code = new Int32Array(prog.instrs.length * 7);
+  const put = (o: VecOperand | undefined, at: number) => {
+    code![at] = NATIVE_KIND[o?.kind ?? "none"];
+    code![at + 1] = o && "index" in o ? o.index : 0;
+  };
+  prog.instrs.forEach((ins, j) => {
+    code![j * 7] = VEC_OPS[ins.op];
+    put(ins.d, j * 7 + 1);
+    put(ins.a, j * 7 + 3);
+    put(ins.b, j * 7 + 5);
+  });
+  nativeCode.set(prog, code);
+  return code;
+}
+
+
+/**
+ * Runs `prog` for steps [t0, t1) over n elements: on the native vector machine (in place, no
+ * copies) when it is loaded, else on WebAssembly's (needs the WebAssembly backend);
+ * `machine` forces one.
+ */
+export function runVecProgram(prog: VecProgram, io: VecIO, n: number, t0: number, t1: number, threads = 1, machine: "auto" | "wasm" | "native" = "auto"): void {
+  if (machine === "native" && !startNative()) throw new Error("vector kernels: the native vector machine is not loaded");
+  const native = machine !== "wasm" && startNative() ? nativeAddon() : null;
+  if (native) {
+    if (n === 0 || t1 <= t0) return;
+    const nThreads = n * (t1 - t0) < tuning.nativeThreadMin ? 1 : Math.max(1, threads);
+    native.vecRun(nativeProgram(prog), prog.instrs.length, prog.regs, prog.scalars, io.inputs, io.states, io.params, io.table, io.levels ?? null, io.value ?? null, n, t0, t1, nThreads);
+    return;
+  }
   const w = wasmAccess();
   if (!w) throw new Error("vector kernels: WebAssembly backend not initialised (await initSpikeKernels())");
   const tc = t1 - t0;

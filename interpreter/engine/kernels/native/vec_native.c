@@ -1,0 +1,332 @@
+/*
+ * The elementwise vector machine of wasm-vector-wat.ts in native code (AVX-512, 16 float32
+ * lanes), for neuron steps and fused elementwise programs: the same programs, the same bits,
+ * read and written in place in the caller's typed arrays (no copy into a kernel memory).
+ *
+ * Every op is the WebAssembly op it replaces, lane for lane:
+ *   add/sub/mul/div/sqrt  IEEE float32 (MXCSR as Node leaves it: no flush to zero)
+ *   min/max               NaN if either is NaN, -0 < +0 (x86's minps/maxps are not: fixed
+ *                         up with an equality and an unordered compare)
+ *   at_least              a > b ? a : b (NaN selects b)
+ *   neg/abs               the sign bit
+ *   round                 roundscale to nearest, ties to even (keeps -0, NaN, ±Infinity)
+ *   sign/heaviside/relu   compare masks (sign(±0) = +0, sign(NaN) = 0, heaviside(NaN) = 0,
+ *                         relu(-0) = +0, relu(NaN) = NaN)
+ *   splat                 one float of the per-step scalar table
+ *   i8                    truncate, saturate, NaN -> -128 (NAN_LEVEL), int8 store
+ *   canon                 x + 0
+ * A program is straight-line: instruction by instruction over a chunk of elements, step by
+ * step (chunk outer, step inner), so an instruction that writes its own operand reads the
+ * old values first, as in WebAssembly. Chunks are independent, so threads split them.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define VEC_X86 1
+#else
+#define VEC_X86 0
+#endif
+
+#define VCH 256       /* elements per chunk: a register's length */
+#define VMAX_ARR 64   /* arrays of each kind */
+#define VMAX_THREADS 16
+
+enum { K_NONE = 0, K_REG, K_INPUT, K_STATE, K_PARAM, K_SCALAR, K_LEVELS, K_VALUE };
+enum { OP_COPY = 0, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MIN, OP_MAX, OP_AT_LEAST, OP_NEG, OP_ABS, OP_ROUND,
+       OP_SIGN, OP_HEAVISIDE, OP_RELU, OP_SQRT, OP_SPLAT, OP_I8, OP_CANON, N_OPS };
+
+/* Instruction: 7 int32 words: op, dKind, dIndex, aKind, aIndex, bKind, bIndex. */
+#define VW 7
+
+typedef struct {
+  const int32_t* prog; int32_t nIns, regs, scalars;
+  float* inputs[VMAX_ARR]; int32_t nInputs;
+  float* states[VMAX_ARR]; int32_t nStates;
+  float* params[VMAX_ARR]; int32_t nParams;
+  const float* table;
+  void* levels; int32_t levelsInt8;
+  float* value;
+  int64_t n, t0, t1;
+  int64_t nChunks;
+  int threads;
+  int64_t nextChunk; /* atomic */
+  float* scratch[VMAX_THREADS];
+} VecJob;
+
+#if VEC_X86
+/* Address of an operand for step t (absolute), chunk starting at element e0. */
+static inline float* vaddr(const VecJob* j, int kind, int index, int64_t t, int64_t e0, float* regs) {
+  switch (kind) {
+    case K_REG: return regs + (int64_t)index * VCH;
+    case K_INPUT: return j->inputs[index] + t * j->n + e0;
+    case K_STATE: return j->states[index] + e0;
+    case K_PARAM: return j->params[index] + e0;
+    case K_SCALAR: return (float*)j->table + (t - j->t0) * j->scalars + index;
+    case K_LEVELS: return (float*)j->levels + t * j->n + e0;
+    case K_VALUE: return j->value + t * j->n + e0;
+    default: return NULL;
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+static void run_chunk(const VecJob* j, int64_t c, float* regs) {
+  const int64_t e0 = c * VCH;
+  const int64_t len = j->n - e0 < VCH ? j->n - e0 : VCH;
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), mone = _mm512_set1_ps(-1.0f);
+  const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000));
+  const __m512i signbit = _mm512_set1_epi32((int)0x80000000u);
+  for (int64_t t = j->t0; t < j->t1; t++) {
+    for (int32_t ip = 0; ip < j->nIns; ip++) {
+      const int32_t* w = j->prog + (int64_t)ip * VW;
+      const int op = w[0];
+      float* d = vaddr(j, w[1], w[2], t, e0, regs);
+      const float* a = vaddr(j, w[3], w[4], t, e0, regs);
+      const float* b = vaddr(j, w[5], w[6], t, e0, regs);
+      if (op == OP_SPLAT) {
+        const __m512 x = _mm512_set1_ps(*a);
+        for (int64_t i = 0; i < len; i += 16) {
+          const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
+          _mm512_mask_storeu_ps(d + i, m, x);
+        }
+        continue;
+      }
+      if (op == OP_I8) {
+        int8_t* d8 = (int8_t*)j->levels + t * j->n + e0;
+        for (int64_t i = 0; i < len; i += 16) {
+          const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
+          const __m512 x = _mm512_maskz_loadu_ps(m, a + i);
+          /* truncate toward zero with saturation (cvtt gives INT_MIN for NaN and out of range) */
+          const __m512 lo = _mm512_set1_ps(-2147483648.0f), hi = _mm512_set1_ps(2147483520.0f);
+          __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+          __m512i q = _mm512_cvttps_epi32(xc);
+          const __mmask16 isnan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+          q = _mm512_mask_blend_epi32(isnan, q, _mm512_set1_epi32(-128));
+          const __m128i q8 = _mm512_cvtsepi32_epi8(q); /* saturating narrow, as i8x16.narrow */
+          _mm_mask_storeu_epi8(d8 + i, m, q8);
+        }
+        continue;
+      }
+      for (int64_t i = 0; i < len; i += 16) {
+        const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(m, a + i);
+        __m512 y = zero, r;
+        if (op >= OP_ADD && op <= OP_AT_LEAST) y = _mm512_maskz_loadu_ps(m, b + i);
+        switch (op) {
+          case OP_COPY: r = x; break;
+          case OP_ADD: r = _mm512_add_ps(x, y); break;
+          case OP_SUB: r = _mm512_sub_ps(x, y); break;
+          case OP_MUL: r = _mm512_mul_ps(x, y); break;
+          case OP_DIV: r = _mm512_div_ps(x, y); break;
+          case OP_MIN: case OP_MAX: {
+            r = op == OP_MIN ? _mm512_min_ps(x, y) : _mm512_max_ps(x, y);
+            /* equal operands (incl. -0 vs +0): min ORs the bits (-0 wins), max ANDs them (+0 wins) */
+            const __mmask16 eq = _mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ);
+            const __m512 both = op == OP_MIN ? _mm512_or_ps(x, y) : _mm512_and_ps(x, y);
+            r = _mm512_mask_blend_ps(eq, r, both);
+            const __mmask16 un = _mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q);
+            r = _mm512_mask_blend_ps(un, r, qnan);
+            break;
+          }
+          case OP_AT_LEAST: r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_GT_OQ), y, x); break;
+          case OP_NEG: r = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), signbit)); break;
+          case OP_ABS: r = _mm512_castsi512_ps(_mm512_andnot_si512(signbit, _mm512_castps_si512(x))); break;
+          case OP_ROUND: r = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); break;
+          case OP_SIGN:
+            r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), zero, one);
+            r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), r, mone);
+            break;
+          case OP_HEAVISIDE: r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), zero, one); break;
+          case OP_RELU: r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LE_OQ), x, zero); break;
+          case OP_SQRT: r = _mm512_sqrt_ps(x); break;
+          case OP_CANON: r = _mm512_add_ps(x, zero); break;
+          default: r = x; break;
+        }
+        _mm512_mask_storeu_ps(d + i, m, r);
+      }
+    }
+  }
+}
+
+static void vec_work(VecJob* j, int t) {
+  for (;;) {
+    const int64_t c = __atomic_fetch_add(&j->nextChunk, 1, __ATOMIC_RELAXED);
+    if (c >= j->nChunks) break;
+    run_chunk(j, c, j->scratch[t]);
+  }
+}
+#endif
+
+typedef struct { VecJob* j; int t; } VecArg;
+
+static void* vec_thread(void* p) {
+#if VEC_X86
+  VecArg* a = (VecArg*)p;
+  vec_work(a->j, a->t);
+#else
+  (void)p;
+#endif
+  return NULL;
+}
+
+static __thread float* vtl_buf = NULL;
+static __thread size_t vtl_cap = 0;
+
+static napi_value vthrow(napi_env env, const char* msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+static int v_int(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int v_array(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, length, data, &ab, &off) != napi_ok) return 0;
+  return type == want;
+}
+
+/* A JS array of Float32Arrays, each at least `need` long. */
+static int v_list(napi_env env, napi_value list, float** out, int32_t* count, int64_t need) {
+  bool is;
+  if (napi_is_array(env, list, &is) != napi_ok || !is) return 0;
+  uint32_t len;
+  napi_get_array_length(env, list, &len);
+  if (len > VMAX_ARR) return 0;
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value e;
+    void* p;
+    size_t l;
+    if (napi_get_element(env, list, i, &e) != napi_ok || !v_array(env, e, napi_float32_array, &p, &l) || (int64_t)l < need) return 0;
+    out[i] = (float*)p;
+  }
+  *count = (int32_t)len;
+  return 1;
+}
+
+/*
+ * vecRun(prog Int32Array, nIns, regs, scalars, inputs[], states[], params[], table,
+ *        levels (Int8Array | Float32Array | null), value (Float32Array | null), n, t0, t1, threads)
+ * Inputs, levels and value are [T, n] with steps t0..t1-1 used; states and params [n];
+ * table [(t1 - t0) * scalars].
+ */
+static napi_value vec_run(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value a[14];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc != 14) return vthrow(env, "vecRun: 14 arguments expected");
+  VecJob j;
+  memset(&j, 0, sizeof j);
+  void* p;
+  size_t len;
+  int64_t nIns, regs, scalars, n, t0, t1, threads;
+  if (!v_array(env, a[0], napi_int32_array, &p, &len)) return vthrow(env, "vecRun: prog must be an Int32Array");
+  j.prog = (const int32_t*)p;
+  if (!v_int(env, a[1], &nIns) || !v_int(env, a[2], &regs) || !v_int(env, a[3], &scalars) || !v_int(env, a[10], &n) ||
+      !v_int(env, a[11], &t0) || !v_int(env, a[12], &t1) || !v_int(env, a[13], &threads))
+    return vthrow(env, "vecRun: counts must be safe integers");
+  if (nIns < 0 || regs < 0 || regs > 4096 || scalars < 0 || n < 0 || t0 < 0 || t1 < t0 || (int64_t)len < nIns * VW)
+    return vthrow(env, "vecRun: bad counts");
+  if (n == 0 || t1 == t0) return NULL;
+  const int64_t rows = t1 * n; /* [T, n] arrays must hold steps up to t1 */
+  if (!v_list(env, a[4], j.inputs, &j.nInputs, rows)) return vthrow(env, "vecRun: inputs must be Float32Arrays of [T, n]");
+  if (!v_list(env, a[5], j.states, &j.nStates, n)) return vthrow(env, "vecRun: states must be Float32Arrays of [n]");
+  if (!v_list(env, a[6], j.params, &j.nParams, n)) return vthrow(env, "vecRun: params must be Float32Arrays of [n]");
+  if (!v_array(env, a[7], napi_float32_array, &p, &len) || (int64_t)len < (t1 - t0) * scalars) return vthrow(env, "vecRun: table too short");
+  j.table = (const float*)p;
+  napi_valuetype vt;
+  napi_typeof(env, a[8], &vt);
+  if (vt != napi_null && vt != napi_undefined) {
+    if (v_array(env, a[8], napi_int8_array, &p, &len)) j.levelsInt8 = 1;
+    else if (v_array(env, a[8], napi_float32_array, &p, &len)) j.levelsInt8 = 0;
+    else return vthrow(env, "vecRun: levels must be an Int8Array or a Float32Array");
+    if ((int64_t)len < rows) return vthrow(env, "vecRun: levels shorter than [T, n]");
+    j.levels = p;
+  }
+  napi_typeof(env, a[9], &vt);
+  if (vt != napi_null && vt != napi_undefined) {
+    if (!v_array(env, a[9], napi_float32_array, &p, &len) || (int64_t)len < rows) return vthrow(env, "vecRun: value must be a Float32Array of [T, n]");
+    j.value = (float*)p;
+  }
+  /* every operand names something that exists, with the right element type */
+  for (int64_t ip = 0; ip < nIns; ip++) {
+    const int32_t* w = j.prog + ip * VW;
+    if (w[0] < 0 || w[0] >= N_OPS) return vthrow(env, "vecRun: unknown op");
+    for (int s = 0; s < 3; s++) {
+      const int kind = w[1 + 2 * s], index = w[2 + 2 * s];
+      const int used = s == 0 || s == 1 || (w[0] >= OP_ADD && w[0] <= OP_AT_LEAST);
+      if (!used) continue;
+      int ok;
+      switch (kind) {
+        case K_REG: ok = index >= 0 && index < regs; break;
+        case K_INPUT: ok = index >= 0 && index < j.nInputs; break;
+        case K_STATE: ok = index >= 0 && index < j.nStates; break;
+        case K_PARAM: ok = index >= 0 && index < j.nParams; break;
+        case K_SCALAR: ok = s == 1 && w[0] == OP_SPLAT && index >= 0 && index < scalars; break;
+        case K_LEVELS: ok = s == 0 && j.levels != NULL && (w[0] == OP_I8) == (j.levelsInt8 == 1); break;
+        case K_VALUE: ok = s == 0 && j.value != NULL; break;
+        default: ok = 0;
+      }
+      if (s == 0 && (kind == K_INPUT || kind == K_PARAM || kind == K_SCALAR)) ok = 0;
+      if (s == 1 && w[0] == OP_SPLAT && kind != K_SCALAR) ok = 0;
+      if (s == 0 && w[0] == OP_I8 && kind != K_LEVELS) ok = 0;
+      if (!ok) return vthrow(env, "vecRun: an operand names nothing valid");
+    }
+  }
+#if VEC_X86
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+    return vthrow(env, "vecRun: this CPU has no AVX-512");
+  j.nIns = (int32_t)nIns; j.regs = (int32_t)regs; j.scalars = (int32_t)scalars;
+  j.n = n; j.t0 = t0; j.t1 = t1;
+  j.nChunks = (n + VCH - 1) / VCH;
+  if (threads < 1) threads = 1;
+  if (threads > VMAX_THREADS) threads = VMAX_THREADS;
+  if (threads > j.nChunks) threads = j.nChunks;
+  j.threads = (int)threads;
+  const size_t per = (size_t)(regs > 0 ? regs : 1) * VCH * sizeof(float);
+  const size_t need = per * (size_t)threads;
+  if (need > vtl_cap) {
+    free(vtl_buf);
+    vtl_buf = (float*)aligned_alloc(64, (need + 63) & ~(size_t)63);
+    vtl_cap = vtl_buf ? need : 0;
+    if (!vtl_buf) return vthrow(env, "vecRun: out of memory for registers");
+  }
+  for (int t = 0; t < threads; t++) j.scratch[t] = vtl_buf + (size_t)t * (per / sizeof(float));
+  pthread_t tid[VMAX_THREADS];
+  VecArg args[VMAX_THREADS];
+  int started = 1;
+  for (int t = 1; t < threads; t++) {
+    args[t].j = &j; args[t].t = t;
+    if (pthread_create(&tid[started], NULL, vec_thread, &args[t]) != 0) break;
+    started++;
+  }
+  vec_work(&j, 0);
+  for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
+#else
+  (void)threads;
+  return vthrow(env, "vecRun: no native vector machine on this architecture");
+#endif
+  return NULL;
+}
+
+void spk_register_vec(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+    {"vecRun", NULL, vec_run, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+}
