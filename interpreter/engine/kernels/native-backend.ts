@@ -28,6 +28,9 @@ interface NativeExports {
     inputs: readonly Float32Array[], states: readonly Float32Array[], params: readonly Float32Array[], table: Float32Array,
     levels: Int8Array | Float32Array | null, value: Float32Array | null, n: number, t0: number, t1: number, threads: number,
   ): void;
+  /** float_native.c: out[i] = gelu(x[i]); softmax over rows of n (out may be x). */
+  gelu(x: Float32Array, out: Float32Array, threads: number): void;
+  softmax(x: Float32Array, n: number, out: Float32Array, threads: number): void;
 }
 
 /** The native addon's exports, or null when it is not loaded (startNative() loads it). */
@@ -36,7 +39,7 @@ export function nativeAddon(): NativeExports | null {
 }
 
 /** The addon's C files (in native/), compiled together into one module. */
-const NATIVE_SOURCES = ["spike_native.c", "vec_native.c"];
+const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c"];
 
 let addon: NativeExports | null = null;
 let tried = false;

@@ -1,0 +1,48 @@
+/**
+ * GELU and softmax rows on the native addon (native/float_native.c, AVX-512): the same
+ * float32 bits as engine/numerics.ts gelu and engine/ops/nn.ts softmax (the C file's header
+ * says how), read and written in place in the caller's typed arrays.
+ *
+ * Each function returns false, doing nothing, when the native backend is not available
+ * (startNative(): no compiler, no AVX-512, SPIKELM_NATIVE=0, ...): callers then run the
+ * WebAssembly or JavaScript kernels.
+ */
+import { nativeAddon, startNative } from "./native-backend.js";
+
+/**
+ * Elements below which one thread runs: starting a pthread costs tens of microseconds, about
+ * what GELU takes for 2^13 elements, softmax for 2^14.
+ */
+export const NATIVE_FLOAT_THREAD_MIN = { gelu: 1 << 15, softmax: 1 << 15 };
+
+const tuning = { ...NATIVE_FLOAT_THREAD_MIN };
+/** Tests lower the thresholds so that small inputs run split over threads too. */
+export function setNativeFloatThreadMin(t: Partial<typeof NATIVE_FLOAT_THREAD_MIN>): void {
+  Object.assign(tuning, NATIVE_FLOAT_THREAD_MIN, t);
+}
+
+/** Whether the native float kernels can run (loads the addon on first call). */
+export function nativeFloatReady(): boolean {
+  return startNative();
+}
+
+function threadsFor(work: number, min: number, threads: number): number {
+  return work < min ? 1 : Math.max(1, Math.floor(threads));
+}
+
+/** out[i] = gelu(x[i]) (engine/numerics.ts gelu) for i < x.length. `out` may be `x`. */
+export function nativeGeluInto(x: Float32Array, out: Float32Array, threads = 1): boolean {
+  const a = startNative() ? nativeAddon() : null;
+  if (!a) return false;
+  a.gelu(x, out, threadsFor(x.length, tuning.gelu, threads));
+  return true;
+}
+
+/** engine/ops/nn.ts softmax over rows of n, into `out` (may be `x`); x.length a multiple of n. */
+export function nativeSoftmaxInto(x: Float32Array, n: number, out: Float32Array, threads = 1): boolean {
+  const a = startNative() ? nativeAddon() : null;
+  if (!a) return false;
+  if (n === 0 || x.length === 0) return true;
+  a.softmax(x, n, out, threadsFor(x.length, tuning.softmax, threads));
+  return true;
+}

@@ -1,0 +1,395 @@
+/*
+ * spikelm's native float kernels: GELU and softmax rows, AVX-512 (avx512f only), compiled
+ * into the same Node-API addon as spike_native.c (native-backend.ts lists both files;
+ * spike_native.c's module init calls spk_register_float).
+ *
+ * Each kernel is the reference engine's arithmetic, bit for bit (engine/numerics.ts gelu and
+ * erf, engine/ops/nn.ts softmax), in the branch-free form of the WebAssembly kernels
+ * (wasm-numerics-wat.ts `$exp_v`, `$gelu_v`) on 8 lanes of double instead of 2:
+ *
+ *  - exp is fdlibm's __ieee754_exp as V8 ships it (Math.exp): every lane computes the
+ *    reduced and unreduced forms and keeps its own by mask; valid for |x| < 708 (k >= -1021,
+ *    no overflow), which covers every argument it is given here (the callers mask the rest).
+ *  - erf is fdlibm's s_erf.c as engine/numerics.ts transcribes it; gelu(x) =
+ *    fround((0.5 * x) * (1 + erf(x / SQRT2))) in double, rounded to float32 once.
+ *  - float32 +, -, /, max on float32 operands are the IEEE float32 operations, which is what
+ *    Math.fround(a op b) gives in JavaScript; _mm512_cvtpd_ps rounds to nearest even like
+ *    Math.fround (MXCSR's default mode, which Node leaves alone).
+ *
+ * Every double operation is an explicit _mm512_{add,sub,mul,div}_pd in the reference's
+ * order; the compile flags forbid contraction and fast-math (platform/node.ts NATIVE_FLAGS).
+ * Two rewrites are exact and taken from the WebAssembly port: (x*c)/(2 - c) = -((x*c)/(c - 2))
+ * and division by a power of two is multiplication by its inverse.
+ *
+ * Threads: the element or row range is split into contiguous parts, the caller runs the first
+ * and a pthread each of the others. Elements and rows are independent, so the bits never
+ * depend on the split.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define FLT_X86 1
+#else
+#define FLT_X86 0
+#endif
+
+#define FLT_MAX_THREADS 16
+
+#if FLT_X86
+#define AVX512 __attribute__((target("avx512f")))
+
+/* ---- constants (the decimals of fdlibm e_exp.c / s_erf.c, as engine/numerics.ts) ----------- */
+
+static const double LN2HI = 6.93147180369123816490e-01, LN2LO = 1.90821492927058770002e-10, INVLN2 = 1.44269504088896338700e+00;
+static const double EXP_P[5] = {1.66666666666666019037e-01, -2.77777777770155933842e-03, 6.61375632143793436117e-05, -1.65339022054652515390e-06, 4.13813679705723846039e-08};
+static const double EULER = 2.718281828459045;
+/* smallest |x| fdlibm's exp reduces (high word > 0x3FD62E42): the double 0x3FD62E43_00000000 */
+static const double EXP_REDUCE_MIN = 0.3465735912322998;
+static const double EXP_TINY = 3.725290298461914e-9; /* 2^-28 */
+
+static const double ERX = 8.45062911510467529297e-01, EFX = 1.28379167095512586316e-01;
+static const double ERF_TINY = 3.725290298461914e-9, ERFC_SPLIT = 2.8571434020996094;
+static const double PP[5] = {1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02, -5.77027029648944159157e-03, -2.37630166566501626084e-05};
+static const double QQ[6] = {1, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03, 1.32494738004321644526e-04, -3.96022827877536812320e-06};
+static const double PA[7] = {-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01, 3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02, -2.16637559486879084300e-03};
+static const double QA[7] = {1, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02, 1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02};
+static const double RA[8] = {-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01, -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02, -8.12874355063065934246e+01, -9.81432934416914548592e+00};
+static const double SA[9] = {1, 1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02, 6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02, 6.57024977031928170135e+00, -6.04244152148580987438e-02};
+static const double RB[7] = {-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01, -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03, -4.83519191608651397019e+02};
+static const double SB[8] = {1, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03, 3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02, -2.24409524465858183362e+01};
+
+/* ---- 8-lane double helpers --------------------------------------------------------------- */
+
+#define V(c) _mm512_set1_pd(c)
+#define ADD _mm512_add_pd
+#define SUB _mm512_sub_pd
+#define MUL _mm512_mul_pd
+#define DIV _mm512_div_pd
+#define LT(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_LT_OQ)
+/* where mask m is set a, else b */
+#define SEL(a, b, m) _mm512_mask_blend_pd((m), (b), (a))
+
+AVX512 static inline __m512d vabs(__m512d x) {
+  return _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(0x7fffffffffffffffLL)));
+}
+
+AVX512 static inline __m512d vneg(__m512d x) {
+  return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(x), _mm512_set1_epi64((long long)0x8000000000000000ULL)));
+}
+
+/* k[0] + v*(k[1] + v*(... + v*k[n-1])), Horner's rule as written in numerics.ts. */
+AVX512 static inline __m512d horner(__m512d v, const double* k, int n) {
+  __m512d e = V(k[n - 1]);
+  for (int i = n - 2; i >= 0; i--) e = ADD(V(k[i]), MUL(v, e));
+  return e;
+}
+
+/*
+ * Horner's rule with per-lane coefficients: k1 where m is set, else k2. The shorter list is
+ * padded with zeros at the top, which changes no bit where it is used: c + v*0 = c for the
+ * finite, non-negative v these polynomials see (as wasm-numerics-wat.ts hornerSel).
+ */
+AVX512 static inline __m512d horner_sel(__m512d v, const double* k1, int n1, const double* k2, int n2, __mmask8 m) {
+  const int n = n1 > n2 ? n1 : n2;
+  __m512d e = SEL(V(n - 1 < n1 ? k1[n - 1] : 0), V(n - 1 < n2 ? k2[n - 1] : 0), m);
+  for (int i = n - 2; i >= 0; i--) e = ADD(SEL(V(i < n1 ? k1[i] : 0), V(i < n2 ? k2[i] : 0), m), MUL(v, e));
+  return e;
+}
+
+/* ---- exp: fdlibm __ieee754_exp (V8's Math.exp), lanes with |x| < 708 ------------------------- */
+
+AVX512 static inline __m512d exp_v(__m512d x) {
+  const __m512d ax = vabs(x);
+  const __mmask8 red = _mm512_cmp_pd_mask(ax, V(EXP_REDUCE_MIN), _CMP_GE_OQ);
+  /* k = (int)(invln2*x + copysign(0.5, x)), 0 where fdlibm does not reduce */
+  const __m512d half = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(V(0.5)),
+      _mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64((long long)0x8000000000000000ULL))));
+  const __m256i k = _mm512_maskz_cvttpd_epi32(red, ADD(MUL(V(INVLN2), x), half));
+  const __m512d kd = _mm512_cvtepi32_pd(k);
+  const __m512d hi = SUB(x, MUL(kd, V(LN2HI)));
+  const __m512d lo = MUL(kd, V(LN2LO));
+  const __m512d xr = SEL(SUB(hi, lo), x, red);
+  const __m512d t = MUL(xr, xr);
+  const __m512d c = SUB(xr, MUL(t, horner(t, EXP_P, 5)));
+  const __m512d q = DIV(MUL(xr, c), SUB(c, V(2)));
+  /* 2^k: fdlibm's INSERT_WORDS(twopk, 0x3FF00000 + (k << 20), 0) */
+  const __m512d twopk = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_slli_epi64(_mm512_cvtepi32_epi64(k), 52), _mm512_set1_epi64(0x3FF0000000000000LL)));
+  __m512d r = SEL(MUL(SUB(V(1), SUB(ADD(lo, q), hi)), twopk), SUB(V(1), SUB(q, xr)), red);
+  r = SEL(ADD(V(1), x), r, LT(ax, V(EXP_TINY)));
+  return SEL(V(EULER), r, _mm512_cmp_pd_mask(x, V(1), _CMP_EQ_OQ));
+}
+
+/* ---- erf and GELU --------------------------------------------------------------------------- */
+
+/*
+ * erf(|u|) for lanes with |u| < 1.25 (fdlibm's first two intervals, which share one rational
+ * form: variable a*a or a - 1, coefficients by lane); other lanes get 1, which is erf's value
+ * from 6 up (and for NaN lanes, whose GELU is NaN whatever r is). Lanes in [1.25, 6) get a
+ * placeholder 1: the caller computes them with erf_mid_v.
+ */
+AVX512 static inline __m512d erf_low_v(__m512d a) {
+  const __mmask8 m1 = LT(a, V(0.84375)), m2 = LT(a, V(1.25));
+  const __m512d v = SEL(MUL(a, a), SUB(a, V(1)), m1);
+  const __m512d pq = DIV(horner_sel(v, PP, 5, PA, 7, m1), horner_sel(v, QQ, 6, QA, 7, m1));
+  /* a < 2^-28: a + efx*a (a = 0 gives +0 where erf gives x = -0; 1 + r is 1 either way) */
+  const __m512d r1 = SEL(ADD(a, MUL(V(EFX), a)), ADD(a, MUL(a, pq)), LT(a, V(ERF_TINY)));
+  const __m512d r2 = ADD(V(ERX), pq);
+  return SEL(r1, SEL(r2, V(1), m2), m1);
+}
+
+/* erf(a) for lanes with 1.25 <= a < 6: 1 - exp(-z*z - 0.5625) * exp((z - a)*(z + a) + R/S) / a. */
+AVX512 static inline __m512d erf_mid_v(__m512d a) {
+  const __m512d s = DIV(V(1), MUL(a, a));
+  const __mmask8 ma = LT(a, V(ERFC_SPLIT));
+  const __m512d R = horner_sel(s, RA, 8, RB, 7, ma);
+  const __m512d S = horner_sel(s, SA, 9, SB, 8, ma);
+  const __m512d k = SEL(V(1048576), SEL(V(524288), V(262144), LT(a, V(4))), LT(a, V(2)));
+  /* z = floor(a*k)/k, k a power of two: the division is the multiplication by 1/k */
+  const __m512d z = MUL(_mm512_roundscale_pd(MUL(a, k), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), DIV(V(1), k));
+  const __m512d e1 = exp_v(SUB(MUL(vneg(z), z), V(0.5625)));
+  const __m512d e2 = exp_v(ADD(MUL(SUB(z, a), ADD(z, a)), DIV(R, S)));
+  return SUB(V(1), DIV(MUL(e1, e2), a));
+}
+
+/* gelu = (0.5 * x) * (1 + sign(u) * r), u = x / SQRT2, r = erf(|u|) */
+AVX512 static inline __m512d gelu_finish(__m512d x, __m512d u, __m512d r) {
+  r = SEL(vneg(r), r, LT(u, V(0)));
+  return MUL(MUL(V(0.5), x), ADD(V(1), r));
+}
+
+#define GELU_CHUNK 1024
+
+/*
+ * dst[i] = gelu(src[i]) for i in [i0, i1) (src may be dst). Two passes per chunk, so that the
+ * costly interval of erf (two exponentials) runs on full vectors: pass 1 computes every lane
+ * without it and sets aside the inputs of lanes in [1.25, 6) (compressed, with their indices);
+ * pass 2 computes those 8 at a time.
+ */
+AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t i1) {
+  double xs[GELU_CHUNK + 8];
+  int64_t ix[GELU_CHUNK + 8];
+  const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  for (int64_t c0 = i0; c0 < i1; c0 += GELU_CHUNK) {
+    const int64_t c1 = c0 + GELU_CHUNK < i1 ? c0 + GELU_CHUNK : i1;
+    int nc = 0;
+    for (int64_t i = c0; i < c1; i += 8) {
+      const __mmask8 live = c1 - i >= 8 ? 0xff : (__mmask8)((1u << (c1 - i)) - 1);
+      const __m512d x = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(live, src + i)));
+      const __m512d u = DIV(x, V(1.4142135623730951));
+      const __m512d a = vabs(u);
+      const __mmask8 mid = live & _mm512_cmp_pd_mask(a, V(1.25), _CMP_GE_OQ) & LT(a, V(6));
+      const __m256 y = _mm512_cvtpd_ps(gelu_finish(x, u, erf_low_v(a)));
+      _mm512_mask_storeu_ps(dst + i, live & (__mmask8)~mid, _mm512_castps256_ps512(y));
+      if (mid) {
+        _mm512_mask_compressstoreu_pd(xs + nc, mid, x);
+        _mm512_mask_compressstoreu_epi64(ix + nc, mid, _mm512_add_epi64(_mm512_set1_epi64(i), lane));
+        nc += __builtin_popcount(mid);
+      }
+    }
+    for (int j = 0; j < nc; j += 8) {
+      const __mmask8 live = nc - j >= 8 ? 0xff : (__mmask8)((1u << (nc - j)) - 1);
+      const __m512d x = _mm512_maskz_loadu_pd(live, xs + j);
+      const __m512d u = DIV(x, V(1.4142135623730951));
+      /* dead lanes (x = 0) compute garbage that is never stored */
+      const __m256 y = _mm512_cvtpd_ps(gelu_finish(x, u, erf_mid_v(vabs(u))));
+      float out[8];
+      _mm256_storeu_ps(out, y);
+      for (int l = 0; l < 8 && j + l < nc; l++) dst[ix[j + l]] = out[l];
+    }
+  }
+}
+
+/* ---- softmax rows --------------------------------------------------------------------------- */
+
+/*
+ * Rows [r0, r1) of n floats (engine/ops/nn.ts softmax):
+ *   m = max (Math.max: NaN wins); e_i = fround(exp(fround(x_i - m))); s = fround(s + e_i) in
+ *   ascending i from +0; out_i = fround(e_i / s).
+ * The maximum is taken 16 lanes at a time with NaN tracked apart (vmaxps does not propagate
+ * NaN). Its sign of zero may differ from Math.max's (+0 over -0), which changes no result:
+ * x - (+0) and x - (-0) differ only for x = -0, as +0 vs -0, and exp gives 1 for both.
+ * exp's argument w = x_i - m is <= 0 or NaN; lanes below -708 (where the 8-lane exp is not
+ * valid) get 0, which is fdlibm's float32-rounded value there (e^-708 < 2^-150), and NaN lanes
+ * get NaN.
+ */
+AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* x = src + r * n;
+    float* o = dst + r * n;
+    __m512 mv = _mm512_set1_ps(-__builtin_inff());
+    __mmask16 nan = 0;
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+      const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), live, x + i);
+      nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+      mv = _mm512_max_ps(mv, v);
+    }
+    const float m = nan ? __builtin_nanf("") : _mm512_reduce_max_ps(mv);
+    const __m512 mm = _mm512_set1_ps(m);
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i += 8) {
+      const __mmask8 live = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+      const __m512d w = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + i), mm)));
+      const __mmask8 ok = _mm512_cmp_pd_mask(w, V(-708), _CMP_GT_OQ);
+      const __mmask8 isnan = _mm512_cmp_pd_mask(w, w, _CMP_UNORD_Q);
+      /* lanes outside exp_v's range compute exp(0), then take 0 or NaN */
+      __m512d e = exp_v(_mm512_maskz_mov_pd(ok, w));
+      e = _mm512_mask_blend_pd(ok, _mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), w), e);
+      float ef[8];
+      _mm256_storeu_ps(ef, _mm512_cvtpd_ps(e));
+      const int cnt = n - i >= 8 ? 8 : (int)(n - i);
+      for (int l = 0; l < cnt; l++) {
+        o[i + l] = ef[l];
+        s = s + ef[l];
+      }
+    }
+    const __m512 sv = _mm512_set1_ps(s);
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+      _mm512_mask_storeu_ps(o + i, live, _mm512_div_ps(_mm512_maskz_loadu_ps(live, o + i), sv));
+    }
+  }
+}
+#endif
+
+/* ---- threads ------------------------------------------------------------------------------ */
+
+typedef struct {
+  int kind; /* 0 gelu, 1 softmax */
+  const float* src;
+  float* dst;
+  int64_t n;      /* softmax: row length */
+  int64_t lo, hi; /* elements (gelu) or rows (softmax) */
+} FloatPart;
+
+static void run_part(const FloatPart* p) {
+#if FLT_X86
+  if (p->kind == 0) gelu_range(p->src, p->dst, p->lo, p->hi);
+  else softmax_range(p->src, p->dst, p->n, p->lo, p->hi);
+#else
+  (void)p;
+#endif
+}
+
+static void* part_main(void* p) {
+  run_part((const FloatPart*)p);
+  return NULL;
+}
+
+/* Splits [0, units) into `threads` contiguous parts (multiples of `align`): the caller runs the first. */
+static void run_split(FloatPart base, int64_t units, int64_t threads, int64_t align) {
+  if (threads < 1) threads = 1;
+  if (threads > FLT_MAX_THREADS) threads = FLT_MAX_THREADS;
+  if (threads > (units + align - 1) / align) threads = (units + align - 1) / align;
+  FloatPart parts[FLT_MAX_THREADS];
+  pthread_t tid[FLT_MAX_THREADS];
+  int started[FLT_MAX_THREADS] = {0};
+  for (int64_t t = 0; t < threads; t++) {
+    int64_t a = units * t / threads, b = units * (t + 1) / threads;
+    a = t == 0 ? 0 : a / align * align;
+    b = t == threads - 1 ? units : b / align * align;
+    parts[t] = base;
+    parts[t].lo = a;
+    parts[t].hi = b;
+  }
+  /* a thread that cannot be started leaves its part to the caller, after its own */
+  for (int64_t t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, part_main, &parts[t]) == 0;
+  run_part(&parts[0]);
+  for (int64_t t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(tid[t], NULL);
+    else run_part(&parts[t]);
+  }
+}
+
+/* ---- Node-API glue ------------------------------------------------------------------------ */
+
+static napi_value float_throw(napi_env env, const char* msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+static int float_array(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  void* d;
+  if (napi_get_typedarray_info(env, v, &type, length, &d, &ab, &off) != napi_ok || type != napi_float32_array) return 0;
+  *data = (float*)d;
+  return 1;
+}
+
+static int float_int(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= 0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+/* out and x are the same elements, or do not overlap (a part reads only what it writes). */
+static int alias_ok(const float* x, size_t xl, const float* o, size_t ol) {
+  return x == o || x + xl <= o || o + ol <= x;
+}
+
+static int float_cpu_ok(void) {
+#if FLT_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+#else
+  return 0;
+#endif
+}
+
+/* gelu(x, out, threads): out[i] = gelu(x[i]) for i < x.length; out may be x. */
+static napi_value gelu_napi(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  float *x, *o;
+  size_t xl, ol;
+  int64_t threads;
+  if (argc != 3 || !float_array(env, a[0], &x, &xl) || !float_array(env, a[1], &o, &ol) || !float_int(env, a[2], &threads))
+    return float_throw(env, "gelu: (x: Float32Array, out: Float32Array, threads) expected");
+  if (ol < xl) return float_throw(env, "gelu: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return float_throw(env, "gelu: x and out overlap without being the same elements");
+  if (!float_cpu_ok()) return float_throw(env, "gelu: this CPU has no AVX-512");
+  FloatPart p = {0, x, o, 0, 0, 0};
+  run_split(p, (int64_t)xl, threads, 64);
+  return NULL;
+}
+
+/* softmax(x, n, out, threads): softmax over each row of n (x.length a multiple of n); out may be x. */
+static napi_value softmax_napi(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  float *x, *o;
+  size_t xl, ol;
+  int64_t n, threads;
+  if (argc != 4 || !float_array(env, a[0], &x, &xl) || !float_int(env, a[1], &n) || !float_array(env, a[2], &o, &ol) || !float_int(env, a[3], &threads))
+    return float_throw(env, "softmax: (x: Float32Array, n, out: Float32Array, threads) expected");
+  if (n == 0 || xl == 0) return NULL;
+  if (xl % (size_t)n != 0) return float_throw(env, "softmax: x's length is not a multiple of the row length");
+  if (ol < xl) return float_throw(env, "softmax: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return float_throw(env, "softmax: x and out overlap without being the same elements");
+  if (!float_cpu_ok()) return float_throw(env, "softmax: this CPU has no AVX-512");
+  FloatPart p = {1, x, o, n, 0, 0};
+  run_split(p, (int64_t)(xl / (size_t)n), threads, 1);
+  return NULL;
+}
+
+void spk_register_float(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+    {"gelu", NULL, gelu_napi, NULL, NULL, NULL, napi_default, NULL},
+    {"softmax", NULL, softmax_napi, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+}
