@@ -71,6 +71,66 @@ function compileEagerly<T>(compile: () => T): T {
  */
 const NATIVE_FLAGS = ["-O2", "-std=c11", "-D_GNU_SOURCE", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared", "-pthread"];
 
+/** The first 16 hex digits of the SHA-256 of `data`. */
+function shortHash(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex").slice(0, 16);
+}
+
+/**
+ * A built addon in `cacheDir` named `<prefix><hash of its bytes>.node` whose bytes still hash
+ * to its name, or null. The check comes before dlopen because a damaged shared object can
+ * kill the process inside it: a truncated one is mapped past the file's end (SIGBUS), or
+ * loads with no exports. Files that fail the check are removed.
+ */
+function verifiedAddon(cacheDir: string, prefix: string): string | null {
+  let names: string[];
+  try {
+    names = fs.readdirSync(cacheDir);
+  } catch {
+    return null;
+  }
+  for (const n of names) {
+    const m = n.startsWith(prefix) ? /^([0-9a-f]{16})\.node$/.exec(n.slice(prefix.length)) : null;
+    if (!m) continue;
+    const file = path.join(cacheDir, n);
+    try {
+      if (shortHash(fs.readFileSync(file)) === m[1]) return file;
+      fs.rmSync(file, { force: true });
+    } catch {
+      // removed by another process meanwhile, or unreadable: try the next
+    }
+  }
+  return null;
+}
+
+/** Compiles `sources` into `<prefix><hash of its bytes>.node` in cacheDir (atomically: another process sees all of it or nothing); the file or why not. */
+function buildAddon(cc: string, include: string, sources: readonly string[], cacheDir: string, prefix: string): { file: string } | { error: string } {
+  const tmp = path.join(cacheDir, `${prefix}${process.pid}.${Date.now()}.${tempCounter++}.tmp`);
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    execFileSync(cc, [...NATIVE_FLAGS, "-I", include, "-o", tmp, ...sources], { stdio: ["ignore", "ignore", "pipe"], timeout: 120_000 });
+    const file = path.join(cacheDir, `${prefix}${shortHash(fs.readFileSync(tmp))}.node`);
+    fs.renameSync(tmp, file);
+    return { file };
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    const err = e as Error & { code?: string; syscall?: string; stderr?: Buffer };
+    if (err.code === "ENOENT" && String(err.syscall).startsWith("spawn")) return { error: `no C compiler (${cc}) to build the native kernels` };
+    return { error: `could not build the native kernels with ${cc}: ${(err.stderr?.toString() || err.message).trim().split("\n").slice(0, 3).join(" / ")}` };
+  }
+}
+
+/** dlopen with every symbol bound now: a missing one is an exception here, not a fatal error at its first call. */
+function dlopenNow(file: string): { exports: unknown } | { error: string } {
+  try {
+    const m = { exports: {} as unknown };
+    process.dlopen(m, file, os.constants.dlopen.RTLD_NOW);
+    return { exports: m.exports };
+  } catch (e) {
+    return { error: `could not load ${file}: ${(e as Error).message}` };
+  }
+}
+
 function loadNativeAddon(name: string, sources: readonly string[], cacheDir: string): { exports: unknown } | { error: string } {
   if (process.arch !== "x64") return { error: `no native kernels for ${process.arch} (they are written for x86-64)` };
   const hash = createHash("sha256");
@@ -85,27 +145,16 @@ function loadNativeAddon(name: string, sources: readonly string[], cacheDir: str
   if (!fs.existsSync(path.join(include, "node_api.h"))) return { error: `no Node headers at ${include} (node_api.h)` };
   const cc = process.env.CC || "cc";
   const key = hash.update(JSON.stringify([sources.map((s) => path.basename(s)), NATIVE_FLAGS, cc, process.versions.modules, process.versions.napi, process.arch, process.platform])).digest("hex").slice(0, 16);
-  const file = path.join(cacheDir, `${name}-${key}.node`);
-  if (!fs.existsSync(file)) {
-    const tmp = `${file}.${process.pid}.${Date.now()}.${tempCounter++}.tmp`;
-    try {
-      fs.mkdirSync(cacheDir, { recursive: true });
-      execFileSync(cc, [...NATIVE_FLAGS, "-I", include, "-o", tmp, ...sources], { stdio: ["ignore", "ignore", "pipe"], timeout: 120_000 });
-      fs.renameSync(tmp, file);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      const err = e as Error & { code?: string; stderr?: Buffer };
-      if (err.code === "ENOENT") return { error: `no C compiler (${cc}) to build the native kernels` };
-      return { error: `could not build the native kernels with ${cc}: ${(err.stderr?.toString() || err.message).trim().split("\n").slice(0, 3).join(" / ")}` };
-    }
+  const prefix = `${name}-${key}-`;
+  const cached = verifiedAddon(cacheDir, prefix);
+  if (cached !== null) {
+    const got = dlopenNow(cached);
+    if ("exports" in got) return got;
+    // intact but not loadable here (made against another C library, say): built again, once
+    fs.rmSync(cached, { force: true });
   }
-  try {
-    const m = { exports: {} as unknown };
-    process.dlopen(m, file);
-    return { exports: m.exports };
-  } catch (e) {
-    return { error: `could not load ${file}: ${(e as Error).message}` };
-  }
+  const built = buildAddon(cc, include, sources, cacheDir, prefix);
+  return "error" in built ? built : dlopenNow(built.file);
 }
 
 export const platform: Platform = {

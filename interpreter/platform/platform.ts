@@ -77,7 +77,8 @@ export interface Platform {
   /**
    * The exports of the Node-API addon `name` built from the C files `sources` (absolute
    * paths), compiled with the system's C compiler on first use and kept in `cacheDir` under a
-   * name that hashes the sources, the compile flags, Node's ABI and the architecture; or why
+   * name that hashes the sources, the compile flags, Node's ABI and the architecture (and,
+   * checked before loading, the file's own bytes: a damaged one is built again); or why
    * there is none (no compiler, no Node headers, a browser, the compile failed). Synchronous.
    */
   loadNativeAddon(name: string, sources: readonly string[], cacheDir: string): { readonly exports: unknown } | { readonly error: string };
