@@ -164,7 +164,8 @@ describe("the CLI's code cache, spawned", () => {
     // classifier-small runs on the kernels like classifier-base; --timings says so
     fs.rmSync(file(), { force: true });
     const first = run([...classify, "--timings"]);
-    expect(first.err).toMatch(/spike matmuls: [1-9]\d* wasm/);
+    const [, native, wasm] = /spike matmuls: (\d+) native, (\d+) wasm/.exec(first.err)!.map(Number);
+    expect(native! + wasm!).toBeGreaterThan(0);
     expect(first.trace).toEqual(["absent", "wrote"]);
     expect(run(classify).trace).toEqual(["accepted"]);
   });

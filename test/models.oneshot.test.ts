@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
 import { i32 } from "../interpreter/engine/tensor.js";
+import { nativeStatus } from "../interpreter/engine/kernels/spike-matmul.js";
 import { OptimizedExecutor, executorStats } from "../interpreter/optimized/executor.js";
 import { optimize } from "../interpreter/passes/pass.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
@@ -81,17 +82,22 @@ describe("the installed entry point's bundle (tools/cli/bundle.mjs)", () => {
 });
 
 describe("spikelm classify, one shot", () => {
-  it("runs its forward on the WebAssembly kernels (ready before the model runs) and says where the time went", () => {
+  it("runs its forward on the compiled kernels (native where the addon loads, else WebAssembly, ready before the model runs) and says where the time went", () => {
     const r = run(sources, "classify", "--timings", "a fine film");
     expect(r.code).toBe(0);
     const line = r.err.split("\n").find((l) => l.startsWith("timings: "));
     expect(line).toBeDefined();
     for (const stage of ["startup", "kernels", "model", "compile", "optimize", "params", "forward", "total"]) expect(line).toMatch(new RegExp(`${stage} \\d+ ms`));
-    expect(Number(/spike matmuls: (\d+) wasm/.exec(line!)![1])).toBeGreaterThan(0);
-    expect(Number(/neuron steps: (\d+) wasm/.exec(line!)![1])).toBeGreaterThan(0);
+    const [, native, wasm] = /spike matmuls: (\d+) native, (\d+) wasm, 0 js/.exec(line!)!.map(Number);
+    // the path actually run: the native kernels wherever they load here
+    if (nativeStatus().ready) expect(native).toBeGreaterThan(0);
+    else expect(wasm).toBeGreaterThan(0);
+    expect(Number(/neuron steps: (\d+) compiled/.exec(line!)![1])).toBeGreaterThan(0);
+    const [, vnative, vwasm] = /vector machine: (\d+) native, (\d+) wasm/.exec(line!)!.map(Number);
+    expect(nativeStatus().ready ? vnative : vwasm).toBeGreaterThan(0);
     // No neuron step on the reference path (the first call calibrates on the compiled
     // kernels), and the weights come from a checked file: the kernels scan none of them again.
-    expect(line).toMatch(/neuron steps: \d+ wasm, 0 reference; weight-only values: \d+ elements; weight elements scanned: 0$/);
+    expect(line).toMatch(/neuron steps: \d+ compiled, 0 reference; vector machine: \d+ native, \d+ wasm; weight-only values: \d+ elements; weight elements scanned: 0$/);
     expect(Number(/cpu (\d+) ms/.exec(line!)![1])).toBeGreaterThan(0);
   });
 

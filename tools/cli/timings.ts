@@ -11,6 +11,7 @@ import { executorStats } from "../../interpreter/optimized/executor.js";
 import { startSeedWasm } from "../../interpreter/runtime/seed-wasm.js";
 import { prefillStats, seedThreadStats, seedWasmStats } from "../../interpreter/runtime/seed-threads.js";
 import { wasmNeuronStats } from "../../interpreter/optimized/neuron-wasm.js";
+import { vecMachineRuns } from "../../interpreter/engine/kernels/wasm-vector.js";
 import type { RunTimings } from "../../interpreter/run.js";
 
 export interface CommandTimings extends RunTimings {
@@ -64,11 +65,11 @@ const STAGES = ["startup", "kernels", "model", "compile", "optimize", "params", 
 /**
  * `timings: startup 310 ms, kernels 95 ms, ..., total 2410 ms, cpu 3050 ms; seeded during the
  * compile: 85017600 values (85017600 of 85411584 started on wasm); seeded on wasm: 0 values;
- * spike matmuls:
- * 84 wasm, 0 js; neuron steps: 96 wasm, 0 reference; weight-only values: 0 elements; weight
- * elements scanned: 0` (stages not run are left out): where the time went, and what the
- * forward actually ran: kernel calls per backend, neuron steps on WebAssembly and on the
- * reference step, values computed from weights alone (a transposed copy of a weight) and
+ * spike matmuls: 84 native, 0 wasm, 0 js; neuron steps: 96 compiled, 0 reference; vector
+ * machine: 120 native, 0 wasm; weight-only values: 0 elements; weight elements scanned: 0`
+ * (stages not run are left out): where the time went, and what the forward actually ran:
+ * kernel calls per backend, neuron steps on compiled kernels and on the reference step,
+ * programs (neuron steps, fused elementwise) per vector machine, values computed from weights alone (a transposed copy of a weight) and
  * weights scanned for non-finite values.
  */
 export function timingsLine(t: CommandTimings): string {
@@ -76,7 +77,8 @@ export function timingsLine(t: CommandTimings): string {
   const cpu = process.cpuUsage();
   const kernels =
     `seeded during the compile: ${prefillStats.values} values (${prefillStats.onWasm} of ${prefillStats.started} started on wasm); ` +
-    `seeded on wasm: ${seedWasmStats.values} values${seedThreadStats.filledByThread ? " (2 threads)" : ""}; spike matmuls: ${spikeKernelCalls.wasm} wasm, ${spikeKernelCalls.js} js; neuron steps: ${wasmNeuronStats.runs} wasm, ${executorStats.referenceNeuronSteps} reference; ` +
+    `seeded on wasm: ${seedWasmStats.values} values${seedThreadStats.filledByThread ? " (2 threads)" : ""}; spike matmuls: ${spikeKernelCalls.native} native, ${spikeKernelCalls.wasm} wasm, ${spikeKernelCalls.js} js; ` +
+    `neuron steps: ${wasmNeuronStats.runs} compiled, ${executorStats.referenceNeuronSteps} reference; vector machine: ${vecMachineRuns.native} native, ${vecMachineRuns.wasm} wasm; ` +
     `weight-only values: ${executorStats.weightOnlyElements} elements; weight elements scanned: ${weightScanStats.elements}`;
   return `timings: ${parts.join(", ")}, total ${Math.round(performance.now())} ms, cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms; ${kernels}`;
 }

@@ -117,17 +117,22 @@ function nativeProgram(prog: VecProgram): Int32Array {
  * copies) when it is loaded, else on WebAssembly's (needs the WebAssembly backend);
  * `machine` forces one.
  */
+/** Programs run per machine since the process started (diagnostics: `--timings`, tests). */
+export const vecMachineRuns = { native: 0, wasm: 0 };
+
 export function runVecProgram(prog: VecProgram, io: VecIO, n: number, t0: number, t1: number, threads = 1, machine: "auto" | "wasm" | "native" = "auto"): void {
   if (machine === "native" && !startNative()) throw new Error("vector kernels: the native vector machine is not loaded");
   const native = machine !== "wasm" && startNative() ? nativeAddon() : null;
   if (native) {
     if (n === 0 || t1 <= t0) return;
+    vecMachineRuns.native++;
     const nThreads = n * (t1 - t0) < tuning.nativeThreadMin ? 1 : Math.max(1, threads);
     native.vecRun(nativeProgram(prog), prog.instrs.length, prog.regs, prog.scalars, io.inputs, io.states, io.params, io.table, io.levels ?? null, io.value ?? null, n, t0, t1, nThreads);
     return;
   }
   const w = wasmAccess();
   if (!w) throw new Error("vector kernels: WebAssembly backend not initialised (await initSpikeKernels())");
+  vecMachineRuns.wasm++;
   const tc = t1 - t0;
   if (n === 0 || tc <= 0) return;
   const np = Math.ceil(n / 16) * 16;
