@@ -23,6 +23,11 @@ interface NativeExports {
   pack(W: Float32Array, K: number, C: number, wrs: number, wcs: number, dst: Float32Array): void;
   available(): boolean;
   readonly tileWidth: number;
+  denseTimesLevels(
+    A: Float32Array, M: number, K: number, ars: number, acs: number, aStride: number,
+    S: Int8Array, N: number, sks: number, sns: number, sStride: number,
+    out: Float32Array, ors: number, ocs: number, oStride: number, n: number, threads: number,
+  ): boolean;
   vecRun(
     prog: Int32Array, nIns: number, regs: number, scalars: number,
     inputs: readonly Float32Array[], states: readonly Float32Array[], params: readonly Float32Array[], table: Float32Array,
@@ -39,7 +44,7 @@ export function nativeAddon(): NativeExports | null {
 }
 
 /** The addon's C files (in native/), compiled together into one module. */
-const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c"];
+const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c", "levels_native.c"];
 
 let addon: NativeExports | null = null;
 let tried = false;
@@ -167,4 +172,35 @@ export function runSpikeOpNative(op: SpikeOp): void {
     op.out, op.ors, op.ocs, op.scale ?? null, Math.max(1, op.threads),
     b?.n ?? 1, b?.sStride ?? 0, b?.wStride ?? 0, b?.oStride ?? 0, packed !== null,
   );
+}
+
+/** A dense-times-levels product's operands in the kernel's terms (levels_native.c). */
+export interface LevelsProduct {
+  readonly A: Float32Array;
+  readonly M: number;
+  readonly K: number;
+  readonly ars: number;
+  readonly acs: number;
+  readonly aStride: number;
+  readonly S: Int8Array;
+  readonly N: number;
+  readonly sks: number;
+  readonly sns: number;
+  readonly sStride: number;
+  readonly out: Float32Array;
+  readonly ors: number;
+  readonly ocs: number;
+  readonly oStride: number;
+  readonly n: number;
+}
+
+/**
+ * `n` products out = A @ S (S ternary levels) on the native dense kernel; false when the
+ * addon is not loaded or an operand is not finite / a level is NaN (the caller then runs
+ * its general path, which knows those edges; `out` is then undefined).
+ */
+export function denseTimesLevelsNative(p: LevelsProduct, threads: number): boolean {
+  const a = addon;
+  if (!a) return false;
+  return a.denseTimesLevels(p.A, p.M, p.K, p.ars, p.acs, p.aStride, p.S, p.N, p.sks, p.sns, p.sStride, p.out, p.ors, p.ocs, p.oStride, p.n, Math.max(1, threads));
 }

@@ -64,7 +64,7 @@ import {
   wasmStartError,
   type SpikeOp,
 } from "./wasm-backend.js";
-import { nativeStatus, releaseNativePacked, runSpikeOpNative, setNativePackedLimit, startNative } from "./native-backend.js";
+import { denseTimesLevelsNative, type LevelsProduct, nativeStatus, releaseNativePacked, runSpikeOpNative, setNativePackedLimit, startNative } from "./native-backend.js";
 
 export { BufferPool, defaultPool } from "./buffer-pool.js";
 export { shutdownKernelPool, wasmMemoryBytes } from "./wasm-backend.js";
@@ -487,6 +487,32 @@ function batchCount(opts: SpikeKernelOptions): number {
   return B;
 }
 
+/** Multiply-adds below which a dense-times-spike product stays in JavaScript rather than calling the native kernel. */
+const NATIVE_DENSE_MIN = 4096;
+/** Multiply-adds below which the native dense-times-spike kernel uses one thread (a thread start costs tens of microseconds). */
+const NATIVE_DENSE_THREAD_MIN = 1 << 21;
+
+/**
+ * Dense-times-spike products (attention) on the native dense kernel (levels_native.c: rows
+ * of A with lanes over S's columns, every k, exact for finite A and levels in {-1, 0, 1}),
+ * when the backend allows it and the addon is loaded; false when it did not run them all
+ * (not chosen, or a non-finite float / NaN level: the general path then runs).
+ */
+function denseTimesLevelsOnNative(p: LevelsProduct, opts: SpikeKernelOptions): boolean {
+  const backend = opts.backend ?? "auto";
+  if (backend !== "native" && backend !== "auto") return false;
+  if (opts.variant === "event") return false;
+  if (backend === "native" && !startNative()) throw new Error(`spike kernels: backend "native" requested, but ${nativeStatus().reason}`);
+  const work = p.n * p.M * p.K * p.N;
+  if (backend === "auto" && (work < NATIVE_DENSE_MIN || !startNative())) return false;
+  const threadsWanted = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const threads = opts.threads !== undefined || work >= NATIVE_DENSE_THREAD_MIN ? threadsWanted : 1;
+  if (!denseTimesLevelsNative(p, threads)) return false;
+  lastPlan = { backend: "native", variant: "dense", threads, rate: Number.NaN };
+  spikeKernelCalls.native++;
+  return true;
+}
+
 /**
  * A batch of dense-times-spike products (`op`: the kernel view of one, see below) as one
  * WASM call, when the plan picks WASM and every level and float is finite (otherwise
@@ -528,6 +554,8 @@ export function denseTimesSpikeT(
   const B = batchCount(opts);
   const o = out ?? new Float32Array(B * M * N);
   checkSizes("denseTimesSpikeT", [[Q, B * M * K, "Q"], [S, B * N * K, "S"], [o, B * M * N, "out"]]);
+  // S [N, K] read as [K, N]: k stride 1, column stride K
+  if (denseTimesLevelsOnNative({ A: Q, M, K, ars: K, acs: 1, aStride: M * K, S, N, sks: 1, sns: K, sStride: N * K, out: o, ors: N, ocs: 1, oStride: M * N, n: B }, opts)) return o;
   if (B !== 1) {
     // kernel view of one product as below; product b's operands and output b * size further on
     const op = { R: N, K, srs: K, scs: 1, C: M, wrs: 1, wcs: K, ors: 1, ocs: N };
@@ -572,6 +600,7 @@ export function denseTimesSpike(
   const B = batchCount(opts);
   const o = out ?? new Float32Array(B * M * N);
   checkSizes("denseTimesSpike", [[A, B * M * K, "A"], [S, B * K * N, "S"], [o, B * M * N, "out"]]);
+  if (denseTimesLevelsOnNative({ A, M, K, ars: K, acs: 1, aStride: M * K, S, N, sks: N, sns: 1, sStride: K * N, out: o, ors: N, ocs: 1, oStride: M * N, n: B }, opts)) return o;
   if (B !== 1) {
     const op = { R: N, K, srs: 1, scs: N, C: M, wrs: 1, wcs: K, ors: 1, ocs: N };
     if (!batchOnKernels(A, B * M * K, S, B * K * N, o, op, { n: B, sStride: K * N, wStride: M * K, oStride: M * N }, opts, pool)) {

@@ -311,7 +311,9 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   if (!get_array(env, a[9], napi_float32_array, &O, &oLen)) return throw_range(env, "spikeOp: out must be a Float32Array");
   napi_valuetype st;
   napi_typeof(env, a[12], &st);
-  if (st != napi_null && st != napi_undefined && !get_array(env, a[12], napi_float32_array, &SC, &scLen))
+  /* whether a scale was passed: an empty array's data pointer may be NULL, so not `SC != NULL` */
+  const bool hasScale = st != napi_null && st != napi_undefined;
+  if (hasScale && !get_array(env, a[12], napi_float32_array, &SC, &scLen))
     return throw_range(env, "spikeOp: scale must be a Float32Array or null");
   for (int i = 0; i < 14; i++)
     if (!get_i64(env, a[idx[i]], &v[i])) return throw_range(env, "spikeOp: sizes and strides must be safe integers");
@@ -335,8 +337,8 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   const int64_t evCount = product3(j.n, j.R, j.K), wCount = packedLen < 0 ? -1 : product3(j.n, packedLen, 1);
   if (evCount < 0 || evCount > MAX_SCRATCH_ELEMS || (!wPacked && (wCount < 0 || wCount > MAX_SCRATCH_ELEMS)))
     return throw_range(env, "spikeOp: too large for the native kernel's scratch");
-  if (SC && (int64_t)scLen < j.R) return throw_range(env, "spikeOp: scale shorter than R");
-  if (SC && j.n != 1) return throw_range(env, "spikeOp: scale with a batch");
+  if (hasScale && (int64_t)scLen < j.R) return throw_range(env, "spikeOp: scale shorter than R");
+  if (hasScale && j.n != 1) return throw_range(env, "spikeOp: scale with a batch");
   if (!cpu_ok()) return throw_range(env, "spikeOp: this CPU has no AVX-512");
   if (j.K == 0) {
     for (int64_t b = 0; b < j.n; b++)
@@ -411,6 +413,7 @@ static napi_value pack(napi_env env, napi_callback_info info) {
   if (K >= 0x7fffffffLL / TW) return throw_range(env, "pack: K too large for the native kernel");
   const int64_t need = product3((C + TW - 1) / TW, K, TW);
   if (need < 0 || (uint64_t)need > (uint64_t)dLen || !views_fit(1, 0, K, C, wrs, wcs, wLen)) return throw_range(env, "pack: a view reaches past its array");
+  if (K == 0) return NULL; /* nothing to copy (and C may be up to 2^53: no walk over its empty tiles) */
   pack_tiles((const float*)W, K, C, wrs, wcs, (float*)D);
   return NULL;
 }
@@ -426,10 +429,12 @@ static napi_value available(napi_env env, napi_callback_info info) {
 void spk_register_vec(napi_env env, napi_value exports);
 /* float_native.c: GELU and softmax */
 void spk_register_float(napi_env env, napi_value exports);
+void spk_register_levels(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   spk_register_vec(env, exports);
   spk_register_float(env, exports);
+  spk_register_levels(env, exports);
   napi_value tile_width;
   napi_create_int32(env, TW, &tile_width);
   napi_property_descriptor d[] = {
