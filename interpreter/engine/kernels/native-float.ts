@@ -21,28 +21,45 @@ export function setNativeFloatThreadMin(t: Partial<typeof NATIVE_FLOAT_THREAD_MI
   Object.assign(tuning, NATIVE_FLOAT_THREAD_MIN, t);
 }
 
+/** Calls that ran on the native kernels since the process started (tests, diagnostics). */
+export const nativeFloatCalls = { gelu: 0, softmax: 0 };
+
 /** Whether the native float kernels can run (loads the addon on first call). */
 export function nativeFloatReady(): boolean {
   return startNative();
+}
+
+/** Whether x and out share memory without being the same elements. */
+function partlyOverlap(x: Float32Array, out: Float32Array): boolean {
+  if (x.buffer !== out.buffer || x.byteOffset === out.byteOffset) return false;
+  return x.byteOffset < out.byteOffset + out.byteLength && out.byteOffset < x.byteOffset + x.byteLength;
 }
 
 function threadsFor(work: number, min: number, threads: number): number {
   return work < min ? 1 : Math.max(1, Math.floor(threads));
 }
 
-/** out[i] = gelu(x[i]) (engine/numerics.ts gelu) for i < x.length. `out` may be `x`. */
+/**
+ * out[i] = gelu(x[i]) (engine/numerics.ts gelu) for i < x.length. `out` may be `x`; false
+ * also when it is shorter or partly overlaps x (the caller's kernels handle those).
+ */
 export function nativeGeluInto(x: Float32Array, out: Float32Array, threads = 1): boolean {
   const a = startNative() ? nativeAddon() : null;
-  if (!a) return false;
+  if (!a || out.length < x.length || partlyOverlap(x, out)) return false;
   a.gelu(x, out, threadsFor(x.length, tuning.gelu, threads));
+  nativeFloatCalls.gelu++;
   return true;
 }
 
-/** engine/ops/nn.ts softmax over rows of n, into `out` (may be `x`); x.length a multiple of n. */
+/**
+ * engine/ops/nn.ts softmax over rows of n, into `out` (may be `x`); false also when x.length is
+ * not a multiple of n, out is shorter or partly overlaps x.
+ */
 export function nativeSoftmaxInto(x: Float32Array, n: number, out: Float32Array, threads = 1): boolean {
   const a = startNative() ? nativeAddon() : null;
-  if (!a) return false;
+  if (!a || out.length < x.length || (n > 0 && x.length % n !== 0) || partlyOverlap(x, out)) return false;
   if (n === 0 || x.length === 0) return true;
   a.softmax(x, n, out, threadsFor(x.length, tuning.softmax, threads));
+  nativeFloatCalls.softmax++;
   return true;
 }

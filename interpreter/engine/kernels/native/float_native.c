@@ -211,26 +211,25 @@ AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t 
  * Rows [r0, r1) of n floats (engine/ops/nn.ts softmax):
  *   m = max (Math.max: NaN wins); e_i = fround(exp(fround(x_i - m))); s = fround(s + e_i) in
  *   ascending i from +0; out_i = fround(e_i / s).
- * The maximum is taken 16 lanes at a time with NaN tracked apart (vmaxps does not propagate
- * NaN). Its sign of zero may differ from Math.max's (+0 over -0), which changes no result:
- * x - (+0) and x - (-0) differ only for x = -0, as +0 vs -0, and exp gives 1 for both.
+ * The maximum is taken 16 lanes at a time with vmaxps, which differs from Math.max in two
+ * ways that change no result: it may drop a NaN, but a NaN entry has a NaN w and e, so the
+ * sum and every output of its row are NaN whatever m is (as with Math.max's NaN m); and its
+ * sign of zero may differ (Math.max prefers +0), but x - (+0) and x - (-0) differ only for
+ * x = -0, as +0 vs -0, and exp gives 1 for both.
  * exp's argument w = x_i - m is <= 0 or NaN; lanes below -708 (where the 8-lane exp is not
  * valid) get 0, which is fdlibm's float32-rounded value there (e^-708 < 2^-150), and NaN lanes
- * get NaN.
+ * get NaN (fdlibm's x + x).
  */
 AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; r++) {
     const float* x = src + r * n;
     float* o = dst + r * n;
     __m512 mv = _mm512_set1_ps(-__builtin_inff());
-    __mmask16 nan = 0;
     for (int64_t i = 0; i < n; i += 16) {
       const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
-      const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), live, x + i);
-      nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-      mv = _mm512_max_ps(mv, v);
+      mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), live, x + i));
     }
-    const float m = nan ? __builtin_nanf("") : _mm512_reduce_max_ps(mv);
+    const float m = _mm512_reduce_max_ps(mv);
     const __m512 mm = _mm512_set1_ps(m);
     float s = 0.0f;
     for (int64_t i = 0; i < n; i += 8) {
@@ -240,7 +239,7 @@ AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_
       const __mmask8 isnan = _mm512_cmp_pd_mask(w, w, _CMP_UNORD_Q);
       /* lanes outside exp_v's range compute exp(0), then take 0 or NaN */
       __m512d e = exp_v(_mm512_maskz_mov_pd(ok, w));
-      e = _mm512_mask_blend_pd(ok, _mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), w), e);
+      e = _mm512_mask_blend_pd(ok, _mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), ADD(w, w)), e);
       float ef[8];
       _mm256_storeu_ps(ef, _mm512_cvtpd_ps(e));
       const int cnt = n - i >= 8 ? 8 : (int)(n - i);
@@ -284,6 +283,7 @@ static void* part_main(void* p) {
 
 /* Splits [0, units) into `threads` contiguous parts (multiples of `align`): the caller runs the first. */
 static void run_split(FloatPart base, int64_t units, int64_t threads, int64_t align) {
+  if (units <= 0) return;
   if (threads < 1) threads = 1;
   if (threads > FLT_MAX_THREADS) threads = FLT_MAX_THREADS;
   if (threads > (units + align - 1) / align) threads = (units + align - 1) / align;
