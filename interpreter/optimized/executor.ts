@@ -16,6 +16,7 @@ import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
+import { nativeFloatReady, nativeGeluInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
@@ -72,8 +73,9 @@ export interface ExecutorOptions {
    */
   readonly neurons?: NeuronBackend;
   /**
-   * GELU, softmax and LayerNorm: "auto" (default) on the WebAssembly kernels when they are
-   * ready (engine/kernels/wasm-numerics.ts), "js" always in JavaScript. Same bits either way.
+   * GELU, softmax and LayerNorm: "auto" (default) on the native kernels (GELU, softmax:
+   * engine/kernels/native-float.ts) or the WebAssembly ones (engine/kernels/wasm-numerics.ts)
+   * when they are ready, "js" always in JavaScript. Same bits either way.
    */
   readonly numerics?: "js" | "auto";
   /**
@@ -411,6 +413,7 @@ export class OptimizedExecutor {
       }
       case "softmax": {
         const x = this.view(node.inputs[0]!, t);
+        if (this.wasmNumerics && nativeSoftmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array, this.threads)) return;
         if (this.wasmNumerics && wasmSoftmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array, this.threads)) return;
         return softmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array);
       }
@@ -571,14 +574,15 @@ export class OptimizedExecutor {
     const ins = node.inputs.map((i) => this.view(i, t).data as Float32Array);
     const out = o.data as Float32Array;
     const wasm = this.wasmNumerics && wasmNumericsReady();
-    // A trailing GELU runs as the WebAssembly kernel over the program's output (same bits:
-    // the step before it is already rounded to float32, which is what `out` stores).
+    const native = this.wasmNumerics && nativeFloatReady();
+    // A trailing GELU runs as the native or WebAssembly kernel over the program's output (same
+    // bits: the step before it is already rounded to float32, which is what `out` stores).
     const last = program[program.length - 1]!;
     const arg = last.args[0];
-    const geluTail = wasm && program.length > 1 && last.op === "gelu" && arg !== undefined && "tmp" in arg && arg.tmp === program.length - 2;
+    const geluTail = (native || wasm) && program.length > 1 && last.op === "gelu" && arg !== undefined && "tmp" in arg && arg.tmp === program.length - 2;
     const body = geluTail ? program.slice(0, -1) : program;
     if (!(wasm && t < 0 && this.fusedOnWasm(node, body, ins, plan.tables, o.shape, out))) (plan.kernels[geluTail ? 1 : 0] ??= compileFused(body, plan.index))(ins, plan.tables, out);
-    if (geluTail) wasmGeluInto(out, out, this.threads);
+    if (geluTail && !(native && nativeGeluInto(out, out, this.threads))) wasmGeluInto(out, out, this.threads);
   }
 
   /** Whole-time-axis elementwise programs on the WebAssembly vector machine, when their operands fit it (fused-wasm.ts). */
@@ -599,7 +603,7 @@ export class OptimizedExecutor {
     return this.options.threads ?? defaultThreads();
   }
 
-  /** GELU, softmax and LayerNorm on the WebAssembly kernels when ready, unless `numerics: "js"`. */
+  /** GELU, softmax and LayerNorm on the native or WebAssembly kernels when ready, unless `numerics: "js"`. */
   private get wasmNumerics(): boolean {
     return (this.options.numerics ?? "auto") !== "js";
   }
