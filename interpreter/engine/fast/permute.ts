@@ -3,7 +3,12 @@
  * its elements in order while an odometer walks the input offset, so no index arrays are
  * allocated. Works for any typed array (float32 values or int8 spike levels).
  */
+import { nativeAddon, startNative } from "../kernels/native-backend.js";
+
 type Arr = Float32Array | Int8Array | Int32Array;
+
+/** Elements below which a strided copy stays in JavaScript (calling out costs about a microsecond). */
+const NATIVE_COPY_MIN = 4096;
 
 /** out[...] = x permuted: out axis i is input axis perm[i]. */
 export function permuteInto(x: Arr, shape: readonly number[], perm: readonly number[], out: Arr): void {
@@ -50,6 +55,11 @@ export function stridedCopy(x: Arr, offset: number, shape: readonly number[], st
   const r = shape.length;
   const n = out.length;
   if (n === 0) return;
+  // the native copy (copy_native.c) where it is loaded: the same walk, a memcpy per run
+  if (n >= NATIVE_COPY_MIN && x.constructor === out.constructor && startNative()) {
+    nativeAddon()!.stridedCopy(x, offset, shape, strides, out);
+    return;
+  }
   if (r === 0) {
     out[0] = x[offset]!;
     return;

@@ -28,6 +28,7 @@ interface NativeExports {
     S: Int8Array, N: number, sks: number, sns: number, sStride: number,
     out: Float32Array, ors: number, ocs: number, oStride: number, n: number, threads: number,
   ): boolean;
+  stridedCopy<T extends Float32Array | Int8Array | Int32Array>(x: T, offset: number, shape: readonly number[], strides: readonly number[], out: T): void;
   vecRun(
     prog: Int32Array, nIns: number, regs: number, scalars: number,
     inputs: readonly Float32Array[], states: readonly Float32Array[], params: readonly Float32Array[], table: Float32Array,
@@ -44,7 +45,7 @@ export function nativeAddon(): NativeExports | null {
 }
 
 /** The addon's C files (in native/), compiled together into one module. */
-const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c", "levels_native.c"];
+const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c", "levels_native.c", "copy_native.c"];
 
 let addon: NativeExports | null = null;
 let tried = false;

@@ -430,11 +430,13 @@ void spk_register_vec(napi_env env, napi_value exports);
 /* float_native.c: GELU and softmax */
 void spk_register_float(napi_env env, napi_value exports);
 void spk_register_levels(napi_env env, napi_value exports);
+void spk_register_copy(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   spk_register_vec(env, exports);
   spk_register_float(env, exports);
   spk_register_levels(env, exports);
+  spk_register_copy(env, exports);
   napi_value tile_width;
   napi_create_int32(env, TW, &tile_width);
   napi_property_descriptor d[] = {

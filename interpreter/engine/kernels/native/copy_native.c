@@ -1,0 +1,100 @@
+/*
+ * Strided copies for layout ops (split/merge heads, transposes, slices) in native code: the
+ * same walk as engine/fast/permute.ts `stridedCopy` (the output in order, an odometer over
+ * the input), with each contiguous run of the last axis one memcpy. A copy moves bits, so
+ * it is exact for every value (NaN payloads, -0, subnormals included).
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CP_MAX_RANK 16
+
+static napi_value cp_throw(napi_env env, const char* msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+static int cp_int(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= 0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+/* Element size of a typed array of the kinds the layout ops use; 0 for others. */
+static size_t cp_elem(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: case napi_uint8_array: return 1;
+    case napi_float32_array: case napi_int32_array: case napi_uint32_array: return 4;
+    default: return 0;
+  }
+}
+
+/* stridedCopy(x, offset, shape Int32Array-like array, strides array, out): see the header. */
+static napi_value strided_copy(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc != 5) return cp_throw(env, "stridedCopy: 5 arguments expected");
+  bool is;
+  napi_typedarray_type tx, to;
+  size_t nx, no, off;
+  void *px, *po;
+  napi_value ab;
+  if (napi_is_typedarray(env, a[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[0], &tx, &nx, &px, &ab, &off) != napi_ok)
+    return cp_throw(env, "stridedCopy: x must be a typed array");
+  if (napi_is_typedarray(env, a[4], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[4], &to, &no, &po, &ab, &off) != napi_ok)
+    return cp_throw(env, "stridedCopy: out must be a typed array");
+  const size_t es = cp_elem(tx);
+  if (es == 0 || cp_elem(to) != es || tx != to) return cp_throw(env, "stridedCopy: x and out must be typed arrays of the same kind");
+  int64_t offset;
+  if (!cp_int(env, a[1], &offset)) return cp_throw(env, "stridedCopy: offset must be a safe integer >= 0");
+  uint32_t r, r2;
+  if (napi_is_array(env, a[2], &is) != napi_ok || !is || napi_get_array_length(env, a[2], &r) != napi_ok) return cp_throw(env, "stridedCopy: shape must be an array");
+  if (napi_is_array(env, a[3], &is) != napi_ok || !is || napi_get_array_length(env, a[3], &r2) != napi_ok || r2 != r) return cp_throw(env, "stridedCopy: strides must be an array as long as shape");
+  if (r > CP_MAX_RANK) return cp_throw(env, "stridedCopy: rank too large");
+  int64_t shape[CP_MAX_RANK], strides[CP_MAX_RANK];
+  int64_t total = 1, last = offset;
+  for (uint32_t i = 0; i < r; i++) {
+    napi_value e;
+    if (napi_get_element(env, a[2], i, &e) != napi_ok || !cp_int(env, e, &shape[i])) return cp_throw(env, "stridedCopy: shape entries must be safe integers >= 0");
+    if (napi_get_element(env, a[3], i, &e) != napi_ok || !cp_int(env, e, &strides[i])) return cp_throw(env, "stridedCopy: strides must be safe integers >= 0");
+  }
+  for (uint32_t i = 0; i < r; i++) {
+    int64_t span;
+    if (shape[i] == 0) { total = 0; break; }
+    if (__builtin_mul_overflow(total, shape[i], &total) || __builtin_mul_overflow(shape[i] - 1, strides[i], &span) || __builtin_add_overflow(last, span, &last))
+      return cp_throw(env, "stridedCopy: view too large");
+  }
+  if (total == 0) return NULL;
+  if ((int64_t)no < total || last >= (int64_t)nx) return cp_throw(env, "stridedCopy: a view reaches past its array");
+  const char* x = (const char*)px;
+  char* o = (char*)po;
+  if (r == 0) { memcpy(o, x + offset * es, es); return NULL; }
+  const int64_t run = shape[r - 1], rs = strides[r - 1];
+  int64_t idx[CP_MAX_RANK] = {0};
+  int64_t base = offset;
+  for (int64_t w = 0; w < total; w += run) {
+    if (rs == 1) memcpy(o + w * es, x + base * es, (size_t)run * es);
+    else if (es == 4) { const uint32_t* s = (const uint32_t*)x + base; uint32_t* d = (uint32_t*)o + w; for (int64_t j = 0; j < run; j++) d[j] = s[j * rs]; }
+    else { const uint8_t* s = (const uint8_t*)x + base; uint8_t* d = (uint8_t*)o + w; for (int64_t j = 0; j < run; j++) d[j] = s[j * rs]; }
+    for (int ax = (int)r - 2; ax >= 0; ax--) {
+      idx[ax]++;
+      base += strides[ax];
+      if (idx[ax] < shape[ax]) break;
+      base -= strides[ax] * shape[ax];
+      idx[ax] = 0;
+    }
+  }
+  return NULL;
+}
+
+void spk_register_copy(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+    {"stridedCopy", NULL, strided_copy, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+}

@@ -1,0 +1,136 @@
+/**
+ * Two native kernels the executor's attention leans on, against oracles written here:
+ *  - `denseTimesLevels` (levels_native.c): n products out = A @ S, S ternary levels, as the
+ *    sequential float32 sum over ascending k from +0 — through strided views (the layouts
+ *    denseTimesSpike and denseTimesSpikeT hand it), widths that are not a multiple of 16 or
+ *    exceed one 128-column pass, 1 and 2 threads; and `false` (the caller's general path)
+ *    for a non-finite A or a NaN level;
+ *  - `stridedCopy` (copy_native.c): the layout ops' strided copy, bits moved unchanged
+ *    (NaN payloads, -0), for float32, int8 and int32 arrays, any permutation.
+ * Skipped with the reason where the native addon is not available, never passed.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { nativeAddon, nativeStatus } from "../interpreter/engine/kernels/native-backend.js";
+import { NAN_LEVEL } from "../interpreter/engine/levels.js";
+
+const status = nativeStatus();
+const skip = !status.ready;
+const title = (t: string) => (skip ? `${t} (skipped: ${status.reason})` : t);
+const fr = Math.fround;
+
+const sameBits = (a: Float32Array, b: Float32Array) => {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+};
+
+const finite = fc.oneof(
+  fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+  fc.constantFrom(0, -0, 1e-45, -1e-45, 1.1754942e-38, 3.4e38, -3.4e38, 0.1, -2.5),
+);
+
+describe("native denseTimesLevels", () => {
+  it.skipIf(skip)(title("equals the sequential float32 oracle through both operand layouts, any width, 1 and 2 threads"), () => {
+    const a = nativeAddon()!;
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 3 }), M: fc.integer({ min: 1, max: 9 }), K: fc.integer({ min: 0, max: 40 }), N: fc.integer({ min: 1, max: 150 }), transposedS: fc.boolean(), threads: fc.integer({ min: 1, max: 2 }) }),
+        fc.array(finite, { minLength: 64, maxLength: 64 }),
+        fc.integer(),
+        ({ n, M, K, N, transposedS, threads }, pool, seed) => {
+          let r = seed >>> 0;
+          const next = () => (r = (Math.imul(r, 1664525) + 1013904223) >>> 0);
+          const A = Float32Array.from({ length: n * M * K }, () => pool[next() % pool.length]!);
+          const S = Int8Array.from({ length: n * K * N }, () => (next() % 3) - 1);
+          // S [K, N] row-major, or [N, K] read as [K, N] (denseTimesSpikeT's keys)
+          const [sks, sns] = transposedS ? [1, K] : [N, 1];
+          const out = new Float32Array(n * M * N).fill(Number.NaN);
+          expect(a.denseTimesLevels(A, M, K, K, 1, M * K, S, N, sks, sns, K * N, out, N, 1, M * N, n, threads)).toBe(true);
+          const want = new Float32Array(n * M * N);
+          for (let b = 0; b < n; b++)
+            for (let i = 0; i < M; i++)
+              for (let j = 0; j < N; j++) {
+                let acc = 0;
+                for (let k = 0; k < K; k++) acc = fr(acc + fr(A[b * M * K + i * K + k]! * S[b * K * N + k * sks + j * sns]!));
+                want[b * M * N + i * N + j] = acc;
+              }
+          expect(sameBits(out, want)).toBe(true);
+        },
+      ),
+      { numRuns: 120, seed: 5 },
+    );
+  });
+
+  it.skipIf(skip)(title("returns false for a non-finite A or a NaN level (the general path then runs)"), () => {
+    const a = nativeAddon()!;
+    const M = 4, K = 20, N = 33;
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const A = new Float32Array(M * K).fill(0.5);
+      A[M * K - 1] = bad;
+      const S = new Int8Array(K * N).fill(1);
+      expect(a.denseTimesLevels(A, M, K, K, 1, M * K, S, N, N, 1, K * N, new Float32Array(M * N), N, 1, M * N, 1, 1)).toBe(false);
+    }
+    const S = new Int8Array(K * N).fill(-1);
+    S[7] = NAN_LEVEL;
+    expect(a.denseTimesLevels(new Float32Array(M * K).fill(1), M, K, K, 1, M * K, S, N, N, 1, K * N, new Float32Array(M * N), N, 1, M * N, 1, 2)).toBe(false);
+  });
+
+  it.skipIf(skip)(title("refuses views that reach past their arrays, with a RangeError"), () => {
+    const a = nativeAddon()!;
+    const A = new Float32Array(10), S = new Int8Array(10), o = new Float32Array(10);
+    expect(() => a.denseTimesLevels(A, 2, 5, 5, 1, 0, S, 3, 3, 1, 0, o, 3, 1, 0, 1, 1)).toThrow(RangeError);
+    expect(() => a.denseTimesLevels(A, 2, 5, 2 ** 52, 1, 0, S, 2, 2, 1, 0, o, 2, 1, 0, 1, 1)).toThrow(RangeError);
+  });
+});
+
+describe("native stridedCopy", () => {
+  /** Row-major strides of a shape. */
+  const stridesOf = (shape: number[]) => {
+    const s: number[] = [];
+    let acc = 1;
+    for (let i = shape.length - 1; i >= 0; i--) ((s[i] = acc), (acc *= shape[i]!));
+    return s;
+  };
+  const permutation = (r: number) =>
+    fc.array(fc.nat(), { minLength: r, maxLength: r }).map((keys) => [...Array(r).keys()].sort((x, y) => keys[x]! - keys[y]! || x - y));
+
+  it.skipIf(skip)(title("moves every element's bits to where the odometer walk puts them, for float32, int8 and int32"), () => {
+    const a = nativeAddon()!;
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 5 }).chain((shape) => fc.tuple(fc.constant(shape), permutation(shape.length))),
+        fc.constantFrom("f32", "i8", "i32"),
+        ([shape, perm], kind) => {
+          const n = shape.reduce((x, y) => x * y, 1);
+          const bits = Uint32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0x7fc00001 + i : i % 7 === 0 ? 0x80000000 : Math.imul(i, 2654435761) >>> 0));
+          const make = () => (kind === "f32" ? new Float32Array(bits.buffer.slice(0)) : kind === "i8" ? Int8Array.from(bits, (v) => (v & 0xff) << 24 >> 24) : new Int32Array(bits.buffer.slice(0)));
+          const x = make();
+          const inStrides = stridesOf(shape);
+          const oShape = perm.map((p) => shape[p]!);
+          const oStrides = perm.map((p) => inStrides[p]!);
+          const out = kind === "f32" ? new Float32Array(n) : kind === "i8" ? new Int8Array(n) : new Int32Array(n);
+          a.stridedCopy(x as Float32Array, 0, oShape, oStrides, out as Float32Array);
+          // oracle: output index -> input offset through the permuted strides
+          const outStrides = stridesOf(oShape);
+          const xi = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+          const oi = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+          const es = x.BYTES_PER_ELEMENT;
+          for (let o = 0; o < n; o++) {
+            let off = 0;
+            for (let ax = 0; ax < oShape.length; ax++) off += Math.floor(o / outStrides[ax]!) % oShape[ax]! * oStrides[ax]!;
+            for (let b = 0; b < es; b++) expect(oi[o * es + b]).toBe(xi[off * es + b]);
+          }
+        },
+      ),
+      { numRuns: 150, seed: 9 },
+    );
+  });
+
+  it.skipIf(skip)(title("refuses mixed kinds and views past the array, with a RangeError"), () => {
+    const a = nativeAddon()!;
+    expect(() => a.stridedCopy(new Float32Array(8), 0, [2, 4], [4, 1], new Int8Array(8) as unknown as Float32Array)).toThrow(RangeError);
+    expect(() => a.stridedCopy(new Float32Array(8), 1, [2, 4], [4, 1], new Float32Array(8))).toThrow(RangeError);
+    expect(() => a.stridedCopy(new Float32Array(8), 0, [2, 4], [2 ** 60, 1], new Float32Array(8))).toThrow(RangeError);
+  });
+});
