@@ -19,7 +19,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
-import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
+import { initSpikeKernels, shutdownKernelPool, spikeKernelCalls } from "../interpreter/engine/kernels/spike-matmul.js";
 import { setNumericsThreadMin } from "../interpreter/engine/kernels/wasm-numerics.js";
 import { setVecTuning } from "../interpreter/engine/kernels/wasm-vector.js";
 import type { Tensor } from "../interpreter/engine/tensor.js";
@@ -33,7 +33,7 @@ import { ReferenceInterpreter, type RunResult } from "../interpreter/reference/i
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { typeToString } from "../interpreter/types/tensor-type.js";
 import { runDifference } from "../interpreter/verify/compare.js";
-import { KERNEL_PATHS } from "../interpreter/verify/paths.js";
+import { availablePaths } from "../interpreter/verify/paths.js";
 import { type GeneratedSpec, mixedLevelsSpecArb, specArb, specArbWith } from "./generators/spec-gen.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-gen-"));
@@ -50,8 +50,13 @@ function compileGenerated(g: GeneratedSpec): Graph {
   return compileEntry({ file, entry: g.entry, inputs: g.inputs }).graph;
 }
 
-/** Every spike-accumulate backend, variant and thread count the executor can run (the paths `spikelm verify` compares). */
-const KERNELS = KERNEL_PATHS;
+/**
+ * Every spike-accumulate backend, variant and thread count the executor can run (the paths
+ * `spikelm verify` compares): WebAssembly with a worker (beforeAll checks both), and the
+ * native ones where the addon loads (test/engine.native.test.ts reports it skipped, with the
+ * reason, where it does not).
+ */
+const KERNELS = availablePaths({ wasm: true, threads: 2 });
 
 const params = (g: Graph, spec: GeneratedSpec, seed: number) => ParamStore.create(g.params, spec.weights, { seed });
 
@@ -115,6 +120,8 @@ afterAll(() => {
   setNumericsThreadMin({});
   // the vector machine did run neuron steps (not only the JS fallback)
   expect(wasmNeuronStats.runs).toBeGreaterThan(0);
+  // the native paths ran the native spike kernels (where the addon loads and they are listed)
+  if (KERNELS.some((k) => k.backend === "native")) expect(spikeKernelCalls.native).toBeGreaterThan(0);
   return shutdownKernelPool();
 });
 

@@ -22,7 +22,7 @@ import { optimize } from "../interpreter/passes/pass.js";
 import { ReferenceInterpreter, type RunResult } from "../interpreter/reference/interpreter.js";
 import { ParamStore } from "../interpreter/runtime/params.js";
 import { runDifference } from "../interpreter/verify/compare.js";
-import { KERNEL_PATHS } from "../interpreter/verify/paths.js";
+import { availablePaths } from "../interpreter/verify/paths.js";
 
 const NEURONS = `
 neuron Multi(vth = 0.5) {
@@ -149,7 +149,8 @@ function checkAllPaths(x: Tensor, d: number, out: number, file = probeFile, entr
     expect([...new Set(expected[0]!.record.get("m")!.levels.data)].some((v) => Math.abs(v) === 2)).toBe(true);
     expect(new Set(expected[0]!.record.get("w")!.levels.data).has(200)).toBe(true);
   }
-  for (const k of KERNEL_PATHS)
+  // WebAssembly with a worker (beforeAll checks both), native where the addon loads
+  for (const k of availablePaths({ wasm: true, threads: 2 }))
     for (const mode of ["multi", "step"] as const) {
       const opt = new OptimizedExecutor(optimized, params(optimized), k);
       calls.forEach((inputs, call) => {

@@ -3,9 +3,14 @@
  * reference interpreter: the optimized executor on every spike-accumulate backend, variant
  * and thread count it can use, plus the automatic choice, with neuron steps, elementwise
  * programs, GELU, softmax and LayerNorm in generated JavaScript (the JS paths) and on
- * WebAssembly (the WebAssembly paths, one thread and two). Every one computes the same bits.
+ * WebAssembly (the WebAssembly paths, one thread and two). The native paths force the
+ * AVX-512 addon's spike kernels (engine/kernels/native-backend.ts) on specs far too small
+ * for "auto" to pick them: one thread with its variant left to the kernels (event-driven
+ * accumulate, the dense-times-levels kernel for attention), and two threads event-driven
+ * throughout (attention on the strided accumulate); the other kernels as "auto" chooses
+ * them (native where the addon loads). Every one computes the same bits.
  */
-import type { SpikeBackend, SpikeVariant } from "../engine/kernels/spike-matmul.js";
+import { nativeStatus, type SpikeBackend, type SpikeVariant } from "../engine/kernels/spike-matmul.js";
 import type { ExecutorOptions } from "../optimized/executor.js";
 
 export interface KernelPath extends ExecutorOptions {
@@ -19,10 +24,17 @@ export const KERNEL_PATHS: readonly KernelPath[] = [
   { name: "wasm dense, wasm neurons", backend: "wasm", variant: "dense", threads: 1, neurons: "wasm" },
   { name: "wasm event, wasm neurons, 2 threads", backend: "wasm", variant: "event", threads: 2, neurons: "wasm" },
   { name: "wasm dense, wasm neurons, 2 threads", backend: "wasm", variant: "dense", threads: 2, neurons: "wasm" },
+  { name: "native, 1 thread", backend: "native", threads: 1 },
+  { name: "native event, 2 threads", backend: "native", variant: "event", threads: 2 },
   { name: "auto" },
 ];
 
-/** The paths usable here: without WebAssembly only the JS ones, without a worker one thread. */
-export function availablePaths(available: { wasm: boolean; threads: number }): KernelPath[] {
-  return KERNEL_PATHS.filter((p) => (p.backend !== "wasm" || available.wasm) && (p.threads ?? 1) <= Math.max(1, available.threads));
+/**
+ * The paths usable here: without WebAssembly only the JS ones, without a worker one thread,
+ * without the native addon (`native`, by default whether it loads: nativeStatus()) none of
+ * the native ones.
+ */
+export function availablePaths(available: { wasm: boolean; threads: number; native?: boolean }): KernelPath[] {
+  const native = available.native ?? nativeStatus().ready;
+  return KERNEL_PATHS.filter((p) => (p.backend !== "wasm" || available.wasm) && (p.backend !== "native" || native) && (p.threads ?? 1) <= Math.max(1, available.threads));
 }

@@ -33,7 +33,7 @@ import type { KernelPath } from "./paths.js";
 import { entrySignature } from "./signature.js";
 
 /**
- * Bounds: every case runs the entry about 40 times (7 kernel paths × 2 modes × 2 calls, the
+ * Bounds: every case runs the entry about 40 times (7 to 9 kernel paths × 2 modes × 2 calls, the
  * reference, 4 gradients), and shrinking runs many cases, so verify refuses entries whose
  * tensors are large; smaller --arg values make the same spec verifiable.
  */
