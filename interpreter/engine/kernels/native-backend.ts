@@ -39,9 +39,9 @@ interface NativeExports {
   softmax(x: Float32Array, n: number, out: Float32Array, threads: number): void;
 }
 
-/** The native addon's exports, or null when it is not loaded (startNative() loads it). */
+/** The native addon's exports, or null when it is not loaded or turned off (startNative() loads it). */
 export function nativeAddon(): NativeExports | null {
-  return addon;
+  return enabled ? addon : null;
 }
 
 /** The addon's C files (in native/), compiled together into one module. */
@@ -51,8 +51,20 @@ let addon: NativeExports | null = null;
 let tried = false;
 let why = "";
 
-/** Loads (building it if needed) the native addon once; whether it is usable. */
+let enabled = true;
+
+/**
+ * Turns the native kernels off (false) or back on for this process: every "auto" choice
+ * then takes the WebAssembly/JavaScript kernels. For side-by-side measurements (the layers
+ * bench's `spikelm wasm kernels` row); `SPIKELM_NATIVE=0` does the same from the start.
+ */
+export function setNativeEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** Loads (building it if needed) the native addon once; whether it is usable (and enabled). */
 export function startNative(): boolean {
+  if (!enabled) return false;
   if (tried) return addon !== null;
   tried = true;
   const env = typeof process === "object" ? process.env?.SPIKELM_NATIVE : undefined;
@@ -79,12 +91,13 @@ export function startNative(): boolean {
 
 /** Whether the native backend has been loaded (does not try to load it). */
 export function nativeReady(): boolean {
-  return addon !== null;
+  return enabled && addon !== null;
 }
 
-/** "native (AVX-512)" or why the WebAssembly kernels run instead. */
+/** The native kernels (AVX-512) are in use, or why the WebAssembly kernels run instead. */
 export function nativeStatus(): { readonly ready: boolean; readonly reason: string } {
   startNative();
+  if (!enabled) return { ready: false, reason: "turned off in this process (setNativeEnabled(false))" };
   return addon ? { ready: true, reason: "native spike-accumulate kernels (AVX-512)" } : { ready: false, reason: why };
 }
 

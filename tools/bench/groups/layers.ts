@@ -11,7 +11,9 @@
  *    unrolled, same weights and calibrated amplitudes) as one dense ONNX graph, at 2 threads
  *    each and at 1 thread each; and the same executor (2 threads) with its float kernels
  *    (elementwise programs, GELU, softmax, LayerNorm) in JavaScript instead of WebAssembly
- *    (`vs: spikelm js float kernels`);
+ *    (`vs: spikelm js float kernels`); and the same executor with the native kernels turned off
+ *    (`vs: spikelm wasm kernels (native off)`: what the WebAssembly kernels alone give, as in
+ *    a browser or without a C compiler);
  *  - `neuron step` rows: one neuron's whole step over T (the block's FFN-output neuron,
  *    SpikeLMReference, float membrane input in, int8 levels out) on the WebAssembly vector
  *    machine (1 and 2 threads) vs the generated JavaScript kernel, levels checked identical.
@@ -34,6 +36,7 @@ import { compileEntry } from "../../../interpreter/compile.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
 import { kernelPoolStats, phaseTimes } from "../../../interpreter/engine/kernels/wasm-backend.js";
 import { setVecTuning } from "../../../interpreter/engine/kernels/wasm-vector.js";
+import { nativeStatus, setNativeEnabled } from "../../../interpreter/engine/kernels/native-backend.js";
 import { streamFor } from "../../../interpreter/engine/random.js";
 import { type Tensor, f32 } from "../../../interpreter/engine/tensor.js";
 import type { NeuronAttrs } from "../../../interpreter/ir/graph.js";
@@ -187,14 +190,26 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   const ex1 = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 1 });
   // the same executor with its float kernels in JavaScript (elementwise programs, GELU, softmax, LayerNorm)
   const exJs = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { numerics: "js", threads: 2 });
+  // the same executor with the native kernels turned off: the WebAssembly kernels alone
+  const exWasm = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 2 });
+  const withoutNative = <T>(f: () => T): T => {
+    setNativeEnabled(false);
+    try {
+      return f();
+    } finally {
+      setNativeEnabled(true);
+    }
+  };
   const o0 = ex.run(inputs, { record: true }); // calibrates the amplitudes in `params`
   const o1 = ex1.run(inputs, { record: true });
+  const oW = withoutNative(() => exWasm.run(inputs, { record: true }));
   exJs.run(inputs);
   ctx.step(`block d${d} k=${k}: first calls`);
   const ref = new ReferenceInterpreter(compiled.graph, ParamStore.create(compiled.graph.params, new Map(), { seed: 1 }));
   const r0 = ref.run(inputs, { record: true });
   const identical = sameRecords(r0, o0);
   const identical1 = sameRecords(r0, o1);
+  const identicalW = sameRecords(r0, oW);
   ctx.step(`block d${d} k=${k}: reference`);
   // the same block, weights and calibrated amplitudes as one dense ONNX graph
   const onnx = exportOnnx({ graph: compiled.graph, params, name: "BenchBlock" });
@@ -212,22 +227,24 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
     { key: "spike1", run: () => ex1.run(inputs), times: [], cpu: [] },
     { key: "ort1", run: () => sess1.run(feeds), times: [], cpu: [] },
     { key: "js", run: () => exJs.run(inputs), times: [], cpu: [] },
+    { key: "wasm", run: () => withoutNative(() => exWasm.run(inputs)), times: [], cpu: [] },
   ];
   const load = loadavg()[0]!;
   await rounds(ctx, `block d${d} k=${k}`, cs, n);
   await sess.release();
   await sess1.release();
-  const [s, b, s1, b1, j] = cs.map((c) => median(c.times)) as [number, number, number, number, number];
-  const [sc, bc, s1c, b1c, jc] = cs.map((c) => median(c.cpu!)) as [number, number, number, number, number];
+  const [s, b, s1, b1, j, w] = cs.map((c) => median(c.times)) as [number, number, number, number, number, number];
+  const [sc, bc, s1c, b1c, jc, wc] = cs.map((c) => median(c.cpu!)) as [number, number, number, number, number, number];
   const name = (threads: number) => `block d${d} h12 ffn${4 * d} T4 L${L} (k=${k}) ${threads}t`;
   // the machine is shared: CPU time (all threads of the process) is the load-independent view of the work
-  const common = { shape: null, rate: Number(firingRate(o0).toFixed(4)), load_average: Number(load.toFixed(2)) };
+  const common = { shape: null, rate: Number(firingRate(o0).toFixed(4)), load_average: Number(load.toFixed(2)), native: nativeStatus().reason };
   const ms = (v: number) => Number(v.toFixed(2));
   const cpu = (mine: number, base: number) => ({ spike_cpu_ms: ms(mine), base_cpu_ms: ms(base), cpu_ratio: Number((base / mine).toFixed(3)) });
   return [
     { name: name(2), ...common, vs: "ort-onnx-block 2t", ratio: b / s, spike_ms: ms(s), base_ms: ms(b), ...cpu(sc, bc), identical_spikes: identical, ort_max_abs_diff: Number(maxDiff.toExponential(2)), onnx_nodes: onnx.nodeCount, ...pool.perRun() },
     { name: name(1), ...common, vs: "ort-onnx-block 1t", ratio: b1 / s1, spike_ms: ms(s1), base_ms: ms(b1), ...cpu(s1c, b1c), identical_spikes: identical1 },
     { name: name(2), ...common, vs: "spikelm js float kernels", ratio: j / s, spike_ms: ms(s), base_ms: ms(j), ...cpu(sc, jc), identical_spikes: identical },
+    { name: name(2), ...common, vs: "spikelm wasm kernels (native off)", ratio: w / s, spike_ms: ms(s), base_ms: ms(w), ...cpu(sc, wc), identical_spikes: identical && identicalW },
   ];
 }
 
