@@ -9,6 +9,7 @@ import {
   denseTimesSpikeT,
   initSpikeKernels,
   lastSpikePlan,
+  nativeStatus,
   releasePackedWeights,
   shutdownKernelPool,
   spikeMatmul,
@@ -437,13 +438,15 @@ describe("options and plumbing", () => {
     expect(pool.stats.bytesAllocated).toBe(before);
   });
 
-  it("auto chooser: JS for tiny work, WASM (with workers) for big work, event-driven throughout", () => {
+  // The fast backend is the native addon where it loads (test/engine.native.test.ts), else WASM.
+  const fast = nativeStatus().ready ? "native" : "wasm";
+  it(`auto chooser: JS for tiny work, ${fast} (with workers) for big work, event-driven throughout`, () => {
     expect(chooseSpikePlan(1, 64, 64, 10, {}).backend).toBe("js");
     const big = chooseSpikePlan(512, 768, 3072, 0.2 * 512 * 768, { threads: 2 });
-    expect(big).toMatchObject({ backend: "wasm", variant: "event", threads: 2 });
+    expect(big).toMatchObject({ backend: fast, variant: "event", threads: 2 });
     expect(chooseSpikePlan(512, 768, 3072, 512 * 768, {}).variant).toBe("event");
     spikeMatmul(spikes(512 * 64, 0.2, prng(1)), 512, 64, weights(64 * 512, prng(2), "float"), 512);
-    expect(lastSpikePlan()?.backend).toBe("wasm");
+    expect(lastSpikePlan()?.backend).toBe(fast);
   });
 });
 
