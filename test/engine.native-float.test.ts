@@ -19,12 +19,15 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
 import { nativeStatus } from "../interpreter/engine/kernels/native-backend.js";
-import { nativeFloatCalls, nativeGeluInto, nativeSoftmaxInto, setNativeFloatThreadMin } from "../interpreter/engine/kernels/native-float.js";
+import { nativeFloatCalls, nativeGeluAffineInto, nativeGeluInto, nativeSoftmaxInto, setNativeFloatThreadMin } from "../interpreter/engine/kernels/native-float.js";
 import { shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
 import { F32_LOWEST, gelu } from "../interpreter/engine/numerics.js";
+import { binary, unary } from "../interpreter/engine/ops/elementwise.js";
 import { softmax } from "../interpreter/engine/ops/nn.js";
 import { type Tensor, f32 } from "../interpreter/engine/tensor.js";
 import { OptimizedExecutor } from "../interpreter/optimized/executor.js";
+import { matchAffineGelu } from "../interpreter/optimized/native-affine-gelu.js";
+import type { FusedStep } from "../interpreter/passes/fuse-elementwise.js";
 import { optimize } from "../interpreter/passes/pass.js";
 import { ReferenceInterpreter, type RunResult } from "../interpreter/reference/interpreter.js";
 import { streamFor } from "../interpreter/engine/random.js";
@@ -123,6 +126,98 @@ describe.skipIf(!status.ready)(`native GELU${skipReason}`, () => {
   });
 });
 
+/** A case of the fused prologue: x [S, rows, C], scale [S] (or one value), bias [C]. */
+const affineCase = fc
+  .record({ S: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), C: fc.integer({ min: 1, max: 70 }), oneScale: fc.boolean() })
+  .chain(({ S, rows, C, oneScale }) =>
+    fc.record({
+      S: fc.constant(oneScale ? 1 : S),
+      steps: fc.constant(S),
+      rows: fc.constant(rows),
+      C: fc.constant(C),
+      x: fc.array(geluInput, { minLength: S * rows * C, maxLength: S * rows * C }),
+      scale: fc.array(fc.oneof(fc.float({ min: -4, max: 4, noNaN: true }), fc.constantFrom(0, -0, 1, Infinity, NaN, 1e-40)), { minLength: oneScale ? 1 : S, maxLength: oneScale ? 1 : S }),
+      bias: fc.array(fc.oneof(fc.float({ min: -4, max: 4, noNaN: true }), fc.constantFrom(0, -0, -Infinity, NaN, 3e38)), { minLength: C, maxLength: C }),
+    }),
+  );
+
+describe.skipIf(!status.ready)(`native GELU of scale * x + bias${skipReason}`, () => {
+  for (const threads of [1, 2, 3]) {
+    it(`is the reference ops' gelu(add(mul(scale, x), bias)) bit for bit (${threads} thread${threads > 1 ? "s" : ""}), into another array and in place`, () => {
+      setNativeFloatThreadMin(threads > 1 ? { gelu: 0 } : {});
+      fc.assert(
+        fc.property(affineCase, ({ S, steps, rows, C, x: xs, scale: ss, bias: bs }) => {
+          const x = Float32Array.from(xs);
+          const scale = Float32Array.from(ss);
+          const bias = Float32Array.from(bs);
+          // the oracle: the reference engine's broadcasting ops, one rounding each
+          const scaleT = S === 1 ? f32([], scale) : f32([S, 1, 1], scale);
+          const want = unary("gelu", binary("add", binary("mul", scaleT, f32([steps, rows, C], x)), f32([C], bias))).data as Float32Array;
+          const out = new Float32Array(x.length);
+          expect(nativeGeluAffineInto(x, scale, bias, out, threads)).toBe(true);
+          expect(diff(out, want, x)).toBe("");
+          const inPlace = x.slice();
+          expect(nativeGeluAffineInto(inPlace, scale, bias, inPlace, threads)).toBe(true);
+          expect(diff(inPlace, want, x)).toBe("");
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+
+  it("indexes scale[i / (n / S)] and bias[i % C] also where steps do not hold whole bias rows (n = 12, S = 3, C = 8 ...)", () => {
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+    const arb = fc.record({ S: fc.integer({ min: 1, max: 9 }), C: fc.integer({ min: 1, max: 40 }), m: fc.integer({ min: 1, max: 3 }) }).chain(({ S, C, m }) => {
+      const n = ((S * C) / gcd(S, C)) * m;
+      return fc.record({ x: fc.array(geluInput, { minLength: n, maxLength: n }), scale: fc.array(fc.float({ min: -3, max: 3, noNaN: true }), { minLength: S, maxLength: S }), bias: fc.array(fc.float({ min: -3, max: 3, noNaN: true }), { minLength: C, maxLength: C }) });
+    });
+    setNativeFloatThreadMin({ gelu: 0 });
+    fc.assert(
+      fc.property(arb, ({ x: xs, scale: ss, bias: bs }) => {
+        const x = Float32Array.from(xs);
+        const step = x.length / ss.length;
+        // the oracle: the fused program's steps, written out
+        const want = x.map((v, i) => gelu(Math.fround(Math.fround(ss[Math.floor(i / step)]! * v) + bs[i % bs.length]!)));
+        const out = new Float32Array(x.length);
+        expect(nativeGeluAffineInto(x, Float32Array.from(ss), Float32Array.from(bs), out, 2)).toBe(true);
+        expect(diff(out, want, x)).toBe("");
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses (false) lengths that are not multiples of the scale's and the bias's", () => {
+    expect(nativeGeluAffineInto(new Float32Array(12), new Float32Array(5), new Float32Array(3), new Float32Array(12))).toBe(false);
+    expect(nativeGeluAffineInto(new Float32Array(12), new Float32Array(2), new Float32Array(5), new Float32Array(12))).toBe(false);
+    expect(nativeGeluAffineInto(new Float32Array(12), new Float32Array(0), new Float32Array(3), new Float32Array(12))).toBe(false);
+  });
+});
+
+describe("matchAffineGelu", () => {
+  const mul = (a: FusedStep["args"][number], b: FusedStep["args"][number]): FusedStep => ({ op: "mul", args: [a, b] });
+  const add = (a: FusedStep["args"][number], b: FusedStep["args"][number]): FusedStep => ({ op: "add", args: [a, b] });
+  const gelu: FusedStep = { op: "gelu", args: [{ tmp: 1 }] };
+  const out = [4, 1, 8, 6];
+
+  it("finds accumulate, scale and bias in either operand order, the scale one value or one per leading index", () => {
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ tmp: 0 }, { in: 2 }), gelu], [[4, 1, 1, 1], out, [1, 1, 1, 6]], out)).toEqual({ x: 1, scale: 0, bias: 2, n: 192, S: 4, C: 6 });
+    expect(matchAffineGelu([mul({ in: 1 }, { in: 2 }), add({ in: 0 }, { tmp: 0 }), gelu], [[6], out, []], out)).toEqual({ x: 1, scale: 2, bias: 0, n: 192, S: 1, C: 6 });
+    // step mode: shapes without the time axis
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ tmp: 0 }, { in: 2 }), gelu], [[], [1, 8, 6], [6]], [1, 8, 6])).toEqual({ x: 1, scale: 0, bias: 2, n: 48, S: 1, C: 6 });
+  });
+
+  it("declines every other program or broadcast", () => {
+    const shapes = [[4, 1, 1, 1], out, [1, 1, 1, 6]];
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ tmp: 0 }, { in: 2 }), { op: "relu", args: [{ tmp: 1 }] }], shapes, out)).toBeUndefined();
+    expect(matchAffineGelu([{ op: "sub", args: [{ in: 0 }, { in: 1 }] }, add({ tmp: 0 }, { in: 2 }), gelu], shapes, out)).toBeUndefined();
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ in: 0 }, { in: 2 }), gelu], shapes, out)).toBeUndefined(); // add does not take the product
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ tmp: 0 }, { in: 2 }), gelu], [out, out, [1, 1, 1, 6]], out)).toBeUndefined(); // x * y
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ tmp: 0 }, { in: 2 }), gelu], [[4, 1, 1, 1], out, [1, 1, 8, 1]], out)).toBeUndefined(); // bias along another axis
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ tmp: 0 }, { in: 2 }), gelu], [[1, 1, 8, 1], out, [1, 1, 1, 6]], out)).toBeUndefined(); // scale along another axis
+    expect(matchAffineGelu([mul({ in: 0 }, { in: 1 }), add({ tmp: 0 }, { in: 2 }), gelu, gelu], shapes, out)).toBeUndefined();
+  });
+});
+
 /** Softmax rows: a row length and entries from a mix chosen per row (plain, masked, spread, non-finite). */
 const rowEntry = (kind: number): fc.Arbitrary<number> =>
   [
@@ -212,10 +307,40 @@ layer Block(d, heads, ffn) {
         const want = ref.run(inputs, { mode, record: true });
         const before = { ...nativeFloatCalls };
         const got = copy(opt.run(inputs, { mode, record: true }));
-        expect(nativeFloatCalls.gelu, `${mode} call ${call}: GELU on the native kernel`).toBeGreaterThan(before.gelu);
+        expect(nativeFloatCalls.geluAffine, `${mode} call ${call}: scale, bias and GELU in one native pass`).toBeGreaterThan(before.geluAffine);
         expect(nativeFloatCalls.softmax, `${mode} call ${call}: softmax on the native kernel`).toBeGreaterThan(before.softmax);
         expect(runDifference(want, got), `${mode} call ${call}`).toBeUndefined();
       }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs a GELU after another elementwise program (x * x + x, non-finite inputs) on the native kernel, with the reference's output", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-native-float-"));
+    const file = path.join(dir, "tail.spk");
+    fs.writeFileSync(
+      file,
+      `layer Tail() {
+  forward(x: [T, B, n]) -> [T, B, n] {
+    return gelu(x * x + x)
+  }
+}
+`,
+    );
+    const [T, B, n] = [2, 3, 67];
+    const rng = streamFor(8, "native-float-tail");
+    const edges = [NaN, Infinity, -Infinity, -0, 0, 1e-45, -3, 2.5, -8.4];
+    const data = Array.from({ length: T * B * n }, (_, i) => (i % 11 === 0 ? edges[(i / 11) % edges.length]! : 3 * rng.normal()));
+    const inputs = new Map<string, Tensor>([["x", f32([T, B, n], data)]]);
+    const { graph } = compileEntry({ file, entry: "Tail", args: {}, inputs });
+    const optimized = optimize(graph).graph;
+    setNativeFloatThreadMin({ gelu: 0 });
+    for (const mode of ["multi", "step"] as const) {
+      const want = new ReferenceInterpreter(graph, ParamStore.create(graph.params, new Map(), { seed: 1 })).run(inputs, { mode, record: true });
+      const before = { ...nativeFloatCalls };
+      const got = copy(new OptimizedExecutor(optimized, ParamStore.create(optimized.params, new Map(), { seed: 1 }), { threads: 2 }).run(inputs, { mode, record: true }));
+      expect(nativeFloatCalls.gelu, `${mode}: GELU on the native kernel`).toBeGreaterThan(before.gelu);
+      expect(runDifference(want, got), mode).toBeUndefined();
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });

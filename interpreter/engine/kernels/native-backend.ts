@@ -35,7 +35,7 @@ interface NativeExports {
     levels: Int8Array | Float32Array | null, value: Float32Array | null, n: number, t0: number, t1: number, threads: number,
   ): void;
   /** float_native.c: out[i] = gelu(x[i]); softmax over rows of n (out may be x). */
-  gelu(x: Float32Array, out: Float32Array, threads: number): void;
+  gelu(x: Float32Array, out: Float32Array, threads: number, scale?: Float32Array, bias?: Float32Array): void;
   softmax(x: Float32Array, n: number, out: Float32Array, threads: number): void;
 }
 

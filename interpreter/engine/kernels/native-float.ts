@@ -22,11 +22,16 @@ export function setNativeFloatThreadMin(t: Partial<typeof NATIVE_FLOAT_THREAD_MI
 }
 
 /** Calls that ran on the native kernels since the process started (tests, diagnostics). */
-export const nativeFloatCalls = { gelu: 0, softmax: 0 };
+export const nativeFloatCalls = { gelu: 0, geluAffine: 0, softmax: 0 };
 
 /** Whether the native float kernels can run (loads the addon on first call). */
 export function nativeFloatReady(): boolean {
   return startNative();
+}
+
+/** The kernels take Float32Arrays only (an executor's view may be another typed array). */
+function isF32(...xs: unknown[]): boolean {
+  return xs.every((x) => x instanceof Float32Array);
 }
 
 /** Whether x and out share memory without being the same elements. */
@@ -45,9 +50,24 @@ function threadsFor(work: number, min: number, threads: number): number {
  */
 export function nativeGeluInto(x: Float32Array, out: Float32Array, threads = 1): boolean {
   const a = startNative() ? nativeAddon() : null;
-  if (!a || out.length < x.length || partlyOverlap(x, out)) return false;
+  if (!a || !isF32(x, out) || out.length < x.length || partlyOverlap(x, out)) return false;
   a.gelu(x, out, threadsFor(x.length, tuning.gelu, threads));
   nativeFloatCalls.gelu++;
+  return true;
+}
+
+/**
+ * out[i] = gelu(fround(fround(scale[i / (x.length / scale.length)] * x[i]) + bias[i % bias.length]))
+ * (the optimized executor's fused `mul, add, gelu` of a spiking layer's output, in one pass):
+ * x.length a multiple of scale's and bias's lengths, `out` may be `x`; false when those do
+ * not hold or out partly overlaps x.
+ */
+export function nativeGeluAffineInto(x: Float32Array, scale: Float32Array, bias: Float32Array, out: Float32Array, threads = 1): boolean {
+  const a = startNative() ? nativeAddon() : null;
+  const n = x.length;
+  if (!a || !isF32(x, out, scale, bias) || out.length < n || partlyOverlap(x, out) || scale.length === 0 || bias.length === 0 || n % scale.length !== 0 || n % bias.length !== 0) return false;
+  a.gelu(x, out, threadsFor(n, tuning.gelu, threads), scale, bias);
+  nativeFloatCalls.geluAffine++;
   return true;
 }
 
@@ -57,7 +77,7 @@ export function nativeGeluInto(x: Float32Array, out: Float32Array, threads = 1):
  */
 export function nativeSoftmaxInto(x: Float32Array, n: number, out: Float32Array, threads = 1): boolean {
   const a = startNative() ? nativeAddon() : null;
-  if (!a || out.length < x.length || (n > 0 && x.length % n !== 0) || partlyOverlap(x, out)) return false;
+  if (!a || !isF32(x, out) || out.length < x.length || (n > 0 && x.length % n !== 0) || partlyOverlap(x, out)) return false;
   if (n === 0 || x.length === 0) return true;
   a.softmax(x, n, out, threadsFor(x.length, tuning.softmax, threads));
   nativeFloatCalls.softmax++;

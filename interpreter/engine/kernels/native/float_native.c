@@ -41,6 +41,18 @@
 
 #define FLT_MAX_THREADS 16
 
+/*
+ * An optional elementwise prologue of GELU's input (the optimized executor's fused
+ * `mul, add, gelu` of a spiking layer's output): y[i] = fround(fround(scale[i / stepLen] * x[i])
+ * + bias[i % C]), each operation the IEEE float32 one, as the fused program's steps.
+ */
+typedef struct {
+  const float* scale; /* NULL: no prologue, y = x */
+  int64_t stepLen;    /* elements per scale entry */
+  const float* bias;
+  int64_t C;          /* bias length */
+} Affine;
+
 #if FLT_X86
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -86,6 +98,7 @@ AVX512 static inline __m512d vneg(__m512d x) {
 /* k[0] + v*(k[1] + v*(... + v*k[n-1])), Horner's rule as written in numerics.ts. */
 AVX512 static inline __m512d horner(__m512d v, const double* k, int n) {
   __m512d e = V(k[n - 1]);
+#pragma GCC unroll 16
   for (int i = n - 2; i >= 0; i--) e = ADD(V(k[i]), MUL(v, e));
   return e;
 }
@@ -98,6 +111,7 @@ AVX512 static inline __m512d horner(__m512d v, const double* k, int n) {
 AVX512 static inline __m512d horner_sel(__m512d v, const double* k1, int n1, const double* k2, int n2, __mmask8 m) {
   const int n = n1 > n2 ? n1 : n2;
   __m512d e = SEL(V(n - 1 < n1 ? k1[n - 1] : 0), V(n - 1 < n2 ? k2[n - 1] : 0), m);
+#pragma GCC unroll 16
   for (int i = n - 2; i >= 0; i--) e = ADD(SEL(V(i < n1 ? k1[i] : 0), V(i < n2 ? k2[i] : 0), m), MUL(v, e));
   return e;
 }
@@ -165,27 +179,55 @@ AVX512 static inline __m512d gelu_finish(__m512d x, __m512d u, __m512d r) {
 
 #define GELU_CHUNK 1024
 
+/* y[0, n) = the prologue of x[i0, i0 + n) (segments of one scale and contiguous bias entries). */
+AVX512 static void affine_chunk(const Affine* af, const float* x, int64_t i0, int64_t n, float* y) {
+  int64_t j = 0;
+  while (j < n) {
+    const int64_t i = i0 + j;
+    const int64_t c = i % af->C;
+    int64_t seg = n - j;
+    if (af->C - c < seg) seg = af->C - c;
+    if (af->stepLen - i % af->stepLen < seg) seg = af->stepLen - i % af->stepLen;
+    const __m512 sv = _mm512_set1_ps(af->scale[i / af->stepLen]);
+    for (int64_t k = 0; k < seg; k += 16) {
+      const __mmask16 live = seg - k >= 16 ? 0xffff : (__mmask16)((1u << (seg - k)) - 1);
+      const __m512 prod = _mm512_mul_ps(sv, _mm512_maskz_loadu_ps(live, x + i + k));
+      _mm512_mask_storeu_ps(y + j + k, live, _mm512_add_ps(prod, _mm512_maskz_loadu_ps(live, af->bias + c + k)));
+    }
+    j += seg;
+  }
+}
+
 /*
- * dst[i] = gelu(src[i]) for i in [i0, i1) (src may be dst). Two passes per chunk, so that the
- * costly interval of erf (two exponentials) runs on full vectors: pass 1 computes every lane
- * without it and sets aside the inputs of lanes in [1.25, 6) (compressed, with their indices);
- * pass 2 computes those 8 at a time.
+ * dst[i] = gelu(y[i]) for i in [i0, i1), y = src or its prologue (src may be dst). Two passes
+ * per chunk, so that the costly interval of erf (two exponentials) runs on full vectors:
+ * pass 1 computes every lane without it and sets aside the inputs of lanes in [1.25, 6)
+ * (compressed, with their indices); pass 2 computes those 8 at a time.
  */
-AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t i1) {
+AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t i1, const Affine* af) {
   double xs[GELU_CHUNK + 8];
   int64_t ix[GELU_CHUNK + 8];
+  float ybuf[GELU_CHUNK];
   const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
   for (int64_t c0 = i0; c0 < i1; c0 += GELU_CHUNK) {
     const int64_t c1 = c0 + GELU_CHUNK < i1 ? c0 + GELU_CHUNK : i1;
+    /* y[i - off] is the input of element i */
+    const float* y = src;
+    int64_t off = 0;
+    if (af->scale) {
+      affine_chunk(af, src, c0, c1 - c0, ybuf);
+      y = ybuf;
+      off = c0;
+    }
     int nc = 0;
     for (int64_t i = c0; i < c1; i += 8) {
       const __mmask8 live = c1 - i >= 8 ? 0xff : (__mmask8)((1u << (c1 - i)) - 1);
-      const __m512d x = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(live, src + i)));
+      const __m512d x = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(live, y + (i - off))));
       const __m512d u = DIV(x, V(1.4142135623730951));
       const __m512d a = vabs(u);
       const __mmask8 mid = live & _mm512_cmp_pd_mask(a, V(1.25), _CMP_GE_OQ) & LT(a, V(6));
-      const __m256 y = _mm512_cvtpd_ps(gelu_finish(x, u, erf_low_v(a)));
-      _mm512_mask_storeu_ps(dst + i, live & (__mmask8)~mid, _mm512_castps256_ps512(y));
+      const __m256 r = _mm512_cvtpd_ps(gelu_finish(x, u, erf_low_v(a)));
+      _mm512_mask_storeu_ps(dst + i, live & (__mmask8)~mid, _mm512_castps256_ps512(r));
       if (mid) {
         _mm512_mask_compressstoreu_pd(xs + nc, mid, x);
         _mm512_mask_compressstoreu_epi64(ix + nc, mid, _mm512_add_epi64(_mm512_set1_epi64(i), lane));
@@ -197,9 +239,9 @@ AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t 
       const __m512d x = _mm512_maskz_loadu_pd(live, xs + j);
       const __m512d u = DIV(x, V(1.4142135623730951));
       /* dead lanes (x = 0) compute garbage that is never stored */
-      const __m256 y = _mm512_cvtpd_ps(gelu_finish(x, u, erf_mid_v(vabs(u))));
+      const __m256 r = _mm512_cvtpd_ps(gelu_finish(x, u, erf_mid_v(vabs(u))));
       float out[8];
-      _mm256_storeu_ps(out, y);
+      _mm256_storeu_ps(out, r);
       for (int l = 0; l < 8 && j + l < nc; l++) dst[ix[j + l]] = out[l];
     }
   }
@@ -265,11 +307,12 @@ typedef struct {
   float* dst;
   int64_t n;      /* softmax: row length */
   int64_t lo, hi; /* elements (gelu) or rows (softmax) */
+  Affine af;      /* gelu: its input's prologue (af.scale NULL: none) */
 } FloatPart;
 
 static void run_part(const FloatPart* p) {
 #if FLT_X86
-  if (p->kind == 0) gelu_range(p->src, p->dst, p->lo, p->hi);
+  if (p->kind == 0) gelu_range(p->src, p->dst, p->lo, p->hi, &p->af);
   else softmax_range(p->src, p->dst, p->n, p->lo, p->hi);
 #else
   (void)p;
@@ -348,20 +391,28 @@ static int float_cpu_ok(void) {
 #endif
 }
 
-/* gelu(x, out, threads): out[i] = gelu(x[i]) for i < x.length; out may be x. */
+/*
+ * gelu(x, out, threads, scale?, bias?): out[i] = gelu(x[i]) for i < x.length; out may be x.
+ * With scale (length S, x.length a multiple of it) and bias (length C, x.length a multiple of
+ * it), GELU's input is fround(fround(scale[i / (x.length / S)] * x[i]) + bias[i % C]).
+ */
 static napi_value gelu_napi(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value a[3];
+  size_t argc = 5;
+  napi_value a[5];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  float *x, *o;
-  size_t xl, ol;
+  float *x, *o, *sc = NULL, *bi = NULL;
+  size_t xl, ol, sl = 0, bl = 0;
   int64_t threads;
-  if (argc != 3 || !float_array(env, a[0], &x, &xl) || !float_array(env, a[1], &o, &ol) || !float_int(env, a[2], &threads))
-    return float_throw(env, "gelu: (x: Float32Array, out: Float32Array, threads) expected");
+  if ((argc != 3 && argc != 5) || !float_array(env, a[0], &x, &xl) || !float_array(env, a[1], &o, &ol) || !float_int(env, a[2], &threads))
+    return float_throw(env, "gelu: (x: Float32Array, out: Float32Array, threads[, scale: Float32Array, bias: Float32Array]) expected");
+  if (argc == 5 && (!float_array(env, a[3], &sc, &sl) || !float_array(env, a[4], &bi, &bl)))
+    return float_throw(env, "gelu: scale and bias must be Float32Arrays");
   if (ol < xl) return float_throw(env, "gelu: out is shorter than x");
   if (!alias_ok(x, xl, o, xl)) return float_throw(env, "gelu: x and out overlap without being the same elements");
+  if (sc && (sl == 0 || bl == 0 || xl % sl != 0 || xl % bl != 0)) return float_throw(env, "gelu: x's length is not a multiple of scale's and bias's");
   if (!float_cpu_ok()) return float_throw(env, "gelu: this CPU has no AVX-512");
-  FloatPart p = {0, x, o, 0, 0, 0};
+  if (xl == 0) return NULL;
+  FloatPart p = {0, x, o, 0, 0, 0, {sc, sc ? (int64_t)(xl / sl) : 1, bi, bi ? (int64_t)bl : 1}};
   run_split(p, (int64_t)xl, threads, 64);
   return NULL;
 }
@@ -381,7 +432,7 @@ static napi_value softmax_napi(napi_env env, napi_callback_info info) {
   if (ol < xl) return float_throw(env, "softmax: out is shorter than x");
   if (!alias_ok(x, xl, o, xl)) return float_throw(env, "softmax: x and out overlap without being the same elements");
   if (!float_cpu_ok()) return float_throw(env, "softmax: this CPU has no AVX-512");
-  FloatPart p = {1, x, o, n, 0, 0};
+  FloatPart p = {1, x, o, n, 0, 0, {NULL, 1, NULL, 1}};
   run_split(p, (int64_t)(xl / (size_t)n), threads, 1);
   return NULL;
 }
