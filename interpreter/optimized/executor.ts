@@ -16,7 +16,7 @@ import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
-import { nativeFloatReady, nativeGeluInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
+import { nativeFloatReady, nativeGeluAffineInto, nativeGeluInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
@@ -32,6 +32,7 @@ import { rowTimesLevels, rowTimesLevelsT, rowsTimesCache, rowsTimesLevelsWasm } 
 import { compileFused, type FusedKernel, type InputIndex } from "./fused-codegen.js";
 import { classifyFusedOperands, compileFusedWasm, type FusedWasm, fusedWasmWorthIt, runFusedWasm } from "./fused-wasm.js";
 import { type Calibration, compileCalibration } from "./calibration-codegen.js";
+import { matchAffineGelu } from "./native-affine-gelu.js";
 import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-codegen.js";
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
@@ -575,6 +576,7 @@ export class OptimizedExecutor {
     const out = o.data as Float32Array;
     const wasm = this.wasmNumerics && wasmNumericsReady();
     const native = this.wasmNumerics && nativeFloatReady();
+    if (native && program.length === 3 && this.affineGeluNative(node, program, t, ins, o.shape, out)) return;
     // A trailing GELU runs as the native or WebAssembly kernel over the program's output (same
     // bits: the step before it is already rounded to float32, which is what `out` stores).
     const last = program[program.length - 1]!;
@@ -583,6 +585,13 @@ export class OptimizedExecutor {
     const body = geluTail ? program.slice(0, -1) : program;
     if (!(wasm && t < 0 && this.fusedOnWasm(node, body, ins, plan.tables, o.shape, out))) (plan.kernels[geluTail ? 1 : 0] ??= compileFused(body, plan.index))(ins, plan.tables, out);
     if (geluTail && !(native && nativeGeluInto(out, out, this.threads))) wasmGeluInto(out, out, this.threads);
+  }
+
+  /** mul, add, gelu of a spiking layer's output as one native pass (native-affine-gelu.ts), when the program is that. */
+  private affineGeluNative(node: IRNode, program: readonly FusedStep[], t: number, ins: Float32Array[], outShape: readonly number[], out: Float32Array): boolean {
+    const m = matchAffineGelu(program, this.aligned(node.inputs, t), outShape);
+    if (!m || ins[m.x]!.length !== m.n || ins[m.scale]!.length < m.S || ins[m.bias]!.length < m.C) return false;
+    return nativeGeluAffineInto(ins[m.x]!, ins[m.scale]!.subarray(0, m.S), ins[m.bias]!.subarray(0, m.C), out, this.threads);
   }
 
   /** Whole-time-axis elementwise programs on the WebAssembly vector machine, when their operands fit it (fused-wasm.ts). */
