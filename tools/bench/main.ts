@@ -16,7 +16,7 @@ import { textTable } from "./table.js";
 import { shutdownKernelPool } from "../../interpreter/engine/kernels/spike-matmul.js";
 
 /** Benchmark group modules, imported in order. Add new groups here. */
-const GROUP_MODULES: (() => Promise<unknown>)[] = [() => import("./groups/kernels.js"), () => import("./groups/layers.js"), () => import("./groups/interpreter.js"), () => import("./groups/lsp-latency.js"), () => import("./groups/training.js"), () => import("./groups/startup.js"), () => import("./groups/generation.js"), () => import("./groups/generation-long.js"), () => import("./groups/float-nt.js")];
+const GROUP_MODULES: (() => Promise<unknown>)[] = [() => import("./groups/kernels.js"), () => import("./groups/layers.js"), () => import("./groups/interpreter.js"), () => import("./groups/lsp-latency.js"), () => import("./groups/training.js"), () => import("./groups/startup.js"), () => import("./groups/generation.js"), () => import("./groups/generation-long.js"), () => import("./groups/float-nt.js"), () => import("./groups/pytorch.js")];
 
 interface Args {
   quick: boolean;
