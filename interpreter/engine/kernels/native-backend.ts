@@ -108,6 +108,12 @@ interface PackedWeight {
   wcs: number;
   length: number;
   packed: Float32Array | null;
+  /**
+   * False after releaseNativePacked(W): the contents are stale, the buffer is kept and
+   * packed again in place on W's next use, so a training step (the optimizer changes every
+   * weight in place, then releases it) allocates nothing. It is freed with W, or by the LRU.
+   */
+  current: boolean;
   lastUse: number;
 }
 
@@ -134,11 +140,10 @@ function drop(e: PackedWeight): void {
   e.packed = null;
 }
 
-/** Forget the packed form of `W` (after mutating a weight used with cacheWeights). */
+/** Forget the packed contents of `W` (after mutating a weight used with cacheWeights); its buffer is reused by W's next packing. */
 export function releaseNativePacked(W: Float32Array): void {
   const e = packedCache.get(W);
-  if (e) drop(e);
-  packedCache.delete(W);
+  if (e) e.current = false;
 }
 
 function packedLength(K: number, C: number, tw: number): number {
@@ -152,6 +157,8 @@ function packedFor(a: NativeExports, op: SpikeOp): Float32Array | null {
   let e = packedCache.get(op.weight);
   if (e && e.packed && e.K === K && e.C === C && e.wrs === wrs && e.wcs === wcs && e.length === op.weight.length) {
     e.lastUse = ++clock;
+    if (!e.current) a.pack(op.weight, K, C, wrs, wcs, e.packed);
+    e.current = true;
     return e.packed;
   }
   if (e) drop(e);
@@ -166,7 +173,7 @@ function packedFor(a: NativeExports, op: SpikeOp): Float32Array | null {
   }
   const packed = new Float32Array(length);
   a.pack(op.weight, K, C, wrs, wcs, packed);
-  e = { K, C, wrs, wcs, length: op.weight.length, packed, lastUse: ++clock };
+  e = { K, C, wrs, wcs, length: op.weight.length, packed, current: true, lastUse: ++clock };
   packedCache.set(op.weight, e);
   live.add(e);
   liveBytes += bytes;
