@@ -11,7 +11,10 @@
  *    reduced and unreduced forms and keeps its own by mask; valid for |x| < 708 (k >= -1021,
  *    no overflow), which covers every argument it is given here (the callers mask the rest).
  *  - erf is fdlibm's s_erf.c as engine/numerics.ts transcribes it; gelu(x) =
- *    fround((0.5 * x) * (1 + erf(x / SQRT2))) in double, rounded to float32 once.
+ *    fround((0.5 * x) * (1 + erf(x / SQRT2))) in double, rounded to float32 once. Each of
+ *    erf's intervals runs on full vectors of its own lanes (the second and third are set
+ *    aside by pass 1 and computed after it); the third interval's coefficient sets are
+ *    chosen by lane (the shorter padded with zeros, as the WebAssembly hornerSel).
  *  - float32 +, -, /, max on float32 operands are the IEEE float32 operations, which is what
  *    Math.fround(a op b) gives in JavaScript; _mm512_cvtpd_ps rounds to nearest even like
  *    Math.fround (MXCSR's default mode, which Node leaves alone).
@@ -142,19 +145,22 @@ AVX512 static inline __m512d exp_v(__m512d x) {
 /* ---- erf and GELU --------------------------------------------------------------------------- */
 
 /*
- * erf(|u|) for lanes with |u| < 1.25 (fdlibm's first two intervals, which share one rational
- * form: variable a*a or a - 1, coefficients by lane); other lanes get 1, which is erf's value
- * from 6 up (and for NaN lanes, whose GELU is NaN whatever r is). Lanes in [1.25, 6) get a
- * placeholder 1: the caller computes them with erf_mid_v.
+ * erf(a) for lanes with a < 0.84375 (fdlibm's first interval, a = |u|); other lanes get 1, which
+ * is erf's value from 6 up (and for NaN lanes, whose GELU is NaN whatever r is). Lanes of the
+ * second and third intervals are computed apart (erf_second_v, erf_mid_v).
  */
-AVX512 static inline __m512d erf_low_v(__m512d a) {
-  const __mmask8 m1 = LT(a, V(0.84375)), m2 = LT(a, V(1.25));
-  const __m512d v = SEL(MUL(a, a), SUB(a, V(1)), m1);
-  const __m512d pq = DIV(horner_sel(v, PP, 5, PA, 7, m1), horner_sel(v, QQ, 6, QA, 7, m1));
+AVX512 static inline __m512d erf_first_v(__m512d a) {
+  const __m512d z = MUL(a, a);
+  const __m512d pq = DIV(horner(z, PP, 5), horner(z, QQ, 6));
   /* a < 2^-28: a + efx*a (a = 0 gives +0 where erf gives x = -0; 1 + r is 1 either way) */
   const __m512d r1 = SEL(ADD(a, MUL(V(EFX), a)), ADD(a, MUL(a, pq)), LT(a, V(ERF_TINY)));
-  const __m512d r2 = ADD(V(ERX), pq);
-  return SEL(r1, SEL(r2, V(1), m2), m1);
+  return SEL(r1, V(1), LT(a, V(0.84375)));
+}
+
+/* erf(a) for lanes with 0.84375 <= a < 1.25: erx + P(a - 1)/Q(a - 1). */
+AVX512 static inline __m512d erf_second_v(__m512d a) {
+  const __m512d s = SUB(a, V(1));
+  return ADD(V(ERX), DIV(horner(s, PA, 7), horner(s, QA, 7)));
 }
 
 /* erf(a) for lanes with 1.25 <= a < 6: 1 - exp(-z*z - 0.5625) * exp((z - a)*(z + a) + R/S) / a. */
@@ -198,15 +204,44 @@ AVX512 static void affine_chunk(const Affine* af, const float* x, int64_t i0, in
   }
 }
 
+/* Inputs of lanes set aside for a later pass: the double x and the element's index. */
+typedef struct {
+  double x[GELU_CHUNK + 8];
+  int64_t ix[GELU_CHUNK + 8];
+  int n;
+} Aside;
+
+AVX512 static inline void set_aside(Aside* q, __mmask8 m, __m512d x, __m512i ix) {
+  /* compressed in registers, stored whole (the lists have 8 spare slots) */
+  _mm512_storeu_pd(q->x + q->n, _mm512_maskz_compress_pd(m, x));
+  _mm512_storeu_si512((void*)(q->ix + q->n), _mm512_maskz_compress_epi64(m, ix));
+  q->n += __builtin_popcount(m);
+}
+
+/* The lanes set aside in q, 8 at a time, with erf(|u|) by `second` (else erf_mid_v). */
+AVX512 static inline void run_aside(const Aside* q, float* dst, int second) {
+  for (int j = 0; j < q->n; j += 8) {
+    const __mmask8 live = q->n - j >= 8 ? 0xff : (__mmask8)((1u << (q->n - j)) - 1);
+    const __m512d x = _mm512_maskz_loadu_pd(live, q->x + j);
+    const __m512d u = DIV(x, V(1.4142135623730951));
+    /* dead lanes (x = 0) compute garbage that is never stored */
+    const __m512d a = vabs(u);
+    const __m256 r = _mm512_cvtpd_ps(gelu_finish(x, u, second ? erf_second_v(a) : erf_mid_v(a)));
+    float out[8];
+    _mm256_storeu_ps(out, r);
+    for (int l = 0; l < 8 && j + l < q->n; l++) dst[q->ix[j + l]] = out[l];
+  }
+}
+
 /*
- * dst[i] = gelu(y[i]) for i in [i0, i1), y = src or its prologue (src may be dst). Two passes
- * per chunk, so that the costly interval of erf (two exponentials) runs on full vectors:
- * pass 1 computes every lane without it and sets aside the inputs of lanes in [1.25, 6)
- * (compressed, with their indices); pass 2 computes those 8 at a time.
+ * dst[i] = gelu(y[i]) for i in [i0, i1), y = src or its prologue (src may be dst). Per chunk,
+ * pass 1 computes every lane with erf's first interval (most of a layer's inputs) or its value
+ * 1 from 6 up, and sets aside the inputs of lanes in the second interval and in [1.25, 6);
+ * passes 2 and 3 compute those 8 at a time, so that each interval's form runs on full vectors
+ * and no lane computes another interval's polynomials.
  */
 AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t i1, const Affine* af) {
-  double xs[GELU_CHUNK + 8];
-  int64_t ix[GELU_CHUNK + 8];
+  Aside second, mid;
   float ybuf[GELU_CHUNK];
   const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
   for (int64_t c0 = i0; c0 < i1; c0 += GELU_CHUNK) {
@@ -219,31 +254,25 @@ AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t 
       y = ybuf;
       off = c0;
     }
-    int nc = 0;
+    second.n = 0;
+    mid.n = 0;
     for (int64_t i = c0; i < c1; i += 8) {
       const __mmask8 live = c1 - i >= 8 ? 0xff : (__mmask8)((1u << (c1 - i)) - 1);
       const __m512d x = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(live, y + (i - off))));
       const __m512d u = DIV(x, V(1.4142135623730951));
       const __m512d a = vabs(u);
-      const __mmask8 mid = live & _mm512_cmp_pd_mask(a, V(1.25), _CMP_GE_OQ) & LT(a, V(6));
-      const __m256 r = _mm512_cvtpd_ps(gelu_finish(x, u, erf_low_v(a)));
-      _mm512_mask_storeu_ps(dst + i, live & (__mmask8)~mid, _mm512_castps256_ps512(r));
-      if (mid) {
-        _mm512_mask_compressstoreu_pd(xs + nc, mid, x);
-        _mm512_mask_compressstoreu_epi64(ix + nc, mid, _mm512_add_epi64(_mm512_set1_epi64(i), lane));
-        nc += __builtin_popcount(mid);
+      const __mmask8 in2 = live & _mm512_cmp_pd_mask(a, V(0.84375), _CMP_GE_OQ) & LT(a, V(1.25));
+      const __mmask8 in3 = live & _mm512_cmp_pd_mask(a, V(1.25), _CMP_GE_OQ) & LT(a, V(6));
+      const __m256 r = _mm512_cvtpd_ps(gelu_finish(x, u, erf_first_v(a)));
+      _mm512_mask_storeu_ps(dst + i, live & (__mmask8) ~(in2 | in3), _mm512_castps256_ps512(r));
+      if (in2 | in3) {
+        const __m512i ix = _mm512_add_epi64(_mm512_set1_epi64(i), lane);
+        set_aside(&second, in2, x, ix);
+        set_aside(&mid, in3, x, ix);
       }
     }
-    for (int j = 0; j < nc; j += 8) {
-      const __mmask8 live = nc - j >= 8 ? 0xff : (__mmask8)((1u << (nc - j)) - 1);
-      const __m512d x = _mm512_maskz_loadu_pd(live, xs + j);
-      const __m512d u = DIV(x, V(1.4142135623730951));
-      /* dead lanes (x = 0) compute garbage that is never stored */
-      const __m256 r = _mm512_cvtpd_ps(gelu_finish(x, u, erf_mid_v(vabs(u))));
-      float out[8];
-      _mm256_storeu_ps(out, r);
-      for (int l = 0; l < 8 && j + l < nc; l++) dst[ix[j + l]] = out[l];
-    }
+    run_aside(&second, dst, 1);
+    run_aside(&mid, dst, 0);
   }
 }
 
