@@ -1,5 +1,6 @@
 /**
- * The native addon's own argument checks (spike_native.c `spikeOp` and `pack`), called raw,
+ * The native addon's own argument checks (spike_native.c `spikeOp` and `pack`, levels_native.c
+ * `denseTimesLevels`), called raw,
  * past native-backend.ts: wrong types, negative, fractional or unsafe sizes, views reaching
  * past their arrays (also through sizes whose products pass int64), packed weights of the
  * wrong length must throw a RangeError and never touch memory outside the arrays. A
@@ -17,6 +18,7 @@ const status = nativeStatus();
 const addon = nativeAddon() as unknown as {
   spikeOp: (...args: unknown[]) => void;
   pack: (...args: unknown[]) => void;
+  denseTimesLevels?: (...args: unknown[]) => boolean;
   tileWidth: number;
 } | null;
 
@@ -87,6 +89,53 @@ function spikeOpOracle(a: readonly unknown[]): Float32Array | null {
         out[at] = SC ? fr(SC[r]! * acc) : acc;
       }
   return out;
+}
+
+/** Largest K or N denseTimesLevels takes (levels_native.c). */
+const LV_LIMIT = 1 << 20;
+const LV_INTS = [1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 16];
+
+/**
+ * denseTimesLevels(A, M, K, ars, acs, aStride, S, N, sks, sns, sStride, out, ors, ocs, oStride, n, threads):
+ * "throw", "noop" (returns true, writes nothing) or "run".
+ */
+function levelsVerdict(a: readonly unknown[]): Verdict {
+  if (a.length !== 17) return "throw";
+  if (!(a[0] instanceof Float32Array) || !(a[6] instanceof Int8Array) || !(a[11] instanceof Float32Array)) return "throw";
+  const ints = LV_INTS.map((i) => a[i]);
+  if (!ints.every((v) => isSafeSize(v) && v >= 0)) return "throw";
+  const [M, K, ars, acs, aStride, N, sks, sns, sStride, ors, ocs, oStride, n] = ints as number[];
+  if (M === 0 || N === 0 || n === 0) return "noop";
+  if (K! > LV_LIMIT || N! > LV_LIMIT) return "throw";
+  if (!viewsFit(n!, aStride!, M!, K!, ars!, acs!, (a[0] as Float32Array).length)) return "throw";
+  if (!viewsFit(n!, sStride!, K!, N!, sks!, sns!, (a[6] as Int8Array).length)) return "throw";
+  if (!viewsFit(n!, oStride!, M!, N!, ors!, ocs!, (a[11] as Float32Array).length)) return "throw";
+  return "run";
+}
+
+/** A valid run's result: false when a float it reads is not finite or a level it reads is NaN (-128), else out's new contents (null: outputs overlap). */
+function levelsOracle(a: readonly unknown[]): { ok: boolean; out: Float32Array | null } {
+  const [A, S, O] = [a[0] as Float32Array, a[6] as Int8Array, a[11] as Float32Array];
+  const [M, K, ars, acs, aStride, N, sks, sns, sStride, ors, ocs, oStride, n] = LV_INTS.map((i) => a[i] as number);
+  const out = O.slice();
+  const seen = new Set<number>();
+  let ok = true;
+  for (let b = 0; b < n!; b++)
+    for (let i = 0; i < M!; i++)
+      for (let c = 0; c < N!; c++) {
+        let acc = 0;
+        for (let k = 0; k < K!; k++) {
+          const x = A[b * aStride! + i * ars! + k * acs!]!;
+          const s = S[b * sStride! + k * sks! + c * sns!]!;
+          if (!Number.isFinite(x) || s === -128) ok = false;
+          acc = fr(acc + fr(x * s));
+        }
+        const at = b * oStride! + i * ors! + c * ocs!;
+        if (seen.has(at)) return { ok, out: null };
+        seen.add(at);
+        out[at] = acc;
+      }
+  return { ok, out };
 }
 
 // ---------------------------------------------------------------- argument generators
@@ -167,6 +216,24 @@ const spikeOpArgs: fc.Arbitrary<unknown[]> = fc
     // now and then too few or too many arguments
     fc.oneof({ arbitrary: fc.constant(args as unknown[]), weight: 20 }, { arbitrary: fc.integer({ min: 0, max: 21 }).map((k) => (k <= 19 ? args.slice(0, k) : [...args, 0, 0])), weight: 1 }),
   );
+
+/** denseTimesLevels arguments: random, and near validity (natural strides, arrays exactly long enough or one short). */
+const levelsArgs: fc.Arbitrary<unknown[]> = fc.oneof(
+  fc.tuple(arrayArb("f32"), sizeArb, sizeArb, sizeArb, sizeArb, sizeArb, arrayArb("i8"), sizeArb, sizeArb, sizeArb, sizeArb, arrayArb("f32"), sizeArb, sizeArb, sizeArb, fc.oneof(fc.constant(1), sizeArb), fc.constantFrom(1, 2)).map((t) => [...t] as unknown[]),
+  fc
+    .record({
+      M: fc.integer({ min: 1, max: 5 }), K: fc.integer({ min: 0, max: 6 }), N: fc.constantFrom(1, 3, 16, 17, 128, 130), n: fc.integer({ min: 1, max: 3 }),
+      slack: fc.array(fc.constantFrom(-1, 0, 0, 0, 2), { minLength: 3, maxLength: 3 }), threads: fc.integer({ min: 1, max: 3 }),
+      edge: fc.constantFrom("none", "none", "nan-level", "inf", "nan"),
+    })
+    .map(({ M, K, N, n, slack, threads, edge }) => {
+      const A = f32s(Math.max(0, n * M * K + slack[0]!), M + K);
+      const S = int8s(Math.max(0, n * K * N + slack[1]!), N);
+      if (edge === "nan-level" && S.length > 0) S[S.length >> 1] = -128;
+      if ((edge === "inf" || edge === "nan") && A.length > 0) A[A.length >> 1] = edge === "inf" ? -Infinity : Number.NaN;
+      return [A, M, K, K, 1, M * K, S, N, N, 1, K * N, new Float32Array(Math.max(0, n * M * N + slack[2]!)), N, 1, M * N, n, threads];
+    }),
+);
 
 /** A call whose args are those (typed arrays copied, so runs do not share output). */
 function copyArgs(a: readonly unknown[]): unknown[] {
@@ -285,5 +352,40 @@ describe.skipIf(!status.ready || !addon)(`native addon argument checks${status.r
       { numRuns: 2000 },
     );
     expect(valid).toBeGreaterThan(20);
+  });
+
+  it("denseTimesLevels: random arguments throw a RangeError exactly when invalid; valid ones give the contract's bits, or false on a non-finite float or NaN level", () => {
+    const dtl = addon!.denseTimesLevels;
+    expect(typeof dtl).toBe("function");
+    let runs = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(levelsArgs, (raw) => {
+        const a = copyArgs(raw);
+        const verdict = levelsVerdict(a);
+        if (verdict === "throw") {
+          expect(() => dtl!(...a)).toThrow(RangeError);
+          return;
+        }
+        const ints = LV_INTS.map((i) => BigInt(a[i] as number));
+        if (verdict === "run" && ints[12]! * ints[0]! * ints[5]! * (ints[1]! + 1n) > 200_000n) return; // valid, too big to run here
+        const before = (a[11] as Float32Array).slice();
+        const want = verdict === "run" ? levelsOracle(a) : { ok: true, out: before };
+        const got = dtl!(...a);
+        expect(got).toBe(want.ok);
+        if (!want.ok) {
+          refused++;
+          return; // out is undefined then: the caller runs its general path
+        }
+        runs++;
+        if (want.out) {
+          const out = a[11] as Float32Array;
+          for (let i = 0; i < out.length; i++) expect(Object.is(out[i], want.out[i]), `out[${i}]: ${out[i]} vs ${want.out[i]}`).toBe(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(runs).toBeGreaterThan(300);
+    expect(refused).toBeGreaterThan(30);
   });
 });
