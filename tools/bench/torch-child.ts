@@ -81,6 +81,11 @@ export class TorchChild {
     await this.exitPromise;
   }
 
+  /** The child's process id (gone, and reaped, once close() has returned). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
   }
