@@ -576,7 +576,7 @@ export class OptimizedExecutor {
     const out = o.data as Float32Array;
     const wasm = this.wasmNumerics && wasmNumericsReady();
     const native = this.wasmNumerics && nativeFloatReady();
-    if (native && program.length === 3 && this.affineGeluNative(node, program, t, ins, o.shape, out)) return;
+    if (native && program.length === 3 && program[2]!.op === "gelu" && this.affineGeluNative(node, program, t, ins, o.shape, out)) return;
     // A trailing GELU runs as the native or WebAssembly kernel over the program's output (same
     // bits: the step before it is already rounded to float32, which is what `out` stores).
     const last = program[program.length - 1]!;
