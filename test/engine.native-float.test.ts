@@ -18,9 +18,9 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
-import { nativeStatus } from "../interpreter/engine/kernels/native-backend.js";
+import { nativeStatus, setNativeEnabled } from "../interpreter/engine/kernels/native-backend.js";
 import { nativeFloatCalls, nativeGeluAffineInto, nativeGeluInto, nativeSoftmaxInto, setNativeFloatThreadMin } from "../interpreter/engine/kernels/native-float.js";
-import { shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
+import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
 import { F32_LOWEST, gelu } from "../interpreter/engine/numerics.js";
 import { binary, unary } from "../interpreter/engine/ops/elementwise.js";
 import { softmax } from "../interpreter/engine/ops/nn.js";
@@ -341,6 +341,44 @@ layer Block(d, heads, ffn) {
       const got = copy(new OptimizedExecutor(optimized, ParamStore.create(optimized.params, new Map(), { seed: 1 }), { threads: 2 }).run(inputs, { mode, record: true }));
       expect(nativeFloatCalls.gelu, `${mode}: GELU on the native kernel`).toBeGreaterThan(before.gelu);
       expect(runDifference(want, got), mode).toBeUndefined();
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(!status.ready)(`the optimized executor with the native kernels turned off${skipReason}`, () => {
+  it("runs GELU and softmax on the WebAssembly kernels instead, with the same output, spikes and amplitudes", async () => {
+    await initSpikeKernels({ threads: 2 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-native-float-"));
+    const file = path.join(dir, "block.spk");
+    fs.writeFileSync(
+      file,
+      `import "std/layers"
+import "std/neurons"
+
+layer Block(d, heads, ffn) {
+  block = SpikeBlock(d, heads, ffn, true, SpikeLMReference(1.0))
+  forward(x: [T, B, L, d]) -> [T, B, L, d] {
+    return block(x)
+  }
+}
+`,
+    );
+    const [T, B, L, d] = [2, 1, 7, 16];
+    const rng = streamFor(9, "native-float-off");
+    const inputs = new Map<string, Tensor>([["x", f32([T, B, L, d], Array.from({ length: T * B * L * d }, () => 2 * rng.normal()))]]);
+    const { graph } = compileEntry({ file, entry: "Block", args: { d, heads: 2, ffn: 4 * d }, inputs });
+    const optimized = optimize(graph).graph;
+    const want = new ReferenceInterpreter(graph, ParamStore.create(graph.params, new Map(), { seed: 4 })).run(inputs, { record: true });
+    const ex = new OptimizedExecutor(optimized, ParamStore.create(optimized.params, new Map(), { seed: 4 }), { threads: 2 });
+    setNativeEnabled(false);
+    try {
+      const before = { ...nativeFloatCalls };
+      const got = copy(ex.run(inputs, { record: true }));
+      expect(nativeFloatCalls).toEqual(before);
+      expect(runDifference(want, got)).toBeUndefined();
+    } finally {
+      setNativeEnabled(true);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
