@@ -112,6 +112,8 @@ interface Agreement {
   torch_outputs_outside_tol: number;
   torch_spikes_identical: boolean;
   torch_spikes_differing: number;
+  /** Neurons with differing levels and how many (a flip at a rounding boundary changes what follows it). */
+  torch_spikes_differing_by_neuron: Record<string, number>;
   torch_spikes_compared: number;
   torch_neurons_compared: number;
 }
@@ -132,10 +134,14 @@ function agreement(mine: Tensor, levels: ReadonlyMap<string, Tensor>, torch: Rea
   }
   let differing = 0;
   let compared = 0;
+  const byNeuron: Record<string, number> = {};
   for (const [k, lv] of levels) {
     const got = torch.get(`spikes/${k}`);
     if (!got || got.shape.join() !== lv.shape.join()) throw new Error(`PyTorch recorded no spikes of shape [${lv.shape.join(", ")}] for neuron ${k}`);
-    for (let i = 0; i < lv.data.length; i++) if (got.data[i] !== lv.data[i]) differing++;
+    let here = 0;
+    for (let i = 0; i < lv.data.length; i++) if (got.data[i] !== lv.data[i]) here++;
+    if (here) byNeuron[k] = here;
+    differing += here;
     compared += lv.data.length;
   }
   return {
@@ -144,6 +150,7 @@ function agreement(mine: Tensor, levels: ReadonlyMap<string, Tensor>, torch: Rea
     torch_outputs_outside_tol: outside,
     torch_spikes_identical: differing === 0,
     torch_spikes_differing: differing,
+    torch_spikes_differing_by_neuron: byNeuron,
     torch_spikes_compared: compared,
     torch_neurons_compared: levels.size,
   };
