@@ -7,7 +7,7 @@
  * whatever is on disk now. A small addon of this test's own keeps the builds fast; every
  * cache lives in a fresh temp dir.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -40,22 +40,38 @@ interface Load {
   stderr: string;
 }
 
-/** loadNativeAddon("probe", [probe.c], dir) in a fresh process. */
-function load(dir: string, env: NodeJS.ProcessEnv = process.env): Load {
-  const src = `
-    import { platform } from ${JSON.stringify(NODE_PLATFORM)};
-    const r = platform.loadNativeAddon("probe", [${JSON.stringify(source)}], ${JSON.stringify(dir)});
-    console.log(JSON.stringify("error" in r ? { error: r.error } : { answer: r.exports.answer }));
-  `;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", src], { cwd: REPO, encoding: "utf8", timeout: 60_000, env });
-  const last = r.stdout.trim().split("\n").pop() ?? "";
+const loadSource = (dir: string) => `
+  import { platform } from ${JSON.stringify(NODE_PLATFORM)};
+  const r = platform.loadNativeAddon("probe", [${JSON.stringify(source)}], ${JSON.stringify(dir)});
+  console.log(JSON.stringify("error" in r ? { error: r.error } : { answer: r.exports.answer }));
+`;
+
+function parseLoad(status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): Load {
+  const last = stdout.trim().split("\n").pop() ?? "";
   let parsed: { answer?: unknown; error?: string } = {};
   try {
     parsed = JSON.parse(last) as typeof parsed;
   } catch {
     // no result line: status/signal say why
   }
-  return { status: r.status, signal: r.signal, stderr: r.stderr, ...parsed };
+  return { status, signal, stderr, ...parsed };
+}
+
+/** loadNativeAddon("probe", [probe.c], dir) in a fresh process. */
+function load(dir: string, env: NodeJS.ProcessEnv = process.env): Load {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", loadSource(dir)], { cwd: REPO, encoding: "utf8", timeout: 60_000, env });
+  return parseLoad(r.status, r.signal, r.stdout, r.stderr);
+}
+
+/** The same, without waiting: several processes at once. */
+function loadAsync(dir: string): Promise<Load> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", loadSource(dir)], { cwd: REPO, timeout: 60_000 });
+    let [stdout, stderr] = ["", ""];
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (status, signal) => resolve(parseLoad(status, signal, stdout, stderr)));
+  });
 }
 
 /** The built addons in dir. */
@@ -135,6 +151,15 @@ describe.skipIf(cannot !== "")(`native addon cache${cannot ? ` (SKIPPED: ${canno
     fs.rmSync(file);
     fs.writeFileSync(path.join(dir, `${prefix}${hash16(garbage)}.node`), garbage);
     expectRebuilt(dir);
+  });
+
+  it("three processes building into the same empty cache at once all load the addon, and leave no temporary files", async () => {
+    const dir = freshDir();
+    const results = await Promise.all([loadAsync(dir), loadAsync(dir), loadAsync(dir)]);
+    for (const r of results) expect(r).toMatchObject({ status: 0, signal: null, answer: 42 });
+    const names = fs.readdirSync(dir);
+    expect(names.filter((n) => !n.endsWith(".node"))).toEqual([]);
+    for (const n of names) expect(n.endsWith(`-${hash16(fs.readFileSync(path.join(dir, n)))}.node`)).toBe(true);
   });
 
   it("without a C compiler: no addon, and the reason names the compiler", () => {
