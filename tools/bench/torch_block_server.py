@@ -110,7 +110,9 @@ def blas_info():
         if ctypes.CDLL(None).dladdr(addr, ctypes.byref(dl)):
             info["sgemm_provider"] = os.path.realpath(dl.dli_fname.decode())
     except (AttributeError, OSError):
-        info["sgemm_provider"] = "not in the global scope (the libblas.so.3 torch links)"
+        # not in the global scope: the libblas.so.3 torch links, the only BLAS mapped
+        mapped = info.get("mapped", [])
+        info["sgemm_provider"] = mapped[0] if len(mapped) == 1 else "unknown"
     name = ctypes.util.find_library("openblas")
     if name and any("openblas" in p for p in info.get("mapped", [])):
         lib = ctypes.CDLL(name)

@@ -199,6 +199,9 @@ async function blockVsTorch(ctx: BenchContext, python: string, d: number, L: num
     const started = await TorchChild.start(python, SERVER, [files.module, files.weights, files.inputs], START_TIMEOUT_MS, env);
     child = started.child;
     const info = ok(started.first, "module load")["info"] as Record<string, unknown>;
+    // the yardstick is PyTorch with OpenBLAS: say so in the table when its sgemm_ is another BLAS
+    const sgemm = String((info["blas"] as Record<string, unknown> | undefined)?.["sgemm_provider"] ?? "unknown");
+    const blasNote = /openblas/i.test(sgemm) ? "" : ` (not OpenBLAS: sgemm_ from ${path.basename(sgemm)})`;
     ok(await child.request({ op: "check", out: files.check, threads: 2 }, REQUEST_TIMEOUT_MS), "check run");
     const agree = agreement(mine, levels, readSafetensors(files.check).tensors);
     ctx.step(`pytorch block d${d} k=${k}: export and check`);
@@ -220,7 +223,7 @@ async function blockVsTorch(ctx: BenchContext, python: string, d: number, L: num
         name: blockName(d, L, k, threads),
         shape: null,
         rate: Number(firingRate(levels).toFixed(4)),
-        vs: `pytorch-block ${threads}t`,
+        vs: `pytorch-block ${threads}t${blasNote}`,
         ratio: b / s,
         spike_ms: r2(s),
         base_ms: r2(b),
