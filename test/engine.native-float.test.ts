@@ -1,14 +1,16 @@
 /**
- * The native (AVX-512) GELU and softmax kernels (engine/kernels/native-float.ts,
+ * The native (AVX-512) GELU, softmax and LayerNorm kernels (engine/kernels/native-float.ts,
  * native/float_native.c) against the reference engine's definitions, bit for bit (Object.is,
- * so -0 against +0 and NaN against numbers count): GELU against engine/numerics.ts gelu,
- * softmax against the reference op engine/ops/nn.ts softmax. Inputs: random float32 incl.
+ * so -0 against +0 and NaN against numbers count): GELU against engine/numerics.ts gelu (and
+ * with its fused scale/bias prologue against the reference ops), softmax and LayerNorm
+ * against the reference ops engine/ops/nn.ts softmax and layernorm. Inputs: random float32 incl.
  * ±0, subnormals, ±Infinity and NaN; values around erf's interval ends (|x / SQRT2| = 2^-28,
  * 0.84375, 1.25, 2.857, 6) and where 1 + erf cancels; softmax rows with masked entries
  * (F32_LOWEST), fully masked rows, -Infinity, and spreads where exp underflows float32 and
- * double; split over one to three threads, in place and not. Then the optimized executor on
- * a small encoder block (causal, so softmax rows hold masked entries) with the native kernels
- * against the ReferenceInterpreter: output, every neuron's spikes and amplitudes.
+ * double; LayerNorm rows of tiny, huge, subnormal and non-finite entries; split over one to
+ * three threads, in place and not. Then the optimized executor on a small encoder block
+ * (causal, so softmax rows hold masked entries) with the native kernels, and with them turned
+ * off, against the ReferenceInterpreter: output, every neuron's spikes and amplitudes.
  * Where the addon cannot be built or loaded, or the CPU lacks AVX-512, these tests are
  * reported as skipped with the reason, never passed.
  */
@@ -19,11 +21,11 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileEntry } from "../interpreter/compile.js";
 import { nativeStatus, setNativeEnabled } from "../interpreter/engine/kernels/native-backend.js";
-import { nativeFloatCalls, nativeGeluAffineInto, nativeGeluInto, nativeSoftmaxInto, setNativeFloatThreadMin } from "../interpreter/engine/kernels/native-float.js";
+import { nativeFloatCalls, nativeGeluAffineInto, nativeGeluInto, nativeLayernormInto, nativeSoftmaxInto, setNativeFloatThreadMin } from "../interpreter/engine/kernels/native-float.js";
 import { initSpikeKernels, shutdownKernelPool } from "../interpreter/engine/kernels/spike-matmul.js";
 import { F32_LOWEST, gelu } from "../interpreter/engine/numerics.js";
 import { binary, unary } from "../interpreter/engine/ops/elementwise.js";
-import { softmax } from "../interpreter/engine/ops/nn.js";
+import { layernorm, softmax } from "../interpreter/engine/ops/nn.js";
 import { type Tensor, f32 } from "../interpreter/engine/tensor.js";
 import { OptimizedExecutor } from "../interpreter/optimized/executor.js";
 import { matchAffineGelu } from "../interpreter/optimized/native-affine-gelu.js";
@@ -275,8 +277,51 @@ describe.skipIf(!status.ready)(`native softmax${skipReason}`, () => {
   });
 });
 
+/** LayerNorm rows: d, a row count, entries of one kind per row, gamma, beta and eps. */
+const layernormCase = fc.integer({ min: 1, max: 90 }).chain((d) =>
+  fc.record({
+    d: fc.constant(d),
+    rows: fc.array(fc.integer({ min: 0, max: 3 }).chain((kind) => fc.array([fc.float({ min: -20, max: 20, noNaN: true }), fc.float({ noDefaultInfinity: false, noNaN: false }), fc.constantFrom(0, -0, 1e-45, 1e-40, 3e38, -3e38), fc.float({ min: Math.fround(-1e-3), max: Math.fround(1e-3), noNaN: true })][kind]!, { minLength: d, maxLength: d })), { minLength: 1, maxLength: 19 }),
+    gamma: fc.array(fc.oneof(fc.float({ min: -3, max: 3, noNaN: true }), fc.constantFrom(0, -0, NaN, Infinity)), { minLength: d, maxLength: d }),
+    beta: fc.array(fc.oneof(fc.float({ min: -3, max: 3, noNaN: true }), fc.constantFrom(0, -0, -Infinity)), { minLength: d, maxLength: d }),
+    eps: fc.constantFrom(1e-12, 1e-5, 0, 1e-3, 0.1),
+  }),
+);
+
+describe.skipIf(!status.ready)(`native LayerNorm${skipReason}`, () => {
+  for (const threads of [1, 2, 3]) {
+    it(`is engine/ops layernorm bit for bit (${threads} thread${threads > 1 ? "s" : ""}), into another array and in place`, () => {
+      setNativeFloatThreadMin(threads > 1 ? { layernorm: 0 } : {});
+      fc.assert(
+        fc.property(layernormCase, ({ d, rows, gamma: gs, beta: bs, eps }) => {
+          const x = Float32Array.from(rows.flat());
+          const gamma = Float32Array.from(gs);
+          const beta = Float32Array.from(bs);
+          const want = layernorm(f32([rows.length, d], x), f32([d], gamma), f32([d], beta), eps).data as Float32Array;
+          const out = new Float32Array(x.length);
+          expect(nativeLayernormInto(x, gamma, beta, eps, d, out, threads)).toBe(true);
+          expect(diff(out, want, x)).toBe("");
+          const inPlace = x.slice();
+          expect(nativeLayernormInto(inPlace, gamma, beta, eps, d, inPlace, threads)).toBe(true);
+          expect(diff(inPlace, want, x)).toBe("");
+        }),
+        { numRuns: 250 },
+      );
+    });
+  }
+
+  it("refuses (false) a length that is not a multiple of d, a short gamma or beta, a partly overlapping output", () => {
+    const g = new Float32Array(4).fill(1);
+    expect(nativeLayernormInto(new Float32Array(10), g, g, 1e-5, 4, new Float32Array(10))).toBe(false);
+    expect(nativeLayernormInto(new Float32Array(8), g.subarray(0, 3), g, 1e-5, 4, new Float32Array(8))).toBe(false);
+    const buf = new Float32Array(12).fill(2);
+    expect(nativeLayernormInto(buf.subarray(0, 8), g, g, 1e-5, 4, buf.subarray(4, 12))).toBe(false);
+    expect([...buf].every((v) => v === 2)).toBe(true);
+  });
+});
+
 describe.skipIf(!status.ready)(`the optimized executor with the native float kernels${skipReason}`, () => {
-  it("runs a causal encoder block's GELU and softmax on them, with the ReferenceInterpreter's output, spikes and amplitudes", () => {
+  it("runs a causal encoder block's GELU, softmax and LayerNorm on them, with the ReferenceInterpreter's output, spikes and amplitudes", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-native-float-"));
     const file = path.join(dir, "block.spk");
     fs.writeFileSync(
@@ -298,7 +343,7 @@ layer Block(d, heads, ffn) {
     const { graph } = compileEntry({ file, entry: "Block", args: { d, heads: 2, ffn: 4 * d }, inputs });
     const params = (g: typeof graph) => ParamStore.create(g.params, new Map(), { seed: 3 });
     const optimized = optimize(graph).graph;
-    setNativeFloatThreadMin({ gelu: 0, softmax: 0 }); // split over two threads even at this size
+    setNativeFloatThreadMin({ gelu: 0, softmax: 0, layernorm: 0 }); // split over two threads even at this size
     for (const mode of ["multi", "step"] as const) {
       const ref = new ReferenceInterpreter(graph, params(graph));
       const opt = new OptimizedExecutor(optimized, params(optimized), { threads: 2 });
@@ -309,6 +354,7 @@ layer Block(d, heads, ffn) {
         const got = copy(opt.run(inputs, { mode, record: true }));
         expect(nativeFloatCalls.geluAffine, `${mode} call ${call}: scale, bias and GELU in one native pass`).toBeGreaterThan(before.geluAffine);
         expect(nativeFloatCalls.softmax, `${mode} call ${call}: softmax on the native kernel`).toBeGreaterThan(before.softmax);
+        expect(nativeFloatCalls.layernorm, `${mode} call ${call}: LayerNorm on the native kernel`).toBeGreaterThan(before.layernorm);
         expect(runDifference(want, got), `${mode} call ${call}`).toBeUndefined();
       }
     }
@@ -347,7 +393,7 @@ layer Block(d, heads, ffn) {
 });
 
 describe.skipIf(!status.ready)(`the optimized executor with the native kernels turned off${skipReason}`, () => {
-  it("runs GELU and softmax on the WebAssembly kernels instead, with the same output, spikes and amplitudes", async () => {
+  it("runs GELU, softmax and LayerNorm on the WebAssembly kernels instead, with the same output, spikes and amplitudes", async () => {
     await initSpikeKernels({ threads: 2 });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-native-float-"));
     const file = path.join(dir, "block.spk");

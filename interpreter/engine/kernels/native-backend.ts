@@ -34,9 +34,10 @@ interface NativeExports {
     inputs: readonly Float32Array[], states: readonly Float32Array[], params: readonly Float32Array[], table: Float32Array,
     levels: Int8Array | Float32Array | null, value: Float32Array | null, n: number, t0: number, t1: number, threads: number,
   ): void;
-  /** float_native.c: out[i] = gelu(x[i]); softmax over rows of n (out may be x). */
+  /** float_native.c: out[i] = gelu(x[i]); softmax and LayerNorm over rows (out may be x). */
   gelu(x: Float32Array, out: Float32Array, threads: number, scale?: Float32Array, bias?: Float32Array): void;
   softmax(x: Float32Array, n: number, out: Float32Array, threads: number): void;
+  layernorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, d: number, out: Float32Array, threads: number): void;
 }
 
 /** The native addon's exports, or null when it is not loaded or turned off (startNative() loads it). */

@@ -1,7 +1,7 @@
 /**
- * GELU and softmax rows on the native addon (native/float_native.c, AVX-512): the same
- * float32 bits as engine/numerics.ts gelu and engine/ops/nn.ts softmax (the C file's header
- * says how), read and written in place in the caller's typed arrays.
+ * GELU, softmax and LayerNorm rows on the native addon (native/float_native.c, AVX-512): the
+ * same float32 bits as engine/numerics.ts gelu and engine/ops/nn.ts softmax and layernorm
+ * (the C file's header says how), read and written in place in the caller's typed arrays.
  *
  * Each function returns false, doing nothing, when the native backend is not available
  * (startNative(): no compiler, no AVX-512, SPIKELM_NATIVE=0, ...): callers then run the
@@ -13,7 +13,7 @@ import { nativeAddon, startNative } from "./native-backend.js";
  * Elements below which one thread runs: starting a pthread costs tens of microseconds, about
  * what GELU takes for 2^13 elements, softmax for 2^14.
  */
-export const NATIVE_FLOAT_THREAD_MIN = { gelu: 1 << 15, softmax: 1 << 15 };
+export const NATIVE_FLOAT_THREAD_MIN = { gelu: 1 << 15, softmax: 1 << 15, layernorm: 1 << 16 };
 
 const tuning = { ...NATIVE_FLOAT_THREAD_MIN };
 /** Tests lower the thresholds so that small inputs run split over threads too. */
@@ -22,7 +22,7 @@ export function setNativeFloatThreadMin(t: Partial<typeof NATIVE_FLOAT_THREAD_MI
 }
 
 /** Calls that ran on the native kernels since the process started (tests, diagnostics). */
-export const nativeFloatCalls = { gelu: 0, geluAffine: 0, softmax: 0 };
+export const nativeFloatCalls = { gelu: 0, geluAffine: 0, softmax: 0, layernorm: 0 };
 
 /** Whether the native float kernels can run (loads the addon on first call). */
 export function nativeFloatReady(): boolean {
@@ -81,5 +81,18 @@ export function nativeSoftmaxInto(x: Float32Array, n: number, out: Float32Array,
   if (n === 0 || x.length === 0) return true;
   a.softmax(x, n, out, threadsFor(x.length, tuning.softmax, threads));
   nativeFloatCalls.softmax++;
+  return true;
+}
+
+/**
+ * engine/ops/nn.ts layernorm over rows of d, into `out` (may be `x`); false also when x.length
+ * is not a multiple of d, gamma or beta is shorter than d, out is shorter or partly overlaps x.
+ */
+export function nativeLayernormInto(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, d: number, out: Float32Array, threads = 1): boolean {
+  const a = startNative() ? nativeAddon() : null;
+  if (!a || !isF32(x, gamma, beta, out) || out.length < x.length || (d > 0 && x.length % d !== 0) || gamma.length < d || beta.length < d || d >= 2 ** 24 || partlyOverlap(x, out)) return false;
+  if (d === 0 || x.length === 0) return true;
+  a.layernorm(x, gamma, beta, eps, d, out, threadsFor(x.length, tuning.layernorm, threads));
+  nativeFloatCalls.layernorm++;
   return true;
 }

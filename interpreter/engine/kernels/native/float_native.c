@@ -1,10 +1,10 @@
 /*
- * spikelm's native float kernels: GELU and softmax rows, AVX-512 (avx512f only), compiled
+ * spikelm's native float kernels: GELU, softmax and LayerNorm rows, AVX-512 (avx512f only), compiled
  * into the same Node-API addon as spike_native.c (native-backend.ts lists both files;
  * spike_native.c's module init calls spk_register_float).
  *
  * Each kernel is the reference engine's arithmetic, bit for bit (engine/numerics.ts gelu and
- * erf, engine/ops/nn.ts softmax), in the branch-free form of the WebAssembly kernels
+ * erf, engine/ops/nn.ts softmax and layernorm), GELU and softmax in the branch-free form of the WebAssembly kernels
  * (wasm-numerics-wat.ts `$exp_v`, `$gelu_v`) on 8 lanes of double instead of 2:
  *
  *  - exp is fdlibm's __ieee754_exp as V8 ships it (Math.exp): every lane computes the
@@ -43,6 +43,7 @@
 #endif
 
 #define FLT_MAX_THREADS 16
+#define LN_ROWS 8 /* LayerNorm rows run side by side */
 
 /*
  * An optional elementwise prologue of GELU's input (the optimized executor's fused
@@ -326,23 +327,76 @@ AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_
     }
   }
 }
+/* ---- LayerNorm rows ------------------------------------------------------------------------ */
+
+/*
+ * Rows [r0, r1) of d floats (engine/ops/nn.ts layernorm):
+ *   mean = fround(seqsum(x_i) / d)     seqsum: acc = +0; acc = fround(acc + v), ascending i
+ *   d_i  = fround(x_i - mean)
+ *   var  = fround(seqsum(fround(d_i * d_i)) / d)
+ *   inv  = fround(1 / sqrt(fround(var + eps)))   (eps, sqrt and 1/ in double)
+ *   out_i = fround(fround(fround(d_i * inv) * gamma_i) + beta_i)
+ * The sums are sequential per row; LN_ROWS rows run side by side so that their chains of
+ * float32 additions overlap (each row's own order is untouched). Division by d is the float32
+ * division: d < 2^24 is a float32, and fround of the double quotient of two float32 values is
+ * their IEEE float32 quotient.
+ */
+AVX512 static void layernorm_range(const float* src, const float* gamma, const float* beta, double eps, float* dst, int64_t d, int64_t r0, int64_t r1) {
+  const float df = (float)d;
+  for (int64_t r = r0; r < r1; r += LN_ROWS) {
+    const int nr = r1 - r < LN_ROWS ? (int)(r1 - r) : LN_ROWS;
+    const float* x[LN_ROWS];
+    /* rows past the end repeat the first (their results are not stored) */
+    for (int j = 0; j < LN_ROWS; j++) x[j] = src + (r + (j < nr ? j : 0)) * d;
+    float acc[LN_ROWS], mean[LN_ROWS], sq[LN_ROWS], inv[LN_ROWS];
+    for (int j = 0; j < LN_ROWS; j++) acc[j] = 0.0f;
+    for (int64_t i = 0; i < d; i++)
+      for (int j = 0; j < LN_ROWS; j++) acc[j] = acc[j] + x[j][i];
+    for (int j = 0; j < LN_ROWS; j++) {
+      mean[j] = acc[j] / df;
+      sq[j] = 0.0f;
+    }
+    for (int64_t i = 0; i < d; i++)
+      for (int j = 0; j < LN_ROWS; j++) {
+        const float di = x[j][i] - mean[j];
+        sq[j] = sq[j] + di * di;
+      }
+    for (int j = 0; j < LN_ROWS; j++) {
+      const float v = (float)((double)(sq[j] / df) + eps);
+      inv[j] = (float)(1.0 / _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd((double)v))));
+    }
+    for (int j = 0; j < nr; j++) {
+      const __m512 mv = _mm512_set1_ps(mean[j]), iv = _mm512_set1_ps(inv[j]);
+      float* o = dst + (r + j) * d;
+      for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 live = d - i >= 16 ? 0xffff : (__mmask16)((1u << (d - i)) - 1);
+        const __m512 di = _mm512_sub_ps(_mm512_maskz_loadu_ps(live, x[j] + i), mv);
+        const __m512 t = _mm512_mul_ps(_mm512_mul_ps(di, iv), _mm512_maskz_loadu_ps(live, gamma + i));
+        _mm512_mask_storeu_ps(o + i, live, _mm512_add_ps(t, _mm512_maskz_loadu_ps(live, beta + i)));
+      }
+    }
+  }
+}
 #endif
 
 /* ---- threads ------------------------------------------------------------------------------ */
 
 typedef struct {
-  int kind; /* 0 gelu, 1 softmax */
+  int kind; /* 0 gelu, 1 softmax, 2 layernorm */
   const float* src;
   float* dst;
-  int64_t n;      /* softmax: row length */
-  int64_t lo, hi; /* elements (gelu) or rows (softmax) */
+  int64_t n;      /* softmax, layernorm: row length */
+  int64_t lo, hi; /* elements (gelu) or rows (softmax, layernorm) */
   Affine af;      /* gelu: its input's prologue (af.scale NULL: none) */
+  const float *gamma, *beta; /* layernorm */
+  double eps;
 } FloatPart;
 
 static void run_part(const FloatPart* p) {
 #if FLT_X86
   if (p->kind == 0) gelu_range(p->src, p->dst, p->lo, p->hi, &p->af);
-  else softmax_range(p->src, p->dst, p->n, p->lo, p->hi);
+  else if (p->kind == 1) softmax_range(p->src, p->dst, p->n, p->lo, p->hi);
+  else layernorm_range(p->src, p->gamma, p->beta, p->eps, p->dst, p->n, p->lo, p->hi);
 #else
   (void)p;
 #endif
@@ -441,7 +495,7 @@ static napi_value gelu_napi(napi_env env, napi_callback_info info) {
   if (sc && (sl == 0 || bl == 0 || xl % sl != 0 || xl % bl != 0)) return float_throw(env, "gelu: x's length is not a multiple of scale's and bias's");
   if (!float_cpu_ok()) return float_throw(env, "gelu: this CPU has no AVX-512");
   if (xl == 0) return NULL;
-  FloatPart p = {0, x, o, 0, 0, 0, {sc, sc ? (int64_t)(xl / sl) : 1, bi, bi ? (int64_t)bl : 1}};
+  FloatPart p = {.kind = 0, .src = x, .dst = o, .af = {sc, sc ? (int64_t)(xl / sl) : 1, bi, bi ? (int64_t)bl : 1}};
   run_split(p, (int64_t)xl, threads, 64);
   return NULL;
 }
@@ -461,8 +515,32 @@ static napi_value softmax_napi(napi_env env, napi_callback_info info) {
   if (ol < xl) return float_throw(env, "softmax: out is shorter than x");
   if (!alias_ok(x, xl, o, xl)) return float_throw(env, "softmax: x and out overlap without being the same elements");
   if (!float_cpu_ok()) return float_throw(env, "softmax: this CPU has no AVX-512");
-  FloatPart p = {1, x, o, n, 0, 0, {NULL, 1, NULL, 1}};
+  FloatPart p = {.kind = 1, .src = x, .dst = o, .n = n, .af = {NULL, 1, NULL, 1}};
   run_split(p, (int64_t)(xl / (size_t)n), threads, 1);
+  return NULL;
+}
+
+/* layernorm(x, gamma, beta, eps, d, out, threads): LayerNorm over each row of d (x.length a multiple of d); out may be x. */
+static napi_value layernorm_napi(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  float *x, *g, *b, *o;
+  size_t xl, gl, bl, ol;
+  int64_t d, threads;
+  double eps;
+  if (argc != 7 || !float_array(env, a[0], &x, &xl) || !float_array(env, a[1], &g, &gl) || !float_array(env, a[2], &b, &bl) ||
+      napi_get_value_double(env, a[3], &eps) != napi_ok || !float_int(env, a[4], &d) || !float_array(env, a[5], &o, &ol) || !float_int(env, a[6], &threads))
+    return float_throw(env, "layernorm: (x, gamma, beta: Float32Array, eps: number, d, out: Float32Array, threads) expected");
+  if (d == 0 || xl == 0) return NULL;
+  if (d >= (1 << 24)) return float_throw(env, "layernorm: rows longer than 2^24");
+  if (xl % (size_t)d != 0) return float_throw(env, "layernorm: x's length is not a multiple of the row length");
+  if (gl < (size_t)d || bl < (size_t)d) return float_throw(env, "layernorm: gamma or beta shorter than the row");
+  if (ol < xl) return float_throw(env, "layernorm: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return float_throw(env, "layernorm: x and out overlap without being the same elements");
+  if (!float_cpu_ok()) return float_throw(env, "layernorm: this CPU has no AVX-512");
+  FloatPart p = {.kind = 2, .src = x, .dst = o, .n = d, .af = {NULL, 1, NULL, 1}, .gamma = g, .beta = b, .eps = eps};
+  run_split(p, (int64_t)(xl / (size_t)d), threads, LN_ROWS);
   return NULL;
 }
 
@@ -470,6 +548,7 @@ void spk_register_float(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
     {"gelu", NULL, gelu_napi, NULL, NULL, NULL, napi_default, NULL},
     {"softmax", NULL, softmax_napi, NULL, NULL, NULL, napi_default, NULL},
+    {"layernorm", NULL, layernorm_napi, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
 }
