@@ -16,7 +16,7 @@ import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
-import { nativeFloatReady, nativeGeluAffineInto, nativeGeluInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
+import { nativeFloatReady, nativeGeluAffineInto, nativeGeluInto, nativeLayernormInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
@@ -74,8 +74,8 @@ export interface ExecutorOptions {
    */
   readonly neurons?: NeuronBackend;
   /**
-   * GELU, softmax and LayerNorm: "auto" (default) on the native kernels (GELU, softmax:
-   * engine/kernels/native-float.ts) or the WebAssembly ones (engine/kernels/wasm-numerics.ts)
+   * GELU, softmax and LayerNorm: "auto" (default) on the native kernels
+   * (engine/kernels/native-float.ts) or the WebAssembly ones (engine/kernels/wasm-numerics.ts)
    * when they are ready, "js" always in JavaScript. Same bits either way.
    */
   readonly numerics?: "js" | "auto";
@@ -409,6 +409,7 @@ export class OptimizedExecutor {
         const x = this.view(node.inputs[0]!, t);
         const o = this.out(p, t);
         const d = x.shape[x.shape.length - 1]!;
+        if (this.wasmNumerics && nativeLayernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.threads)) return;
         if (this.wasmNumerics && wasmLayernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.threads)) return;
         return layernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.scratch);
       }
