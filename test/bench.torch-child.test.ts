@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Tensor } from "../interpreter/engine/tensor.js";
 import { readSafetensors, serializeSafetensors } from "../interpreter/io/safetensors.js";
 import { prepareSpec } from "../tools/export/common.js";
@@ -25,8 +25,20 @@ const TORCH = "python" in found ? found.python : undefined;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-torch-child-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+/** Children started here, killed after each test (so a failing assertion leaves none running). */
+const started: TorchChild[] = [];
+afterEach(() => {
+  for (const c of started.splice(0)) c.kill();
+});
+
+async function start(python: string, script: string, args: string[], timeoutMs: number): ReturnType<typeof TorchChild.start> {
+  const r = await TorchChild.start(python, script, args, timeoutMs);
+  started.push(r.child);
+  return r;
+}
+
 /** A python child running `code` (as `python3 -c code`). */
-const fake = (code: string, timeoutMs = 20_000) => TorchChild.start(PY3!, "-c", [code], timeoutMs);
+const fake = (code: string, timeoutMs = 20_000) => start(PY3!, "-c", [code], timeoutMs);
 
 /** True while a process with this id exists (running or a zombie not yet reaped). */
 function exists(pid: number): boolean {
@@ -115,7 +127,7 @@ describe.skipIf(!TORCH)(`torch_block_server.py${TORCH ? "" : " [skipped: no pyth
     fs.writeFileSync(files.module, exportPytorch({ file, entry: "SpikeLinear", args, inputs }).code);
     fs.writeFileSync(files.weights, serializeSafetensors(new Map([...prepared.params.entries].map(([k, e]) => [k, e.tensor as Tensor]))));
     fs.writeFileSync(files.inputs, serializeSafetensors(inputs));
-    const { child, first } = await TorchChild.start(TORCH!, server, [files.module, files.weights, files.inputs], 120_000);
+    const { child, first } = await start(TORCH!, server, [files.module, files.weights, files.inputs], 120_000);
     expect(first.ok, JSON.stringify(first)).toBe(true);
     const info = (first as unknown as { info: Record<string, unknown> }).info;
     expect(typeof info["torch"]).toBe("string");
@@ -139,7 +151,7 @@ describe.skipIf(!TORCH)(`torch_block_server.py${TORCH ? "" : " [skipped: no pyth
 
   it("answers the reason when the module cannot be loaded", async () => {
     const missing = path.join(tmp, "missing.py");
-    const { child, first } = await TorchChild.start(TORCH!, server, [missing, missing, missing], 120_000);
+    const { child, first } = await start(TORCH!, server, [missing, missing, missing], 120_000);
     expect(first.ok).toBe(false);
     expect((first as { error: string }).error).toMatch(/missing\.py/);
     await child.close(30_000);
