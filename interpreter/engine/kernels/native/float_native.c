@@ -280,7 +280,7 @@ AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t 
 /* ---- softmax rows --------------------------------------------------------------------------- */
 
 /*
- * Rows [r0, r1) of n floats (engine/ops/nn.ts softmax):
+ * Softmax over rows of n floats (engine/ops/nn.ts softmax):
  *   m = max (Math.max: NaN wins); e_i = fround(exp(fround(x_i - m))); s = fround(s + e_i) in
  *   ascending i from +0; out_i = fround(e_i / s).
  * The maximum is taken 16 lanes at a time with vmaxps, which differs from Math.max in two
@@ -292,38 +292,48 @@ AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t 
  * valid) get 0, which is fdlibm's float32-rounded value there (e^-708 < 2^-150), and NaN lanes
  * get NaN (fdlibm's x + x).
  */
+#define SM_ROWS 4
+
+/* exps of one row into o (its max m subtracted first), as the header above says */
+AVX512 static inline void softmax_exps(const float* x, float* o, int64_t n) {
+  __m512 mv = _mm512_set1_ps(-__builtin_inff());
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+    mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), live, x + i));
+  }
+  const __m512 mm = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
+  for (int64_t i = 0; i < n; i += 8) {
+    const __mmask8 live = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+    const __m512d w = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + i), mm)));
+    const __mmask8 ok = _mm512_cmp_pd_mask(w, V(-708), _CMP_GT_OQ);
+    const __mmask8 isnan = _mm512_cmp_pd_mask(w, w, _CMP_UNORD_Q);
+    /* lanes outside exp_v's range compute exp(0), then take 0 or NaN */
+    __m512d e = exp_v(_mm512_maskz_mov_pd(ok, w));
+    e = _mm512_mask_blend_pd(ok, _mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), ADD(w, w)), e);
+    _mm512_mask_storeu_ps(o + i, live, _mm512_castps256_ps512(_mm512_cvtpd_ps(e)));
+  }
+}
+
+/*
+ * Rows of SM_ROWS at a time: their exps, then their sums side by side (each row's own sum in
+ * ascending order, the rows' chains of float32 additions overlapping), then the divisions.
+ */
 AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; r++) {
-    const float* x = src + r * n;
-    float* o = dst + r * n;
-    __m512 mv = _mm512_set1_ps(-__builtin_inff());
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
-      mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), live, x + i));
-    }
-    const float m = _mm512_reduce_max_ps(mv);
-    const __m512 mm = _mm512_set1_ps(m);
-    float s = 0.0f;
-    for (int64_t i = 0; i < n; i += 8) {
-      const __mmask8 live = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
-      const __m512d w = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + i), mm)));
-      const __mmask8 ok = _mm512_cmp_pd_mask(w, V(-708), _CMP_GT_OQ);
-      const __mmask8 isnan = _mm512_cmp_pd_mask(w, w, _CMP_UNORD_Q);
-      /* lanes outside exp_v's range compute exp(0), then take 0 or NaN */
-      __m512d e = exp_v(_mm512_maskz_mov_pd(ok, w));
-      e = _mm512_mask_blend_pd(ok, _mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), ADD(w, w)), e);
-      float ef[8];
-      _mm256_storeu_ps(ef, _mm512_cvtpd_ps(e));
-      const int cnt = n - i >= 8 ? 8 : (int)(n - i);
-      for (int l = 0; l < cnt; l++) {
-        o[i + l] = ef[l];
-        s = s + ef[l];
+  for (int64_t r = r0; r < r1; r += SM_ROWS) {
+    const int nr = r1 - r < SM_ROWS ? (int)(r1 - r) : SM_ROWS;
+    float* o[SM_ROWS];
+    for (int j = 0; j < SM_ROWS; j++) o[j] = dst + (r + (j < nr ? j : 0)) * n; /* past the end: row 0 again, not stored */
+    for (int j = 0; j < nr; j++) softmax_exps(src + (r + j) * n, o[j], n);
+    float s[SM_ROWS];
+    for (int j = 0; j < SM_ROWS; j++) s[j] = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+      for (int j = 0; j < SM_ROWS; j++) s[j] = s[j] + o[j][i];
+    for (int j = 0; j < nr; j++) {
+      const __m512 sv = _mm512_set1_ps(s[j]);
+      for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(o[j] + i, live, _mm512_div_ps(_mm512_maskz_loadu_ps(live, o[j] + i), sv));
       }
-    }
-    const __m512 sv = _mm512_set1_ps(s);
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
-      _mm512_mask_storeu_ps(o + i, live, _mm512_div_ps(_mm512_maskz_loadu_ps(live, o + i), sv));
     }
   }
 }
