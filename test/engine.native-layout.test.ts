@@ -7,6 +7,8 @@
  *    for a non-finite A or a NaN level;
  *  - `stridedCopy` (copy_native.c): the layout ops' strided copy, bits moved unchanged
  *    (NaN payloads, -0), for float32, int8 and int32 arrays, any permutation.
+ *  - `spikeOp` declines (false, nothing written) on a NaN level in its view, and the large
+ *    products spikeMatmul sends to it uncounted still poison exactly the reference's outputs.
  * Skipped with the reason where the native addon is not available, never passed.
  */
 import fc from "fast-check";
@@ -132,5 +134,51 @@ describe("native stridedCopy", () => {
     expect(() => a.stridedCopy(new Float32Array(8), 0, [2, 4], [4, 1], new Int8Array(8) as unknown as Float32Array)).toThrow(RangeError);
     expect(() => a.stridedCopy(new Float32Array(8), 1, [2, 4], [4, 1], new Float32Array(8))).toThrow(RangeError);
     expect(() => a.stridedCopy(new Float32Array(8), 0, [2, 4], [2 ** 60, 1], new Float32Array(8))).toThrow(RangeError);
+  });
+});
+
+describe("native spikeOp and NaN levels", () => {
+  it.skipIf(skip)(title("declines (false, nothing written) when a NaN level lies in the spikes' view, else runs (true)"), () => {
+    const a = nativeAddon()!;
+    fc.assert(
+      fc.property(
+        fc.record({ R: fc.integer({ min: 1, max: 20 }), K: fc.integer({ min: 1, max: 150 }), C: fc.integer({ min: 1, max: 140 }), threads: fc.integer({ min: 1, max: 2 }), strided: fc.boolean(), seed: fc.integer() }),
+        fc.option(fc.nat(), { nil: undefined }),
+        ({ R, K, C, threads, strided, seed }, nanAt) => {
+          let r = seed >>> 0;
+          const next = () => (r = (Math.imul(r, 1664525) + 1013904223) >>> 0);
+          const S = Int8Array.from({ length: R * K }, () => (next() % 3) - 1);
+          if (nanAt !== undefined) S[nanAt % S.length] = NAN_LEVEL;
+          const W = Float32Array.from({ length: K * C }, () => (next() % 1000) / 7 - 70);
+          const out = new Float32Array(R * C).fill(42);
+          // S [R, K] row-major, or [K, R] read through strides
+          const [srs, scs] = strided ? [1, R] : [K, 1];
+          const ran = a.spikeOp(S, R, K, srs, scs, W, C, C, 1, out, C, 1, null, threads, 1, 0, 0, 0, false);
+          expect(ran).toBe(nanAt === undefined);
+          if (!ran) expect(out.every((v) => v === 42)).toBe(true);
+        },
+      ),
+      { numRuns: 200, seed: 3 },
+    );
+  });
+
+  it.skipIf(skip)(title("spikeMatmul on a product large enough to skip counting: a NaN level still poisons exactly the reference's outputs"), async () => {
+    const { spikeMatmul, lastSpikePlan } = await import("../interpreter/engine/kernels/spike-matmul.js");
+    const M = 64, K = 512, N = 520; // M*K*N >= 2^24: the native kernel is called before any count
+    let r = 7;
+    const next = () => (r = (Math.imul(r, 1664525) + 1013904223) >>> 0);
+    const S = Int8Array.from({ length: M * K }, () => (next() % 3) - 1);
+    const W = Float32Array.from({ length: N * K }, () => (next() % 2000) / 1000 - 1);
+    const clean = spikeMatmul(S, M, K, W, N, undefined, { weightLayout: "nk", threads: 2 });
+    expect(lastSpikePlan()).toMatchObject({ backend: "native", variant: "event" });
+    expect(Number.isNaN(lastSpikePlan()!.rate)).toBe(true); // not counted
+    const bad = S.slice();
+    bad[5 * K + 17] = NAN_LEVEL; // row 5, k 17
+    const got = spikeMatmul(bad, M, K, W, N, undefined, { weightLayout: "nk", threads: 2 });
+    const want = spikeMatmul(bad, M, K, W, N, undefined, { weightLayout: "nk", backend: "js" });
+    expect(sameBits(got, want)).toBe(true);
+    // the NaN level's row is NaN everywhere (NaN times any finite weight), every other row as without it
+    for (let j = 0; j < N; j++) expect(Number.isNaN(got[5 * N + j]!)).toBe(true);
+    for (let i = 0; i < M; i++) if (i !== 5) expect(sameBits(got.subarray(i * N, (i + 1) * N), clean.subarray(i * N, (i + 1) * N))).toBe(true);
   });
 });

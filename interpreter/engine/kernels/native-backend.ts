@@ -19,7 +19,7 @@ interface NativeExports {
     W: Float32Array, C: number, wrs: number, wcs: number,
     out: Float32Array, ors: number, ocs: number, scale: Float32Array | null, threads: number,
     n: number, sStride: number, wStride: number, oStride: number, wPacked: boolean,
-  ): void;
+  ): boolean;
   pack(W: Float32Array, K: number, C: number, wrs: number, wcs: number, dst: Float32Array): void;
   available(): boolean;
   readonly tileWidth: number;
@@ -181,14 +181,18 @@ function packedFor(a: NativeExports, op: SpikeOp): Float32Array | null {
   return packed;
 }
 
-/** Run a SpikeOp on the native backend (startNative() must have returned true). */
-export function runSpikeOpNative(op: SpikeOp): void {
+/**
+ * Run a SpikeOp on the native backend (startNative() must have returned true). False, with
+ * nothing written, when the spikes hold a NaN level (NAN_LEVEL): the caller's general path
+ * then runs (it removes them and poisons their edges).
+ */
+export function runSpikeOpNative(op: SpikeOp): boolean {
   const a = addon;
   if (!a) throw new Error("spike kernels: native backend not loaded");
-  if (op.R === 0 || op.C === 0) return;
+  if (op.R === 0 || op.C === 0) return true;
   const b = op.batch;
   const packed = op.cacheWeights && !b ? packedFor(a, op) : null;
-  a.spikeOp(
+  return a.spikeOp(
     op.spike, op.R, op.K, op.srs, op.scs,
     packed ?? op.weight, op.C, op.wrs, op.wcs,
     op.out, op.ors, op.ocs, op.scale ?? null, Math.max(1, op.threads),

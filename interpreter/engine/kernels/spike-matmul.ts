@@ -410,8 +410,45 @@ function poisonEdges(
 
 /** A SpikeOp on the plan's backend (not JS). */
 function runSpikeOp(plan: SpikePlan, op: SpikeOp): void {
-  if (plan.backend === "native") runSpikeOpNative(op);
-  else runSpikeOpWasm(op);
+  if (plan.backend !== "native") return runSpikeOpWasm(op);
+  // the callers removed NaN levels already, so the kernel cannot decline
+  if (!runSpikeOpNative(op)) throw new Error("spike kernels: a NaN level reached the native kernel after it was removed");
+}
+
+/**
+ * Products at least this large (rows x K x columns) go to the native kernel without counting
+ * their nonzeros first: counting (a JS pass over a sample of S) cost ~5 ms per BERT-base
+ * block, while the native kernel is the right choice at any rate at this size.
+ */
+const NATIVE_UNCOUNTED_MIN = 1 << 24;
+/** Such products use the default thread count from this size on (below it, one thread). */
+const NATIVE_UNCOUNTED_THREADS_MIN = 1 << 25;
+
+/**
+ * `S @ W` on the native kernel straight away, for a large product with finite weights: the
+ * kernel itself looks for NaN levels while it lists the events and declines (false, nothing
+ * written) when it finds one, so the caller's general path (which counts, removes them and
+ * poisons their edges) runs only then.
+ */
+function spikeMatmulNativeFirst(S: Int8Array, M: number, K: number, W: Float32Array, N: number, o: Float32Array, opts: SpikeKernelOptions, pool: BufferPool, scale: Float32Array | undefined): boolean {
+  const backend = opts.backend ?? "auto";
+  if ((backend !== "auto" && backend !== "native") || opts.variant === "dense" || opts.nnz !== undefined) return false;
+  if (M * K * N < NATIVE_UNCOUNTED_MIN || !startNative()) return false;
+  const threadsWanted = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const threads = opts.threads !== undefined || M * K * N >= NATIVE_UNCOUNTED_THREADS_MIN ? threadsWanted : 1;
+  const nk = opts.weightLayout === "nk";
+  const ran = runSpikeOpNative({
+    spike: S, R: M, K, srs: K, scs: 1,
+    weight: W, C: N, wrs: nk ? 1 : N, wcs: nk ? K : 1,
+    out: o, ors: N, ocs: 1,
+    scale, variant: "event", threads, cacheWeights: !!opts.cacheWeights, bufferPool: pool,
+  });
+  if (!ran) return false;
+  if (backend === "auto") kickBackground(threadsWanted);
+  // the rate was not counted: NaN says so
+  lastPlan = { backend: "native", variant: "event", threads, rate: Number.NaN };
+  spikeKernelCalls.native++;
+  return true;
 }
 
 /**
@@ -432,8 +469,9 @@ export function spikeMatmul(
   const o = out ?? new Float32Array(M * N);
   checkSizes("spikeMatmul", [[S, M * K, "S"], [W, K * N, "W"], [o, M * N, "out"]]);
   const scale = opts.scale ? expandScale(opts.scale, Math.max(1, Math.floor(opts.scaleBlock ?? 1)), M, pool) : undefined;
-  const nanLevels = nanLevelIndices(S, M * K);
   const badFloats = weightNonFinite(W, K * N, !!opts.cacheWeights);
+  if (badFloats.length === 0 && spikeMatmulNativeFirst(S, M, K, W, N, o, opts, pool, scale)) return o;
+  const nanLevels = nanLevelIndices(S, M * K);
   if (nanLevels.length > 0 || badFloats.length > 0) {
     spikeMatmulFinite(nanLevels.length > 0 ? withoutNanLevels(S, M * K, nanLevels, pool) : S, M, K, W, N, o, opts, pool, scale);
     poisonEdges(S, M, K, true, N, opts.weightLayout !== "nk", o, N, 1, nanLevels, badFloats);

@@ -58,6 +58,7 @@ typedef struct {
   int64_t nRC, rowsPerChunk, nT, items;
   int threads;
   int64_t next_list, listed, next_item; /* atomics: rows claimed, rows listed, items claimed */
+  int nanLevel;                          /* atomic: a NaN level (-128) was seen: no items run */
   float* acc[MAX_THREADS];
   int32_t* cursor[MAX_THREADS];
 } Shared;
@@ -71,10 +72,13 @@ static void list_rows(Shared* sh, int64_t first, int64_t last) {
     const int8_t* s = j->S + b * j->sStride + r * j->srs;
     uint32_t* ev = sh->events + q * j->K;
     int32_t n = 0;
+    int nan = 0;
     if (j->scs == 1) {
       int64_t k = 0;
+      const __m512i nanLevel = _mm512_set1_epi8(-128);
       for (; k + 64 <= j->K; k += 64) {
         __m512i v = _mm512_loadu_si512((const void*)(s + k));
+        nan |= _mm512_cmpeq_epi8_mask(v, nanLevel) != 0;
         uint64_t nz = _mm512_test_epi8_mask(v, v);
         while (nz) {
           int64_t kk = k + __builtin_ctzll(nz);
@@ -82,14 +86,18 @@ static void list_rows(Shared* sh, int64_t first, int64_t last) {
           ev[n++] = (uint32_t)(kk * TW) | (s[kk] < 0 ? 0x80000000u : 0u);
         }
       }
-      for (; k < j->K; k++)
+      for (; k < j->K; k++) {
+        nan |= s[k] == -128;
         if (s[k] != 0) ev[n++] = (uint32_t)(k * TW) | (s[k] < 0 ? 0x80000000u : 0u);
+      }
     } else {
       for (int64_t k = 0; k < j->K; k++) {
         int8_t v = s[k * j->scs];
+        nan |= v == -128;
         if (v != 0) ev[n++] = (uint32_t)(k * TW) | (v < 0 ? 0x80000000u : 0u);
       }
     }
+    if (nan) __atomic_store_n(&sh->nanLevel, 1, __ATOMIC_RELAXED);
     sh->counts[q] = n;
   }
 }
@@ -169,6 +177,7 @@ static void work(Shared* sh, int t) {
   }
   /* every row's list is needed by every item: wait for the last chunks */
   while (__atomic_load_n(&sh->listed, __ATOMIC_ACQUIRE) < rowsTotal) _mm_pause();
+  if (__atomic_load_n(&sh->nanLevel, __ATOMIC_RELAXED)) return; /* the caller's general path runs */
   for (;;) {
     const int64_t it = __atomic_fetch_add(&sh->next_item, 1, __ATOMIC_RELAXED);
     if (it >= sh->items) break;
@@ -246,6 +255,12 @@ static void pack_tiles(const float* src, int64_t K, int64_t C, int64_t wrs, int6
 
 /* ---- Node-API glue ---------------------------------------------------------------------- */
 
+static napi_value js_bool(napi_env env, bool b) {
+  napi_value r;
+  napi_get_boolean(env, b, &r);
+  return r;
+}
+
 static napi_value throw_range(napi_env env, const char* msg) {
   napi_throw_range_error(env, NULL, msg);
   return NULL;
@@ -292,6 +307,8 @@ static int64_t product3(int64_t x, int64_t y, int64_t z) {
 /*
  * spikeOp(S, R, K, srs, scs, W, C, wrs, wcs, out, ors, ocs, scale | null, threads,
  *         n, sStride, wStride, oStride, wPacked)
+ * Returns true, or false when S holds a NaN level (-128) somewhere in its view: then no
+ * output is written and the caller runs its general path, which knows NaN's edges.
  * wPacked: W is already in the kernel's layout for (K, C) (pack below; one contraction),
  * and wrs, wcs, wStride are ignored.
  */
@@ -325,7 +342,7 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   j.n = v[10]; j.sStride = v[11]; const int64_t wStride = v[12]; j.oStride = v[13];
   for (int i = 0; i < 14; i++)
     if (v[i] < 0) return throw_range(env, "spikeOp: sizes and strides must be >= 0");
-  if (j.R == 0 || j.C == 0 || j.n == 0) return NULL;
+  if (j.R == 0 || j.C == 0 || j.n == 0) return js_bool(env, true);
   if (j.K >= 0x7fffffffLL / TW) return throw_range(env, "spikeOp: K too large for the native kernel");
   /* every index any contraction touches lies inside its array */
   const int64_t nT = (j.C + TW - 1) / TW;
@@ -344,7 +361,7 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
     for (int64_t b = 0; b < j.n; b++)
       for (int64_t r = 0; r < j.R; r++)
         for (int64_t c = 0; c < j.C; c++) ((float*)O)[b * j.oStride + r * j.ors + c * j.ocs] = SC ? ((const float*)SC)[r] * 0.0f : 0.0f;
-    return NULL;
+    return js_bool(env, true);
   }
   if (threads < 1) threads = 1;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
@@ -393,8 +410,10 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   }
   work(&sh, 0);
   for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
+  return js_bool(env, !sh.nanLevel);
+#else
+  return js_bool(env, false);
 #endif
-  return NULL;
 }
 
 /* pack(W, K, C, wrs, wcs, dst): W [K, C] (through strides) in the kernel's layout into dst, of packedLength(K, C) floats. */
