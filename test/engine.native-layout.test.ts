@@ -9,6 +9,7 @@
  *    (NaN payloads, -0), for float32, int8 and int32 arrays, any permutation.
  *  - `spikeOp` declines (false, nothing written) on a NaN level in its view, and the large
  *    products spikeMatmul sends to it uncounted still poison exactly the reference's outputs.
+ *  - `gather` (copy_native.c): a fused program's broadcast operand expanded through its table.
  * Skipped with the reason where the native addon is not available, never passed.
  */
 import fc from "fast-check";
@@ -180,5 +181,28 @@ describe("native spikeOp and NaN levels", () => {
     // the NaN level's row is NaN everywhere (NaN times any finite weight), every other row as without it
     for (let j = 0; j < N; j++) expect(Number.isNaN(got[5 * N + j]!)).toBe(true);
     for (let i = 0; i < M; i++) if (i !== 5) expect(sameBits(got.subarray(i * N, (i + 1) * N), clean.subarray(i * N, (i + 1) * N))).toBe(true);
+  });
+});
+
+describe("native gather", () => {
+  it.skipIf(skip)(title("out[i] = x[tab[i]] bit for bit; an index outside x is a RangeError with nothing written"), () => {
+    const a = nativeAddon()!;
+    fc.assert(
+      fc.property(fc.array(fc.float({ noDefaultInfinity: false, noNaN: false }), { minLength: 1, maxLength: 50 }), fc.array(fc.nat(), { maxLength: 300 }), (vals, idx) => {
+        const x = Float32Array.from(vals);
+        const tab = Int32Array.from(idx, (i) => i % x.length);
+        const out = new Float32Array(tab.length + 3).fill(7);
+        a.gather(x, tab, tab.length, out);
+        for (let i = 0; i < tab.length; i++) expect(Object.is(out[i], x[tab[i]!])).toBe(true);
+        expect(Array.from(out.subarray(tab.length))).toEqual([7, 7, 7]);
+      }),
+      { numRuns: 200, seed: 4 },
+    );
+    const x = new Float32Array(4), out = new Float32Array(3).fill(1);
+    for (const bad of [4, -1, 2 ** 31 - 1]) {
+      expect(() => a.gather(x, Int32Array.of(0, bad, 1), 3, out)).toThrow(RangeError);
+      expect(Array.from(out)).toEqual([1, 1, 1]);
+    }
+    expect(() => a.gather(x, Int32Array.of(0, 1), 3, out)).toThrow(RangeError); // tab shorter than n
   });
 });

@@ -28,6 +28,7 @@ interface NativeExports {
     S: Int8Array, N: number, sks: number, sns: number, sStride: number,
     out: Float32Array, ors: number, ocs: number, oStride: number, n: number, threads: number,
   ): boolean;
+  gather(x: Float32Array, tab: Int32Array, n: number, out: Float32Array): void;
   stridedCopy<T extends Float32Array | Int8Array | Int32Array>(x: T, offset: number, shape: readonly number[], strides: readonly number[], out: T): void;
   vecRun(
     prog: Int32Array, nIns: number, regs: number, scalars: number,
@@ -229,4 +230,12 @@ export function denseTimesLevelsNative(p: LevelsProduct, threads: number): boole
   const a = addon;
   if (!a) return false;
   return a.denseTimesLevels(p.A, p.M, p.K, p.ars, p.acs, p.aStride, p.S, p.N, p.sks, p.sns, p.sStride, p.out, p.ors, p.ocs, p.oStride, p.n, Math.max(1, threads));
+}
+
+/** out[i] = x[tab[i]] for i < n on the native addon (copy_native.c); false when it is not loaded. */
+export function gatherNative(x: Float32Array, tab: Int32Array, n: number, out: Float32Array): boolean {
+  const a = nativeAddon();
+  if (!a) return false;
+  a.gather(x, tab, n, out);
+  return true;
 }

@@ -92,9 +92,44 @@ static napi_value strided_copy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * gather(x Float32Array, tab Int32Array, n, out Float32Array): out[i] = x[tab[i]] for i < n
+ * (a broadcast operand expanded through the executor's offset table). Every index is
+ * checked: one outside x is a RangeError, with nothing written.
+ */
+static napi_value gather(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc != 4) return cp_throw(env, "gather: 4 arguments expected");
+  bool is;
+  napi_typedarray_type tx, tt, to;
+  size_t nx, nt, no, off;
+  void *px, *pt, *po;
+  napi_value ab;
+  if (napi_is_typedarray(env, a[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[0], &tx, &nx, &px, &ab, &off) != napi_ok || tx != napi_float32_array)
+    return cp_throw(env, "gather: x must be a Float32Array");
+  if (napi_is_typedarray(env, a[1], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[1], &tt, &nt, &pt, &ab, &off) != napi_ok || tt != napi_int32_array)
+    return cp_throw(env, "gather: tab must be an Int32Array");
+  if (napi_is_typedarray(env, a[3], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[3], &to, &no, &po, &ab, &off) != napi_ok || to != napi_float32_array)
+    return cp_throw(env, "gather: out must be a Float32Array");
+  int64_t n;
+  if (!cp_int(env, a[2], &n)) return cp_throw(env, "gather: n must be a safe integer >= 0");
+  if ((int64_t)nt < n || (int64_t)no < n) return cp_throw(env, "gather: tab or out shorter than n");
+  const int32_t* t = (const int32_t*)pt;
+  uint32_t worst = 0;
+  for (int64_t i = 0; i < n; i++) worst |= (uint32_t)t[i] >= (uint32_t)nx; /* negative wraps high */
+  if (worst) return cp_throw(env, "gather: an index outside x");
+  const float* x = (const float*)px;
+  float* o = (float*)po;
+  for (int64_t i = 0; i < n; i++) o[i] = x[t[i]];
+  return NULL;
+}
+
 void spk_register_copy(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
     {"stridedCopy", NULL, strided_copy, NULL, NULL, NULL, napi_default, NULL},
+    {"gather", NULL, gather, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
 }
