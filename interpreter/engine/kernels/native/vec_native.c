@@ -55,7 +55,6 @@ typedef struct {
   int64_t n, t0, t1;
   int64_t nChunks;
   int threads;
-  int64_t nextChunk; /* atomic */
   float* scratch[VMAX_THREADS];
 } VecJob;
 
@@ -72,6 +71,18 @@ static inline float* vaddr(const VecJob* j, int kind, int index, int64_t t, int6
     case K_VALUE: return j->value + t * j->n + e0;
     default: return NULL;
   }
+}
+
+__attribute__((target("avx512f,avx512dq"))) static inline __m512 vmin(__m512 x, __m512 y, __m512 qnan) {
+  __m512 r = _mm512_min_ps(x, y);
+  r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ), r, _mm512_or_ps(x, y));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q), r, qnan);
+}
+
+__attribute__((target("avx512f,avx512dq"))) static inline __m512 vmax(__m512 x, __m512 y, __m512 qnan) {
+  __m512 r = _mm512_max_ps(x, y);
+  r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ), r, _mm512_and_ps(x, y));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q), r, qnan);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
@@ -112,53 +123,55 @@ static void run_chunk(const VecJob* j, int64_t c, float* regs) {
         }
         continue;
       }
-      for (int64_t i = 0; i < len; i += 16) {
-        const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
-        const __m512 x = _mm512_maskz_loadu_ps(m, a + i);
-        __m512 y = zero, r;
-        if (op >= OP_ADD && op <= OP_AT_LEAST) y = _mm512_maskz_loadu_ps(m, b + i);
-        switch (op) {
-          case OP_COPY: r = x; break;
-          case OP_ADD: r = _mm512_add_ps(x, y); break;
-          case OP_SUB: r = _mm512_sub_ps(x, y); break;
-          case OP_MUL: r = _mm512_mul_ps(x, y); break;
-          case OP_DIV: r = _mm512_div_ps(x, y); break;
-          case OP_MIN: case OP_MAX: {
-            r = op == OP_MIN ? _mm512_min_ps(x, y) : _mm512_max_ps(x, y);
-            /* equal operands (incl. -0 vs +0): min ORs the bits (-0 wins), max ANDs them (+0 wins) */
-            const __mmask16 eq = _mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ);
-            const __m512 both = op == OP_MIN ? _mm512_or_ps(x, y) : _mm512_and_ps(x, y);
-            r = _mm512_mask_blend_ps(eq, r, both);
-            const __mmask16 un = _mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q);
-            r = _mm512_mask_blend_ps(un, r, qnan);
-            break;
-          }
-          case OP_AT_LEAST: r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_GT_OQ), y, x); break;
-          case OP_NEG: r = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), signbit)); break;
-          case OP_ABS: r = _mm512_castsi512_ps(_mm512_andnot_si512(signbit, _mm512_castps_si512(x))); break;
-          case OP_ROUND: r = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); break;
-          case OP_SIGN:
-            r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), zero, one);
-            r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), r, mone);
-            break;
-          case OP_HEAVISIDE: r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), zero, one); break;
-          case OP_RELU: r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LE_OQ), x, zero); break;
-          case OP_SQRT: r = _mm512_sqrt_ps(x); break;
-          case OP_CANON: r = _mm512_add_ps(x, zero); break;
-          default: r = x; break;
-        }
-        _mm512_mask_storeu_ps(d + i, m, r);
+      /* one loop per op (the op is not re-decided per vector): whole vectors, then a masked tail */
+      const int64_t full = len & ~(int64_t)15;
+      const __mmask16 tailMask = (__mmask16)((1u << (len - full)) - 1);
+#define VLOOP(EXPR)                                                                  \
+  {                                                                                  \
+    for (int64_t i = 0; i < full; i += 16) {                                         \
+      const __m512 x = _mm512_loadu_ps(a + i);                                       \
+      const __m512 y = binary ? _mm512_loadu_ps(b + i) : zero;                       \
+      (void)y;                                                                       \
+      _mm512_storeu_ps(d + i, (EXPR));                                               \
+    }                                                                                \
+    if (tailMask) {                                                                  \
+      const __m512 x = _mm512_maskz_loadu_ps(tailMask, a + full);                    \
+      const __m512 y = binary ? _mm512_maskz_loadu_ps(tailMask, b + full) : zero;    \
+      (void)y;                                                                       \
+      _mm512_mask_storeu_ps(d + full, tailMask, (EXPR));                             \
+    }                                                                                \
+  }
+      const int binary = op >= OP_ADD && op <= OP_AT_LEAST;
+      switch (op) {
+        case OP_COPY: VLOOP(x) break;
+        case OP_ADD: VLOOP(_mm512_add_ps(x, y)) break;
+        case OP_SUB: VLOOP(_mm512_sub_ps(x, y)) break;
+        case OP_MUL: VLOOP(_mm512_mul_ps(x, y)) break;
+        case OP_DIV: VLOOP(_mm512_div_ps(x, y)) break;
+        /* equal operands (incl. -0 vs +0): min ORs the bits (-0 wins), max ANDs them (+0 wins); NaN if either is */
+        case OP_MIN: VLOOP(vmin(x, y, qnan)) break;
+        case OP_MAX: VLOOP(vmax(x, y, qnan)) break;
+        case OP_AT_LEAST: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_GT_OQ), y, x)) break;
+        case OP_NEG: VLOOP(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), signbit))) break;
+        case OP_ABS: VLOOP(_mm512_castsi512_ps(_mm512_andnot_si512(signbit, _mm512_castps_si512(x)))) break;
+        case OP_ROUND: VLOOP(_mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)) break;
+        case OP_SIGN: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), zero, one), mone)) break;
+        case OP_HEAVISIDE: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), zero, one)) break;
+        case OP_RELU: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LE_OQ), x, zero)) break;
+        case OP_SQRT: VLOOP(_mm512_sqrt_ps(x)) break;
+        case OP_CANON: VLOOP(_mm512_add_ps(x, zero)) break;
+        default: VLOOP(x) break;
       }
+#undef VLOOP
     }
   }
 }
 
+/* A contiguous range of chunks per thread (the work per chunk is uniform; interleaved
+   chunks defeated the prefetchers and were slower on two threads than on one). */
 static void vec_work(VecJob* j, int t) {
-  for (;;) {
-    const int64_t c = __atomic_fetch_add(&j->nextChunk, 1, __ATOMIC_RELAXED);
-    if (c >= j->nChunks) break;
-    run_chunk(j, c, j->scratch[t]);
-  }
+  const int64_t c0 = j->nChunks * t / j->threads, c1 = j->nChunks * (t + 1) / j->threads;
+  for (int64_t c = c0; c < c1; c++) run_chunk(j, c, j->scratch[t]);
 }
 #endif
 
@@ -316,6 +329,8 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
     started++;
   }
   vec_work(&j, 0);
+  /* ranges of threads that could not be started are done here */
+  for (int t = started; t < threads; t++) vec_work(&j, t);
   for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
 #else
   (void)threads;
