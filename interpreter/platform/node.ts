@@ -108,7 +108,8 @@ function buildAddon(cc: string, include: string, sources: readonly string[], cac
   const tmp = path.join(cacheDir, `${prefix}${process.pid}.${Date.now()}.${tempCounter++}.tmp`);
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
-    execFileSync(cc, [...NATIVE_FLAGS, "-I", include, "-o", tmp, ...sources], { stdio: ["ignore", "ignore", "pipe"], timeout: 120_000 });
+    // headers are hashed with the sources (the cache key) but not compiled on their own
+    execFileSync(cc, [...NATIVE_FLAGS, "-I", include, "-o", tmp, ...sources.filter((f) => f.endsWith(".c"))], { stdio: ["ignore", "ignore", "pipe"], timeout: 120_000 });
     const file = path.join(cacheDir, `${prefix}${shortHash(fs.readFileSync(tmp))}.node`);
     fs.renameSync(tmp, file);
     return { file };

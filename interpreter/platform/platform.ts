@@ -76,7 +76,7 @@ export interface Platform {
   compileEagerly<T>(compile: () => T): T;
   /**
    * The exports of the Node-API addon `name` built from the C files `sources` (absolute
-   * paths), compiled with the system's C compiler on first use and kept in `cacheDir` under a
+   * paths; headers among them are hashed, not compiled), compiled with the system's C compiler on first use and kept in `cacheDir` under a
    * name that hashes the sources, the compile flags, Node's ABI and the architecture (and,
    * checked before loading, the file's own bytes: a damaged one is built again); or why
    * there is none (no compiler, no Node headers, a browser, the compile failed). Synchronous.

@@ -46,8 +46,8 @@ export function nativeAddon(): NativeExports | null {
   return enabled ? addon : null;
 }
 
-/** The addon's C files (in native/), compiled together into one module. */
-const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c", "levels_native.c", "copy_native.c"];
+/** The addon's C files (in native/), compiled together into one module, and the header they share (hashed into the cache key). */
+const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c", "levels_native.c", "copy_native.c", "napi_args.c", "napi_args.h"];
 
 let addon: NativeExports | null = null;
 let tried = false;

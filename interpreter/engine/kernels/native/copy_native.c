@@ -4,25 +4,11 @@
  * the input), with each contiguous run of the last axis one memcpy. A copy moves bits, so
  * it is exact for every value (NaN payloads, -0, subnormals included).
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_args.h"
 #include <stdint.h>
 #include <string.h>
 
 #define CP_MAX_RANK 16
-
-static napi_value cp_throw(napi_env env, const char* msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
-static int cp_int(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
-}
 
 /* Element size of a typed array of the kinds the layout ops use; 0 for others. */
 static size_t cp_elem(napi_typedarray_type t) {
@@ -38,39 +24,39 @@ static napi_value strided_copy(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value a[5];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc != 5) return cp_throw(env, "stridedCopy: 5 arguments expected");
+  if (argc != 5) return spk_throw(env, "stridedCopy: 5 arguments expected");
   bool is;
   napi_typedarray_type tx, to;
   size_t nx, no, off;
   void *px, *po;
   napi_value ab;
   if (napi_is_typedarray(env, a[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[0], &tx, &nx, &px, &ab, &off) != napi_ok)
-    return cp_throw(env, "stridedCopy: x must be a typed array");
+    return spk_throw(env, "stridedCopy: x must be a typed array");
   if (napi_is_typedarray(env, a[4], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[4], &to, &no, &po, &ab, &off) != napi_ok)
-    return cp_throw(env, "stridedCopy: out must be a typed array");
+    return spk_throw(env, "stridedCopy: out must be a typed array");
   const size_t es = cp_elem(tx);
-  if (es == 0 || cp_elem(to) != es || tx != to) return cp_throw(env, "stridedCopy: x and out must be typed arrays of the same kind");
+  if (es == 0 || cp_elem(to) != es || tx != to) return spk_throw(env, "stridedCopy: x and out must be typed arrays of the same kind");
   int64_t offset;
-  if (!cp_int(env, a[1], &offset)) return cp_throw(env, "stridedCopy: offset must be a safe integer >= 0");
+  if (!spk_count(env, a[1], &offset)) return spk_throw(env, "stridedCopy: offset must be a safe integer >= 0");
   uint32_t r, r2;
-  if (napi_is_array(env, a[2], &is) != napi_ok || !is || napi_get_array_length(env, a[2], &r) != napi_ok) return cp_throw(env, "stridedCopy: shape must be an array");
-  if (napi_is_array(env, a[3], &is) != napi_ok || !is || napi_get_array_length(env, a[3], &r2) != napi_ok || r2 != r) return cp_throw(env, "stridedCopy: strides must be an array as long as shape");
-  if (r > CP_MAX_RANK) return cp_throw(env, "stridedCopy: rank too large");
+  if (napi_is_array(env, a[2], &is) != napi_ok || !is || napi_get_array_length(env, a[2], &r) != napi_ok) return spk_throw(env, "stridedCopy: shape must be an array");
+  if (napi_is_array(env, a[3], &is) != napi_ok || !is || napi_get_array_length(env, a[3], &r2) != napi_ok || r2 != r) return spk_throw(env, "stridedCopy: strides must be an array as long as shape");
+  if (r > CP_MAX_RANK) return spk_throw(env, "stridedCopy: rank too large");
   int64_t shape[CP_MAX_RANK], strides[CP_MAX_RANK];
   int64_t total = 1, last = offset;
   for (uint32_t i = 0; i < r; i++) {
     napi_value e;
-    if (napi_get_element(env, a[2], i, &e) != napi_ok || !cp_int(env, e, &shape[i])) return cp_throw(env, "stridedCopy: shape entries must be safe integers >= 0");
-    if (napi_get_element(env, a[3], i, &e) != napi_ok || !cp_int(env, e, &strides[i])) return cp_throw(env, "stridedCopy: strides must be safe integers >= 0");
+    if (napi_get_element(env, a[2], i, &e) != napi_ok || !spk_count(env, e, &shape[i])) return spk_throw(env, "stridedCopy: shape entries must be safe integers >= 0");
+    if (napi_get_element(env, a[3], i, &e) != napi_ok || !spk_count(env, e, &strides[i])) return spk_throw(env, "stridedCopy: strides must be safe integers >= 0");
   }
   for (uint32_t i = 0; i < r; i++) {
     int64_t span;
     if (shape[i] == 0) { total = 0; break; }
     if (__builtin_mul_overflow(total, shape[i], &total) || __builtin_mul_overflow(shape[i] - 1, strides[i], &span) || __builtin_add_overflow(last, span, &last))
-      return cp_throw(env, "stridedCopy: view too large");
+      return spk_throw(env, "stridedCopy: view too large");
   }
   if (total == 0) return NULL;
-  if ((int64_t)no < total || last >= (int64_t)nx) return cp_throw(env, "stridedCopy: a view reaches past its array");
+  if ((int64_t)no < total || last >= (int64_t)nx) return spk_throw(env, "stridedCopy: a view reaches past its array");
   const char* x = (const char*)px;
   char* o = (char*)po;
   if (r == 0) { memcpy(o, x + offset * es, es); return NULL; }
@@ -101,25 +87,25 @@ static napi_value gather(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value a[4];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc != 4) return cp_throw(env, "gather: 4 arguments expected");
+  if (argc != 4) return spk_throw(env, "gather: 4 arguments expected");
   bool is;
   napi_typedarray_type tx, tt, to;
   size_t nx, nt, no, off;
   void *px, *pt, *po;
   napi_value ab;
   if (napi_is_typedarray(env, a[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[0], &tx, &nx, &px, &ab, &off) != napi_ok || tx != napi_float32_array)
-    return cp_throw(env, "gather: x must be a Float32Array");
+    return spk_throw(env, "gather: x must be a Float32Array");
   if (napi_is_typedarray(env, a[1], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[1], &tt, &nt, &pt, &ab, &off) != napi_ok || tt != napi_int32_array)
-    return cp_throw(env, "gather: tab must be an Int32Array");
+    return spk_throw(env, "gather: tab must be an Int32Array");
   if (napi_is_typedarray(env, a[3], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[3], &to, &no, &po, &ab, &off) != napi_ok || to != napi_float32_array)
-    return cp_throw(env, "gather: out must be a Float32Array");
+    return spk_throw(env, "gather: out must be a Float32Array");
   int64_t n;
-  if (!cp_int(env, a[2], &n)) return cp_throw(env, "gather: n must be a safe integer >= 0");
-  if ((int64_t)nt < n || (int64_t)no < n) return cp_throw(env, "gather: tab or out shorter than n");
+  if (!spk_count(env, a[2], &n)) return spk_throw(env, "gather: n must be a safe integer >= 0");
+  if ((int64_t)nt < n || (int64_t)no < n) return spk_throw(env, "gather: tab or out shorter than n");
   const int32_t* t = (const int32_t*)pt;
   uint32_t worst = 0;
   for (int64_t i = 0; i < n; i++) worst |= (uint32_t)t[i] >= (uint32_t)nx; /* negative wraps high */
-  if (worst) return cp_throw(env, "gather: an index outside x");
+  if (worst) return spk_throw(env, "gather: an index outside x");
   const float* x = (const float*)px;
   float* o = (float*)po;
   for (int64_t i = 0; i < n; i++) o[i] = x[t[i]];

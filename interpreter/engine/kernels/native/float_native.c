@@ -28,8 +28,7 @@
  * and a pthread each of the others. Elements and rows are independent, so the bits never
  * depend on the split.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_args.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -445,28 +444,10 @@ static void run_split(FloatPart base, int64_t units, int64_t threads, int64_t al
 
 /* ---- Node-API glue ------------------------------------------------------------------------ */
 
-static napi_value float_throw(napi_env env, const char* msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
 static int float_array(napi_env env, napi_value v, float** data, size_t* length) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
   void* d;
-  if (napi_get_typedarray_info(env, v, &type, length, &d, &ab, &off) != napi_ok || type != napi_float32_array) return 0;
+  if (!spk_typed(env, v, napi_float32_array, &d, length)) return 0;
   *data = (float*)d;
-  return 1;
-}
-
-static int float_int(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
   return 1;
 }
 
@@ -496,14 +477,14 @@ static napi_value gelu_napi(napi_env env, napi_callback_info info) {
   float *x, *o, *sc = NULL, *bi = NULL;
   size_t xl, ol, sl = 0, bl = 0;
   int64_t threads;
-  if ((argc != 3 && argc != 5) || !float_array(env, a[0], &x, &xl) || !float_array(env, a[1], &o, &ol) || !float_int(env, a[2], &threads))
-    return float_throw(env, "gelu: (x: Float32Array, out: Float32Array, threads[, scale: Float32Array, bias: Float32Array]) expected");
+  if ((argc != 3 && argc != 5) || !float_array(env, a[0], &x, &xl) || !float_array(env, a[1], &o, &ol) || !spk_count(env, a[2], &threads))
+    return spk_throw(env, "gelu: (x: Float32Array, out: Float32Array, threads[, scale: Float32Array, bias: Float32Array]) expected");
   if (argc == 5 && (!float_array(env, a[3], &sc, &sl) || !float_array(env, a[4], &bi, &bl)))
-    return float_throw(env, "gelu: scale and bias must be Float32Arrays");
-  if (ol < xl) return float_throw(env, "gelu: out is shorter than x");
-  if (!alias_ok(x, xl, o, xl)) return float_throw(env, "gelu: x and out overlap without being the same elements");
-  if (sc && (sl == 0 || bl == 0 || xl % sl != 0 || xl % bl != 0)) return float_throw(env, "gelu: x's length is not a multiple of scale's and bias's");
-  if (!float_cpu_ok()) return float_throw(env, "gelu: this CPU has no AVX-512");
+    return spk_throw(env, "gelu: scale and bias must be Float32Arrays");
+  if (ol < xl) return spk_throw(env, "gelu: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return spk_throw(env, "gelu: x and out overlap without being the same elements");
+  if (sc && (sl == 0 || bl == 0 || xl % sl != 0 || xl % bl != 0)) return spk_throw(env, "gelu: x's length is not a multiple of scale's and bias's");
+  if (!float_cpu_ok()) return spk_throw(env, "gelu: this CPU has no AVX-512");
   if (xl == 0) return NULL;
   FloatPart p = {.kind = 0, .src = x, .dst = o, .af = {sc, sc ? (int64_t)(xl / sl) : 1, bi, bi ? (int64_t)bl : 1}};
   run_split(p, (int64_t)xl, threads, 64);
@@ -518,13 +499,13 @@ static napi_value softmax_napi(napi_env env, napi_callback_info info) {
   float *x, *o;
   size_t xl, ol;
   int64_t n, threads;
-  if (argc != 4 || !float_array(env, a[0], &x, &xl) || !float_int(env, a[1], &n) || !float_array(env, a[2], &o, &ol) || !float_int(env, a[3], &threads))
-    return float_throw(env, "softmax: (x: Float32Array, n, out: Float32Array, threads) expected");
+  if (argc != 4 || !float_array(env, a[0], &x, &xl) || !spk_count(env, a[1], &n) || !float_array(env, a[2], &o, &ol) || !spk_count(env, a[3], &threads))
+    return spk_throw(env, "softmax: (x: Float32Array, n, out: Float32Array, threads) expected");
   if (n == 0 || xl == 0) return NULL;
-  if (xl % (size_t)n != 0) return float_throw(env, "softmax: x's length is not a multiple of the row length");
-  if (ol < xl) return float_throw(env, "softmax: out is shorter than x");
-  if (!alias_ok(x, xl, o, xl)) return float_throw(env, "softmax: x and out overlap without being the same elements");
-  if (!float_cpu_ok()) return float_throw(env, "softmax: this CPU has no AVX-512");
+  if (xl % (size_t)n != 0) return spk_throw(env, "softmax: x's length is not a multiple of the row length");
+  if (ol < xl) return spk_throw(env, "softmax: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return spk_throw(env, "softmax: x and out overlap without being the same elements");
+  if (!float_cpu_ok()) return spk_throw(env, "softmax: this CPU has no AVX-512");
   FloatPart p = {.kind = 1, .src = x, .dst = o, .n = n, .af = {NULL, 1, NULL, 1}};
   run_split(p, (int64_t)(xl / (size_t)n), threads, 1);
   return NULL;
@@ -540,15 +521,15 @@ static napi_value layernorm_napi(napi_env env, napi_callback_info info) {
   int64_t d, threads;
   double eps;
   if (argc != 7 || !float_array(env, a[0], &x, &xl) || !float_array(env, a[1], &g, &gl) || !float_array(env, a[2], &b, &bl) ||
-      napi_get_value_double(env, a[3], &eps) != napi_ok || !float_int(env, a[4], &d) || !float_array(env, a[5], &o, &ol) || !float_int(env, a[6], &threads))
-    return float_throw(env, "layernorm: (x, gamma, beta: Float32Array, eps: number, d, out: Float32Array, threads) expected");
+      napi_get_value_double(env, a[3], &eps) != napi_ok || !spk_count(env, a[4], &d) || !float_array(env, a[5], &o, &ol) || !spk_count(env, a[6], &threads))
+    return spk_throw(env, "layernorm: (x, gamma, beta: Float32Array, eps: number, d, out: Float32Array, threads) expected");
   if (d == 0 || xl == 0) return NULL;
-  if (d >= (1 << 24)) return float_throw(env, "layernorm: rows longer than 2^24");
-  if (xl % (size_t)d != 0) return float_throw(env, "layernorm: x's length is not a multiple of the row length");
-  if (gl < (size_t)d || bl < (size_t)d) return float_throw(env, "layernorm: gamma or beta shorter than the row");
-  if (ol < xl) return float_throw(env, "layernorm: out is shorter than x");
-  if (!alias_ok(x, xl, o, xl)) return float_throw(env, "layernorm: x and out overlap without being the same elements");
-  if (!float_cpu_ok()) return float_throw(env, "layernorm: this CPU has no AVX-512");
+  if (d >= (1 << 24)) return spk_throw(env, "layernorm: rows longer than 2^24");
+  if (xl % (size_t)d != 0) return spk_throw(env, "layernorm: x's length is not a multiple of the row length");
+  if (gl < (size_t)d || bl < (size_t)d) return spk_throw(env, "layernorm: gamma or beta shorter than the row");
+  if (ol < xl) return spk_throw(env, "layernorm: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return spk_throw(env, "layernorm: x and out overlap without being the same elements");
+  if (!float_cpu_ok()) return spk_throw(env, "layernorm: this CPU has no AVX-512");
   FloatPart p = {.kind = 2, .src = x, .dst = o, .n = d, .af = {NULL, 1, NULL, 1}, .gamma = g, .beta = b, .eps = eps};
   run_split(p, (int64_t)(xl / (size_t)d), threads, LN_ROWS);
   return NULL;

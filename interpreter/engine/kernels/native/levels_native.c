@@ -16,8 +16,7 @@
  * 64 or 128 per head), the rows of A are read in place, S is converted once per product
  * into a float tile that stays in L1, and the output is written row by row.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_args.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -145,29 +144,6 @@ static void* lv_thread(void* p) {
 static __thread float* lv_buf = NULL;
 static __thread size_t lv_cap = 0;
 
-static napi_value lv_throw(napi_env env, const char* msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
-static int lv_int(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
-}
-
-static int lv_array(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, length, data, &ab, &off) != napi_ok) return 0;
-  return type == want;
-}
-
 /* Largest index of n strided 2-D views (rows x cols, rs, cs, views `stride` apart), with
    overflow checks; -1 when empty, -2 when it overflows. */
 static int64_t lv_last(int64_t n, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t stride) {
@@ -186,16 +162,16 @@ static napi_value dense_times_levels(napi_env env, napi_callback_info info) {
   size_t argc = 17;
   napi_value a[17];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc != 17) return lv_throw(env, "denseTimesLevels: 17 arguments expected");
+  if (argc != 17) return spk_throw(env, "denseTimesLevels: 17 arguments expected");
   void *A, *S, *O;
   size_t aLen, sLen, oLen;
-  if (!lv_array(env, a[0], napi_float32_array, &A, &aLen)) return lv_throw(env, "denseTimesLevels: A must be a Float32Array");
-  if (!lv_array(env, a[6], napi_int8_array, &S, &sLen)) return lv_throw(env, "denseTimesLevels: S must be an Int8Array");
-  if (!lv_array(env, a[11], napi_float32_array, &O, &oLen)) return lv_throw(env, "denseTimesLevels: out must be a Float32Array");
+  if (!spk_typed(env, a[0], napi_float32_array, &A, &aLen)) return spk_throw(env, "denseTimesLevels: A must be a Float32Array");
+  if (!spk_typed(env, a[6], napi_int8_array, &S, &sLen)) return spk_throw(env, "denseTimesLevels: S must be an Int8Array");
+  if (!spk_typed(env, a[11], napi_float32_array, &O, &oLen)) return spk_throw(env, "denseTimesLevels: out must be a Float32Array");
   const int idx[14] = {1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 16};
   int64_t v[14];
   for (int i = 0; i < 14; i++)
-    if (!lv_int(env, a[idx[i]], &v[i])) return lv_throw(env, "denseTimesLevels: sizes and strides must be safe integers >= 0");
+    if (!spk_count(env, a[idx[i]], &v[i])) return spk_throw(env, "denseTimesLevels: sizes and strides must be safe integers >= 0");
   LvJob j;
   memset(&j, 0, sizeof j);
   j.M = v[0]; j.K = v[1]; j.ars = v[2]; j.acs = v[3]; j.aStride = v[4];
@@ -205,14 +181,14 @@ static napi_value dense_times_levels(napi_env env, napi_callback_info info) {
   napi_value yes;
   napi_get_boolean(env, true, &yes);
   if (j.M == 0 || j.N == 0 || j.n == 0) return yes;
-  if (j.K > (1 << 20) || j.N > (1 << 20)) return lv_throw(env, "denseTimesLevels: K or N too large for the native kernel");
+  if (j.K > (1 << 20) || j.N > (1 << 20)) return spk_throw(env, "denseTimesLevels: K or N too large for the native kernel");
   const int64_t aLast = lv_last(j.n, j.M, j.K, j.ars, j.acs, j.aStride), sLast = lv_last(j.n, j.K, j.N, j.sks, j.sns, j.sStride);
   const int64_t oLast = lv_last(j.n, j.M, j.N, j.ors, j.ocs, j.oStride);
   if (aLast == -2 || sLast == -2 || oLast == -2 || aLast >= (int64_t)aLen || sLast >= (int64_t)sLen || oLast >= (int64_t)oLen)
-    return lv_throw(env, "denseTimesLevels: a strided view reaches past its array");
+    return spk_throw(env, "denseTimesLevels: a strided view reaches past its array");
 #if LV_X86
   __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq")) return lv_throw(env, "denseTimesLevels: this CPU has no AVX-512");
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq")) return spk_throw(env, "denseTimesLevels: this CPU has no AVX-512");
   if (j.K == 0) {
     for (int64_t b = 0; b < j.n; b++)
       for (int64_t i = 0; i < j.M; i++)
@@ -229,7 +205,7 @@ static napi_value dense_times_levels(napi_env env, napi_callback_info info) {
     free(lv_buf);
     lv_buf = (float*)aligned_alloc(64, (per * (size_t)threads + 63) & ~(size_t)63);
     lv_cap = lv_buf ? per * (size_t)threads : 0;
-    if (!lv_buf) return lv_throw(env, "denseTimesLevels: out of memory for its scratch");
+    if (!lv_buf) return spk_throw(env, "denseTimesLevels: out of memory for its scratch");
   }
   for (int t = 0; t < threads; t++) j.scratch[t] = lv_buf + (size_t)t * (per / sizeof(float));
   pthread_t tid[LV_MAX_THREADS];
@@ -247,7 +223,7 @@ static napi_value dense_times_levels(napi_env env, napi_callback_info info) {
   return r;
 #else
   (void)threads;
-  return lv_throw(env, "denseTimesLevels: no native kernel on this architecture");
+  return spk_throw(env, "denseTimesLevels: no native kernel on this architecture");
 #endif
 }
 

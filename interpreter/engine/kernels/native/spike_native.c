@@ -21,8 +21,7 @@
  * counter. Each item walks k in blocks that keep the tile's weights in L1, 8 zmm accumulators
  * per row.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_args.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -255,35 +254,6 @@ static void pack_tiles(const float* src, int64_t K, int64_t C, int64_t wrs, int6
 
 /* ---- Node-API glue ---------------------------------------------------------------------- */
 
-static napi_value js_bool(napi_env env, bool b) {
-  napi_value r;
-  napi_get_boolean(env, b, &r);
-  return r;
-}
-
-static napi_value throw_range(napi_env env, const char* msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
-static int get_i64(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
-}
-
-static int get_array(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, length, data, &ab, &off) != napi_ok) return 0;
-  return type == want;
-}
-
 /*
  * Whether every element of n strided 2-D views (rows x cols, the b-th `stride` further on)
  * lies inside an array of `length` elements; all arguments are >= 0. The arithmetic is
@@ -316,24 +286,24 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   size_t argc = 19;
   napi_value a[19];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc != 19) return throw_range(env, "spikeOp: 19 arguments expected");
+  if (argc != 19) return spk_throw(env, "spikeOp: 19 arguments expected");
   bool wPacked = false;
-  if (napi_get_value_bool(env, a[18], &wPacked) != napi_ok) return throw_range(env, "spikeOp: wPacked must be a boolean");
+  if (napi_get_value_bool(env, a[18], &wPacked) != napi_ok) return spk_throw(env, "spikeOp: wPacked must be a boolean");
   void *S, *W, *O, *SC = NULL;
   size_t sLen, wLen, oLen, scLen = 0;
   int64_t v[14];
   const int idx[14] = {1, 2, 3, 4, 6, 7, 8, 10, 11, 13, 14, 15, 16, 17};
-  if (!get_array(env, a[0], napi_int8_array, &S, &sLen)) return throw_range(env, "spikeOp: S must be an Int8Array");
-  if (!get_array(env, a[5], napi_float32_array, &W, &wLen)) return throw_range(env, "spikeOp: W must be a Float32Array");
-  if (!get_array(env, a[9], napi_float32_array, &O, &oLen)) return throw_range(env, "spikeOp: out must be a Float32Array");
+  if (!spk_typed(env, a[0], napi_int8_array, &S, &sLen)) return spk_throw(env, "spikeOp: S must be an Int8Array");
+  if (!spk_typed(env, a[5], napi_float32_array, &W, &wLen)) return spk_throw(env, "spikeOp: W must be a Float32Array");
+  if (!spk_typed(env, a[9], napi_float32_array, &O, &oLen)) return spk_throw(env, "spikeOp: out must be a Float32Array");
   napi_valuetype st;
   napi_typeof(env, a[12], &st);
   /* whether a scale was passed: an empty array's data pointer may be NULL, so not `SC != NULL` */
   const bool hasScale = st != napi_null && st != napi_undefined;
-  if (hasScale && !get_array(env, a[12], napi_float32_array, &SC, &scLen))
-    return throw_range(env, "spikeOp: scale must be a Float32Array or null");
+  if (hasScale && !spk_typed(env, a[12], napi_float32_array, &SC, &scLen))
+    return spk_throw(env, "spikeOp: scale must be a Float32Array or null");
   for (int i = 0; i < 14; i++)
-    if (!get_i64(env, a[idx[i]], &v[i])) return throw_range(env, "spikeOp: sizes and strides must be safe integers");
+    if (!spk_int(env, a[idx[i]], &v[i])) return spk_throw(env, "spikeOp: sizes and strides must be safe integers");
   Job j = {0};
   j.R = v[0]; j.K = v[1]; j.srs = v[2]; j.scs = v[3]; j.C = v[4];
   const int64_t wrs = v[5], wcs = v[6];
@@ -341,27 +311,27 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   int64_t threads = v[9];
   j.n = v[10]; j.sStride = v[11]; const int64_t wStride = v[12]; j.oStride = v[13];
   for (int i = 0; i < 14; i++)
-    if (v[i] < 0) return throw_range(env, "spikeOp: sizes and strides must be >= 0");
-  if (j.R == 0 || j.C == 0 || j.n == 0) return js_bool(env, true);
-  if (j.K >= 0x7fffffffLL / TW) return throw_range(env, "spikeOp: K too large for the native kernel");
+    if (v[i] < 0) return spk_throw(env, "spikeOp: sizes and strides must be >= 0");
+  if (j.R == 0 || j.C == 0 || j.n == 0) return spk_bool(env, true);
+  if (j.K >= 0x7fffffffLL / TW) return spk_throw(env, "spikeOp: K too large for the native kernel");
   /* every index any contraction touches lies inside its array */
   const int64_t nT = (j.C + TW - 1) / TW;
   const int64_t packedLen = product3(nT, j.K, TW);
-  if (wPacked && (j.n != 1 || packedLen < 0 || (uint64_t)packedLen > (uint64_t)wLen)) return throw_range(env, "spikeOp: packed weights of another shape");
+  if (wPacked && (j.n != 1 || packedLen < 0 || (uint64_t)packedLen > (uint64_t)wLen)) return spk_throw(env, "spikeOp: packed weights of another shape");
   if (!views_fit(j.n, j.sStride, j.R, j.K, j.srs, j.scs, sLen) || (!wPacked && !views_fit(j.n, wStride, j.K, j.C, wrs, wcs, wLen)) || !views_fit(j.n, j.oStride, j.R, j.C, j.ors, j.ocs, oLen))
-    return throw_range(env, "spikeOp: a strided view reaches past its array");
+    return spk_throw(env, "spikeOp: a strided view reaches past its array");
   /* the scratch's sizes (events, packed weights, accumulators) must not wrap: refused as too large */
   const int64_t evCount = product3(j.n, j.R, j.K), wCount = packedLen < 0 ? -1 : product3(j.n, packedLen, 1);
   if (evCount < 0 || evCount > MAX_SCRATCH_ELEMS || (!wPacked && (wCount < 0 || wCount > MAX_SCRATCH_ELEMS)))
-    return throw_range(env, "spikeOp: too large for the native kernel's scratch");
-  if (hasScale && (int64_t)scLen < j.R) return throw_range(env, "spikeOp: scale shorter than R");
-  if (hasScale && j.n != 1) return throw_range(env, "spikeOp: scale with a batch");
-  if (!cpu_ok()) return throw_range(env, "spikeOp: this CPU has no AVX-512");
+    return spk_throw(env, "spikeOp: too large for the native kernel's scratch");
+  if (hasScale && (int64_t)scLen < j.R) return spk_throw(env, "spikeOp: scale shorter than R");
+  if (hasScale && j.n != 1) return spk_throw(env, "spikeOp: scale with a batch");
+  if (!cpu_ok()) return spk_throw(env, "spikeOp: this CPU has no AVX-512");
   if (j.K == 0) {
     for (int64_t b = 0; b < j.n; b++)
       for (int64_t r = 0; r < j.R; r++)
         for (int64_t c = 0; c < j.C; c++) ((float*)O)[b * j.oStride + r * j.ors + c * j.ocs] = SC ? ((const float*)SC)[r] * 0.0f : 0.0f;
-    return js_bool(env, true);
+    return spk_bool(env, true);
   }
   if (threads < 1) threads = 1;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
@@ -377,7 +347,7 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
 #define UP(x) (((x) + align - 1) & ~(align - 1))
   const size_t total = UP(evBytes) + UP(cntBytes) + UP(wBytes) + (size_t)threads * (UP(accBytes) + UP(curBytes));
   char* buf = (char*)scratch(total);
-  if (!buf) return throw_range(env, "spikeOp: out of memory for the native kernel's scratch");
+  if (!buf) return spk_throw(env, "spikeOp: out of memory for the native kernel's scratch");
   Shared sh;
   memset(&sh, 0, sizeof sh);
   sh.job = &j;
@@ -410,9 +380,9 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   }
   work(&sh, 0);
   for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
-  return js_bool(env, !sh.nanLevel);
+  return spk_bool(env, !sh.nanLevel);
 #else
-  return js_bool(env, false);
+  return spk_bool(env, false);
 #endif
 }
 
@@ -421,17 +391,17 @@ static napi_value pack(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value a[6];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc != 6) return throw_range(env, "pack: 6 arguments expected");
+  if (argc != 6) return spk_throw(env, "pack: 6 arguments expected");
   void *W, *D;
   size_t wLen, dLen;
   int64_t K, C, wrs, wcs;
-  if (!get_array(env, a[0], napi_float32_array, &W, &wLen) || !get_array(env, a[5], napi_float32_array, &D, &dLen))
-    return throw_range(env, "pack: W and dst must be Float32Arrays");
-  if (!get_i64(env, a[1], &K) || !get_i64(env, a[2], &C) || !get_i64(env, a[3], &wrs) || !get_i64(env, a[4], &wcs) || K < 0 || C < 0 || wrs < 0 || wcs < 0)
-    return throw_range(env, "pack: sizes and strides must be safe integers >= 0");
-  if (K >= 0x7fffffffLL / TW) return throw_range(env, "pack: K too large for the native kernel");
+  if (!spk_typed(env, a[0], napi_float32_array, &W, &wLen) || !spk_typed(env, a[5], napi_float32_array, &D, &dLen))
+    return spk_throw(env, "pack: W and dst must be Float32Arrays");
+  if (!spk_int(env, a[1], &K) || !spk_int(env, a[2], &C) || !spk_int(env, a[3], &wrs) || !spk_int(env, a[4], &wcs) || K < 0 || C < 0 || wrs < 0 || wcs < 0)
+    return spk_throw(env, "pack: sizes and strides must be safe integers >= 0");
+  if (K >= 0x7fffffffLL / TW) return spk_throw(env, "pack: K too large for the native kernel");
   const int64_t need = product3((C + TW - 1) / TW, K, TW);
-  if (need < 0 || (uint64_t)need > (uint64_t)dLen || !views_fit(1, 0, K, C, wrs, wcs, wLen)) return throw_range(env, "pack: a view reaches past its array");
+  if (need < 0 || (uint64_t)need > (uint64_t)dLen || !views_fit(1, 0, K, C, wrs, wcs, wLen)) return spk_throw(env, "pack: a view reaches past its array");
   if (K == 0) return NULL; /* nothing to copy (and C may be up to 2^53: no walk over its empty tiles) */
   pack_tiles((const float*)W, K, C, wrs, wcs, (float*)D);
   return NULL;

@@ -19,8 +19,7 @@
  * step (chunk outer, step inner), so an instruction that writes its own operand reads the
  * old values first, as in WebAssembly. Chunks are independent, so threads split them.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_args.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -190,29 +189,6 @@ static void* vec_thread(void* p) {
 static __thread float* vtl_buf = NULL;
 static __thread size_t vtl_cap = 0;
 
-static napi_value vthrow(napi_env env, const char* msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
-static int v_int(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
-}
-
-static int v_array(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, length, data, &ab, &off) != napi_ok) return 0;
-  return type == want;
-}
-
 /* A JS array of Float32Arrays, each at least `need` long. */
 static int v_list(napi_env env, napi_value list, float** out, int32_t* count, int64_t need) {
   bool is;
@@ -224,7 +200,7 @@ static int v_list(napi_env env, napi_value list, float** out, int32_t* count, in
     napi_value e;
     void* p;
     size_t l;
-    if (napi_get_element(env, list, i, &e) != napi_ok || !v_array(env, e, napi_float32_array, &p, &l) || (int64_t)l < need) return 0;
+    if (napi_get_element(env, list, i, &e) != napi_ok || !spk_typed(env, e, napi_float32_array, &p, &l) || (int64_t)l < need) return 0;
     out[i] = (float*)p;
   }
   *count = (int32_t)len;
@@ -241,44 +217,44 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
   size_t argc = 14;
   napi_value a[14];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc != 14) return vthrow(env, "vecRun: 14 arguments expected");
+  if (argc != 14) return spk_throw(env, "vecRun: 14 arguments expected");
   VecJob j;
   memset(&j, 0, sizeof j);
   void* p;
   size_t len;
   int64_t nIns, regs, scalars, n, t0, t1, threads;
-  if (!v_array(env, a[0], napi_int32_array, &p, &len)) return vthrow(env, "vecRun: prog must be an Int32Array");
+  if (!spk_typed(env, a[0], napi_int32_array, &p, &len)) return spk_throw(env, "vecRun: prog must be an Int32Array");
   j.prog = (const int32_t*)p;
-  if (!v_int(env, a[1], &nIns) || !v_int(env, a[2], &regs) || !v_int(env, a[3], &scalars) || !v_int(env, a[10], &n) ||
-      !v_int(env, a[11], &t0) || !v_int(env, a[12], &t1) || !v_int(env, a[13], &threads))
-    return vthrow(env, "vecRun: counts must be safe integers");
+  if (!spk_int(env, a[1], &nIns) || !spk_int(env, a[2], &regs) || !spk_int(env, a[3], &scalars) || !spk_int(env, a[10], &n) ||
+      !spk_int(env, a[11], &t0) || !spk_int(env, a[12], &t1) || !spk_int(env, a[13], &threads))
+    return spk_throw(env, "vecRun: counts must be safe integers");
   if (nIns < 0 || regs < 0 || regs > 4096 || scalars < 0 || n < 0 || t0 < 0 || t1 < t0 || (int64_t)len < nIns * VW)
-    return vthrow(env, "vecRun: bad counts");
+    return spk_throw(env, "vecRun: bad counts");
   if (n == 0 || t1 == t0) return NULL;
   const int64_t rows = t1 * n; /* [T, n] arrays must hold steps up to t1 */
-  if (!v_list(env, a[4], j.inputs, &j.nInputs, rows)) return vthrow(env, "vecRun: inputs must be Float32Arrays of [T, n]");
-  if (!v_list(env, a[5], j.states, &j.nStates, n)) return vthrow(env, "vecRun: states must be Float32Arrays of [n]");
-  if (!v_list(env, a[6], j.params, &j.nParams, n)) return vthrow(env, "vecRun: params must be Float32Arrays of [n]");
-  if (!v_array(env, a[7], napi_float32_array, &p, &len) || (int64_t)len < (t1 - t0) * scalars) return vthrow(env, "vecRun: table too short");
+  if (!v_list(env, a[4], j.inputs, &j.nInputs, rows)) return spk_throw(env, "vecRun: inputs must be Float32Arrays of [T, n]");
+  if (!v_list(env, a[5], j.states, &j.nStates, n)) return spk_throw(env, "vecRun: states must be Float32Arrays of [n]");
+  if (!v_list(env, a[6], j.params, &j.nParams, n)) return spk_throw(env, "vecRun: params must be Float32Arrays of [n]");
+  if (!spk_typed(env, a[7], napi_float32_array, &p, &len) || (int64_t)len < (t1 - t0) * scalars) return spk_throw(env, "vecRun: table too short");
   j.table = (const float*)p;
   napi_valuetype vt;
   napi_typeof(env, a[8], &vt);
   if (vt != napi_null && vt != napi_undefined) {
-    if (v_array(env, a[8], napi_int8_array, &p, &len)) j.levelsInt8 = 1;
-    else if (v_array(env, a[8], napi_float32_array, &p, &len)) j.levelsInt8 = 0;
-    else return vthrow(env, "vecRun: levels must be an Int8Array or a Float32Array");
-    if ((int64_t)len < rows) return vthrow(env, "vecRun: levels shorter than [T, n]");
+    if (spk_typed(env, a[8], napi_int8_array, &p, &len)) j.levelsInt8 = 1;
+    else if (spk_typed(env, a[8], napi_float32_array, &p, &len)) j.levelsInt8 = 0;
+    else return spk_throw(env, "vecRun: levels must be an Int8Array or a Float32Array");
+    if ((int64_t)len < rows) return spk_throw(env, "vecRun: levels shorter than [T, n]");
     j.levels = p;
   }
   napi_typeof(env, a[9], &vt);
   if (vt != napi_null && vt != napi_undefined) {
-    if (!v_array(env, a[9], napi_float32_array, &p, &len) || (int64_t)len < rows) return vthrow(env, "vecRun: value must be a Float32Array of [T, n]");
+    if (!spk_typed(env, a[9], napi_float32_array, &p, &len) || (int64_t)len < rows) return spk_throw(env, "vecRun: value must be a Float32Array of [T, n]");
     j.value = (float*)p;
   }
   /* every operand names something that exists, with the right element type */
   for (int64_t ip = 0; ip < nIns; ip++) {
     const int32_t* w = j.prog + ip * VW;
-    if (w[0] < 0 || w[0] >= N_OPS) return vthrow(env, "vecRun: unknown op");
+    if (w[0] < 0 || w[0] >= N_OPS) return spk_throw(env, "vecRun: unknown op");
     for (int s = 0; s < 3; s++) {
       const int kind = w[1 + 2 * s], index = w[2 + 2 * s];
       const int used = s == 0 || s == 1 || (w[0] >= OP_ADD && w[0] <= OP_AT_LEAST);
@@ -297,13 +273,13 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
       if (s == 0 && (kind == K_INPUT || kind == K_PARAM || kind == K_SCALAR)) ok = 0;
       if (s == 1 && w[0] == OP_SPLAT && kind != K_SCALAR) ok = 0;
       if (s == 0 && w[0] == OP_I8 && kind != K_LEVELS) ok = 0;
-      if (!ok) return vthrow(env, "vecRun: an operand names nothing valid");
+      if (!ok) return spk_throw(env, "vecRun: an operand names nothing valid");
     }
   }
 #if VEC_X86
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-    return vthrow(env, "vecRun: this CPU has no AVX-512");
+    return spk_throw(env, "vecRun: this CPU has no AVX-512");
   j.nIns = (int32_t)nIns; j.regs = (int32_t)regs; j.scalars = (int32_t)scalars;
   j.n = n; j.t0 = t0; j.t1 = t1;
   j.nChunks = (n + VCH - 1) / VCH;
@@ -317,7 +293,7 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
     free(vtl_buf);
     vtl_buf = (float*)aligned_alloc(64, (need + 63) & ~(size_t)63);
     vtl_cap = vtl_buf ? need : 0;
-    if (!vtl_buf) return vthrow(env, "vecRun: out of memory for registers");
+    if (!vtl_buf) return spk_throw(env, "vecRun: out of memory for registers");
   }
   for (int t = 0; t < threads; t++) j.scratch[t] = vtl_buf + (size_t)t * (per / sizeof(float));
   pthread_t tid[VMAX_THREADS];
@@ -334,7 +310,7 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
   for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
 #else
   (void)threads;
-  return vthrow(env, "vecRun: no native vector machine on this architecture");
+  return spk_throw(env, "vecRun: no native vector machine on this architecture");
 #endif
   return NULL;
 }
