@@ -100,7 +100,7 @@ function writeAtomic(file, bytes) {
  * `absent`, `stale`, `corrupt`, `accepted`, `rejected` or `off` when loading, then `wrote`
  * or `unwritable` at exit.
  */
-export function loadBundle(bundle, command, trace = () => {}) {
+export function loadBundle(bundle, command, trace = () => {}, requiredExport = undefined) {
   const source = fs.readFileSync(bundle, "utf8");
   const build = BUILD_LINE.exec(source)?.[1];
   const file = cacheFile(bundle, command);
@@ -121,7 +121,10 @@ export function loadBundle(bundle, command, trace = () => {}) {
   trace(status);
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), pathToFileURL(bundle).href);
-  // Only a bundle that compiled and ran its top level leaves a cache (a damaged one throws above).
+  // A truncated bundle can compile (V8 parses function bodies lazily) and run its top level
+  // without defining what it exports: that is damage too.
+  if (requiredExport !== undefined && typeof module.exports[requiredExport] !== "function") throw new Error(`bundle ${bundle} does not export ${requiredExport}`);
+  // Only a bundle that compiled, ran its top level and exports what it must leaves a cache.
   if (status !== "accepted" && status !== "off" && build) {
     process.once("exit", (code) => {
       if (code !== 0) return;
@@ -133,21 +136,22 @@ export function loadBundle(bundle, command, trace = () => {}) {
 
 /**
  * The CLI's exports from the bundle `getBundle()` gives (loadBundle), or undefined when there
- * is none (then the caller runs the sources). The bundle is a cache: one that does not compile
- * or whose top level throws (a truncated or damaged file with a fresh date) is built again
+ * is none (then the caller runs the sources). The bundle is a cache: one that does not compile,
+ * whose top level throws or that exports no `runCli` (a truncated or damaged file with a fresh
+ * date) is built again
  * with `rebuild` and loaded once more; a failure then is undefined too, never a stack trace.
  */
 export async function loadCli(getBundle, rebuild, command, trace = () => {}) {
   const bundle = await getBundle();
   if (!bundle) return undefined;
   try {
-    return loadBundle(bundle, command, trace);
+    return loadBundle(bundle, command, trace, "runCli");
   } catch {
     trace("damaged bundle");
   }
   try {
     const again = await rebuild();
-    return again ? loadBundle(again, command, trace) : undefined;
+    return again ? loadBundle(again, command, trace, "runCli") : undefined;
   } catch {
     trace("damaged bundle");
     return undefined;
