@@ -320,13 +320,12 @@ describe.skipIf(!status.ready)(`native LayerNorm${skipReason}`, () => {
   });
 });
 
-describe.skipIf(!status.ready)(`the optimized executor with the native float kernels${skipReason}`, () => {
-  it("runs a causal encoder block's GELU, softmax and LayerNorm on them, with the ReferenceInterpreter's output, spikes and amplitudes", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-native-float-"));
-    const file = path.join(dir, "block.spk");
-    fs.writeFileSync(
-      file,
-      `import "std/layers"
+/** A causal SpikeLM encoder block with the reference neuron, written to a temp file: its path. */
+function causalBlockSpec(): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-native-float-")), "block.spk");
+  fs.writeFileSync(
+    file,
+    `import "std/layers"
 import "std/neurons"
 
 layer Block(d, heads, ffn) {
@@ -336,7 +335,13 @@ layer Block(d, heads, ffn) {
   }
 }
 `,
-    );
+  );
+  return file;
+}
+
+describe.skipIf(!status.ready)(`the optimized executor with the native float kernels${skipReason}`, () => {
+  it("runs a causal encoder block's GELU, softmax and LayerNorm on them, with the ReferenceInterpreter's output, spikes and amplitudes", () => {
+    const file = causalBlockSpec();
     const [T, B, L, d] = [3, 2, 9, 16];
     const rng = streamFor(7, "native-float-block");
     const inputs = new Map<string, Tensor>([["x", f32([T, B, L, d], Array.from({ length: T * B * L * d }, () => 2 * rng.normal()))]]);
@@ -358,7 +363,7 @@ layer Block(d, heads, ffn) {
         expect(runDifference(want, got), `${mode} call ${call}`).toBeUndefined();
       }
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
   it("runs a GELU after another elementwise program (x * x + x, non-finite inputs) on the native kernel, with the reference's output", () => {
@@ -395,21 +400,7 @@ layer Block(d, heads, ffn) {
 describe.skipIf(!status.ready)(`the optimized executor with the native kernels turned off${skipReason}`, () => {
   it("runs GELU, softmax and LayerNorm on the WebAssembly kernels instead, with the same output, spikes and amplitudes", async () => {
     await initSpikeKernels({ threads: 2 });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spikelm-native-float-"));
-    const file = path.join(dir, "block.spk");
-    fs.writeFileSync(
-      file,
-      `import "std/layers"
-import "std/neurons"
-
-layer Block(d, heads, ffn) {
-  block = SpikeBlock(d, heads, ffn, true, SpikeLMReference(1.0))
-  forward(x: [T, B, L, d]) -> [T, B, L, d] {
-    return block(x)
-  }
-}
-`,
-    );
+    const file = causalBlockSpec();
     const [T, B, L, d] = [2, 1, 7, 16];
     const rng = streamFor(9, "native-float-off");
     const inputs = new Map<string, Tensor>([["x", f32([T, B, L, d], Array.from({ length: T * B * L * d }, () => 2 * rng.normal()))]]);
@@ -426,7 +417,7 @@ layer Block(d, heads, ffn) {
     } finally {
       setNativeEnabled(true);
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 });
 

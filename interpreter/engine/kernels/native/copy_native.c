@@ -88,17 +88,11 @@ static napi_value gather(napi_env env, napi_callback_info info) {
   napi_value a[4];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
   if (argc != 4) return spk_throw(env, "gather: 4 arguments expected");
-  bool is;
-  napi_typedarray_type tx, tt, to;
-  size_t nx, nt, no, off;
   void *px, *pt, *po;
-  napi_value ab;
-  if (napi_is_typedarray(env, a[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[0], &tx, &nx, &px, &ab, &off) != napi_ok || tx != napi_float32_array)
-    return spk_throw(env, "gather: x must be a Float32Array");
-  if (napi_is_typedarray(env, a[1], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[1], &tt, &nt, &pt, &ab, &off) != napi_ok || tt != napi_int32_array)
-    return spk_throw(env, "gather: tab must be an Int32Array");
-  if (napi_is_typedarray(env, a[3], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[3], &to, &no, &po, &ab, &off) != napi_ok || to != napi_float32_array)
-    return spk_throw(env, "gather: out must be a Float32Array");
+  size_t nx, nt, no;
+  if (!spk_typed(env, a[0], napi_float32_array, &px, &nx)) return spk_throw(env, "gather: x must be a Float32Array");
+  if (!spk_typed(env, a[1], napi_int32_array, &pt, &nt)) return spk_throw(env, "gather: tab must be an Int32Array");
+  if (!spk_typed(env, a[3], napi_float32_array, &po, &no)) return spk_throw(env, "gather: out must be a Float32Array");
   int64_t n;
   if (!spk_count(env, a[2], &n)) return spk_throw(env, "gather: n must be a safe integer >= 0");
   if ((int64_t)nt < n || (int64_t)no < n) return spk_throw(env, "gather: tab or out shorter than n");
