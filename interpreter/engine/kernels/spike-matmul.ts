@@ -424,6 +424,17 @@ const NATIVE_UNCOUNTED_MIN = 1 << 24;
 /** Such products use the default thread count from this size on (below it, one thread). */
 const NATIVE_UNCOUNTED_THREADS_MIN = 1 << 25;
 
+/** The kernel view of `S @ W` (S [M,K]; W [K,N], or [N,K] read through strides with `weightLayout: "nk"`). */
+function spikeTimesWeightOp(S: Int8Array, M: number, K: number, W: Float32Array, N: number, o: Float32Array, opts: SpikeKernelOptions, pool: BufferPool, scale: Float32Array | undefined, variant: "event" | "dense", threads: number): SpikeOp {
+  const nk = opts.weightLayout === "nk";
+  return {
+    spike: S, R: M, K, srs: K, scs: 1,
+    weight: W, C: N, wrs: nk ? 1 : N, wcs: nk ? K : 1,
+    out: o, ors: N, ocs: 1,
+    scale, variant, threads, cacheWeights: !!opts.cacheWeights, bufferPool: pool,
+  };
+}
+
 /**
  * `S @ W` on the native kernel straight away, for a large product with finite weights: the
  * kernel itself looks for NaN levels while it lists the events and declines (false, nothing
@@ -436,14 +447,7 @@ function spikeMatmulNativeFirst(S: Int8Array, M: number, K: number, W: Float32Ar
   if (M * K * N < NATIVE_UNCOUNTED_MIN || !startNative()) return false;
   const threadsWanted = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
   const threads = opts.threads !== undefined || M * K * N >= NATIVE_UNCOUNTED_THREADS_MIN ? threadsWanted : 1;
-  const nk = opts.weightLayout === "nk";
-  const ran = runSpikeOpNative({
-    spike: S, R: M, K, srs: K, scs: 1,
-    weight: W, C: N, wrs: nk ? 1 : N, wcs: nk ? K : 1,
-    out: o, ors: N, ocs: 1,
-    scale, variant: "event", threads, cacheWeights: !!opts.cacheWeights, bufferPool: pool,
-  });
-  if (!ran) return false;
+  if (!runSpikeOpNative(spikeTimesWeightOp(S, M, K, W, N, o, opts, pool, scale, "event", threads))) return false;
   if (backend === "auto") kickBackground(threadsWanted);
   // the rate was not counted: NaN says so
   lastPlan = { backend: "native", variant: "event", threads, rate: Number.NaN };
@@ -487,21 +491,13 @@ function spikeMatmulFinite(S: Int8Array, M: number, K: number, W: Float32Array, 
     o.fill(0, 0, M * N); // exact count: all spikes silent, every sum is +0
     return o;
   }
-  const nk = opts.weightLayout === "nk";
   if (plan.backend !== "js") {
-    const op: SpikeOp = {
-      spike: S, R: M, K, srs: K, scs: 1,
-      weight: W, C: N, wrs: nk ? 1 : N, wcs: nk ? K : 1,
-      out: o, ors: N, ocs: 1,
-      scale, variant: plan.variant, threads: plan.threads,
-      cacheWeights: !!opts.cacheWeights, bufferPool: pool,
-    };
-    runSpikeOp(plan, op);
+    runSpikeOp(plan, spikeTimesWeightOp(S, M, K, W, N, o, opts, pool, scale, plan.variant, plan.threads));
     return o;
   }
   // The JavaScript kernels walk W [K,N] rows: a [N,K] weight is laid out that way first
   // (JS runs only small products or before WebAssembly is ready).
-  const Wkn = nk ? transposeInto(W, N, K, pool.f32("weights-kn", K * N)) : W;
+  const Wkn = opts.weightLayout === "nk" ? transposeInto(W, N, K, pool.f32("weights-kn", K * N)) : W;
   if (plan.variant === "dense") spikeMatmulDenseJS(S, M, K, Wkn, N, o);
   else spikeMatmulEventJS(S, M, K, Wkn, N, o, pool);
   if (scale) {
