@@ -35,7 +35,7 @@
 #endif
 
 #define TW 128          /* columns per tile: 8 zmm accumulators */
-#define KB_BYTES 32768  /* weights of one k block of a tile: L1-resident */
+#define KBR 64          /* k rows per block: a tile's block of weights (64 x 128 floats, 32 KB) stays in L1 */
 #define MAX_THREADS 16
 /* Most events or packed weights one call may need (4 TB each): far past any real layer, and
  * small enough that no scratch size computed from them can wrap. */
@@ -53,13 +53,13 @@ typedef struct {
 typedef struct {
   const Job* job;
   uint32_t* events;      /* per (b, r): up to K events at (b*R + r)*K */
-  int32_t* counts;       /* events per (b, r) */
+  int32_t* bounds;       /* per (b, r): nKB + 1 event indices, where each k block's events start (the last: the count) */
+  int64_t nKB;           /* k blocks of KBR rows */
   int64_t nRC, rowsPerChunk, nT, items;
   int threads;
   int64_t next_list, listed, next_item; /* atomics: rows claimed, rows listed, items claimed */
   int nanLevel;                          /* atomic: a NaN level (-128) was seen: no items run */
   float* acc[MAX_THREADS];
-  int32_t* cursor[MAX_THREADS];
 } Shared;
 
 #if SPK_X86
@@ -70,12 +70,14 @@ static void list_rows(Shared* sh, int64_t first, int64_t last) {
     const int64_t b = q / j->R, r = q % j->R;
     const int8_t* s = j->S + b * j->sStride + r * j->srs;
     uint32_t* ev = sh->events + q * j->K;
+    int32_t* bnd = sh->bounds + q * (sh->nKB + 1);
     int32_t n = 0;
     int nan = 0;
     if (j->scs == 1) {
       int64_t k = 0;
       const __m512i nanLevel = _mm512_set1_epi8(-128);
       for (; k + 64 <= j->K; k += 64) {
+        bnd[k / KBR] = n; /* a chunk of 64 is one k block */
         __m512i v = _mm512_loadu_si512((const void*)(s + k));
         nan |= _mm512_cmpeq_epi8_mask(v, nanLevel) != 0;
         uint64_t nz = _mm512_test_epi8_mask(v, v);
@@ -85,19 +87,21 @@ static void list_rows(Shared* sh, int64_t first, int64_t last) {
           ev[n++] = (uint32_t)(kk * TW) | (s[kk] < 0 ? 0x80000000u : 0u);
         }
       }
+      if (k < j->K) bnd[k / KBR] = n;
       for (; k < j->K; k++) {
         nan |= s[k] == -128;
         if (s[k] != 0) ev[n++] = (uint32_t)(k * TW) | (s[k] < 0 ? 0x80000000u : 0u);
       }
     } else {
       for (int64_t k = 0; k < j->K; k++) {
+        if (k % KBR == 0) bnd[k / KBR] = n;
         int8_t v = s[k * j->scs];
         nan |= v == -128;
         if (v != 0) ev[n++] = (uint32_t)(k * TW) | (v < 0 ? 0x80000000u : 0u);
       }
     }
     if (nan) __atomic_store_n(&sh->nanLevel, 1, __ATOMIC_RELAXED);
-    sh->counts[q] = n;
+    bnd[sh->nKB] = n;
   }
 }
 
@@ -107,30 +111,27 @@ static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_
   const Job* j = sh->job;
   const float* W = j->W + (b * sh->nT + c0 / TW) * j->K * TW;
   float* acc = sh->acc[t];
-  int32_t* cur = sh->cursor[t];
   const uint32_t* evb = sh->events + b * j->R * j->K;
-  const int32_t* cnt = sh->counts + b * j->R;
+  const int64_t nb = sh->nKB + 1;
+  const int32_t* bnd = sh->bounds + b * j->R * nb;
   const int64_t rows = r1 - r0;
   memset(acc, 0, (size_t)rows * TW * sizeof(float));
-  for (int64_t i = 0; i < rows; i++) cur[i] = 0;
-  int64_t kb = KB_BYTES / (TW * 4);
-  if (kb < 1) kb = 1;
   const __m512i one = _mm512_set1_epi32(0x3f800000);
-  for (int64_t k0 = 0; k0 < j->K; k0 += kb) {
-    const int64_t kend = k0 + kb < j->K ? k0 + kb : j->K;
-    const uint64_t limit = (uint64_t)kend * TW;
+  /* k block by k block (each element still sees its terms in ascending k), every row's
+     events of the block from the bounds the listing recorded */
+  for (int64_t blk = 0; blk < sh->nKB; blk++) {
     for (int64_t i = 0; i < rows; i++) {
       const uint32_t* ev = evb + (r0 + i) * j->K;
-      int32_t e = cur[i];
-      const int32_t n = cnt[r0 + i];
-      if (e >= n || (uint64_t)(ev[e] & 0x7fffffffu) >= limit) continue;
+      const int32_t* rb = bnd + (r0 + i) * nb;
+      int32_t e = rb[blk];
+      const int32_t end = rb[blk + 1];
+      if (e == end) continue;
       float* a = acc + i * TW;
       __m512 a0 = _mm512_loadu_ps(a), a1 = _mm512_loadu_ps(a + 16), a2 = _mm512_loadu_ps(a + 32), a3 = _mm512_loadu_ps(a + 48);
       __m512 a4 = _mm512_loadu_ps(a + 64), a5 = _mm512_loadu_ps(a + 80), a6 = _mm512_loadu_ps(a + 96), a7 = _mm512_loadu_ps(a + 112);
-      for (; e < n; e++) {
+      for (; e < end; e++) {
         const uint32_t x = ev[e];
         const uint32_t off = x & 0x7fffffffu;
-        if ((uint64_t)off >= limit) break;
         const __m512 s = _mm512_castsi512_ps(_mm512_or_si512(one, _mm512_set1_epi32((int)(x & 0x80000000u))));
         const float* p = W + off;
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p), s, a0);
@@ -142,7 +143,6 @@ static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_
         a6 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 96), s, a6);
         a7 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 112), s, a7);
       }
-      cur[i] = e;
       _mm512_storeu_ps(a, a0); _mm512_storeu_ps(a + 16, a1); _mm512_storeu_ps(a + 32, a2); _mm512_storeu_ps(a + 48, a3);
       _mm512_storeu_ps(a + 64, a4); _mm512_storeu_ps(a + 80, a5); _mm512_storeu_ps(a + 96, a6); _mm512_storeu_ps(a + 112, a7);
     }
@@ -340,19 +340,21 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   int64_t nRC = nT * j.n >= 4 * threads ? 1 : (4 * threads + nT * j.n - 1) / (nT * j.n);
   if (nRC > j.R) nRC = j.R;
   const int64_t rowsPerChunk = (j.R + nRC - 1) / nRC;
-  const size_t evBytes = (size_t)(j.n * j.R * j.K) * 4, cntBytes = (size_t)(j.n * j.R) * 4;
+  const int64_t nKB = (j.K + KBR - 1) / KBR;
+  const size_t evBytes = (size_t)(j.n * j.R * j.K) * 4, bndBytes = (size_t)(j.n * j.R * (nKB + 1)) * 4;
   const size_t wBytes = wPacked ? 0 : (size_t)(j.n * nT * j.K * TW) * 4;
-  const size_t accBytes = (size_t)rowsPerChunk * TW * 4, curBytes = (size_t)rowsPerChunk * 4;
+  const size_t accBytes = (size_t)rowsPerChunk * TW * 4;
   const size_t align = 64;
 #define UP(x) (((x) + align - 1) & ~(align - 1))
-  const size_t total = UP(evBytes) + UP(cntBytes) + UP(wBytes) + (size_t)threads * (UP(accBytes) + UP(curBytes));
+  const size_t total = UP(evBytes) + UP(bndBytes) + UP(wBytes) + (size_t)threads * UP(accBytes);
   char* buf = (char*)scratch(total);
   if (!buf) return spk_throw(env, "spikeOp: out of memory for the native kernel's scratch");
   Shared sh;
   memset(&sh, 0, sizeof sh);
   sh.job = &j;
   sh.events = (uint32_t*)buf; buf += UP(evBytes);
-  sh.counts = (int32_t*)buf; buf += UP(cntBytes);
+  sh.bounds = (int32_t*)buf; buf += UP(bndBytes);
+  sh.nKB = nKB;
   if (!wPacked) {
     float* P = (float*)buf; buf += UP(wBytes);
     for (int64_t b = 0; b < j.n; b++) pack_tiles((const float*)W + b * wStride, j.K, j.C, wrs, wcs, P + b * nT * j.K * TW);
@@ -362,7 +364,6 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   }
   for (int t = 0; t < threads; t++) {
     sh.acc[t] = (float*)buf; buf += UP(accBytes);
-    sh.cursor[t] = (int32_t*)buf; buf += UP(curBytes);
   }
 #undef UP
   sh.nRC = nRC; sh.rowsPerChunk = rowsPerChunk; sh.nT = nT; sh.items = j.n * nT * nRC;
