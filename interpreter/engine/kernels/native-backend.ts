@@ -1,9 +1,12 @@
 /**
- * The native spike-accumulate backend: `native/spike_native.c`, a Node-API addon using
- * AVX-512, compiled with the system's C compiler on first use (platform.loadNativeAddon) and
- * kept in node_modules/.cache/spikelm/. It runs the same `SpikeOp` as the WebAssembly
- * backend, with the same bits (see the C file's header), on the caller's thread and threads
- * of its own; there is no copy into a kernel memory: it reads the typed arrays in place.
+ * The native kernels: `native/*.c`, one Node-API addon using AVX-512, compiled with the
+ * system's C compiler on first use (platform.loadNativeAddon) and kept in
+ * node_modules/.cache/spikelm/. The spike accumulate (`spike_native.c`) runs the same
+ * `SpikeOp` as the WebAssembly backend, with the same bits (see the C file's header); the
+ * other files hold attention's dense-times-levels products, the vector machine, GELU /
+ * softmax / LayerNorm and the layout copies, each with the reference's bits. They run on the
+ * caller's thread and threads of their own, reading the typed arrays in place (no copy into
+ * a kernel memory).
  *
  * Why native code at all: WebAssembly's SIMD is 128 bits wide, while the CPUs people run
  * BERT-sized layers on have 512-bit vectors; the accumulate is the block's largest cost.
