@@ -17,47 +17,13 @@ import {
   type SpikeKernelOptions,
 } from "../interpreter/engine/kernels/spike-matmul.js";
 import { denseMatmulRef } from "../interpreter/engine/kernels/dense-ref.js";
+import { oracleAS, oracleQST, oracleSW } from "./spike-oracles.js";
 import { currentWorkerSpin, kernelPoolStats, phaseTimes, poolThreads, setWorkerSpin } from "../interpreter/engine/kernels/wasm-backend.js";
 
 // ---------------------------------------------------------------- references (the contract)
 
 const fr = Math.fround;
 
-/** out[i,j] = sequential f32 sum over ascending k of S[i,k]*W[k,j], from +0. */
-function naiveSW(S: Int8Array, M: number, K: number, W: Float32Array, N: number): Float32Array {
-  const o = new Float32Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc = fr(acc + fr(S[i * K + k]! * W[k * N + j]!));
-      o[i * N + j] = acc;
-    }
-  return o;
-}
-
-/** Q [M,K] @ S[N,K]ᵀ */
-function naiveQST(Q: Float32Array, M: number, K: number, S: Int8Array, N: number): Float32Array {
-  const o = new Float32Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc = fr(acc + fr(Q[i * K + k]! * S[j * K + k]!));
-      o[i * N + j] = acc;
-    }
-  return o;
-}
-
-/** A [M,K] @ S [K,N] */
-function naiveAS(A: Float32Array, M: number, K: number, S: Int8Array, N: number): Float32Array {
-  const o = new Float32Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc = fr(acc + fr(A[i * K + k]! * S[k * N + j]!));
-      o[i * N + j] = acc;
-    }
-  return o;
-}
 
 /** First index where the two arrays differ bitwise (NaN == NaN, +0 != -0), or -1. */
 function firstDiff(a: Float32Array, b: Float32Array): number {
@@ -152,7 +118,7 @@ describe("spikeMatmul (S @ W) is bit-identical to the sequential float32 loop", 
           const rand = prng(seed);
           const S = spikes(M * K, rate, rand);
           const W = weights(K * N, rand, kind);
-          const ref = naiveSW(S, M, K, W, N);
+          const ref = oracleSW(S, M, K, W, N);
           const out = spikeMatmul(S, M, K, W, N, undefined, cfg.opts);
           const d = firstDiff(out, ref);
           if (d >= 0) throw new Error(`${cfg.label} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
@@ -186,7 +152,7 @@ describe("denseTimesSpikeT (Q @ Sᵀ) is bit-identical to the sequential float32
           const rand = prng(seed);
           const Q = weights(M * K, rand, kind);
           const S = spikes(N * K, rate, rand);
-          const ref = naiveQST(Q, M, K, S, N);
+          const ref = oracleQST(Q, M, K, S, N);
           const out = denseTimesSpikeT(Q, M, K, S, N, undefined, cfg.opts);
           const d = firstDiff(out, ref);
           if (d >= 0) throw new Error(`${cfg.label} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
@@ -205,7 +171,7 @@ describe("denseTimesSpike (A @ S) is bit-identical to the sequential float32 loo
           const rand = prng(seed);
           const A = weights(M * K, rand, kind);
           const S = spikes(K * N, rate, rand);
-          const ref = naiveAS(A, M, K, S, N);
+          const ref = oracleAS(A, M, K, S, N);
           const out = denseTimesSpike(A, M, K, S, N, undefined, cfg.opts);
           const d = firstDiff(out, ref);
           if (d >= 0) throw new Error(`${cfg.label} ${M}x${K}x${N} rate ${rate}: out[${d}] = ${out[d]} expected ${ref[d]}`);
@@ -240,8 +206,8 @@ describe("batched Q @ Sᵀ and A @ S (attention: every step and head in one call
           const Q = weights(B * M * K, rand, "float");
           const St = spikes(B * N * K, rate, rand);
           const S = spikes(B * K * N, rate, rand);
-          const refT = perProduct(B, M, N, (b) => naiveQST(Q.subarray(b * M * K), M, K, St.subarray(b * N * K), N));
-          const ref = perProduct(B, M, N, (b) => naiveAS(Q.subarray(b * M * K), M, K, S.subarray(b * K * N), N));
+          const refT = perProduct(B, M, N, (b) => oracleQST(Q.subarray(b * M * K), M, K, St.subarray(b * N * K), N));
+          const ref = perProduct(B, M, N, (b) => oracleAS(Q.subarray(b * M * K), M, K, S.subarray(b * K * N), N));
           const opts = { ...cfg.opts, batch: B };
           const outT = denseTimesSpikeT(Q, M, K, St, N, undefined, opts);
           const out = denseTimesSpike(Q, M, K, S, N, undefined, opts);
@@ -260,7 +226,7 @@ describe("batched Q @ Sᵀ and A @ S (attention: every step and head in one call
     const [B, M, K, N] = [48, 128, 64, 128];
     const Q = weights(B * M * K, rand, "float");
     const S = spikes(B * N * K, 0.4, rand);
-    const ref = perProduct(B, M, N, (b) => naiveQST(Q.subarray(b * M * K), M, K, S.subarray(b * N * K), N));
+    const ref = perProduct(B, M, N, (b) => oracleQST(Q.subarray(b * M * K), M, K, S.subarray(b * N * K), N));
     Object.assign(phaseTimes, { enabled: true, callerItems: 0, items: 0, batchCalls: 0 });
     try {
       for (let i = 0; i < 20 && phaseTimes.callerItems === phaseTimes.items; i++) {
@@ -294,7 +260,7 @@ describe("options and plumbing", () => {
       for (const opts of [{ backend: "wasm", threads: 1 }, { backend: "wasm", threads: 2 }, { threads: 2 }] as SpikeKernelOptions[]) {
         expect(firstDiff(spikeMatmul(S, M, K, W, N, undefined, opts), ref)).toBe(-1);
       }
-      expect(firstDiff(ref, naiveSW(S, M, K, W, N))).toBe(-1);
+      expect(firstDiff(ref, oracleSW(S, M, K, W, N))).toBe(-1);
     }
   });
 
@@ -354,7 +320,7 @@ describe("options and plumbing", () => {
     const W = weights(K * N, rand, "float");
     // the oracle once, outside the timed calls: computing it per call made the burst's gaps
     // (measured from one job's end to the next post) outlast the spin on a loaded machine
-    const want = naiveSW(S, M, K, W, N);
+    const want = oracleSW(S, M, K, W, N);
     const call = () => expect(firstDiff(spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", threads: 2 }), want)).toBe(-1);
     const gate = new Int32Array(new SharedArrayBuffer(4));
     setWorkerSpin(1);
@@ -378,7 +344,7 @@ describe("options and plumbing", () => {
         const S = spikes(M * K, rate, rand);
         const W = weights(K * N, rand, "float");
         const scale = Float32Array.from({ length: Math.ceil(M / block) }, () => rand() * 4 - 2);
-        const base = naiveSW(S, M, K, W, N);
+        const base = oracleSW(S, M, K, W, N);
         const ref = base.map((x, idx) => fr(scale[Math.floor(Math.floor(idx / N) / block)]! * x));
         for (const opts of [{ backend: "js" }, { backend: "wasm", threads: 2 }] as SpikeKernelOptions[]) {
           const out = spikeMatmul(S, M, K, W, N, undefined, { ...opts, scale, scaleBlock: block });
@@ -396,13 +362,13 @@ describe("options and plumbing", () => {
     for (let rep = 0; rep < 3; rep++) {
       const S = spikes(M * K, 0.3, rand);
       const out = spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", cacheWeights: true, threads: 2 });
-      expect(firstDiff(out, naiveSW(S, M, K, W, N))).toBe(-1);
+      expect(firstDiff(out, oracleSW(S, M, K, W, N))).toBe(-1);
     }
     W[5] = 123.5; // mutate: caller must release
     releasePackedWeights(W);
     const S = spikes(M * K, 0.5, rand);
     const out = spikeMatmul(S, M, K, W, N, undefined, { backend: "wasm", cacheWeights: true });
-    expect(firstDiff(out, naiveSW(S, M, K, W, N))).toBe(-1);
+    expect(firstDiff(out, oracleSW(S, M, K, W, N))).toBe(-1);
   });
 
   it("handles empty and degenerate shapes", () => {
@@ -420,7 +386,7 @@ describe("options and plumbing", () => {
     const [M, K, N] = [5, 200, 31];
     const S = spikes(M * K, 0.4, rand);
     const W = weights(K * N, rand, "float");
-    expect(firstDiff(denseMatmulRef(Float32Array.from(S), M, K, W, N), naiveSW(S, M, K, W, N))).toBe(-1);
+    expect(firstDiff(denseMatmulRef(Float32Array.from(S), M, K, W, N), oracleSW(S, M, K, W, N))).toBe(-1);
   });
 
   it("repeated calls allocate nothing from the pool once warm", () => {

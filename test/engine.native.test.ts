@@ -22,50 +22,12 @@ import {
   type SpikeKernelOptions,
 } from "../interpreter/engine/kernels/spike-matmul.js";
 import { NAN_LEVEL } from "../interpreter/engine/levels.js";
+import { oracleAS, oracleQST, oracleSW } from "./spike-oracles.js";
 
 const status = nativeStatus();
 const skipReason = status.ready ? "" : ` (SKIPPED: ${status.reason})`;
 
-// ---------------------------------------------------------------- oracles (the contract)
-
 const fr = Math.fround;
-const level = (b: number): number => (b === NAN_LEVEL ? Number.NaN : b);
-
-/** out[i,j] = f32(scale[i] * Σ_k f32 level(S[i,k]) * W(k,j)), W(k,j) = W[k*N+j] ("kn") or W[j*K+k] ("nk"). */
-function oracleSW(S: Int8Array, M: number, K: number, W: Float32Array, N: number, nk: boolean, scale?: Float32Array): Float32Array {
-  const o = new Float32Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc = fr(acc + fr(level(S[i * K + k]!) * W[nk ? j * K + k : k * N + j]!));
-      o[i * N + j] = scale ? fr(scale[i]! * acc) : acc;
-    }
-  return o;
-}
-
-/** out[i,j] = Σ_k Q[i,k] * level(S[j,k]) — Q [M,K], S [N,K]. */
-function oracleQST(Q: Float32Array, M: number, K: number, S: Int8Array, N: number): Float32Array {
-  const o = new Float32Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc = fr(acc + fr(Q[i * K + k]! * level(S[j * K + k]!)));
-      o[i * N + j] = acc;
-    }
-  return o;
-}
-
-/** out[i,j] = Σ_k A[i,k] * level(S[k,j]) — A [M,K], S [K,N]. */
-function oracleAS(A: Float32Array, M: number, K: number, S: Int8Array, N: number): Float32Array {
-  const o = new Float32Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc = fr(acc + fr(A[i * K + k]! * level(S[k * N + j]!)));
-      o[i * N + j] = acc;
-    }
-  return o;
-}
 
 /** Where a and b first differ (Object.is), as a message; "" when they are the same bits. */
 function diff(a: Float32Array, b: Float32Array): string {
