@@ -50,7 +50,7 @@ export function nativeAddon(): NativeExports | null {
 }
 
 /** The addon's C files (in native/), compiled together into one module, and the header they share (hashed into the cache key). */
-const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c", "levels_native.c", "copy_native.c", "napi_args.c", "napi_args.h"];
+const NATIVE_SOURCES = ["spike_native.c", "vec_native.c", "float_native.c", "levels_native.c", "copy_native.c", "napi_args.c", "parallel.c", "napi_args.h", "parallel.h"];
 
 let addon: NativeExports | null = null;
 let tried = false;

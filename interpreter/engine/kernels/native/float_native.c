@@ -29,7 +29,8 @@
  * depend on the split.
  */
 #include "napi_args.h"
-#include <pthread.h>
+#include "parallel.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,6 @@
 #define FLT_X86 0
 #endif
 
-#define FLT_MAX_THREADS 16
 #define LN_ROWS 8 /* LayerNorm rows run side by side */
 
 /*
@@ -411,20 +411,18 @@ static void run_part(const FloatPart* p) {
 #endif
 }
 
-static void* part_main(void* p) {
-  run_part((const FloatPart*)p);
-  return NULL;
+/* spk_parallel's part t of the parts array */
+static void part_of(void* parts, int t) {
+  run_part((const FloatPart*)parts + t);
 }
 
 /* Splits [0, units) into `threads` contiguous parts (multiples of `align`): the caller runs the first. */
 static void run_split(FloatPart base, int64_t units, int64_t threads, int64_t align) {
   if (units <= 0) return;
   if (threads < 1) threads = 1;
-  if (threads > FLT_MAX_THREADS) threads = FLT_MAX_THREADS;
+  if (threads > SPK_MAX_THREADS) threads = SPK_MAX_THREADS;
   if (threads > (units + align - 1) / align) threads = (units + align - 1) / align;
-  FloatPart parts[FLT_MAX_THREADS];
-  pthread_t tid[FLT_MAX_THREADS];
-  int started[FLT_MAX_THREADS] = {0};
+  FloatPart parts[SPK_MAX_THREADS];
   for (int64_t t = 0; t < threads; t++) {
     int64_t a = units * t / threads, b = units * (t + 1) / threads;
     a = t == 0 ? 0 : a / align * align;
@@ -433,13 +431,7 @@ static void run_split(FloatPart base, int64_t units, int64_t threads, int64_t al
     parts[t].lo = a;
     parts[t].hi = b;
   }
-  /* a thread that cannot be started leaves its part to the caller, after its own */
-  for (int64_t t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, part_main, &parts[t]) == 0;
-  run_part(&parts[0]);
-  for (int64_t t = 1; t < threads; t++) {
-    if (started[t]) pthread_join(tid[t], NULL);
-    else run_part(&parts[t]);
-  }
+  spk_parallel((int)threads, part_of, parts);
 }
 
 /* ---- Node-API glue ------------------------------------------------------------------------ */

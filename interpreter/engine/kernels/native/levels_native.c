@@ -17,7 +17,7 @@
  * into a float tile that stays in L1, and the output is written row by row.
  */
 #include "napi_args.h"
-#include <pthread.h>
+#include "parallel.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +29,7 @@
 #define LV_X86 0
 #endif
 
-#define LV_MAX_THREADS 16
+
 #define LV_TW 128 /* columns per pass: 8 zmm accumulators */
 
 typedef struct {
@@ -39,7 +39,7 @@ typedef struct {
   int64_t M, K, N, n;
   int64_t next; /* atomic: next product */
   int bad;      /* atomic: a non-finite A or a NaN level was seen */
-  float* scratch[LV_MAX_THREADS];
+  float* scratch[SPK_MAX_THREADS];
   int64_t npad;
 } LvJob;
 
@@ -129,16 +129,14 @@ static void lv_work(LvJob* j, int t) {
 }
 #endif
 
-typedef struct { LvJob* j; int t; } LvArg;
-
-static void* lv_thread(void* p) {
+/* spk_parallel's part t */
+static void lv_part(void* j, int t) {
 #if LV_X86
-  LvArg* a = (LvArg*)p;
-  lv_work(a->j, a->t);
+  lv_work((LvJob*)j, t);
 #else
-  (void)p;
+  (void)j;
+  (void)t;
 #endif
-  return NULL;
 }
 
 static __thread float* lv_buf = NULL;
@@ -198,7 +196,7 @@ static napi_value dense_times_levels(napi_env env, napi_callback_info info) {
   j.A = (const float*)A; j.S = (const int8_t*)S; j.out = (float*)O;
   j.npad = (j.N + 15) / 16 * 16;
   if (threads < 1) threads = 1;
-  if (threads > LV_MAX_THREADS) threads = LV_MAX_THREADS;
+  if (threads > SPK_MAX_THREADS) threads = SPK_MAX_THREADS;
   if (threads > j.n) threads = j.n;
   const size_t per = (size_t)(j.K * j.npad) * sizeof(float);
   if (per * (size_t)threads > lv_cap) {
@@ -208,16 +206,7 @@ static napi_value dense_times_levels(napi_env env, napi_callback_info info) {
     if (!lv_buf) return spk_throw(env, "denseTimesLevels: out of memory for its scratch");
   }
   for (int t = 0; t < threads; t++) j.scratch[t] = lv_buf + (size_t)t * (per / sizeof(float));
-  pthread_t tid[LV_MAX_THREADS];
-  LvArg args[LV_MAX_THREADS];
-  int started = 1;
-  for (int t = 1; t < threads; t++) {
-    args[t].j = &j; args[t].t = t;
-    if (pthread_create(&tid[started], NULL, lv_thread, &args[t]) != 0) break;
-    started++;
-  }
-  lv_work(&j, 0);
-  for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
+  spk_parallel((int)threads, lv_part, &j);
   napi_value r;
   napi_get_boolean(env, !j.bad, &r);
   return r;

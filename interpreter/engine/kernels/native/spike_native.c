@@ -22,7 +22,7 @@
  * per row.
  */
 #include "napi_args.h"
-#include <pthread.h>
+#include "parallel.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,6 @@
 
 #define TW 128          /* columns per tile: 8 zmm accumulators */
 #define KBR 64          /* k rows per block: a tile's block of weights (64 x 128 floats, 32 KB) stays in L1 */
-#define MAX_THREADS 16
 /* Most events or packed weights one call may need (4 TB each): far past any real layer, and
  * small enough that no scratch size computed from them can wrap. */
 #define MAX_SCRATCH_ELEMS ((int64_t)1 << 40)
@@ -59,7 +58,7 @@ typedef struct {
   int threads;
   int64_t next_list, listed, next_item; /* atomics: rows claimed, rows listed, items claimed */
   int nanLevel;                          /* atomic: a NaN level (-128) was seen: no items run */
-  float* acc[MAX_THREADS];
+  float* acc[SPK_MAX_THREADS];
 } Shared;
 
 #if SPK_X86
@@ -192,16 +191,14 @@ static void work(Shared* sh, int t) {
 }
 #endif
 
-typedef struct { Shared* sh; int t; } ThreadArg;
-
-static void* thread_main(void* p) {
+/* spk_parallel's part t */
+static void work_part(void* sh, int t) {
 #if SPK_X86
-  ThreadArg* a = (ThreadArg*)p;
-  work(a->sh, a->t);
+  work((Shared*)sh, t);
 #else
-  (void)p;
+  (void)sh;
+  (void)t;
 #endif
-  return NULL;
 }
 
 /* Scratch of the calling OS thread (a JS thread: main or a worker), grown, never shrunk. */
@@ -334,7 +331,7 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
     return spk_bool(env, true);
   }
   if (threads < 1) threads = 1;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads > SPK_MAX_THREADS) threads = SPK_MAX_THREADS;
   j.S = (const int8_t*)S; j.out = (float*)O; j.scale = (const float*)SC;
 
   int64_t nRC = nT * j.n >= 4 * threads ? 1 : (4 * threads + nT * j.n - 1) / (nT * j.n);
@@ -370,17 +367,7 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   if (threads > sh.items) threads = (int)sh.items;
   sh.threads = (int)threads;
 #if SPK_X86
-  /* a thread that cannot be started is simply not there: the others claim its rows and items */
-  pthread_t tid[MAX_THREADS];
-  ThreadArg args[MAX_THREADS];
-  int started = 1;
-  for (int t = 1; t < threads; t++) {
-    args[t].sh = &sh; args[t].t = t;
-    if (pthread_create(&tid[started], NULL, thread_main, &args[t]) != 0) break;
-    started++;
-  }
-  work(&sh, 0);
-  for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
+  spk_parallel((int)threads, work_part, &sh);
   return spk_bool(env, !sh.nanLevel);
 #else
   return spk_bool(env, false);

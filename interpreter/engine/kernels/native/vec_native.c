@@ -20,7 +20,7 @@
  * old values first, as in WebAssembly. Chunks are independent, so threads split them.
  */
 #include "napi_args.h"
-#include <pthread.h>
+#include "parallel.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +34,6 @@
 
 #define VCH 256       /* elements per chunk: a register's length */
 #define VMAX_ARR 64   /* arrays of each kind */
-#define VMAX_THREADS 16
 
 enum { K_NONE = 0, K_REG, K_INPUT, K_STATE, K_PARAM, K_SCALAR, K_LEVELS, K_VALUE };
 enum { OP_COPY = 0, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MIN, OP_MAX, OP_AT_LEAST, OP_NEG, OP_ABS, OP_ROUND,
@@ -54,7 +53,7 @@ typedef struct {
   int64_t n, t0, t1;
   int64_t nChunks;
   int threads;
-  float* scratch[VMAX_THREADS];
+  float* scratch[SPK_MAX_THREADS];
 } VecJob;
 
 #if VEC_X86
@@ -174,16 +173,14 @@ static void vec_work(VecJob* j, int t) {
 }
 #endif
 
-typedef struct { VecJob* j; int t; } VecArg;
-
-static void* vec_thread(void* p) {
+/* spk_parallel's part t */
+static void vec_part(void* j, int t) {
 #if VEC_X86
-  VecArg* a = (VecArg*)p;
-  vec_work(a->j, a->t);
+  vec_work((VecJob*)j, t);
 #else
-  (void)p;
+  (void)j;
+  (void)t;
 #endif
-  return NULL;
 }
 
 static __thread float* vtl_buf = NULL;
@@ -284,7 +281,7 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
   j.n = n; j.t0 = t0; j.t1 = t1;
   j.nChunks = (n + VCH - 1) / VCH;
   if (threads < 1) threads = 1;
-  if (threads > VMAX_THREADS) threads = VMAX_THREADS;
+  if (threads > SPK_MAX_THREADS) threads = SPK_MAX_THREADS;
   if (threads > j.nChunks) threads = j.nChunks;
   j.threads = (int)threads;
   const size_t per = (size_t)(regs > 0 ? regs : 1) * VCH * sizeof(float);
@@ -296,18 +293,7 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
     if (!vtl_buf) return spk_throw(env, "vecRun: out of memory for registers");
   }
   for (int t = 0; t < threads; t++) j.scratch[t] = vtl_buf + (size_t)t * (per / sizeof(float));
-  pthread_t tid[VMAX_THREADS];
-  VecArg args[VMAX_THREADS];
-  int started = 1;
-  for (int t = 1; t < threads; t++) {
-    args[t].j = &j; args[t].t = t;
-    if (pthread_create(&tid[started], NULL, vec_thread, &args[t]) != 0) break;
-    started++;
-  }
-  vec_work(&j, 0);
-  /* ranges of threads that could not be started are done here */
-  for (int t = started; t < threads; t++) vec_work(&j, t);
-  for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
+  spk_parallel((int)threads, vec_part, &j);
 #else
   (void)threads;
   return spk_throw(env, "vecRun: no native vector machine on this architecture");
