@@ -17,7 +17,7 @@ import {
   type SpikeKernelOptions,
 } from "../interpreter/engine/kernels/spike-matmul.js";
 import { denseMatmulRef } from "../interpreter/engine/kernels/dense-ref.js";
-import { oracleAS, oracleQST, oracleSW } from "./spike-oracles.js";
+import { oracleAS, oracleQST, oracleSW, prng } from "./spike-oracles.js";
 import { currentWorkerSpin, kernelPoolStats, phaseTimes, poolThreads, setWorkerSpin } from "../interpreter/engine/kernels/wasm-backend.js";
 
 // ---------------------------------------------------------------- references (the contract)
@@ -33,16 +33,6 @@ function firstDiff(a: Float32Array, b: Float32Array): number {
 }
 
 // ---------------------------------------------------------------- generators
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function spikes(n: number, rate: number, rand: () => number): Int8Array {
   const s = new Int8Array(n);

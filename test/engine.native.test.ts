@@ -22,7 +22,7 @@ import {
   type SpikeKernelOptions,
 } from "../interpreter/engine/kernels/spike-matmul.js";
 import { NAN_LEVEL } from "../interpreter/engine/levels.js";
-import { oracleAS, oracleQST, oracleSW } from "./spike-oracles.js";
+import { oracleAS, oracleQST, oracleSW, prng } from "./spike-oracles.js";
 
 const status = nativeStatus();
 const skipReason = status.ready ? "" : ` (SKIPPED: ${status.reason})`;
@@ -77,16 +77,6 @@ function levels(n: number, nanLevels: boolean): fc.Arbitrary<Int8Array> {
     }
     return s;
   });
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const kArb = fc.oneof(fc.constantFrom(0, 1, 64, 200), fc.integer({ min: 0, max: 300 }));

@@ -2,7 +2,7 @@
  * The spike kernels' contract as plain loops (independent of the code under test): the
  * sequential float32 sum over ascending k from +0 of level * float, a NaN level (NAN_LEVEL)
  * counting as NaN, then one float32 multiplication by the row's scale. Shared by the
- * kernel tests of every backend.
+ * kernel tests of every backend, with the seeded generator their inputs come from.
  */
 import { NAN_LEVEL } from "../interpreter/engine/levels.js";
 
@@ -43,4 +43,15 @@ export function oracleAS(A: Float32Array, M: number, K: number, S: Int8Array, N:
       o[i * N + j] = acc;
     }
   return o;
+}
+
+/** A seeded uniform [0, 1) generator (mulberry32): the kernel tests' inputs, reproducible by seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
