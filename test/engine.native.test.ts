@@ -132,6 +132,22 @@ describe.skipIf(!status.ready)(`native spike-accumulate backend${skipReason}`, (
     );
   });
 
+  it("spikeMatmul across k blocks at firing rates on both sides of the kernel's block-size switch (0.3): many 64-row sub-blocks, equals the oracle", () => {
+    // the kernel walks k in blocks of one or two 64-row sub-blocks by the rate it counts;
+    // rates are drawn uniformly (not biased to 0 and 1), K spans several sub-blocks
+    const sized = fc.record({ M: fc.integer({ min: 1, max: 24 }), K: fc.integer({ min: 65, max: 700 }), N: fc.constantFrom(1, 100, 128, 200), permille: fc.integer({ min: 20, max: 600 }), seed: fc.nat(), nk: fc.boolean(), threads: fc.constantFrom(1, 2) });
+    fc.assert(
+      fc.property(sized, ({ M, K, N, permille, seed, nk, threads }) => {
+        const rand = prng(seed);
+        const S = Int8Array.from({ length: M * K }, () => (rand() < permille / 1000 ? (rand() < 0.5 ? -1 : 1) : 0));
+        const W = Float32Array.from({ length: K * N }, () => fr((rand() - 0.5) * 8));
+        const c: SWCase = { M, K, N, S, W, nk, scale: undefined, threads };
+        expect(diff(run(c, { backend: "native" }), oracleSW(S, M, K, W, N, nk, undefined))).toBe("");
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it("spikeMatmul with NaN levels and non-finite weights and scales (edges poisoned by the caller) equals the oracle and the JS backend", () => {
     fc.assert(
       fc.property(swCase(true), (c) => {

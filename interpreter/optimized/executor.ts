@@ -17,6 +17,7 @@ import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
 import { nativeFloatReady, nativeGeluAffineInto, nativeGeluInto, nativeLayernormInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
+import { alignedArray } from "../engine/kernels/native-backend.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
 import type { Graph, IRNode, NeuronAttrs, StepGraph } from "../ir/graph.js";
@@ -173,11 +174,11 @@ export class OptimizedExecutor {
     return {
       n,
       inputs: [...p.node.inputs],
-      states: attrs.body.states.map(() => new Float32Array(n)),
+      states: attrs.body.states.map(() => alignedArray("f32", n)),
       // Levels go to int8 when the spike-accumulate pass asked for it; recording reads them too.
-      levels: wantLevels || attrs.body.emit.levels !== undefined ? (p.node.attrs.levelsInt8 ? new Int8Array(total) : new Float32Array(total)) : undefined,
+      levels: wantLevels || attrs.body.emit.levels !== undefined ? alignedArray(p.node.attrs.levelsInt8 ? "i8" : "f32", total) : undefined,
       // keepValues: the value too, for a reader of every neuron output (the gradient tape)
-      value: field("value") || this.options.keepValues ? new Float32Array(total) : undefined,
+      value: field("value") || this.options.keepValues ? alignedArray("f32", total) : undefined,
       scale: attrs.body.emit.scale !== undefined ? new Float32Array(this.T) : undefined,
     };
   }

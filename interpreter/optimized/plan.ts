@@ -9,6 +9,7 @@
  */
 import type { Graph, IRNode } from "../ir/graph.js";
 import { numel } from "../engine/tensor.js";
+import { alignedArray } from "../engine/kernels/native-backend.js";
 
 export type StorageKind = "f32" | "i32" | "i8";
 export type Storage = Float32Array | Int32Array | Int8Array;
@@ -34,8 +35,9 @@ export interface Plan {
 // A cache_concat's buffer is its key/value cache, kept between runs (runtime/planned-cache.ts).
 const EXTERNAL = new Set(["param", "input", "neuron", "neuron_out", "cache_concat"]);
 
+// on 64-byte boundaries where the native kernels run (their vector loads then touch one line each)
 function alloc(kind: StorageKind, n: number): Storage {
-  return kind === "f32" ? new Float32Array(n) : kind === "i32" ? new Int32Array(n) : new Int8Array(n);
+  return alignedArray(kind, n);
 }
 
 /**

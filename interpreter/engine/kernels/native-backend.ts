@@ -32,6 +32,8 @@ interface NativeExports {
     out: Float32Array, ors: number, ocs: number, oStride: number, n: number, threads: number,
   ): boolean;
   gather(x: Float32Array, tab: Int32Array, n: number, out: Float32Array): void;
+  /** copy_native.c: bytes from the start of `buffer`'s data to its first 64-byte boundary. */
+  lineOffset(buffer: ArrayBuffer): number;
   stridedCopy<T extends Float32Array | Int8Array | Int32Array>(x: T, offset: number, shape: readonly number[], strides: readonly number[], out: T): void;
   vecRun(
     prog: Int32Array, nIns: number, regs: number, scalars: number,
@@ -42,6 +44,23 @@ interface NativeExports {
   gelu(x: Float32Array, out: Float32Array, threads: number, scale?: Float32Array, bias?: Float32Array): void;
   softmax(x: Float32Array, n: number, out: Float32Array, threads: number): void;
   layernorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, d: number, out: Float32Array, threads: number): void;
+}
+
+type AlignedKind = "f32" | "i32" | "i8";
+type AlignedArray<K extends AlignedKind> = K extends "f32" ? Float32Array : K extends "i32" ? Int32Array : Int8Array;
+
+/**
+ * A zeroed typed array of n elements whose data starts on a 64-byte boundary (a cache line,
+ * one AVX-512 vector) when the addon is loaded: a view into a buffer 64 bytes longer. V8
+ * aligns backing stores to 16 bytes only, and the native kernels' 64-byte loads from a
+ * misaligned array touch two lines each (the spike accumulate from a misaligned packed weight
+ * ran at half speed). Without the addon a plain array (nothing reads it 64 bytes at a time).
+ */
+export function alignedArray<K extends AlignedKind>(kind: K, n: number): AlignedArray<K> {
+  const ctor = kind === "f32" ? Float32Array : kind === "i32" ? Int32Array : Int8Array;
+  if (!addon) return new ctor(n) as AlignedArray<K>;
+  const buffer = new ArrayBuffer(n * ctor.BYTES_PER_ELEMENT + 64);
+  return new ctor(buffer, addon.lineOffset(buffer), n) as AlignedArray<K>;
 }
 
 /** The native addon's exports, or null when it is not loaded or turned off (startNative() loads it). */
@@ -141,7 +160,7 @@ export function nativePackedBytes(): number {
 
 function drop(e: PackedWeight): void {
   if (!live.delete(e)) return;
-  liveBytes -= (e.packed?.length ?? 0) * 4;
+  liveBytes -= e.packed?.buffer.byteLength ?? 0;
   e.packed = null;
 }
 
@@ -176,12 +195,12 @@ function packedFor(a: NativeExports, op: SpikeOp): Float32Array | null {
       if (liveBytes + bytes <= cacheLimit) break;
     }
   }
-  const packed = new Float32Array(length);
+  const packed = alignedArray("f32", length);
   a.pack(op.weight, K, C, wrs, wcs, packed);
   e = { K, C, wrs, wcs, length: op.weight.length, packed, current: true, lastUse: ++clock };
   packedCache.set(op.weight, e);
   live.add(e);
-  liveBytes += bytes;
+  liveBytes += packed.buffer.byteLength; // the bytes held, alignment slack included
   return packed;
 }
 

@@ -16,10 +16,11 @@
  * only parks the accumulators in memory between blocks, so every element still sees its
  * terms in ascending k. The compile flags forbid contraction and fast-math (native-backend.ts).
  *
- * Work: event lists per spike row (k*ldw with the sign in bit 31), built by the threads over
- * row ranges; then (contraction, column tile of 128, row chunk) items taken from an atomic
- * counter. Each item walks k in blocks that keep the tile's weights in L1, 8 zmm accumulators
- * per row.
+ * Work: event lists per spike row (k*TW with the sign in bit 31), built by the threads over
+ * chunks of rows and packed back to back within a chunk; then (contraction, column tile of
+ * 128, row chunk) items taken from an atomic counter. Each item walks k in blocks of 64 or
+ * 128 rows (by the firing rate the listing counted), 8 zmm accumulators per row, parked in
+ * memory between blocks.
  */
 #include "napi_args.h"
 #include "parallel.h"
@@ -35,7 +36,12 @@
 #endif
 
 #define TW 128          /* columns per tile: 8 zmm accumulators */
-#define KBR 64          /* k rows per block: a tile's block of weights (64 x 128 floats, 32 KB) stays in L1 */
+#define KBR 64          /* k rows per sub-block: event bounds are recorded every KBR rows of k */
+/* Below this firing rate an item walks k in blocks of two sub-blocks (64 KB of a tile's
+ * weights): a row then has enough events per block to pay for loading and storing its
+ * accumulators; above it, one sub-block (32 KB, held in L1) is faster. Measured on the
+ * block's shapes (K 768 and 3072, 128-column tiles) at rates 0.1-0.4. */
+#define WIDE_BLOCK_RATE 0.3
 /* Most events or packed weights one call may need (4 TB each): far past any real layer, and
  * small enough that no scratch size computed from them can wrap. */
 #define MAX_SCRATCH_ELEMS ((int64_t)1 << 40)
@@ -51,9 +57,11 @@ typedef struct {
 
 typedef struct {
   const Job* job;
-  uint32_t* events;      /* per (b, r): up to K events at (b*R + r)*K */
-  int32_t* bounds;       /* per (b, r): nKB + 1 event indices, where each k block's events start (the last: the count) */
-  int64_t nKB;           /* k blocks of KBR rows */
+  uint32_t* events;      /* per (b, r): its events from rowStart[b*R + r], rows of one listing chunk packed back to back */
+  int64_t* rowStart;
+  int32_t* bounds;       /* per (b, r): nKB + 1 event indices, where each k sub-block's events start (the last: the count) */
+  int64_t nKB;           /* k sub-blocks of KBR rows */
+  int64_t eventCount;    /* atomic: events listed so far */
   int64_t nRC, rowsPerChunk, nT, items;
   int threads;
   int64_t next_list, listed, next_item; /* atomics: rows claimed, rows listed, items claimed */
@@ -65,10 +73,15 @@ typedef struct {
 __attribute__((target("avx512f,avx512bw")))
 static void list_rows(Shared* sh, int64_t first, int64_t last) {
   const Job* j = sh->job;
+  /* the chunk's rows share its region of (last - first) * K slots, packed back to back so
+     that the events an item reads are dense in cache (the down projection's K = 3072 rows
+     each own 12 KB of slots but fill about 2 KB) */
+  int64_t at = first * j->K;
   for (int64_t q = first; q < last; q++) {
     const int64_t b = q / j->R, r = q % j->R;
     const int8_t* s = j->S + b * j->sStride + r * j->srs;
-    uint32_t* ev = sh->events + q * j->K;
+    uint32_t* ev = sh->events + at;
+    sh->rowStart[q] = at;
     int32_t* bnd = sh->bounds + q * (sh->nKB + 1);
     int32_t n = 0;
     int nan = 0;
@@ -101,16 +114,18 @@ static void list_rows(Shared* sh, int64_t first, int64_t last) {
     }
     if (nan) __atomic_store_n(&sh->nanLevel, 1, __ATOMIC_RELAXED);
     bnd[sh->nKB] = n;
+    at += n;
   }
+  __atomic_fetch_add(&sh->eventCount, at - first * j->K, __ATOMIC_RELAXED);
 }
 
 /* One item: contraction b, columns [c0, c0+w), rows [r0, r1). */
 __attribute__((target("avx512f")))
-static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_t r0, int64_t r1) {
+static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_t r0, int64_t r1, int64_t step) {
   const Job* j = sh->job;
   const float* W = j->W + (b * sh->nT + c0 / TW) * j->K * TW;
   float* acc = sh->acc[t];
-  const uint32_t* evb = sh->events + b * j->R * j->K;
+  const int64_t* starts = sh->rowStart + b * j->R;
   const int64_t nb = sh->nKB + 1;
   const int32_t* bnd = sh->bounds + b * j->R * nb;
   const int64_t rows = r1 - r0;
@@ -118,12 +133,13 @@ static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_
   const __m512i one = _mm512_set1_epi32(0x3f800000);
   /* k block by k block (each element still sees its terms in ascending k), every row's
      events of the block from the bounds the listing recorded */
-  for (int64_t blk = 0; blk < sh->nKB; blk++) {
+  for (int64_t blk = 0; blk < sh->nKB; blk += step) {
+    const int64_t blkEnd = blk + step < sh->nKB ? blk + step : sh->nKB;
     for (int64_t i = 0; i < rows; i++) {
-      const uint32_t* ev = evb + (r0 + i) * j->K;
+      const uint32_t* ev = sh->events + starts[r0 + i];
       const int32_t* rb = bnd + (r0 + i) * nb;
       int32_t e = rb[blk];
-      const int32_t end = rb[blk + 1];
+      const int32_t end = rb[blkEnd];
       if (e == end) continue;
       float* a = acc + i * TW;
       __m512 a0 = _mm512_loadu_ps(a), a1 = _mm512_loadu_ps(a + 16), a2 = _mm512_loadu_ps(a + 32), a3 = _mm512_loadu_ps(a + 48);
@@ -176,6 +192,9 @@ static void work(Shared* sh, int t) {
   /* every row's list is needed by every item: wait for the last chunks */
   while (__atomic_load_n(&sh->listed, __ATOMIC_ACQUIRE) < rowsTotal) _mm_pause();
   if (__atomic_load_n(&sh->nanLevel, __ATOMIC_RELAXED)) return; /* the caller's general path runs */
+  /* every thread derives the same block size from the same count */
+  const double rate = (double)__atomic_load_n(&sh->eventCount, __ATOMIC_RELAXED) / ((double)rowsTotal * (double)j->K);
+  const int64_t step = rate < WIDE_BLOCK_RATE ? 2 : 1; /* sub-blocks per k block */
   for (;;) {
     const int64_t it = __atomic_fetch_add(&sh->next_item, 1, __ATOMIC_RELAXED);
     if (it >= sh->items) break;
@@ -186,7 +205,7 @@ static void work(Shared* sh, int t) {
     const int64_t w = j->C - c0 < TW ? j->C - c0 : TW;
     const int64_t r0 = rc * sh->rowsPerChunk;
     const int64_t r1 = r0 + sh->rowsPerChunk < j->R ? r0 + sh->rowsPerChunk : j->R;
-    if (r0 < r1) run_item(sh, t, b, c0, w, r0, r1);
+    if (r0 < r1) run_item(sh, t, b, c0, w, r0, r1, step);
   }
 }
 #endif
@@ -338,12 +357,12 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   if (nRC > j.R) nRC = j.R;
   const int64_t rowsPerChunk = (j.R + nRC - 1) / nRC;
   const int64_t nKB = (j.K + KBR - 1) / KBR;
-  const size_t evBytes = (size_t)(j.n * j.R * j.K) * 4, bndBytes = (size_t)(j.n * j.R * (nKB + 1)) * 4;
+  const size_t evBytes = (size_t)(j.n * j.R * j.K) * 4, bndBytes = (size_t)(j.n * j.R * (nKB + 1)) * 4, startBytes = (size_t)(j.n * j.R) * 8;
   const size_t wBytes = wPacked ? 0 : (size_t)(j.n * nT * j.K * TW) * 4;
   const size_t accBytes = (size_t)rowsPerChunk * TW * 4;
   const size_t align = 64;
 #define UP(x) (((x) + align - 1) & ~(align - 1))
-  const size_t total = UP(evBytes) + UP(bndBytes) + UP(wBytes) + (size_t)threads * UP(accBytes);
+  const size_t total = UP(evBytes) + UP(bndBytes) + UP(startBytes) + UP(wBytes) + (size_t)threads * UP(accBytes);
   char* buf = (char*)scratch(total);
   if (!buf) return spk_throw(env, "spikeOp: out of memory for the native kernel's scratch");
   Shared sh;
@@ -351,6 +370,7 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
   sh.job = &j;
   sh.events = (uint32_t*)buf; buf += UP(evBytes);
   sh.bounds = (int32_t*)buf; buf += UP(bndBytes);
+  sh.rowStart = (int64_t*)buf; buf += UP(startBytes);
   sh.nKB = nKB;
   if (!wPacked) {
     float* P = (float*)buf; buf += UP(wBytes);
