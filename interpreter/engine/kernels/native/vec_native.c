@@ -5,8 +5,8 @@
  *
  * Every op is the WebAssembly op it replaces, lane for lane:
  *   add/sub/mul/div/sqrt  IEEE float32 (MXCSR as Node leaves it: no flush to zero)
- *   min/max               NaN if either is NaN, -0 < +0 (x86's minps/maxps are not: fixed
- *                         up with an equality and an unordered compare)
+ *   min/max               NaN if either is NaN, -0 < +0 (vrangeps orders the zeros; its NaN
+ *                         case returns the other operand, so NaN lanes are set afterwards)
  *   at_least              a > b ? a : b (NaN selects b)
  *   neg/abs               the sign bit
  *   round                 roundscale to nearest, ties to even (keeps -0, NaN, ±Infinity)
@@ -18,6 +18,19 @@
  * A program is straight-line: instruction by instruction over a chunk of elements, step by
  * step (chunk outer, step inner), so an instruction that writes its own operand reads the
  * old values first, as in WebAssembly. Chunks are independent, so threads split them.
+ *
+ * How it runs (why it is fast without generating code): each call first translates the
+ * program into micro-ops over an accumulator of one chunk (VCH = 256 elements = 16 AVX-512
+ * registers): LOAD x, OP with a second operand, STORE. An instruction that reads the value
+ * the previous one left in the accumulator takes it from there, and a register whose value
+ * nobody reads again is never stored, so a chain such as
+ *     mul r0 st1 st0; add st0 r0 in0; div r2 st0 r3; round r4 r2; max r5 r4 r6; min r5 r5 r7
+ * runs as LOAD st1, MUL st0, ADD in0, STORE st0, DIV r3, ROUND, MAX r6, MIN r7 with the
+ * chunk in registers throughout (the old machine stored and reloaded every intermediate).
+ * A register written only by one splat that precedes all its reads is not filled at all:
+ * its readers read the scalar, broadcast, from a per-call table of 16 copies per entry.
+ * The ops and their order are the program's, so the bits are too (a value kept in a
+ * register instead of stored and reloaded is the same bits).
  */
 #include "napi_args.h"
 #include "parallel.h"
@@ -32,8 +45,9 @@
 #define VEC_X86 0
 #endif
 
-#define VCH 256       /* elements per chunk: a register's length */
-#define VMAX_ARR 64   /* arrays of each kind */
+#define VCH 256          /* elements per chunk: a register's length */
+#define VS (VCH / 16)    /* AVX-512 vectors per chunk: the accumulator */
+#define VMAX_ARR 64      /* arrays of each kind */
 
 enum { K_NONE = 0, K_REG, K_INPUT, K_STATE, K_PARAM, K_SCALAR, K_LEVELS, K_VALUE };
 enum { OP_COPY = 0, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MIN, OP_MAX, OP_AT_LEAST, OP_NEG, OP_ABS, OP_ROUND,
@@ -42,134 +56,158 @@ enum { OP_COPY = 0, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MIN, OP_MAX, OP_AT_LEAST,
 /* Instruction: 7 int32 words: op, dKind, dIndex, aKind, aIndex, bKind, bIndex. */
 #define VW 7
 
+/* Micro-ops over the accumulator. Binary ops compute acc op x; their _R forms x op acc (the
+   operand order of the instruction, so NaN payloads and signed zeros are the program's). */
+enum { U_LOAD = 0, U_STORE, U_STORE_I8, U_NEG, U_ABS, U_ROUND, U_SIGN, U_HEAVISIDE, U_RELU, U_SQRT, U_CANON,
+       U_ADD, U_SUB, U_MUL, U_DIV, U_MIN, U_MAX, U_AT_LEAST,
+       U_ADD_R, U_SUB_R, U_MUL_R, U_DIV_R, U_MIN_R, U_MAX_R, U_AT_LEAST_R };
+
+/* A micro-op and the address of its memory operand at step t (absolute), chunk at element e0:
+   (inReg ? this thread's registers : base) + off + t * ts + e0 * ce bytes; the chunk's 16
+   vectors are inc bytes apart (64, or 0 for a broadcast scalar). */
 typedef struct {
-  const int32_t* prog; int32_t nIns, regs, scalars;
-  float* inputs[VMAX_ARR]; int32_t nInputs;
-  float* states[VMAX_ARR]; int32_t nStates;
-  float* params[VMAX_ARR]; int32_t nParams;
-  const float* table;
-  void* levels; int32_t levelsInt8;
-  float* value;
-  int64_t n, t0, t1;
+  int32_t code, inReg;
+  const char* base;
+  int64_t off, ts, ce, inc;
+} UOp;
+
+typedef struct {
+  const UOp* uops; int32_t nUops;
+  int64_t n;
   int64_t nChunks;
+  int64_t t0, t1;
   int threads;
-  float* scratch[SPK_MAX_THREADS];
+  char* scratch[SPK_MAX_THREADS];
 } VecJob;
 
 #if VEC_X86
-/* Address of an operand for step t (absolute), chunk starting at element e0. */
-static inline float* vaddr(const VecJob* j, int kind, int index, int64_t t, int64_t e0, float* regs) {
-  switch (kind) {
-    case K_REG: return regs + (int64_t)index * VCH;
-    case K_INPUT: return j->inputs[index] + t * j->n + e0;
-    case K_STATE: return j->states[index] + e0;
-    case K_PARAM: return j->params[index] + e0;
-    case K_SCALAR: return (float*)j->table + (t - j->t0) * j->scalars + index;
-    case K_LEVELS: return (float*)j->levels + t * j->n + e0;
-    case K_VALUE: return j->value + t * j->n + e0;
-    default: return NULL;
-  }
+#define VEC_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+
+/* min/max of two vectors (vrangeps imm 4/5: the smaller/larger, -0 < +0; NaN lanes made NaN) */
+VEC_TARGET static inline __m512 vmin(__m512 x, __m512 y, __m512 qnan) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q), _mm512_range_ps(x, y, 0x04), qnan);
+}
+VEC_TARGET static inline __m512 vmax(__m512 x, __m512 y, __m512 qnan) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q), _mm512_range_ps(x, y, 0x05), qnan);
+}
+/* i8: truncate with saturation, NaN -> -128. min(hi, x) keeps NaN (minps returns its second
+   operand when one is NaN) and caps large values below 2^31; cvtt turns NaN and values below
+   -2^31 into INT_MIN, which the saturating narrow makes -128, as trunc_sat + narrow do. */
+VEC_TARGET static inline __m128i vi8(__m512 x) {
+  return _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(_mm512_min_ps(_mm512_set1_ps(2147483520.0f), x)));
 }
 
-__attribute__((target("avx512f,avx512dq"))) static inline __m512 vmin(__m512 x, __m512 y, __m512 qnan) {
-  __m512 r = _mm512_min_ps(x, y);
-  r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ), r, _mm512_or_ps(x, y));
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q), r, qnan);
-}
-
-__attribute__((target("avx512f,avx512dq"))) static inline __m512 vmax(__m512 x, __m512 y, __m512 qnan) {
-  __m512 r = _mm512_max_ps(x, y);
-  r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ), r, _mm512_and_ps(x, y));
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_UNORD_Q), r, qnan);
-}
-
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-static void run_chunk(const VecJob* j, int64_t c, float* regs) {
-  const int64_t e0 = c * VCH;
-  const int64_t len = j->n - e0 < VCH ? j->n - e0 : VCH;
+/* The micro-ops over one chunk at step t: `full` chunks (VCH elements) use whole-vector loads
+   and stores, the last, shorter chunk masked ones (its lanes past len compute garbage nobody
+   stores). Inlined twice, so each form is compiled with `full` a constant. The accumulator is
+   16 named variables (EACH repeats a statement for vector 0..15): an array was kept on the
+   stack by GCC, a load and a store per vector per micro-op. */
+#define EACH(F) F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15)
+VEC_TARGET static inline __attribute__((always_inline)) void run_uops(const VecJob* j, int64_t t, int64_t e0, char* regs, const int full, int64_t len) {
   const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), mone = _mm512_set1_ps(-1.0f);
   const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000));
   const __m512i signbit = _mm512_set1_epi32((int)0x80000000u);
-  for (int64_t t = j->t0; t < j->t1; t++) {
-    for (int32_t ip = 0; ip < j->nIns; ip++) {
-      const int32_t* w = j->prog + (int64_t)ip * VW;
-      const int op = w[0];
-      float* d = vaddr(j, w[1], w[2], t, e0, regs);
-      const float* a = vaddr(j, w[3], w[4], t, e0, regs);
-      const float* b = vaddr(j, w[5], w[6], t, e0, regs);
-      if (op == OP_SPLAT) {
-        const __m512 x = _mm512_set1_ps(*a);
-        for (int64_t i = 0; i < len; i += 16) {
-          const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
-          _mm512_mask_storeu_ps(d + i, m, x);
-        }
-        continue;
-      }
-      if (op == OP_I8) {
-        int8_t* d8 = (int8_t*)j->levels + t * j->n + e0;
-        for (int64_t i = 0; i < len; i += 16) {
-          const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
-          const __m512 x = _mm512_maskz_loadu_ps(m, a + i);
-          /* truncate toward zero with saturation (cvtt gives INT_MIN for NaN and out of range) */
-          const __m512 lo = _mm512_set1_ps(-2147483648.0f), hi = _mm512_set1_ps(2147483520.0f);
-          __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-          __m512i q = _mm512_cvttps_epi32(xc);
-          const __mmask16 isnan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-          q = _mm512_mask_blend_epi32(isnan, q, _mm512_set1_epi32(-128));
-          const __m128i q8 = _mm512_cvtsepi32_epi8(q); /* saturating narrow, as i8x16.narrow */
-          _mm_mask_storeu_epi8(d8 + i, m, q8);
-        }
-        continue;
-      }
-      /* one loop per op (the op is not re-decided per vector): whole vectors, then a masked tail */
-      const int64_t full = len & ~(int64_t)15;
-      const __mmask16 tailMask = (__mmask16)((1u << (len - full)) - 1);
-#define VLOOP(EXPR)                                                                  \
-  {                                                                                  \
-    for (int64_t i = 0; i < full; i += 16) {                                         \
-      const __m512 x = _mm512_loadu_ps(a + i);                                       \
-      const __m512 y = binary ? _mm512_loadu_ps(b + i) : zero;                       \
-      (void)y;                                                                       \
-      _mm512_storeu_ps(d + i, (EXPR));                                               \
-    }                                                                                \
-    if (tailMask) {                                                                  \
-      const __m512 x = _mm512_maskz_loadu_ps(tailMask, a + full);                    \
-      const __m512 y = binary ? _mm512_maskz_loadu_ps(tailMask, b + full) : zero;    \
-      (void)y;                                                                       \
-      _mm512_mask_storeu_ps(d + full, tailMask, (EXPR));                             \
-    }                                                                                \
-  }
-      const int binary = op >= OP_ADD && op <= OP_AT_LEAST;
-      switch (op) {
-        case OP_COPY: VLOOP(x) break;
-        case OP_ADD: VLOOP(_mm512_add_ps(x, y)) break;
-        case OP_SUB: VLOOP(_mm512_sub_ps(x, y)) break;
-        case OP_MUL: VLOOP(_mm512_mul_ps(x, y)) break;
-        case OP_DIV: VLOOP(_mm512_div_ps(x, y)) break;
-        /* equal operands (incl. -0 vs +0): min ORs the bits (-0 wins), max ANDs them (+0 wins); NaN if either is */
-        case OP_MIN: VLOOP(vmin(x, y, qnan)) break;
-        case OP_MAX: VLOOP(vmax(x, y, qnan)) break;
-        case OP_AT_LEAST: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_GT_OQ), y, x)) break;
-        case OP_NEG: VLOOP(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), signbit))) break;
-        case OP_ABS: VLOOP(_mm512_castsi512_ps(_mm512_andnot_si512(signbit, _mm512_castps_si512(x)))) break;
-        case OP_ROUND: VLOOP(_mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)) break;
-        case OP_SIGN: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), zero, one), mone)) break;
-        case OP_HEAVISIDE: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), zero, one)) break;
-        case OP_RELU: VLOOP(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LE_OQ), x, zero)) break;
-        case OP_SQRT: VLOOP(_mm512_sqrt_ps(x)) break;
-        case OP_CANON: VLOOP(_mm512_add_ps(x, zero)) break;
-        default: VLOOP(x) break;
-      }
-#undef VLOOP
+#define DECL(s)                                                                                              \
+  __m512 acc##s = zero;                                                                                      \
+  const __mmask16 m##s = full || len - 16 * (s) >= 16 ? (__mmask16)0xffff                                   \
+                                                      : len - 16 * (s) <= 0 ? (__mmask16)0                   \
+                                                                            : (__mmask16)((1u << (len - 16 * (s))) - 1);
+  EACH(DECL)
+#undef DECL
+#define LD(s) (full ? _mm512_loadu_ps((const float*)(p + (s) * inc)) : _mm512_maskz_loadu_ps(m##s, (const float*)(p + (s) * inc)))
+  for (int32_t k = 0; k < j->nUops; k++) {
+    const UOp* u = j->uops + k;
+    const char* p = (const char*)((intptr_t)(u->inReg ? regs : u->base) + u->off + t * u->ts + e0 * u->ce);
+    const int64_t inc = u->inc;
+    switch (u->code) {
+#define LOAD1(s) acc##s = LD(s);
+      case U_LOAD: EACH(LOAD1) break;
+#define STORE1(s) if (full) _mm512_storeu_ps((float*)(p + 64 * (s)), acc##s); else _mm512_mask_storeu_ps((float*)(p + 64 * (s)), m##s, acc##s);
+      case U_STORE: EACH(STORE1) break;
+#define STOREI8(s) if (full) _mm_storeu_si128((__m128i*)(p + 16 * (s)), vi8(acc##s)); else _mm_mask_storeu_epi8((void*)(p + 16 * (s)), m##s, vi8(acc##s));
+      case U_STORE_I8: EACH(STOREI8) break;
+#define U(s) { const __m512 x = acc##s; acc##s = EXPR_U; }
+#define B(s) { const __m512 x = acc##s, y = LD(s); acc##s = EXPR_B; }
+#define BR(s) { const __m512 x = LD(s), y = acc##s; acc##s = EXPR_B; }
+#define EXPR_U _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), signbit))
+      case U_NEG: EACH(U) break;
+#undef EXPR_U
+#define EXPR_U _mm512_castsi512_ps(_mm512_andnot_si512(signbit, _mm512_castps_si512(x)))
+      case U_ABS: EACH(U) break;
+#undef EXPR_U
+#define EXPR_U _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+      case U_ROUND: EACH(U) break;
+#undef EXPR_U
+#define EXPR_U _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), zero, one), mone)
+      case U_SIGN: EACH(U) break;
+#undef EXPR_U
+#define EXPR_U _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ), zero, one)
+      case U_HEAVISIDE: EACH(U) break;
+#undef EXPR_U
+#define EXPR_U _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LE_OQ), x, zero)
+      case U_RELU: EACH(U) break;
+#undef EXPR_U
+#define EXPR_U _mm512_sqrt_ps(x)
+      case U_SQRT: EACH(U) break;
+#undef EXPR_U
+#define EXPR_U _mm512_add_ps(x, zero)
+      case U_CANON: EACH(U) break;
+#undef EXPR_U
+#define EXPR_B _mm512_add_ps(x, y)
+      case U_ADD: EACH(B) break;
+      case U_ADD_R: EACH(BR) break;
+#undef EXPR_B
+#define EXPR_B _mm512_sub_ps(x, y)
+      case U_SUB: EACH(B) break;
+      case U_SUB_R: EACH(BR) break;
+#undef EXPR_B
+#define EXPR_B _mm512_mul_ps(x, y)
+      case U_MUL: EACH(B) break;
+      case U_MUL_R: EACH(BR) break;
+#undef EXPR_B
+#define EXPR_B _mm512_div_ps(x, y)
+      case U_DIV: EACH(B) break;
+      case U_DIV_R: EACH(BR) break;
+#undef EXPR_B
+#define EXPR_B vmin(x, y, qnan)
+      case U_MIN: EACH(B) break;
+      case U_MIN_R: EACH(BR) break;
+#undef EXPR_B
+#define EXPR_B vmax(x, y, qnan)
+      case U_MAX: EACH(B) break;
+      case U_MAX_R: EACH(BR) break;
+#undef EXPR_B
+#define EXPR_B _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, y, _CMP_GT_OQ), y, x)
+      case U_AT_LEAST: EACH(B) break;
+      case U_AT_LEAST_R: EACH(BR) break;
+#undef EXPR_B
+      default: break;
     }
   }
+#undef LD
+#undef LOAD1
+#undef STORE1
+#undef STOREI8
+#undef U
+#undef B
+#undef BR
 }
 
+VEC_TARGET static void run_chunk_full(const VecJob* j, int64_t t, int64_t e0, char* regs) { run_uops(j, t, e0, regs, 1, VCH); }
+VEC_TARGET static void run_chunk_part(const VecJob* j, int64_t t, int64_t e0, char* regs, int64_t len) { run_uops(j, t, e0, regs, 0, len); }
+
 /* A contiguous range of chunks per thread (the work per chunk is uniform; interleaved
-   chunks defeated the prefetchers and were slower on two threads than on one). */
-static void vec_work(VecJob* j, int t) {
-  const int64_t c0 = j->nChunks * t / j->threads, c1 = j->nChunks * (t + 1) / j->threads;
-  for (int64_t c = c0; c < c1; c++) run_chunk(j, c, j->scratch[t]);
+   chunks defeated the prefetchers and were slower on two threads than on one); steps inner,
+   so a chunk's registers and states stay in L1 across the steps. */
+static void vec_work(VecJob* j, int th) {
+  const int64_t c0 = j->nChunks * th / j->threads, c1 = j->nChunks * (th + 1) / j->threads;
+  for (int64_t c = c0; c < c1; c++) {
+    const int64_t e0 = c * VCH, len = j->n - e0 < VCH ? j->n - e0 : VCH;
+    for (int64_t t = j->t0; t < j->t1; t++) {
+      if (len == VCH) run_chunk_full(j, t, e0, j->scratch[th]);
+      else run_chunk_part(j, t, e0, j->scratch[th], len);
+    }
+  }
 }
 #endif
 
@@ -183,7 +221,169 @@ static void vec_part(void* j, int t) {
 #endif
 }
 
-static __thread float* vtl_buf = NULL;
+/* The call's arrays, for the translation into micro-ops. */
+typedef struct {
+  const int32_t* prog; int64_t nIns;
+  float* inputs[VMAX_ARR]; int32_t nInputs;
+  float* states[VMAX_ARR]; int32_t nStates;
+  float* params[VMAX_ARR]; int32_t nParams;
+  void* levels; int32_t levelsInt8;
+  float* value;
+  const float* wide;      /* the scalar table, each entry 16 times (one vector) */
+  int64_t n, t0, scalars;
+  unsigned char* dropped; /* splats not run: their register's readers read the scalar */
+  int32_t* splatOf;       /* per register: 1 + the scalar its dropped splat held, or 0 */
+} Tx;
+
+typedef struct { int kind, index; } Loc;
+
+static Loc loc(const Tx* x, int64_t ip, int s) {
+  const int32_t* w = x->prog + ip * VW;
+  Loc l = {w[1 + 2 * s], w[2 + 2 * s]};
+  if (l.kind == K_LEVELS || l.kind == K_VALUE || l.kind == K_NONE) l.index = 0;
+  return l;
+}
+static int same(Loc p, Loc q) { return p.kind == q.kind && p.index == q.index; }
+static int is_binary(int op) { return op >= OP_ADD && op <= OP_AT_LEAST; }
+static int x_op(const Tx* x, int64_t ip) { return x->prog[ip * VW]; }
+static int reads(const Tx* x, int64_t ip, Loc l) {
+  return same(loc(x, ip, 1), l) || (is_binary(x_op(x, ip)) && same(loc(x, ip, 2), l));
+}
+static int writes(const Tx* x, int64_t ip, Loc l) { return same(loc(x, ip, 0), l); }
+
+/* Whether a step reads register l before writing it (it then carries a value across steps). */
+static int live_in(const Tx* x, Loc l) {
+  for (int64_t k = 0; k < x->nIns; k++) {
+    if (x->dropped[k]) continue;
+    if (reads(x, k, l)) return 1;
+    if (writes(x, k, l)) return 0;
+  }
+  return 0;
+}
+/* Whether the value l holds after instruction ip is never read. */
+static int dead_after(const Tx* x, Loc l, int64_t ip) {
+  for (int64_t k = ip + 1; k < x->nIns; k++) {
+    if (x->dropped[k]) continue;
+    if (reads(x, k, l)) return 0;
+    if (writes(x, k, l)) return 1;
+  }
+  return !live_in(x, l);
+}
+/* Whether instruction ip takes l from the accumulator (reads it in exactly one operand). */
+static int consumes(const Tx* x, int64_t ip, Loc l) {
+  if (ip >= x->nIns) return 0;
+  const int op = x_op(x, ip);
+  if (op == OP_SPLAT) return 0;
+  if (!is_binary(op)) return same(loc(x, ip, 1), l);
+  return same(loc(x, ip, 1), l) != same(loc(x, ip, 2), l);
+}
+
+static UOp uop_at(const Tx* x, int code, Loc l) {
+  UOp u = {code, 0, NULL, 0, 0, 0, 64};
+  if (l.kind == K_REG && x->splatOf[l.index]) {
+    l.kind = K_SCALAR;
+    l.index = x->splatOf[l.index] - 1;
+  }
+  switch (l.kind) {
+    case K_REG: u.inReg = 1; u.off = (int64_t)l.index * VCH * 4; break;
+    case K_INPUT: u.base = (const char*)x->inputs[l.index]; u.ts = x->n * 4; u.ce = 4; break;
+    case K_STATE: u.base = (const char*)x->states[l.index]; u.ce = 4; break;
+    case K_PARAM: u.base = (const char*)x->params[l.index]; u.ce = 4; break;
+    /* ((t - t0) * scalars + index) vectors into the wide table */
+    case K_SCALAR: u.base = (const char*)x->wide; u.off = ((int64_t)l.index - x->t0 * x->scalars) * 64; u.ts = x->scalars * 64; u.inc = 0; break;
+    case K_LEVELS: u.base = (const char*)x->levels; u.ts = x->levelsInt8 ? x->n : x->n * 4; u.ce = x->levelsInt8 ? 1 : 4; break;
+    case K_VALUE: u.base = (const char*)x->value; u.ts = x->n * 4; u.ce = 4; break;
+    default: break;
+  }
+  return u;
+}
+
+/*
+ * Moves each i8 (a level store) up to just after the instruction that computed its operand,
+ * when nothing in between writes that operand or touches the levels: the store then takes
+ * the value from the accumulator, and the register often need not be stored at all. The
+ * same values reach the same memory (nothing between reads the levels, and the operand is
+ * unchanged), so the bits are the program's. `w` is a copy of the program, reordered in place.
+ */
+static void hoist_level_stores(int32_t* w, int64_t nIns) {
+  for (int64_t i = 1; i < nIns; i++) {
+    if (w[i * VW] != OP_I8) continue;
+    const Tx x = {.prog = w, .nIns = nIns};
+    const Loc a = loc(&x, i, 1), d = loc(&x, i, 0);
+    int64_t p = i - 1;
+    while (p >= 0 && !writes(&x, p, a) && !writes(&x, p, d) && !reads(&x, p, d)) p--;
+    if (p < 0 || !writes(&x, p, a) || writes(&x, p, d) || reads(&x, p, d) || p + 1 == i) continue;
+    int32_t ins[VW];
+    memcpy(ins, w + i * VW, sizeof ins);
+    memmove(w + (p + 2) * VW, w + (p + 1) * VW, (size_t)(i - p - 1) * VW * sizeof(int32_t));
+    memcpy(w + (p + 1) * VW, ins, sizeof ins);
+  }
+}
+
+/*
+ * The program as micro-ops (see the header): out holds at least 3 per instruction; returns
+ * how many. The accumulator holds the value of `acc` (the last destination written, or the
+ * operand last loaded); a register destination is stored only if something reads that value
+ * from memory: a later instruction other than the next one taking it from the accumulator,
+ * or the next step (a register read before it is written).
+ */
+static int32_t translate(Tx* x, int64_t regs, UOp* out) {
+  static const int unary[N_OPS] = {[OP_NEG] = U_NEG, [OP_ABS] = U_ABS, [OP_ROUND] = U_ROUND, [OP_SIGN] = U_SIGN, [OP_HEAVISIDE] = U_HEAVISIDE,
+                                   [OP_RELU] = U_RELU, [OP_SQRT] = U_SQRT, [OP_CANON] = U_CANON};
+  /* splats whose register has no other writer and is read only after them */
+  for (int64_t ip = 0; ip < x->nIns; ip++) {
+    const Loc d = loc(x, ip, 0);
+    if (x_op(x, ip) != OP_SPLAT || d.kind != K_REG || x->splatOf[d.index]) continue;
+    int ok = 1;
+    for (int64_t k = 0; k < x->nIns && ok; k++) ok = k == ip || (!writes(x, k, d) && (k > ip || !reads(x, k, d)));
+    if (ok) {
+      x->dropped[ip] = 1;
+      x->splatOf[d.index] = 1 + loc(x, ip, 1).index;
+    }
+  }
+  (void)regs;
+  int32_t nu = 0;
+  int have = 0;
+  Loc acc = {K_NONE, 0};
+  for (int64_t ip = 0; ip < x->nIns; ip++) {
+    if (x->dropped[ip]) continue;
+    const int op = x_op(x, ip);
+    const Loc d = loc(x, ip, 0), a = loc(x, ip, 1), b = loc(x, ip, 2);
+    const int ua = have && same(acc, a), ub = have && is_binary(op) && same(acc, b);
+    if (op == OP_I8) {
+      if (!ua) out[nu++] = uop_at(x, U_LOAD, a), acc = a, have = 1;
+      out[nu++] = uop_at(x, U_STORE_I8, d);
+      continue;
+    }
+    if (is_binary(op)) {
+      const int code = U_ADD + (op - OP_ADD);
+      if (ua && !ub) out[nu++] = uop_at(x, code, b);
+      else if (ub && !ua) out[nu++] = uop_at(x, code + (U_ADD_R - U_ADD), a);
+      else out[nu++] = uop_at(x, U_LOAD, a), out[nu++] = uop_at(x, code, b);
+    } else {
+      if (!ua || op == OP_SPLAT) out[nu++] = uop_at(x, U_LOAD, a);
+      if (unary[op]) out[nu++] = uop_at(x, unary[op], a);
+    }
+    acc = d;
+    have = 1;
+    /* the readers that take d from the accumulator: level stores of it, then one op */
+    int64_t last = ip, next = ip + 1;
+    for (;; next++) {
+      if (next < x->nIns && x->dropped[next]) continue;
+      if (next < x->nIns && x_op(x, next) == OP_I8 && same(loc(x, next, 1), d)) {
+        last = next;
+        continue;
+      }
+      break;
+    }
+    int store = 1;
+    if (d.kind == K_REG) store = consumes(x, next, d) ? !writes(x, next, d) && !dead_after(x, d, next) : !dead_after(x, d, last);
+    if (store) out[nu++] = uop_at(x, U_STORE, d);
+  }
+  return nu;
+}
+
+static __thread char* vtl_buf = NULL;
 static __thread size_t vtl_cap = 0;
 
 /* A JS array of Float32Arrays, each at least `need` long. */
@@ -215,56 +415,56 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
   napi_value a[14];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
   if (argc != 14) return spk_throw(env, "vecRun: 14 arguments expected");
-  VecJob j;
-  memset(&j, 0, sizeof j);
+  Tx x;
+  memset(&x, 0, sizeof x);
   void* p;
   size_t len;
   int64_t nIns, regs, scalars, n, t0, t1, threads;
   if (!spk_typed(env, a[0], napi_int32_array, &p, &len)) return spk_throw(env, "vecRun: prog must be an Int32Array");
-  j.prog = (const int32_t*)p;
+  x.prog = (const int32_t*)p;
   if (!spk_int(env, a[1], &nIns) || !spk_int(env, a[2], &regs) || !spk_int(env, a[3], &scalars) || !spk_int(env, a[10], &n) ||
       !spk_int(env, a[11], &t0) || !spk_int(env, a[12], &t1) || !spk_int(env, a[13], &threads))
     return spk_throw(env, "vecRun: counts must be safe integers");
-  if (nIns < 0 || regs < 0 || regs > 4096 || scalars < 0 || n < 0 || t0 < 0 || t1 < t0 || (int64_t)len < nIns * VW)
+  if (nIns < 0 || nIns > 65536 || regs < 0 || regs > 4096 || scalars < 0 || scalars > 65536 || n < 0 || t0 < 0 || t1 < t0 || (int64_t)len < nIns * VW)
     return spk_throw(env, "vecRun: bad counts");
   if (n == 0 || t1 == t0) return NULL;
   const int64_t rows = t1 * n; /* [T, n] arrays must hold steps up to t1 */
-  if (!v_list(env, a[4], j.inputs, &j.nInputs, rows)) return spk_throw(env, "vecRun: inputs must be Float32Arrays of [T, n]");
-  if (!v_list(env, a[5], j.states, &j.nStates, n)) return spk_throw(env, "vecRun: states must be Float32Arrays of [n]");
-  if (!v_list(env, a[6], j.params, &j.nParams, n)) return spk_throw(env, "vecRun: params must be Float32Arrays of [n]");
+  if (!v_list(env, a[4], x.inputs, &x.nInputs, rows)) return spk_throw(env, "vecRun: inputs must be Float32Arrays of [T, n]");
+  if (!v_list(env, a[5], x.states, &x.nStates, n)) return spk_throw(env, "vecRun: states must be Float32Arrays of [n]");
+  if (!v_list(env, a[6], x.params, &x.nParams, n)) return spk_throw(env, "vecRun: params must be Float32Arrays of [n]");
   if (!spk_typed(env, a[7], napi_float32_array, &p, &len) || (int64_t)len < (t1 - t0) * scalars) return spk_throw(env, "vecRun: table too short");
-  j.table = (const float*)p;
+  const float* table = (const float*)p;
   napi_valuetype vt;
   napi_typeof(env, a[8], &vt);
   if (vt != napi_null && vt != napi_undefined) {
-    if (spk_typed(env, a[8], napi_int8_array, &p, &len)) j.levelsInt8 = 1;
-    else if (spk_typed(env, a[8], napi_float32_array, &p, &len)) j.levelsInt8 = 0;
+    if (spk_typed(env, a[8], napi_int8_array, &p, &len)) x.levelsInt8 = 1;
+    else if (spk_typed(env, a[8], napi_float32_array, &p, &len)) x.levelsInt8 = 0;
     else return spk_throw(env, "vecRun: levels must be an Int8Array or a Float32Array");
     if ((int64_t)len < rows) return spk_throw(env, "vecRun: levels shorter than [T, n]");
-    j.levels = p;
+    x.levels = p;
   }
   napi_typeof(env, a[9], &vt);
   if (vt != napi_null && vt != napi_undefined) {
     if (!spk_typed(env, a[9], napi_float32_array, &p, &len) || (int64_t)len < rows) return spk_throw(env, "vecRun: value must be a Float32Array of [T, n]");
-    j.value = (float*)p;
+    x.value = (float*)p;
   }
   /* every operand names something that exists, with the right element type */
   for (int64_t ip = 0; ip < nIns; ip++) {
-    const int32_t* w = j.prog + ip * VW;
+    const int32_t* w = x.prog + ip * VW;
     if (w[0] < 0 || w[0] >= N_OPS) return spk_throw(env, "vecRun: unknown op");
     for (int s = 0; s < 3; s++) {
       const int kind = w[1 + 2 * s], index = w[2 + 2 * s];
-      const int used = s == 0 || s == 1 || (w[0] >= OP_ADD && w[0] <= OP_AT_LEAST);
+      const int used = s == 0 || s == 1 || is_binary(w[0]);
       if (!used) continue;
       int ok;
       switch (kind) {
         case K_REG: ok = index >= 0 && index < regs; break;
-        case K_INPUT: ok = index >= 0 && index < j.nInputs; break;
-        case K_STATE: ok = index >= 0 && index < j.nStates; break;
-        case K_PARAM: ok = index >= 0 && index < j.nParams; break;
+        case K_INPUT: ok = index >= 0 && index < x.nInputs; break;
+        case K_STATE: ok = index >= 0 && index < x.nStates; break;
+        case K_PARAM: ok = index >= 0 && index < x.nParams; break;
         case K_SCALAR: ok = s == 1 && w[0] == OP_SPLAT && index >= 0 && index < scalars; break;
-        case K_LEVELS: ok = s == 0 && j.levels != NULL && (w[0] == OP_I8) == (j.levelsInt8 == 1); break;
-        case K_VALUE: ok = s == 0 && j.value != NULL; break;
+        case K_LEVELS: ok = s == 0 && x.levels != NULL && (w[0] == OP_I8) == (x.levelsInt8 == 1); break;
+        case K_VALUE: ok = s == 0 && x.value != NULL; break;
         default: ok = 0;
       }
       if (s == 0 && (kind == K_INPUT || kind == K_PARAM || kind == K_SCALAR)) ok = 0;
@@ -277,25 +477,47 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
     return spk_throw(env, "vecRun: this CPU has no AVX-512");
-  j.nIns = (int32_t)nIns; j.regs = (int32_t)regs; j.scalars = (int32_t)scalars;
+  x.nIns = nIns; x.n = n; x.t0 = t0; x.scalars = scalars;
+  VecJob j;
+  memset(&j, 0, sizeof j);
   j.n = n; j.t0 = t0; j.t1 = t1;
   j.nChunks = (n + VCH - 1) / VCH;
   if (threads < 1) threads = 1;
   if (threads > SPK_MAX_THREADS) threads = SPK_MAX_THREADS;
   if (threads > j.nChunks) threads = j.nChunks;
   j.threads = (int)threads;
+  /* one block, 64-byte aligned parts: registers per thread, wide table, micro-ops, maps */
   const size_t per = (size_t)(regs > 0 ? regs : 1) * VCH * sizeof(float);
-  const size_t need = per * (size_t)threads;
+  const size_t wideBytes = (size_t)((t1 - t0) * scalars) * 64;
+  const size_t uopBytes = ((size_t)(3 * nIns + 1) * sizeof(UOp) + 63) & ~(size_t)63;
+  const size_t mapBytes = ((size_t)nIns + (size_t)regs * sizeof(int32_t) + 63) & ~(size_t)63;
+  const size_t progBytes = ((size_t)nIns * VW * sizeof(int32_t) + 63) & ~(size_t)63;
+  const size_t need = per * (size_t)threads + wideBytes + uopBytes + mapBytes + progBytes;
   if (need > vtl_cap) {
     free(vtl_buf);
-    vtl_buf = (float*)aligned_alloc(64, (need + 63) & ~(size_t)63);
+    vtl_buf = (char*)aligned_alloc(64, (need + 63) & ~(size_t)63);
     vtl_cap = vtl_buf ? need : 0;
     if (!vtl_buf) return spk_throw(env, "vecRun: out of memory for registers");
   }
-  for (int t = 0; t < threads; t++) j.scratch[t] = vtl_buf + (size_t)t * (per / sizeof(float));
+  for (int t = 0; t < threads; t++) j.scratch[t] = vtl_buf + (size_t)t * per;
+  float* wide = (float*)(vtl_buf + per * (size_t)threads);
+  for (int64_t i = 0; i < (t1 - t0) * scalars; i++)
+    for (int l = 0; l < 16; l++) wide[i * 16 + l] = table[i];
+  x.wide = wide;
+  UOp* uops = (UOp*)((char*)wide + wideBytes);
+  x.splatOf = (int32_t*)((char*)uops + uopBytes);
+  x.dropped = (unsigned char*)(x.splatOf + regs);
+  memset(x.splatOf, 0, mapBytes);
+  int32_t* order = (int32_t*)((char*)x.splatOf + mapBytes);
+  memcpy(order, x.prog, (size_t)nIns * VW * sizeof(int32_t));
+  hoist_level_stores(order, nIns);
+  x.prog = order;
+  j.uops = uops;
+  j.nUops = translate(&x, regs, uops);
   spk_parallel((int)threads, vec_part, &j);
 #else
   (void)threads;
+  (void)table;
   return spk_throw(env, "vecRun: no native vector machine on this architecture");
 #endif
   return NULL;
