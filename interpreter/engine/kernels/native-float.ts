@@ -9,6 +9,16 @@
  */
 import { nativeAddon, startNative } from "./native-backend.js";
 
+/** float_native.c's test and diagnostic entry points (not in native-backend.ts's list of the kernels). */
+interface FloatFastExports {
+  floatMap(kind: FloatMapKind, x: Float32Array, out: Float32Array, threads: number): void;
+  floatFastStats(): [number, number, number, number];
+}
+
+function fastAddon(): (NonNullable<ReturnType<typeof nativeAddon>> & FloatFastExports) | null {
+  return startNative() ? (nativeAddon() as (NonNullable<ReturnType<typeof nativeAddon>> & FloatFastExports) | null) : null;
+}
+
 /**
  * Elements below which one thread runs: starting a pthread costs tens of microseconds, about
  * what GELU takes for 2^13 elements, softmax for 2^14.
@@ -95,4 +105,31 @@ export function nativeLayernormInto(x: Float32Array, gamma: Float32Array, beta: 
   a.layernorm(x, gamma, beta, eps, d, out, threadsFor(x.length, tuning.layernorm, threads));
   nativeFloatCalls.layernorm++;
   return true;
+}
+
+/**
+ * An elementwise function of the float kernels on every element of x, into out (may be x):
+ * "gelu" is what gelu runs (its fast path, with the exact kernel for the lanes it is unsure
+ * of), "geluExact" the exact kernel alone; "exp" and "expExact" the same for softmax's
+ * fround(exp(w)), w <= 0 or NaN (other inputs: unspecified). For the tests that compare the
+ * fast paths with the exact kernels on every float32; false when the addon is unavailable.
+ */
+export type FloatMapKind = "gelu" | "geluExact" | "exp" | "expExact";
+export function nativeFloatMap(kind: FloatMapKind, x: Float32Array, out: Float32Array, threads = 1): boolean {
+  const a = fastAddon();
+  if (!a || !isF32(x, out) || out.length < x.length || partlyOverlap(x, out)) return false;
+  a.floatMap(kind, x, out, Math.max(1, Math.floor(threads)));
+  return true;
+}
+
+/**
+ * How many elements the fast GELU and softmax exp paths have seen since the addon loaded, and
+ * how many of them they left to the exact kernels (unsure of the rounding, or outside the fast
+ * range); null without the addon.
+ */
+export function nativeFloatFastStats(): { gelu: { elements: number; setAside: number }; exp: { elements: number; setAside: number } } | null {
+  const a = fastAddon();
+  if (!a) return null;
+  const [ge, ga, ee, ea] = a.floatFastStats();
+  return { gelu: { elements: ge, setAside: ga }, exp: { elements: ee, setAside: ea } };
 }

@@ -15,6 +15,8 @@
  *    erf's intervals runs on full vectors of its own lanes (the second and third are set
  *    aside by pass 1 and computed after it); the third interval's coefficient sets are
  *    chosen by lane (the shorter padded with zeros, as the WebAssembly hornerSel).
+ *  - GELU and softmax's exps run a fast path first (no divisions; see "fast GELU and exp" below)
+ *    that gives these kernels' float32 bits or leaves the lane to them.
  *  - float32 +, -, /, max on float32 operands are the IEEE float32 operations, which is what
  *    Math.fround(a op b) gives in JavaScript; _mm512_cvtpd_ps rounds to nearest even like
  *    Math.fround (MXCSR's default mode, which Node leaves alone).
@@ -56,8 +58,13 @@ typedef struct {
   int64_t C;          /* bias length */
 } Affine;
 
+/* Lanes of the fast paths left to the exact kernels (floatFastStats): elements and set aside. */
+static int64_t gelu_lanes, gelu_aside, exp_lanes, exp_aside;
+
 #if FLT_X86
 #define AVX512 __attribute__((target("avx512f")))
+/* the fast paths' helpers take arrays of vectors: inlined, they stay in registers */
+#define AVX512_INLINE __attribute__((target("avx512f"), always_inline))
 
 /* ---- constants (the decimals of fdlibm e_exp.c / s_erf.c, as engine/numerics.ts) ----------- */
 
@@ -240,7 +247,7 @@ AVX512 static inline void run_aside(const Aside* q, float* dst, int second) {
  * passes 2 and 3 compute those 8 at a time, so that each interval's form runs on full vectors
  * and no lane computes another interval's polynomials.
  */
-AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t i1, const Affine* af) {
+AVX512 static void gelu_exact_range(const float* src, float* dst, int64_t i0, int64_t i1, const Affine* af) {
   Aside second, mid;
   float ybuf[GELU_CHUNK];
   const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
@@ -276,6 +283,199 @@ AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t 
   }
 }
 
+/* ---- fast GELU and exp: an approximation, a rounding test, the exact kernels for the rest ---- */
+
+/*
+ * GELU's input is a float32 and its result a float32 (so are exp's in softmax), so a fast path
+ * need not reproduce the exact kernel's double D, only its float32. It computes an
+ * approximation A with |A - D| <= FAST_DELTA * A and brackets the result: the final steps
+ * (multiplication by a positive or negative number, rounding to double and to float32) are
+ * monotone, so when A (1 - FAST_DELTA) and A (1 + FAST_DELTA) give the same float32 bits, so
+ * does D. A lane whose bounds round apart (D within about FAST_DELTA of a float32 rounding
+ * boundary: 7 of the bench block's 1.6 million GELU inputs, 4 of its 0.8 million exps) or whose input is outside the fast range is
+ * computed by the exact kernel above. Every float32 input takes both paths to the same bits
+ * (test/engine.native-float-exhaustive.test.ts, all 2^32).
+ *
+ * GELU: the exact kernel computes W = 1 + erf(x / SQRT2) in double, then fround((0.5*x)*W).
+ * The fast W approximates the true 1 + erf(x / sqrt 2) = erfc(-x / sqrt 2) without divisions:
+ * for t = |x| < 8.5, E = erfc(t / sqrt 2) = exp(G(t) - t^2/2), G(t) = log(erfc(t / sqrt 2)) + t^2/2
+ * being smooth (from 0 down to -2.4): a degree-9 polynomial on each of 16 intervals of width
+ * 17/32, its coefficients picked per lane from two registers (vpermt2pd), and exp_fast; then
+ * W = E for x < 0 and 2 - E for x > 0. The polynomials are within 2^-48.7 of G
+ * (tools/gen-gelu-coefs.py --check), exp_fast within 2^-50, and the double evaluation adds a
+ * few 2^-53, t^2/2 up to 36 times that; the exact kernel's W is within about 2^-46 of the true
+ * value (fdlibm's erf is within 1 ulp; rounding u = x / SQRT2 moves erfc(u) by up to 2u^2 2^-53
+ * relative). FAST_DELTA = 2^-42 leaves a factor of 16 over their sum; the exhaustive test is
+ * the proof that it suffices.
+ * Below x = -1.77 (|u| >= 1.25) the exact W is 1 - fl(1 - q) with q = erfc(|u|) (s_erf.c's
+ * erf = 1 - q, then 1 + (-erf)): q rounded to a multiple of 2^-53, far coarser than a float32
+ * ulp of it where q is tiny. So both bounds go through the same two subtractions,
+ * 1 - fl(1 - A (1 -+ FAST_DELTA)), which are monotone as well (and change nothing where A >= 0.5).
+ * Outside the fast range the exact W is known: |x| >= 8.5 (|u| >= 6): 2 or +0 (results x and
+ * -0); |x| < 2^-56: 1 (erf(u) < 2^-54 rounds away in 1 + erf). NaN and infinities go to the
+ * exact kernel.
+ */
+#define FAST_DELTA 0x1p-42
+
+/* G's coefficients: GELU_G[k][i] is the s^k coefficient on [17i/32, 17(i+1)/32),
+ * s = t - (17i/32 + 17/64); and 2^(j/16) (printed by tools/gen-gelu-coefs.py). */
+static const double GELU_G[10][16] = {
+  {-0x1.992413ed3e821p-3, -0x1.12e87a33e81f7p-1, -0x1.9ec7d0eaf4ad5p-1, -0x1.095138c3e2c0ap+0, -0x1.3a47df2ed62bbp+0, -0x1.646a1bf5d5047p+0, -0x1.893bf6713c9f0p+0, -0x1.a9d61f1e023c6p+0, -0x1.c707a3c71536ep+0, -0x1.e16c3d4167f0bp+0, -0x1.f97b353e0b814p+0, -0x1.07c8bf5220c30p+1, -0x1.11fc55117de06p+1, -0x1.1b75e32c86e80p+1, -0x1.244d6cecafa11p+1, -0x1.2c96b428d3d6bp+1},
+  {-0x1.6ada117e750f1p-1, -0x1.22de70d1ba8aep-1, -0x1.dcd57c7c313e5p-2, -0x1.8f3fc3ac9a8f4p-2, -0x1.54b97dee25ddbp-2, -0x1.27a33e11fa584p-2, -0x1.042f221589f14p-2, -0x1.cf8a9bc30ce71p-3, -0x1.a1355bbaa13ecp-3, -0x1.7ad86f3bbbf62p-3, -0x1.5aa4c91207fb1p-3, -0x1.3f4875d6ec9fep-3, -0x1.27c87ded964f4p-3, -0x1.13677214c3c4dp-3, -0x1.019426bd8d695p-3, -0x1.e3bb9662fd933p-4},
+  {0x1.3ceeb379559a4p-3, 0x1.cbe1869d6b401p-4, 0x1.5153a0db02bf2p-4, 0x1.f7edecd657889p-5, 0x1.8054fee2e2779p-5, 0x1.2b527968598c5p-5, 0x1.db8a669a6c2bep-6, 0x1.80a3984f77746p-6, 0x1.3c34c72a70b8fp-6, 0x1.07bccabdf7603p-6, 0x1.bda499a461326p-7, 0x1.7cd4d66772165p-7, 0x1.48c52ed39d301p-7, 0x1.1e6965b3039a6p-7, 0x1.f716c232dd1e9p-8, 0x1.bd13fbcfb4d62p-8},
+  {-0x1.0066f62256f10p-5, -0x1.6dfbf706979adp-6, -0x1.fea9569e79972p-7, -0x1.640ffd31a5e88p-7, -0x1.f63d9505288e6p-8, -0x1.685c1975ff155p-8, -0x1.079ec9e00dd95p-8, -0x1.8956deb43de84p-9, -0x1.2b05b3b8909f0p-9, -0x1.ceb54cd673bf2p-10, -0x1.6bd61ca8b2e78p-10, -0x1.22585606472bap-10, -0x1.d5a726d7eeac0p-11, -0x1.807fa114d3207p-11, -0x1.3e47a0ededb76p-11, -0x1.0a1f71d708264p-11},
+  {0x1.30177bc59b468p-8, 0x1.e6fcb2d7547cfp-9, 0x1.5cf090b02b0b7p-9, 0x1.dd8e410dc97f0p-10, 0x1.428a3509c21d4p-10, 0x1.b571c2b7f911cp-11, 0x1.2c6f377774b67p-11, 0x1.a3a47f045fdbdp-12, 0x1.2a780c9c11862p-12, 0x1.b06d25a7d7002p-13, 0x1.3ed9504c74fb4p-13, 0x1.de220c3a8a4dep-14, 0x1.6c203e1affccfp-14, 0x1.19550080a4651p-14, 0x1.b88bf3471c9edp-15, 0x1.5d2e0754c19b5p-15},
+  {-0x1.dbb8411282a48p-13, -0x1.ad552fc20fd7ep-12, -0x1.7e40e6ec0af74p-12, -0x1.1848ac477d10cp-12, -0x1.7d3410e8c4eb8p-13, -0x1.f8a64c2432209p-14, -0x1.4cc2cb63944d3p-14, -0x1.ba4d33ba2bda4p-15, -0x1.29ffde5a45535p-15, -0x1.982ab8eb210bcp-16, -0x1.1c653b74be387p-16, -0x1.93309f0f974f9p-17, -0x1.22992cbff2525p-17, -0x1.a9925c312b7b8p-18, -0x1.3c48e489a997dp-18, -0x1.dcb37a53a0f5cp-19},
+  {-0x1.feee7f0ed9a31p-14, -0x1.23f7269696da8p-17, 0x1.d3f166ded4e17p-16, 0x1.f991d894dcf55p-16, 0x1.82e7601d3dc0bp-16, 0x1.083053b227276p-16, 0x1.59a16f89f0743p-17, 0x1.beaeb5904e29cp-18, 0x1.217107f8374e5p-18, 0x1.7b063a001838dp-19, 0x1.f76b9524a2167p-20, 0x1.53aa8800e4b7ap-20, 0x1.d1eb227577d71p-21, 0x1.44c4940d9aaf2p-21, 0x1.cbe88ab92bf72p-22, 0x1.4a8b964a017d7p-22},
+  {0x1.6c306d154f06ep-15, 0x1.30da9fa11acdbp-16, 0x1.e443f8c8cdb71p-19, -0x1.620208e3279a5p-20, -0x1.1cdb8c72f523ap-19, -0x1.d22f65dfc1066p-20, -0x1.42a9e303d4740p-20, -0x1.a3ede45e2c100p-21, -0x1.0b7a57e3adf7bp-21, -0x1.53df4354fc503p-22, -0x1.b2e05a2b9677bp-23, -0x1.198a509e3da65p-23, -0x1.71c9ae07e3c3cp-24, -0x1.ed3191aee5553p-25, -0x1.4e0ad1a6b756cp-25, -0x1.cb78f0ee5679ap-26},
+  {-0x1.7dd7cafe0cca1p-18, -0x1.4cc9026ff2739p-18, -0x1.140d1b837795ep-19, -0x1.12e5d6a074edcp-21, 0x1.009ee2b929e8cp-26, 0x1.10732765223cep-23, 0x1.efb4cf953949dp-24, 0x1.5faebc8450cadp-24, 0x1.ca30c60508bd4p-25, 0x1.211bcfcacade8p-25, 0x1.69caadd770f7fp-26, 0x1.c63e0a416dc02p-27, 0x1.1fdacc80654bcp-27, 0x1.7173cae2ef57bp-28, 0x1.e0eeda58a8baap-29, 0x1.3dac8eb882910p-29},
+  {-0x1.b83425b5e54d5p-21, 0x1.5ac5e8442b2a9p-21, 0x1.00b439596ee65p-21, 0x1.98f5520646393p-23, 0x1.ba41fbf399ad4p-25, 0x1.433e0a1a8aaa7p-28, -0x1.b904340d12366p-28, -0x1.d5e78af94292ep-28, -0x1.58f50032468bap-28, -0x1.c4042fbc07562p-29, -0x1.1b96534951df7p-29, -0x1.5eba98ac0596ap-30, -0x1.b1945e5cfc12dp-31, -0x1.0ddbe0680011ep-31, -0x1.539481ff3cd7cp-32, -0x1.b0db6f4c5c37bp-33},
+};
+static const double EXP2_16[16] = {0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0, 0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0, 0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0, 0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0};
+
+static const double EXP_MAGIC = 0x1.8p52; /* adding it rounds to an integer, kept in the low mantissa bits */
+static const double EXP16_SCALE = 0x1.71547652b82fep+4; /* 16 / ln 2 */
+static const double EXP16_HI = 0x1.62e42fefa3800p-5, EXP16_LO = 0x1.ef35793c7673p-49; /* ln 2 / 16 in two parts, n * HI exact */
+
+#define FMA _mm512_fmadd_pd
+
+/* The 16-entry table tab at the low 4 bits of each lane of ix. */
+AVX512 static inline __m512d pick16(const double* tab, __m512i ix) {
+  return _mm512_permutex2var_pd(_mm512_loadu_pd(tab), ix, _mm512_loadu_pd(tab + 8));
+}
+
+/*
+ * The fast paths compute FAST_U vectors of 8 lanes side by side, each step for all FAST_U before the
+ * next: one vector's chain of dependent operations is long (some 40 operations), and written
+ * one after another the processor could not overlap them.
+ */
+#define FAST_U 4
+#define EACH(v) _Pragma("GCC unroll 8") for (int v = 0; v < FAST_U; v++)
+
+/*
+ * e[v] = e^t[v] for -128 <= t <= 0, relative error below 2^-50: t = n ln2/16 + r
+ * (|r| <= ln2/32), e^t = 2^(n >> 4) 2^((n & 15)/16) e^r, e^r by its Taylor polynomial of
+ * degree 6 (Estrin's scheme: a shorter chain than Horner's rule).
+ */
+AVX512_INLINE static inline void exp_fast(const __m512d* t, __m512d* e) {
+  __m512d kd[FAST_U], n[FAST_U], r[FAST_U], r2[FAST_U], r4[FAST_U], p[FAST_U];
+  EACH(v) kd[v] = FMA(t[v], V(EXP16_SCALE), V(EXP_MAGIC));
+  EACH(v) n[v] = SUB(kd[v], V(EXP_MAGIC));
+  EACH(v) r[v] = FMA(n[v], V(-EXP16_LO), FMA(n[v], V(-EXP16_HI), t[v]));
+  EACH(v) r2[v] = MUL(r[v], r[v]);
+  EACH(v) r4[v] = MUL(r2[v], r2[v]);
+  EACH(v) {
+    const __m512d a = FMA(r[v], V(1), V(1)), b = FMA(r[v], V(1.0 / 6), V(0.5)), c = FMA(r[v], V(1.0 / 120), V(1.0 / 24));
+    p[v] = FMA(r4[v], FMA(r2[v], V(1.0 / 720), c), FMA(r2[v], b, a));
+  }
+  /* vscalefpd multiplies by 2^floor(n / 16) */
+  EACH(v) e[v] = _mm512_scalef_pd(MUL(pick16(EXP2_16, _mm512_castpd_si512(kd[v])), p[v]), MUL(n[v], V(1.0 / 16)));
+}
+
+/* w[v] = 1 + erf(x / sqrt 2) for |x| < 8.5 (other lanes: anything), t = |x|, as the header above says. */
+AVX512_INLINE static inline void gelu_w_fast(const __m512d* x, const __m512d* t, __m512d* w) {
+  __m512d kd[FAST_U], s[FAST_U], g[FAST_U];
+  /* the interval i = round(t * 32/17 - 1/2) (floor but at ties, where either fits), kept in kd's low bits */
+  EACH(v) kd[v] = ADD(FMA(t[v], V(32.0 / 17), V(-0.5)), V(EXP_MAGIC));
+  /* s = t - 17/64 - 17i/32 (the first subtraction rounds, by 2^-54 at most) */
+  EACH(v) s[v] = FMA(SUB(kd[v], V(EXP_MAGIC)), V(-17.0 / 32), SUB(t[v], V(17.0 / 64)));
+  EACH(v) {
+    /* Estrin's scheme */
+    const __m512i ix = _mm512_castpd_si512(kd[v]);
+#define C(k) pick16(GELU_G[k], ix)
+    const __m512d s2 = MUL(s[v], s[v]), s4 = MUL(s2, s2);
+    const __m512d p01 = FMA(C(1), s[v], C(0)), p23 = FMA(C(3), s[v], C(2)), p45 = FMA(C(5), s[v], C(4));
+    const __m512d p67 = FMA(C(7), s[v], C(6)), p89 = FMA(C(9), s[v], C(8));
+#undef C
+    g[v] = FMA(FMA(p89, s4, FMA(p67, s2, p45)), s4, FMA(p23, s2, p01));
+  }
+  /* G - t^2/2 with one rounding (t^2 is exact: t has 24 bits) */
+  EACH(v) g[v] = FMA(MUL(V(-0.5), t[v]), t[v], g[v]);
+  exp_fast(g, w);
+  EACH(v) w[v] = _mm512_mask_sub_pd(w[v], _mm512_cmp_pd_mask(x[v], V(0), _CMP_GT_OQ), V(2), w[v]);
+}
+
+/* The float32 bits of a and b are equal, lane by lane (8 lanes). */
+AVX512 static inline __mmask8 same_bits(__m256 a, __m256 b) {
+  return (__mmask8)_mm512_cmpeq_epi32_mask(_mm512_castsi256_si512(_mm256_castps_si256(a)), _mm512_castsi256_si512(_mm256_castps_si256(b)));
+}
+
+/*
+ * out[v] = gelu(x[v]) where ok[v] (on lanes of `live`); elsewhere the fast path is unsure and
+ * out is not its value. The header above says how.
+ */
+AVX512_INLINE static inline void gelu_fast_vectors(const __m512d* x, const __mmask8* live, __m256* out, __mmask8* ok) {
+  __m512d t[FAST_U], tc[FAST_U], w[FAST_U], lo[FAST_U], hi[FAST_U];
+  EACH(v) t[v] = vabs(x[v]);
+  /* lanes from 8.5 up (and NaN) compute W at 8.5, which they do not use: no overflow, no subnormals (slow) */
+  EACH(v) tc[v] = _mm512_min_pd(t[v], V(8.5));
+  gelu_w_fast(x, tc, w);
+  EACH(v) {
+    /* outside the fast range W is exact: 2 or +0 from |x| = 8.5 up, 1 below 2^-56 */
+    const __mmask8 big = _mm512_cmp_pd_mask(t[v], V(8.5), _CMP_GE_OQ), tiny = LT(t[v], V(0x1p-56));
+    const __m512d known = SEL(V(1), _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(x[v], V(0), _CMP_GT_OQ), V(2)), tiny);
+    lo[v] = SEL(known, SUB(V(1), SUB(V(1), MUL(w[v], V(1 - FAST_DELTA)))), big | tiny);
+    hi[v] = SEL(known, SUB(V(1), SUB(V(1), MUL(w[v], V(1 + FAST_DELTA)))), big | tiny);
+  }
+  EACH(v) {
+    const __m512d hx = MUL(V(0.5), x[v]);
+    out[v] = _mm512_cvtpd_ps(MUL(hx, lo[v]));
+    ok[v] = live[v] & same_bits(out[v], _mm512_cvtpd_ps(MUL(hx, hi[v]))) & _mm512_cmp_pd_mask(t[v], V(__builtin_inf()), _CMP_LT_OQ);
+  }
+}
+
+/*
+ * gelu_exact_range's results, fast (the header above): per chunk, lanes whose bounds agree are
+ * stored; the others' inputs are set aside and run through gelu_exact_range after the chunk.
+ */
+AVX512 static void gelu_fast_range(const float* src, float* dst, int64_t i0, int64_t i1, const Affine* af) {
+  static const Affine none = {NULL, 1, NULL, 1};
+  float ybuf[GELU_CHUNK], ax[GELU_CHUNK + 16], ay[GELU_CHUNK + 16];
+  int32_t aix[GELU_CHUNK + 16];
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  int64_t aside = 0;
+  for (int64_t c0 = i0; c0 < i1; c0 += GELU_CHUNK) {
+    const int64_t c1 = c0 + GELU_CHUNK < i1 ? c0 + GELU_CHUNK : i1;
+    const float* y = src;
+    int64_t off = 0;
+    if (af->scale) {
+      affine_chunk(af, src, c0, c1 - c0, ybuf);
+      y = ybuf;
+      off = c0;
+    }
+    int na = 0;
+    for (int64_t i = c0; i < c1; i += 8 * FAST_U) {
+      __m512 xf[FAST_U];
+      __m512d x[FAST_U];
+      __mmask8 live[FAST_U], ok[FAST_U];
+      __m256 out[FAST_U];
+      EACH(v) {
+        const int64_t left = c1 - i - 8 * v;
+        live[v] = left >= 8 ? 0xff : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
+        xf[v] = _mm512_maskz_loadu_ps(live[v], y + (i + 8 * v - off));
+        x[v] = _mm512_cvtps_pd(_mm512_castps512_ps256(xf[v]));
+      }
+      gelu_fast_vectors(x, live, out, ok);
+      EACH(v) {
+        _mm512_mask_storeu_ps(dst + i + 8 * v, ok[v], _mm512_castps256_ps512(out[v]));
+        const __mmask8 unsure = live[v] & (__mmask8)~ok[v];
+        if (unsure) {
+          _mm512_mask_compressstoreu_ps(ax + na, unsure, xf[v]);
+          _mm512_mask_compressstoreu_epi32(aix + na, unsure, _mm512_add_epi32(_mm512_set1_epi32((int)(i + 8 * v - c0)), lane));
+          na += __builtin_popcount(unsure);
+        }
+      }
+    }
+    if (na) {
+      gelu_exact_range(ax, ay, 0, na, &none);
+      for (int k = 0; k < na; k++) dst[c0 + aix[k]] = ay[k];
+      aside += na;
+    }
+  }
+  __atomic_fetch_add(&gelu_lanes, i1 - i0, __ATOMIC_RELAXED);
+  if (aside) __atomic_fetch_add(&gelu_aside, aside, __ATOMIC_RELAXED);
+}
+
 /* ---- softmax rows --------------------------------------------------------------------------- */
 
 /*
@@ -287,30 +487,93 @@ AVX512 static void gelu_range(const float* src, float* dst, int64_t i0, int64_t 
  * sum and every output of its row are NaN whatever m is (as with Math.max's NaN m); and its
  * sign of zero may differ (Math.max prefers +0), but x - (+0) and x - (-0) differ only for
  * x = -0, as +0 vs -0, and exp gives 1 for both.
- * exp's argument w = x_i - m is <= 0 or NaN; lanes below -708 (where the 8-lane exp is not
+ * exp's argument w = x_i - m is <= 0 or NaN; the exact kernel's lanes below -708 (where the 8-lane exp is not
  * valid) get 0, which is fdlibm's float32-rounded value there (e^-708 < 2^-150), and NaN lanes
- * get NaN (fdlibm's x + x).
+ * get NaN (fdlibm's x + x). The exps take the fast path (exp_f32_fast) with the same bits.
  */
 #define SM_ROWS 4
 
-/* exps of one row into o (its max m subtracted first), as the header above says */
-AVX512 static inline void softmax_exps(const float* x, float* o, int64_t n) {
+/* fround(exp(w)) for 8 lanes of w <= 0 or NaN (float32 values), the exact kernel. */
+AVX512 static inline __m256 exp_f32_exact(__m512d w) {
+  const __mmask8 ok = _mm512_cmp_pd_mask(w, V(-708), _CMP_GT_OQ);
+  const __mmask8 isnan = _mm512_cmp_pd_mask(w, w, _CMP_UNORD_Q);
+  /* lanes outside exp_v's range compute exp(0), then take 0 or NaN */
+  const __m512d e = exp_v(_mm512_maskz_mov_pd(ok, w));
+  return _mm512_cvtpd_ps(_mm512_mask_blend_pd(ok, _mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), ADD(w, w)), e));
+}
+
+/*
+ * out[v] = exp_f32_exact(w[v]), fast (the fast paths' header above): exp_fast brackets for
+ * w >= -128, 0 below (e^-128 is far below float32's 2^-150, and so is fdlibm's value there),
+ * NaN lanes as exp_f32_exact; a vector with a lane whose bounds round apart is taken from
+ * exp_f32_exact whole. *aside counts those lanes.
+ */
+AVX512_INLINE static inline void exp_f32_fast(const __m512d* w, __m256* out, int64_t* aside) {
+  __m512d t[FAST_U], e[FAST_U];
+  __mmask8 in[FAST_U];
+  EACH(v) in[v] = _mm512_cmp_pd_mask(w[v], V(-128), _CMP_GE_OQ);
+  EACH(v) t[v] = _mm512_maskz_mov_pd(in[v], w[v]);
+  exp_fast(t, e);
+  EACH(v) {
+    const __m256 lo = _mm512_cvtpd_ps(MUL(e[v], V(1 - FAST_DELTA))), hi = _mm512_cvtpd_ps(MUL(e[v], V(1 + FAST_DELTA)));
+    const __mmask8 unsure = in[v] & (__mmask8)~same_bits(lo, hi);
+    if (unsure) {
+      *aside += __builtin_popcount(unsure);
+      out[v] = exp_f32_exact(w[v]);
+    } else {
+      const __mmask8 isnan = _mm512_cmp_pd_mask(w[v], w[v], _CMP_UNORD_Q);
+      const __m256 other = _mm512_cvtpd_ps(_mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), ADD(w[v], w[v])));
+      out[v] = _mm512_castps512_ps256(_mm512_mask_blend_ps((__mmask16)in[v], _mm512_castps256_ps512(other), _mm512_castps256_ps512(lo)));
+    }
+  }
+}
+
+/* The live lanes of the FAST_U vectors of 8 from i of a row of n. */
+static inline void live_lanes(int64_t n, int64_t i, __mmask8* live) {
+  for (int v = 0; v < FAST_U; v++) {
+    const int64_t left = n - i - 8 * v;
+    live[v] = left >= 8 ? 0xff : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
+  }
+}
+
+/* dst[i] = fround(exp(src[i])) for i in [i0, i1), src[i] <= 0 or NaN, fast or exact (tests). */
+AVX512 static void exp_range(const float* src, float* dst, int64_t i0, int64_t i1, int fast) {
+  int64_t aside = 0;
+  for (int64_t i = i0; i < i1; i += 8 * FAST_U) {
+    __mmask8 live[FAST_U];
+    __m512d w[FAST_U];
+    __m256 e[FAST_U];
+    live_lanes(i1, i, live);
+    EACH(v) w[v] = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(live[v], src + i + 8 * v)));
+    if (fast) exp_f32_fast(w, e, &aside);
+    else EACH(v) e[v] = exp_f32_exact(w[v]);
+    EACH(v) _mm512_mask_storeu_ps(dst + i + 8 * v, live[v], _mm512_castps256_ps512(e[v]));
+  }
+  if (fast) {
+    __atomic_fetch_add(&exp_lanes, i1 - i0, __ATOMIC_RELAXED);
+    if (aside) __atomic_fetch_add(&exp_aside, aside, __ATOMIC_RELAXED);
+  }
+}
+
+/* exps of one row into o (its max m subtracted first), as the header above says; returns the lanes set aside. */
+AVX512 static inline int64_t softmax_exps(const float* x, float* o, int64_t n) {
   __m512 mv = _mm512_set1_ps(-__builtin_inff());
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
     mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), live, x + i));
   }
   const __m512 mm = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
-  for (int64_t i = 0; i < n; i += 8) {
-    const __mmask8 live = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
-    const __m512d w = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + i), mm)));
-    const __mmask8 ok = _mm512_cmp_pd_mask(w, V(-708), _CMP_GT_OQ);
-    const __mmask8 isnan = _mm512_cmp_pd_mask(w, w, _CMP_UNORD_Q);
-    /* lanes outside exp_v's range compute exp(0), then take 0 or NaN */
-    __m512d e = exp_v(_mm512_maskz_mov_pd(ok, w));
-    e = _mm512_mask_blend_pd(ok, _mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), ADD(w, w)), e);
-    _mm512_mask_storeu_ps(o + i, live, _mm512_castps256_ps512(_mm512_cvtpd_ps(e)));
+  int64_t aside = 0;
+  for (int64_t i = 0; i < n; i += 8 * FAST_U) {
+    __mmask8 live[FAST_U];
+    __m512d w[FAST_U];
+    __m256 e[FAST_U];
+    live_lanes(n, i, live);
+    EACH(v) w[v] = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_sub_ps(_mm512_maskz_loadu_ps(live[v], x + i + 8 * v), mm)));
+    exp_f32_fast(w, e, &aside);
+    EACH(v) _mm512_mask_storeu_ps(o + i + 8 * v, live[v], _mm512_castps256_ps512(e[v]));
   }
+  return aside;
 }
 
 /*
@@ -318,11 +581,12 @@ AVX512 static inline void softmax_exps(const float* x, float* o, int64_t n) {
  * ascending order, the rows' chains of float32 additions overlapping), then the divisions.
  */
 AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_t r0, int64_t r1) {
+  int64_t aside = 0;
   for (int64_t r = r0; r < r1; r += SM_ROWS) {
     const int nr = r1 - r < SM_ROWS ? (int)(r1 - r) : SM_ROWS;
     float* o[SM_ROWS];
     for (int j = 0; j < SM_ROWS; j++) o[j] = dst + (r + (j < nr ? j : 0)) * n; /* past the end: row 0 again, not stored */
-    for (int j = 0; j < nr; j++) softmax_exps(src + (r + j) * n, o[j], n);
+    for (int j = 0; j < nr; j++) aside += softmax_exps(src + (r + j) * n, o[j], n);
     float s[SM_ROWS];
     for (int j = 0; j < SM_ROWS; j++) s[j] = 0.0f;
     for (int64_t i = 0; i < n; i++)
@@ -335,7 +599,10 @@ AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_
       }
     }
   }
+  __atomic_fetch_add(&exp_lanes, (r1 - r0) * n, __ATOMIC_RELAXED);
+  if (aside) __atomic_fetch_add(&exp_aside, aside, __ATOMIC_RELAXED);
 }
+
 /* ---- LayerNorm rows ------------------------------------------------------------------------ */
 
 /*
@@ -391,7 +658,7 @@ AVX512 static void layernorm_range(const float* src, const float* gamma, const f
 /* ---- threads ------------------------------------------------------------------------------ */
 
 typedef struct {
-  int kind; /* 0 gelu, 1 softmax, 2 layernorm */
+  int kind; /* 0 gelu, 1 softmax, 2 layernorm, 3 gelu's exact kernel, 4 exp fast, 5 exp exact (tests) */
   const float* src;
   float* dst;
   int64_t n;      /* softmax, layernorm: row length */
@@ -403,9 +670,11 @@ typedef struct {
 
 static void run_part(const FloatPart* p) {
 #if FLT_X86
-  if (p->kind == 0) gelu_range(p->src, p->dst, p->lo, p->hi, &p->af);
+  if (p->kind == 0) gelu_fast_range(p->src, p->dst, p->lo, p->hi, &p->af);
   else if (p->kind == 1) softmax_range(p->src, p->dst, p->n, p->lo, p->hi);
-  else layernorm_range(p->src, p->gamma, p->beta, p->eps, p->dst, p->n, p->lo, p->hi);
+  else if (p->kind == 2) layernorm_range(p->src, p->gamma, p->beta, p->eps, p->dst, p->n, p->lo, p->hi);
+  else if (p->kind == 3) gelu_exact_range(p->src, p->dst, p->lo, p->hi, &p->af);
+  else exp_range(p->src, p->dst, p->lo, p->hi, p->kind == 4);
 #else
   (void)p;
 #endif
@@ -527,8 +796,51 @@ static napi_value layernorm_napi(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * floatMap(kind, x, out, threads): out[i] = f(x[i]) with f one of the kernels' elementwise
+ * functions, for tests that compare the fast paths with the exact kernels on every float32:
+ * "gelu" (the fast path with its fallback, as gelu()), "geluExact", "exp" and "expExact"
+ * (softmax's fround(exp(w)), defined for w <= 0 and NaN).
+ */
+static napi_value float_map_napi(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  char name[16] = {0};
+  size_t nl = 0;
+  float *x, *o;
+  size_t xl, ol;
+  int64_t threads;
+  if (argc != 4 || napi_get_value_string_utf8(env, a[0], name, sizeof name, &nl) != napi_ok || !float_array(env, a[1], &x, &xl) || !float_array(env, a[2], &o, &ol) || !spk_count(env, a[3], &threads))
+    return spk_throw(env, "floatMap: (kind: string, x: Float32Array, out: Float32Array, threads) expected");
+  const int kind = !strcmp(name, "gelu") ? 0 : !strcmp(name, "geluExact") ? 3 : !strcmp(name, "exp") ? 4 : !strcmp(name, "expExact") ? 5 : -1;
+  if (kind < 0) return spk_throw(env, "floatMap: kind is one of gelu, geluExact, exp, expExact");
+  if (ol < xl) return spk_throw(env, "floatMap: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return spk_throw(env, "floatMap: x and out overlap without being the same elements");
+  if (!float_cpu_ok()) return spk_throw(env, "floatMap: this CPU has no AVX-512");
+  FloatPart p = {.kind = kind, .src = x, .dst = o, .af = {NULL, 1, NULL, 1}};
+  run_split(p, (int64_t)xl, threads, 64);
+  return NULL;
+}
+
+/* floatFastStats(): [GELU elements, of them set aside, softmax exps, of them set aside] since the addon loaded. */
+static napi_value float_stats_napi(napi_env env, napi_callback_info info) {
+  (void)info;
+  const int64_t v[4] = {__atomic_load_n(&gelu_lanes, __ATOMIC_RELAXED), __atomic_load_n(&gelu_aside, __ATOMIC_RELAXED),
+                        __atomic_load_n(&exp_lanes, __ATOMIC_RELAXED), __atomic_load_n(&exp_aside, __ATOMIC_RELAXED)};
+  napi_value arr, e;
+  napi_create_array_with_length(env, 4, &arr);
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_create_double(env, (double)v[i], &e);
+    napi_set_element(env, arr, i, e);
+  }
+  return arr;
+}
+
 void spk_register_float(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
+    {"floatMap", NULL, float_map_napi, NULL, NULL, NULL, napi_default, NULL},
+    {"floatFastStats", NULL, float_stats_napi, NULL, NULL, NULL, napi_default, NULL},
     {"gelu", NULL, gelu_napi, NULL, NULL, NULL, napi_default, NULL},
     {"softmax", NULL, softmax_napi, NULL, NULL, NULL, napi_default, NULL},
     {"layernorm", NULL, layernorm_napi, NULL, NULL, NULL, napi_default, NULL},
