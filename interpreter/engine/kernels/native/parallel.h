@@ -1,6 +1,6 @@
 /*
- * Running a kernel's work on several threads (defined in parallel.c): the caller and a
- * pthread each for the others.
+ * Running a kernel's work on several threads (defined in parallel.c): the caller and the
+ * workers of a pool kept for the process.
  */
 #ifndef SPK_PARALLEL_H
 #define SPK_PARALLEL_H
@@ -9,11 +9,13 @@
 #define SPK_MAX_THREADS 16
 
 /*
- * Runs fn(ctx, t) for every t in [0, threads): t = 0 on the calling thread, the others on
- * pthreads started for this call and joined before it returns. A thread that cannot be
- * started has its fn(ctx, t) run on the caller afterwards, so every part runs exactly once
- * whatever the system allows (kernels whose threads claim work from a shared counter then
- * find nothing left).
+ * Runs fn(ctx, t) exactly once for every t in [0, threads) and returns when all have
+ * returned: t = 0 on the calling thread, the others on the pool's workers (started on first
+ * need and kept) or, for parts no worker has taken by the time the caller is done with its
+ * own, on the caller too. So any part may run on the caller after part 0, whatever the
+ * system allows (kernels whose threads claim work from a shared counter then find nothing
+ * left). Callers may come from several threads at once: one that finds the pool busy runs
+ * its other parts on threads started for its call, never waiting for the first caller.
  */
 void spk_parallel(int threads, void (*fn)(void* ctx, int t), void* ctx);
 #endif
