@@ -14,7 +14,7 @@ import { matmulInto } from "../engine/fast/matmul.js";
 import { matmulNtInto } from "../engine/fast/matmul-nt.js";
 import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
-import { type SpikeBackend, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
+import { type SpikeBackend, type SpikeKernelOptions, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, spikeMatmulAffine, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
 import { nativeFloatReady, nativeGeluAffineInto, nativeGeluInto, nativeLayernormInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
 import { alignedArray } from "../engine/kernels/native-backend.js";
@@ -38,6 +38,7 @@ import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-code
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
 import { readThroughTransposes } from "./read-through-transposes.js";
+import { findSpikeEpilogues, type SpikeEpilogue } from "./spike-epilogue.js";
 
 interface View {
   readonly data: Storage;
@@ -100,9 +101,10 @@ export interface ExecutorRunOptions {
 /**
  * What executors did since the process started (diagnostics: `spikelm classify --timings`,
  * tests): elements of weight-only values computed (a transposed weight, a mask), and neuron
- * steps run on the reference step (a body no kernel compiles).
+ * steps run on the reference step (a body no kernel compiles), and output programs run in
+ * their product's store (spike-epilogue.ts).
  */
-export const executorStats = { weightOnlyElements: 0, referenceNeuronSteps: 0, compiledCalibrations: 0, referenceCalibrations: 0 };
+export const executorStats = { weightOnlyElements: 0, referenceNeuronSteps: 0, compiledCalibrations: 0, referenceCalibrations: 0, spikeEpilogues: 0 };
 
 export class OptimizedExecutor {
   readonly plan: Plan;
@@ -120,6 +122,9 @@ export class OptimizedExecutor {
   /** Decoding: the current shape of each node with a key axis (arrays updated in place per run). */
   private readonly keyShapes = new Map<number, number[]>();
   private sequence?: PlannedSequence;
+  /** Products whose output program runs in their store (spike-epilogue.ts), and the programs this run did so. */
+  private readonly epilogues: ReadonlyMap<number, SpikeEpilogue>;
+  private readonly epilogueRan = new Set<number>();
 
   constructor(
     readonly graph: Graph,
@@ -129,7 +134,10 @@ export class OptimizedExecutor {
     this.T = graph.timesteps;
     const sized = options.decode ? this.atCapacity(graph, options.decode) : graph;
     // The gradient tape reads every value, transposed weights included: it plans them all.
-    this.plan = planBuffers(options.keepValues ? sized : readThroughTransposes(sized), { keepAll: options.keepValues });
+    const planned = options.keepValues ? sized : readThroughTransposes(sized);
+    this.epilogues = findSpikeEpilogues(planned, !!options.keepValues);
+    const inPlace = new Map([...this.epilogues].map(([mm, e]) => [e.fused, mm]));
+    this.plan = planBuffers(planned, { keepAll: options.keepValues, inPlace });
     for (const id of options.decode?.keyAxes.keys() ?? []) {
       const p = this.plan.byId.get(id);
       if (p) this.keyShapes.set(id, [...p.shape]);
@@ -192,6 +200,7 @@ export class OptimizedExecutor {
     } finally {
       this.tracer = undefined;
       this.sequence = undefined;
+      this.epilogueRan.clear(); // a run that threw may have left one
     }
   }
 
@@ -543,6 +552,8 @@ export class OptimizedExecutor {
 
   private execFused(p: PlannedNode, program: readonly FusedStep[], t: number): void {
     const node = p.node;
+    // computed by its product's store (execSpikeMatmul), in this node's buffer
+    if (t < 0 && this.epilogueRan.delete(node.id)) return;
     const o = this.out(p, t);
     const key = `${node.id}|${t < 0 ? "multi" : "step"}`;
     let plan = this.fusedTables.get(key);
@@ -726,6 +737,8 @@ export class OptimizedExecutor {
       const weight = this.plan.byId.get(node.inputs[1]!)!.isStatic;
       const rows = weight && M <= ROWS_KERNEL_MAX_ROWS && (weightLayout === "kn" || this.options.decode !== undefined);
       if (rows && backend !== "js" && (variant ?? "auto") === "auto" && spikeRowsMatmul(a as Int8Array, M, K, b as Float32Array, N, o, weightLayout)) return;
+      const epi = t < 0 && !this.tracer ? this.epilogues.get(node.id) : undefined;
+      if (epi && weight && this.wasmNumerics && this.runEpilogue(epi, M, a as Int8Array, K, b as Float32Array, N, o, { cacheWeights: true, weightLayout, threads, backend, variant })) return;
       spikeMatmul(a as Int8Array, M, K, b as Float32Array, N, o, { cacheWeights: weight, weightLayout, threads, backend, variant });
       return;
     }
@@ -740,6 +753,23 @@ export class OptimizedExecutor {
       return;
     }
     this.execFallback(p, t);
+  }
+
+  /**
+   * The product and its output program in one native pass (spike-epilogue.ts), into this
+   * buffer, which the program's node owns too (plan.ts inPlace). False when the native kernel
+   * declines: the product then runs alone and the program after it, in place.
+   */
+  private runEpilogue(epi: SpikeEpilogue, M: number, S: Int8Array, K: number, W: Float32Array, N: number, o: Float32Array, opts: SpikeKernelOptions): boolean {
+    const f = this.plan.byId.get(epi.fused)!.node;
+    const scale = this.view(f.inputs[epi.scale]!, -1).data as Float32Array;
+    const bias = this.view(f.inputs[epi.bias]!, -1).data as Float32Array;
+    const residual = epi.residual === undefined ? undefined : (this.view(f.inputs[epi.residual]!, -1).data as Float32Array);
+    if (M % scale.length !== 0) return false;
+    if (!spikeMatmulAffine(S, M, K, W, N, o, opts, { scale, scaleBlock: M / scale.length, bias: bias.subarray(0, N), ...(residual ? { residual } : {}) })) return false;
+    this.epilogueRan.add(epi.fused);
+    executorStats.spikeEpilogues++;
+    return true;
   }
 
   /**

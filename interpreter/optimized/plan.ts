@@ -43,8 +43,10 @@ function alloc(kind: StorageKind, n: number): Storage {
 /**
  * `keepAll`: no buffer is recycled, so after a run every node's value is still in its
  * buffer (the gradient engine reads the forward's values from there).
+ * `inPlace`: node id -> the id of its input whose buffer it takes over (same kind and size,
+ * that input read by nobody else): the input's buffer then lives until the node's last use.
  */
-export function planBuffers(g: Graph, opts: { readonly keepAll?: boolean } = {}): Plan {
+export function planBuffers(g: Graph, opts: { readonly keepAll?: boolean; readonly inPlace?: ReadonlyMap<number, number> } = {}): Plan {
   const order = g.nodes;
   const index = new Map(order.map((n, i) => [n.id, i]));
   const byId = new Map(order.map((n) => [n.id, n]));
@@ -79,8 +81,10 @@ export function planBuffers(g: Graph, opts: { readonly keepAll?: boolean } = {})
   const releaseAt = new Map<number, number[]>();
   let arenaBytes = 0;
   let naiveBytes = 0;
+  const handedOver = new Set<number>();
   planned.forEach((p, i) => {
     for (const id of releaseAt.get(i - 1) ?? []) {
+      if (handedOver.has(id)) continue; // its buffer is another node's now
       const b = buffers.get(id)!;
       const key = `${byId.get(id)!.type.timed ? "timed" : "static"}:${b.constructor.name}:${b.length}`;
       free.set(key, [...(free.get(key) ?? []), b]);
@@ -92,6 +96,14 @@ export function planBuffers(g: Graph, opts: { readonly keepAll?: boolean } = {})
     // mean_time accumulates during the loop, so it never takes a recycled buffer.
     const key = `${p.node.type.timed ? "timed" : "static"}:${p.kind === "f32" ? "Float32Array" : p.kind === "i32" ? "Int32Array" : "Int8Array"}:${n}`;
     naiveBytes += n * (p.kind === "i8" ? 1 : 4);
+    const from = opts.inPlace?.get(p.node.id);
+    const taken = from !== undefined ? buffers.get(from) : undefined;
+    if (from !== undefined && taken !== undefined && taken.length === n && taken.constructor.name === key.split(":")[1]) {
+      handedOver.add(from);
+      buffers.set(p.node.id, taken);
+      if (p.lastUse !== Infinity) releaseAt.set(p.lastUse, [...(releaseAt.get(p.lastUse) ?? []), p.node.id]);
+      return;
+    }
     const reuse = p.isStatic || p.node.op === "mean_time" ? undefined : free.get(key)?.pop();
     const buf = reuse ?? alloc(p.kind, n);
     if (!reuse) arenaBytes += buf.byteLength;

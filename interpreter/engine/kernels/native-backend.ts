@@ -23,6 +23,14 @@ interface NativeExports {
     out: Float32Array, ors: number, ocs: number, scale: Float32Array | null, threads: number,
     n: number, sStride: number, wStride: number, oStride: number, wPacked: boolean,
   ): boolean;
+  /** spikeOp with the product's epilogue in its store: fround(fround(scale*sum) + bias[c]) then + residual (laid out as out). One contraction. */
+  spikeOpAffine(
+    S: Int8Array, R: number, K: number, srs: number, scs: number,
+    W: Float32Array, C: number, wrs: number, wcs: number,
+    out: Float32Array, ors: number, ocs: number, scale: Float32Array | null, threads: number,
+    n: number, sStride: number, wStride: number, oStride: number, wPacked: boolean,
+    bias: Float32Array, residual: Float32Array | null,
+  ): boolean;
   pack(W: Float32Array, K: number, C: number, wrs: number, wcs: number, dst: Float32Array): void;
   available(): boolean;
   readonly tileWidth: number;
@@ -220,6 +228,25 @@ export function runSpikeOpNative(op: SpikeOp): boolean {
     packed ?? op.weight, op.C, op.wrs, op.wcs,
     op.out, op.ors, op.ocs, op.scale ?? null, Math.max(1, op.threads),
     b?.n ?? 1, b?.sStride ?? 0, b?.wStride ?? 0, b?.oStride ?? 0, packed !== null,
+  );
+}
+
+/**
+ * A SpikeOp (one contraction, not batched) with its epilogue on the native kernel:
+ * out = fround(fround(scale[r] * sum) + bias[c]), then + residual[r, c] when given (laid out
+ * as out). False, with nothing written, on a NaN level, as runSpikeOpNative.
+ */
+export function runSpikeOpAffineNative(op: SpikeOp, bias: Float32Array, residual: Float32Array | null): boolean {
+  const a = addon;
+  if (!a) throw new Error("spike kernels: native backend not loaded");
+  if (op.batch) throw new Error("spike kernels: the affine epilogue takes one contraction");
+  if (op.R === 0 || op.C === 0) return true;
+  const packed = op.cacheWeights ? packedFor(a, op) : null;
+  return a.spikeOpAffine(
+    op.spike, op.R, op.K, op.srs, op.scs,
+    packed ?? op.weight, op.C, op.wrs, op.wcs,
+    op.out, op.ors, op.ocs, op.scale ?? null, Math.max(1, op.threads),
+    1, 0, 0, 0, packed !== null, bias, residual,
   );
 }
 

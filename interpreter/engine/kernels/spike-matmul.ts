@@ -64,7 +64,7 @@ import {
   wasmStartError,
   type SpikeOp,
 } from "./wasm-backend.js";
-import { denseTimesLevelsNative, type LevelsProduct, nativeStatus, releaseNativePacked, runSpikeOpNative, setNativePackedLimit, startNative } from "./native-backend.js";
+import { denseTimesLevelsNative, type LevelsProduct, nativeStatus, releaseNativePacked, runSpikeOpAffineNative, runSpikeOpNative, setNativePackedLimit, startNative } from "./native-backend.js";
 
 export { BufferPool, defaultPool } from "./buffer-pool.js";
 export { shutdownKernelPool, wasmMemoryBytes } from "./wasm-backend.js";
@@ -450,6 +450,42 @@ function spikeMatmulNativeFirst(S: Int8Array, M: number, K: number, W: Float32Ar
   if (!runSpikeOpNative(spikeTimesWeightOp(S, M, K, W, N, o, opts, pool, scale, "event", threads))) return false;
   if (backend === "auto") kickBackground(threadsWanted);
   // the rate was not counted: NaN says so
+  lastPlan = { backend: "native", variant: "event", threads, rate: Number.NaN };
+  spikeKernelCalls.native++;
+  return true;
+}
+
+/** A spiking layer's epilogue after its product: per-step scale, per-column bias, an optional residual. */
+export interface SpikeEpilogue {
+  /** One value per `scaleBlock` rows (a time step's rows), as SpikeKernelOptions.scale. */
+  readonly scale: Float32Array;
+  readonly scaleBlock: number;
+  /** N values, added to every row. */
+  readonly bias: Float32Array;
+  /** [M, N], added last (it may be `out` itself). */
+  readonly residual?: Float32Array;
+}
+
+/**
+ * out = fround(fround(fround(scale * (S @ W)) + bias) + residual) in one pass on the native
+ * kernel (the elementwise program a spiking layer's output goes through, fused into the
+ * product's store; each step the same float32 operation as the program's, so the bits are
+ * the program's). False, with `out` not written, when the native kernel is not loaded, the
+ * product is below its size, a weight is not finite or a level is NaN: the caller then runs
+ * the product and the program apart.
+ */
+export function spikeMatmulAffine(S: Int8Array, M: number, K: number, W: Float32Array, N: number, out: Float32Array, opts: SpikeKernelOptions, epi: SpikeEpilogue): boolean {
+  const backend = opts.backend ?? "auto";
+  if ((backend !== "auto" && backend !== "native") || opts.variant === "dense") return false;
+  if (M * K * N < NATIVE_UNCOUNTED_MIN || !startNative()) return false;
+  checkSizes("spikeMatmulAffine", [[S, M * K, "S"], [W, K * N, "W"], [out, M * N, "out"], [epi.bias, N, "bias"], ...(epi.residual ? [[epi.residual, M * N, "residual"] as [Float32Array, number, string]] : [])]);
+  if (weightNonFinite(W, K * N, !!opts.cacheWeights).length > 0) return false;
+  const pool = opts.pool ?? defaultPool;
+  const scale = expandScale(epi.scale, Math.max(1, Math.floor(epi.scaleBlock)), M, pool);
+  const threadsWanted = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const threads = opts.threads !== undefined || M * K * N >= NATIVE_UNCOUNTED_THREADS_MIN ? threadsWanted : 1;
+  if (!runSpikeOpAffineNative(spikeTimesWeightOp(S, M, K, W, N, out, opts, pool, scale, "event", threads), epi.bias, epi.residual ?? null)) return false;
+  if (backend === "auto") kickBackground(threadsWanted);
   lastPlan = { backend: "native", variant: "event", threads, rate: Number.NaN };
   spikeKernelCalls.native++;
   return true;

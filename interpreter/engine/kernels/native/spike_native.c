@@ -51,6 +51,8 @@ typedef struct {
   const float* W;                     /* tile-packed, see pack_tiles */
   float* out; int64_t ors, ocs;
   const float* scale;                 /* per row, or NULL */
+  const float* bias;                  /* spikeOpAffine: per column, or NULL */
+  const float* res;                   /* spikeOpAffine: the residual, laid out as out, or NULL */
   int64_t R, K, C;
   int64_t n, sStride, oStride;      /* batch of n contractions (weights: nT*K*TW apart) */
 } Job;
@@ -129,6 +131,42 @@ static void list_rows(Shared* sh, int64_t first, int64_t last) {
   __atomic_fetch_add(&sh->eventCount, at - first * j->K, __ATOMIC_RELAXED);
 }
 
+/*
+ * spikeOpAffine's store of an item's sums (one contraction): each a float32 operation of
+ * the program the executor fused after the product, in its order,
+ *   o = fround(fround(fround(scale[r] * acc) + bias[c]) + res[r, c])
+ * (the scale, bias and residual steps only where given). IEEE multiplication and addition are
+ * commutative, so the operands' order in the program does not matter.
+ */
+__attribute__((target("avx512f")))
+static void store_affine(const Job* j, const float* acc, int64_t r0, int64_t r1, int64_t c0, int64_t w) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* a = acc + (r - r0) * TW;
+    float* o = j->out + r * j->ors + c0 * j->ocs;
+    const float* res = j->res ? j->res + r * j->ors + c0 * j->ocs : NULL;
+    const float* bias = j->bias ? j->bias + c0 : NULL;
+    if (j->ocs == 1) {
+      const __m512 sc = _mm512_set1_ps(j->scale ? j->scale[r] : 1.0f);
+      for (int64_t c = 0; c < w; c += 16) {
+        const __mmask16 live = w - c >= 16 ? 0xffff : (__mmask16)((1u << (w - c)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(live, a + c);
+        if (j->scale) v = _mm512_mul_ps(sc, v);
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(live, bias + c));
+        if (res) v = _mm512_add_ps(_mm512_maskz_loadu_ps(live, res + c), v);
+        _mm512_mask_storeu_ps(o + c, live, v);
+      }
+    } else {
+      for (int64_t c = 0; c < w; c++) {
+        float v = a[c];
+        if (j->scale) v = j->scale[r] * v;
+        if (bias) v = v + bias[c];
+        if (res) v = res[c * j->ocs] + v;
+        o[c * j->ocs] = v;
+      }
+    }
+  }
+}
+
 /* One item: contraction b, columns [c0, c0+w), rows [r0, r1). */
 __attribute__((target("avx512f")))
 static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_t r0, int64_t r1, int64_t step) {
@@ -173,6 +211,10 @@ static void run_item(Shared* sh, int t, int64_t b, int64_t c0, int64_t w, int64_
     }
   }
   float* out = j->out + b * j->oStride;
+  if (j->bias || j->res) {
+    store_affine(j, acc, r0, r1, c0, w);
+    return;
+  }
   for (int64_t i = 0; i < rows; i++) {
     const int64_t r = r0 + i;
     const float* a = acc + i * TW;
@@ -308,11 +350,12 @@ static int64_t product3(int64_t x, int64_t y, int64_t z) {
  * wPacked: W is already in the kernel's layout for (K, C) (pack below; one contraction),
  * and wrs, wcs, wStride are ignored.
  */
-static napi_value spike_op(napi_env env, napi_callback_info info) {
-  size_t argc = 19;
-  napi_value a[19];
+static napi_value spike_op_args(napi_env env, napi_callback_info info, bool affine) {
+  const size_t want = affine ? 21 : 19;
+  size_t argc = 21;
+  napi_value a[21];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  if (argc != 19) return spk_throw(env, "spikeOp: 19 arguments expected");
+  if (argc != want) return spk_throw(env, affine ? "spikeOpAffine: 21 arguments expected" : "spikeOp: 19 arguments expected");
   bool wPacked = false;
   if (napi_get_value_bool(env, a[18], &wPacked) != napi_ok) return spk_throw(env, "spikeOp: wPacked must be a boolean");
   void *S, *W, *O, *SC = NULL;
@@ -352,11 +395,30 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
     return spk_throw(env, "spikeOp: too large for the native kernel's scratch");
   if (hasScale && (int64_t)scLen < j.R) return spk_throw(env, "spikeOp: scale shorter than R");
   if (hasScale && j.n != 1) return spk_throw(env, "spikeOp: scale with a batch");
+  if (affine) {
+    /* bias: C floats; residual: null or a view laid out as out (it may be out itself) */
+    void *B = NULL, *RS = NULL;
+    size_t bLen = 0, rLen = 0;
+    napi_valuetype rt;
+    napi_typeof(env, a[20], &rt);
+    const bool hasRes = rt != napi_null && rt != napi_undefined;
+    if (!spk_typed(env, a[19], napi_float32_array, &B, &bLen) || (int64_t)bLen < j.C) return spk_throw(env, "spikeOpAffine: bias must be a Float32Array of at least C floats");
+    if (hasRes && (!spk_typed(env, a[20], napi_float32_array, &RS, &rLen) || !views_fit(1, 0, j.R, j.C, j.ors, j.ocs, rLen)))
+      return spk_throw(env, "spikeOpAffine: residual must be null or a Float32Array laid out as out");
+    if (j.n != 1) return spk_throw(env, "spikeOpAffine: one contraction only");
+    j.bias = (const float*)B;
+    j.res = hasRes ? (const float*)RS : NULL;
+  }
   if (!cpu_ok()) return spk_throw(env, "spikeOp: this CPU has no AVX-512");
   if (j.K == 0) {
     for (int64_t b = 0; b < j.n; b++)
       for (int64_t r = 0; r < j.R; r++)
-        for (int64_t c = 0; c < j.C; c++) ((float*)O)[b * j.oStride + r * j.ors + c * j.ocs] = SC ? ((const float*)SC)[r] * 0.0f : 0.0f;
+        for (int64_t c = 0; c < j.C; c++) {
+          float v = SC ? ((const float*)SC)[r] * 0.0f : 0.0f;
+          if (j.bias) v = v + j.bias[c];
+          if (j.res) v = j.res[r * j.ors + c * j.ocs] + v;
+          ((float*)O)[b * j.oStride + r * j.ors + c * j.ocs] = v;
+        }
     return spk_bool(env, true);
   }
   if (threads < 1) threads = 1;
@@ -404,6 +466,19 @@ static napi_value spike_op(napi_env env, napi_callback_info info) {
 #endif
 }
 
+static napi_value spike_op(napi_env env, napi_callback_info info) {
+  return spike_op_args(env, info, false);
+}
+
+/*
+ * spikeOpAffine(the 19 arguments of spikeOp, bias, residual | null): spikeOp with the
+ * product's epilogue in its store (store_affine): per column bias, then the residual (laid
+ * out as out, or out itself). One contraction. Same return as spikeOp (false: nothing written).
+ */
+static napi_value spike_op_affine(napi_env env, napi_callback_info info) {
+  return spike_op_args(env, info, true);
+}
+
 /* pack(W, K, C, wrs, wcs, dst): W [K, C] (through strides) in the kernel's layout into dst, of packedLength(K, C) floats. */
 static napi_value pack(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -448,6 +523,7 @@ NAPI_MODULE_INIT() {
   napi_create_int32(env, TW, &tile_width);
   napi_property_descriptor d[] = {
     {"spikeOp", NULL, spike_op, NULL, NULL, NULL, napi_default, NULL},
+    {"spikeOpAffine", NULL, spike_op_affine, NULL, NULL, NULL, napi_default, NULL},
     {"pack", NULL, pack, NULL, NULL, NULL, napi_default, NULL},
     {"available", NULL, available, NULL, NULL, NULL, napi_default, NULL},
     {"tileWidth", NULL, NULL, NULL, NULL, tile_width, napi_default, NULL},
