@@ -29,6 +29,8 @@
  * chunk in registers throughout (the old machine stored and reloaded every intermediate).
  * A register written only by one splat that precedes all its reads is not filled at all:
  * its readers read the scalar, broadcast, from a per-call table of 16 copies per entry.
+ * A max by a scalar straight followed by a min by a scalar (a clamp) is one micro-op with
+ * one NaN fix-up instead of two.
  * The ops and their order are the program's, so the bits are too (a value kept in a
  * register instead of stored and reloaded is the same bits).
  */
@@ -60,7 +62,8 @@ enum { OP_COPY = 0, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MIN, OP_MAX, OP_AT_LEAST,
    operand order of the instruction, so NaN payloads and signed zeros are the program's). */
 enum { U_LOAD = 0, U_STORE, U_STORE_I8, U_NEG, U_ABS, U_ROUND, U_SIGN, U_HEAVISIDE, U_RELU, U_SQRT, U_CANON,
        U_ADD, U_SUB, U_MUL, U_DIV, U_MIN, U_MAX, U_AT_LEAST,
-       U_ADD_R, U_SUB_R, U_MUL_R, U_DIV_R, U_MIN_R, U_MAX_R, U_AT_LEAST_R };
+       U_ADD_R, U_SUB_R, U_MUL_R, U_DIV_R, U_MIN_R, U_MAX_R, U_AT_LEAST_R,
+       U_CLAMP /* min(max(acc, lo), hi), lo and hi scalars `delta` bytes apart in the wide table */ };
 
 /* A micro-op and the address of its memory operand at step t (absolute), chunk at element e0:
    (inReg ? this thread's registers : base) + off + t * ts + e0 * ce bytes; the chunk's 16
@@ -68,7 +71,7 @@ enum { U_LOAD = 0, U_STORE, U_STORE_I8, U_NEG, U_ABS, U_ROUND, U_SIGN, U_HEAVISI
 typedef struct {
   int32_t code, inReg;
   const char* base;
-  int64_t off, ts, ce, inc;
+  int64_t off, ts, ce, inc, delta;
 } UOp;
 
 typedef struct {
@@ -181,6 +184,21 @@ VEC_TARGET static inline __attribute__((always_inline)) void run_uops(const VecJ
       case U_AT_LEAST: EACH(B) break;
       case U_AT_LEAST_R: EACH(BR) break;
 #undef EXPR_B
+      /* max then min by two scalars: when neither is NaN, a lane is NaN exactly when x is
+         (vrangeps orders the zeros as max and min do), so one NaN fix-up serves both; when
+         one is, max or min makes every lane NaN */
+      case U_CLAMP: {
+        const __m512 lo = _mm512_loadu_ps((const float*)p), hi = _mm512_loadu_ps((const float*)(p + u->delta));
+        if (_mm512_cmp_ps_mask(lo, hi, _CMP_UNORD_Q)) {
+#define QN(s) acc##s = qnan;
+          EACH(QN)
+#undef QN
+        } else {
+#define CL(s) acc##s = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc##s, acc##s, _CMP_UNORD_Q), _mm512_range_ps(_mm512_range_ps(acc##s, lo, 0x05), hi, 0x04), qnan);
+          EACH(CL)
+#undef CL
+        }
+      } break;
       default: break;
     }
   }
@@ -279,7 +297,7 @@ static int consumes(const Tx* x, int64_t ip, Loc l) {
 }
 
 static UOp uop_at(const Tx* x, int code, Loc l) {
-  UOp u = {code, 0, NULL, 0, 0, 0, 64};
+  UOp u = {code, 0, NULL, 0, 0, 0, 64, 0};
   if (l.kind == K_REG && x->splatOf[l.index]) {
     l.kind = K_SCALAR;
     l.index = x->splatOf[l.index] - 1;
@@ -380,7 +398,19 @@ static int32_t translate(Tx* x, int64_t regs, UOp* out) {
     if (d.kind == K_REG) store = consumes(x, next, d) ? !writes(x, next, d) && !dead_after(x, d, next) : !dead_after(x, d, last);
     if (store) out[nu++] = uop_at(x, U_STORE, d);
   }
-  return nu;
+  /* max by a scalar straight followed by min by a scalar (a clamp): one micro-op */
+  int32_t kept = 0;
+  for (int32_t k = 0; k < nu; k++) {
+    if (k + 1 < nu && out[k].code == U_MAX && out[k + 1].code == U_MIN && out[k].inc == 0 && out[k + 1].inc == 0) { /* inc 0: both are scalars of the wide table */
+      out[kept] = out[k];
+      out[kept].code = U_CLAMP;
+      out[kept++].delta = out[k + 1].off - out[k].off;
+      k++;
+      continue;
+    }
+    out[kept++] = out[k];
+  }
+  return kept;
 }
 
 static __thread char* vtl_buf = NULL;
