@@ -311,9 +311,9 @@ AVX512 static void gelu_exact_range(const float* src, float* dst, int64_t i0, in
  * erf = 1 - q, then 1 + (-erf)): q rounded to a multiple of 2^-53, far coarser than a float32
  * ulp of it where q is tiny. So both bounds go through the same two subtractions,
  * 1 - fl(1 - A (1 -+ FAST_DELTA)), which are monotone as well (and change nothing where A >= 0.5).
- * Outside the fast range the exact W is known: |x| >= 8.5 (|u| >= 6): 2 or +0 (results x and
- * -0); |x| < 2^-56: 1 (erf(u) < 2^-54 rounds away in 1 + erf). NaN and infinities go to the
- * exact kernel.
+ * Below |x| = 2^-56 the exact W is 1 (erf(u) < 2^-54 is lost in 1 + erf); the bounds are within
+ * 2^-42 of it, so the result is 0.5 x, except where that is a tie (x subnormal, odd), which the
+ * exact kernel computes. From |x| = 8.5 up, gelu_fast_vectors says how.
  */
 #define FAST_DELTA 0x1p-42
 
@@ -405,22 +405,21 @@ AVX512 static inline __mmask8 same_bits(__m256 a, __m256 b) {
  * out is not its value. The header above says how.
  */
 AVX512_INLINE static inline void gelu_fast_vectors(const __m512d* x, const __mmask8* live, __m256* out, __mmask8* ok) {
-  __m512d t[FAST_U], tc[FAST_U], w[FAST_U], lo[FAST_U], hi[FAST_U];
-  EACH(v) t[v] = vabs(x[v]);
-  /* lanes from 8.5 up (and NaN) compute W at 8.5, which they do not use: no overflow, no subnormals (slow) */
-  EACH(v) tc[v] = _mm512_min_pd(t[v], V(8.5));
-  gelu_w_fast(x, tc, w);
-  EACH(v) {
-    /* outside the fast range W is exact: 2 or +0 from |x| = 8.5 up, 1 below 2^-56 */
-    const __mmask8 big = _mm512_cmp_pd_mask(t[v], V(8.5), _CMP_GE_OQ), tiny = LT(t[v], V(0x1p-56));
-    const __m512d known = SEL(V(1), _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(x[v], V(0), _CMP_GT_OQ), V(2)), tiny);
-    lo[v] = SEL(known, SUB(V(1), SUB(V(1), MUL(w[v], V(1 - FAST_DELTA)))), big | tiny);
-    hi[v] = SEL(known, SUB(V(1), SUB(V(1), MUL(w[v], V(1 + FAST_DELTA)))), big | tiny);
-  }
+  __m512d t[FAST_U], w[FAST_U];
+  /*
+   * Lanes from 8.5 up (and NaN) compute W at 8.4999, inside the last interval: W = 2 or 0 there,
+   * as the exact kernel's from |u| = 6 up (erfc(6.01) < 2^-54 is lost in 2 - E and in
+   * 1 - fl(1 - E)), so the results are x (x(1 -+ 2^-42) rounds to x), -0, and for infinities
+   * and NaN the exact kernel's (0.5 x) * W: x, NaN from -inf * 0, x's NaN.
+   */
+  EACH(v) t[v] = _mm512_min_pd(vabs(x[v]), V(8.4999));
+  gelu_w_fast(x, t, w);
   EACH(v) {
     const __m512d hx = MUL(V(0.5), x[v]);
-    out[v] = _mm512_cvtpd_ps(MUL(hx, lo[v]));
-    ok[v] = live[v] & same_bits(out[v], _mm512_cvtpd_ps(MUL(hx, hi[v]))) & _mm512_cmp_pd_mask(t[v], V(__builtin_inf()), _CMP_LT_OQ);
+    const __m512d lo = SUB(V(1), SUB(V(1), MUL(w[v], V(1 - FAST_DELTA))));
+    const __m512d hi = SUB(V(1), SUB(V(1), MUL(w[v], V(1 + FAST_DELTA))));
+    out[v] = _mm512_cvtpd_ps(MUL(hx, lo));
+    ok[v] = live[v] & same_bits(out[v], _mm512_cvtpd_ps(MUL(hx, hi)));
   }
 }
 
