@@ -44,6 +44,20 @@ typedef struct {
 } LvJob;
 
 #if LV_X86
+/* Whether A's row of K (stride acs) is all finite (fpclass: QNaN, +Inf, -Inf, SNaN). */
+__attribute__((target("avx512f,avx512dq")))
+static int row_finite(const float* a, int64_t K, int64_t acs) {
+  int bad = 0;
+  if (acs == 1) {
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) bad |= _mm512_fpclass_ps_mask(_mm512_loadu_ps(a + k), 0x99) != 0;
+    for (; k < K; k++) bad |= a[k] - a[k] != 0.0f;
+  } else {
+    for (int64_t k = 0; k < K; k++) bad |= a[k * acs] - a[k * acs] != 0.0f;
+  }
+  return !bad;
+}
+
 __attribute__((target("avx512f,avx512dq")))
 static void lv_product(LvJob* j, int64_t b, float* Sf) {
   const int8_t* S = j->S + b * j->sStride;
@@ -65,17 +79,27 @@ static void lv_product(LvJob* j, int64_t b, float* Sf) {
   }
   for (int64_t i = 0; i < j->M; i++) {
     const float* a = A + i * j->ars;
-    /* a non-finite A[i, k] (fpclass: QNaN, +Inf, -Inf, SNaN) stops the product */
-    int bad = 0;
-    if (j->acs == 1) {
-      int64_t k = 0;
-      for (; k + 16 <= K; k += 16) bad |= _mm512_fpclass_ps_mask(_mm512_loadu_ps(a + k), 0x99) != 0;
-      for (; k < K; k++) bad |= a[k] - a[k] != 0.0f;
-    } else {
-      for (int64_t k = 0; k < K; k++) bad |= a[k * j->acs] - a[k * j->acs] != 0.0f;
-    }
-    if (bad) { __atomic_store_n(&j->bad, 1, __ATOMIC_RELAXED); return; }
+    if (!row_finite(a, K, j->acs)) { __atomic_store_n(&j->bad, 1, __ATOMIC_RELAXED); return; }
     float* o = out + i * j->ors;
+    /* 64 columns (attention's values, one head): two rows of A at a time, so that 8
+       accumulator chains hide the FMA latency that 4 would expose */
+    if (N == 64 && j->ocs == 1 && i + 1 < j->M) {
+      const float* a2 = a + j->ars;
+      if (!row_finite(a2, K, j->acs)) { __atomic_store_n(&j->bad, 1, __ATOMIC_RELAXED); return; }
+      __m512 p0 = _mm512_setzero_ps(), p1 = p0, p2 = p0, p3 = p0, q0 = p0, q1 = p0, q2 = p0, q3 = p0;
+      for (int64_t k = 0; k < K; k++) {
+        const __m512 x = _mm512_set1_ps(a[k * j->acs]), y = _mm512_set1_ps(a2[k * j->acs]);
+        const float* r = Sf + k * npad;
+        const __m512 s0 = _mm512_loadu_ps(r), s1 = _mm512_loadu_ps(r + 16), s2 = _mm512_loadu_ps(r + 32), s3 = _mm512_loadu_ps(r + 48);
+        p0 = _mm512_fmadd_ps(s0, x, p0); p1 = _mm512_fmadd_ps(s1, x, p1); p2 = _mm512_fmadd_ps(s2, x, p2); p3 = _mm512_fmadd_ps(s3, x, p3);
+        q0 = _mm512_fmadd_ps(s0, y, q0); q1 = _mm512_fmadd_ps(s1, y, q1); q2 = _mm512_fmadd_ps(s2, y, q2); q3 = _mm512_fmadd_ps(s3, y, q3);
+      }
+      float* o2 = o + j->ors;
+      _mm512_storeu_ps(o, p0); _mm512_storeu_ps(o + 16, p1); _mm512_storeu_ps(o + 32, p2); _mm512_storeu_ps(o + 48, p3);
+      _mm512_storeu_ps(o2, q0); _mm512_storeu_ps(o2 + 16, q1); _mm512_storeu_ps(o2 + 32, q2); _mm512_storeu_ps(o2 + 48, q3);
+      i++;
+      continue;
+    }
     for (int64_t c0 = 0; c0 < N; c0 += LV_TW) {
       const int64_t w = N - c0 < LV_TW ? N - c0 : LV_TW;
       const int nv = (int)((w + 15) / 16);
