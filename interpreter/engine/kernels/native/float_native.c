@@ -298,14 +298,14 @@ AVX512 static void gelu_exact_range(const float* src, float* dst, int64_t i0, in
  *
  * GELU: the exact kernel computes W = 1 + erf(x / SQRT2) in double, then fround((0.5*x)*W).
  * The fast W approximates the true 1 + erf(x / sqrt 2) = erfc(-x / sqrt 2) without divisions:
- * for t = |x| < 8.5, E = erfc(t / sqrt 2) = exp(G(t) - t^2/2), G(t) = log(erfc(t / sqrt 2)) + t^2/2
- * being smooth (from 0 down to -2.4): a degree-9 polynomial on each of 16 intervals of width
- * 17/32, its coefficients picked per lane from two registers (vpermt2pd), and exp_fast; then
- * W = E for x < 0 and 2 - E for x > 0. The polynomials are within 2^-48.7 of G
- * (tools/gen-gelu-coefs.py --check), exp_fast within 2^-50, and the double evaluation adds a
- * few 2^-53, t^2/2 up to 36 times that; the exact kernel's W is within about 2^-46 of the true
+ * for t = |x| < 8.5, E = erfc(t / sqrt 2) = exp(H(t)), H(t) = log(erfc(t / sqrt 2)) (0 down to
+ * -38.5, as smooth as log(erfc) minus its t^2/2): a degree-9 polynomial on each of 16 intervals
+ * around i * 17/31, its coefficients picked per lane from two registers (vpermt2pd), then
+ * exp_fast; W = E for x < 0 and 2 - E for x > 0. The polynomials are within 2^-47.4 of H
+ * (tools/gen-gelu-coefs.py --check), exp_fast within 2^-50, and the double evaluation of H adds
+ * up to about 38 * 2^-53 = 2^-47.7; the exact kernel's W is within about 2^-46 of the true
  * value (fdlibm's erf is within 1 ulp; rounding u = x / SQRT2 moves erfc(u) by up to 2u^2 2^-53
- * relative). FAST_DELTA = 2^-42 leaves a factor of 16 over their sum; the exhaustive test is
+ * relative). FAST_DELTA = 2^-42 leaves a factor of 8 over their sum; the exhaustive test is
  * the proof that it suffices.
  * Below x = -1.77 (|u| >= 1.25) the exact W is 1 - fl(1 - q) with q = erfc(|u|) (s_erf.c's
  * erf = 1 - q, then 1 + (-erf)): q rounded to a multiple of 2^-53, far coarser than a float32
@@ -317,22 +317,23 @@ AVX512 static void gelu_exact_range(const float* src, float* dst, int64_t i0, in
  */
 #define FAST_DELTA 0x1p-42
 
-/* G's coefficients: GELU_G[k][i] is the s^k coefficient on [17i/32, 17(i+1)/32),
- * s = t - (17i/32 + 17/64); and 2^(j/16) (printed by tools/gen-gelu-coefs.py). */
-static const double GELU_G[10][16] = {
-  {-0x1.992413ed3e821p-3, -0x1.12e87a33e81f7p-1, -0x1.9ec7d0eaf4ad5p-1, -0x1.095138c3e2c0ap+0, -0x1.3a47df2ed62bbp+0, -0x1.646a1bf5d5047p+0, -0x1.893bf6713c9f0p+0, -0x1.a9d61f1e023c6p+0, -0x1.c707a3c71536ep+0, -0x1.e16c3d4167f0bp+0, -0x1.f97b353e0b814p+0, -0x1.07c8bf5220c30p+1, -0x1.11fc55117de06p+1, -0x1.1b75e32c86e80p+1, -0x1.244d6cecafa11p+1, -0x1.2c96b428d3d6bp+1},
-  {-0x1.6ada117e750f1p-1, -0x1.22de70d1ba8aep-1, -0x1.dcd57c7c313e5p-2, -0x1.8f3fc3ac9a8f4p-2, -0x1.54b97dee25ddbp-2, -0x1.27a33e11fa584p-2, -0x1.042f221589f14p-2, -0x1.cf8a9bc30ce71p-3, -0x1.a1355bbaa13ecp-3, -0x1.7ad86f3bbbf62p-3, -0x1.5aa4c91207fb1p-3, -0x1.3f4875d6ec9fep-3, -0x1.27c87ded964f4p-3, -0x1.13677214c3c4dp-3, -0x1.019426bd8d695p-3, -0x1.e3bb9662fd933p-4},
-  {0x1.3ceeb379559a4p-3, 0x1.cbe1869d6b401p-4, 0x1.5153a0db02bf2p-4, 0x1.f7edecd657889p-5, 0x1.8054fee2e2779p-5, 0x1.2b527968598c5p-5, 0x1.db8a669a6c2bep-6, 0x1.80a3984f77746p-6, 0x1.3c34c72a70b8fp-6, 0x1.07bccabdf7603p-6, 0x1.bda499a461326p-7, 0x1.7cd4d66772165p-7, 0x1.48c52ed39d301p-7, 0x1.1e6965b3039a6p-7, 0x1.f716c232dd1e9p-8, 0x1.bd13fbcfb4d62p-8},
-  {-0x1.0066f62256f10p-5, -0x1.6dfbf706979adp-6, -0x1.fea9569e79972p-7, -0x1.640ffd31a5e88p-7, -0x1.f63d9505288e6p-8, -0x1.685c1975ff155p-8, -0x1.079ec9e00dd95p-8, -0x1.8956deb43de84p-9, -0x1.2b05b3b8909f0p-9, -0x1.ceb54cd673bf2p-10, -0x1.6bd61ca8b2e78p-10, -0x1.22585606472bap-10, -0x1.d5a726d7eeac0p-11, -0x1.807fa114d3207p-11, -0x1.3e47a0ededb76p-11, -0x1.0a1f71d708264p-11},
-  {0x1.30177bc59b468p-8, 0x1.e6fcb2d7547cfp-9, 0x1.5cf090b02b0b7p-9, 0x1.dd8e410dc97f0p-10, 0x1.428a3509c21d4p-10, 0x1.b571c2b7f911cp-11, 0x1.2c6f377774b67p-11, 0x1.a3a47f045fdbdp-12, 0x1.2a780c9c11862p-12, 0x1.b06d25a7d7002p-13, 0x1.3ed9504c74fb4p-13, 0x1.de220c3a8a4dep-14, 0x1.6c203e1affccfp-14, 0x1.19550080a4651p-14, 0x1.b88bf3471c9edp-15, 0x1.5d2e0754c19b5p-15},
-  {-0x1.dbb8411282a48p-13, -0x1.ad552fc20fd7ep-12, -0x1.7e40e6ec0af74p-12, -0x1.1848ac477d10cp-12, -0x1.7d3410e8c4eb8p-13, -0x1.f8a64c2432209p-14, -0x1.4cc2cb63944d3p-14, -0x1.ba4d33ba2bda4p-15, -0x1.29ffde5a45535p-15, -0x1.982ab8eb210bcp-16, -0x1.1c653b74be387p-16, -0x1.93309f0f974f9p-17, -0x1.22992cbff2525p-17, -0x1.a9925c312b7b8p-18, -0x1.3c48e489a997dp-18, -0x1.dcb37a53a0f5cp-19},
-  {-0x1.feee7f0ed9a31p-14, -0x1.23f7269696da8p-17, 0x1.d3f166ded4e17p-16, 0x1.f991d894dcf55p-16, 0x1.82e7601d3dc0bp-16, 0x1.083053b227276p-16, 0x1.59a16f89f0743p-17, 0x1.beaeb5904e29cp-18, 0x1.217107f8374e5p-18, 0x1.7b063a001838dp-19, 0x1.f76b9524a2167p-20, 0x1.53aa8800e4b7ap-20, 0x1.d1eb227577d71p-21, 0x1.44c4940d9aaf2p-21, 0x1.cbe88ab92bf72p-22, 0x1.4a8b964a017d7p-22},
-  {0x1.6c306d154f06ep-15, 0x1.30da9fa11acdbp-16, 0x1.e443f8c8cdb71p-19, -0x1.620208e3279a5p-20, -0x1.1cdb8c72f523ap-19, -0x1.d22f65dfc1066p-20, -0x1.42a9e303d4740p-20, -0x1.a3ede45e2c100p-21, -0x1.0b7a57e3adf7bp-21, -0x1.53df4354fc503p-22, -0x1.b2e05a2b9677bp-23, -0x1.198a509e3da65p-23, -0x1.71c9ae07e3c3cp-24, -0x1.ed3191aee5553p-25, -0x1.4e0ad1a6b756cp-25, -0x1.cb78f0ee5679ap-26},
-  {-0x1.7dd7cafe0cca1p-18, -0x1.4cc9026ff2739p-18, -0x1.140d1b837795ep-19, -0x1.12e5d6a074edcp-21, 0x1.009ee2b929e8cp-26, 0x1.10732765223cep-23, 0x1.efb4cf953949dp-24, 0x1.5faebc8450cadp-24, 0x1.ca30c60508bd4p-25, 0x1.211bcfcacade8p-25, 0x1.69caadd770f7fp-26, 0x1.c63e0a416dc02p-27, 0x1.1fdacc80654bcp-27, 0x1.7173cae2ef57bp-28, 0x1.e0eeda58a8baap-29, 0x1.3dac8eb882910p-29},
-  {-0x1.b83425b5e54d5p-21, 0x1.5ac5e8442b2a9p-21, 0x1.00b439596ee65p-21, 0x1.98f5520646393p-23, 0x1.ba41fbf399ad4p-25, 0x1.433e0a1a8aaa7p-28, -0x1.b904340d12366p-28, -0x1.d5e78af94292ep-28, -0x1.58f50032468bap-28, -0x1.c4042fbc07562p-29, -0x1.1b96534951df7p-29, -0x1.5eba98ac0596ap-30, -0x1.b1945e5cfc12dp-31, -0x1.0ddbe0680011ep-31, -0x1.539481ff3cd7cp-32, -0x1.b0db6f4c5c37bp-33},
+/* H's coefficients: GELU_H[k][i] is the s^k coefficient on interval i, s = t - i GELU_STEP;
+ * and 2^(j/16) (printed by tools/gen-gelu-coefs.py). */
+static const double GELU_H[10][16] = {
+  {0x1.80622c6f09d4dp-48, -0x1.13e27fc352cdap-1, -0x1.4c9ab957a6f94p+0, -0x1.26cfe7a989101p+1, -0x1.c873a092f1184p+1, -0x1.4648a1da501e7p+2, -0x1.ba0cc62ae39a8p+2, -0x1.1fede9e9d1700p+3, -0x1.6bf9f55890716p+3, -0x1.c1418aa6f1ffap+3, -0x1.0feb089b5394fp+4, -0x1.43e27821d2a74p+4, -0x1.7c8c53bb0d7dbp+4, -0x1.b9ecc855d6763p+4, -0x1.fc073423fc304p+4, -0x1.216f2bb30aee6p+5},
+  {-0x1.9884533d43654p-1, -0x1.2d39bd86b5f1bp+0, -0x1.9a69dad557f7cp+0, -0x1.080fa9b2eb88cp+1, -0x1.45d9dd0d5fc33p+1, -0x1.85ad2fbbc92e3p+1, -0x1.c6efac3e2140dp+1, -0x1.049d05548d6fdp+2, -0x1.26230960dd5a6p+2, -0x1.47f1953429becp+2, -0x1.69f7827715b46p+2, -0x1.8c2879ed7343bp+2, -0x1.ae7b6f56de861p+2, -0x1.d0e9a265d28b3p+2, -0x1.f36df44ebf5abp+2, -0x1.0b0239efaeb25p+3},
+  {-0x1.45f306dcab7edp-2, -0x1.7a814d284d7a8p-2, -0x1.9fab70215d29ep-2, -0x1.b95112b6478ccp-2, -0x1.cb02aa9bb7cd1p-2, -0x1.d75f2e086b01ap-2, -0x1.e02b84b513e5fp-2, -0x1.e690345513616p-2, -0x1.eb4e819b0d2cap-2, -0x1.eee5763183c53p-2, -0x1.f1a9d09acc6b3p-2, -0x1.f3d518a9abdbfp-2, -0x1.f58f16589cd80p-2, -0x1.f6f3cd4a76708p-2, -0x1.f817513586882p-2, -0x1.f908433413693p-2},
+  {-0x1.29a947f9c085ap-5, -0x1.ae8b286f79401p-6, -0x1.2aff45ca952c3p-6, -0x1.9b6d91f446ec0p-7, -0x1.1d55e63e8ff0ap-7, -0x1.9264e497fc244p-8, -0x1.2183aa4dc1e16p-8, -0x1.a96cccd0fa12fp-9, -0x1.3eff37eb89bcep-9, -0x1.e79acca96fb2ep-10, -0x1.7b44137259a93p-10, -0x1.2bc0e63425803p-10, -0x1.e0bd067cd4730p-11, -0x1.86962b4f27aacp-11, -0x1.41209935fbe39p-11, -0x1.0adf47e8f4892p-11},
+  {0x1.39668712cd018p-8, 0x1.1392aae5c7d30p-8, 0x1.96e1d32ea6166p-9, 0x1.1711efd820c32p-9, 0x1.752a2a55d5121p-10, 0x1.f26606dc9bd09p-11, 0x1.5089e3cdaaf78p-11, 0x1.ce39120a18e3ap-12, 0x1.43915e4dcbd6cp-12, 0x1.cdfa544922f47p-13, 0x1.50239959989a8p-13, 0x1.f20c62f98b628p-14, 0x1.77380a855495ap-14, 0x1.1f19ab4bda3c1p-14, 0x1.bda9f7357bd72p-15, 0x1.5e75876428fdep-15},
+  {0x1.36377806df06ap-15, -0x1.823cd815260d8p-12, -0x1.a0eaf641f39d9p-12, -0x1.41e10b1a48411p-12, -0x1.ba036eeff4bcap-13, -0x1.228a49d11331bp-13, -0x1.79e3789b0871ep-14, -0x1.ee25a04f1c06ep-15, -0x1.4767b04b3cafap-15, -0x1.b942a6a73d902p-16, -0x1.2ed6f6c67f22ep-16, -0x1.a7657b49431b6p-17, -0x1.2d4cb8443bcddp-17, -0x1.b4284543d3fc8p-18, -0x1.40c1281b0087dp-18, -0x1.ded4b2b52aff2p-19},
+  {-0x1.bcad1e3ce5489p-13, -0x1.a0c1c841a8985p-15, 0x1.357f8054d4e28p-16, 0x1.06766626c5c02p-15, 0x1.b3b60688a8288p-16, 0x1.2ec699c432f31p-16, 0x1.8a8bfbce82494p-17, 0x1.f796d4697d7f8p-18, 0x1.413ce2f3bb16cp-18, 0x1.9dc529707247cp-19, 0x1.0e5d52208ad0fp-19, 0x1.67445da7b5537p-20, 0x1.e5c92f4423a69p-21, 0x1.4e29774dffae6p-21, 0x1.d37dda638d172p-22, 0x1.4c45d3f480fe0p-22},
+  {0x1.b58ee32f27a6ep-15, 0x1.ec669f7fe77a6p-16, 0x1.1a2723c3e2645p-17, -0x1.814a8c234bf51p-24, -0x1.14f518c538147p-19, -0x1.00985c561e125p-19, -0x1.6c9a7fa1aca11p-20, -0x1.d9fc0d3a7e04ep-21, -0x1.2a8a461560259p-21, -0x1.75a7dd37ec4edp-22, -0x1.d6613f31c794fp-23, -0x1.2ba0b8c67dfcdp-23, -0x1.83793828bea30p-24, -0x1.fd47fb753e60ap-25, -0x1.54475dce3e8a2p-25, -0x1.ce332d1dbc46ep-26},
+  {-0x1.8156f3c9445a6p-20, -0x1.9a8004054f34dp-18, -0x1.ad7d1455089d2p-19, -0x1.04c3166ebb31ap-20, -0x1.cd865b61831eep-24, 0x1.dfceefd14711ep-24, 0x1.09c1018e7cab5p-23, 0x1.8719bd6946922p-24, 0x1.fe772b4a537c3p-25, 0x1.3edc74cc72417p-25, 0x1.893e53d7deca3p-26, 0x1.e5daae460829fp-27, 0x1.2ef0d54d3cf4cp-27, 0x1.7ec5e6bc060c7p-28, 0x1.eaf059d598e75p-29, 0x1.3fd022a3851c3p-29},
+  {-0x1.80aa725dd9e64p-19, 0x1.56ae21a4c9391p-22, 0x1.496680ba73e91p-21, 0x1.36a46826a1054p-22, 0x1.7afe7f6dedc4bp-24, 0x1.f37aa88e5fa5bp-27, -0x1.4c31c924fb547p-28, -0x1.ea3459849d572p-28, -0x1.794bcbaa90ed4p-28, -0x1.f07412fdd4661p-29, -0x1.34945574113bdp-29, -0x1.783a58e764620p-30, -0x1.c9bc808f74f92p-31, -0x1.18512b9a7c477p-31, -0x1.5b3a9e6b07394p-32, -0x1.b40638b9ddd7bp-33},
 };
 static const double EXP2_16[16] = {0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0, 0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0, 0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0, 0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0};
 
+static const double GELU_STEP = 0x1.18c6318c6318cp-1, GELU_INV_STEP = 0x1.d2d2d2d2d2d2dp+0; /* 17/31, 31/17 */
 static const double EXP_MAGIC = 0x1.8p52; /* adding it rounds to an integer, kept in the low mantissa bits */
 static const double EXP16_SCALE = 0x1.71547652b82fep+4; /* 16 / ln 2 */
 static const double EXP16_HI = 0x1.62e42fefa3800p-5, EXP16_LO = 0x1.ef35793c7673p-49; /* ln 2 / 16 in two parts, n * HI exact */
@@ -349,7 +350,7 @@ AVX512 static inline __m512d pick16(const double* tab, __m512i ix) {
  * next: one vector's chain of dependent operations is long (some 40 operations), and written
  * one after another the processor could not overlap them.
  */
-#define FAST_U 4
+#define FAST_U 8
 #define EACH(v) _Pragma("GCC unroll 8") for (int v = 0; v < FAST_U; v++)
 
 /*
@@ -375,22 +376,19 @@ AVX512_INLINE static inline void exp_fast(const __m512d* t, __m512d* e) {
 /* w[v] = 1 + erf(x / sqrt 2) for |x| < 8.5 (other lanes: anything), t = |x|, as the header above says. */
 AVX512_INLINE static inline void gelu_w_fast(const __m512d* x, const __m512d* t, __m512d* w) {
   __m512d kd[FAST_U], s[FAST_U], g[FAST_U];
-  /* the interval i = round(t * 32/17 - 1/2) (floor but at ties, where either fits), kept in kd's low bits */
-  EACH(v) kd[v] = ADD(FMA(t[v], V(32.0 / 17), V(-0.5)), V(EXP_MAGIC));
-  /* s = t - 17/64 - 17i/32 (the first subtraction rounds, by 2^-54 at most) */
-  EACH(v) s[v] = FMA(SUB(kd[v], V(EXP_MAGIC)), V(-17.0 / 32), SUB(t[v], V(17.0 / 64)));
+  /* the interval i = round(t / GELU_STEP), kept in kd's low bits, and s = t - i GELU_STEP (|s| < 0.28) */
+  EACH(v) kd[v] = FMA(t[v], V(GELU_INV_STEP), V(EXP_MAGIC));
+  EACH(v) s[v] = FMA(SUB(kd[v], V(EXP_MAGIC)), V(-GELU_STEP), t[v]);
   EACH(v) {
-    /* Estrin's scheme */
+    /* H(t) = log(erfc(t / sqrt 2)), by Estrin's scheme */
     const __m512i ix = _mm512_castpd_si512(kd[v]);
-#define C(k) pick16(GELU_G[k], ix)
+#define C(k) pick16(GELU_H[k], ix)
     const __m512d s2 = MUL(s[v], s[v]), s4 = MUL(s2, s2);
     const __m512d p01 = FMA(C(1), s[v], C(0)), p23 = FMA(C(3), s[v], C(2)), p45 = FMA(C(5), s[v], C(4));
     const __m512d p67 = FMA(C(7), s[v], C(6)), p89 = FMA(C(9), s[v], C(8));
 #undef C
     g[v] = FMA(FMA(p89, s4, FMA(p67, s2, p45)), s4, FMA(p23, s2, p01));
   }
-  /* G - t^2/2 with one rounding (t^2 is exact: t has 24 bits) */
-  EACH(v) g[v] = FMA(MUL(V(-0.5), t[v]), t[v], g[v]);
   exp_fast(g, w);
   EACH(v) w[v] = _mm512_mask_sub_pd(w[v], _mm512_cmp_pd_mask(x[v], V(0), _CMP_GT_OQ), V(2), w[v]);
 }
