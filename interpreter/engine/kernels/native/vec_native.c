@@ -29,8 +29,9 @@
  * chunk in registers throughout (the old machine stored and reloaded every intermediate).
  * A register written only by one splat that precedes all its reads is not filled at all:
  * its readers read the scalar, broadcast, from a per-call table of 16 copies per entry.
- * A max by a scalar straight followed by a min by a scalar (a clamp) is one micro-op with
- * one NaN fix-up instead of two.
+ * An i8 level store moves up to the instruction that computed its operand (so it stores
+ * from the accumulator), and a max by a scalar straight followed by a min by a scalar (a
+ * clamp) is one micro-op with one NaN fix-up instead of two.
  * The ops and their order are the program's, so the bits are too (a value kept in a
  * register instead of stored and reloaded is the same bits).
  */
@@ -120,6 +121,7 @@ VEC_TARGET static inline __attribute__((always_inline)) void run_uops(const VecJ
 #define LD(s) (full ? _mm512_loadu_ps((const float*)(p + (s) * inc)) : _mm512_maskz_loadu_ps(m##s, (const float*)(p + (s) * inc)))
   for (int32_t k = 0; k < j->nUops; k++) {
     const UOp* u = j->uops + k;
+    /* integer arithmetic: a scalar's off is negative when t0 > 0 (it is counted from step 0) */
     const char* p = (const char*)((intptr_t)(u->inReg ? regs : u->base) + u->off + t * u->ts + e0 * u->ce);
     const int64_t inc = u->inc;
     switch (u->code) {
@@ -345,7 +347,7 @@ static void hoist_level_stores(int32_t* w, int64_t nIns) {
  * from memory: a later instruction other than the next one taking it from the accumulator,
  * or the next step (a register read before it is written).
  */
-static int32_t translate(Tx* x, int64_t regs, UOp* out) {
+static int32_t translate(Tx* x, UOp* out) {
   static const int unary[N_OPS] = {[OP_NEG] = U_NEG, [OP_ABS] = U_ABS, [OP_ROUND] = U_ROUND, [OP_SIGN] = U_SIGN, [OP_HEAVISIDE] = U_HEAVISIDE,
                                    [OP_RELU] = U_RELU, [OP_SQRT] = U_SQRT, [OP_CANON] = U_CANON};
   /* splats whose register has no other writer and is read only after them */
@@ -359,7 +361,6 @@ static int32_t translate(Tx* x, int64_t regs, UOp* out) {
       x->splatOf[d.index] = 1 + loc(x, ip, 1).index;
     }
   }
-  (void)regs;
   int32_t nu = 0;
   int have = 0;
   Loc acc = {K_NONE, 0};
@@ -543,7 +544,7 @@ static napi_value vec_run(napi_env env, napi_callback_info info) {
   hoist_level_stores(order, nIns);
   x.prog = order;
   j.uops = uops;
-  j.nUops = translate(&x, regs, uops);
+  j.nUops = translate(&x, uops);
   spk_parallel((int)threads, vec_part, &j);
 #else
   (void)threads;
