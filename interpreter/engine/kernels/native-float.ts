@@ -2,6 +2,9 @@
  * GELU, softmax and LayerNorm rows on the native addon (native/float_native.c, AVX-512): the
  * same float32 bits as engine/numerics.ts gelu and engine/ops/nn.ts softmax and layernorm
  * (the C file's header says how), read and written in place in the caller's typed arrays.
+ * GELU and softmax's exps take a fast path (no divisions) that gives the exact kernels' float32
+ * bits or leaves the element to them; test/engine.native-float-exhaustive.test.ts checks that
+ * on every float32 input (nativeFloatMap runs either path alone).
  *
  * Each function returns false, doing nothing, when the native backend is not available
  * (startNative(): no compiler, no AVX-512, SPIKELM_NATIVE=0, ...): callers then run the

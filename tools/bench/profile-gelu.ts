@@ -1,0 +1,79 @@
+/**
+ * The native GELU on the bench block's own FFN inputs (the `mul, add, gelu` node's scale * acc +
+ * bias, taken from a run of the layers group's block at k = 2):
+ *   node --import tsx tools/bench/profile-gelu.ts [runs=7]
+ * prints where the inputs lie against the exact kernel's erf intervals (|x| = 1.193, 1.768, 8.485:
+ * |x| / sqrt 2 = 0.84375, 1.25, 6) and |x| = 4.9,
+ * then, for the exact kernel (float_native.c gelu_exact_range) and the fast path with its
+ * fallback (what the executor runs), the process CPU ms on one thread of each half of the
+ * elements (the two-thread split) and of all, and the wall ms of all on one and two threads
+ * (min of `runs`), and the share of lanes the fast path left to the exact kernel. On a busy
+ * machine the two-thread wall times mostly measure the other jobs.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { compileEntry } from "../../interpreter/compile.js";
+import { type FloatMapKind, nativeFloatFastStats, nativeFloatMap } from "../../interpreter/engine/kernels/native-float.js";
+import { initSpikeKernels, shutdownKernelPool } from "../../interpreter/engine/kernels/spike-matmul.js";
+import { streamFor } from "../../interpreter/engine/random.js";
+import { type Tensor, f32 } from "../../interpreter/engine/tensor.js";
+import { OptimizedExecutor } from "../../interpreter/optimized/executor.js";
+import type { FusedStep } from "../../interpreter/passes/fuse-elementwise.js";
+import { optimize } from "../../interpreter/passes/pass.js";
+import { ParamStore } from "../../interpreter/runtime/params.js";
+
+const runs = Number(process.argv[2] ?? 7);
+await initSpikeKernels({ threads: 2 });
+const d = 768, L = 128, T = 4;
+const rng = streamFor(1, "bench-block-input"); // the layers group's input
+const x = f32([T, 1, L, d], Array.from({ length: T * L * d }, () => rng.normal()));
+const inputs = new Map<string, Tensor>([["x", x]]);
+const spec = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "specs/bench-layers.spk");
+const compiled = compileEntry({ file: spec, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k: 2 }, inputs });
+const { graph } = optimize(compiled.graph);
+const ex = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 2, keepValues: true });
+ex.run(inputs); // calibrates the amplitudes
+ex.run(inputs);
+
+// the FFN's fused mul(acc, scale), add(bias), gelu: GELU's input y = fround(fround(scale * acc) + bias)
+const node = graph.nodes.find((n) => n.op === "fused" && (n.attrs.program as FusedStep[]).map((q) => q.op).join() === "mul,add,gelu");
+if (!node) throw new Error("the block has no fused mul,add,gelu node");
+const program = node.attrs.program as FusedStep[];
+const vals = node.inputs.map((id) => ex.valueOf(id)?.data as Float32Array);
+const ref = (a: FusedStep["args"][number] | undefined) => (a && "in" in a ? vals[a.in]! : undefined);
+const [m0, m1] = [ref(program[0]!.args[0]), ref(program[0]!.args[1])];
+const [acc, scale] = m0!.length > m1!.length ? [m0!, m1!] : [m1!, m0!];
+const bias = ref(program[1]!.args.find((a) => "in" in a))!;
+const n = acc.length;
+const y = new Float32Array(n);
+const perScale = n / scale.length;
+for (let i = 0; i < n; i++) y[i] = Math.fround(Math.fround(scale[Math.floor(i / perScale)]! * acc[i]!) + bias[i % bias.length]!);
+
+const edges = [-8.485, -4.9, -1.768, -1.193, 0, 1.193, 1.768, 4.9, 8.485];
+const share = (lo: number, hi: number) => `${((y.filter((v) => v >= lo && v < hi).length / n) * 100).toFixed(1)}%`;
+console.log(`GELU inputs: ${n}; ${[-Infinity, ...edges].map((lo, i) => `[${lo}, ${edges[i] ?? Infinity}) ${share(lo, edges[i] ?? Infinity)}`).join(", ")}`);
+
+const out = new Float32Array(n);
+const best = (f: () => void, measure: () => number) => {
+  let b = Infinity;
+  for (let r = 0; r < runs; r++) {
+    const t0 = measure();
+    f();
+    b = Math.min(b, measure() - t0);
+  }
+  return b.toFixed(2);
+};
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const on = (kind: FloatMapKind, lo: number, hi: number, threads: number) => () => nativeFloatMap(kind, y.subarray(lo, hi), out.subarray(lo, hi), threads);
+for (const kind of ["geluExact", "gelu"] as FloatMapKind[]) {
+  const s0 = nativeFloatFastStats()!;
+  const halves = `CPU ms on one thread: first half ${best(on(kind, 0, n / 2, 1), cpuMs)}, second half ${best(on(kind, n / 2, n, 1), cpuMs)}, all ${best(on(kind, 0, n, 1), cpuMs)}`;
+  const walls = `wall ms: ${best(on(kind, 0, n, 1), () => performance.now())} on one thread, ${best(on(kind, 0, n, 2), () => performance.now())} on two`;
+  const s1 = nativeFloatFastStats()!;
+  const aside = kind === "gelu" ? `; set aside ${s1.gelu.setAside - s0.gelu.setAside} of ${s1.gelu.elements - s0.gelu.elements} lanes` : "";
+  console.log(`${kind}: ${halves}; ${walls}${aside}`);
+}
+await shutdownKernelPool();
