@@ -5,7 +5,8 @@
  * with its fused scale/bias prologue against the reference ops), softmax and LayerNorm
  * against the reference ops engine/ops/nn.ts softmax and layernorm. Inputs: random float32 incl.
  * ±0, subnormals, ±Infinity and NaN; values around erf's interval ends (|x / SQRT2| = 2^-28,
- * 0.84375, 1.25, 2.857, 6) and where 1 + erf cancels; softmax rows with masked entries
+ * 0.84375, 1.25, 2.857, 6) and where 1 + erf cancels; dense where GELU's fast path is
+ * tightest (x in [-8.5, -1.7], subnormals, |x| near 8.4999 and 8.5); softmax rows with masked entries
  * (F32_LOWEST), fully masked rows, -Infinity, and spreads where exp underflows float32 and
  * double; LayerNorm rows of tiny, huge, subnormal and non-finite entries; split over one to
  * three threads, in place and not. Then the optimized executor on a small encoder block
@@ -113,6 +114,27 @@ describe.skipIf(!status.ready)(`native GELU${skipReason}`, () => {
       }
     }
     for (const e of ERF_EDGES) for (let k = -200; k <= 200; k++) if (Number.isFinite(e)) xs.push(ulps(e, k));
+    const x = Float32Array.from(xs);
+    const out = new Float32Array(x.length);
+    setNativeFloatThreadMin({});
+    expect(nativeGeluInto(x, out, 2)).toBe(true);
+    expect(diff(out, x.map(gelu), x)).toBe("");
+  });
+
+  it("is gelu bit for bit where the fast path's bracket is tightest: every 7th float32 in [-8.5, -1.7], subnormals, and around |x| = 8.4999 and 8.5", () => {
+    // below -1.77 the reference's 1 + erf is erfc rounded to a multiple of 2^-53 (coarse for
+    // the float32 result where it is tiny); subnormal x halve to ties; 8.4999 is where the fast
+    // path's last interval ends
+    const xs: number[] = [];
+    for (let b = 0xbfd9999a; b <= 0xc1080000; b += 7) {
+      u32bits[0] = b >>> 0;
+      xs.push(f32bits[0]!);
+    }
+    for (let b = 1; b < 0x00800000; b += 1001) for (const sign of [0, 0x80000000]) {
+      u32bits[0] = (b | sign) >>> 0;
+      xs.push(f32bits[0]!);
+    }
+    for (const e of [8.4999, 8.5, -8.4999, -8.5].map(Math.fround)) for (let k = -300; k <= 300; k++) xs.push(ulps(e, k));
     const x = Float32Array.from(xs);
     const out = new Float32Array(x.length);
     setNativeFloatThreadMin({});
