@@ -7,7 +7,8 @@
  * then, for the exact kernel (float_native.c gelu_exact_range) and the fast path with its
  * fallback (what the executor runs), the process CPU ms on one thread of each half of the
  * elements (the two-thread split) and of all, and the wall ms of all on one and two threads
- * (min of `runs`), and the share of lanes the fast path left to the exact kernel. On a busy
+ * (min of `runs`), and the share of lanes the fast path left to the exact kernel; then the same
+ * CPU ms for softmax's exps on the block's attention scores (w = fround(x - row max)). On a busy
  * machine the two-thread wall times mostly measure the other jobs.
  */
 import * as path from "node:path";
@@ -75,5 +76,23 @@ for (const kind of ["geluExact", "gelu"] as FloatMapKind[]) {
   const s1 = nativeFloatFastStats()!;
   const aside = kind === "gelu" ? `; set aside ${s1.gelu.setAside - s0.gelu.setAside} of ${s1.gelu.elements - s0.gelu.elements} lanes` : "";
   console.log(`${kind}: ${halves}; ${walls}${aside}`);
+}
+
+// softmax's exps on the block's attention scores: w = fround(x - max of its row), e = fround(exp(w))
+const sm = graph.nodes.find((nd) => nd.op === "softmax");
+const scores = sm ? (ex.valueOf(sm.inputs[0]!)?.data as Float32Array | undefined) : undefined;
+if (sm && scores) {
+  const row = sm.type.shape.at(-1) as number;
+  const w = new Float32Array(scores.length);
+  for (let r = 0; r < scores.length; r += row) {
+    let m = -Infinity;
+    for (let i = r; i < r + row; i++) m = Math.max(m, scores[i]!);
+    for (let i = r; i < r + row; i++) w[i] = Math.fround(scores[i]! - m);
+  }
+  const e = new Float32Array(w.length);
+  const s0 = nativeFloatFastStats()!;
+  const times = (["expExact", "exp"] as FloatMapKind[]).map((kind) => `${kind} ${best(() => nativeFloatMap(kind, w, e, 1), cpuMs)}`);
+  const s1 = nativeFloatFastStats()!;
+  console.log(`softmax exps (${w.length}): CPU ms on one thread: ${times.join(", ")}; set aside ${s1.exp.setAside - s0.exp.setAside} of ${s1.exp.elements - s0.exp.elements} lanes`);
 }
 await shutdownKernelPool();
