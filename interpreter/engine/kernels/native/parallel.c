@@ -11,8 +11,8 @@
  * whatever parts no worker has taken yet (a worker still waking up, or one that could not be
  * started, costs nothing), then waits only for the parts workers are running.
  *
- * Idle workers spin briefly (SPIN_NS, with pause), then sleep on a futex, so an idle process
- * uses no CPU; the caller waits for running parts the same way. A second caller that comes
+ * Idle workers spin briefly (SPIN_NS, with pause and yielding the core), then sleep on a
+ * futex, so an idle process uses no CPU; the caller waits for running parts the same way. A second caller that comes
  * while the pool is held (another JS thread, a part that itself runs a kernel) starts threads
  * of its own for its call, as the addon did before the pool: it never waits behind the first.
  *
@@ -25,6 +25,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <time.h>
@@ -120,7 +121,13 @@ static void futex_wake(uint32_t* word, int count) {
   syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
 }
 
-/* Spins until *word != old (1) or SPIN_NS have passed (0). */
+/*
+ * Spins until *word != old (1) or SPIN_NS have passed (0). Between rounds of pause (about a
+ * microsecond each) it yields the core: when the machine has more runnable threads than
+ * cores, the thread it waits for may be queued on this very core (a worker that took a
+ * part, the caller with the next job), and plain spinning would keep it out for the whole
+ * SPIN_NS; when nothing else waits, sched_yield returns at once.
+ */
 static int spin_while_equal(const uint32_t* word, uint32_t old) {
   const uint64_t end = now_ns() + SPIN_NS;
   for (;;) {
@@ -129,6 +136,7 @@ static int spin_while_equal(const uint32_t* word, uint32_t old) {
       SPIN_PAUSE();
     }
     if (now_ns() >= end) return 0;
+    sched_yield();
   }
 }
 
