@@ -80,9 +80,10 @@ for (const kind of ["geluExact", "gelu"] as FloatMapKind[]) {
 
 // softmax's exps on the block's attention scores: w = fround(x - max of its row), e = fround(exp(w))
 const sm = graph.nodes.find((nd) => nd.op === "softmax");
-const scores = sm ? (ex.valueOf(sm.inputs[0]!)?.data as Float32Array | undefined) : undefined;
-if (sm && scores) {
-  const row = sm.type.shape.at(-1) as number;
+const scoresT = sm ? ex.valueOf(sm.inputs[0]!) : undefined;
+if (scoresT) {
+  const scores = scoresT.data as Float32Array;
+  const row = scoresT.shape[scoresT.shape.length - 1]!;
   const w = new Float32Array(scores.length);
   for (let r = 0; r < scores.length; r += row) {
     let m = -Infinity;
