@@ -73,6 +73,8 @@ describe.skipIf(!status.ready)(`native fast paths on every float32${skipReason}`
     const elements = s1.exp.elements - s0.exp.elements;
     const aside = s1.exp.setAside - s0.exp.setAside;
     expect(elements).toBe(1 + (0x80000000 - 0x7f800001) + 2 ** 31);
-    expect(aside, `set aside ${aside}`).toBeLessThan(elements / 1000);
+    // the NaN patterns (2^24 - 2) go to the exact kernel, and only a few others
+    expect(aside - (2 ** 24 - 2), `set aside ${aside}`).toBeLessThan(elements / 1000);
+    expect(aside).toBeGreaterThanOrEqual(2 ** 24 - 2);
   });
 });

@@ -501,26 +501,21 @@ AVX512 static inline __m256 exp_f32_exact(__m512d w) {
 
 /*
  * out[v] = exp_f32_exact(w[v]), fast (the fast paths' header above): exp_fast brackets for
- * w >= -128, 0 below (e^-128 is far below float32's 2^-150, and so is fdlibm's value there),
- * NaN lanes as exp_f32_exact; a vector with a lane whose bounds round apart is taken from
- * exp_f32_exact whole. *aside counts those lanes.
+ * max(w, -128) (below, e^-128 and fdlibm's value alike round to float32 0; -Infinity too); a
+ * vector with a NaN lane or a lane whose bounds round apart is taken from exp_f32_exact whole.
+ * *aside counts those lanes.
  */
 AVX512_INLINE static inline void exp_f32_fast(const __m512d* w, __m256* out, int64_t* aside) {
   __m512d t[FAST_U], e[FAST_U];
-  __mmask8 in[FAST_U];
-  EACH(v) in[v] = _mm512_cmp_pd_mask(w[v], V(-128), _CMP_GE_OQ);
-  EACH(v) t[v] = _mm512_maskz_mov_pd(in[v], w[v]);
+  EACH(v) t[v] = _mm512_max_pd(w[v], V(-128)); /* NaN lanes: -128 (vmaxpd returns the second operand) */
   exp_fast(t, e);
   EACH(v) {
-    const __m256 lo = _mm512_cvtpd_ps(MUL(e[v], V(1 - FAST_DELTA))), hi = _mm512_cvtpd_ps(MUL(e[v], V(1 + FAST_DELTA)));
-    const __mmask8 unsure = in[v] & (__mmask8)~same_bits(lo, hi);
+    out[v] = _mm512_cvtpd_ps(MUL(e[v], V(1 - FAST_DELTA)));
+    const __m256 hi = _mm512_cvtpd_ps(MUL(e[v], V(1 + FAST_DELTA)));
+    const __mmask8 unsure = (__mmask8)~same_bits(out[v], hi) | _mm512_cmp_pd_mask(w[v], w[v], _CMP_UNORD_Q);
     if (unsure) {
       *aside += __builtin_popcount(unsure);
       out[v] = exp_f32_exact(w[v]);
-    } else {
-      const __mmask8 isnan = _mm512_cmp_pd_mask(w[v], w[v], _CMP_UNORD_Q);
-      const __m256 other = _mm512_cvtpd_ps(_mm512_mask_blend_pd(isnan, _mm512_setzero_pd(), ADD(w[v], w[v])));
-      out[v] = _mm512_castps512_ps256(_mm512_mask_blend_ps((__mmask16)in[v], _mm512_castps256_ps512(other), _mm512_castps256_ps512(lo)));
     }
   }
 }
