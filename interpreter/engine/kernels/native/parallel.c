@@ -11,7 +11,7 @@
  * whatever parts no worker has taken yet (a worker still waking up, or one that could not be
  * started, costs nothing), then waits only for the parts workers are running.
  *
- * Idle workers spin briefly (SPIN_NS, with pause and yielding the core), then sleep on a
+ * Idle workers spin briefly (IDLE_SPIN_NS, with pause and yielding the core), then sleep on a
  * futex, so an idle process uses no CPU; the caller waits for running parts the same way. A second caller that comes
  * while the pool is held (another JS thread, a part that itself runs a kernel) starts threads
  * of its own for its call, as the addon did before the pool: it never waits behind the first.
@@ -78,11 +78,20 @@ static void run_on_new_threads(int threads, void (*fn)(void*, int), void* ctx) {
 #if SPK_POOL
 
 /*
- * How long a waiting thread spins before it sleeps. Long enough to catch a kernel that
- * follows within the same JS step (and a worker's part that ends soon), short enough that
- * an idle process's spinning is a rounding error of its CPU time.
+ * How long a waiting thread spins before it sleeps (a sleeping thread is woken in about
+ * 7 us on the machine these were measured on: tools/bench/native-pool-micro.c). An idle
+ * worker spins IDLE_SPIN_NS after each job: enough to catch a kernel called right after the
+ * last one, and at most that much CPU per call when the next comes later (in the bench
+ * block, most gaps between native calls are 60-230 us). The caller waiting for parts that
+ * workers are running spins PARTS_SPIN_NS: they are usually about to end (the parts are
+ * even), and sleeping there adds a wake-up to every call.
  */
-#define SPIN_NS 50000
+#ifndef IDLE_SPIN_NS
+#define IDLE_SPIN_NS 20000
+#endif
+#ifndef PARTS_SPIN_NS
+#define PARTS_SPIN_NS 50000
+#endif
 
 #define LINE 64
 
@@ -122,14 +131,14 @@ static void futex_wake(uint32_t* word, int count) {
 }
 
 /*
- * Spins until *word != old (1) or SPIN_NS have passed (0). Between rounds of pause (about a
+ * Spins until *word != old (1) or ns have passed (0). Between rounds of pause (about a
  * microsecond each) it yields the core: when the machine has more runnable threads than
  * cores, the thread it waits for may be queued on this very core (a worker that took a
  * part, the caller with the next job), and plain spinning would keep it out for the whole
- * SPIN_NS; when nothing else waits, sched_yield returns at once.
+ * wait; when nothing else waits, sched_yield returns at once.
  */
-static int spin_while_equal(const uint32_t* word, uint32_t old) {
-  const uint64_t end = now_ns() + SPIN_NS;
+static int spin_while_equal(const uint32_t* word, uint32_t old, uint64_t ns) {
+  const uint64_t end = now_ns() + ns;
   for (;;) {
     for (int i = 0; i < 32; i++) {
       if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != old) return 1;
@@ -173,7 +182,7 @@ static uint32_t run_parts(uint32_t e) {
 static void* worker_main(void* arg) {
   uint32_t seen = (uint32_t)(uintptr_t)arg;
   for (;;) {
-    if (!spin_while_equal(&pool.epoch, seen)) {
+    if (!spin_while_equal(&pool.epoch, seen, IDLE_SPIN_NS)) {
       /* sleepers is raised before the epoch is checked, and the owner raises the epoch
          before it reads sleepers (all sequentially consistent): one of them sees the other */
       __atomic_add_fetch(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
@@ -246,7 +255,7 @@ static void run_on_pool(int threads, void (*fn)(void*, int), void* ctx) {
   for (;;) {
     const uint32_t d = __atomic_load_n(&pool.done, __ATOMIC_ACQUIRE);
     if (d == want) break;
-    if (spin_while_equal(&pool.done, d)) continue;
+    if (spin_while_equal(&pool.done, d, PARTS_SPIN_NS)) continue;
     /* as for sleepers: the owner raises ownerSleeping before it reads done, a worker adds
        to done before it reads ownerSleeping */
     __atomic_store_n(&pool.ownerSleeping, 1, __ATOMIC_SEQ_CST);
