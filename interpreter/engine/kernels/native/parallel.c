@@ -83,9 +83,9 @@ static void run_on_new_threads(int threads, void (*fn)(void*, int), void* ctx) {
  * worker spins IDLE_SPIN_NS after each job: enough to catch a kernel called right after the
  * last one, and at most that much CPU per call when the next comes later (in the bench
  * block the median gap between native calls is about 100 us, under 20 us about one in 80:
- * tools/bench/native-calls.ts). The caller waiting for parts that
- * workers are running spins PARTS_SPIN_NS: they are usually about to end (the parts are
- * even), and sleeping there adds a wake-up to every call.
+ * tools/bench/native-calls.ts). The caller waiting for parts that workers are running
+ * spins PARTS_SPIN_NS: they are usually about to end (the parts are even), and sleeping
+ * there adds a wake-up to every call.
  */
 #ifndef IDLE_SPIN_NS
 #define IDLE_SPIN_NS 20000
