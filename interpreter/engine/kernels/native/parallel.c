@@ -4,20 +4,22 @@
  * One pool of worker threads per process, made lazily and kept: creating and joining a
  * pthread per call costs tens of microseconds and the new thread starts its share late, which
  * is most of a small kernel's time. A call takes the pool if no other caller holds it, and
- * publishes its job as a new epoch of `state` (epoch in the high 32 bits, the next unclaimed
- * part in the low 32). Workers and the caller claim parts by compare-and-swap on `state`, so
- * a claim made against an old epoch fails: a late worker can never run a finished job's part,
- * and the job's fields (fn, ctx, n) need not outlive it. The caller runs part 0, then claims
- * whatever parts no worker has taken yet (a worker still waking up, or one that could not be
- * started, costs nothing), then waits only for the parts workers are running.
+ * publishes its job as a new epoch of `state` (the epoch in the high 32 bits, then the part
+ * count and the next unclaimed part, 16 bits each). Workers and the caller claim parts by
+ * compare-and-swap on `state`, so a claim made against an old epoch fails: a late worker can
+ * never run a finished job's part, and the job's fields (fn, ctx) need not outlive it. The
+ * caller runs part 0, then claims whatever parts no worker has taken yet (a worker still
+ * waking up, or one that could not be started, costs nothing), then waits only for the parts
+ * workers are running.
  *
  * Idle workers spin briefly (IDLE_SPIN_NS, with pause and yielding the core), then sleep on a
- * futex, so an idle process uses no CPU; the caller waits for running parts the same way. A second caller that comes
- * while the pool is held (another JS thread, a part that itself runs a kernel) starts threads
- * of its own for its call, as the addon did before the pool: it never waits behind the first.
+ * futex, so an idle process uses no CPU; the caller waits for running parts the same way. A
+ * second caller that comes while the pool is held (another JS thread, a part that itself runs
+ * a kernel) starts threads of its own for its call, as the addon did before the pool: it never
+ * waits behind the first. Without futexes (not Linux) every call does that.
  *
  * The workers outlive every call, so the shared object they run in must never be unmapped
- * (Node may dlclose a worker_thread's addons when it exits): the pool pins it (RTLD_NODELETE)
+ * (Node dlcloses a worker_thread's addons when it exits): the pool pins it (RTLD_NODELETE)
  * before its first worker starts, and without the pin there is no pool. At exit, workers
  * asleep in the futex or spinning are ended with the process; they own no resources.
  */
@@ -190,8 +192,11 @@ static void* worker_main(void* arg) {
       while (__atomic_load_n(&pool.epoch, __ATOMIC_SEQ_CST) == seen) futex_wait(&pool.epoch, seen);
       __atomic_sub_fetch(&pool.sleepers, 1, __ATOMIC_RELAXED);
     }
-    seen = (uint32_t)(__atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 32);
-    const uint32_t ran = run_parts(seen);
+    /* the owner publishes state before the epoch word: state's epoch is the same or newer.
+       Waiting next for the word to pass what it is now (not state's epoch) means a worker
+       that took a job before the word moved waits for the word, not spins until it moves */
+    seen = __atomic_load_n(&pool.epoch, __ATOMIC_ACQUIRE);
+    const uint32_t ran = run_parts((uint32_t)(__atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 32));
     if (ran) {
       /* release: the parts' writes are the owner's once it sees the count */
       __atomic_add_fetch(&pool.done, ran, __ATOMIC_SEQ_CST);
