@@ -26,6 +26,7 @@
 #include "parallel.h"
 #include <stdint.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -242,7 +243,12 @@ static void work(Shared* sh, int t) {
     __atomic_fetch_add(&sh->listed, e - q, __ATOMIC_RELEASE);
   }
   /* every row's list is needed by every item: wait for the last chunks */
-  while (__atomic_load_n(&sh->listed, __ATOMIC_ACQUIRE) < rowsTotal) _mm_pause();
+  /* (a thread listing its last chunk may have lost its core on a loaded machine: after a
+     short spin, yield ours to it) */
+  for (int spins = 0; __atomic_load_n(&sh->listed, __ATOMIC_ACQUIRE) < rowsTotal; spins++) {
+    if (spins < 4096) _mm_pause();
+    else sched_yield();
+  }
   if (__atomic_load_n(&sh->nanLevel, __ATOMIC_RELAXED)) return; /* the caller's general path runs */
   /* every thread derives the same block size from the same count */
   const double rate = (double)__atomic_load_n(&sh->eventCount, __ATOMIC_RELAXED) / ((double)rowsTotal * (double)j->K);
