@@ -6,16 +6,11 @@
  * Every export is wrapped (through the platform's addon loader) to time its calls; the
  * figures are per forward, from the last `forwards` forwards after two warm-up runs.
  */
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { benchBlock } from "./bench-block.js";
 import { platform } from "#platform";
-import { compileEntry } from "../../interpreter/compile.js";
 import { startNative } from "../../interpreter/engine/kernels/native-backend.js";
 import { initSpikeKernels, shutdownKernelPool } from "../../interpreter/engine/kernels/spike-matmul.js";
-import { streamFor } from "../../interpreter/engine/random.js";
-import { type Tensor, f32 } from "../../interpreter/engine/tensor.js";
 import { OptimizedExecutor } from "../../interpreter/optimized/executor.js";
-import { optimize } from "../../interpreter/passes/pass.js";
 import { ParamStore } from "../../interpreter/runtime/params.js";
 
 const [threads, forwards] = [Number(process.argv[2] ?? 2), Number(process.argv[3] ?? 3)];
@@ -49,12 +44,8 @@ platform.loadNativeAddon = (name, sources, cacheDir) => {
 if (!startNative()) throw new Error("no native addon here");
 
 await initSpikeKernels({ threads: 2 });
-const d = 768, L = 128, T = 4;
-const rng = streamFor(1, "bench-block-input"); // the layers group's input
-const x = f32([T, 1, L, d], Array.from({ length: T * L * d }, () => rng.normal()));
-const inputs = new Map<string, Tensor>([["x", x]]);
-const spec = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "specs/bench-layers.spk");
-const { graph } = optimize(compileEntry({ file: spec, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k: 2 }, inputs }).graph);
+const d = 768;
+const { graph, inputs } = benchBlock(d, 128, 2); // the layers group's block and input at k = 2
 const ex = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads });
 ex.run(inputs);
 ex.run(inputs);

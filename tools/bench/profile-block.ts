@@ -9,28 +9,18 @@
  * view, and a node's CPU time includes the worker's share of its kernels.
  * For a sampled profile of the same runs: node --cpu-prof --import tsx tools/bench/profile-block.ts.
  */
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { compileEntry } from "../../interpreter/compile.js";
+import { benchBlock } from "./bench-block.js";
 import { initSpikeKernels, shutdownKernelPool } from "../../interpreter/engine/kernels/spike-matmul.js";
 import { kernelPoolStats, phaseTimes } from "../../interpreter/engine/kernels/wasm-backend.js";
-import { streamFor } from "../../interpreter/engine/random.js";
-import { type Tensor, f32 } from "../../interpreter/engine/tensor.js";
 import type { IRNode } from "../../interpreter/ir/graph.js";
 import { OptimizedExecutor } from "../../interpreter/optimized/executor.js";
 import type { PlannedNode } from "../../interpreter/optimized/plan.js";
-import { optimize } from "../../interpreter/passes/pass.js";
 import { ParamStore } from "../../interpreter/runtime/params.js";
 
 const [k, runs, threads] = [Number(process.argv[2] ?? 1), Number(process.argv[3] ?? 5), Number(process.argv[4] ?? 2)];
 await initSpikeKernels({ threads: 2 });
-const d = 768, L = 128, T = 4;
-const rng = streamFor(1, "bench-block-input"); // the layers group's input
-const x = f32([T, 1, L, d], Array.from({ length: T * L * d }, () => rng.normal()));
-const inputs = new Map<string, Tensor>([["x", x]]);
-const spec = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "specs/bench-layers.spk");
-const compiled = compileEntry({ file: spec, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k }, inputs });
-const { graph } = optimize(compiled.graph);
+const d = 768;
+const { graph, inputs } = benchBlock(d, 128, k); // the layers group's block and input
 const ex = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads });
 ex.run(inputs); // calibrates the amplitudes
 ex.run(inputs);

@@ -11,27 +11,16 @@
  * CPU ms for softmax's exps on the block's attention scores (w = fround(x - row max)). On a busy
  * machine the two-thread wall times mostly measure the other jobs.
  */
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { compileEntry } from "../../interpreter/compile.js";
+import { benchBlock } from "./bench-block.js";
 import { type FloatMapKind, nativeFloatFastStats, nativeFloatMap } from "../../interpreter/engine/kernels/native-float.js";
 import { initSpikeKernels, shutdownKernelPool } from "../../interpreter/engine/kernels/spike-matmul.js";
-import { streamFor } from "../../interpreter/engine/random.js";
-import { type Tensor, f32 } from "../../interpreter/engine/tensor.js";
 import { OptimizedExecutor } from "../../interpreter/optimized/executor.js";
 import type { FusedStep } from "../../interpreter/passes/fuse-elementwise.js";
-import { optimize } from "../../interpreter/passes/pass.js";
 import { ParamStore } from "../../interpreter/runtime/params.js";
 
 const runs = Number(process.argv[2] ?? 7);
 await initSpikeKernels({ threads: 2 });
-const d = 768, L = 128, T = 4;
-const rng = streamFor(1, "bench-block-input"); // the layers group's input
-const x = f32([T, 1, L, d], Array.from({ length: T * L * d }, () => rng.normal()));
-const inputs = new Map<string, Tensor>([["x", x]]);
-const spec = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "specs/bench-layers.spk");
-const compiled = compileEntry({ file: spec, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k: 2 }, inputs });
-const { graph } = optimize(compiled.graph);
+const { graph, inputs } = benchBlock(768, 128, 2); // the layers group's block and input at k = 2
 const ex = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 2, keepValues: true });
 ex.run(inputs); // calibrates the amplitudes
 ex.run(inputs);

@@ -48,6 +48,7 @@ import { ReferenceInterpreter, type RunResult } from "../../../interpreter/refer
 import { ParamStore } from "../../../interpreter/runtime/params.js";
 import { exportOnnx } from "../../export/onnx.js";
 import { matmulModel } from "../onnx-model.js";
+import { benchBlock } from "../bench-block.js";
 import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
 import { median, timeMs } from "../stats.js";
 
@@ -180,11 +181,8 @@ async function layerRows(ctx: BenchContext, K: number, N: number, L: number, k: 
 
 async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: number): Promise<BenchRow[]> {
   const T = 4;
-  const rng = streamFor(1, "bench-block-input");
-  const x = f32([T, 1, L, d], Array.from({ length: T * L * d }, () => rng.normal()));
-  const inputs = new Map<string, Tensor>([["x", x]]);
-  const compiled = compileEntry({ file: SPEC, entry: "BenchBlock", args: { d, heads: 12, ffn: 4 * d, k }, inputs });
-  const { graph } = optimize(compiled.graph);
+  const { graph, compiled, inputs } = benchBlock(d, L, k, T);
+  const x = inputs.get("x")!;
   const params = ParamStore.create(graph.params, new Map(), { seed: 1 });
   const ex = new OptimizedExecutor(graph, params, { threads: 2 });
   const ex1 = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 1 });
@@ -205,14 +203,14 @@ async function blockRows(ctx: BenchContext, d: number, L: number, k: number, n: 
   const oW = withoutNative(() => exWasm.run(inputs, { record: true }));
   exJs.run(inputs);
   ctx.step(`block d${d} k=${k}: first calls`);
-  const ref = new ReferenceInterpreter(compiled.graph, ParamStore.create(compiled.graph.params, new Map(), { seed: 1 }));
+  const ref = new ReferenceInterpreter(compiled, ParamStore.create(compiled.params, new Map(), { seed: 1 }));
   const r0 = ref.run(inputs, { record: true });
   const identical = sameRecords(r0, o0);
   const identical1 = sameRecords(r0, o1);
   const identicalW = sameRecords(r0, oW);
   ctx.step(`block d${d} k=${k}: reference`);
   // the same block, weights and calibrated amplitudes as one dense ONNX graph
-  const onnx = exportOnnx({ graph: compiled.graph, params, name: "BenchBlock" });
+  const onnx = exportOnnx({ graph: compiled, params, name: "BenchBlock" });
   const sess = await ort.InferenceSession.create(onnx.bytes, ORT_OPTIONS);
   const sess1 = await ort.InferenceSession.create(onnx.bytes, { ...ORT_OPTIONS, intraOpNumThreads: 1 });
   const feeds = { [onnx.inputs[0]!.name]: new ort.Tensor("float32", x.data as Float32Array, onnx.inputs[0]!.shape) };

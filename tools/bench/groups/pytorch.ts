@@ -28,16 +28,14 @@ import * as fs from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileEntry } from "../../../interpreter/compile.js";
 import { nativeStatus } from "../../../interpreter/engine/kernels/native-backend.js";
 import { initSpikeKernels } from "../../../interpreter/engine/kernels/spike-matmul.js";
-import { streamFor } from "../../../interpreter/engine/random.js";
-import { type Tensor, copyTensor, f32 } from "../../../interpreter/engine/tensor.js";
+import { type Tensor, copyTensor } from "../../../interpreter/engine/tensor.js";
 import { readSafetensors, serializeSafetensors } from "../../../interpreter/io/safetensors.js";
 import { OptimizedExecutor } from "../../../interpreter/optimized/executor.js";
-import { optimize } from "../../../interpreter/passes/pass.js";
 import { ParamStore } from "../../../interpreter/runtime/params.js";
 import { exportPytorch } from "../../export/pytorch.js";
+import { benchBlock } from "../bench-block.js";
 import { type BenchContext, type BenchRow, registerGroup } from "../registry.js";
 import { median } from "../stats.js";
 import { type Reply, TorchChild, findTorchPython } from "../torch-child.js";
@@ -169,12 +167,8 @@ function firingRate(levels: ReadonlyMap<string, Tensor>): number {
 const blockName = (d: number, L: number, k: number, threads: number) => `block d${d} h12 ffn${4 * d} T${T} L${L} (k=${k}) ${threads}t`;
 
 async function blockVsTorch(ctx: BenchContext, python: string, d: number, L: number, k: number, n: number): Promise<BenchRow[]> {
-  const rng = streamFor(1, "bench-block-input");
-  const x = f32([T, 1, L, d], Array.from({ length: T * L * d }, () => rng.normal()));
-  const inputs = new Map<string, Tensor>([["x", x]]);
   const args = { d, heads: 12, ffn: 4 * d, k };
-  const compiled = compileEntry({ file: SPEC, entry: "BenchBlock", args, inputs });
-  const { graph } = optimize(compiled.graph);
+  const { graph, compiled, inputs } = benchBlock(d, L, k, T);
   const params = ParamStore.create(graph.params, new Map(), { seed: 1 });
   const ex2 = new OptimizedExecutor(graph, params, { threads: 2 });
   const ex1 = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 1 });
