@@ -211,6 +211,17 @@ AVX512 static void affine_chunk(const Affine* af, const float* x, int64_t i0, in
   }
 }
 
+/* A chunk's GELU inputs: src itself (off 0) or, with a prologue, its values in ybuf (off c0). */
+AVX512 static inline const float* chunk_input(const Affine* af, const float* src, int64_t c0, int64_t c1, float* ybuf, int64_t* off) {
+  if (!af->scale) {
+    *off = 0;
+    return src;
+  }
+  affine_chunk(af, src, c0, c1 - c0, ybuf);
+  *off = c0;
+  return ybuf;
+}
+
 /* Inputs of lanes set aside for a later pass: the double x and the element's index. */
 typedef struct {
   double x[GELU_CHUNK + 8];
@@ -253,14 +264,8 @@ AVX512 static void gelu_exact_range(const float* src, float* dst, int64_t i0, in
   const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
   for (int64_t c0 = i0; c0 < i1; c0 += GELU_CHUNK) {
     const int64_t c1 = c0 + GELU_CHUNK < i1 ? c0 + GELU_CHUNK : i1;
-    /* y[i - off] is the input of element i */
-    const float* y = src;
-    int64_t off = 0;
-    if (af->scale) {
-      affine_chunk(af, src, c0, c1 - c0, ybuf);
-      y = ybuf;
-      off = c0;
-    }
+    int64_t off; /* y[i - off] is the input of element i */
+    const float* y = chunk_input(af, src, c0, c1, ybuf, &off);
     second.n = 0;
     mid.n = 0;
     for (int64_t i = c0; i < c1; i += 8) {
@@ -433,13 +438,8 @@ AVX512 static void gelu_fast_range(const float* src, float* dst, int64_t i0, int
   int64_t aside = 0;
   for (int64_t c0 = i0; c0 < i1; c0 += GELU_CHUNK) {
     const int64_t c1 = c0 + GELU_CHUNK < i1 ? c0 + GELU_CHUNK : i1;
-    const float* y = src;
-    int64_t off = 0;
-    if (af->scale) {
-      affine_chunk(af, src, c0, c1 - c0, ybuf);
-      y = ybuf;
-      off = c0;
-    }
+    int64_t off; /* y[i - off] is the input of element i */
+    const float* y = chunk_input(af, src, c0, c1, ybuf, &off);
     int na = 0;
     for (int64_t i = c0; i < c1; i += 8 * FAST_U) {
       __m512 xf[FAST_U];
