@@ -9,6 +9,10 @@
  *    keepValues, none whose product is a recorded tap or has a second reader);
  *  - a block large enough for the native pass (d 256) runs it five times per forward and
  *    equals the reference interpreter bit for bit, output and every neuron's spikes.
+ * And the attention scores' program run inside their softmax (float_native.c softmaxPrologue,
+ * optimized/softmax-prologue.ts): the kernel equals the program's float32 steps followed by the
+ * reference softmax (engine/ops/nn.ts), in place too, on edge values; the executor runs it for
+ * the block's scores (its output already checked against the reference interpreter above).
  * Skipped, with the reason, where the addon cannot be loaded.
  */
 import * as path from "node:path";
@@ -19,6 +23,8 @@ import { compileEntry } from "../interpreter/compile.js";
 import { nativeAddon } from "../interpreter/engine/kernels/native-backend.js";
 import { initSpikeKernels, nativeStatus, shutdownKernelPool, spikeMatmulAffine } from "../interpreter/engine/kernels/spike-matmul.js";
 import { NAN_LEVEL } from "../interpreter/engine/levels.js";
+import { nativeFloatCalls, nativeSoftmaxPrologueInto } from "../interpreter/engine/kernels/native-float.js";
+import { softmax } from "../interpreter/engine/ops/nn.js";
 import { streamFor } from "../interpreter/engine/random.js";
 import { f32, type Tensor } from "../interpreter/engine/tensor.js";
 import type { Graph } from "../interpreter/ir/graph.js";
@@ -156,7 +162,10 @@ describe.skipIf(!status.ready)(`spike accumulate with its output program in the 
     const ex = new OptimizedExecutor(graph, ParamStore.create(graph.params, new Map(), { seed: 1 }), { threads: 2 });
     const ref = new ReferenceInterpreter(compiled.graph, ParamStore.create(compiled.graph.params, new Map(), { seed: 1 }));
     const before = executorStats.spikeEpilogues;
+    const prologuesBefore = nativeFloatCalls.softmaxPrologue;
     const first = ex.run(inputs, { record: true });
+    // the scores' program ran inside the softmax
+    expect(nativeFloatCalls.softmaxPrologue - prologuesBefore).toBe(1);
     const got = { ...first, output: { ...first.output, data: first.output.data.slice() } as Tensor };
     expect(executorStats.spikeEpilogues - before).toBe(5);
     const want = ref.run(inputs, { record: true });
@@ -166,5 +175,36 @@ describe.skipIf(!status.ready)(`spike accumulate with its output program in the 
     const second = ex.run(inputs, { record: true });
     expect(executorStats.spikeEpilogues - before).toBe(10);
     expect(runDifference(ref.run(inputs, { record: true }), second)).toBeUndefined();
+  });
+
+  it("softmaxPrologue equals the program's float32 steps (scale per step, divisor, mask repeating over rows) then the reference softmax, in place too, on edge values", () => {
+    const arb = fc
+      .record({ stepsRows: fc.integer({ min: 1, max: 6 }), T: fc.integer({ min: 1, max: 4 }), maskRows: fc.integer({ min: 1, max: 3 }), n: fc.oneof(fc.constantFrom(1, 16, 17, 128), fc.integer({ min: 1, max: 70 })), divisor: fc.constantFrom(8, 1, -0.5, 3, 0, Infinity, Number.NaN), inPlace: fc.boolean(), threads: fc.constantFrom(1, 2) })
+      .chain((c) => fc.record({ c: fc.constant(c), x: floats(c.T * c.stepsRows * c.maskRows * c.n), scale: floats(c.T), mask: floats(c.maskRows * c.n) }));
+    fc.assert(
+      fc.property(arb, ({ c, x, scale, mask }) => {
+        const rows = c.T * c.stepsRows * c.maskRows;
+        const rowsPerScale = rows / c.T;
+        const y = new Float32Array(x.length);
+        for (let r = 0; r < rows; r++)
+          for (let i = 0; i < c.n; i++) y[r * c.n + i] = fr(fr(fr(scale[Math.floor(r / rowsPerScale)]! * x[r * c.n + i]!) / fr(c.divisor)) + mask[(r % c.maskRows) * c.n + i]!);
+        const want = softmax(f32([rows, c.n], y)).data as Float32Array;
+        const out = c.inPlace ? x : new Float32Array(x.length).fill(5);
+        expect(nativeSoftmaxPrologueInto(x, c.n, out, c.threads, { scale, rowsPerScale, divisor: fr(c.divisor), mask, maskRows: c.maskRows })).toBe(true);
+        expect(diff(out, want)).toBe("");
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("softmaxPrologue declines (false, nothing written) when the scale or mask is too short or overlaps the output", () => {
+    const x = new Float32Array(4 * 8).fill(1), out = new Float32Array(32).fill(9);
+    const p = { scale: new Float32Array(2).fill(1), rowsPerScale: 2, divisor: 1, mask: new Float32Array(8), maskRows: 1 };
+    expect(nativeSoftmaxPrologueInto(x, 8, out, 1, { ...p, scale: new Float32Array(1) })).toBe(false);
+    expect(nativeSoftmaxPrologueInto(x, 8, out, 1, { ...p, maskRows: 2 })).toBe(false);
+    expect(nativeSoftmaxPrologueInto(x, 8, out, 1, { ...p, mask: out.subarray(0, 8) })).toBe(false);
+    expect(out.every((v) => v === 9)).toBe(true);
+    expect(nativeSoftmaxPrologueInto(x, 8, out, 1, p)).toBe(true);
+    expect(out.every((v) => v === 0.125)).toBe(true);
   });
 });

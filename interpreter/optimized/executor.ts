@@ -16,7 +16,7 @@ import { permuteInto, stridedCopy } from "../engine/fast/permute.js";
 import { defaultThreads } from "../engine/kernels/wasm-backend.js";
 import { type SpikeBackend, type SpikeKernelOptions, type SpikeVariant, declareFiniteWeights, denseTimesSpike, denseTimesSpikeT, knownFinite, spikeMatmul, spikeMatmulAffine, releasePackedWeights } from "../engine/kernels/spike-matmul.js";
 import { wasmGeluInto, wasmLayernormInto, wasmNumericsReady, wasmSoftmaxInto } from "../engine/kernels/wasm-numerics.js";
-import { nativeFloatReady, nativeGeluAffineInto, nativeGeluInto, nativeLayernormInto, nativeSoftmaxInto } from "../engine/kernels/native-float.js";
+import { nativeFloatReady, nativeGeluAffineInto, nativeGeluInto, nativeLayernormInto, nativeSoftmaxInto, nativeSoftmaxPrologueInto } from "../engine/kernels/native-float.js";
 import { alignedArray } from "../engine/kernels/native-backend.js";
 import { levelsToF32, storeLevels } from "../engine/levels.js";
 import { UserError } from "../io/errors.js";
@@ -38,6 +38,7 @@ import { compileNeuron, type NeuronKernel, reachableInStep } from "./neuron-code
 import { compileNeuronWasm, type NeuronBackend, wasmNeuronStats } from "./neuron-wasm.js";
 import { type Plan, type PlannedNode, type Storage, planBuffers } from "./plan.js";
 import { readThroughTransposes } from "./read-through-transposes.js";
+import { findSoftmaxPrologues, type SoftmaxPrologueMatch } from "./softmax-prologue.js";
 import { findSpikeEpilogues, type SpikeEpilogue } from "./spike-epilogue.js";
 
 interface View {
@@ -125,6 +126,9 @@ export class OptimizedExecutor {
   /** Products whose output program runs in their store (spike-epilogue.ts), and the programs this run did so. */
   private readonly epilogues: ReadonlyMap<number, SpikeEpilogue>;
   private readonly epilogueRan = new Set<number>();
+  /** Attention-score programs that run inside their softmax (softmax-prologue.ts), by fused node, and those this run deferred to it. */
+  private readonly prologues: ReadonlyMap<number, SoftmaxPrologueMatch>;
+  private readonly prologueDeferred = new Set<number>();
 
   constructor(
     readonly graph: Graph,
@@ -138,6 +142,7 @@ export class OptimizedExecutor {
     this.epilogues = findSpikeEpilogues(planned, !!options.keepValues);
     const inPlace = new Map([...this.epilogues].map(([mm, e]) => [e.fused, mm]));
     this.plan = planBuffers(planned, { keepAll: options.keepValues, inPlace });
+    this.prologues = findSoftmaxPrologues(planned, this.plan, !!options.keepValues);
     for (const id of options.decode?.keyAxes.keys() ?? []) {
       const p = this.plan.byId.get(id);
       if (p) this.keyShapes.set(id, [...p.shape]);
@@ -201,6 +206,7 @@ export class OptimizedExecutor {
       this.tracer = undefined;
       this.sequence = undefined;
       this.epilogueRan.clear(); // a run that threw may have left one
+      this.prologueDeferred.clear();
     }
   }
 
@@ -424,6 +430,7 @@ export class OptimizedExecutor {
         return layernormInto(x.data as Float32Array, this.view(node.inputs[1]!, -1).data as Float32Array, this.view(node.inputs[2]!, -1).data as Float32Array, node.attrs.eps as number, d, o.data as Float32Array, this.scratch);
       }
       case "softmax": {
+        if (t < 0 && this.prologueDeferred.delete(node.inputs[0]!) && this.softmaxWithPrologue(p)) return;
         const x = this.view(node.inputs[0]!, t);
         if (this.wasmNumerics && nativeSoftmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array, this.threads)) return;
         if (this.wasmNumerics && wasmSoftmaxInto(x.data as Float32Array, x.shape[x.shape.length - 1]!, this.out(p, t).data as Float32Array, this.threads)) return;
@@ -550,10 +557,15 @@ export class OptimizedExecutor {
     return per.map((s, k) => [timed[k] ? this.T : 1, ...new Array<number>(R - s.length).fill(1), ...s]);
   }
 
-  private execFused(p: PlannedNode, program: readonly FusedStep[], t: number): void {
+  private execFused(p: PlannedNode, program: readonly FusedStep[], t: number, deferrable = true): void {
     const node = p.node;
     // computed by its product's store (execSpikeMatmul), in this node's buffer
     if (t < 0 && this.epilogueRan.delete(node.id)) return;
+    // computed by the softmax right after it, from this node's inputs
+    if (deferrable && t < 0 && !this.tracer && this.prologues.has(node.id) && this.wasmNumerics && nativeFloatReady()) {
+      this.prologueDeferred.add(node.id);
+      return;
+    }
     const o = this.out(p, t);
     const key = `${node.id}|${t < 0 ? "multi" : "step"}`;
     let plan = this.fusedTables.get(key);
@@ -598,6 +610,27 @@ export class OptimizedExecutor {
     const body = geluTail ? program.slice(0, -1) : program;
     if (!(wasm && t < 0 && this.fusedOnWasm(node, body, ins, plan.tables, o.shape, out))) (plan.kernels[geluTail ? 1 : 0] ??= compileFused(body, plan.index))(ins, plan.tables, out);
     if (geluTail && !(native && nativeGeluInto(out, out, this.threads))) wasmGeluInto(out, out, this.threads);
+  }
+
+  /**
+   * The softmax `p` over the program of the fused node before it (deferred by execFused), in
+   * one native pass. False when the kernel declines: the fused node has then run, into its own
+   * buffer, and the caller's plain softmax reads it.
+   */
+  private softmaxWithPrologue(p: PlannedNode): boolean {
+    const f = this.plan.byId.get(p.node.inputs[0]!)!;
+    const m = this.prologues.get(f.node.id)!;
+    const ins = f.node.inputs.map((i) => this.view(i, -1).data as Float32Array);
+    const x = ins[m.x]!;
+    const n = f.shape[f.shape.length - 1]!;
+    const rows = x.length / n;
+    const scale = ins[m.scale]!;
+    const ok =
+      rows % scale.length === 0 &&
+      nativeSoftmaxPrologueInto(x, n, this.out(p, -1).data as Float32Array, this.threads, { scale, rowsPerScale: rows / scale.length, divisor: ins[m.divisor]![0]!, mask: ins[m.mask]!, maskRows: m.maskRows });
+    if (ok) return true;
+    this.execFused(f, f.node.attrs.program as FusedStep[], -1, false);
+    return false;
   }
 
   /** mul, add, gelu of a spiking layer's output as one native pass (native-affine-gelu.ts), when the program is that. */

@@ -51,6 +51,8 @@ interface NativeExports {
   /** float_native.c: out[i] = gelu(x[i]); softmax and LayerNorm over rows (out may be x). */
   gelu(x: Float32Array, out: Float32Array, threads: number, scale?: Float32Array, bias?: Float32Array): void;
   softmax(x: Float32Array, n: number, out: Float32Array, threads: number): void;
+  /** softmax of fround(fround(fround(scale[r / rowsPerScale] * x) / divisor) + mask[(r % maskRows) * n + i]) per row r. */
+  softmaxPrologue(x: Float32Array, n: number, out: Float32Array, threads: number, scale: Float32Array, rowsPerScale: number, divisor: number, mask: Float32Array, maskRows: number): void;
   layernorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, d: number, out: Float32Array, threads: number): void;
 }
 

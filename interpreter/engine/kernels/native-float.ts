@@ -35,7 +35,7 @@ export function setNativeFloatThreadMin(t: Partial<typeof NATIVE_FLOAT_THREAD_MI
 }
 
 /** Calls that ran on the native kernels since the process started (tests, diagnostics). */
-export const nativeFloatCalls = { gelu: 0, geluAffine: 0, softmax: 0, layernorm: 0 };
+export const nativeFloatCalls = { gelu: 0, geluAffine: 0, softmax: 0, softmaxPrologue: 0, layernorm: 0 };
 
 /** Whether the native float kernels can run (loads the addon on first call). */
 export function nativeFloatReady(): boolean {
@@ -95,6 +95,40 @@ export function nativeSoftmaxInto(x: Float32Array, n: number, out: Float32Array,
   a.softmax(x, n, out, threadsFor(x.length, tuning.softmax, threads));
   nativeFloatCalls.softmax++;
   return true;
+}
+
+/** The attention scores' program before softmax: y = fround(fround(fround(scale * x) / divisor) + mask), see softmaxPrologueInto. */
+export interface SoftmaxPrologue {
+  /** One value per `rowsPerScale` rows (a time step's rows). */
+  readonly scale: Float32Array;
+  readonly rowsPerScale: number;
+  /** A float32 value. */
+  readonly divisor: number;
+  /** `maskRows` rows of n, row r reading mask row r % maskRows. */
+  readonly mask: Float32Array;
+  readonly maskRows: number;
+}
+
+/**
+ * Softmax over rows of n of the program's output y (rows r: y_i = fround(fround(fround(scale[r /
+ * rowsPerScale] * x_i) / divisor) + mask[(r % maskRows) * n + i]), each step the float32
+ * operation the elementwise program would run), into `out` (may be `x`): the program and the
+ * softmax in one pass. False when the native kernels are not available or the operands do not
+ * fit (then nothing is written).
+ */
+export function nativeSoftmaxPrologueInto(x: Float32Array, n: number, out: Float32Array, threads: number, p: SoftmaxPrologue): boolean {
+  const a = startNative() ? nativeAddon() : null;
+  if (!a || !isF32(x, out, p.scale, p.mask) || out.length < x.length || n <= 0 || x.length % n !== 0 || partlyOverlap(x, out)) return false;
+  const rows = x.length / n;
+  if (!(p.rowsPerScale >= 1) || Math.ceil(rows / p.rowsPerScale) > p.scale.length || !(p.maskRows >= 1) || p.maskRows > rows || p.maskRows * n > p.mask.length) return false;
+  if (overlaps(out, p.scale) || overlaps(out, p.mask)) return false;
+  a.softmaxPrologue(x, n, out, threadsFor(x.length, tuning.softmax, threads), p.scale, p.rowsPerScale, p.divisor, p.mask, p.maskRows);
+  nativeFloatCalls.softmaxPrologue++;
+  return true;
+}
+
+function overlaps(x: Float32Array, y: Float32Array): boolean {
+  return x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
 
 /**

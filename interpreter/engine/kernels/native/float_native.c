@@ -61,6 +61,20 @@ typedef struct {
 /* Lanes of the fast paths left to the exact kernels (floatFastStats): elements and set aside. */
 static int64_t gelu_lanes, gelu_aside, exp_lanes, exp_aside;
 
+/*
+ * An optional prologue of softmax's rows (the attention scores' elementwise program the
+ * executor fuses in, optimized/softmax-prologue.ts): row r's input is
+ *   y_i = fround(fround(fround(scale[r / rowsPerScale] * x_i) / divisor) + mask[(r % maskRows) * n + i])
+ * each step the IEEE float32 operation of the program.
+ */
+typedef struct {
+  const float* scale; /* NULL: no prologue */
+  int64_t rowsPerScale;
+  float divisor;
+  const float* mask;
+  int64_t maskRows;
+} SoftmaxPrologue;
+
 #if FLT_X86
 #define AVX512 __attribute__((target("avx512f")))
 /* the fast paths' helpers take arrays of vectors: inlined, they stay in registers */
@@ -572,13 +586,35 @@ AVX512 static inline int64_t softmax_exps(const float* x, float* o, int64_t n) {
  * Rows of SM_ROWS at a time: their exps, then their sums side by side (each row's own sum in
  * ascending order, the rows' chains of float32 additions overlapping), then the divisions.
  */
-AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_t r0, int64_t r1) {
+
+
+/* y = the prologue of row r of x (n floats); y may be x. */
+AVX512 static void prologue_row(const SoftmaxPrologue* p, const float* x, float* y, int64_t r, int64_t n) {
+  const __m512 sc = _mm512_set1_ps(p->scale[r / p->rowsPerScale]);
+  const __m512 dv = _mm512_set1_ps(p->divisor);
+  const float* m = p->mask + (r % p->maskRows) * n;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+    const __m512 v = _mm512_div_ps(_mm512_mul_ps(sc, _mm512_maskz_loadu_ps(live, x + i)), dv);
+    _mm512_mask_storeu_ps(y + i, live, _mm512_add_ps(v, _mm512_maskz_loadu_ps(live, m + i)));
+  }
+}
+
+AVX512 static void softmax_range(const float* src, float* dst, int64_t n, int64_t r0, int64_t r1, const SoftmaxPrologue* pro) {
   int64_t aside = 0;
   for (int64_t r = r0; r < r1; r += SM_ROWS) {
     const int nr = r1 - r < SM_ROWS ? (int)(r1 - r) : SM_ROWS;
     float* o[SM_ROWS];
     for (int j = 0; j < SM_ROWS; j++) o[j] = dst + (r + (j < nr ? j : 0)) * n; /* past the end: row 0 again, not stored */
-    for (int j = 0; j < nr; j++) aside += softmax_exps(src + (r + j) * n, o[j], n);
+    for (int j = 0; j < nr; j++) {
+      const float* row = src + (r + j) * n;
+      if (pro->scale) {
+        /* into the output row (which may be this very row: read before written, element by element) */
+        prologue_row(pro, row, o[j], r + j, n);
+        row = o[j];
+      }
+      aside += softmax_exps(row, o[j], n);
+    }
     float s[SM_ROWS];
     for (int j = 0; j < SM_ROWS; j++) s[j] = 0.0f;
     for (int64_t i = 0; i < n; i++)
@@ -658,12 +694,13 @@ typedef struct {
   Affine af;      /* gelu: its input's prologue (af.scale NULL: none) */
   const float *gamma, *beta; /* layernorm */
   double eps;
+  SoftmaxPrologue pro;        /* softmax */
 } FloatPart;
 
 static void run_part(const FloatPart* p) {
 #if FLT_X86
   if (p->kind == 0) gelu_fast_range(p->src, p->dst, p->lo, p->hi, &p->af);
-  else if (p->kind == 1) softmax_range(p->src, p->dst, p->n, p->lo, p->hi);
+  else if (p->kind == 1) softmax_range(p->src, p->dst, p->n, p->lo, p->hi, &p->pro);
   else if (p->kind == 2) layernorm_range(p->src, p->gamma, p->beta, p->eps, p->dst, p->n, p->lo, p->hi);
   else if (p->kind == 3) gelu_exact_range(p->src, p->dst, p->lo, p->hi, &p->af);
   else exp_range(p->src, p->dst, p->lo, p->hi, p->kind == 4);
@@ -764,6 +801,37 @@ static napi_value softmax_napi(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * softmaxPrologue(x, n, out, threads, scale, rowsPerScale, divisor, mask, maskRows): softmax
+ * over rows of n of the prologue of x (SoftmaxPrologue above); out may be x, but neither the
+ * scale nor the mask may overlap out.
+ */
+static napi_value softmax_prologue_napi(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value a[9];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  float *x, *o, *sc, *m;
+  size_t xl, ol, scl, ml;
+  int64_t n, threads, rowsPerScale, maskRows;
+  double divisor;
+  if (argc != 9 || !float_array(env, a[0], &x, &xl) || !spk_count(env, a[1], &n) || !float_array(env, a[2], &o, &ol) || !spk_count(env, a[3], &threads) ||
+      !float_array(env, a[4], &sc, &scl) || !spk_count(env, a[5], &rowsPerScale) || napi_get_value_double(env, a[6], &divisor) != napi_ok ||
+      !float_array(env, a[7], &m, &ml) || !spk_count(env, a[8], &maskRows))
+    return spk_throw(env, "softmaxPrologue: (x, n, out, threads, scale, rowsPerScale, divisor, mask, maskRows) expected");
+  if (n == 0 || xl == 0) return NULL;
+  if (xl % (size_t)n != 0) return spk_throw(env, "softmaxPrologue: x's length is not a multiple of the row length");
+  if (ol < xl) return spk_throw(env, "softmaxPrologue: out is shorter than x");
+  if (!alias_ok(x, xl, o, xl)) return spk_throw(env, "softmaxPrologue: x and out overlap without being the same elements");
+  const int64_t rows = (int64_t)(xl / (size_t)n);
+  if (rowsPerScale < 1 || (uint64_t)((rows + rowsPerScale - 1) / rowsPerScale) > (uint64_t)scl) return spk_throw(env, "softmaxPrologue: scale too short for the rows");
+  if (maskRows < 1 || maskRows > rows || (uint64_t)maskRows > (uint64_t)ml / (uint64_t)n) return spk_throw(env, "softmaxPrologue: mask shorter than maskRows rows");
+  if (!(o + xl <= sc || sc + scl <= o) || !(o + xl <= m || m + ml <= o)) return spk_throw(env, "softmaxPrologue: scale or mask overlaps out");
+  if (!float_cpu_ok()) return spk_throw(env, "softmaxPrologue: this CPU has no AVX-512");
+  FloatPart p = {.kind = 1, .src = x, .dst = o, .n = n, .af = {NULL, 1, NULL, 1}, .pro = {sc, rowsPerScale, (float)divisor, m, maskRows}};
+  run_split(p, rows, threads, 1);
+  return NULL;
+}
+
 /* layernorm(x, gamma, beta, eps, d, out, threads): LayerNorm over each row of d (x.length a multiple of d); out may be x. */
 static napi_value layernorm_napi(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -835,6 +903,7 @@ void spk_register_float(napi_env env, napi_value exports) {
     {"floatFastStats", NULL, float_stats_napi, NULL, NULL, NULL, napi_default, NULL},
     {"gelu", NULL, gelu_napi, NULL, NULL, NULL, napi_default, NULL},
     {"softmax", NULL, softmax_napi, NULL, NULL, NULL, napi_default, NULL},
+    {"softmaxPrologue", NULL, softmax_prologue_napi, NULL, NULL, NULL, napi_default, NULL},
     {"layernorm", NULL, layernorm_napi, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
