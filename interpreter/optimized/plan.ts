@@ -35,11 +35,6 @@ export interface Plan {
 // A cache_concat's buffer is its key/value cache, kept between runs (runtime/planned-cache.ts).
 const EXTERNAL = new Set(["param", "input", "neuron", "neuron_out", "cache_concat"]);
 
-// on 64-byte boundaries where the native kernels run (their vector loads then touch one line each)
-function alloc(kind: StorageKind, n: number): Storage {
-  return alignedArray(kind, n);
-}
-
 /**
  * `keepAll`: no buffer is recycled, so after a run every node's value is still in its
  * buffer (the gradient engine reads the forward's values from there).
@@ -105,7 +100,8 @@ export function planBuffers(g: Graph, opts: { readonly keepAll?: boolean; readon
       return;
     }
     const reuse = p.isStatic || p.node.op === "mean_time" ? undefined : free.get(key)?.pop();
-    const buf = reuse ?? alloc(p.kind, n);
+    // on 64-byte boundaries where the native kernels run (their vector loads then touch one line each)
+    const buf = reuse ?? alignedArray(p.kind, n);
     if (!reuse) arenaBytes += buf.byteLength;
     buffers.set(p.node.id, buf);
     if (p.lastUse !== Infinity) releaseAt.set(p.lastUse, [...(releaseAt.get(p.lastUse) ?? []), p.node.id]);
