@@ -441,13 +441,14 @@ function spikeTimesWeightOp(S: Int8Array, M: number, K: number, W: Float32Array,
  * written) when it finds one, so the caller's general path (which counts, removes them and
  * poisons their edges) runs only then.
  */
-function spikeMatmulNativeFirst(S: Int8Array, M: number, K: number, W: Float32Array, N: number, o: Float32Array, opts: SpikeKernelOptions, pool: BufferPool, scale: Float32Array | undefined): boolean {
+function spikeMatmulNativeFirst(S: Int8Array, M: number, K: number, W: Float32Array, N: number, o: Float32Array, opts: SpikeKernelOptions, pool: BufferPool, scale: Float32Array | undefined, affine?: { bias: Float32Array; residual: Float32Array | null }): boolean {
   const backend = opts.backend ?? "auto";
   if ((backend !== "auto" && backend !== "native") || opts.variant === "dense" || opts.nnz !== undefined) return false;
   if (M * K * N < NATIVE_UNCOUNTED_MIN || !startNative()) return false;
   const threadsWanted = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
   const threads = opts.threads !== undefined || M * K * N >= NATIVE_UNCOUNTED_THREADS_MIN ? threadsWanted : 1;
-  if (!runSpikeOpNative(spikeTimesWeightOp(S, M, K, W, N, o, opts, pool, scale, "event", threads))) return false;
+  const op = spikeTimesWeightOp(S, M, K, W, N, o, opts, pool, scale, "event", threads);
+  if (!(affine ? runSpikeOpAffineNative(op, affine.bias, affine.residual) : runSpikeOpNative(op))) return false;
   if (backend === "auto") kickBackground(threadsWanted);
   // the rate was not counted: NaN says so
   lastPlan = { backend: "native", variant: "event", threads, rate: Number.NaN };
@@ -456,7 +457,7 @@ function spikeMatmulNativeFirst(S: Int8Array, M: number, K: number, W: Float32Ar
 }
 
 /** A spiking layer's epilogue after its product: per-step scale, per-column bias, an optional residual. */
-export interface SpikeEpilogue {
+export interface AffineEpilogue {
   /** One value per `scaleBlock` rows (a time step's rows), as SpikeKernelOptions.scale. */
   readonly scale: Float32Array;
   readonly scaleBlock: number;
@@ -474,21 +475,15 @@ export interface SpikeEpilogue {
  * product is below its size, a weight is not finite or a level is NaN: the caller then runs
  * the product and the program apart.
  */
-export function spikeMatmulAffine(S: Int8Array, M: number, K: number, W: Float32Array, N: number, out: Float32Array, opts: SpikeKernelOptions, epi: SpikeEpilogue): boolean {
+export function spikeMatmulAffine(S: Int8Array, M: number, K: number, W: Float32Array, N: number, out: Float32Array, opts: SpikeKernelOptions, epi: AffineEpilogue): boolean {
+  // (spikeMatmulNativeFirst checks these too; here they spare small products the weight scan)
   const backend = opts.backend ?? "auto";
-  if ((backend !== "auto" && backend !== "native") || opts.variant === "dense") return false;
-  if (M * K * N < NATIVE_UNCOUNTED_MIN || !startNative()) return false;
+  if ((backend !== "auto" && backend !== "native") || M * K * N < NATIVE_UNCOUNTED_MIN) return false;
   checkSizes("spikeMatmulAffine", [[S, M * K, "S"], [W, K * N, "W"], [out, M * N, "out"], [epi.bias, N, "bias"], ...(epi.residual ? [[epi.residual, M * N, "residual"] as [Float32Array, number, string]] : [])]);
   if (weightNonFinite(W, K * N, !!opts.cacheWeights).length > 0) return false;
   const pool = opts.pool ?? defaultPool;
   const scale = expandScale(epi.scale, Math.max(1, Math.floor(epi.scaleBlock)), M, pool);
-  const threadsWanted = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
-  const threads = opts.threads !== undefined || M * K * N >= NATIVE_UNCOUNTED_THREADS_MIN ? threadsWanted : 1;
-  if (!runSpikeOpAffineNative(spikeTimesWeightOp(S, M, K, W, N, out, opts, pool, scale, "event", threads), epi.bias, epi.residual ?? null)) return false;
-  if (backend === "auto") kickBackground(threadsWanted);
-  lastPlan = { backend: "native", variant: "event", threads, rate: Number.NaN };
-  spikeKernelCalls.native++;
-  return true;
+  return spikeMatmulNativeFirst(S, M, K, W, N, out, opts, pool, scale, { bias: epi.bias, residual: epi.residual ?? null });
 }
 
 /**
